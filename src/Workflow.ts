@@ -1,0 +1,754 @@
+/**
+ * Typed, durable workflows. A workflow is a value built with `pipe`: named steps, parallel
+ * blocks, races, chords, per-item fan-out and branches. Each step's output is added to a typed
+ * context, so reading an output that does not exist yet is a compile error. Running it against a
+ * `Journal` memoizes every completed step, so a crashed run resumes without redoing work.
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type { Pipeable } from "effect/Pipeable"
+import type * as Result from "effect/Result"
+import type * as Schema from "effect/Schema"
+import { Journal, type JournalError } from "./Journal.ts"
+import type { DeepMerge, LastWins } from "./internal/DeepMerge.ts"
+import { Definition, nodesOf, TypeId as DefinitionTypeId } from "./internal/definition.ts"
+import type { ErrorStrategy, MergeStrategy, Node, RetryPolicy, StepNode, Tolerance } from "./internal/node.ts"
+import { childPath } from "./internal/path.ts"
+import { signalCodecOf } from "./internal/interpreter.ts"
+import { runDefinition } from "./internal/run.ts"
+import type { StepEvent as InternalStepEvent } from "./internal/runState.ts"
+import type { FreshName, Simplify } from "./internal/types.ts"
+import { InvalidOutput, type ParallelFailure, type RaceFailure, type WorkflowError } from "./WorkflowError.ts"
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: typeof DefinitionTypeId = DefinitionTypeId
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = typeof DefinitionTypeId
+
+// -------------------------------------------------------------------------------------------
+// models
+// -------------------------------------------------------------------------------------------
+
+/**
+ * A workflow: run with input `I` (the encoded form its input schema decodes), it produces the
+ * context `Ctx`, may fail with `E` and needs the services `R`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Workflow<out I, out Ctx, out E, out R> extends Pipeable {
+  readonly [TypeId]: TypeId
+  readonly "~plait/Variance": {
+    readonly _I: (_: never) => I
+    readonly _Ctx: (_: never) => Ctx
+    readonly _E: (_: never) => E
+    readonly _R: (_: never) => R
+  }
+  /** The workflow's name; runs record it. */
+  readonly name: string
+  /** The structure, known without running anything. */
+  readonly nodes: ReadonlyArray<Node>
+}
+
+/**
+ * A piece of workflow that reads the context `Ctx` and adds `Delta` to it: a step, a combinator,
+ * or several of them composed. Segments are applied with `pipe` and are the branches of
+ * `parallel`, `race`, `chord` and `branch`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Segment<Ctx, Delta, E, R> {
+  readonly "~plait/Segment": { readonly _Delta: Delta; readonly _E: E; readonly _R: R }
+  <I, E0, R0>(self: Workflow<I, Ctx, E0, R0>): Workflow<I, Simplify<Ctx & Delta>, E0 | E, R0 | R>
+}
+
+/**
+ * Anything that can stand as a branch over the context `Ctx`: a segment, or a function composed
+ * from segments with `flow`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Branch<Ctx> = (self: Workflow<any, Ctx, never, never>) => Workflow<any, any, any, any>
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Branches<Ctx> = { readonly [key: string]: Branch<Ctx> }
+
+/**
+ * What a branch adds to the context it starts from.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type DeltaOf<B, Ctx> = B extends { readonly "~plait/Segment": { readonly _Delta: infer D } } ? D
+  : B extends (self: Workflow<any, Ctx, never, never>) => Workflow<any, infer Out, any, any>
+    ? { readonly [K in Exclude<keyof Out, keyof Ctx>]: Out[K] }
+  : never
+
+/**
+ * The errors a branch can fail with.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type ErrorOf<B> = B extends { readonly "~plait/Segment": { readonly _E: infer E } } ? E
+  : B extends (self: Workflow<any, any, never, never>) => Workflow<any, any, infer E, any> ? E
+  : never
+
+/**
+ * The services a branch needs.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type ServicesOf<B> = B extends { readonly "~plait/Segment": { readonly _R: infer R } } ? R
+  : B extends (self: Workflow<any, any, never, never>) => Workflow<any, any, any, infer R> ? R
+  : never
+
+/**
+ * The result of a run: the final context, or the reason the run is waiting.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Outcome<Ctx> = Completed<Ctx> | Suspended
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Completed<Ctx> {
+  readonly _tag: "Completed"
+  readonly runId: string
+  readonly context: Ctx
+}
+
+/**
+ * The run is waiting for a signal at `waitingFor`; deliver it with `sendSignal`, then run the
+ * same run id again.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Suspended {
+  readonly _tag: "Suspended"
+  readonly runId: string
+  readonly waitingFor: string
+}
+
+/**
+ * A step's lifecycle, as reported to `observe`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StepEvent = InternalStepEvent
+
+/**
+ * Retry policy of a step. `times` is the number of retries after the first attempt. Failed
+ * attempts are journaled, so a budget survives a crash; a run re-driven after its budget ran out
+ * gets a fresh budget for the failed step.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Retry = RetryPolicy
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface StepOptions<A, E> {
+  /** The schema of the step's output; the journal stores its JSON encoding. */
+  readonly success: Schema.Codec<A, any, never, never>
+  /** The schema of the step's typed failure, when it has one. */
+  readonly error?: Schema.Codec<E, any, never, never> | undefined
+  readonly retry?: Retry | undefined
+  /** Interrupts an attempt that runs longer; it fails with `StepTimeout` and may be retried. */
+  readonly timeout?: Duration.Input | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ParallelOptions {
+  /** How branch outputs enter the context. Default `"deep"`. */
+  readonly merge?: MergeStrategy | undefined
+  /** What a failing branch does to the block. Default `"failFast"`. */
+  readonly onError?: ErrorStrategy | undefined
+  /** Branches in flight at once. Default: all. */
+  readonly concurrency?: number | undefined
+}
+
+/**
+ * The context a parallel block adds, by merge and error strategy.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type ParallelDelta<Name extends string, Ctx, B, O> = O extends { readonly onError: "settle" } ? {
+    readonly [N in Name]: { readonly [K in keyof B]: Result.Result<DeltaOf<B[K], Ctx>, ErrorOf<B[K]>> }
+  }
+  : O extends { readonly merge: "collect" } ? { readonly [N in Name]: { readonly [K in keyof B]: DeltaOf<B[K], Ctx> } }
+  : O extends { readonly merge: "lastWins" } ? LastWins<{ [K in keyof B]: DeltaOf<B[K], Ctx> }[keyof B]>
+  : DeepMerge<{ [K in keyof B]: DeltaOf<B[K], Ctx> }[keyof B]>
+
+/**
+ * The errors a parallel block can fail with, by error strategy.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type ParallelError<B, O> = O extends { readonly onError: "settle" } ? never
+  : O extends { readonly onError: "completeAll" } ? ParallelFailure
+  : ErrorOf<B[keyof B]>
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ForEachOptions<I> {
+  /** Items in flight at once. Default 1 (sequential). */
+  readonly concurrency?: number | undefined
+  readonly onError?: ErrorStrategy | undefined
+  /** In `"settle"` mode: how many failed items the block tolerates before it fails. */
+  readonly tolerate?: Tolerance | undefined
+  /** Journal items by a stable key instead of their index: `name[key]`. Keys must be unique. */
+  readonly key?: ((item: I, index: number) => string | number) | undefined
+}
+
+/**
+ * The context inside a `forEach` segment body: the block's context plus the current item.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ItemContext<Ctx, I> = Simplify<Ctx & { readonly item: I; readonly index: number }>
+
+// -------------------------------------------------------------------------------------------
+// constructors
+// -------------------------------------------------------------------------------------------
+
+/**
+ * Starts a workflow. The context starts as `{ input }`, the decoded input.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * const Greet = Workflow.make("greet", { input: Schema.Struct({ name: Schema.String }) }).pipe(
+ *   Workflow.step("greeting", { success: Schema.String }, (ctx) => Effect.succeed(`hello ${ctx.input.name}`))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <S extends Schema.Codec<any, any, never, never>>(
+  name: string,
+  options: { readonly input: S }
+): Workflow<S["Encoded"], { readonly input: S["Type"] }, never, never> =>
+  new Definition(name, options.input) as unknown as Workflow<S["Encoded"], { readonly input: S["Type"] }, never, never>
+
+// -------------------------------------------------------------------------------------------
+// combinators
+// -------------------------------------------------------------------------------------------
+
+const segment = (node: Node) => (self: Workflow<any, any, any, any>) => (self as unknown as Definition).append(node)
+
+const stepNode = (name: string, options: StepOptions<any, any>, run: StepNode["run"]): StepNode => ({
+  _tag: "Step",
+  name,
+  success: options.success,
+  error: options.error,
+  retry: options.retry,
+  timeout: options.timeout,
+  run
+})
+
+/**
+ * One journaled unit of work: runs `f(ctx)` and adds `{ [name]: output }` to the context. On
+ * resume a completed step returns its journaled output without running.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * const Order = Workflow.make("order", { input: Schema.Struct({ id: Schema.String }) }).pipe(
+ *   Workflow.step("total", { success: Schema.Number, retry: { times: 3, delay: "1 second" } }, () =>
+ *     Effect.succeed(42)),
+ *   Workflow.step("receipt", { success: Schema.String }, (ctx) => Effect.succeed(`${ctx.input.id}: ${ctx.total}`))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const step = <const Name extends string, Ctx, A, E = never, R = never>(
+  name: Name & FreshName<Name, Ctx>,
+  options: StepOptions<A, NoInfer<E>>,
+  f: (ctx: Ctx) => Effect.Effect<A, E, R>
+): Segment<Ctx, { readonly [K in Name]: A }, E, R> =>
+  segment(stepNode(name, options, f as StepNode["run"])) as unknown as Segment<Ctx, { readonly [K in Name]: A }, E, R>
+
+/**
+ * Composes segments in order into one segment, for a parallel branch of several steps.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * const Flow = Workflow.make("flow", { input: Schema.Number }).pipe(
+ *   Workflow.parallel("both", {
+ *     left: Workflow.sequence(
+ *       Workflow.step("a", { success: Schema.Number }, (ctx) => Effect.succeed(ctx.input + 1)),
+ *       Workflow.step("b", { success: Schema.Number }, (ctx) => Effect.succeed(ctx.a * 2))
+ *     ),
+ *     right: Workflow.step("c", { success: Schema.Number }, (ctx) => Effect.succeed(ctx.input - 1))
+ *   })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const sequence: {
+  <Ctx, C1, E1, R1>(
+    s1: (self: Workflow<any, Ctx, never, never>) => Workflow<any, C1, E1, R1>
+  ): Segment<Ctx, Omit<C1, keyof Ctx>, E1, R1>
+  <Ctx, C1, E1, R1, C2, E2, R2>(
+    s1: (self: Workflow<any, Ctx, never, never>) => Workflow<any, C1, E1, R1>,
+    s2: (self: Workflow<any, C1, never, never>) => Workflow<any, C2, E2, R2>
+  ): Segment<Ctx, Omit<C2, keyof Ctx>, E1 | E2, R1 | R2>
+  <Ctx, C1, E1, R1, C2, E2, R2, C3, E3, R3>(
+    s1: (self: Workflow<any, Ctx, never, never>) => Workflow<any, C1, E1, R1>,
+    s2: (self: Workflow<any, C1, never, never>) => Workflow<any, C2, E2, R2>,
+    s3: (self: Workflow<any, C2, never, never>) => Workflow<any, C3, E3, R3>
+  ): Segment<Ctx, Omit<C3, keyof Ctx>, E1 | E2 | E3, R1 | R2 | R3>
+  <Ctx, C1, E1, R1, C2, E2, R2, C3, E3, R3, C4, E4, R4>(
+    s1: (self: Workflow<any, Ctx, never, never>) => Workflow<any, C1, E1, R1>,
+    s2: (self: Workflow<any, C1, never, never>) => Workflow<any, C2, E2, R2>,
+    s3: (self: Workflow<any, C2, never, never>) => Workflow<any, C3, E3, R3>,
+    s4: (self: Workflow<any, C3, never, never>) => Workflow<any, C4, E4, R4>
+  ): Segment<Ctx, Omit<C4, keyof Ctx>, E1 | E2 | E3 | E4, R1 | R2 | R3 | R4>
+  <Ctx, C1, E1, R1, C2, E2, R2, C3, E3, R3, C4, E4, R4, C5, E5, R5>(
+    s1: (self: Workflow<any, Ctx, never, never>) => Workflow<any, C1, E1, R1>,
+    s2: (self: Workflow<any, C1, never, never>) => Workflow<any, C2, E2, R2>,
+    s3: (self: Workflow<any, C2, never, never>) => Workflow<any, C3, E3, R3>,
+    s4: (self: Workflow<any, C3, never, never>) => Workflow<any, C4, E4, R4>,
+    s5: (self: Workflow<any, C4, never, never>) => Workflow<any, C5, E5, R5>
+  ): Segment<Ctx, Omit<C5, keyof Ctx>, E1 | E2 | E3 | E4 | E5, R1 | R2 | R3 | R4 | R5>
+} = ((...segments: ReadonlyArray<(self: any) => any>) => (self: any) =>
+  segments.reduce((workflow, next) => next(workflow), self)) as any
+
+/**
+ * Runs branches concurrently; each sees the context from before the block, never a sibling's
+ * output. Completed branches are journaled and not re-run on resume.
+ *
+ * - `merge`: `"deep"` (default) deep-merges branch outputs in declaration order; `"lastWins"`
+ *   merges shallowly in completion order (journaled, so a resume agrees); `"collect"` adds
+ *   `{ [name]: { [branchKey]: delta } }`.
+ * - `onError`: `"failFast"` (default) interrupts running siblings on the first failure;
+ *   `"completeAll"` runs every branch and fails with one `ParallelFailure`; `"settle"` never
+ *   fails and adds `{ [name]: { [branchKey]: Result } }`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * const Dashboard = Workflow.make("dashboard", { input: Schema.String }).pipe(
+ *   Workflow.parallel("fetch", {
+ *     profile: Workflow.step("profile", { success: Schema.String }, (ctx) => Effect.succeed(ctx.input)),
+ *     orders: Workflow.step("orders", { success: Schema.Number }, () => Effect.succeed(3))
+ *   }, { concurrency: 2 })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const parallel = <
+  const Name extends string,
+  Ctx,
+  const B extends Branches<Ctx>,
+  const O extends ParallelOptions = {}
+>(
+  name: Name & FreshName<Name, Ctx>,
+  branches: B,
+  options?: O
+): Segment<Ctx, ParallelDelta<Name, Ctx, B, O>, ParallelError<B, O>, ServicesOf<B[keyof B]>> =>
+  segment(parallelNode(name, branches, options)) as any
+
+const keyed = (branches: Branches<any>) =>
+  Object.entries(branches).map(([key, branch]) => [key, nodesOf(branch)] as const)
+
+const parallelNode = (name: string, branches: Branches<any>, options: ParallelOptions | undefined) => ({
+  _tag: "Parallel" as const,
+  name,
+  branches: keyed(branches),
+  merge: options?.merge ?? "deep",
+  onError: options?.onError ?? "failFast",
+  concurrency: options?.concurrency
+})
+
+/**
+ * A parallel block followed by a callback step that sees every branch's output. The callback's
+ * output is added as `{ [name]: output }`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * const Quote = Workflow.make("quote", { input: Schema.Number }).pipe(
+ *   Workflow.chord("price", {
+ *     a: Workflow.step("a", { success: Schema.Number }, (ctx) => Effect.succeed(ctx.input)),
+ *     b: Workflow.step("b", { success: Schema.Number }, (ctx) => Effect.succeed(ctx.input * 2))
+ *   }, (ctx) => Effect.succeed(Math.min(ctx.a, ctx.b)), { success: Schema.Number })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const chord = <
+  const Name extends string,
+  Ctx,
+  const B extends Branches<Ctx>,
+  A,
+  const O extends ParallelOptions & StepOptions<A, E2>,
+  E2 = never,
+  R2 = never
+>(
+  name: Name & FreshName<Name, Ctx>,
+  branches: B,
+  callback: (ctx: Simplify<Ctx & ParallelDelta<Name, Ctx, B, O>>) => Effect.Effect<A, E2, R2>,
+  options: O & StepOptions<A, E2>
+): Segment<
+  Ctx,
+  ParallelDelta<Name, Ctx, B, O> & { readonly [N in Name]: A },
+  ParallelError<B, O> | E2,
+  ServicesOf<B[keyof B]> | R2
+> =>
+  segment({
+    _tag: "Chord",
+    name,
+    parallel: parallelNode(name, branches, options),
+    callback: stepNode(name, options, callback as StepNode["run"])
+  }) as any
+
+/**
+ * The first branch to succeed wins; the others are interrupted. The winner is journaled, so a
+ * resumed run replays the same winner and runs no loser. Adds
+ * `{ [name]: { _tag: branchKey, value: delta } }`. Fails with `RaceFailure` when every branch fails.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * const Lookup = Workflow.make("lookup", { input: Schema.String }).pipe(
+ *   Workflow.race("answer", {
+ *     cache: Workflow.step("cached", { success: Schema.String }, (ctx) => Effect.succeed(ctx.input)),
+ *     origin: Workflow.step("fetched", { success: Schema.String }, (ctx) =>
+ *       Effect.as(Effect.sleep("1 second"), ctx.input))
+ *   })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const race = <const Name extends string, Ctx, const B extends Branches<Ctx>>(
+  name: Name & FreshName<Name, Ctx>,
+  branches: B
+): Segment<
+  Ctx,
+  { readonly [N in Name]: { [K in keyof B]: { readonly _tag: K; readonly value: DeltaOf<B[K], Ctx> } }[keyof B] },
+  RaceFailure,
+  ServicesOf<B[keyof B]>
+> => segment({ _tag: "Race", name, branches: keyed(branches) }) as any
+
+/**
+ * Runs `body` for every item of `items(ctx)`, at most `concurrency` at once, and adds
+ * `{ [name]: results }` in input order. Each item is journaled at `name[i]` (or `name[key]`);
+ * completed items are skipped on resume and completions that arrive together are written in one
+ * journal batch.
+ *
+ * `body` is either an Effect function, whose output schema is `success`, or a segment run per
+ * item with `ctx.item` and `ctx.index` in its context.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * const Resize = Workflow.make("resize", { input: Schema.Array(Schema.String) }).pipe(
+ *   Workflow.forEach("thumbs", (ctx) => ctx.input, (url) => Effect.succeed(`${url}?w=64`), {
+ *     success: Schema.String,
+ *     concurrency: 8
+ *   })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const forEach: {
+  <const Name extends string, Ctx, I, A, E = never, R = never, const O extends ForEachOptions<I> = {}>(
+    name: Name & FreshName<Name, Ctx>,
+    items: (ctx: Ctx) => Iterable<I>,
+    body: (item: I, ctx: Ctx, index: number) => Effect.Effect<A, E, R>,
+    options: O & ForEachOptions<I> & StepOptions<A, NoInfer<E>>
+  ): Segment<
+    Ctx,
+    { readonly [N in Name]: ForEachResults<A, E, O> },
+    ForEachError<E, O>,
+    R
+  >
+  <
+    const Name extends string,
+    Ctx,
+    I,
+    Body extends Branch<ItemContext<Ctx, I>>,
+    const O extends ForEachOptions<I> = {}
+  >(
+    name: Name & FreshName<Name, Ctx>,
+    items: (ctx: Ctx) => Iterable<I>,
+    body: Body,
+    options?: O & ForEachOptions<I>
+  ): Segment<
+    Ctx,
+    { readonly [N in Name]: ForEachResults<DeltaOf<Body, ItemContext<Ctx, I>>, ErrorOf<Body>, O> },
+    ForEachError<ErrorOf<Body>, O>,
+    ServicesOf<Body>
+  >
+} = ((name: string, items: any, body: any, options?: any) =>
+  segment({
+    _tag: "ForEach",
+    name,
+    items,
+    body: options !== undefined && "success" in options
+      ? {
+        _tag: "Effect",
+        step: stepNode(name, options, (ctx) => body(ctx.item, ctx, ctx.index))
+      }
+      : { _tag: "Segment", nodes: nodesOf(body) },
+    concurrency: options?.concurrency ?? 1,
+    onError: options?.onError ?? "failFast",
+    tolerate: options?.tolerate,
+    key: options?.key
+  })) as any
+
+/**
+ * @since 0.1.0
+ * @category type-level
+ */
+export type ForEachResults<A, E, O> = O extends { readonly onError: "settle" } ? ReadonlyArray<Result.Result<A, E>>
+  : ReadonlyArray<A>
+
+/**
+ * @since 0.1.0
+ * @category type-level
+ */
+export type ForEachError<E, O> = O extends { readonly onError: "settle" } ? ParallelFailure
+  : O extends { readonly onError: "completeAll" } ? ParallelFailure
+  : E
+
+/**
+ * Picks one case with `select(ctx)` (the choice is journaled) and runs it. Adds
+ * `{ [name]: { _tag: caseKey, ...caseDelta } }`, a union to narrow on `_tag`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * const Ship = Workflow.make("ship", { input: Schema.Struct({ digital: Schema.Boolean }) }).pipe(
+ *   Workflow.branch("route", (ctx) => (ctx.input.digital ? "digital" : "physical"), {
+ *     digital: Workflow.step("link", { success: Schema.String }, () => Effect.succeed("https://example.com/dl")),
+ *     physical: Workflow.step("label", { success: Schema.String }, () => Effect.succeed("LBL-1"))
+ *   })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const branch = <const Name extends string, Ctx, const C extends Branches<Ctx>>(
+  name: Name & FreshName<Name, Ctx>,
+  select: (ctx: Ctx) => NoInfer<keyof C & string>,
+  cases: C
+): Segment<
+  Ctx,
+  { readonly [N in Name]: { [K in keyof C]: Simplify<{ readonly _tag: K } & DeltaOf<C[K], Ctx>> }[keyof C] },
+  ErrorOf<C[keyof C]>,
+  ServicesOf<C[keyof C]>
+> => segment({ _tag: "Branch", name, select: select as (ctx: unknown) => string, cases: keyed(cases) }) as any
+
+/**
+ * A durable sleep: the wake-up time is journaled, so a restarted run sleeps only what is left.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * const Reminder = Workflow.make("reminder", { input: Schema.String }).pipe(
+ *   Workflow.sleep("wait", "1 day"),
+ *   Workflow.step("remind", { success: Schema.Void }, (ctx) => Effect.log(`reminding ${ctx.input}`))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const sleep = <Ctx>(name: string, duration: Duration.Input): Segment<Ctx, {}, never, never> =>
+  segment({ _tag: "Sleep", name, duration }) as any
+
+/**
+ * Waits for a value from outside (a human approval, a webhook). While it has not been
+ * delivered, `run` returns `Suspended`; `sendSignal` delivers it (validated by `schema`) and the
+ * next `run` of the same run id continues with `{ [name]: value }`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * const Expense = Workflow.make("expense", { input: Schema.Number }).pipe(
+ *   Workflow.signal("approval", { schema: Schema.Struct({ approved: Schema.Boolean }) }),
+ *   Workflow.step("book", { success: Schema.Boolean }, (ctx) => Effect.succeed(ctx.approval.approved))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const signal = <const Name extends string, Ctx, A>(
+  name: Name & FreshName<Name, Ctx>,
+  options: { readonly schema: Schema.Codec<A, any, never, never> }
+): Segment<Ctx, { readonly [N in Name]: A }, never, never> =>
+  segment({ _tag: "Signal", name, schema: options.schema, timeout: undefined }) as any
+
+// -------------------------------------------------------------------------------------------
+// running
+// -------------------------------------------------------------------------------------------
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunOptions<I> {
+  /** The input, in the encoded form the input schema decodes. Decoded before anything is written. */
+  readonly input: I
+  /** Names the run. The same id again resumes it. Default: a random UUID. */
+  readonly runId?: string | undefined
+  /** Resume even though the workflow's structure changed since the run started. */
+  readonly allowDefinitionChange?: boolean | undefined
+  /** Called as steps start, complete, fail or are replayed. */
+  readonly observe?: ((event: StepEvent) => Effect.Effect<void>) | undefined
+  /** Group step completions that finish together into one journal write. Default `true`. */
+  readonly batching?: boolean | undefined
+}
+
+/**
+ * Runs a workflow, or resumes it when `runId` names an existing run: completed steps return
+ * their journaled output without running.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
+ *
+ * const Hello = Workflow.make("hello", { input: Schema.String }).pipe(
+ *   Workflow.step("greeting", { success: Schema.String }, (ctx) => Effect.succeed(`hello ${ctx.input}`))
+ * )
+ *
+ * const program = Workflow.run(Hello, { input: "ada", runId: "hello-ada" }).pipe(
+ *   Effect.provide(Journal.layerMemory)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const run = <I, Ctx, E, R>(
+  workflow: Workflow<I, Ctx, E, R>,
+  options: RunOptions<I>
+): Effect.Effect<Outcome<Ctx>, E | WorkflowError, R | Journal> =>
+  runDefinition(workflow as unknown as Definition, options).pipe(
+    Effect.withSpan("plait.run", { attributes: { "plait.workflow": workflow.name } })
+  ) as any
+
+/**
+ * Delivers the signal named by `path` (its journal path, e.g. `"approval"` or
+ * `"review/manager"`) to a run. The value is validated by the signal's schema and journaled;
+ * run the workflow again with the same run id to continue.
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const sendSignal = <I, Ctx, E, R>(
+  workflow: Workflow<I, Ctx, E, R>,
+  options: { readonly runId: string; readonly path: string; readonly value: unknown }
+): Effect.Effect<void, InvalidOutput | JournalError, Journal> =>
+  Effect.gen(function*() {
+    const node = findSignal(workflow.nodes, "", options.path)
+    if (node === undefined) {
+      return yield* new InvalidOutput({
+        runId: options.runId,
+        path: options.path,
+        issue: "the workflow has no signal at this path"
+      })
+    }
+    const encoded = signalCodecOf(node).encode(options.value)
+    if (Exit.isFailure(encoded)) {
+      return yield* new InvalidOutput({
+        runId: options.runId,
+        path: options.path,
+        issue: String(Cause.squash(encoded.cause))
+      })
+    }
+    const journal = yield* Journal
+    yield* journal.append(options.runId, [{ path: options.path, kind: "signal", seq: 0, value: encoded.value }])
+  })
+
+const findSignal = (nodes: ReadonlyArray<Node>, prefix: string, path: string): Extract<Node, { _tag: "Signal" }> | undefined => {
+  for (const node of nodes) {
+    const at = childPath(prefix, node.name)
+    if (node._tag === "Signal" && at === path) return node
+    const children = node._tag === "Parallel" || node._tag === "Race"
+      ? node.branches
+      : node._tag === "Chord"
+      ? node.parallel.branches
+      : node._tag === "Branch"
+      ? node.cases
+      : []
+    for (const [key, branchNodes] of children) {
+      const found = findSignal(branchNodes, childPath(at, key), path)
+      if (found !== undefined) return found
+    }
+  }
+  return undefined
+}

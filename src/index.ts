@@ -1,0 +1,20 @@
+/**
+ * plait: typed, durable workflow combinators for Effect 4.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * @since 0.1.0
+ */
+export * as Journal from "./Journal.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as Workflow from "./Workflow.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as WorkflowError from "./WorkflowError.ts"

@@ -1,0 +1,81 @@
+/**
+ * Running several keyed tasks at once under an error strategy. Shared by `parallel`, `chord`
+ * and `forEach`, whose only difference is where the tasks come from.
+ */
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Result from "effect/Result"
+import { ParallelFailure } from "../WorkflowError.ts"
+import type { ErrorStrategy, Tolerance } from "./node.ts"
+import { isSuspend } from "./suspend.ts"
+
+export interface Task {
+  readonly key: string
+  readonly run: Effect.Effect<unknown, unknown, unknown>
+}
+
+export interface FanOutOptions {
+  readonly runId: string
+  readonly path: string
+  readonly onError: ErrorStrategy
+  readonly concurrency: number | undefined
+  readonly tolerate?: Tolerance | undefined
+  /** Called as each task succeeds, in completion order. */
+  readonly onSuccess?: ((key: string) => void) | undefined
+}
+
+/**
+ * Runs the tasks. Under `failFast` the first failure interrupts the tasks still running and
+ * fails the whole; otherwise every task runs to its end. Results are in task order; under
+ * `settle` each is a `Result`.
+ */
+export const fanOut = (
+  tasks: ReadonlyArray<Task>,
+  options: FanOutOptions
+): Effect.Effect<ReadonlyArray<unknown>, unknown, unknown> => {
+  const concurrency = options.concurrency ?? "unbounded"
+  const onSuccess = options.onSuccess
+  const run = onSuccess === undefined
+    ? (task: Task) => task.run
+    : (task: Task) => Effect.tap(task.run, () => Effect.sync(() => onSuccess(task.key)))
+  if (options.onError === "failFast") return Effect.forEach(tasks, run, { concurrency })
+  return Effect.forEach(tasks, (task) => Effect.exit(run(task)), { concurrency }).pipe(
+    Effect.flatMap((exits) => settleExits(tasks, exits, options))
+  )
+}
+
+const settleExits = (
+  tasks: ReadonlyArray<Task>,
+  exits: ReadonlyArray<Exit.Exit<unknown, unknown>>,
+  options: FanOutOptions
+): Effect.Effect<ReadonlyArray<unknown>, unknown> => {
+  const failures: Record<string, unknown> = {}
+  const successes: Record<string, unknown> = {}
+  const results: Array<Result.Result<unknown, unknown>> = []
+  for (let i = 0; i < exits.length; i++) {
+    const exit = exits[i]!
+    const key = tasks[i]!.key
+    if (Exit.isSuccess(exit)) {
+      successes[key] = exit.value
+      results.push(Result.succeed(exit.value))
+      continue
+    }
+    const error = Cause.findErrorOption(exit.cause)
+    // A suspension, an interruption or a defect is not a branch failure to collect: it ends the block.
+    if (error._tag === "None" || isSuspend(error.value)) return exit as Exit.Exit<never, unknown>
+    failures[key] = error.value
+    results.push(Result.fail(error.value))
+  }
+  const failed = exits.length - Object.keys(successes).length
+  if (options.onError === "settle" && failed <= tolerated(options.tolerate, exits.length)) {
+    return Effect.succeed(results)
+  }
+  if (failed === 0) return Effect.succeed(results.map((result) => (result as Result.Success<unknown, unknown>).success))
+  return Effect.fail(new ParallelFailure({ runId: options.runId, path: options.path, failures, successes }))
+}
+
+const tolerated = (tolerance: Tolerance | undefined, total: number): number => {
+  if (tolerance === undefined) return Infinity
+  return "count" in tolerance ? tolerance.count : Math.floor(tolerance.fraction * total)
+}

@@ -1,0 +1,257 @@
+/**
+ * Walks a workflow's nodes. Each node returns the delta it adds to the context; a segment runs
+ * its nodes in order, each seeing the deltas before it. Decisions that must replay identically
+ * (race winners, branch cases, `lastWins` completion order, sleep deadlines) are journaled
+ * before anything depends on them.
+ */
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Schema from "effect/Schema"
+import { JournalError } from "../Journal.ts"
+import { RaceFailure } from "../WorkflowError.ts"
+import { type JsonCodec, jsonCodec } from "./codec.ts"
+import { fanOut, type Task } from "./fanOut.ts"
+import { memoizeByIdentity } from "./memo.ts"
+import { deepMerge, mergeAll, shallowMerge } from "./merge.ts"
+import type {
+  BranchNode,
+  ChordNode,
+  Ctx,
+  ForEachNode,
+  Node,
+  ParallelNode,
+  RaceNode,
+  SignalNode,
+  SleepNode,
+  StepNode
+} from "./node.ts"
+import { childPath, itemPath } from "./path.ts"
+import type { RunState } from "./runState.ts"
+import { decodeStored, runStep } from "./step.ts"
+import { Suspend } from "./suspend.ts"
+
+type Run<A = Ctx> = Effect.Effect<A, unknown, unknown>
+
+/** Runs `nodes` in order on a copy of `base`; returns what they added. */
+export const runSegment = (nodes: ReadonlyArray<Node>, base: Ctx, prefix: string, state: RunState): Run =>
+  Effect.suspend(() => {
+    const ctx: Ctx = { ...base }
+    const delta: Ctx = {}
+    let index = 0
+    return Effect.as(
+      Effect.whileLoop({
+        while: () => index < nodes.length,
+        body: () => runNode(nodes[index++]!, ctx, prefix, state),
+        step: (added) => {
+          Object.assign(ctx, added)
+          Object.assign(delta, added)
+        }
+      }),
+      delta
+    )
+  })
+
+const runNode = (node: Node, ctx: Ctx, prefix: string, state: RunState): Run => {
+  const path = childPath(prefix, node.name)
+  switch (node._tag) {
+    case "Step":
+      return runNamedStep(node, ctx, path, state)
+    case "Parallel":
+      return runParallel(node, ctx, path, state)
+    case "Chord":
+      return runChord(node, ctx, path, state)
+    case "Race":
+      return runRace(node, ctx, path, state)
+    case "ForEach":
+      return runForEach(node, ctx, path, state)
+    case "Branch":
+      return runBranch(node, ctx, path, state)
+    case "Sleep":
+      return runSleep(node, path, state)
+    case "Signal":
+      return runSignal(node, path, state)
+  }
+}
+
+const runNamedStep = (node: StepNode, ctx: Ctx, path: string, state: RunState): Run =>
+  Effect.map(runStep(node, path, state, Effect.suspend(() => node.run(ctx))), (value) => ({ [node.name]: value }))
+
+// --- parallel and chord ------------------------------------------------------------------
+
+const runParallel = (node: ParallelNode, ctx: Ctx, path: string, state: RunState): Run => {
+  const order: Array<string> = []
+  const tasks: Array<Task> = node.branches.map(([key, nodes]) => ({
+    key,
+    run: runSegment(nodes, ctx, childPath(path, key), state)
+  }))
+  return fanOut(tasks, {
+    runId: state.runId,
+    path,
+    onError: node.onError,
+    concurrency: node.concurrency,
+    onSuccess: node.merge === "lastWins" ? (key) => order.push(key) : undefined
+  }).pipe(Effect.flatMap((results) => mergeBranches(node, path, state, tasks, results as Array<Ctx>, order)))
+}
+
+const mergeBranches = (
+  node: ParallelNode,
+  path: string,
+  state: RunState,
+  tasks: ReadonlyArray<Task>,
+  results: ReadonlyArray<Ctx>,
+  completionOrder: ReadonlyArray<string>
+): Run => {
+  if (node.onError === "settle" || node.merge === "collect") {
+    const collected: Ctx = {}
+    tasks.forEach((task, i) => (collected[task.key] = results[i]))
+    return Effect.succeed({ [node.name]: collected })
+  }
+  if (node.merge === "deep") return Effect.succeed(mergeAll(results, deepMerge))
+  const byKey = new Map(tasks.map((task, i) => [task.key, results[i]!]))
+  return Effect.map(journaledOrder(path, state, completionOrder), (order) =>
+    mergeAll(order.map((key) => byKey.get(key)!), shallowMerge))
+}
+
+/** The `lastWins` completion order: the journaled one on resume, else this run's, journaled now. */
+const journaledOrder = (path: string, state: RunState, completionOrder: ReadonlyArray<string>) => {
+  const stored = state.stored("order", path)
+  if (stored !== undefined) return decodeStored(state, path, orderCodec, stored.value) as Exit.Exit<Array<string>, JournalError>
+  return Effect.as(
+    state.writer.write({ path, kind: "order", seq: 0, value: JSON.stringify(completionOrder) }),
+    completionOrder
+  )
+}
+
+const runChord = (node: ChordNode, ctx: Ctx, path: string, state: RunState): Run =>
+  Effect.flatMap(runParallel(node.parallel, ctx, path, state), (merged) => {
+    const seen = { ...ctx, ...merged }
+    return Effect.map(
+      runStep(node.callback, path, state, Effect.suspend(() => node.callback.run(seen))),
+      (value) => ({ ...merged, [node.name]: value })
+    )
+  })
+
+// --- race ----------------------------------------------------------------------------------
+
+const runRace = (node: RaceNode, ctx: Ctx, path: string, state: RunState): Run => {
+  const stored = state.stored("choice", path)
+  const tagged = (key: string, delta: Ctx): Ctx => ({ [node.name]: { _tag: key, value: delta } })
+  if (stored !== undefined) {
+    return Effect.flatMap(decodeStored(state, path, keyCodecOf(node.branches), stored.value), (key) => {
+      const nodes = node.branches.find(([candidate]) => candidate === key)![1]
+      return Effect.map(runSegment(nodes, ctx, childPath(path, key as string), state), (delta) =>
+        tagged(key as string, delta))
+    })
+  }
+  return Effect.flatMap(firstSuccess(node, ctx, path, state), ([key, delta]) =>
+    Effect.as(
+      state.writer.write({ path, kind: "choice", seq: 0, value: JSON.stringify(key) }),
+      tagged(key, delta)
+    ))
+}
+
+/** Runs every branch; the first to succeed wins and the rest are interrupted. */
+const firstSuccess = (node: RaceNode, ctx: Ctx, path: string, state: RunState) =>
+  Effect.gen(function*() {
+    const winner = yield* Deferred.make<readonly [string, Ctx], unknown>()
+    const failures: Record<string, unknown> = {}
+    let pending = node.branches.length
+    const fibers = yield* Effect.forEach(node.branches, ([key, nodes]) =>
+      Effect.forkChild(
+        Effect.exit(runSegment(nodes, ctx, childPath(path, key), state)).pipe(
+          Effect.flatMap((exit) => {
+            if (Exit.isSuccess(exit)) return Deferred.succeed(winner, [key, exit.value] as const)
+            const error = Cause.findErrorOption(exit.cause)
+            if (error._tag === "None") return Deferred.done(winner, exit as Exit.Exit<never, unknown>)
+            failures[key] = error.value
+            return --pending === 0
+              ? Deferred.fail(winner, new RaceFailure({ runId: state.runId, path, failures }))
+              : Effect.void
+          })
+        )
+      ))
+    return yield* Deferred.await(winner).pipe(Effect.ensuring(Fiber.interruptAll(fibers)))
+  })
+
+// --- forEach -------------------------------------------------------------------------------
+
+const runForEach = (node: ForEachNode, ctx: Ctx, path: string, state: RunState): Run =>
+  Effect.suspend(() => {
+    const items = Array.from(node.items(ctx))
+    const body = node.body
+    const keyOf = node.key
+    const tasks: Array<Task> = items.map((item, index) => {
+      const at = itemPath(path, keyOf === undefined ? index : keyOf(item, index))
+      return {
+        key: at,
+        run: body._tag === "Effect"
+          ? runStep(body.step, at, state, Effect.suspend(() => body.step.run({ ...ctx, item, index })))
+          : runSegment(body.nodes, { ...ctx, item, index }, at, state)
+      }
+    })
+    return fanOut(tasks, {
+      runId: state.runId,
+      path,
+      onError: node.onError,
+      concurrency: node.concurrency,
+      tolerate: node.tolerate
+    }).pipe(Effect.map((results) => ({ [node.name]: results })))
+  })
+
+// --- branch --------------------------------------------------------------------------------
+
+const runBranch = (node: BranchNode, ctx: Ctx, path: string, state: RunState): Run => {
+  const stored = state.stored("choice", path)
+  const chosen = stored !== undefined
+    ? decodeStored(state, path, keyCodecOf(node.cases), stored.value) as Exit.Exit<string, JournalError>
+    : Effect.suspend(() => {
+      const key = node.select(ctx)
+      return Effect.as(state.writer.write({ path, kind: "choice", seq: 0, value: JSON.stringify(key) }), key)
+    })
+  return Effect.flatMap(chosen, (key) => {
+    const nodes = node.cases.find(([candidate]) => candidate === key)![1]
+    return Effect.map(runSegment(nodes, ctx, childPath(path, key), state), (delta) => ({
+      [node.name]: { _tag: key, ...delta }
+    }))
+  })
+}
+
+// --- sleep and signal ----------------------------------------------------------------------
+
+const runSleep = (node: SleepNode, path: string, state: RunState): Run =>
+  Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const stored = state.stored("wake", path)
+    let wakeAt: number
+    if (stored !== undefined) {
+      wakeAt = (yield* decodeStored(state, path, wakeCodec, stored.value)) as number
+    } else {
+      wakeAt = now + Duration.toMillis(Duration.fromInputUnsafe(node.duration))
+      yield* state.writer.write({ path, kind: "wake", seq: 0, value: JSON.stringify(wakeAt) })
+    }
+    if (wakeAt > now) yield* Effect.sleep(wakeAt - now)
+    return {}
+  })
+
+export const signalCodecOf = memoizeByIdentity((node: SignalNode): JsonCodec => jsonCodec(node.schema))
+
+const runSignal = (node: SignalNode, path: string, state: RunState): Run => {
+  const stored = state.stored("signal", path)
+  if (stored === undefined) return Effect.fail(new Suspend(path, "signal"))
+  return Effect.map(decodeStored(state, path, signalCodecOf(node), stored.value), (value) => ({ [node.name]: value }))
+}
+
+// --- codecs for journaled decisions ---------------------------------------------------------
+
+const orderCodec = jsonCodec(Schema.Array(Schema.String))
+const wakeCodec = jsonCodec(Schema.Number)
+
+/** A stored choice must name one of the keys the definition has now. */
+const keyCodecOf = memoizeByIdentity((keyed: ReadonlyArray<readonly [string, unknown]>): JsonCodec =>
+  jsonCodec(Schema.Literals(keyed.map(([key]) => key)))
+)

@@ -1,0 +1,91 @@
+/**
+ * The structure of a workflow: a tree of nodes, known without running anything. The
+ * interpreter walks it; the outline (fingerprint) is derived from it.
+ */
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Schema from "effect/Schema"
+
+/** A plain context object; the public types describe its shape. */
+export type Ctx = Record<string, unknown>
+
+export type AnyCodec = Schema.Codec<any, any, never, never>
+
+export type MergeStrategy = "deep" | "lastWins" | "collect"
+export type ErrorStrategy = "failFast" | "completeAll" | "settle"
+
+export interface RetryPolicy {
+  readonly times: number
+  readonly delay?: Duration.Input | undefined
+  readonly backoff?: "fixed" | "exponential" | undefined
+}
+
+export interface StepNode {
+  readonly _tag: "Step"
+  readonly name: string
+  readonly success: AnyCodec
+  readonly error: AnyCodec | undefined
+  readonly retry: RetryPolicy | undefined
+  readonly timeout: Duration.Input | undefined
+  readonly run: (ctx: Ctx) => Effect.Effect<unknown, unknown, unknown>
+}
+
+export interface ParallelNode {
+  readonly _tag: "Parallel"
+  readonly name: string
+  readonly branches: ReadonlyArray<readonly [key: string, nodes: ReadonlyArray<Node>]>
+  readonly merge: MergeStrategy
+  readonly onError: ErrorStrategy
+  readonly concurrency: number | undefined
+}
+
+export interface ChordNode {
+  readonly _tag: "Chord"
+  readonly name: string
+  readonly parallel: ParallelNode
+  readonly callback: StepNode
+}
+
+export interface RaceNode {
+  readonly _tag: "Race"
+  readonly name: string
+  readonly branches: ReadonlyArray<readonly [key: string, nodes: ReadonlyArray<Node>]>
+}
+
+export type Tolerance = { readonly count: number } | { readonly fraction: number }
+
+export interface ForEachNode {
+  readonly _tag: "ForEach"
+  readonly name: string
+  readonly items: (ctx: Ctx) => Iterable<unknown>
+  /** Either one step run per item, or a segment run per item. */
+  readonly body:
+    | { readonly _tag: "Effect"; readonly step: StepNode }
+    | { readonly _tag: "Segment"; readonly nodes: ReadonlyArray<Node> }
+  readonly concurrency: number | undefined
+  readonly onError: ErrorStrategy
+  readonly tolerate: Tolerance | undefined
+  readonly key: ((item: unknown, index: number) => string | number) | undefined
+}
+
+export interface BranchNode {
+  readonly _tag: "Branch"
+  readonly name: string
+  readonly select: (ctx: Ctx) => string
+  readonly cases: ReadonlyArray<readonly [key: string, nodes: ReadonlyArray<Node>]>
+}
+
+export interface SleepNode {
+  readonly _tag: "Sleep"
+  readonly name: string
+  readonly duration: Duration.Input
+}
+
+export interface SignalNode {
+  readonly _tag: "Signal"
+  readonly name: string
+  readonly schema: AnyCodec
+  readonly timeout: Duration.Input | undefined
+}
+
+export type Node = StepNode | ParallelNode | ChordNode | RaceNode | ForEachNode | BranchNode | SleepNode | SignalNode

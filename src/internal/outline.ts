@@ -1,0 +1,56 @@
+/**
+ * A workflow's structural outline: one line per node, `path kind`, in declaration order.
+ * Stored with each run and compared on resume, so a changed definition is caught at the
+ * first path where it differs instead of replaying outputs into the wrong steps.
+ */
+import type { Node } from "./node.ts"
+import { childPath } from "./path.ts"
+
+export const outline = (nodes: ReadonlyArray<Node>): ReadonlyArray<string> => {
+  const lines: Array<string> = []
+  walk(nodes, "", lines)
+  return lines
+}
+
+const walk = (nodes: ReadonlyArray<Node>, prefix: string, lines: Array<string>): void => {
+  for (const node of nodes) {
+    const path = childPath(prefix, node.name)
+    lines.push(`${path} ${node._tag.toLowerCase()}`)
+    switch (node._tag) {
+      case "Parallel":
+      case "Race":
+        for (const [key, branch] of node.branches) walk(branch, childPath(path, key), lines)
+        break
+      case "Chord":
+        for (const [key, branch] of node.parallel.branches) walk(branch, childPath(path, key), lines)
+        break
+      case "Branch":
+        for (const [key, branch] of node.cases) walk(branch, childPath(path, key), lines)
+        break
+      case "ForEach":
+        if (node.body._tag === "Segment") walk(node.body.nodes, `${path}[]`, lines)
+        break
+    }
+  }
+}
+
+/** The first line at which two outlines differ, as the path it names; undefined if equal. */
+export const firstDifference = (
+  stored: ReadonlyArray<string>,
+  current: ReadonlyArray<string>
+): { readonly path: string; readonly stored: string; readonly current: string } | undefined => {
+  const length = Math.max(stored.length, current.length)
+  for (let i = 0; i < length; i++) {
+    const before = stored[i]
+    const now = current[i]
+    if (before !== now) {
+      const line = now ?? before ?? ""
+      return {
+        path: line.slice(0, line.lastIndexOf(" ")),
+        stored: before ?? "(nothing)",
+        current: now ?? "(nothing)"
+      }
+    }
+  }
+  return undefined
+}

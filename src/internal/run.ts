@@ -1,0 +1,104 @@
+/**
+ * Starting or resuming a run: decode the input before writing anything, load the journal in
+ * one read, check the definition has not changed, interpret, record the outcome.
+ */
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Schema from "effect/Schema"
+import { Journal } from "../Journal.ts"
+import { DefinitionChanged, InvalidInput, RunConflict } from "../WorkflowError.ts"
+import { jsonCodec } from "./codec.ts"
+import type { Definition } from "./definition.ts"
+import { runSegment } from "./interpreter.ts"
+import { memoizeByIdentity } from "./memo.ts"
+import { firstDifference, outline } from "./outline.ts"
+import { makeRunState, type Observer } from "./runState.ts"
+import { isSuspend } from "./suspend.ts"
+import { makeWriter } from "./writer.ts"
+
+export interface RunOptions {
+  readonly input: unknown
+  readonly runId?: string | undefined
+  readonly allowDefinitionChange?: boolean | undefined
+  readonly observe?: Observer | undefined
+  readonly batching?: boolean | undefined
+}
+
+export type RawOutcome =
+  | { readonly _tag: "Completed"; readonly runId: string; readonly context: Record<string, unknown> }
+  | { readonly _tag: "Suspended"; readonly runId: string; readonly waitingFor: string }
+
+const fingerprintOf = memoizeByIdentity((definition: Definition) => JSON.stringify(outline(definition.nodes)))
+const inputCodecOf = memoizeByIdentity((definition: Definition) => ({
+  json: jsonCodec(definition.input),
+  decode: Schema.decodeUnknownExit(definition.input)
+}))
+
+export const runDefinition = (definition: Definition, options: RunOptions) =>
+  Effect.gen(function*() {
+    const runId = options.runId ?? crypto.randomUUID()
+    const codecs = inputCodecOf(definition)
+    const decoded = codecs.decode(options.input)
+    if (Exit.isFailure(decoded)) {
+      return yield* new InvalidInput({ runId, workflow: definition.name, issue: issueText(decoded.cause) })
+    }
+    const encodedInput = codecs.json.encode(decoded.value)
+    if (Exit.isFailure(encodedInput)) {
+      return yield* new InvalidInput({ runId, workflow: definition.name, issue: issueText(encodedInput.cause) })
+    }
+    const fingerprint = fingerprintOf(definition)
+    const journal = yield* Journal
+    const loaded = yield* journal.start({
+      runId,
+      workflow: definition.name,
+      fingerprint,
+      input: encodedInput.value,
+      status: "running"
+    })
+    const stored = loaded.run
+    if (stored.workflow !== definition.name) {
+      return yield* new RunConflict({ runId, stored: stored.workflow, requested: definition.name })
+    }
+    if (stored.input !== encodedInput.value) {
+      return yield* new InvalidInput({
+        runId,
+        workflow: definition.name,
+        issue: `the run was started with a different input (${stored.input}); a resume must pass the same input`
+      })
+    }
+    if (stored.fingerprint !== fingerprint && options.allowDefinitionChange !== true) {
+      const difference = firstDifference(JSON.parse(stored.fingerprint), JSON.parse(fingerprint))
+      if (difference !== undefined) return yield* new DefinitionChanged({ runId, ...difference })
+    }
+    if (stored.status !== "running") yield* journal.setStatus(runId, "running")
+
+    const state = makeRunState({
+      runId,
+      entries: loaded.entries,
+      writer: makeWriter(journal, runId, options.batching ?? true),
+      observer: options.observe
+    })
+    const exit = yield* Effect.exit(runSegment(definition.nodes, { input: decoded.value }, "", state))
+    if (Exit.isSuccess(exit)) {
+      yield* journal.setStatus(runId, "completed")
+      const outcome: RawOutcome = { _tag: "Completed", runId, context: { input: decoded.value, ...exit.value } }
+      return outcome
+    }
+    const error = Cause.findErrorOption(exit.cause)
+    if (error._tag === "Some" && isSuspend(error.value)) {
+      yield* journal.setStatus(runId, "suspended")
+      const outcome: RawOutcome = { _tag: "Suspended", runId, waitingFor: error.value.path }
+      return outcome
+    }
+    // An interrupted run stays "running": it was stopped, not failed, and resumes as it is.
+    if (!Cause.hasInterruptsOnly(exit.cause)) {
+      yield* Effect.ignore(journal.setStatus(runId, "failed"))
+    }
+    return yield* exit
+  })
+
+const issueText = (cause: Cause.Cause<unknown>): string => {
+  const error = Cause.squash(cause)
+  return typeof error === "string" ? error : error instanceof Error ? error.message : String(error)
+}

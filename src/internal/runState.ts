@@ -1,0 +1,79 @@
+/**
+ * What a run knows while it executes: its journal as loaded once at the start, indexed for
+ * O(1) lookups by the interpreter, and the batching writer for new entries.
+ */
+import type * as Effect from "effect/Effect"
+import { entryKey, type JournalEntry } from "../Journal.ts"
+import type { Writer } from "./writer.ts"
+
+/**
+ * A step's lifecycle as the interpreter reports it to an observer.
+ */
+export type StepEvent =
+  | { readonly _tag: "Started"; readonly runId: string; readonly path: string; readonly attempt: number }
+  | { readonly _tag: "Completed"; readonly runId: string; readonly path: string; readonly attempt: number }
+  | { readonly _tag: "Replayed"; readonly runId: string; readonly path: string }
+  | {
+    readonly _tag: "Failed"
+    readonly runId: string
+    readonly path: string
+    readonly attempt: number
+    readonly willRetry: boolean
+  }
+
+export type Observer = (event: StepEvent) => Effect.Effect<void>
+
+interface AttemptHistory {
+  /** Failed attempts since the budget was last exhausted: what counts against the budget now. */
+  readonly failures: number
+  readonly nextSeq: number
+}
+
+export interface RunState {
+  readonly runId: string
+  readonly writer: Writer
+  readonly observer: Observer | undefined
+  readonly stored: (kind: JournalEntry["kind"], path: string) => JournalEntry | undefined
+  readonly attempts: (path: string) => AttemptHistory
+}
+
+export const makeRunState = (options: {
+  readonly runId: string
+  readonly entries: ReadonlyArray<JournalEntry>
+  readonly writer: Writer
+  readonly observer: Observer | undefined
+}): RunState => {
+  const byKey = new Map<string, JournalEntry>()
+  const attemptsByPath = new Map<string, Array<JournalEntry>>()
+  for (const entry of options.entries) {
+    byKey.set(entryKey(entry), entry)
+    if (entry.kind === "attempt") {
+      const list = attemptsByPath.get(entry.path)
+      if (list === undefined) attemptsByPath.set(entry.path, [entry])
+      else list.push(entry)
+    }
+  }
+  return {
+    runId: options.runId,
+    writer: options.writer,
+    observer: options.observer,
+    stored: (kind, path) => byKey.get(entryKey({ kind, path, seq: 0 })),
+    attempts: (path) => historyOf(attemptsByPath.get(path))
+  }
+}
+
+const historyOf = (entries: ReadonlyArray<JournalEntry> | undefined): AttemptHistory => {
+  if (entries === undefined) return { failures: 0, nextSeq: 1 }
+  const sorted = [...entries].sort((a, b) => a.seq - b.seq)
+  let failures = 0
+  for (const entry of sorted) failures = isExhausted(entry) ? 0 : failures + 1
+  return { failures, nextSeq: sorted[sorted.length - 1]!.seq + 1 }
+}
+
+const isExhausted = (entry: JournalEntry): boolean => {
+  try {
+    return (JSON.parse(entry.value) as { exhausted?: unknown }).exhausted === true
+  } catch {
+    return false
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * One journaled unit of work: replay it from the journal, or run it with its retry budget and
+ * timeout, then write its encoded output before anyone can depend on it.
+ */
+import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import { JournalError } from "../Journal.ts"
+import { InvalidOutput, StepTimeout } from "../WorkflowError.ts"
+import { type JsonCodec, jsonCodec } from "./codec.ts"
+import { memoizeByIdentity } from "./memo.ts"
+import type { RetryPolicy, StepNode } from "./node.ts"
+import type { RunState, StepEvent } from "./runState.ts"
+
+/** Codecs are derived once per step definition, not once per execution. */
+export const codecOf = memoizeByIdentity((node: StepNode): JsonCodec => jsonCodec(node.success))
+
+const notify = (state: RunState, event: StepEvent): Effect.Effect<void> =>
+  state.observer === undefined ? Effect.void : state.observer(event)
+
+/** Decodes a stored value, or reports the row as corrupt, naming the run and the path. */
+export const decodeStored = (
+  state: RunState,
+  path: string,
+  codec: JsonCodec,
+  text: string
+): Exit.Exit<unknown, JournalError> => {
+  const decoded = codec.decode(text)
+  return Exit.isSuccess(decoded)
+    ? Exit.succeed(decoded.value)
+    : Exit.fail(
+      new JournalError({ reason: "Corrupt", runId: state.runId, path, detail: Cause.squash(decoded.cause) as string })
+    )
+}
+
+/**
+ * Runs `work` as the step `node` at `path`, or returns its journaled output.
+ */
+export const runStep = (
+  node: StepNode,
+  path: string,
+  state: RunState,
+  work: Effect.Effect<unknown, unknown, unknown>
+): Effect.Effect<unknown, unknown, unknown> => {
+  const codec = codecOf(node)
+  const stored = state.stored("step", path)
+  if (stored !== undefined) {
+    return Effect.flatMap(
+      notify(state, { _tag: "Replayed", runId: state.runId, path }),
+      () => decodeStored(state, path, codec, stored.value)
+    ).pipe(Effect.withSpan("plait.step", { attributes: spanAttributes(state, path, 0, true) }))
+  }
+  return execute(node, path, state, codec, work)
+}
+
+const spanAttributes = (state: RunState, path: string, attempt: number, replayed: boolean) => ({
+  "plait.run_id": state.runId,
+  "plait.path": path,
+  "plait.attempt": attempt,
+  "plait.replayed": replayed
+})
+
+const execute = Effect.fnUntraced(function*(
+  node: StepNode,
+  path: string,
+  state: RunState,
+  codec: JsonCodec,
+  work: Effect.Effect<unknown, unknown, unknown>
+) {
+  const history = state.attempts(path)
+  const budget = node.retry?.times ?? 0
+  let failures = history.failures
+  let seq = history.nextSeq
+  const bounded = node.timeout === undefined ? work : withTimeout(work, node.timeout, state, path)
+  while (true) {
+    const attempt = failures + 1
+    yield* notify(state, { _tag: "Started", runId: state.runId, path, attempt })
+    const exit = yield* Effect.exit(
+      bounded.pipe(Effect.withSpan("plait.step", { attributes: spanAttributes(state, path, attempt, false) }))
+    )
+    if (Exit.isSuccess(exit)) {
+      const encoded = codec.encode(exit.value)
+      if (Exit.isFailure(encoded)) {
+        return yield* new InvalidOutput({ runId: state.runId, path, issue: Cause.squash(encoded.cause) as string })
+      }
+      yield* state.writer.write({ path, kind: "step", seq: 0, value: encoded.value })
+      yield* notify(state, { _tag: "Completed", runId: state.runId, path, attempt })
+      return exit.value
+    }
+    // Interruptions and defects are not attempts the step can retry; they end the step as they are.
+    const failure = Cause.findErrorOption(exit.cause)
+    if (failure._tag === "None") return yield* exit
+    failures += 1
+    const exhausted = failures > budget
+    yield* state.writer.write({
+      path,
+      kind: "attempt",
+      seq: seq++,
+      value: JSON.stringify({ attempt, exhausted, error: describe(failure.value) })
+    })
+    yield* notify(state, { _tag: "Failed", runId: state.runId, path, attempt, willRetry: !exhausted })
+    if (exhausted) return yield* exit
+    yield* Effect.sleep(retryDelay(node.retry!, failures))
+  }
+})
+
+const withTimeout = (
+  work: Effect.Effect<unknown, unknown, unknown>,
+  timeout: Duration.Input,
+  state: RunState,
+  path: string
+) =>
+  Effect.timeoutOrElse(work, {
+    duration: timeout,
+    orElse: () => Effect.fail(new StepTimeout({ runId: state.runId, path, timeout: Duration.format(Duration.fromInputUnsafe(timeout)) }))
+  })
+
+const retryDelay = (policy: RetryPolicy, failures: number): Duration.Duration => {
+  const base = Duration.fromInputUnsafe(policy.delay ?? 0)
+  return policy.backoff === "exponential" ? Duration.times(base, 2 ** (failures - 1)) : base
+}
+
+const describe = (error: unknown): string => {
+  if (error instanceof Error) return `${error.name}: ${error.message}`
+  try {
+    return JSON.stringify(error) ?? String(error)
+  } catch {
+    return String(error)
+  }
+}

@@ -1,0 +1,18 @@
+/** Small type-level utilities shared by the public signatures. */
+
+/** Flattens an intersection into one object type, so editors show `{ a: A; b: B }`. */
+export type Simplify<A> = { [K in keyof A]: A[K] } & {}
+
+/** Every key of every member of a union. */
+export type KeysOfUnion<U> = U extends unknown ? keyof U : never
+
+/** The types found at key `K` across the members of union `U` that have it. */
+export type ValuesAt<U, K extends PropertyKey> = U extends unknown ? K extends keyof U ? U[K] : never : never
+
+/**
+ * `unknown` when `Name` is not yet in the context; otherwise an object type that no string is
+ * assignable to, so passing the name is a compile error that says why.
+ */
+export type FreshName<Name extends string, Ctx> = Name extends keyof Ctx
+  ? { readonly "plait: this name is already in the context": Name }
+  : unknown

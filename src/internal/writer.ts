@@ -1,0 +1,54 @@
+/**
+ * Group commit for one run: step completions that arrive while a write is being prepared or
+ * is in flight are written together, in one `Journal.append` (one transaction, one round
+ * trip). Every caller waits until the batch holding its entry has committed, so a step is
+ * never reported complete before its write is durable.
+ */
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import type { Journal, JournalEntry, JournalError } from "../Journal.ts"
+
+interface Batch {
+  readonly entries: Array<JournalEntry>
+  readonly committed: Deferred.Deferred<void, JournalError>
+}
+
+export interface Writer {
+  readonly write: (entry: JournalEntry) => Effect.Effect<void, JournalError>
+}
+
+export const makeWriter = (journal: Journal["Service"], runId: string, batching: boolean): Writer => {
+  if (!batching) return { write: (entry) => journal.append(runId, [entry]) }
+
+  let open: Batch | undefined
+  let inFlight: Deferred.Deferred<void, JournalError> | undefined
+
+  // The leader of a batch waits for the previous batch (writes stay ordered and one at a time),
+  // lets concurrently finishing fibers join, then writes. Uninterruptible: followers depend on it.
+  const lead = (batch: Batch) =>
+    Effect.uninterruptible(Effect.gen(function*() {
+      const previous = inFlight
+      if (previous !== undefined) yield* Effect.exit(Deferred.await(previous))
+      yield* Effect.yieldNow
+      if (open === batch) open = undefined
+      inFlight = batch.committed
+      const exit = yield* Effect.exit(journal.append(runId, batch.entries))
+      if (inFlight === batch.committed) inFlight = undefined
+      Deferred.doneUnsafe(batch.committed, exit)
+      return yield* exit
+    }))
+
+  return {
+    write: (entry) =>
+      Effect.suspend(() => {
+        if (open !== undefined) {
+          open.entries.push(entry)
+          return Deferred.await(open.committed)
+        }
+        const batch: Batch = { entries: [entry], committed: Deferred.makeUnsafe<void, JournalError>() }
+        open = batch
+        return lead(batch)
+      })
+  }
+}
+
