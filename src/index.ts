@@ -18,3 +18,18 @@ export * as Workflow from "./Workflow.ts"
  * @since 0.1.0
  */
 export * as WorkflowError from "./WorkflowError.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as SqlJournal from "./SqlJournal.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as SqliteJournal from "./SqliteJournal.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as PgJournal from "./PgJournal.ts"
