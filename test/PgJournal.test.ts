@@ -1,0 +1,165 @@
+import { PgClient } from "@effect/sql-pg"
+import { assert, describe, it } from "@effect/vitest"
+import { Config, ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
+import { SqlClient } from "effect/sql"
+import { Journal, PgJournal, SqlJournal } from "plait"
+import { randomUUID } from "node:crypto"
+import { journalConformance, manyRows } from "./journal-conformance.ts"
+import { countStatements, rejectedEntry, some, sqlRaw } from "./journal-sql.ts"
+import { pgUrl, uniquePrefix, withDroppedTables } from "./pg-support.ts"
+
+describe.skipIf(pgUrl === undefined)("PgJournal", () => {
+  const url = Redacted.make(pgUrl ?? "")
+  const direct = PgClient.layer({ url })
+  const prefix = uniquePrefix()
+
+  journalConformance(
+    "PgJournal",
+    Layer.mergeAll(PgJournal.layer({ url, tablePrefix: prefix }), withDroppedTables([prefix])).pipe(
+      Layer.provideMerge(direct)
+    ),
+    { raw: sqlRaw(prefix), rejectedEntry }
+  )
+
+  const newRun = (): Journal.RunRecord => ({
+    runId: `run-${randomUUID()}`,
+    workflow: "w",
+    fingerprint: "f",
+    input: "{}",
+    status: "running"
+  })
+
+  const entries = (n: number, label = "e"): Array<Journal.JournalEntry> =>
+    Array.from({ length: n }, (_, i) => ({ path: `${label}[${i}]`, kind: "step", seq: 0, value: String(i) }))
+
+  it.live("counts round trips: one statement for start, load, append of any size and setStatus", () => {
+    const tablePrefix = uniquePrefix()
+    const roundTrips = SqlJournal.makeRoundTrips()
+    return Effect.gen(function*() {
+      const journal = yield* Journal.Journal
+      const run = newRun()
+      const measure = <A, E>(operation: SqlJournal.Operation, effect: Effect.Effect<A, E>) =>
+        Effect.gen(function*() {
+          roundTrips.reset()
+          const { roundTrips: traced, value } = yield* countStatements(effect)
+          assert.strictEqual(roundTrips.of(operation), traced, `${operation}: counter and spans agree`)
+          assert.strictEqual(roundTrips.total, traced)
+          return [value, traced] as const
+        })
+      assert.strictEqual((yield* measure("start", journal.start(run)))[1], 1)
+      assert.strictEqual((yield* measure("append", journal.append(run.runId, entries(3))))[1], 1)
+      // Far past 65535 parameters: still one statement.
+      assert.strictEqual((yield* measure("append", journal.append(run.runId, entries(3 * manyRows, "big"))))[1], 1)
+      const [loaded, loadTrips] = yield* measure("load", journal.load(run.runId))
+      assert.strictEqual(loadTrips, 1)
+      assert.strictEqual(some(loaded).entries.length, 3 + 3 * manyRows)
+      const [resumed, startTrips] = yield* measure("start", journal.start(run))
+      assert.strictEqual(startTrips, 1)
+      assert.strictEqual(resumed.entries.length, 3 + 3 * manyRows)
+      assert.strictEqual((yield* measure("setStatus", journal.setStatus(run.runId, "completed")))[1], 1)
+    }).pipe(
+      Effect.provide(
+        Layer.merge(PgJournal.layer({ url, tablePrefix, roundTrips }), withDroppedTables([tablePrefix])).pipe(
+          Layer.provide(direct)
+        )
+      )
+    )
+  })
+
+  it.live("concurrent starts of one new run all return the same run", () => {
+    const tablePrefix = uniquePrefix()
+    return Effect.gen(function*() {
+      const journal = yield* Journal.Journal
+      for (let round = 0; round < 5; round++) {
+        const run = newRun()
+        const started = yield* Effect.forEach(
+          Array.from({ length: 8 }, (_, i) => ({ ...run, input: `{"caller":${i}}` })),
+          (candidate) => journal.start(candidate),
+          { concurrency: "unbounded" }
+        )
+        const inputs = new Set(started.map((loaded) => loaded.run.input))
+        assert.strictEqual(inputs.size, 1, "every caller sees the one stored run")
+      }
+    }).pipe(
+      Effect.provide(
+        Layer.merge(PgJournal.layer({ url, tablePrefix, maxConnections: 8 }), withDroppedTables([tablePrefix])).pipe(
+          Layer.provide(direct)
+        )
+      )
+    )
+  })
+
+  it.live("concurrent migrations apply each version once", () => {
+    const tablePrefix = uniquePrefix()
+    return Effect.gen(function*() {
+      const results = yield* Effect.all(
+        Array.from({ length: 6 }, () => SqlJournal.migrate({ tablePrefix })),
+        { concurrency: "unbounded" }
+      )
+      assert.deepStrictEqual(results.flat(), SqlJournal.migrations)
+      const sql = yield* SqlClient.SqlClient
+      const rows = yield* sql<{ version: number }>`SELECT version FROM ${sql(`${tablePrefix}migrations`)}`
+      assert.deepStrictEqual(rows.map((row) => row.version), SqlJournal.migrations.map((m) => m.version))
+    }).pipe(
+      Effect.provide(
+        Layer.merge(PgClient.layer({ url, maxConnections: 6 }), withDroppedTables([tablePrefix])).pipe(
+          Layer.provideMerge(direct)
+        )
+      )
+    )
+  })
+
+  it.live("layerConfig reads its settings through Config", () => {
+    const tablePrefix = uniquePrefix()
+    const config = PgJournal.layerConfig({
+      url: Config.Redacted("PG_URL"),
+      tablePrefix: Config.String("PREFIX"),
+      maxConnections: Config.Int("MAX")
+    })
+    return Effect.gen(function*() {
+      const journal = yield* Journal.Journal
+      const run = newRun()
+      yield* journal.start(run)
+      const sql = yield* SqlClient.SqlClient
+      const rows = yield* sql<{ run_id: string }>`SELECT run_id FROM ${sql(`${tablePrefix}runs`)}`
+      assert.deepStrictEqual(rows.map((row) => row.run_id), [run.runId])
+    }).pipe(
+      Effect.provide(
+        Layer.mergeAll(config, withDroppedTables([tablePrefix])).pipe(
+          Layer.provideMerge(direct),
+          Layer.provide(
+            ConfigProvider.layer(
+              ConfigProvider.fromUnknown({ PG_URL: pgUrl ?? "", PREFIX: tablePrefix, MAX: 2 })
+            )
+          )
+        )
+      )
+    )
+  })
+
+  it.live("a missing configuration value fails the layer with a ConfigError", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        Effect.provide(
+          Journal.Journal,
+          PgJournal.layerConfig({ url: Config.Redacted("PLAIT_TEST_NOT_SET") }).pipe(
+            Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({})))
+          )
+        )
+      )
+      assert.strictEqual(error._tag, "ConfigError")
+    }))
+
+  it.live("load of a run in another prefix is none", () => {
+    const [a, b] = [uniquePrefix(), uniquePrefix()]
+    return Effect.gen(function*() {
+      const run = newRun()
+      yield* Effect.provide(Journal.Journal.use((journal) => journal.start(run)), PgJournal.layer({ url, tablePrefix: a }))
+      const other = yield* Effect.provide(
+        Journal.Journal.use((journal) => journal.load(run.runId)),
+        PgJournal.layer({ url, tablePrefix: b })
+      )
+      assert.isTrue(Option.isNone(other))
+    }).pipe(Effect.provide(withDroppedTables([a, b]).pipe(Layer.provide(direct))))
+  })
+})

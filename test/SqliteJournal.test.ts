@@ -1,0 +1,163 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Option } from "effect"
+import { SqlClient } from "effect/sql"
+import { Journal, SqliteJournal, SqlJournal } from "plait"
+import { randomUUID } from "node:crypto"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { DatabaseSync } from "node:sqlite"
+import { afterAll } from "vitest"
+import * as SqliteClient from "../src/internal/sqliteClient.ts"
+import { journalConformance, manyRows } from "./journal-conformance.ts"
+import { countStatements, rejectedEntry, some, sqlRaw } from "./journal-sql.ts"
+
+const root = Fs.mkdtempSync(Path.join(Os.tmpdir(), "plait-sqlite-"))
+afterAll(() => Fs.rmSync(root, { recursive: true, force: true }))
+
+/** A database file in a directory that does not exist yet. */
+const freshFile = () => Path.join(root, randomUUID(), "nested", "journal.sqlite")
+
+const conformanceFile = freshFile()
+journalConformance(
+  "SqliteJournal",
+  Layer.merge(SqliteJournal.layer({ filename: conformanceFile }), SqliteClient.layer({ filename: conformanceFile })),
+  { raw: sqlRaw("plait_"), rejectedEntry }
+)
+
+const newRun = (): Journal.RunRecord => ({
+  runId: `run-${randomUUID()}`,
+  workflow: "w",
+  fingerprint: "f",
+  input: "{}",
+  status: "running"
+})
+
+const entries = (n: number, prefix = "e"): Array<Journal.JournalEntry> =>
+  Array.from({ length: n }, (_, i) => ({ path: `${prefix}[${i}]`, kind: "step", seq: 0, value: String(i) }))
+
+const withJournal = <A, E>(
+  options: SqliteJournal.Options,
+  f: (journal: Journal.Journal["Service"]) => Effect.Effect<A, E>
+) => Journal.Journal.use(f).pipe(Effect.provide(SqliteJournal.layer(options)))
+
+describe("SqliteJournal", () => {
+  it.live("creates the file and its directory, and the journal survives a reopen", () =>
+    Effect.gen(function*() {
+      const filename = freshFile()
+      const run = newRun()
+      yield* withJournal({ filename }, (journal) =>
+        Effect.andThen(journal.start(run), journal.append(run.runId, entries(3))))
+      assert.isTrue(Fs.existsSync(filename))
+      const loaded = yield* withJournal({ filename }, (journal) => journal.load(run.runId))
+      assert.strictEqual(some(loaded).entries.length, 3)
+    }))
+
+  it.live("runs in WAL mode, synchronous NORMAL by default and FULL on request", () =>
+    Effect.gen(function*() {
+      const pragmas = (options: SqliteClient.SqliteClientOptions) =>
+        Effect.gen(function*() {
+          const sql = yield* SqlClient.SqlClient
+          const [mode] = yield* sql`PRAGMA journal_mode`
+          const [sync] = yield* sql`PRAGMA synchronous`
+          const [fk] = yield* sql`PRAGMA foreign_keys`
+          return { mode: mode?.journal_mode, sync: sync?.synchronous, fk: fk?.foreign_keys }
+        }).pipe(Effect.provide(SqliteClient.layer(options)))
+      const filename = freshFile()
+      // synchronous: 1 = NORMAL, 2 = FULL
+      assert.deepStrictEqual(yield* pragmas({ filename }), { mode: "wal", sync: 1, fk: 1 })
+      assert.deepStrictEqual(yield* pragmas({ filename, synchronous: "FULL" }), { mode: "wal", sync: 2, fk: 1 })
+    }))
+
+  it.live("counts round trips: start 2, load 1, append 1 per 6553 rows plus BEGIN and COMMIT past that", () =>
+    Effect.gen(function*() {
+      const roundTrips = SqlJournal.makeRoundTrips()
+      yield* withJournal({ filename: freshFile(), roundTrips }, (journal) =>
+        Effect.gen(function*() {
+          const run = newRun()
+          const measure = <A, E>(operation: SqlJournal.Operation, effect: Effect.Effect<A, E>) =>
+            Effect.gen(function*() {
+              roundTrips.reset()
+              const { roundTrips: traced, value } = yield* countStatements(effect)
+              assert.strictEqual(roundTrips.of(operation), traced, `${operation}: counter and spans agree`)
+              assert.strictEqual(roundTrips.total, traced)
+              return [value, traced] as const
+            })
+          assert.strictEqual((yield* measure("start", journal.start(run)))[1], 2)
+          assert.strictEqual((yield* measure("append", journal.append(run.runId, entries(100))))[1], 1)
+          assert.strictEqual((yield* measure("append", journal.append(run.runId, entries(6553, "full"))))[1], 1)
+          // 20000 rows: four statements inside BEGIN ... COMMIT.
+          assert.strictEqual((yield* measure("append", journal.append(run.runId, entries(manyRows, "big"))))[1], 6)
+          assert.strictEqual((yield* measure("append", journal.append(run.runId, [])))[1], 0)
+          const [loaded, loadTrips] = yield* measure("load", journal.load(run.runId))
+          assert.strictEqual(loadTrips, 1)
+          assert.strictEqual(some(loaded).entries.length, 100 + 6553 + manyRows)
+          assert.strictEqual((yield* measure("setStatus", journal.setStatus(run.runId, "completed")))[1], 1)
+        }))
+    }))
+
+  it.live("migrates once; migrate: false leaves the schema to SqlJournal.migrate", () =>
+    Effect.gen(function*() {
+      const filename = freshFile()
+      const client = SqliteClient.layer({ filename })
+      const applied = yield* Effect.provide(
+        Effect.all([SqlJournal.migrate(), SqlJournal.migrate()]),
+        client
+      )
+      assert.deepStrictEqual(applied, [SqlJournal.migrations, []])
+
+      const unmigrated = freshFile()
+      const error = yield* withJournal({ filename: unmigrated, migrate: false }, (journal) =>
+        Effect.flip(journal.start(newRun())))
+      assert.strictEqual(error.reason, "Unavailable")
+      assert.include(error.detail, "no such table")
+      yield* Effect.provide(SqlJournal.migrate(), SqliteClient.layer({ filename: unmigrated }))
+      const run = newRun()
+      const started = yield* withJournal({ filename: unmigrated, migrate: false }, (journal) => journal.start(run))
+      assert.strictEqual(started.run.runId, run.runId)
+    }))
+
+  it.live("a table prefix keeps two journals apart in one file", () =>
+    Effect.gen(function*() {
+      const filename = freshFile()
+      const run = newRun()
+      yield* withJournal({ filename, tablePrefix: "a_" }, (journal) => journal.start(run))
+      const other = yield* withJournal({ filename, tablePrefix: "b_" }, (journal) => journal.load(run.runId))
+      assert.isTrue(Option.isNone(other))
+      const db = new DatabaseSync(filename, { readOnly: true })
+      const names = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all()
+      db.close()
+      assert.deepStrictEqual(names.map((row) => row.name), [
+        "a_entries",
+        "a_migrations",
+        "a_runs",
+        "b_entries",
+        "b_migrations",
+        "b_runs"
+      ])
+    }))
+
+  it.live("two connections to one file write concurrently without losing a batch", () =>
+    Effect.gen(function*() {
+      const filename = freshFile()
+      const run = newRun()
+      yield* withJournal({ filename }, (journal) => journal.start(run))
+      const writer = (name: string) =>
+        withJournal({ filename }, (journal) =>
+          Effect.forEach(
+            Array.from({ length: 10 }, (_, b) => entries(manyRows / 10 + 50, `${name}${b}`)),
+            (batch) => journal.append(run.runId, batch),
+            { concurrency: "unbounded" }
+          ))
+      yield* Effect.all([writer("x"), writer("y")], { concurrency: "unbounded" })
+      const loaded = yield* withJournal({ filename }, (journal) => journal.load(run.runId))
+      assert.strictEqual(some(loaded).entries.length, 2 * 10 * (manyRows / 10 + 50))
+    }))
+
+  it.live("rejects a table prefix that is not a plain identifier", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(withJournal({ filename: freshFile(), tablePrefix: "x\"; DROP" }, () => Effect.void))
+      assert.isTrue(exit._tag === "Failure")
+      assert.include(String(exit._tag === "Failure" ? exit.cause : ""), "tablePrefix")
+    }))
+})
