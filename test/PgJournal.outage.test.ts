@@ -1,0 +1,203 @@
+/**
+ * Postgres going away, seen from the journal: the journal talks to the server through a local
+ * TCP proxy that the test cuts and restores. The shared server itself is never stopped.
+ */
+import { PgClient } from "@effect/sql-pg"
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Effect, Exit, Layer, Option, Redacted } from "effect"
+import { SqlClient } from "effect/sql"
+import { Journal, PgJournal } from "plait"
+import { randomUUID } from "node:crypto"
+import * as Net from "node:net"
+import { pgUrl, uniquePrefix, withDroppedTables } from "./pg-support.ts"
+
+interface Proxy {
+  readonly port: number
+  /** Drops every open connection and refuses new ones until `restore`. */
+  readonly cut: () => void
+  readonly restore: () => void
+  /** Cuts once this many more bytes have gone from the client to the server. */
+  readonly cutAfter: (bytes: number) => void
+  readonly cuts: () => number
+}
+
+const makeProxy = (target: { readonly host: string; readonly port: number }) =>
+  Effect.acquireRelease(
+    Effect.callback<{ readonly proxy: Proxy; readonly close: () => void }>((resume) => {
+      const sockets = new Set<Net.Socket>()
+      let up = true
+      let cutCount = 0
+      let budget: number | undefined
+      const cut = () => {
+        up = false
+        budget = undefined
+        cutCount++
+        for (const socket of sockets) socket.destroy()
+        sockets.clear()
+      }
+      const server = Net.createServer((client) => {
+        if (!up) {
+          client.destroy()
+          return
+        }
+        const upstream = Net.connect(target.port, target.host)
+        sockets.add(client)
+        sockets.add(upstream)
+        const drop = () => {
+          client.destroy()
+          upstream.destroy()
+          sockets.delete(client)
+          sockets.delete(upstream)
+        }
+        client.on("data", (chunk: Buffer) => {
+          if (budget !== undefined) {
+            budget -= chunk.length
+            if (budget <= 0) return cut()
+          }
+          upstream.write(chunk)
+        })
+        upstream.on("data", (chunk: Buffer) => client.write(chunk))
+        for (const socket of [client, upstream]) {
+          socket.on("error", drop)
+          socket.on("close", drop)
+        }
+      })
+      server.listen(0, "127.0.0.1", () => {
+        const port = (server.address() as Net.AddressInfo).port
+        resume(Effect.succeed({
+          proxy: {
+            port,
+            cut,
+            restore: () => {
+              up = true
+            },
+            cutAfter: (bytes) => {
+              budget = bytes
+            },
+            cuts: () => cutCount
+          },
+          close: () => {
+            cut()
+            server.close()
+          }
+        }))
+      })
+    }),
+    ({ close }) => Effect.sync(close)
+  ).pipe(Effect.map(({ proxy }) => proxy))
+
+const entries = (label: string, n: number): Array<Journal.JournalEntry> =>
+  Array.from({ length: n }, (_, i) => ({
+    path: `${label}[${i}]`,
+    kind: "step",
+    seq: 0,
+    value: JSON.stringify({ label, i })
+  }))
+
+describe.skipIf(pgUrl === undefined)("PgJournal when Postgres is unreachable", () => {
+  const url = new URL(pgUrl ?? "postgres://localhost")
+  const target = { host: url.hostname, port: Number(url.port || 5432) }
+  const direct = PgClient.layer({ url: Redacted.make(url.toString()) })
+
+  /** A journal whose every connection goes through the proxy, with tables dropped afterwards. */
+  const journalThrough = Effect.fnUntraced(function*(proxy: Proxy, tablePrefix: string) {
+    const proxied = new URL(url.toString())
+    proxied.hostname = "127.0.0.1"
+    proxied.port = String(proxy.port)
+    const context = yield* Layer.build(
+      PgJournal.layer({ url: Redacted.make(proxied.toString()), tablePrefix, connectTimeout: "2 seconds" })
+    )
+    return Context.get(context, Journal.Journal)
+  })
+
+  /** The run's entry paths, read over a direct connection. */
+  const storedPaths = (tablePrefix: string, runId: string) =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const rows = yield* sql<{ path: string }>`SELECT path FROM ${sql(`${tablePrefix}entries`)} WHERE run_id = ${runId}`
+      return new Set(rows.map((row) => row.path))
+    })
+
+  const pathsOf = (...batches: ReadonlyArray<ReadonlyArray<Journal.JournalEntry>>) =>
+    new Set(batches.flat().map((entry) => entry.path))
+
+  const expectUnavailable = <A>(runId: string, effect: Effect.Effect<A, Journal.JournalError>) =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(Effect.timeoutOrElse(effect, {
+        duration: "15 seconds",
+        orElse: () => Effect.die(new Error("the journal hung instead of failing"))
+      }))
+      assert.isTrue(Exit.isFailure(exit), "the operation should fail while Postgres is unreachable")
+      const error = Option.getOrThrow(Exit.findErrorOption(exit as Exit.Exit<A, Journal.JournalError>))
+      assert.strictEqual(error._tag, "JournalError")
+      assert.strictEqual(error.reason, "Unavailable")
+      assert.strictEqual(error.runId, runId)
+      assert.include(error.message, runId)
+      return error
+    })
+
+  it.live("fails with Unavailable while cut off, loses nothing, and works again once the proxy is back", () => {
+    const tablePrefix = uniquePrefix()
+    return Effect.gen(function*() {
+      const proxy = yield* makeProxy(target)
+      const journal = yield* journalThrough(proxy, tablePrefix)
+      const run = {
+        runId: `run-${randomUUID()}`,
+        workflow: "w",
+        fingerprint: "f",
+        input: "{}",
+        status: "running" as const
+      }
+      const [a, b, c] = [entries("a", 5), entries("b", 500), entries("c", 50)]
+      yield* journal.start(run)
+      yield* journal.append(run.runId, a)
+      yield* journal.append(run.runId, b)
+
+      proxy.cut()
+      yield* expectUnavailable(run.runId, journal.append(run.runId, c))
+      yield* expectUnavailable(run.runId, journal.load(run.runId))
+      yield* expectUnavailable(run.runId, journal.setStatus(run.runId, "suspended"))
+      yield* expectUnavailable(run.runId, journal.start(run))
+      assert.deepStrictEqual(yield* storedPaths(tablePrefix, run.runId), pathsOf(a, b))
+
+      proxy.restore()
+      yield* journal.append(run.runId, c)
+      const loaded = Option.getOrThrow(yield* journal.load(run.runId))
+      assert.deepStrictEqual(new Set(loaded.entries.map((entry) => entry.path)), pathsOf(a, b, c))
+      assert.strictEqual(loaded.run.status, "running")
+      assert.deepStrictEqual(yield* storedPaths(tablePrefix, run.runId), pathsOf(a, b, c))
+    }).pipe(Effect.provide(withDroppedTables([tablePrefix]).pipe(Layer.provideMerge(direct))))
+  })
+
+  it.live("a batch cut off mid-write is stored not at all, and writing it again completes the run", () => {
+    const tablePrefix = uniquePrefix()
+    return Effect.gen(function*() {
+      const proxy = yield* makeProxy(target)
+      const journal = yield* journalThrough(proxy, tablePrefix)
+      const run = {
+        runId: `run-${randomUUID()}`,
+        workflow: "w",
+        fingerprint: "f",
+        input: "{}",
+        status: "running" as const
+      }
+      const before = entries("before", 10)
+      const big = entries("big", 50_000) // about 2 MB on the wire
+      yield* journal.start(run)
+      yield* journal.append(run.runId, before)
+
+      // The connection drops halfway through sending the batch.
+      proxy.cutAfter(1_000_000)
+      yield* expectUnavailable(run.runId, journal.append(run.runId, big))
+      assert.strictEqual(proxy.cuts(), 1)
+      assert.deepStrictEqual(yield* storedPaths(tablePrefix, run.runId), pathsOf(before))
+
+      proxy.restore()
+      yield* journal.append(run.runId, big)
+      yield* journal.append(run.runId, big)
+      const loaded = Option.getOrThrow(yield* journal.load(run.runId))
+      assert.strictEqual(loaded.entries.length, before.length + big.length)
+      assert.deepStrictEqual(yield* storedPaths(tablePrefix, run.runId), pathsOf(before, big))
+    }).pipe(Effect.provide(withDroppedTables([tablePrefix]).pipe(Layer.provideMerge(direct))))
+  })
+})
