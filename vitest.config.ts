@@ -5,6 +5,7 @@ export default defineConfig({
   ssr: { resolve: { conditions: ["plait-source"] } },
   test: {
     include: ["test/**/*.test.ts"],
+    reporters: ["default", "./test/support/summaryReporter.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000
   }
