@@ -1,0 +1,130 @@
+/**
+ * Shared helpers for the semantic tests: driving the TestClock, awaiting a run without hanging
+ * on a deadlock, counting side effects, and reading back what a run journaled.
+ */
+import { assert } from "@effect/vitest"
+import { Cause, Duration, Effect, Exit, Fiber, Layer, Option } from "effect"
+import { TestClock } from "effect/testing"
+import { Journal, type Workflow } from "plait"
+
+/**
+ * Moves the TestClock forward one tick at a time, so a sleep that starts a few scheduler turns
+ * late (after a journal write, say) still wakes within the window instead of being skipped.
+ */
+export const advance = (total: Duration.Input, tick: Duration.Input = "1 second"): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const step = Duration.toMillis(Duration.fromInputUnsafe(tick))
+    let left = Duration.toMillis(Duration.fromInputUnsafe(total))
+    while (left > 0) {
+      const now = Math.min(step, left)
+      yield* TestClock.adjust(now)
+      left -= now
+    }
+  })
+
+/**
+ * The exit of a forked run that must have finished by now. Fails the test (rather than hanging
+ * it) when the run is still going: a deadlock, or a wait the test did not advance time for.
+ */
+export const finished = <A, E>(fiber: Fiber.Fiber<A, E>): Effect.Effect<Exit.Exit<A, E>> =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 1_000 && fiber.pollUnsafe() === undefined; i++) yield* Effect.yieldNow
+    const exit = fiber.pollUnsafe()
+    assert.isDefined(exit, "the run has not finished: it deadlocked, or waits on time the test did not advance")
+    return exit!
+  })
+
+/** Forks `run`, moves the clock by `time`, and returns the run's exit. */
+export const runFor = <A, E, R>(run: Effect.Effect<A, E, R>, time: Duration.Input = 0): Effect.Effect<Exit.Exit<A, E>, never, R> =>
+  Effect.gen(function*() {
+    const fiber = yield* Effect.forkChild(run)
+    yield* advance(time)
+    return yield* finished(fiber)
+  })
+
+/** The context of a run that must have completed. */
+export const completed = <Ctx, E>(exit: Exit.Exit<Workflow.Outcome<Ctx>, E>): Ctx => {
+  if (Exit.isFailure(exit)) assert.fail(`the run failed: ${Cause.pretty(exit.cause)}`)
+  const outcome = exit.value
+  if (outcome._tag !== "Completed") return assert.fail(`the run is ${outcome._tag}, not Completed`)
+  return outcome.context
+}
+
+/** The typed error a run must have failed with. */
+export const failure = <A, E>(exit: Exit.Exit<A, E>): E => {
+  if (Exit.isSuccess(exit)) return assert.fail("the run succeeded; it should have failed")
+  const error = Cause.findErrorOption(exit.cause)
+  if (Option.isNone(error)) return assert.fail(`the run did not fail with a typed error: ${Cause.pretty(exit.cause)}`)
+  return error.value
+}
+
+/** Counts side effects by name. */
+export const makeCounts = () => {
+  const counts = new Map<string, number>()
+  const of = (name: string): number => counts.get(name) ?? 0
+  const hit = (name: string): Effect.Effect<void> => Effect.sync(() => void counts.set(name, of(name) + 1))
+  return {
+    of,
+    hit,
+    /** `effect`, counted under `name` each time it actually runs. */
+    run: <A, E, R>(name: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+      Effect.andThen(hit(name), effect),
+    snapshot: (): Record<string, number> => Object.fromEntries(counts)
+  }
+}
+
+/** Tracks how many units of work are in flight at once, and the most there ever were. */
+export const makeGauge = () => {
+  let inFlight = 0
+  let max = 0
+  return {
+    get max() {
+      return max
+    },
+    /** Holds one slot for the duration of `effect`. */
+    hold: <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+      Effect.acquireUseRelease(
+        Effect.sync(() => {
+          inFlight++
+          max = Math.max(max, inFlight)
+        }),
+        () => effect,
+        () => Effect.sync(() => void inFlight--)
+      )
+  }
+}
+
+/** Every entry the journal holds for a run. */
+export const entriesOf = (runId: string) =>
+  Effect.gen(function*() {
+    const journal = yield* Journal.Journal
+    const loaded = yield* journal.load(runId)
+    if (Option.isNone(loaded)) return assert.fail(`run ${runId} is not in the journal`)
+    return loaded.value.entries
+  })
+
+/** The paths of the completed steps a run journaled, sorted. */
+export const stepPaths = (runId: string) =>
+  Effect.map(entriesOf(runId), (entries) => entries.filter((entry) => entry.kind === "step").map((entry) => entry.path).sort())
+
+/** The journaled entry of `kind` at `path`, if any. */
+export const entryAt = (runId: string, kind: Journal.EntryKind, path: string) =>
+  Effect.map(entriesOf(runId), (entries) => entries.find((entry) => entry.kind === kind && entry.path === path))
+
+/**
+ * An in-memory journal that records the size of every `append` batch, to observe how writes
+ * are grouped.
+ */
+export const countingJournal = () => {
+  const inner = Journal.makeMemory()
+  const batches: Array<ReadonlyArray<Journal.JournalEntry>> = []
+  const layer = Layer.succeed(Journal.Journal, {
+    ...inner,
+    append: (runId, entries) =>
+      Effect.suspend(() => {
+        batches.push([...entries])
+        return inner.append(runId, entries)
+      })
+  })
+  return { layer, batches }
+}
