@@ -302,10 +302,10 @@ const stepNode = (name: string, options: StepOptions<any, any>, run: StepNode["r
  * @since 0.1.0
  * @category combinators
  */
-export const step = <const Name extends string, Ctx, A, E = never, R = never>(
+export const step = <const Name extends string, Ctx, A, E, R>(
   name: Name & FreshName<Name, Ctx>,
   options: StepOptions<A, NoInfer<E>>,
-  f: (ctx: Ctx) => Effect.Effect<A, E, R>
+  f: (ctx: Ctx) => Effect.Effect<NoInfer<A>, E, R>
 ): Segment<Ctx, { readonly [K in Name]: A }, E, R> =>
   segment(stepNode(name, options, f as StepNode["run"])) as unknown as Segment<Ctx, { readonly [K in Name]: A }, E, R>
 
