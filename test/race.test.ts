@@ -1,0 +1,151 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Data, Effect, Fiber, Schema } from "effect"
+import { Journal, Workflow, WorkflowError } from "plait"
+import { completed, entryAt, failure, makeCounts, runFor, stepPaths } from "./support.ts"
+
+class Boom extends Data.TaggedError("Boom")<{ readonly at: string }> {}
+
+describe("race", () => {
+  it.effect("the first success wins; losers are interrupted, never complete and are not journaled", () =>
+    Effect.gen(function*() {
+      const counts = makeCounts()
+      const Flow = Workflow.make("race_basic", { input: Schema.String }).pipe(
+        Workflow.race("answer", {
+          fast: Workflow.step("fromCache", { success: Schema.String }, (ctx) =>
+            Effect.as(Effect.sleep("1 second"), `cached ${ctx.input}`)),
+          slow: Workflow.step("fromOrigin", { success: Schema.String }, (ctx) =>
+            counts.run("slow.started", Effect.sleep("5 seconds")).pipe(
+              Effect.andThen(counts.hit("slow.finished")),
+              Effect.as(`origin ${ctx.input}`),
+              Effect.onInterrupt(() => counts.hit("slow.interrupted"))
+            ))
+        })
+      )
+      const ctx = completed(yield* runFor(Workflow.run(Flow, { input: "k", runId: "race" }), "1 second"))
+      assert.deepStrictEqual(ctx, { input: "k", answer: { _tag: "fast", value: { fromCache: "cached k" } } })
+      assert.strictEqual(counts.of("slow.started"), 1)
+      assert.strictEqual(counts.of("slow.interrupted"), 1)
+      yield* runFor(Effect.void, "10 seconds")
+      assert.strictEqual(counts.of("slow.finished"), 0)
+      assert.deepStrictEqual(yield* stepPaths("race"), ["answer/fast/fromCache"])
+      assert.strictEqual((yield* entryAt("race", "choice", "answer"))?.value, "\"fast\"")
+    }).pipe(Effect.provide(Journal.layerMemory)))
+
+  it.effect("a branch that fails does not win: the first branch to succeed does", () =>
+    Effect.gen(function*() {
+      const Flow = Workflow.make("race_failure_first", { input: Schema.String }).pipe(
+        Workflow.race("answer", {
+          broken: Workflow.step("broken", { success: Schema.String }, () =>
+            Effect.andThen(Effect.sleep("1 second"), Effect.fail(new Boom({ at: "broken" })))),
+          steady: Workflow.step("steady", { success: Schema.String }, () => Effect.as(Effect.sleep("3 seconds"), "ok"))
+        })
+      )
+      const ctx = completed(yield* runFor(Workflow.run(Flow, { input: "k", runId: "rf" }), "3 seconds"))
+      assert.deepStrictEqual(ctx.answer, { _tag: "steady", value: { steady: "ok" } })
+    }).pipe(Effect.provide(Journal.layerMemory)))
+
+  it.effect("when every branch fails the race fails with RaceFailure holding every error", () =>
+    Effect.gen(function*() {
+      const Flow = Workflow.make("race_all_fail", { input: Schema.String }).pipe(
+        Workflow.race("answer", {
+          a: Workflow.step("a", { success: Schema.String }, () => Effect.fail(new Boom({ at: "a" }))),
+          b: Workflow.step("b", { success: Schema.String }, () =>
+            Effect.andThen(Effect.sleep("2 seconds"), Effect.fail(new Boom({ at: "b" })))),
+          c: Workflow.sequence(
+            Workflow.step("c1", { success: Schema.Number }, () => Effect.succeed(1)),
+            Workflow.step("c2", { success: Schema.Number }, () =>
+              Effect.andThen(Effect.sleep("1 second"), Effect.fail(new Boom({ at: "c2" }))))
+          )
+        })
+      )
+      const exit = yield* runFor(Workflow.run(Flow, { input: "k", runId: "none" }), "2 seconds")
+      const error = failure(exit)
+      assert.instanceOf(error, WorkflowError.RaceFailure)
+      const raceFailure = error as WorkflowError.RaceFailure
+      assert.strictEqual(raceFailure.runId, "none")
+      assert.strictEqual(raceFailure.path, "answer")
+      assert.deepStrictEqual(Object.keys(raceFailure.failures).sort(), ["a", "b", "c"])
+      assert.strictEqual((raceFailure.failures.a as Boom).at, "a")
+      assert.strictEqual((raceFailure.failures.b as Boom).at, "b")
+      assert.strictEqual((raceFailure.failures.c as Boom).at, "c2")
+      assert.isUndefined(yield* entryAt("none", "choice", "answer"))
+    }).pipe(Effect.provide(Journal.layerMemory)))
+
+  it.effect("a resumed race replays the journaled winner and runs no loser, even when timing now favors another", () =>
+    Effect.gen(function*() {
+      const counts = makeCounts()
+      let firstRun = true
+      const Flow = Workflow.make("race_resume", { input: Schema.String }).pipe(
+        Workflow.race("answer", {
+          left: Workflow.sequence(
+            Workflow.step("left", { success: Schema.String }, () =>
+              counts.run("left", Effect.as(Effect.sleep(firstRun ? "3 seconds" : "10 seconds"), "L")))
+          ),
+          right: Workflow.sequence(
+            Workflow.step("rightPrep", { success: Schema.Number }, () => counts.run("rightPrep", Effect.succeed(1))),
+            Workflow.step("right", { success: Schema.String }, () =>
+              counts.run("right", Effect.as(Effect.sleep(firstRun ? "5 seconds" : "0 seconds"), "R")))
+          )
+        }),
+        Workflow.step("after", { success: Schema.String }, (ctx) =>
+          Effect.suspend(() => firstRun ? Effect.fail(new Boom({ at: "after" })) : Effect.succeed(ctx.answer._tag)))
+      )
+      const first = yield* runFor(Workflow.run(Flow, { input: "k", runId: "rr" }), "3 seconds")
+      assert.instanceOf(failure(first), Boom)
+      const before = counts.snapshot()
+      // The loser had started (and was interrupted): a resume that ran the race again would start it again.
+      assert.deepStrictEqual(before, { left: 1, rightPrep: 1, right: 1 })
+
+      firstRun = false
+      const ctx = completed(yield* runFor(Workflow.run(Flow, { input: "k", runId: "rr" }), "10 seconds"))
+      assert.deepStrictEqual(ctx.answer, { _tag: "left", value: { left: "L" } })
+      assert.strictEqual(ctx.after, "left")
+      // No branch started again: not the winner (replayed), and no loser.
+      assert.deepStrictEqual(counts.snapshot(), before)
+    }).pipe(Effect.provide(Journal.layerMemory)))
+
+  it.effect("a race interrupted before any branch won runs again and journals the new winner", () =>
+    Effect.gen(function*() {
+      const counts = makeCounts()
+      const Flow = Workflow.make("race_cut", { input: Schema.String }).pipe(
+        Workflow.race("answer", {
+          a: Workflow.step("a", { success: Schema.String }, () => counts.run("a", Effect.as(Effect.sleep("5 seconds"), "A"))),
+          b: Workflow.step("b", { success: Schema.String }, () => counts.run("b", Effect.as(Effect.sleep("8 seconds"), "B")))
+        })
+      )
+      const fiber = yield* Effect.forkChild(Workflow.run(Flow, { input: "k", runId: "cut" }))
+      yield* runFor(Effect.void, "2 seconds")
+      yield* Fiber.interrupt(fiber)
+      assert.isUndefined(yield* entryAt("cut", "choice", "answer"))
+      const ctx = completed(yield* runFor(Workflow.run(Flow, { input: "k", runId: "cut" }), "5 seconds"))
+      assert.deepStrictEqual(ctx.answer, { _tag: "a", value: { a: "A" } })
+      assert.strictEqual((yield* entryAt("cut", "choice", "answer"))?.value, "\"a\"")
+    }).pipe(Effect.provide(Journal.layerMemory)))
+
+  it.effect("a journaled winner that is not a branch of the race is reported as corrupt, naming run and path", () =>
+    Effect.gen(function*() {
+      const counts = makeCounts()
+      const Flow = Workflow.make("race_corrupt", { input: Schema.String }).pipe(
+        Workflow.race("answer", {
+          a: Workflow.step("a", { success: Schema.String }, () => counts.run("a", Effect.succeed("A"))),
+          b: Workflow.step("b", { success: Schema.String }, () => counts.run("b", Effect.succeed("B")))
+        })
+      )
+      const journal = yield* Journal.Journal
+      // Start the run (it completes), then plant a winner the race does not have under a new run.
+      completed(yield* runFor(Workflow.run(Flow, { input: "k", runId: "seed" })))
+      const seeded = yield* journal.load("seed")
+      if (seeded._tag === "None") return assert.fail("seed run missing")
+      yield* journal.start({ ...seeded.value.run, runId: "bad-choice" })
+      yield* journal.append("bad-choice", [{ path: "answer", kind: "choice", seq: 0, value: "\"nope\"" }])
+      const before = counts.snapshot()
+
+      const error = failure(yield* runFor(Workflow.run(Flow, { input: "k", runId: "bad-choice" })))
+      assert.instanceOf(error, WorkflowError.JournalError)
+      const journalError = error as WorkflowError.JournalError
+      assert.strictEqual(journalError.reason, "Corrupt")
+      assert.strictEqual(journalError.runId, "bad-choice")
+      assert.strictEqual(journalError.path, "answer")
+      assert.deepStrictEqual(counts.snapshot(), before)
+    }).pipe(Effect.provide(Journal.layerMemory)))
+})
