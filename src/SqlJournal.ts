@@ -121,7 +121,7 @@ export const makeRoundTrips = (): RoundTrips => {
  * The migrations this version of the library ships, oldest first.
  *
  * @since 0.1.0
- * @category models
+ * @category migrations
  */
 export const migrations: ReadonlyArray<Migration> = [{ version: 1, name: "create_runs_and_entries" }]
 
@@ -185,6 +185,19 @@ export const migrate: (
 
 /**
  * Builds a journal over the `SqlClient` in context, migrating first unless `migrate: false`.
+ * Use it to share one journal instance by hand; {@link layer} is the usual way in.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Journal, SqlJournal } from "plait"
+ *
+ * const program = Effect.gen(function*() {
+ *   const journal = yield* SqlJournal.make({ tablePrefix: "plait_" })
+ *   const loaded = yield* journal.load("run-1")
+ *   return loaded
+ * })
+ * ```
  *
  * @since 0.1.0
  * @category constructors
@@ -424,8 +437,8 @@ interface Statements {
 
 // Rows of a load: `(0, workflow, fingerprint, input, status, NULL)` for the run,
 // `(1, path, kind, value, NULL, seq)` for each entry.
-const loadSelect = (t: Tables, param: string) =>
-  `SELECT 0 AS r, workflow AS a, fingerprint AS b, input AS c, status AS d, NULL AS n FROM ${t.runs} WHERE run_id = ${param}
+const loadSelect = (t: Tables, param: string, nullSeq: string) =>
+  `SELECT 0 AS r, workflow AS a, fingerprint AS b, input AS c, status AS d, ${nullSeq} AS n FROM ${t.runs} WHERE run_id = ${param}
 UNION ALL
 SELECT 1, path, kind, value, NULL, seq FROM ${t.entries} WHERE run_id = ${param}`
 
@@ -441,7 +454,7 @@ UNION ALL
 SELECT 0, workflow, fingerprint, input, status, NULL FROM ${t.runs} WHERE run_id = $1
 UNION ALL
 SELECT 1, path, kind, value, NULL, seq FROM ${t.entries} WHERE run_id = $1`,
-  load: loadSelect(t, "$1").replace("NULL AS n", "NULL::integer AS n"),
+  load: loadSelect(t, "$1", "NULL::integer"),
   append: `INSERT INTO ${t.entries} (run_id, path, kind, seq, value)
 SELECT $1, e.path, e.kind, e.seq, e.value
 FROM unnest($2::text[], $3::text[], $4::integer[], $5::text[]) AS e (path, kind, seq, value)
@@ -453,7 +466,7 @@ ON CONFLICT DO NOTHING`,
 const sqliteStatements = (t: Tables): Statements => ({
   start: `INSERT INTO ${t.runs} (run_id, workflow, fingerprint, input, status) VALUES (?1, ?2, ?3, ?4, ?5)
 ON CONFLICT (run_id) DO NOTHING`,
-  load: loadSelect(t, "?1"),
+  load: loadSelect(t, "?1", "NULL"),
   append: "", // built per batch by `sqliteInsert`
   setStatus: `UPDATE ${t.runs} SET status = ?1, updated_at = ${sqliteNow} WHERE run_id = ?2 RETURNING 1`,
   runExists: `SELECT 1 FROM ${t.runs} WHERE run_id = ?1`
