@@ -190,7 +190,7 @@ export const migrate: (
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { Journal, SqlJournal } from "plait"
+ * import { SqlJournal } from "plait"
  *
  * const program = Effect.gen(function*() {
  *   const journal = yield* SqlJournal.make({ tablePrefix: "plait_" })

@@ -19,7 +19,7 @@ import * as Statement from "effect/sql/Statement"
 import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { DatabaseSync, type StatementSync } from "node:sqlite"
+import type { DatabaseSync, StatementSync } from "node:sqlite"
 
 /** How hard SQLite pushes a commit to disk; see `docs/journals.md`. */
 export type Synchronous = "OFF" | "NORMAL" | "FULL" | "EXTRA"
@@ -39,9 +39,15 @@ export interface SqliteClientOptions {
 export const make = Effect.fnUntraced(function*(
   options: SqliteClientOptions
 ): Effect.fn.Return<SqlClient.SqlClient, SqlError, Scope.Scope | Reactivity.Reactivity> {
+  // Loaded on first use, so importing plait neither needs `node:sqlite` nor triggers its
+  // experimental-feature warning unless a SQLite journal is built.
+  const sqlite = yield* Effect.tryPromise({
+    try: () => import("node:sqlite"),
+    catch: (cause) => sqlError(cause, "open", "node:sqlite is unavailable (it needs Node.js 22.13 or later)")
+  })
   const db = yield* Effect.acquireRelease(
     Effect.try({
-      try: () => open(options),
+      try: () => open(sqlite.DatabaseSync, options),
       catch: (cause) => sqlError(cause, "open", `cannot open SQLite database ${options.filename}`)
     }),
     (db) => Effect.sync(() => db.isOpen && db.close())
@@ -70,10 +76,10 @@ export const layer = (options: SqliteClientOptions): Layer.Layer<SqlClient.SqlCl
 
 // internal
 
-const open = (options: SqliteClientOptions): DatabaseSync => {
+const open = (Database: typeof DatabaseSync, options: SqliteClientOptions): DatabaseSync => {
   const memory = options.filename === ":memory:" || options.filename.startsWith("file:")
   if (!memory) Fs.mkdirSync(Path.dirname(Path.resolve(options.filename)), { recursive: true })
-  const db = new DatabaseSync(options.filename, {
+  const db = new Database(options.filename, {
     timeout: options.busyTimeout ?? 5000,
     enableForeignKeyConstraints: true
   })
