@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { spawn } from "node:child_process"
 import { DatabaseSync } from "node:sqlite"
 import { afterAll } from "vitest"
 import * as SqliteClient from "../src/internal/sqliteClient.ts"
@@ -40,6 +41,18 @@ const withJournal = <A, E>(
   options: SqliteJournal.Options,
   f: (journal: Journal.Journal["Service"]) => Effect.Effect<A, E>
 ) => Journal.Journal.use(f).pipe(Effect.provide(SqliteJournal.layer(options)))
+
+/** Runs `test/sqlite-writer.ts` in its own Node process; succeeds with its exit code. */
+const writerProcess = (filename: string, runId: string, label: string, sizes: ReadonlyArray<number>) =>
+  Effect.callback<number, Error>((resume) => {
+    const child = spawn(
+      process.execPath,
+      ["--conditions=plait-source", "--no-warnings", Path.join(import.meta.dirname, "sqlite-writer.ts"), filename, runId, label, ...sizes.map(String)],
+      { stdio: ["ignore", "inherit", "inherit"] }
+    )
+    child.on("error", (error) => resume(Effect.fail(error)))
+    child.on("exit", (code) => resume(Effect.succeed(code ?? -1)))
+  })
 
 describe("SqliteJournal", () => {
   it.live("creates the file and its directory, and the journal survives a reopen", () =>
@@ -137,21 +150,24 @@ describe("SqliteJournal", () => {
       ])
     }))
 
-  it.live("two connections to one file write concurrently without losing a batch", () =>
+  it.live("several processes append to one file without losing a batch", () =>
     Effect.gen(function*() {
       const filename = freshFile()
       const run = newRun()
-      yield* withJournal({ filename }, (journal) => journal.start(run))
-      const writer = (name: string) =>
-        withJournal({ filename }, (journal) =>
-          Effect.forEach(
-            Array.from({ length: 10 }, (_, b) => entries(manyRows / 10 + 50, `${name}${b}`)),
-            (batch) => journal.append(run.runId, batch),
-            { concurrency: "unbounded" }
-          ))
-      yield* Effect.all([writer("x"), writer("y")], { concurrency: "unbounded" })
-      const loaded = yield* withJournal({ filename }, (journal) => journal.load(run.runId))
-      assert.strictEqual(some(loaded).entries.length, 2 * 10 * (manyRows / 10 + 50))
+      // Single statements and multi-statement transactions (7000 rows), from every process.
+      const sizes = [100, 7000, 2000, 7000, 50, 7000]
+      const total = sizes.reduce((a, b) => a + b, 0)
+      yield* withJournal({ filename }, (journal) =>
+        Effect.gen(function*() {
+          yield* journal.start(run)
+          const children = ["x", "y"].map((label) => writerProcess(filename, run.runId, label, sizes))
+          const local = Effect.forEach(sizes, (size, b) => journal.append(run.runId, entries(size, `w${b}`)))
+          const [codes] = yield* Effect.all([Effect.all(children, { concurrency: "unbounded" }), local], {
+            concurrency: "unbounded"
+          })
+          assert.deepStrictEqual(codes, [0, 0])
+          assert.strictEqual(some(yield* journal.load(run.runId)).entries.length, 3 * total)
+        }))
     }))
 
   it.live("rejects a table prefix that is not a plain identifier", () =>

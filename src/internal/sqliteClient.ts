@@ -147,7 +147,7 @@ class SqliteConnection implements SqlConnection.Connection {
   }
 
   private run<A>(sql: string, operation: string, f: () => A): Effect.Effect<A, SqlError> {
-    return Effect.try({ try: f, catch: (cause) => sqlError(cause, operation, `failed to execute: ${sql.slice(0, 200)}`) })
+    return Effect.try({ try: f, catch: (cause) => sqlError(cause, operation, `failed to execute ${abbreviate(sql)}`) })
   }
 
   private prepare(cache: Map<string, StatementSync>, sql: string, arrays: boolean): StatementSync {
@@ -165,6 +165,8 @@ class SqliteConnection implements SqlConnection.Connection {
     return statement
   }
 }
+
+const abbreviate = (sql: string) => sql.length <= 60 ? sql : `${sql.slice(0, 60)}…`
 
 type Bindable = null | number | bigint | string | NodeJS.ArrayBufferView
 
