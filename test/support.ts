@@ -7,9 +7,15 @@ import { Cause, Duration, Effect, Exit, Fiber, Layer, Option } from "effect"
 import { TestClock } from "effect/testing"
 import { Journal, type Workflow } from "plait"
 
+/** Lets every runnable fiber reach its next wait (a sleep, a deferred) before time moves. */
+const settle: Effect.Effect<void> = Effect.gen(function*() {
+  for (let i = 0; i < 50; i++) yield* Effect.yieldNow
+})
+
 /**
- * Moves the TestClock forward one tick at a time, so a sleep that starts a few scheduler turns
- * late (after a journal write, say) still wakes within the window instead of being skipped.
+ * Moves the TestClock forward one tick at a time, letting fibers settle before each tick, so a
+ * sleep that starts a few scheduler turns late (after a journal write, say) still starts at the
+ * virtual time it would have in production, and wakes within the window.
  */
 export const advance = (total: Duration.Input, tick: Duration.Input = "1 second"): Effect.Effect<void> =>
   Effect.gen(function*() {
@@ -17,6 +23,7 @@ export const advance = (total: Duration.Input, tick: Duration.Input = "1 second"
     let left = Duration.toMillis(Duration.fromInputUnsafe(total))
     while (left > 0) {
       const now = Math.min(step, left)
+      yield* settle
       yield* TestClock.adjust(now)
       left -= now
     }
