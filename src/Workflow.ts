@@ -21,7 +21,7 @@ import { childPath } from "./internal/path.ts"
 import { signalCodecOf } from "./internal/interpreter.ts"
 import { runDefinition } from "./internal/run.ts"
 import type { StepEvent as InternalStepEvent } from "./internal/runState.ts"
-import type { FreshName, Simplify } from "./internal/types.ts"
+import type { Added, FreshName, Simplify } from "./internal/types.ts"
 import { InvalidOutput, type ParallelFailure, type RaceFailure, type WorkflowError } from "./WorkflowError.ts"
 
 /**
@@ -97,7 +97,7 @@ export type Branches<Ctx> = { readonly [key: string]: Branch<Ctx> }
  */
 export type DeltaOf<B, Ctx> = B extends { readonly "~plait/Segment": { readonly _Delta: infer D } } ? D
   : B extends (self: Workflow<any, Ctx, never, never>) => Workflow<any, infer Out, any, any>
-    ? { readonly [K in Exclude<keyof Out, keyof Ctx>]: Out[K] }
+    ? Added<Out, Ctx>
   : never
 
 /**
@@ -413,7 +413,8 @@ const parallelNode = (name: string, branches: Branches<any>, options: ParallelOp
 
 /**
  * A parallel block followed by a callback step that sees every branch's output. The callback's
- * output is added as `{ [name]: output }`.
+ * output is added as `{ [name]: output }`; with `merge: "collect"` or `onError: "settle"` the
+ * callback reads the branch outputs at `ctx[name]`, and its own output then takes that key.
  *
  * @example
  * ```ts
@@ -436,17 +437,17 @@ export const chord = <
   Ctx,
   const B extends Branches<Ctx>,
   A,
-  const O extends ParallelOptions & StepOptions<A, E2>,
-  E2 = never,
-  R2 = never
+  E2,
+  R2,
+  const O extends ParallelOptions = {}
 >(
   name: Name & FreshName<Name, Ctx>,
   branches: B,
-  callback: (ctx: Simplify<Ctx & ParallelDelta<Name, Ctx, B, O>>) => Effect.Effect<A, E2, R2>,
-  options: O & StepOptions<A, E2>
+  callback: (ctx: Simplify<Ctx & ParallelDelta<Name, Ctx, B, O>>) => Effect.Effect<NoInfer<A>, E2, R2>,
+  options: O & StepOptions<A, NoInfer<E2>>
 ): Segment<
   Ctx,
-  ParallelDelta<Name, Ctx, B, O> & { readonly [N in Name]: A },
+  Simplify<Omit<ParallelDelta<Name, Ctx, B, O>, Name> & { readonly [N in Name]: A }>,
   ParallelError<B, O> | E2,
   ServicesOf<B[keyof B]> | R2
 > =>
@@ -515,10 +516,10 @@ export const race = <const Name extends string, Ctx, const B extends Branches<Ct
  * @category combinators
  */
 export const forEach: {
-  <const Name extends string, Ctx, I, A, E = never, R = never, const O extends ForEachOptions<I> = {}>(
+  <const Name extends string, Ctx, I, A, E, R, const O extends ForEachOptions<I> = {}>(
     name: Name & FreshName<Name, Ctx>,
     items: (ctx: Ctx) => Iterable<I>,
-    body: (item: I, ctx: Ctx, index: number) => Effect.Effect<A, E, R>,
+    body: (item: I, ctx: Ctx, index: number) => Effect.Effect<NoInfer<A>, E, R>,
     options: O & ForEachOptions<I> & StepOptions<A, NoInfer<E>>
   ): Segment<
     Ctx,
@@ -526,22 +527,16 @@ export const forEach: {
     ForEachError<E, O>,
     R
   >
-  <
-    const Name extends string,
-    Ctx,
-    I,
-    Body extends Branch<ItemContext<Ctx, I>>,
-    const O extends ForEachOptions<I> = {}
-  >(
+  <const Name extends string, Ctx, I, Out, E, R, const O extends ForEachOptions<I> = {}>(
     name: Name & FreshName<Name, Ctx>,
     items: (ctx: Ctx) => Iterable<I>,
-    body: Body,
+    body: (self: Workflow<any, ItemContext<Ctx, I>, never, never>) => Workflow<any, Out, E, R>,
     options?: O & ForEachOptions<I>
   ): Segment<
     Ctx,
-    { readonly [N in Name]: ForEachResults<DeltaOf<Body, ItemContext<Ctx, I>>, ErrorOf<Body>, O> },
-    ForEachError<ErrorOf<Body>, O>,
-    ServicesOf<Body>
+    { readonly [N in Name]: ForEachResults<Added<Out, ItemContext<Ctx, I>>, E, O> },
+    ForEachError<E, O>,
+    R
   >
 } = ((name: string, items: any, body: any, options?: any) =>
   segment({
@@ -623,7 +618,10 @@ export const branch = <const Name extends string, Ctx, const C extends Branches<
  * @since 0.1.0
  * @category combinators
  */
-export const sleep = <Ctx>(name: string, duration: Duration.Input): Segment<Ctx, {}, never, never> =>
+export const sleep = <const Name extends string, Ctx>(
+  name: Name & FreshName<Name, Ctx>,
+  duration: Duration.Input
+): Segment<Ctx, {}, never, never> =>
   segment({ _tag: "Sleep", name, duration }) as any
 
 /**

@@ -3,6 +3,9 @@
 /** Flattens an intersection into one object type, so editors show `{ a: A; b: B }`. */
 export type Simplify<A> = { [K in keyof A]: A[K] } & {}
 
+/** What `Out` has beyond `Ctx`: the part of a context a segment added. */
+export type Added<Out, Ctx> = { readonly [K in Exclude<keyof Out, keyof Ctx>]: Out[K] } & {}
+
 /** Every key of every member of a union. */
 export type KeysOfUnion<U> = U extends unknown ? keyof U : never
 
