@@ -700,9 +700,28 @@ export const run = <I, Ctx, E, R>(
   ) as any
 
 /**
- * Delivers the signal named by `path` (its journal path, e.g. `"approval"` or
- * `"review/manager"`) to a run. The value is validated by the signal's schema and journaled;
- * run the workflow again with the same run id to continue.
+ * Delivers the signal named by `path` (its journal path: `"approval"` at the top level,
+ * `"review/manager/decision"` for a signal `decision` in branch `manager` of a `parallel` or
+ * `branch` named `review`) to a run. The value is validated by the signal's schema and
+ * journaled; the first value delivered for a path is kept. Run the workflow again with the same
+ * run id to continue.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
+ *
+ * const Expense = Workflow.make("expense", { input: Schema.Number }).pipe(
+ *   Workflow.signal("approval", { schema: Schema.Struct({ approved: Schema.Boolean }) }),
+ *   Workflow.step("book", { success: Schema.Boolean }, (ctx) => Effect.succeed(ctx.approval.approved))
+ * )
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* Workflow.run(Expense, { input: 120, runId: "expense-7" }) // Suspended, waiting for "approval"
+ *   yield* Workflow.sendSignal(Expense, { runId: "expense-7", path: "approval", value: { approved: true } })
+ *   return yield* Workflow.run(Expense, { input: 120, runId: "expense-7" }) // Completed
+ * }).pipe(Effect.provide(Journal.layerMemory))
+ * ```
  *
  * @since 0.1.0
  * @category running
