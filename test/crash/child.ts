@@ -1,0 +1,69 @@
+/**
+ * Runs `CrashWorkflow` once, in its own process, for `crash.test.ts` to kill and restart.
+ *
+ * Started as `node --conditions=plait-source test/crash/child.ts '<ChildArgs as JSON>'`.
+ * It reports its progress on stdout, one line per event, which the test reads to decide when
+ * to send SIGKILL:
+ *
+ * - `Started <path>`, `Completed <path>`, `Replayed <path>`, `Failed <path>`: the run's `observe` events;
+ * - `SideEffect <path>`: the step has appended `<incarnation> <path>` to the side-effect log;
+ * - `Done <context as JSON>`: the run completed.
+ *
+ * The side-effect log is opened with `O_APPEND` and written synchronously before the step goes
+ * on, so what a killed child did stays recorded. `stallAfter` makes the step at that path stop
+ * for good right after its side effect: a kill then lands between the side effect and the
+ * journal write for certain.
+ */
+import { NodeRuntime } from "@effect/platform-node"
+import { Effect, Layer, Redacted } from "effect"
+import { PgJournal, SqliteJournal, Workflow } from "plait"
+import * as Fs from "node:fs"
+import { CrashWorkflow, input, SideEffects } from "./workflow.ts"
+
+export type ChildArgs = {
+  readonly journal:
+    | { readonly _tag: "sqlite"; readonly filename: string }
+    | { readonly _tag: "pg"; readonly url: string; readonly tablePrefix: string; readonly applicationName: string }
+  readonly runId: string
+  readonly log: string
+  /** Which start of the run this is, 1 for the first; written on each side-effect line. */
+  readonly incarnation: number
+  readonly stallAfter?: string | undefined
+}
+
+const args = JSON.parse(process.argv[2] ?? "") as ChildArgs
+
+const say = (line: string) => Effect.sync(() => void process.stdout.write(`${line}\n`))
+
+const log = Fs.openSync(args.log, "a")
+
+const SideEffectsLive = Layer.succeed(SideEffects, {
+  record: (path) =>
+    Effect.andThen(
+      Effect.sync(() => {
+        Fs.writeSync(log, `${args.incarnation} ${path}\n`)
+        Fs.fsyncSync(log)
+      }),
+      path === args.stallAfter ? Effect.andThen(say(`SideEffect ${path}`), Effect.never) : say(`SideEffect ${path}`)
+    )
+})
+
+const JournalLive = args.journal._tag === "sqlite"
+  ? SqliteJournal.layer({ filename: args.journal.filename })
+  : PgJournal.layer({
+    url: Redacted.make(args.journal.url),
+    tablePrefix: args.journal.tablePrefix,
+    applicationName: args.journal.applicationName
+  })
+
+const program = Effect.gen(function*() {
+  const outcome = yield* Workflow.run(CrashWorkflow, {
+    input,
+    runId: args.runId,
+    observe: (event) => say(`${event._tag} ${event.path}`)
+  })
+  if (outcome._tag !== "Completed") return yield* Effect.die(new Error(`the run is ${outcome._tag}`))
+  yield* say(`Done ${JSON.stringify(outcome.context)}`)
+}).pipe(Effect.provide(Layer.merge(JournalLive, SideEffectsLive)))
+
+NodeRuntime.runMain(program)
