@@ -19,15 +19,21 @@ describe("race", () => {
               Effect.as(`origin ${ctx.input}`),
               Effect.onInterrupt(() => counts.hit("slow.interrupted"))
             ))
-        })
+        }),
+        // Losers are interrupted when the winner is known, not left running into what follows.
+        Workflow.step("losersInterrupted", { success: Schema.Number }, () => Effect.sync(() => counts.of("slow.interrupted")))
       )
       const ctx = completed(yield* runFor(Workflow.run(Flow, { input: "k", runId: "race" }), "1 second"))
-      assert.deepStrictEqual(ctx, { input: "k", answer: { _tag: "fast", value: { fromCache: "cached k" } } })
+      assert.deepStrictEqual(ctx, {
+        input: "k",
+        answer: { _tag: "fast", value: { fromCache: "cached k" } },
+        losersInterrupted: 1
+      })
       assert.strictEqual(counts.of("slow.started"), 1)
       assert.strictEqual(counts.of("slow.interrupted"), 1)
       yield* runFor(Effect.void, "10 seconds")
       assert.strictEqual(counts.of("slow.finished"), 0)
-      assert.deepStrictEqual(yield* stepPaths("race"), ["answer/fast/fromCache"])
+      assert.deepStrictEqual(yield* stepPaths("race"), ["answer/fast/fromCache", "losersInterrupted"])
       assert.strictEqual((yield* entryAt("race", "choice", "answer"))?.value, "\"fast\"")
     }).pipe(Effect.provide(Journal.layerMemory)))
 
