@@ -234,12 +234,13 @@ export interface ForEachOptions<I> {
 }
 
 /**
- * The context inside a `forEach` segment body: the block's context plus the current item.
+ * The context inside a `forEach` segment body: the block's context plus the current item. An
+ * `item` or `index` already in the context (an enclosing `forEach`) is shadowed.
  *
  * @since 0.1.0
  * @category models
  */
-export type ItemContext<Ctx, I> = Simplify<Ctx & { readonly item: I; readonly index: number }>
+export type ItemContext<Ctx, I> = Simplify<Omit<Ctx, "item" | "index"> & { readonly item: I; readonly index: number }>
 
 // -------------------------------------------------------------------------------------------
 // constructors
@@ -563,10 +564,14 @@ export type ForEachResults<A, E, O> = O extends { readonly onError: "settle" } ?
   : ReadonlyArray<A>
 
 /**
+ * The errors a `forEach` block can fail with. In `"settle"` mode it fails only past its
+ * `tolerate` threshold, so without one it adds no error.
+ *
  * @since 0.1.0
  * @category type-level
  */
-export type ForEachError<E, O> = O extends { readonly onError: "settle" } ? ParallelFailure
+export type ForEachError<E, O> = O extends { readonly onError: "settle" }
+  ? O extends { readonly tolerate: Tolerance } ? ParallelFailure : never
   : O extends { readonly onError: "completeAll" } ? ParallelFailure
   : E
 

@@ -4,7 +4,7 @@
 export type Simplify<A> = { [K in keyof A]: A[K] } & {}
 
 /** What `Out` has beyond `Ctx`: the part of a context a segment added. */
-export type Added<Out, Ctx> = { readonly [K in Exclude<keyof Out, keyof Ctx>]: Out[K] } & {}
+export type Added<Out, Ctx> = Simplify<{ readonly [K in Exclude<keyof Out, keyof Ctx>]: Out[K] }>
 
 /** Every key of every member of a union. */
 export type KeysOfUnion<U> = U extends unknown ? keyof U : never
