@@ -111,10 +111,25 @@ const mergeBranches = (
     tasks.forEach((task, i) => (collected[task.key] = results[i]))
     return Effect.succeed({ [node.name]: collected })
   }
-  if (node.merge === "deep") return Effect.succeed(mergeAll(results, deepMerge))
+  if (node.merge === "deep") return Effect.succeed(deepMergeBranches(results))
   const byKey = new Map(tasks.map((task, i) => [task.key, results[i]!]))
   return Effect.map(journaledOrder(path, state, completionOrder), (order) =>
     mergeAll(order.map((key) => byKey.get(key)!), shallowMerge))
+}
+
+/**
+ * `mergeAll(deltas, deepMerge)` in one pass: the accumulator is ours, so each branch's keys are
+ * added to it instead of copying everything merged so far (quadratic in the branch count). A key
+ * two branches share merges exactly as `deepMerge` merges it.
+ */
+const deepMergeBranches = (deltas: ReadonlyArray<Ctx>): Ctx => {
+  const out: Ctx = {}
+  for (const delta of deltas) {
+    for (const key of Object.keys(delta)) {
+      out[key] = Object.hasOwn(out, key) ? deepMerge({ [key]: out[key] }, { [key]: delta[key] })[key] : delta[key]
+    }
+  }
+  return out
 }
 
 /** The `lastWins` completion order: the journaled one on resume, else this run's, journaled now. */
