@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Data, Effect, Fiber, Schema } from "effect"
+import { Data, Effect, Fiber, Scheduler, Schema } from "effect"
 import { Journal, Workflow, WorkflowError } from "plait"
 import { completed, entryAt, failure, makeCounts, runFor, stepPaths } from "./support.ts"
 
@@ -154,4 +154,31 @@ describe("race", () => {
       assert.strictEqual(journalError.path, "answer")
       assert.deepStrictEqual(counts.snapshot(), before)
     }).pipe(Effect.provide(Journal.layerMemory)))
+
+  // Preemption can land anywhere: with fibers yielding every few operations, a loser is sometimes
+  // interrupted just as it opens a journal batch. The run must still write the winner and go on.
+  for (const branchCount of [2, 4, 8]) {
+    it.effect(`a loser interrupted as it starts a journal write does not wedge later writes (${branchCount} branches)`, () =>
+      Effect.gen(function*() {
+        const branches: Record<string, Workflow.Branch<{ readonly input: number }>> = {}
+        for (let i = 0; i < branchCount; i++) {
+          branches[`b${i}`] = Workflow.step(`s${i}`, { success: Schema.Number }, () => Effect.succeed(i))
+        }
+        const Flow = Workflow.make("race_preempted", { input: Schema.Number }).pipe(
+          Workflow.race("first", branches),
+          Workflow.step("after", { success: Schema.Number }, () => Effect.succeed(1))
+        )
+        const stuck: Array<number> = []
+        for (let ops = 3; ops <= 32; ops++) {
+          const exit = yield* runFor(
+            Workflow.run(Flow, { input: 0, runId: `preempted-${ops}` }).pipe(
+              Effect.provideService(Scheduler.MaxOpsBeforeYield, ops)
+            )
+          ).pipe(Effect.exit)
+          if (exit._tag === "Failure") stuck.push(ops)
+          else completed(exit.value)
+        }
+        assert.deepStrictEqual(stuck, [], "runs that never finished, by operations between yields")
+      }).pipe(Effect.provide(Journal.layerMemory)))
+  }
 })

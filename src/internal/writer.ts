@@ -38,17 +38,23 @@ export const makeWriter = (journal: Journal["Service"], runId: string, batching:
       return yield* exit
     }))
 
+  // Opening a batch and starting to lead it is one uninterruptible move: a fiber interrupted in
+  // between (a race loser, a failFast sibling) would leave `open` pointing at a batch nobody
+  // writes, and every later write of the run would join it and wait forever. Followers stay
+  // interruptible; their entry is written with the batch either way.
   return {
     write: (entry) =>
-      Effect.suspend(() => {
-        if (open !== undefined) {
-          open.entries.push(entry)
-          return Deferred.await(open.committed)
-        }
-        const batch: Batch = { entries: [entry], committed: Deferred.makeUnsafe<void, JournalError>() }
-        open = batch
-        return lead(batch)
-      })
+      Effect.uninterruptibleMask((restore) =>
+        Effect.suspend(() => {
+          if (open !== undefined) {
+            open.entries.push(entry)
+            return restore(Deferred.await(open.committed))
+          }
+          const batch: Batch = { entries: [entry], committed: Deferred.makeUnsafe<void, JournalError>() }
+          open = batch
+          return lead(batch)
+        })
+      )
   }
 }
 
