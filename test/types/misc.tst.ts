@@ -1,0 +1,101 @@
+import { Effect, Schema } from "effect"
+import { type Journal, Workflow, type WorkflowError } from "plait"
+import { describe, expect, test } from "tstyche"
+
+const start = Workflow.make("expense", { input: Schema.Number })
+
+describe("sleep", () => {
+  test("adds nothing to the context, no error and no requirement", () => {
+    const Slept = start.pipe(
+      Workflow.sleep("coolOff", "1 day"),
+      Workflow.step("after", { success: Schema.Number }, (ctx) => {
+        expect(ctx).type.toBe<{ readonly input: number }>()
+        return Effect.succeed(ctx.input)
+      })
+    )
+    expect(Slept).type.toBe<
+      Workflow.Workflow<number, { readonly input: number; readonly after: number }, never, never>
+    >()
+  })
+
+  test("takes any Duration input", () => {
+    start.pipe(Workflow.sleep("a", 1000), Workflow.sleep("b", "5 minutes"), Workflow.sleep("c", { hours: 1 }))
+  })
+
+  test("a name already in the context does not compile", () => {
+    start.pipe(
+      // @ts-expect-error plait: this name is already in the context -- a sleep's name is a journal path too
+      Workflow.sleep("input", "1 second")
+    )
+  })
+
+  test("a duration that is not one does not compile", () => {
+    start.pipe(
+      // @ts-expect-error is not assignable to parameter of type 'Input' -- not a duration
+      Workflow.sleep("wait", "soon")
+    )
+  })
+})
+
+describe("signal", () => {
+  const Approval = Schema.Struct({ approved: Schema.Boolean, by: Schema.String })
+  type Approval = typeof Approval.Type
+
+  test("adds { [name]: A } with A the schema's type", () => {
+    const Approved = start.pipe(
+      Workflow.signal("approval", { schema: Approval }),
+      Workflow.step("book", { success: Schema.Boolean }, (ctx) => {
+        expect(ctx).type.toBe<{ readonly input: number; readonly approval: Approval }>()
+        return Effect.succeed(ctx.approval.approved)
+      })
+    )
+    expect(Approved).type.toBe<
+      Workflow.Workflow<number, { readonly input: number; readonly approval: Approval; readonly book: boolean }, never, never>
+    >()
+  })
+
+  test("the decoded type, not the encoded one", () => {
+    const Dated = start.pipe(Workflow.signal("at", { schema: Schema.NumberFromString }))
+    expect(Dated).type.toBe<Workflow.Workflow<number, { readonly input: number; readonly at: number }, never, never>>()
+  })
+
+  test("a suspended run is an Outcome, not an error", () => {
+    const Approved = start.pipe(Workflow.signal("approval", { schema: Approval }))
+    expect(Workflow.run(Approved, { input: 10 })).type.toBe<
+      Effect.Effect<
+        Workflow.Outcome<{ readonly input: number; readonly approval: Approval }>,
+        WorkflowError.WorkflowError,
+        Journal.Journal
+      >
+    >()
+  })
+
+  test("sendSignal needs a Journal and fails with InvalidOutput or JournalError", () => {
+    const Approved = start.pipe(Workflow.signal("approval", { schema: Approval }))
+    expect(Workflow.sendSignal(Approved, { runId: "r1", path: "approval", value: { approved: true, by: "ada" } }))
+      .type.toBe<Effect.Effect<void, WorkflowError.InvalidOutput | WorkflowError.JournalError, Journal.Journal>>()
+  })
+
+  test("a name already in the context does not compile", () => {
+    start.pipe(
+      // @ts-expect-error plait: this name is already in the context -- `input` is always there
+      Workflow.signal("input", { schema: Approval })
+    )
+  })
+
+  test("reading the payload before the signal does not compile", () => {
+    start.pipe(
+      // @ts-expect-error Property 'approval' does not exist -- the signal comes later
+      Workflow.step("book", { success: Schema.Boolean }, (ctx) => Effect.succeed(ctx.approval.approved)),
+      Workflow.signal("approval", { schema: Approval })
+    )
+  })
+
+  test("a schema that needs services to decode does not compile", () => {
+    const NeedsService = Schema.String as unknown as Schema.Codec<string, string, "SomeService", never>
+    start.pipe(
+      // @ts-expect-error is not assignable to type 'Codec<string, any, never, never>' -- payloads decode without services
+      Workflow.signal("note", { schema: NeedsService })
+    )
+  })
+})
