@@ -49,17 +49,23 @@ export const runStep = (
     return Effect.flatMap(
       notify(state, { _tag: "Replayed", runId: state.runId, path }),
       () => decodeStored(state, path, codec, stored.value)
-    ).pipe(Effect.withSpan("plait.step", { attributes: spanAttributes(state, path, 0, true) }))
+    ).pipe(Effect.withSpan("plait.step", spanOptions(state, path, 0, true), noStackTrace))
   }
   return execute(node, path, state, codec, work)
 }
 
-const spanAttributes = (state: RunState, path: string, attempt: number, replayed: boolean) => ({
-  "plait.run_id": state.runId,
-  "plait.path": path,
-  "plait.attempt": attempt,
-  "plait.replayed": replayed
+const spanOptions = (state: RunState, path: string, attempt: number, replayed: boolean) => ({
+  attributes: {
+    "plait.run_id": state.runId,
+    "plait.path": path,
+    "plait.attempt": attempt,
+    "plait.replayed": replayed
+  }
 })
+
+// A captured stack would always point here, not at the user's step, and capturing it (an `Error`
+// per span) was the largest single cost of a replayed step.
+const noStackTrace = { captureStackTrace: false } as const
 
 const execute = Effect.fnUntraced(function*(
   node: StepNode,
@@ -77,7 +83,7 @@ const execute = Effect.fnUntraced(function*(
     const attempt = failures + 1
     yield* notify(state, { _tag: "Started", runId: state.runId, path, attempt })
     const exit = yield* Effect.exit(
-      bounded.pipe(Effect.withSpan("plait.step", { attributes: spanAttributes(state, path, attempt, false) }))
+      bounded.pipe(Effect.withSpan("plait.step", spanOptions(state, path, attempt, false), noStackTrace))
     )
     if (Exit.isSuccess(exit)) {
       const encoded = codec.encode(exit.value)
