@@ -155,6 +155,39 @@ describe("race", () => {
       assert.deepStrictEqual(counts.snapshot(), before)
     }).pipe(Effect.provide(Journal.layerMemory)))
 
+  it.effect("a branch waiting on a signal has not lost: the race suspends, and the delivered signal then wins", () =>
+    Effect.gen(function*() {
+      const counts = makeCounts()
+      const Flow = Workflow.make("race_signal", { input: Schema.String }).pipe(
+        Workflow.race("decision", {
+          manual: Workflow.signal("approval", { schema: Schema.Boolean }),
+          automatic: Workflow.step("auto", { success: Schema.Boolean }, () =>
+            counts.run("auto", Effect.fail(new Boom({ at: "auto" }))))
+        })
+      )
+      const first = yield* runFor(Workflow.run(Flow, { input: "k", runId: "rs" }))
+      if (first._tag === "Failure") return assert.fail(`the race failed instead of suspending: ${String(failure(first))}`)
+      assert.deepStrictEqual(first.value, { _tag: "Suspended", runId: "rs", waitingFor: "decision/manual/approval" })
+      assert.isUndefined(yield* entryAt("rs", "choice", "decision"))
+
+      yield* Workflow.sendSignal(Flow, { runId: "rs", path: "decision/manual/approval", value: true })
+      const ctx = completed(yield* runFor(Workflow.run(Flow, { input: "k", runId: "rs" })))
+      assert.deepStrictEqual(ctx.decision, { _tag: "manual", value: { approval: true } })
+      assert.strictEqual((yield* entryAt("rs", "choice", "decision"))?.value, "\"manual\"")
+    }).pipe(Effect.provide(Journal.layerMemory)))
+
+  it.effect("a branch that succeeds beats a branch still waiting on its signal", () =>
+    Effect.gen(function*() {
+      const Flow = Workflow.make("race_signal_loses", { input: Schema.String }).pipe(
+        Workflow.race("decision", {
+          manual: Workflow.signal("approval", { schema: Schema.Boolean }),
+          automatic: Workflow.step("auto", { success: Schema.Boolean }, () => Effect.as(Effect.sleep("1 second"), true))
+        })
+      )
+      const ctx = completed(yield* runFor(Workflow.run(Flow, { input: "k", runId: "rsl" }), "1 second"))
+      assert.deepStrictEqual(ctx.decision, { _tag: "automatic", value: { auto: true } })
+    }).pipe(Effect.provide(Journal.layerMemory)))
+
   // Preemption can land anywhere: with fibers yielding every few operations, a loser is sometimes
   // interrupted just as it opens a journal batch. The run must still write the winner and go on.
   for (const branchCount of [2, 4, 8]) {

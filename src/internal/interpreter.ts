@@ -33,7 +33,7 @@ import type {
 import { childPath, itemPath } from "./path.ts"
 import type { RunState } from "./runState.ts"
 import { decodeStored, runStep } from "./step.ts"
-import { Suspend } from "./suspend.ts"
+import { isSuspend, Suspend } from "./suspend.ts"
 
 type Run<A = Ctx> = Effect.Effect<A, unknown, unknown>
 
@@ -170,11 +170,16 @@ const runRace = (node: RaceNode, ctx: Ctx, path: string, state: RunState): Run =
     ))
 }
 
-/** Runs every branch; the first to succeed wins and the rest are interrupted. */
+/**
+ * Runs every branch; the first to succeed wins and the rest are interrupted. A branch waiting
+ * on a signal has not lost: when no branch can win now, the race suspends (so the run does)
+ * instead of failing, and the next run lets the delivered signal win.
+ */
 const firstSuccess = (node: RaceNode, ctx: Ctx, path: string, state: RunState) =>
   Effect.gen(function*() {
     const winner = yield* Deferred.make<readonly [string, Ctx], unknown>()
     const failures: Record<string, unknown> = {}
+    let waiting: Suspend | undefined
     let pending = node.branches.length
     const fibers = yield* Effect.forEach(node.branches, ([key, nodes]) =>
       Effect.forkChild(
@@ -183,9 +188,10 @@ const firstSuccess = (node: RaceNode, ctx: Ctx, path: string, state: RunState) =
             if (Exit.isSuccess(exit)) return Deferred.succeed(winner, [key, exit.value] as const)
             const error = Cause.findErrorOption(exit.cause)
             if (error._tag === "None") return Deferred.done(winner, exit as Exit.Exit<never, unknown>)
-            failures[key] = error.value
+            if (isSuspend(error.value)) waiting ??= error.value
+            else failures[key] = error.value
             return --pending === 0
-              ? Deferred.fail(winner, new RaceFailure({ runId: state.runId, path, failures }))
+              ? Deferred.fail(winner, waiting ?? new RaceFailure({ runId: state.runId, path, failures }))
               : Effect.void
           })
         )
@@ -200,8 +206,15 @@ const runForEach = (node: ForEachNode, ctx: Ctx, path: string, state: RunState):
     const items = Array.from(node.items(ctx))
     const body = node.body
     const keyOf = node.key
+    const paths = new Set<string>()
     const tasks: Array<Task> = items.map((item, index) => {
       const at = itemPath(path, keyOf === undefined ? index : keyOf(item, index))
+      // Two items under one key would share one journal slot: the second would replay the
+      // first's output on resume. A key function that collides is a bug in the definition.
+      if (paths.has(at)) {
+        throw new Error(`plait: forEach ${path} in run ${state.runId} has two items with the key ${at}; keys must be unique`)
+      }
+      paths.add(at)
       return {
         key: at,
         run: body._tag === "Effect"
