@@ -771,6 +771,13 @@ const findSignal = (nodes: ReadonlyArray<Node>, prefix: string, path: string): E
       const found = findSignal(branchNodes, childPath(at, key), path)
       if (found !== undefined) return found
     }
+    // Item keys are data, not structure: try each `name[key]` prefix the path can start with.
+    if (node._tag === "ForEach" && node.body._tag === "Segment" && path.startsWith(`${at}[`)) {
+      for (let end = path.indexOf("]/", at.length); end !== -1; end = path.indexOf("]/", end + 1)) {
+        const found = findSignal(node.body.nodes, path.slice(0, end + 1), path)
+        if (found !== undefined) return found
+      }
+    }
   }
   return undefined
 }

@@ -266,6 +266,24 @@ describe("foundation", () => {
       }).pipe(Effect.provide(Journal.layerMemory)))
   })
 
+  describe("signal in a forEach body", () => {
+    it.effect("a signal waited on by one item is delivered at its item path", () =>
+      Effect.gen(function*() {
+        const Flow = Workflow.make("per_item_approval", { input: Schema.Array(Schema.String) }).pipe(
+          Workflow.forEach("reviews", (ctx) => ctx.input, Workflow.signal("verdict", { schema: Schema.Boolean }), {
+            key: (name) => name
+          })
+        )
+        const first = yield* runFor(Workflow.run(Flow, { input: ["ada"], runId: "reviews" }))
+        if (first._tag === "Failure") return assert.fail("the run failed instead of suspending")
+        assert.deepStrictEqual(first.value, { _tag: "Suspended", runId: "reviews", waitingFor: "reviews[ada]/verdict" })
+
+        yield* Workflow.sendSignal(Flow, { runId: "reviews", path: "reviews[ada]/verdict", value: true })
+        const ctx = completed(yield* runFor(Workflow.run(Flow, { input: ["ada"], runId: "reviews" })))
+        assert.deepStrictEqual(ctx.reviews, [{ verdict: true }])
+      }).pipe(Effect.provide(Journal.layerMemory)))
+  })
+
   describe("durable sleep", () => {
     it.effect("the wake-up time is journaled and a resumed run sleeps only the rest", () =>
       Effect.gen(function*() {
