@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Data, Effect, flow, Result, Schema } from "effect"
+import { Cause, Data, Effect, flow, Result, Schema } from "effect"
 import { Journal, Workflow, WorkflowError } from "plait"
 import {
   completed,
@@ -223,6 +223,23 @@ describe("forEach", () => {
         "label box": 1,
         "pickup box": 2
       })
+    }).pipe(Effect.provide(Journal.layerMemory)))
+
+  it.effect("two items under one key are refused before anything runs: they would share a journal slot", () =>
+    Effect.gen(function*() {
+      const counts = makeCounts()
+      const Flow = Workflow.make("for_each_duplicate_keys", { input: Numbers }).pipe(
+        Workflow.forEach("items", (ctx) => ctx.input, (n) => counts.run(`item ${n}`, Effect.succeed(n * 10)), {
+          success: Schema.Number,
+          key: (n) => n % 2
+        })
+      )
+      const exit = yield* runFor(Workflow.run(Flow, { input: [1, 2, 3], runId: "dup" }))
+      if (exit._tag === "Success") return assert.fail("colliding keys were accepted")
+      assert.include(Cause.pretty(exit.cause), "items[1]")
+      assert.include(Cause.pretty(exit.cause), "dup")
+      assert.deepStrictEqual(counts.snapshot(), {})
+      assert.deepStrictEqual(yield* stepPaths("dup"), [])
     }).pipe(Effect.provide(Journal.layerMemory)))
 
   describe("error strategies", () => {
