@@ -41,11 +41,15 @@ export const finished = <A, E>(fiber: Fiber.Fiber<A, E>): Effect.Effect<Exit.Exi
     return exit!
   })
 
-/** Forks `run`, moves the clock by `time`, and returns the run's exit. */
-export const runFor = <A, E, R>(run: Effect.Effect<A, E, R>, time: Duration.Input = 0): Effect.Effect<Exit.Exit<A, E>, never, R> =>
+/** Forks `run`, moves the clock by `time` (in `tick` steps), and returns the run's exit. */
+export const runFor = <A, E, R>(
+  run: Effect.Effect<A, E, R>,
+  time: Duration.Input = 0,
+  tick?: Duration.Input
+): Effect.Effect<Exit.Exit<A, E>, never, R> =>
   Effect.gen(function*() {
     const fiber = yield* Effect.forkChild(run)
-    yield* advance(time)
+    yield* advance(time, tick)
     return yield* finished(fiber)
   })
 
