@@ -27,8 +27,7 @@ import type {
   ParallelNode,
   RaceNode,
   SignalNode,
-  SleepNode,
-  StepNode
+  SleepNode
 } from "./node.ts"
 import { childPath, itemPath } from "./path.ts"
 import type { RunState } from "./runState.ts"
@@ -40,27 +39,52 @@ type Run<A = Ctx> = Effect.Effect<A, unknown, unknown>
 /** Runs `nodes` in order on a copy of `base`; returns what they added. */
 export const runSegment = (nodes: ReadonlyArray<Node>, base: Ctx, prefix: string, state: RunState): Run =>
   Effect.suspend(() => {
-    const ctx: Ctx = { ...base }
     const delta: Ctx = {}
-    let index = 0
-    return Effect.as(
-      Effect.whileLoop({
-        while: () => index < nodes.length,
-        body: () => runNode(nodes[index++]!, ctx, prefix, state),
-        step: (added) => {
-          Object.assign(ctx, added)
-          Object.assign(delta, added)
-        }
-      }),
-      delta
-    )
+    return Effect.as(runInto(nodes, { ...base }, delta, prefix, state), delta)
   })
 
-const runNode = (node: Node, ctx: Ctx, prefix: string, state: RunState): Run => {
+/** Runs a whole workflow from `{ input }`; returns the final context. */
+export const runWorkflow = (nodes: ReadonlyArray<Node>, input: unknown, state: RunState): Run =>
+  Effect.suspend(() => {
+    const ctx: Ctx = { input }
+    return Effect.as(runInto(nodes, ctx, undefined, "", state), ctx)
+  })
+
+/**
+ * Runs `nodes` in order, adding what each produces to `ctx` (what later nodes see) and, when
+ * given, to `delta`. A step's output is written in under its name directly: building a
+ * `{ [name]: output }` object per step and merging it cost more than the write itself.
+ */
+const runInto = (
+  nodes: ReadonlyArray<Node>,
+  ctx: Ctx,
+  delta: Ctx | undefined,
+  prefix: string,
+  state: RunState
+): Run<void> => {
+  let index = 0
+  let current: Node | undefined
+  return Effect.whileLoop({
+    while: () => index < nodes.length,
+    body: () => runNode((current = nodes[index++]!), ctx, prefix, state),
+    step: (output) => {
+      if (current!._tag === "Step") {
+        ctx[current!.name] = output
+        if (delta !== undefined) delta[current!.name] = output
+      } else {
+        Object.assign(ctx, output)
+        if (delta !== undefined) Object.assign(delta, output)
+      }
+    }
+  })
+}
+
+/** A step yields its output; every other node yields the delta it adds to the context. */
+const runNode = (node: Node, ctx: Ctx, prefix: string, state: RunState): Run<unknown> => {
   const path = childPath(prefix, node.name)
   switch (node._tag) {
     case "Step":
-      return runNamedStep(node, ctx, path, state)
+      return runStep(node, path, state, Effect.suspend(() => node.run(ctx)))
     case "Parallel":
       return runParallel(node, ctx, path, state)
     case "Chord":
@@ -77,9 +101,6 @@ const runNode = (node: Node, ctx: Ctx, prefix: string, state: RunState): Run => 
       return runSignal(node, path, state)
   }
 }
-
-const runNamedStep = (node: StepNode, ctx: Ctx, path: string, state: RunState): Run =>
-  Effect.map(runStep(node, path, state, Effect.suspend(() => node.run(ctx))), (value) => ({ [node.name]: value }))
 
 // --- parallel and chord ------------------------------------------------------------------
 

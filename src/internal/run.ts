@@ -10,7 +10,7 @@ import { Journal } from "../Journal.ts"
 import { DefinitionChanged, InvalidInput, RunConflict } from "../WorkflowError.ts"
 import { jsonCodec } from "./codec.ts"
 import type { Definition } from "./definition.ts"
-import { runSegment } from "./interpreter.ts"
+import { runWorkflow } from "./interpreter.ts"
 import { memoizeByIdentity } from "./memo.ts"
 import { firstDifference, outline } from "./outline.ts"
 import { makeRunState, type Observer } from "./runState.ts"
@@ -79,10 +79,10 @@ export const runDefinition = (definition: Definition, options: RunOptions) =>
       writer: makeWriter(journal, runId, options.batching ?? true),
       observer: options.observe
     })
-    const exit = yield* Effect.exit(runSegment(definition.nodes, { input: decoded.value }, "", state))
+    const exit = yield* Effect.exit(runWorkflow(definition.nodes, decoded.value, state))
     if (Exit.isSuccess(exit)) {
       yield* journal.setStatus(runId, "completed")
-      const outcome: RawOutcome = { _tag: "Completed", runId, context: { input: decoded.value, ...exit.value } }
+      const outcome: RawOutcome = { _tag: "Completed", runId, context: exit.value }
       return outcome
     }
     const error = Cause.findErrorOption(exit.cause)
