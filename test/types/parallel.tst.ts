@@ -1,4 +1,4 @@
-import { Effect, flow, Result, Schema } from "effect"
+import { Effect, flow, Option, Result, Schema } from "effect"
 import { Workflow, type WorkflowError } from "plait"
 import { describe, expect, test } from "tstyche"
 import {
@@ -18,6 +18,12 @@ import {
 const Input = Schema.Struct({ email: Schema.String })
 type Input = typeof Input.Type
 type Base = { readonly input: Input; readonly user: User }
+
+class Account extends Schema.Class<Account>("Account")({ id: Schema.String }) {
+  get label(): string {
+    return `account ${this.id}`
+  }
+}
 
 const withUser = Workflow.make("onboard", { input: Input }).pipe(
   Workflow.step("user", { success: User }, (ctx) => createUser(ctx.input.email))
@@ -211,6 +217,74 @@ describe("parallel: merge strategies", () => {
         Users
       >
     >()
+  })
+
+  test("deep: a record and an array at the same key are the union, not a merge", () => {
+    const Mixed = withUser.pipe(
+      Workflow.parallel("mixed", {
+        a: Workflow.step("value", { success: Schema.Struct({ n: Schema.Number }) }, () => Effect.succeed({ n: 1 })),
+        b: Workflow.step("value", { success: Schema.Array(Schema.Number) }, () => Effect.succeed([1]))
+      })
+    )
+    expect(Mixed).type.toBe<
+      Workflow.Workflow<
+        Input,
+        { readonly input: Input; readonly user: User; readonly value: { readonly n: number } | ReadonlyArray<number> },
+        UserExists,
+        Users
+      >
+    >()
+  })
+
+  test("deep: an Option, a class instance or a tagged union passes through untouched", () => {
+    withUser.pipe(
+      Workflow.parallel("lookups", {
+        nickname: Workflow.step("nickname", { success: Schema.Option(Schema.String) }, () => Effect.succeed(Option.none())),
+        account: Workflow.step("account", { success: Account }, () => Effect.succeed(new Account({ id: "a1" }))),
+        fastest: Workflow.race("winner", {
+          cache: Workflow.step("cached", { success: Schema.Number }, () => Effect.succeed(1)),
+          origin: Workflow.step("fetched", { success: Schema.String }, () => Effect.succeed("one"))
+        }),
+        routed: Workflow.branch("route", (ctx) => (ctx.user.id === "" ? "guest" : "member"), {
+          guest: Workflow.step("ticket", { success: Schema.Number }, () => Effect.succeed(1)),
+          member: Workflow.step("badge", { success: Schema.String }, () => Effect.succeed("gold"))
+        }),
+        optionsToo: Workflow.step("settings", { success: Schema.Struct({ nickname: Schema.Option(Schema.String) }) }, () =>
+          Effect.succeed({ nickname: Option.some("ada") }))
+      }),
+      Workflow.step("after", { success: Schema.String }, (ctx) => {
+        expect(ctx.nickname).type.toBe<Option.Option<string>>()
+        expect(ctx.account).type.toBe<Account>()
+        expect(ctx.winner).type.toBe<
+          | { readonly _tag: "cache"; readonly value: { readonly cached: number } }
+          | { readonly _tag: "origin"; readonly value: { readonly fetched: string } }
+        >()
+        expect(ctx.route).type.toBe<
+          { readonly _tag: "guest"; readonly ticket: number } | { readonly _tag: "member"; readonly badge: string }
+        >()
+        expect(ctx.settings).type.toBe<{ readonly nickname: Option.Option<string> }>()
+        return Effect.succeed(Option.getOrElse(ctx.nickname, () => ctx.account.label))
+      })
+    )
+  })
+
+  test("deep: the same non-record type in two branches stays that type", () => {
+    withUser.pipe(
+      Workflow.parallel("twice", {
+        a: Workflow.sequence(
+          Workflow.step("nickname", { success: Schema.Option(Schema.String) }, () => Effect.succeed(Option.none())),
+          Workflow.step("a", { success: Schema.Number }, () => Effect.succeed(1))
+        ),
+        b: Workflow.sequence(
+          Workflow.step("nickname", { success: Schema.Option(Schema.String) }, () => Effect.succeed(Option.some("x"))),
+          Workflow.step("b", { success: Schema.Number }, () => Effect.succeed(2))
+        )
+      }),
+      Workflow.step("after", { success: Schema.String }, (ctx) => {
+        expect(ctx.nickname).type.toBe<Option.Option<string>>()
+        return Effect.succeed("")
+      })
+    )
   })
 
   test("lastWins: conflicting keys are the union of the branch types", () => {
