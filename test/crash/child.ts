@@ -9,15 +9,15 @@
  * - `SideEffect <path>`: the step has appended `<incarnation> <path>` to the side-effect log;
  * - `Done <context as JSON>`: the run completed.
  *
- * The side-effect log is opened with `O_APPEND` and written synchronously before the step goes
- * on, so what a killed child did stays recorded. `stallAfter` makes the step at that path stop
- * for good right after its side effect: a kill then lands between the side effect and the
- * journal write for certain.
+ * The side-effect log is opened with `O_APPEND` and written (and synced) before the step goes
+ * on, so what a killed child did stays recorded. With `freezeAt`, the child blocks its thread
+ * right after printing that kill point's line, so the test's SIGKILL lands exactly there.
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer, Redacted } from "effect"
 import { PgJournal, SqliteJournal, Workflow } from "plait"
 import * as Fs from "node:fs"
+import { type KillPoint, matcher } from "./killPoint.ts"
 import { CrashWorkflow, input, SideEffects } from "./workflow.ts"
 
 export type ChildArgs = {
@@ -28,12 +28,21 @@ export type ChildArgs = {
   readonly log: string
   /** Which start of the run this is, 1 for the first; written on each side-effect line. */
   readonly incarnation: number
-  readonly stallAfter?: string | undefined
+  readonly freezeAt?: KillPoint | undefined
 }
 
 const args = JSON.parse(process.argv[2] ?? "") as ChildArgs
 
-const say = (line: string) => Effect.sync(() => void process.stdout.write(`${line}\n`))
+const isFreezePoint = args.freezeAt === undefined ? () => false : matcher(args.freezeAt)
+
+// Stdout is a pipe, written synchronously on Linux: the line is out before the thread blocks.
+const say = (line: string) =>
+  Effect.sync(() => {
+    process.stdout.write(`${line}\n`)
+    if (!isFreezePoint(line)) return
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000)
+    process.exit(70) // never killed: the test will report it
+  })
 
 const log = Fs.openSync(args.log, "a")
 
@@ -44,7 +53,7 @@ const SideEffectsLive = Layer.succeed(SideEffects, {
         Fs.writeSync(log, `${args.incarnation} ${path}\n`)
         Fs.fsyncSync(log)
       }),
-      path === args.stallAfter ? Effect.andThen(say(`SideEffect ${path}`), Effect.never) : say(`SideEffect ${path}`)
+      say(`SideEffect ${path}`)
     )
 })
 

@@ -9,33 +9,10 @@ import * as Path from "node:path"
 import * as Readline from "node:readline"
 import { fileURLToPath } from "node:url"
 import type { ChildArgs } from "./child.ts"
+import { describeKillPoint, type KillPoint, matcher } from "./killPoint.ts"
 
 const childScript = fileURLToPath(new URL("./child.ts", import.meta.url))
 const repoRoot = Path.resolve(Path.dirname(childScript), "..", "..")
-
-/**
- * When to kill a child, read from its own progress.
- *
- * - `AfterNth`: right after the `nth` line `<event> <path>` whose path starts with `prefix`.
- *   With `optional`, a child that completes first is the run's last start, not a failure.
- * - `Stalled`: the child stops for good right after the side effect of the step at `path`, and
- *   is killed when it reports that side effect: the kill falls between the side effect and the
- *   step's journal write for certain.
- */
-export type KillPoint =
-  | {
-    readonly _tag: "AfterNth"
-    readonly event: "Completed" | "SideEffect"
-    readonly prefix: string
-    readonly nth: number
-    readonly optional?: boolean | undefined
-  }
-  | { readonly _tag: "Stalled"; readonly path: string }
-
-export const describeKillPoint = (point: KillPoint): string =>
-  point._tag === "Stalled"
-    ? `stalled after the side effect of ${point.path}`
-    : `after ${point.event} #${point.nth}${point.prefix === "" ? "" : ` of ${point.prefix}*`}`
 
 /** What one start of the child did. */
 export interface ChildRun {
@@ -50,13 +27,6 @@ export interface ChildRun {
 export const pathsOf = (run: ChildRun, event: string): Array<string> =>
   run.lines.filter((line) => line.startsWith(`${event} `)).map((line) => line.slice(event.length + 1))
 
-const matcher = (point: KillPoint): (line: string) => boolean => {
-  if (point._tag === "Stalled") return (line) => line === `SideEffect ${point.path}`
-  let seen = 0
-  const head = `${point.event} ${point.prefix}`
-  return (line) => line.startsWith(head) && ++seen === point.nth
-}
-
 /**
  * Starts the child and waits for it to end: killed at `killPoint`, or completed. Fails when a
  * required kill point is never reached, when the child fails, or when it runs for more than
@@ -70,7 +40,7 @@ export const runChild = (args: ChildArgs, killPoint: KillPoint | undefined, time
         "--conditions=plait-source",
         "--disable-warning=ExperimentalWarning",
         childScript,
-        JSON.stringify(killPoint?._tag === "Stalled" ? { ...args, stallAfter: killPoint.path } : args)
+        JSON.stringify(killPoint?.freeze === true ? { ...args, freezeAt: killPoint } : args)
       ],
       { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] }
     )
@@ -99,7 +69,7 @@ export const runChild = (args: ChildArgs, killPoint: KillPoint | undefined, time
       if (exit?.code !== 0 || !last.startsWith("Done ")) {
         return resume(Effect.fail(new Error(`${label} failed (${JSON.stringify(exit)})\n${tail(lines)}\n${stderr}`)))
       }
-      if (killPoint !== undefined && !(killPoint._tag === "AfterNth" && killPoint.optional === true)) {
+      if (killPoint !== undefined && killPoint.optional !== true) {
         return resume(Effect.fail(new Error(`${label} completed before its kill point (${describeKillPoint(killPoint)})`)))
       }
       resume(Effect.succeed({ lines, killedAfter, context: JSON.parse(last.slice("Done ".length)) }))
