@@ -206,13 +206,13 @@ describe("scenarios", () => {
   it.effect("chord: vendor prices gathered in parallel, aggregated by one callback", () =>
     Effect.gen(function*() {
       const counts = makeCounts()
-      const vendor = (name: string, price: number, seconds: number) =>
-        Workflow.step(name, { success: Schema.Number }, () => counts.run(name, Effect.as(Effect.sleep(`${seconds} seconds`), price)))
+      const quote = (vendor: string, price: number, seconds: number) =>
+        counts.run(vendor, Effect.as(Effect.sleep(`${seconds} seconds`), price))
       const Pricing = Workflow.make("pricing", { input: Schema.String }).pipe(
         Workflow.chord("best", {
-          acme: vendor("acme", 30, 1),
-          globex: vendor("globex", 25, 3),
-          initech: vendor("initech", 40, 2)
+          acme: Workflow.step("acme", { success: Schema.Number }, () => quote("acme", 30, 1)),
+          globex: Workflow.step("globex", { success: Schema.Number }, () => quote("globex", 25, 3)),
+          initech: Workflow.step("initech", { success: Schema.Number }, () => quote("initech", 40, 2))
         }, (ctx) => counts.run("aggregate", Effect.succeed(Math.min(ctx.acme, ctx.globex, ctx.initech))), {
           success: Schema.Number
         })
@@ -266,25 +266,33 @@ describe("scenarios", () => {
     Effect.gen(function*() {
       const counts = makeCounts()
       let euFlaky = true
-      const region = (name: string) =>
-        Workflow.sequence(
-          Workflow.step("provision", { success: Schema.String }, (ctx: { readonly input: string }) =>
-            counts.run(`provision ${name}`, Effect.succeed(`${name}-${ctx.input}`))),
-          Workflow.step("deploy", { success: Schema.String }, (ctx) =>
-            counts.run(
-              `deploy ${name}`,
-              Effect.suspend(() =>
-                name === "eu" && euFlaky ? Effect.fail(new Unavailable({ service: "eu" })) : Effect.as(Effect.sleep("1 second"), `${ctx.provision}@v2`)
-              )
-            )),
-          Workflow.step("verify", { success: Schema.Boolean }, (ctx) =>
-            counts.run(`verify ${name}`, Effect.succeed(ctx.deploy.endsWith("@v2"))))
+      const provision = (region: string, input: string) => counts.run(`provision ${region}`, Effect.succeed(`${region}-${input}`))
+      const deploy = (region: string, provisioned: string) =>
+        counts.run(
+          `deploy ${region}`,
+          Effect.suspend(() =>
+            region === "eu" && euFlaky ? Effect.fail(new Unavailable({ service: "eu" })) : Effect.as(Effect.sleep("1 second"), `${provisioned}@v2`)
+          )
         )
+      const verify = (region: string, deployed: string) => counts.run(`verify ${region}`, Effect.succeed(deployed.endsWith("@v2")))
       const Deploy = Workflow.make("deploy", { input: Schema.String }).pipe(
-        Workflow.parallel("regions", { us: region("us"), eu: region("eu"), ap: region("ap") }, {
-          merge: "collect",
-          onError: "completeAll"
-        })
+        Workflow.parallel("regions", {
+          us: Workflow.sequence(
+            Workflow.step("provision", { success: Schema.String }, (ctx) => provision("us", ctx.input)),
+            Workflow.step("deploy", { success: Schema.String }, (ctx) => deploy("us", ctx.provision)),
+            Workflow.step("verify", { success: Schema.Boolean }, (ctx) => verify("us", ctx.deploy))
+          ),
+          eu: Workflow.sequence(
+            Workflow.step("provision", { success: Schema.String }, (ctx) => provision("eu", ctx.input)),
+            Workflow.step("deploy", { success: Schema.String }, (ctx) => deploy("eu", ctx.provision)),
+            Workflow.step("verify", { success: Schema.Boolean }, (ctx) => verify("eu", ctx.deploy))
+          ),
+          ap: Workflow.sequence(
+            Workflow.step("provision", { success: Schema.String }, (ctx) => provision("ap", ctx.input)),
+            Workflow.step("deploy", { success: Schema.String }, (ctx) => deploy("ap", ctx.provision)),
+            Workflow.step("verify", { success: Schema.Boolean }, (ctx) => verify("ap", ctx.deploy))
+          )
+        }, { merge: "collect", onError: "completeAll" })
       )
       const run = Workflow.run(Deploy, { input: "cluster", runId: "deploy-1" })
       const first = failure(yield* runFor(run, "2 seconds"))

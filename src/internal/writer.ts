@@ -15,21 +15,29 @@ interface Batch {
 
 export interface Writer {
   readonly write: (entry: JournalEntry) => Effect.Effect<void, JournalError>
+  /**
+   * Runs `effect`, which runs several fibers of this run at once (a parallel block, a race, a
+   * concurrent forEach). Only while one is running can completions arrive together.
+   */
+  readonly concurrently: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 }
 
 export const makeWriter = (journal: Journal["Service"], runId: string, batching: boolean): Writer => {
-  if (!batching) return { write: (entry) => journal.append(runId, [entry]) }
+  if (!batching) return { write: (entry) => journal.append(runId, [entry]), concurrently: (effect) => effect }
 
   let open: Batch | undefined
   let inFlight: Deferred.Deferred<void, JournalError> | undefined
+  let concurrent = 0
 
   // The leader of a batch waits for the previous batch (writes stay ordered and one at a time),
   // lets concurrently finishing fibers join, then writes. Uninterruptible: followers depend on it.
+  // With one fiber running nobody can join, and the yield (a trip through the event loop) would
+  // only delay every step of a sequential run.
   const lead = (batch: Batch) =>
     Effect.uninterruptible(Effect.gen(function*() {
       const previous = inFlight
       if (previous !== undefined) yield* Effect.exit(Deferred.await(previous))
-      yield* Effect.yieldNow
+      if (concurrent > 0) yield* Effect.yieldNow
       if (open === batch) open = undefined
       inFlight = batch.committed
       const exit = yield* Effect.exit(journal.append(runId, batch.entries))
@@ -43,6 +51,12 @@ export const makeWriter = (journal: Journal["Service"], runId: string, batching:
   // writes, and every later write of the run would join it and wait forever. Followers stay
   // interruptible; their entry is written with the batch either way.
   return {
+    concurrently: (effect) =>
+      Effect.acquireUseRelease(
+        Effect.sync(() => concurrent++),
+        () => effect,
+        () => Effect.sync(() => concurrent--)
+      ),
     write: (entry) =>
       Effect.uninterruptibleMask((restore) =>
         Effect.suspend(() => {
