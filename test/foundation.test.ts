@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Data, type Duration, Effect, Fiber, Option, Schema, Tracer } from "effect"
+import { Clock, Data, type Duration, Effect, Fiber, Layer, Option, Schema, Tracer } from "effect"
 import { TestClock } from "effect/testing"
 import { Journal, Workflow, WorkflowError } from "plait"
 import { advance, completed, entriesOf, entryAt, failure, finished, makeCounts, runFor, stepPaths } from "./support.ts"
@@ -226,6 +226,98 @@ describe("foundation", () => {
           assert.strictEqual((yield* entryAt("c", "step", "b"))?.value, value)
         }).pipe(Effect.provide(Journal.layerMemory)))
     }
+  })
+
+  describe("storage faults", () => {
+    /** A memory journal whose appends fail while `down` says so for the batch. */
+    const flakyJournal = (down: (entries: ReadonlyArray<Journal.JournalEntry>) => boolean) => {
+      const inner = Journal.makeMemory()
+      return Layer.succeed(Journal.Journal, {
+        ...inner,
+        append: (runId, entries) =>
+          Effect.suspend(() =>
+            down(entries)
+              ? Effect.fail(new Journal.JournalError({ reason: "Unavailable", runId, detail: "store down" }))
+              : inner.append(runId, entries)
+          )
+      })
+    }
+
+    it.effect("a step is reported complete only after its write commits; a write that failed re-runs the step on resume", () => {
+      const store = { down: true }
+      return Effect.gen(function*() {
+        const counts = makeCounts()
+        const events: Array<string> = []
+        const Flow = Workflow.make("write_fails", { input: Schema.Number }).pipe(
+          Workflow.step("a", { success: Schema.Number }, () => counts.run("a", Effect.succeed(1))),
+          Workflow.step("b", { success: Schema.Number }, () => counts.run("b", Effect.succeed(2)))
+        )
+        const journal = yield* Journal.Journal
+        const observe = (event: Workflow.StepEvent) =>
+          Effect.gen(function*() {
+            events.push(`${event._tag} ${event.path}`)
+            if (event._tag !== "Completed") return
+            const entries = Option.getOrThrow(yield* Effect.orDie(journal.load(event.runId))).entries
+            assert.isTrue(
+              entries.some((entry) => entry.kind === "step" && entry.path === event.path),
+              `${event.path} was reported complete before its write committed`
+            )
+          })
+        const run = Workflow.run(Flow, { input: 0, runId: "wf", observe })
+        const error = failure(yield* runFor(run))
+        assert.instanceOf(error, WorkflowError.JournalError)
+        assert.strictEqual((error as WorkflowError.JournalError).reason, "Unavailable")
+        assert.deepStrictEqual(events, ["Started a", "Completed a", "Started b"])
+
+        store.down = false
+        events.length = 0
+        assert.deepStrictEqual(completed(yield* runFor(run)), { input: 0, a: 1, b: 2 })
+        assert.deepStrictEqual(events, ["Replayed a", "Started b", "Completed b"])
+        // `b` ran again: its first output never reached the journal.
+        assert.deepStrictEqual(counts.snapshot(), { a: 1, b: 2 })
+      }).pipe(Effect.provide(flakyJournal((entries) => store.down && entries.some((entry) => entry.path === "b"))))
+    })
+
+    it.effect("a journal fault in a settle branch fails the block instead of becoming a branch Result", () =>
+      Effect.gen(function*() {
+        const Flow = Workflow.make("settle_fault", { input: Schema.Number }).pipe(
+          Workflow.parallel("p", {
+            ok: Workflow.step("ok", { success: Schema.Number }, () => Effect.succeed(1)),
+            stored: Workflow.step("stored", { success: Schema.Number }, () => Effect.succeed(2))
+          }, { onError: "settle" })
+        )
+        const error = failure(yield* runFor(Workflow.run(Flow, { input: 0, runId: "sf" })))
+        assert.instanceOf(error, WorkflowError.JournalError)
+        assert.strictEqual((error as WorkflowError.JournalError).reason, "Unavailable")
+      }).pipe(Effect.provide(flakyJournal((entries) => entries.some((entry) => entry.path === "p/stored/stored")))))
+
+    it.effect("a corrupt row in a race branch fails the race even when another branch would win", () =>
+      Effect.gen(function*() {
+        const counts = makeCounts()
+        let gateOpen = false
+        const Flow = Workflow.make("race_fault", { input: Schema.Number }).pipe(
+          Workflow.step("gate", { success: Schema.Boolean }, () =>
+            Effect.suspend(() => gateOpen ? Effect.succeed(true) : Effect.fail(new Boom({ attempt: 1 })))),
+          Workflow.race("r", {
+            damaged: Workflow.sequence(
+              Workflow.step("first", { success: Schema.Number }, () => counts.run("first", Effect.succeed(1))),
+              Workflow.step("second", { success: Schema.Number }, () => Effect.as(Effect.sleep("1 minute"), 2))
+            ),
+            healthy: Workflow.step("healthy", { success: Schema.Number }, () => counts.run("healthy", Effect.succeed(3)))
+          })
+        )
+        assert.instanceOf(failure(yield* runFor(Workflow.run(Flow, { input: 0, runId: "rf" }))), Boom)
+        const journal = yield* Journal.Journal
+        yield* journal.append("rf", [{ path: "r/damaged/first", kind: "step", seq: 0, value: "\"garbled\"" }])
+        gateOpen = true
+
+        const error = failure(yield* runFor(Workflow.run(Flow, { input: 0, runId: "rf" })))
+        assert.instanceOf(error, WorkflowError.JournalError)
+        assert.strictEqual((error as WorkflowError.JournalError).reason, "Corrupt")
+        assert.strictEqual((error as WorkflowError.JournalError).path, "r/damaged/first")
+        assert.strictEqual(counts.of("first"), 0)
+        assert.isUndefined(yield* entryAt("rf", "choice", "r"))
+      }).pipe(Effect.provide(Journal.layerMemory)))
   })
 
   describe("signal", () => {

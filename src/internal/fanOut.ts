@@ -6,6 +6,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Result from "effect/Result"
+import { JournalError } from "../Journal.ts"
 import { ParallelFailure } from "../WorkflowError.ts"
 import type { ErrorStrategy, Tolerance } from "./node.ts"
 import { isSuspend } from "./suspend.ts"
@@ -62,8 +63,11 @@ const settleExits = (
       continue
     }
     const error = Cause.findErrorOption(exit.cause)
-    // A suspension, an interruption or a defect is not a branch failure to collect: it ends the block.
-    if (error._tag === "None" || isSuspend(error.value)) return exit as Exit.Exit<never, unknown>
+    // A suspension, an interruption, a defect or a journal fault is not a branch failure to
+    // collect: it ends the block. A storage fault turned into a branch `Result` would be hidden.
+    if (error._tag === "None" || isSuspend(error.value) || error.value instanceof JournalError) {
+      return exit as Exit.Exit<never, unknown>
+    }
     failures[key] = error.value
     results.push(Result.fail(error.value))
   }
