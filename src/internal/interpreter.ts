@@ -102,6 +102,14 @@ const runNode = (node: Node, ctx: Ctx, prefix: string, state: RunState): Run<unk
   }
 }
 
+/** Tells the writer when tasks may run at once, so it batches their completions. */
+const concurrently = <A, E, R>(
+  state: RunState,
+  tasks: number,
+  concurrency: number | undefined,
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> => (tasks < 2 || concurrency === 1 ? effect : state.writer.concurrently(effect))
+
 // --- parallel and chord ------------------------------------------------------------------
 
 const runParallel = (node: ParallelNode, ctx: Ctx, path: string, state: RunState): Run => {
@@ -110,13 +118,18 @@ const runParallel = (node: ParallelNode, ctx: Ctx, path: string, state: RunState
     key,
     run: runSegment(nodes, ctx, childPath(path, key), state)
   }))
-  return fanOut(tasks, {
-    runId: state.runId,
-    path,
-    onError: node.onError,
-    concurrency: node.concurrency,
-    onSuccess: node.merge === "lastWins" ? (key) => order.push(key) : undefined
-  }).pipe(Effect.flatMap((results) => mergeBranches(node, path, state, tasks, results as Array<Ctx>, order)))
+  return concurrently(
+    state,
+    tasks.length,
+    node.concurrency,
+    fanOut(tasks, {
+      runId: state.runId,
+      path,
+      onError: node.onError,
+      concurrency: node.concurrency,
+      onSuccess: node.merge === "lastWins" ? (key) => order.push(key) : undefined
+    })
+  ).pipe(Effect.flatMap((results) => mergeBranches(node, path, state, tasks, results as Array<Ctx>, order)))
 }
 
 const mergeBranches = (
@@ -184,7 +197,8 @@ const runRace = (node: RaceNode, ctx: Ctx, path: string, state: RunState): Run =
         tagged(key as string, delta))
     })
   }
-  return Effect.flatMap(firstSuccess(node, ctx, path, state), ([key, delta]) =>
+  const raced = concurrently(state, node.branches.length, undefined, firstSuccess(node, ctx, path, state))
+  return Effect.flatMap(raced, ([key, delta]) =>
     Effect.as(
       state.writer.write({ path, kind: "choice", seq: 0, value: JSON.stringify(key) }),
       tagged(key, delta)
@@ -246,13 +260,18 @@ const runForEach = (node: ForEachNode, ctx: Ctx, path: string, state: RunState):
           : runSegment(body.nodes, { ...ctx, item, index }, at, state)
       }
     })
-    return fanOut(tasks, {
-      runId: state.runId,
-      path,
-      onError: node.onError,
-      concurrency: node.concurrency,
-      tolerate: node.tolerate
-    }).pipe(Effect.map((results) => ({ [node.name]: results })))
+    return concurrently(
+      state,
+      tasks.length,
+      node.concurrency,
+      fanOut(tasks, {
+        runId: state.runId,
+        path,
+        onError: node.onError,
+        concurrency: node.concurrency,
+        tolerate: node.tolerate
+      })
+    ).pipe(Effect.map((results) => ({ [node.name]: results })))
   })
 
 // --- branch --------------------------------------------------------------------------------
