@@ -18,7 +18,7 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer, Option, Redacted } from "effect"
+import { Context, Effect, Layer, Option, Redacted, type Scope } from "effect"
 import { SqlClient } from "effect/sql"
 import { Journal, SqliteJournal, SqlJournal } from "plait"
 import { randomBytes } from "node:crypto"
@@ -257,8 +257,8 @@ const chosenPoints: ReadonlyArray<KillPoint> = [
 /** A kill after every fifth completion, wherever that falls, until a start has fewer left. */
 const everyFifthCompletion: KillPoint = { event: "Completed", prefix: "", nth: 5, optional: true }
 
-const suite = (name: string, makeStore: (dir: string) => Effect.Effect<Store, unknown, any>) =>
-  describe(`${name}: a child process killed with SIGKILL and restarted`, () => {
+const suite = (name: string, makeStore: (dir: string) => Effect.Effect<Store, unknown, Scope.Scope>, skip = false) =>
+  describe.skipIf(skip)(`${name}: a child process killed with SIGKILL and restarted`, () => {
     it.live("at chosen points resumes to an uncrashed run's context without re-running journaled steps", () =>
       Effect.gen(function*() {
         const dir = yield* tempDir
@@ -280,5 +280,5 @@ const suite = (name: string, makeStore: (dir: string) => Effect.Effect<Store, un
 
 suite("SQLite", (dir) => Effect.succeed(sqliteStore(dir)))
 
-if (pgUrl !== undefined) suite("Postgres", () => pgStore(pgUrl!))
-else describe.skip("Postgres: a child process killed with SIGKILL and restarted (PLAIT_PG_URL is not set)", () => {})
+// Without PLAIT_PG_URL, `pg-support` warns and these are skipped; in CI it fails instead.
+suite("Postgres", () => pgStore(pgUrl!), pgUrl === undefined)
