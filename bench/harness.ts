@@ -7,9 +7,6 @@
  * `Case`s and add its result to the registry in `run.ts`; the harness, table and JSON need no
  * change.
  */
-import { runInNewContext } from "node:vm"
-import { setFlagsFromString } from "node:v8"
-
 /** One timed trial, prepared (untimed) on fresh state. */
 export interface Trial {
   /** The timed part. Returns what `Case.checksum` reads. */
@@ -45,6 +42,12 @@ export interface Sample {
   readonly medianMs: number
   readonly minMs: number
   readonly perStepUs: number
+  /**
+   * Process CPU time (user + system, all threads) of the same trials. On a shared machine wall
+   * time includes waiting for a core; CPU time does not, so it is the steadier comparison.
+   */
+  readonly cpuSamplesMs: ReadonlyArray<number>
+  readonly cpuMedianMs: number
 }
 
 export interface Options {
@@ -59,27 +62,27 @@ export const median = (values: ReadonlyArray<number>): number => {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
-/** A full collection before each timed trial, untimed, so no system pays for another's garbage. */
-const collect: () => void = (() => {
-  const exposed = (globalThis as { gc?: () => void }).gc
-  if (exposed !== undefined) return exposed
-  setFlagsFromString("--expose-gc")
-  return runInNewContext("gc") as () => void
-})()
+interface Timing {
+  readonly wallMs: number
+  readonly cpuMs: number
+}
 
 /** Runs one trial; fails loudly when its checksum is wrong, since a wrong run proves nothing. */
-const trial = async (c: Case, workload: Workload, index: number): Promise<number> => {
+const trial = async (c: Case, workload: Workload, index: number): Promise<Timing> => {
+  // No forced GC between trials: a full collection shrinks the young generation, and the next
+  // trial then runs several times slower in scavenges. Interleaving spreads GC over systems.
   const prepared = await c.prepare(index)
-  collect()
+  const cpuStart = process.cpuUsage()
   const start = performance.now()
   const result = await prepared.run()
-  const elapsed = performance.now() - start
+  const wallMs = performance.now() - start
+  const cpu = process.cpuUsage(cpuStart)
   await prepared.dispose()
   const sum = c.checksum(result)
   if (sum !== workload.expected) {
     throw new Error(`${c.system} / ${c.workload}: checksum ${sum}, expected ${workload.expected}`)
   }
-  return elapsed
+  return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000 }
 }
 
 /**
@@ -95,7 +98,7 @@ export const measureWorkload = async (
   for (const c of cases) {
     for (let i = 0; i < options.warmup; i++) await trial(c, workload, index++)
   }
-  const samples = cases.map(() => [] as Array<number>)
+  const samples = cases.map(() => [] as Array<Timing>)
   for (let round = 0; round < options.iterations; round++) {
     for (let k = 0; k < cases.length; k++) {
       const at = (k + round) % cases.length
@@ -103,7 +106,8 @@ export const measureWorkload = async (
     }
   }
   return cases.map((c, i) => {
-    const ms = samples[i]!
+    const ms = samples[i]!.map((t) => t.wallMs)
+    const cpuMs = samples[i]!.map((t) => t.cpuMs)
     const medianMs = median(ms)
     options.log(`  ${workload.name} · ${c.system}: median ${medianMs.toFixed(2)} ms`)
     return {
@@ -112,7 +116,9 @@ export const measureWorkload = async (
       samplesMs: ms,
       medianMs,
       minMs: Math.min(...ms),
-      perStepUs: (medianMs * 1000) / workload.steps
+      perStepUs: (medianMs * 1000) / workload.steps,
+      cpuSamplesMs: cpuMs,
+      cpuMedianMs: median(cpuMs)
     }
   })
 }
@@ -124,13 +130,14 @@ export const ratio = (samples: ReadonlyArray<Sample>, sample: Sample, baseline: 
 }
 
 export const formatTable = (samples: ReadonlyArray<Sample>, baselines: ReadonlyArray<string>): string => {
-  const header = ["workload", "system", "median ms", "min ms", "µs/step", ...baselines.map((b) => `÷ ${b}`)]
+  const header = ["workload", "system", "median ms", "min ms", "µs/step", "cpu ms", ...baselines.map((b) => `÷ ${b}`)]
   const rows = samples.map((s, i) => [
     i > 0 && samples[i - 1]!.workload === s.workload ? "" : s.workload,
     s.system,
     s.medianMs.toFixed(2),
     s.minMs.toFixed(2),
     s.perStepUs.toFixed(2),
+    s.cpuMedianMs.toFixed(2),
     ...baselines.map((b) => {
       const r = ratio(samples, s, b)
       return r === undefined || s.system === b ? "" : `${r.toFixed(2)}×`
