@@ -188,28 +188,36 @@ describe("race", () => {
       assert.deepStrictEqual(ctx.decision, { _tag: "automatic", value: { auto: true } })
     }).pipe(Effect.provide(Journal.layerMemory)))
 
-  // Preemption can land anywhere: with fibers yielding every few operations, a loser is sometimes
-  // interrupted just as it opens a journal batch. The run must still write the winner and go on.
-  for (const branchCount of [2, 4, 8]) {
-    it.effect(`a loser interrupted as it starts a journal write does not wedge later writes (${branchCount} branches)`, () =>
+  // Preemption can land anywhere: with fibers yielding every few operations, losers are
+  // interrupted at every point of their step, including as they open a journal batch (an
+  // interruption there once left the batch unwritten and every later write of the run waiting on
+  // it). Whatever the interleaving, the race must journal its winner and the run go on.
+  for (const branchCount of [2, 5, 8]) {
+    it.effect(`under heavy preemption a race always finishes and journals its winner (${branchCount} branches)`, () =>
       Effect.gen(function*() {
+        const busy = (n: number) => Effect.gen(function*() {
+          for (let i = 0; i < n; i++) yield* Effect.void
+        })
         const branches: Record<string, Workflow.Branch<{ readonly input: number }>> = {}
         for (let i = 0; i < branchCount; i++) {
-          branches[`b${i}`] = Workflow.step(`s${i}`, { success: Schema.Number }, () => Effect.succeed(i))
+          branches[`b${i}`] = Workflow.step(`s${i}`, { success: Schema.Number }, () => Effect.as(busy(i), i))
         }
         const Flow = Workflow.make("race_preempted", { input: Schema.Number }).pipe(
           Workflow.race("first", branches),
           Workflow.step("after", { success: Schema.Number }, () => Effect.succeed(1))
         )
         const stuck: Array<number> = []
-        for (let ops = 3; ops <= 32; ops++) {
+        for (let ops = 3; ops <= 40; ops++) {
+          const runId = `preempted-${ops}`
           const exit = yield* runFor(
-            Workflow.run(Flow, { input: 0, runId: `preempted-${ops}` }).pipe(
-              Effect.provideService(Scheduler.MaxOpsBeforeYield, ops)
-            )
+            Workflow.run(Flow, { input: 0, runId }).pipe(Effect.provideService(Scheduler.MaxOpsBeforeYield, ops))
           ).pipe(Effect.exit)
-          if (exit._tag === "Failure") stuck.push(ops)
-          else completed(exit.value)
+          if (exit._tag === "Failure") {
+            stuck.push(ops)
+            continue
+          }
+          completed(exit.value)
+          assert.isDefined(yield* entryAt(runId, "choice", "first"))
         }
         assert.deepStrictEqual(stuck, [], "runs that never finished, by operations between yields")
       }).pipe(Effect.provide(Journal.layerMemory)))
