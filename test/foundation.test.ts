@@ -151,6 +151,28 @@ describe("foundation", () => {
         assert.isTrue(Option.isNone(yield* journal.load("bad")))
       }).pipe(Effect.provide(Journal.layerMemory)))
 
+    it.effect("a resume must pass the run's input and belong to the run's workflow", () =>
+      Effect.gen(function*() {
+        completed(yield* runFor(Workflow.run(Typed, { input: { email: "ada@example.com" }, runId: "owned" })))
+
+        const otherInput = failure(yield* runFor(Workflow.run(Typed, { input: { email: "bob@example.com" }, runId: "owned" })))
+        assert.instanceOf(otherInput, WorkflowError.InvalidInput)
+        assert.strictEqual((otherInput as WorkflowError.InvalidInput).runId, "owned")
+
+        const Other = Workflow.make("other", { input: Schema.Struct({ email: Schema.String }) })
+        const conflict = failure(yield* runFor(Workflow.run(Other, { input: { email: "ada@example.com" }, runId: "owned" })))
+        assert.instanceOf(conflict, WorkflowError.RunConflict)
+        assert.strictEqual((conflict as WorkflowError.RunConflict).stored, "typed")
+        assert.strictEqual((conflict as WorkflowError.RunConflict).requested, "other")
+
+        // Neither attempt touched the run.
+        const journal = yield* Journal.Journal
+        const stored = Option.getOrThrow(yield* journal.load("owned"))
+        assert.strictEqual(stored.run.status, "completed")
+        assert.strictEqual(stored.run.workflow, "typed")
+        assert.deepStrictEqual(stored.entries.map((entry) => entry.path), ["user"])
+      }).pipe(Effect.provide(Journal.layerMemory)))
+
     it.effect("a changed definition fails with DefinitionChanged at the first differing path; allowDefinitionChange opts in", () =>
       Effect.gen(function*() {
         const counts = makeCounts()
