@@ -140,7 +140,7 @@ export const formatTable = (samples: ReadonlyArray<Sample>, baselines: ReadonlyA
     s.cpuMedianMs.toFixed(2),
     ...baselines.map((b) => {
       const r = ratio(samples, s, b)
-      return r === undefined || s.system === b ? "" : `${r.toFixed(2)}×`
+      return r === undefined || s.system === b ? "" : `${r.toPrecision(3)}×`
     })
   ])
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)))

@@ -6,8 +6,8 @@
  *   --only=a,b           only these workloads (names as printed, e.g. sequential-1k)
  *   --systems=a,b        only systems whose name contains one of these (e.g. --systems=plait,
  *                        for profiling with node --cpu-prof)
- *   --iterations=N       timed trials per case (default 21, quick 5)
- *   --warmup=N           untimed trials per case first (default 5, quick 2)
+ *   --iterations=N       timed trials per case (default 41, quick 5)
+ *   --warmup=N           untimed trials per case first (default 8, quick 2)
  *
  * Prints a table and writes bench/results/latest.json.
  */
@@ -44,8 +44,8 @@ const flag = (name: string): string | undefined => {
 const quick = flag("quick") !== undefined
 const only = flag("only")?.split(",").filter((name) => name !== "")
 const systems = flag("systems")?.split(",").filter((name) => name !== "")
-const iterations = Number(flag("iterations") ?? (quick ? 5 : 21))
-const warmup = Number(flag("warmup") ?? (quick ? 2 : 5))
+const iterations = Number(flag("iterations") ?? (quick ? 5 : 41))
+const warmup = Number(flag("warmup") ?? (quick ? 2 : 8))
 
 const selected = Object.values(workloads).filter((w) => only === undefined || only.includes(w.name))
 if (selected.length === 0) {
