@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Data, Effect, flow, Result, Schema } from "effect"
+import { Cause, Data, Effect, Result, Schema } from "effect"
 import { Journal, Workflow, WorkflowError } from "plait"
 import {
   completed,
@@ -17,19 +17,6 @@ class Boom extends Data.TaggedError("Boom")<{ readonly at: string }> {}
 const Numbers = Schema.Array(Schema.Number)
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i)
-
-/**
- * The context a forEach segment body starts from. Annotated because the item type is not yet
- * inferred into a segment body's first step (see the report on issue 3).
- */
-type ItemOf<I> = { readonly item: I; readonly index: number }
-
-/**
- * A body composed with `flow` leaves the workflow's error and requirement types `unknown` (a
- * type-level gap reported on issue 3); this pins them to what the body really has.
- */
-const pinned = <I, Ctx>(workflow: Workflow.Workflow<I, Ctx, unknown, unknown>) =>
-  workflow as Workflow.Workflow<I, Ctx, Boom, never>
 
 describe("forEach", () => {
   it.effect("results are in input order whatever the completion order; items are journaled at name[i]", () =>
@@ -55,7 +42,7 @@ describe("forEach", () => {
           success: Schema.Number,
           key: (line) => line.sku
         }),
-        Workflow.forEach("pack", (ctx) => ctx.input, Workflow.step("box", { success: Schema.String }, (ctx: ItemOf<typeof Line.Type>) =>
+        Workflow.forEach("pack", (ctx) => ctx.input, Workflow.step("box", { success: Schema.String }, (ctx) =>
           Effect.succeed(`${ctx.item.sku}x${ctx.item.qty}`)), { key: (line) => line.sku })
       )
       const input = [{ sku: "apple", qty: 1 }, { sku: "pear", qty: 3 }]
@@ -152,15 +139,13 @@ describe("forEach", () => {
 
   it.effect("a segment body sees ctx.item and ctx.index and is journaled under name[i]/step", () =>
     Effect.gen(function*() {
-      const label = flow(
-        Workflow.step("upper", { success: Schema.String }, (ctx: ItemOf<string> & { readonly prefix: string }) =>
-          Effect.succeed(ctx.item.toUpperCase())),
-        Workflow.step("label", { success: Schema.String }, (ctx) => Effect.succeed(`${ctx.prefix}${ctx.index} ${ctx.upper}`))
-      )
-      const Flow = pinned(Workflow.make("for_each_segment", { input: Schema.Array(Schema.String) }).pipe(
+      const Flow = Workflow.make("for_each_segment", { input: Schema.Array(Schema.String) }).pipe(
         Workflow.step("prefix", { success: Schema.String }, () => Effect.succeed("#")),
-        Workflow.forEach("labels", (ctx) => ctx.input, label, { concurrency: 2 })
-      ))
+        Workflow.forEach("labels", (ctx) => ctx.input, Workflow.sequence(
+          Workflow.step("upper", { success: Schema.String }, (ctx) => Effect.succeed(ctx.item.toUpperCase())),
+          Workflow.step("label", { success: Schema.String }, (ctx) => Effect.succeed(`${ctx.prefix}${ctx.index} ${ctx.upper}`))
+        ), { concurrency: 2 })
+      )
       const ctx = completed(yield* runFor(Workflow.run(Flow, { input: ["a", "b"], runId: "segment" })))
       assert.deepStrictEqual(ctx.labels, [{ upper: "A", label: "#0 A" }, { upper: "B", label: "#1 B" }])
       assert.deepStrictEqual(yield* stepPaths("segment"), [
@@ -177,8 +162,9 @@ describe("forEach", () => {
       const counts = makeCounts()
       let failing = true
       const Line = Schema.Struct({ sku: Schema.String, digital: Schema.Boolean })
-      const fulfil = flow(
-          Workflow.step("price", { success: Schema.Number }, (ctx: ItemOf<typeof Line.Type>) => counts.run(`price ${ctx.item.sku}`, Effect.succeed(ctx.index + 10))),
+      const Flow = Workflow.make("for_each_nested", { input: Schema.Array(Line) }).pipe(
+        Workflow.forEach("lines", (ctx) => ctx.input, Workflow.sequence(
+          Workflow.step("price", { success: Schema.Number }, (ctx) => counts.run(`price ${ctx.item.sku}`, Effect.succeed(ctx.index + 10))),
           Workflow.branch("route", (ctx) => (ctx.item.digital ? "digital" : "physical"), {
             digital: Workflow.step("link", { success: Schema.String }, (ctx) =>
               counts.run(`link ${ctx.item.sku}`, Effect.succeed(`https://dl/${ctx.item.sku}`))),
@@ -195,10 +181,8 @@ describe("forEach", () => {
                 ))
             }, { concurrency: 2 })
           })
+        ), { concurrency: 2 })
       )
-      const Flow = pinned(Workflow.make("for_each_nested", { input: Schema.Array(Line) }).pipe(
-        Workflow.forEach("lines", (ctx) => ctx.input, fulfil, { concurrency: 2 })
-      ))
       const input = [{ sku: "ebook", digital: true }, { sku: "box", digital: false }]
       const first = yield* runFor(Workflow.run(Flow, { input, runId: "nested" }), "3 seconds")
       assert.instanceOf(failure(first), Boom)
