@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Data, Effect, Schema } from "effect"
+import { Cause, Data, Effect, Schema } from "effect"
 import { Journal, Workflow } from "plait"
 import { completed, entryAt, failure, makeCounts, runFor, stepPaths } from "./support.ts"
 
@@ -76,5 +76,21 @@ describe("branch", () => {
         "route/physical/prepare/label/label",
         "route/physical/ship"
       ])
+    }).pipe(Effect.provide(Journal.layerMemory)))
+
+  it.effect("a select that returns no case dies with a message naming the branch, and nothing is journaled", () =>
+    Effect.gen(function*() {
+      const Flow = Workflow.make("branch_unknown_case", { input: Input }).pipe(
+        Workflow.branch("route", () => "teleport" as "digital", {
+          digital: Workflow.step("link", { success: Schema.String }, () => Effect.succeed("https://dl"))
+        })
+      )
+      const exit = yield* runFor(Workflow.run(Flow, { input: { digital: true }, runId: "lost" }))
+      if (exit._tag === "Success") return assert.fail("an unknown case was accepted")
+      assert.isTrue(Cause.hasDies(exit.cause))
+      const message = Cause.pretty(exit.cause)
+      assert.include(message, "route")
+      assert.include(message, "teleport")
+      assert.isUndefined(yield* entryAt("lost", "choice", "route"))
     }).pipe(Effect.provide(Journal.layerMemory)))
 })

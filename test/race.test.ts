@@ -188,6 +188,14 @@ describe("race", () => {
       assert.deepStrictEqual(ctx.decision, { _tag: "automatic", value: { auto: true } })
     }).pipe(Effect.provide(Journal.layerMemory)))
 
+  it.effect("a race with no branch fails with RaceFailure instead of waiting forever", () =>
+    Effect.gen(function*() {
+      const Flow = Workflow.make("race_empty", { input: Schema.String }).pipe(Workflow.race("nothing", {}))
+      const error = failure(yield* runFor(Workflow.run(Flow, { input: "k", runId: "empty" })))
+      assert.instanceOf(error, WorkflowError.RaceFailure)
+      assert.deepStrictEqual((error as WorkflowError.RaceFailure).failures, {})
+    }).pipe(Effect.provide(Journal.layerMemory)))
+
   // Preemption can land anywhere: with fibers yielding every few operations, losers are
   // interrupted at every point of their step, including as they open a journal batch (an
   // interruption there once left the batch unwritten and every later write of the run waiting on

@@ -212,6 +212,8 @@ const runRace = (node: RaceNode, ctx: Ctx, path: string, state: RunState): Run =
  */
 const firstSuccess = (node: RaceNode, ctx: Ctx, path: string, state: RunState) =>
   Effect.gen(function*() {
+    // With no branch nothing could ever complete the race: it has lost before it starts.
+    if (node.branches.length === 0) return yield* new RaceFailure({ runId: state.runId, path, failures: {} })
     const winner = yield* Deferred.make<readonly [string, Ctx], unknown>()
     const failures: Record<string, unknown> = {}
     let waiting: Suspend | undefined
@@ -282,6 +284,10 @@ const runBranch = (node: BranchNode, ctx: Ctx, path: string, state: RunState): R
     ? decodeStored(state, path, keyCodecOf(node.cases), stored.value) as Exit.Exit<string, JournalError>
     : Effect.suspend(() => {
       const key = node.select(ctx)
+      // Checked before it is journaled: a stored choice the definition lacks reads back as corrupt.
+      if (!node.cases.some(([candidate]) => candidate === key)) {
+        return Effect.die(new Error(`plait: branch ${path} in run ${state.runId} selected "${String(key)}", which is not one of its cases`))
+      }
       return Effect.as(state.writer.write({ path, kind: "choice", seq: 0, value: JSON.stringify(key) }), key)
     })
   return Effect.flatMap(chosen, (key) => {
