@@ -26,7 +26,14 @@ export const EFFECT_WORKFLOW = "effect/workflow"
 export const EFFECT_WORKFLOW_CACHED = "effect/workflow, re-execute"
 export const PLAIN = "plain Effect"
 
-/** Every case. A new system (a SQLite or Postgres journal) is one more spread here. */
+/**
+ * Every case. A new system is one more spread here; a journal backend, for instance:
+ *
+ *   ...plaitCases("plait (SQLite journal)", SqliteJournal.layer({ filename: ":memory:" })),
+ *
+ * Each trial builds its layer afresh (untimed), so a file-backed journal needs a fresh file or
+ * table prefix per trial, or run ids that never repeat (they do not: each trial has its own).
+ */
 const registry: ReadonlyArray<Case> = [
   ...plaitCases(PLAIT, Journal.layerMemory),
   ...effectWorkflowCases(EFFECT_WORKFLOW, EFFECT_WORKFLOW_CACHED),

@@ -45,7 +45,7 @@ const sumOf = (names: ReadonlyArray<string>) => (outcome: unknown) => {
   return sum(names.map((name) => context[name] as number))
 }
 
-export const plaitCases = (system: string, journal: Layer.Layer<Journal.Journal>): ReadonlyArray<Case> => {
+export const plaitCases = (system: string, journal: Layer.Layer<Journal.Journal, unknown>): ReadonlyArray<Case> => {
   const sequential = sequentialWorkflow("sequential", workloads.sequential.steps)
   const resumable = sequentialWorkflow("resume", workloads.resume.steps)
   const parallel = parallelWorkflow(workloads.parallel.steps)

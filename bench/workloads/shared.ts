@@ -74,7 +74,7 @@ export const stepsOf = <A>(n: number, make: (i: number) => A): ReadonlyArray<A> 
  * untimed, `timed` is what is measured.
  */
 export const effectTrial = async <R, S>(
-  layer: Layer.Layer<R>,
+  layer: Layer.Layer<R, unknown>,
   setup: Effect.Effect<S, unknown, R>,
   timed: (state: S) => Effect.Effect<unknown, unknown, R>
 ): Promise<Trial> => {
