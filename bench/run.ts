@@ -31,8 +31,8 @@ export const PLAIN = "plain Effect"
  *
  *   ...plaitCases("plait (SQLite journal)", SqliteJournal.layer({ filename: ":memory:" })),
  *
- * Each trial builds its layer afresh (untimed), so a file-backed journal needs a fresh file or
- * table prefix per trial, or run ids that never repeat (they do not: each trial has its own).
+ * Each trial builds its layer afresh (untimed) and uses run ids of its own; run ids repeat from
+ * one `npm run bench` to the next, so a file-backed journal must start empty (a fresh file).
  */
 const registry: ReadonlyArray<Case> = [
   ...plaitCases(PLAIT, Journal.layerMemory),
