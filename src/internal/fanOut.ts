@@ -11,9 +11,13 @@ import { ParallelFailure } from "../WorkflowError.ts"
 import type { ErrorStrategy, Tolerance } from "./node.ts"
 import { isSuspend } from "./suspend.ts"
 
-export interface Task {
-  readonly key: string
-  readonly run: Effect.Effect<unknown, unknown, unknown>
+/**
+ * The tasks of a block: their keys, and how to build the task at an index. Tasks are built only
+ * when they start, so a large `forEach` holds at most `concurrency` of them at once.
+ */
+export interface Tasks {
+  readonly keys: ReadonlyArray<string>
+  readonly runAt: (index: number) => Effect.Effect<unknown, unknown, unknown>
 }
 
 export interface FanOutOptions {
@@ -32,22 +36,22 @@ export interface FanOutOptions {
  * `settle` each is a `Result`.
  */
 export const fanOut = (
-  tasks: ReadonlyArray<Task>,
+  tasks: Tasks,
   options: FanOutOptions
 ): Effect.Effect<ReadonlyArray<unknown>, unknown, unknown> => {
   const concurrency = options.concurrency ?? "unbounded"
   const onSuccess = options.onSuccess
   const run = onSuccess === undefined
-    ? (task: Task) => task.run
-    : (task: Task) => Effect.tap(task.run, () => Effect.sync(() => onSuccess(task.key)))
-  if (options.onError === "failFast") return Effect.forEach(tasks, run, { concurrency })
-  return Effect.forEach(tasks, (task) => Effect.exit(run(task)), { concurrency }).pipe(
-    Effect.flatMap((exits) => settleExits(tasks, exits, options))
+    ? (_key: string, index: number) => tasks.runAt(index)
+    : (key: string, index: number) => Effect.tap(tasks.runAt(index), () => Effect.sync(() => onSuccess(key)))
+  if (options.onError === "failFast") return Effect.forEach(tasks.keys, run, { concurrency })
+  return Effect.forEach(tasks.keys, (key, index) => Effect.exit(run(key, index)), { concurrency }).pipe(
+    Effect.flatMap((exits) => settleExits(tasks.keys, exits, options))
   )
 }
 
 const settleExits = (
-  tasks: ReadonlyArray<Task>,
+  keys: ReadonlyArray<string>,
   exits: ReadonlyArray<Exit.Exit<unknown, unknown>>,
   options: FanOutOptions
 ): Effect.Effect<ReadonlyArray<unknown>, unknown> => {
@@ -56,7 +60,7 @@ const settleExits = (
   const results: Array<Result.Result<unknown, unknown>> = []
   for (let i = 0; i < exits.length; i++) {
     const exit = exits[i]!
-    const key = tasks[i]!.key
+    const key = keys[i]!
     if (Exit.isSuccess(exit)) {
       successes[key] = exit.value
       results.push(Result.succeed(exit.value))

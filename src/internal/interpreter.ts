@@ -15,7 +15,7 @@ import * as Schema from "effect/Schema"
 import { JournalError } from "../Journal.ts"
 import { RaceFailure } from "../WorkflowError.ts"
 import { type JsonCodec, jsonCodec } from "./codec.ts"
-import { fanOut, type Task } from "./fanOut.ts"
+import { fanOut, type Tasks } from "./fanOut.ts"
 import { memoizeByIdentity } from "./memo.ts"
 import { deepMerge, mergeAll, shallowMerge } from "./merge.ts"
 import type {
@@ -114,13 +114,16 @@ const concurrently = <A, E, R>(
 
 const runParallel = (node: ParallelNode, ctx: Ctx, path: string, state: RunState): Run => {
   const order: Array<string> = []
-  const tasks: Array<Task> = node.branches.map(([key, nodes]) => ({
-    key,
-    run: runSegment(nodes, ctx, childPath(path, key), state)
-  }))
+  const tasks: Tasks = {
+    keys: node.branches.map(([key]) => key),
+    runAt: (index) => {
+      const [key, nodes] = node.branches[index]!
+      return runSegment(nodes, ctx, childPath(path, key), state)
+    }
+  }
   return concurrently(
     state,
-    tasks.length,
+    tasks.keys.length,
     node.concurrency,
     fanOut(tasks, {
       runId: state.runId,
@@ -136,17 +139,17 @@ const mergeBranches = (
   node: ParallelNode,
   path: string,
   state: RunState,
-  tasks: ReadonlyArray<Task>,
+  tasks: Tasks,
   results: ReadonlyArray<Ctx>,
   completionOrder: ReadonlyArray<string>
 ): Run => {
   if (node.onError === "settle" || node.merge === "collect") {
     const collected: Ctx = {}
-    tasks.forEach((task, i) => (collected[task.key] = results[i]))
+    tasks.keys.forEach((key, i) => (collected[key] = results[i]))
     return Effect.succeed({ [node.name]: collected })
   }
   if (node.merge === "deep") return Effect.succeed(deepMergeBranches(results))
-  const byKey = new Map(tasks.map((task, i) => [task.key, results[i]!]))
+  const byKey = new Map(tasks.keys.map((key, i) => [key, results[i]!]))
   return Effect.map(journaledOrder(path, state, completionOrder), (order) =>
     mergeAll(order.map((key) => byKey.get(key)!), shallowMerge))
 }
@@ -191,11 +194,8 @@ const runRace = (node: RaceNode, ctx: Ctx, path: string, state: RunState): Run =
   const stored = state.stored("choice", path)
   const tagged = (key: string, delta: Ctx): Ctx => ({ [node.name]: { _tag: key, value: delta } })
   if (stored !== undefined) {
-    return Effect.flatMap(decodeStored(state, path, keyCodecOf(node.branches), stored.value), (key) => {
-      const nodes = node.branches.find(([candidate]) => candidate === key)![1]
-      return Effect.map(runSegment(nodes, ctx, childPath(path, key as string), state), (delta) =>
-        tagged(key as string, delta))
-    })
+    return Effect.flatMap(decodeStored(state, path, keyCodecOf(node.branches), stored.value), (key) =>
+      Effect.map(runCase(node.branches, key as string, ctx, path, state), (delta) => tagged(key as string, delta)))
   }
   const raced = concurrently(state, node.branches.length, undefined, firstSuccess(node, ctx, path, state))
   return Effect.flatMap(raced, ([key, delta]) =>
@@ -246,25 +246,27 @@ const runForEach = (node: ForEachNode, ctx: Ctx, path: string, state: RunState):
     const items = Array.from(node.items(ctx))
     const body = node.body
     const keyOf = node.key
-    const paths = new Set<string>()
-    const tasks: Array<Task> = items.map((item, index) => {
-      const at = itemPath(path, keyOf === undefined ? index : keyOf(item, index))
-      // Two items under one key would share one journal slot: the second would replay the
-      // first's output on resume. A key function that collides is a bug in the definition.
-      if (paths.has(at)) {
-        throw new Error(`plait: forEach ${path} in run ${state.runId} has two items with the key ${at}; keys must be unique`)
+    const keys = items.map((item, index) => itemPath(path, keyOf === undefined ? index : keyOf(item, index)))
+    // Two items under one key would share one journal slot: the second would replay the
+    // first's output on resume. A key function that collides is a bug in the definition.
+    if (keyOf !== undefined && new Set(keys).size !== keys.length) {
+      const duplicate = keys.find((key, i) => keys.indexOf(key) !== i)
+      return Effect.die(
+        new Error(`plait: forEach ${path} in run ${state.runId} has two items with the key ${duplicate}; keys must be unique`)
+      )
+    }
+    const tasks: Tasks = {
+      keys,
+      runAt: (index) => {
+        const itemCtx = { ...ctx, item: items[index], index }
+        return body._tag === "Effect"
+          ? runStep(body.step, keys[index]!, state, Effect.suspend(() => body.step.run(itemCtx)))
+          : runSegment(body.nodes, itemCtx, keys[index]!, state)
       }
-      paths.add(at)
-      return {
-        key: at,
-        run: body._tag === "Effect"
-          ? runStep(body.step, at, state, Effect.suspend(() => body.step.run({ ...ctx, item, index })))
-          : runSegment(body.nodes, { ...ctx, item, index }, at, state)
-      }
-    })
+    }
     return concurrently(
       state,
-      tasks.length,
+      keys.length,
       node.concurrency,
       fanOut(tasks, {
         runId: state.runId,
@@ -290,13 +292,18 @@ const runBranch = (node: BranchNode, ctx: Ctx, path: string, state: RunState): R
       }
       return Effect.as(state.writer.write({ path, kind: "choice", seq: 0, value: JSON.stringify(key) }), key)
     })
-  return Effect.flatMap(chosen, (key) => {
-    const nodes = node.cases.find(([candidate]) => candidate === key)![1]
-    return Effect.map(runSegment(nodes, ctx, childPath(path, key), state), (delta) => ({
-      [node.name]: { _tag: key, ...delta }
-    }))
-  })
+  return Effect.flatMap(chosen, (key) =>
+    Effect.map(runCase(node.cases, key, ctx, path, state), (delta) => ({ [node.name]: { _tag: key, ...delta } })))
 }
+
+/** Runs the one keyed segment a journaled (or just journaled) choice names. */
+const runCase = (
+  keyed: ReadonlyArray<readonly [string, ReadonlyArray<Node>]>,
+  key: string,
+  ctx: Ctx,
+  path: string,
+  state: RunState
+): Run => runSegment(keyed.find(([candidate]) => candidate === key)![1], ctx, childPath(path, key), state)
 
 // --- sleep and signal ----------------------------------------------------------------------
 
