@@ -8,7 +8,11 @@ import * as Exit from "effect/Exit"
 import * as Result from "effect/Result"
 import { JournalError } from "../Journal.ts"
 import { ParallelFailure } from "../WorkflowError.ts"
+import * as Schema from "effect/Schema"
+import { jsonCodec } from "./codec.ts"
 import type { ErrorStrategy, Tolerance } from "./node.ts"
+import type { RunState } from "./runState.ts"
+import { decodeStored } from "./step.ts"
 import { isSuspend } from "./suspend.ts"
 
 /**
@@ -17,11 +21,10 @@ import { isSuspend } from "./suspend.ts"
  */
 export interface Tasks {
   readonly keys: ReadonlyArray<string>
-  readonly runAt: (index: number) => Effect.Effect<unknown, unknown, unknown>
+  readonly runAt: (index: number, state: RunState) => Effect.Effect<unknown, unknown, unknown>
 }
 
 export interface FanOutOptions {
-  readonly runId: string
   readonly path: string
   readonly onError: ErrorStrategy
   readonly concurrency: number | undefined
@@ -37,22 +40,62 @@ export interface FanOutOptions {
  */
 export const fanOut = (
   tasks: Tasks,
+  state: RunState,
   options: FanOutOptions
 ): Effect.Effect<ReadonlyArray<unknown>, unknown, unknown> => {
+  if (options.onError === "settle") return settleDurably(tasks, state, options)
+  const exits = runAll(tasks, () => state, options)
+  if (options.onError === "failFast") return exits
+  return Effect.flatMap(exits, (all) => settleExits(tasks.keys, all as ReadonlyArray<Exit.Exit<unknown, unknown>>, state, options))
+}
+
+/** Runs the tasks at the bound; failFast returns their values, the other strategies their exits. */
+const runAll = (tasks: Tasks, stateAt: (index: number) => RunState, options: FanOutOptions) => {
   const concurrency = options.concurrency ?? "unbounded"
   const onSuccess = options.onSuccess
   const run = onSuccess === undefined
-    ? (_key: string, index: number) => tasks.runAt(index)
-    : (key: string, index: number) => Effect.tap(tasks.runAt(index), () => Effect.sync(() => onSuccess(key)))
-  if (options.onError === "failFast") return Effect.forEach(tasks.keys, run, { concurrency })
-  return Effect.forEach(tasks.keys, (key, index) => Effect.exit(run(key, index)), { concurrency }).pipe(
-    Effect.flatMap((exits) => settleExits(tasks.keys, exits, options))
-  )
+    ? (_key: string, index: number) => tasks.runAt(index, stateAt(index))
+    : (key: string, index: number) =>
+      Effect.tap(tasks.runAt(index, stateAt(index)), () => Effect.sync(() => onSuccess(key)))
+  return options.onError === "failFast"
+    ? Effect.forEach(tasks.keys, run, { concurrency })
+    : Effect.forEach(tasks.keys, (key, index) => Effect.exit(run(key, index)), { concurrency })
 }
+
+/**
+ * Under `"settle"` a failed branch is part of the block's outcome, which later steps may already
+ * have acted on. So the keys that failed are journaled when the block completes, and on resume
+ * those branches replay the failure their steps recorded instead of running again (a branch that
+ * now succeeded would change a context the journal already depends on).
+ */
+const settleDurably = (tasks: Tasks, state: RunState, options: FanOutOptions) => {
+  const recorded = state.stored("choice", options.path)
+  const failedBefore = recorded === undefined
+    ? Exit.succeed(undefined)
+    : Exit.map(decodeStored(state, options.path, settledCodec, recorded.value), (value) =>
+      new Set((value as { readonly failed: ReadonlyArray<string> }).failed))
+  return Effect.flatMap(failedBefore, (failed) => {
+    const replaying: RunState = { ...state, replayFailures: true }
+    const stateAt = (index: number) => (failed?.has(tasks.keys[index]!) ? replaying : state)
+    return runAll(tasks, stateAt, options).pipe(
+      Effect.flatMap((exits) => settleExits(tasks.keys, exits as ReadonlyArray<Exit.Exit<unknown, unknown>>, state, options)),
+      Effect.tap((results) => {
+        if (recorded !== undefined) return Effect.void
+        const failedKeys = tasks.keys.filter((_, i) => Result.isFailure(results[i] as Result.Result<unknown, unknown>))
+        return failedKeys.length === 0
+          ? Effect.void
+          : state.writer.write({ path: options.path, kind: "choice", seq: 0, value: JSON.stringify({ failed: failedKeys }) })
+      })
+    )
+  })
+}
+
+const settledCodec = jsonCodec(Schema.Struct({ failed: Schema.Array(Schema.String) }))
 
 const settleExits = (
   keys: ReadonlyArray<string>,
   exits: ReadonlyArray<Exit.Exit<unknown, unknown>>,
+  state: RunState,
   options: FanOutOptions
 ): Effect.Effect<ReadonlyArray<unknown>, unknown> => {
   const failures: Record<string, unknown> = {}
@@ -80,7 +123,7 @@ const settleExits = (
     return Effect.succeed(results)
   }
   if (failed === 0) return Effect.succeed(results.map((result) => (result as Result.Success<unknown, unknown>).success))
-  return Effect.fail(new ParallelFailure({ runId: options.runId, path: options.path, failures, successes }))
+  return Effect.fail(new ParallelFailure({ runId: state.runId, path: options.path, failures, successes }))
 }
 
 const tolerated = (tolerance: Tolerance | undefined, total: number): number => {

@@ -116,7 +116,7 @@ const runParallel = (node: ParallelNode, ctx: Ctx, path: string, state: RunState
   const order: Array<string> = []
   const tasks: Tasks = {
     keys: node.branches.map(([key]) => key),
-    runAt: (index) => {
+    runAt: (index, state) => {
       const [key, nodes] = node.branches[index]!
       return runSegment(nodes, ctx, childPath(path, key), state)
     }
@@ -125,8 +125,7 @@ const runParallel = (node: ParallelNode, ctx: Ctx, path: string, state: RunState
     state,
     tasks.keys.length,
     node.concurrency,
-    fanOut(tasks, {
-      runId: state.runId,
+    fanOut(tasks, state, {
       path,
       onError: node.onError,
       concurrency: node.concurrency,
@@ -257,7 +256,7 @@ const runForEach = (node: ForEachNode, ctx: Ctx, path: string, state: RunState):
     }
     const tasks: Tasks = {
       keys,
-      runAt: (index) => {
+      runAt: (index, state) => {
         const itemCtx = { ...ctx, item: items[index], index }
         return body._tag === "Effect"
           ? runStep(body.step, keys[index]!, state, Effect.suspend(() => body.step.run(itemCtx)))
@@ -268,8 +267,7 @@ const runForEach = (node: ForEachNode, ctx: Ctx, path: string, state: RunState):
       state,
       keys.length,
       node.concurrency,
-      fanOut(tasks, {
-        runId: state.runId,
+      fanOut(tasks, state, {
         path,
         onError: node.onError,
         concurrency: node.concurrency,

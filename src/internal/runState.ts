@@ -27,6 +27,13 @@ interface AttemptHistory {
   /** Failed attempts since the budget was last exhausted: what counts against the budget now. */
   readonly failures: number
   readonly nextSeq: number
+  /** The failure that exhausted the budget, when that is the step's latest attempt (JSON text). */
+  readonly exhaustedWith: string | undefined
+}
+
+interface AttemptRecord {
+  readonly exhausted?: boolean
+  readonly failure?: unknown
 }
 
 export interface RunState {
@@ -35,6 +42,11 @@ export interface RunState {
   readonly observer: Observer | undefined
   readonly stored: (kind: JournalEntry["kind"], path: string) => JournalEntry | undefined
   readonly attempts: (path: string) => AttemptHistory
+  /**
+   * Set inside a branch that a settled block recorded as failed: its steps replay the failure
+   * that exhausted them instead of running again, so the block settles as it did before.
+   */
+  readonly replayFailures: boolean
 }
 
 export const makeRunState = (options: {
@@ -58,22 +70,31 @@ export const makeRunState = (options: {
     writer: options.writer,
     observer: options.observer,
     stored: (kind, path) => byKey.get(entryKey({ kind, path, seq: 0 })),
-    attempts: (path) => historyOf(attemptsByPath.get(path))
+    attempts: (path) => historyOf(attemptsByPath.get(path)),
+    replayFailures: false
   }
 }
 
 const historyOf = (entries: ReadonlyArray<JournalEntry> | undefined): AttemptHistory => {
-  if (entries === undefined) return { failures: 0, nextSeq: 1 }
+  if (entries === undefined) return { failures: 0, nextSeq: 1, exhaustedWith: undefined }
   const sorted = [...entries].sort((a, b) => a.seq - b.seq)
   let failures = 0
-  for (const entry of sorted) failures = isExhausted(entry) ? 0 : failures + 1
-  return { failures, nextSeq: sorted[sorted.length - 1]!.seq + 1 }
+  let last: AttemptRecord = {}
+  for (const entry of sorted) {
+    last = parseAttempt(entry)
+    failures = last.exhausted === true ? 0 : failures + 1
+  }
+  return {
+    failures,
+    nextSeq: sorted[sorted.length - 1]!.seq + 1,
+    exhaustedWith: last.exhausted === true && "failure" in last ? JSON.stringify(last.failure) : undefined
+  }
 }
 
-const isExhausted = (entry: JournalEntry): boolean => {
+const parseAttempt = (entry: JournalEntry): AttemptRecord => {
   try {
-    return (JSON.parse(entry.value) as { exhausted?: unknown }).exhausted === true
+    return JSON.parse(entry.value) as AttemptRecord
   } catch {
-    return false
+    return {}
   }
 }

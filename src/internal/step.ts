@@ -16,6 +16,10 @@ import type { RunState, StepEvent } from "./runState.ts"
 /** Codecs are derived once per step definition, not once per execution. */
 export const codecOf = memoizeByIdentity((node: StepNode): JsonCodec => jsonCodec(node.success))
 
+const errorCodecOf = memoizeByIdentity((node: StepNode): JsonCodec | undefined =>
+  node.error === undefined ? undefined : jsonCodec(node.error)
+)
+
 const notify = (state: RunState, event: StepEvent): Effect.Effect<void> =>
   state.observer === undefined ? Effect.void : state.observer(event)
 
@@ -46,12 +50,53 @@ export const runStep = (
   const codec = codecOf(node)
   const stored = state.stored("step", path)
   if (stored !== undefined) {
-    return Effect.flatMap(
-      notify(state, { _tag: "Replayed", runId: state.runId, path }),
-      () => decodeStored(state, path, codec, stored.value)
-    ).pipe(Effect.withSpan("plait.step", spanOptions(state, path, 0, true), noStackTrace))
+    return replayed(state, path, decodeStored(state, path, codec, stored.value))
+  }
+  if (state.replayFailures) {
+    const failure = state.attempts(path).exhaustedWith
+    if (failure !== undefined) return replayed(state, path, Effect.flatMap(decodeFailure(node, path, state, failure), Effect.fail))
   }
   return execute(node, path, state, codec, work)
+}
+
+const replayed = <A, E>(state: RunState, path: string, outcome: Effect.Effect<A, E>) =>
+  Effect.flatMap(notify(state, { _tag: "Replayed", runId: state.runId, path }), () => outcome).pipe(
+    Effect.withSpan("plait.step", spanOptions(state, path, 0, true), noStackTrace)
+  )
+
+/**
+ * A failure is journaled through the step's `error` schema when it has one, so it replays as the
+ * same typed value. Without one it is kept as plain JSON with its own fields, `_tag`, `name` and
+ * `message`: enough to match on, though no longer an instance of its class.
+ */
+const encodeFailure = (node: StepNode, error: unknown): unknown => {
+  const codec = errorCodecOf(node)
+  if (codec !== undefined) {
+    const encoded = codec.encode(error)
+    if (Exit.isSuccess(encoded)) return JSON.parse(encoded.value)
+  }
+  if (error === null || typeof error !== "object") return error ?? null
+  const fields: Record<string, unknown> = { ...error }
+  if ("_tag" in error) fields._tag = error._tag
+  if (error instanceof Error) {
+    fields.name = error.name
+    fields.message = error.message
+  }
+  try {
+    return JSON.parse(JSON.stringify(fields))
+  } catch {
+    return { message: describe(error) }
+  }
+}
+
+const decodeFailure = (node: StepNode, path: string, state: RunState, text: string) => {
+  const codec = errorCodecOf(node)
+  if (codec !== undefined) return decodeStored(state, path, codec, text)
+  return Effect.try({
+    try: () => JSON.parse(text) as unknown,
+    catch: (cause) =>
+      new JournalError({ reason: "Corrupt", runId: state.runId, path, detail: `stored failure is not JSON: ${String(cause)}` })
+  })
 }
 
 const spanOptions = (state: RunState, path: string, attempt: number, replayed: boolean) => ({
@@ -103,7 +148,11 @@ const execute = Effect.fnUntraced(function*(
       path,
       kind: "attempt",
       seq: seq++,
-      value: JSON.stringify({ attempt, exhausted, error: describe(failure.value) })
+      value: JSON.stringify(
+        exhausted
+          ? { attempt, exhausted, error: describe(failure.value), failure: encodeFailure(node, failure.value) }
+          : { attempt, exhausted, error: describe(failure.value) }
+      )
     })
     yield* notify(state, { _tag: "Failed", runId: state.runId, path, attempt, willRetry: !exhausted })
     if (exhausted) return yield* exit
