@@ -9,7 +9,7 @@ import { SqlClient } from "effect/sql"
 import { Journal, PgJournal } from "plait"
 import { randomUUID } from "node:crypto"
 import { pgUrl, uniquePrefix, withDroppedTables } from "./pg-support.ts"
-import { makeProxy, type Proxy } from "./support/proxy.ts"
+import { makeProxy, pgJournalThrough } from "./support/proxy.ts"
 
 const entries = (label: string, n: number): Array<Journal.JournalEntry> =>
   Array.from({ length: n }, (_, i) => ({
@@ -24,16 +24,6 @@ describe.skipIf(pgUrl === undefined)("PgJournal when Postgres is unreachable", (
   const target = { host: url.hostname, port: Number(url.port || 5432) }
   const direct = PgClient.layer({ url: Redacted.make(url.toString()) })
 
-  /** A journal whose every connection goes through the proxy, with tables dropped afterwards. */
-  const journalThrough = Effect.fnUntraced(function*(proxy: Proxy, tablePrefix: string) {
-    const proxied = new URL(url.toString())
-    proxied.hostname = "127.0.0.1"
-    proxied.port = String(proxy.port)
-    const context = yield* Layer.build(
-      PgJournal.layer({ url: Redacted.make(proxied.toString()), tablePrefix, connectTimeout: "2 seconds" })
-    )
-    return Context.get(context, Journal.Journal)
-  })
 
   /** The run's entry paths, read over a direct connection. */
   const storedPaths = (tablePrefix: string, runId: string) =>
@@ -65,7 +55,7 @@ describe.skipIf(pgUrl === undefined)("PgJournal when Postgres is unreachable", (
     const tablePrefix = uniquePrefix()
     return Effect.gen(function*() {
       const proxy = yield* makeProxy(target)
-      const journal = yield* journalThrough(proxy, tablePrefix)
+      const journal = yield* pgJournalThrough(url.toString(), proxy, tablePrefix)
       const run = {
         runId: `run-${randomUUID()}`,
         workflow: "w",
@@ -98,7 +88,7 @@ describe.skipIf(pgUrl === undefined)("PgJournal when Postgres is unreachable", (
     const tablePrefix = uniquePrefix()
     return Effect.gen(function*() {
       const proxy = yield* makeProxy(target)
-      const journal = yield* journalThrough(proxy, tablePrefix)
+      const journal = yield* pgJournalThrough(url.toString(), proxy, tablePrefix)
       const run = {
         runId: `run-${randomUUID()}`,
         workflow: "w",

@@ -15,7 +15,7 @@ import { Journal, PgJournal, Workflow } from "plait"
 import { randomUUID } from "node:crypto"
 import { pgUrl, uniquePrefix, withDroppedTables } from "./pg-support.ts"
 import { completed, failure, makeCounts } from "./support.ts"
-import { makeProxy, type Proxy } from "./support/proxy.ts"
+import { makeProxy, pgJournalThrough } from "./support/proxy.ts"
 
 const items = Array.from({ length: 12 }, (_, i) => i + 1)
 
@@ -49,16 +49,6 @@ describe.skipIf(pgUrl === undefined)("a workflow run when Postgres becomes unrea
   const target = { host: url.hostname, port: Number(url.port || 5432) }
   const direct = PgClient.layer({ url: Redacted.make(url.toString()) })
 
-  /** A journal whose every connection goes through the proxy. */
-  const journalThrough = Effect.fnUntraced(function*(proxy: Proxy, tablePrefix: string) {
-    const proxied = new URL(url.toString())
-    proxied.hostname = "127.0.0.1"
-    proxied.port = String(proxy.port)
-    const context = yield* Layer.build(
-      PgJournal.layer({ url: Redacted.make(proxied.toString()), tablePrefix, connectTimeout: "2 seconds" })
-    )
-    return Context.get(context, Journal.Journal)
-  })
 
   /** The run's status and completed steps, read over a direct connection. */
   const stored = (tablePrefix: string, runId: string) =>
@@ -79,7 +69,7 @@ describe.skipIf(pgUrl === undefined)("a workflow run when Postgres becomes unrea
     const tablePrefix = uniquePrefix()
     return Effect.gen(function*() {
       const proxy = yield* makeProxy(target)
-      const journal = yield* journalThrough(proxy, tablePrefix)
+      const journal = yield* pgJournalThrough(url.toString(), proxy, tablePrefix)
       const counts = makeCounts()
       const pipeline = makePipeline(counts)
       const runId = `outage-${randomUUID()}`

@@ -2,7 +2,8 @@
  * A local TCP proxy in front of Postgres that a test cuts and restores, to take the server away
  * from a client without stopping the shared server.
  */
-import { Effect } from "effect"
+import { Context, Effect, Layer, Redacted } from "effect"
+import { Journal, PgJournal } from "plait"
 import * as Net from "node:net"
 
 export interface Proxy {
@@ -83,3 +84,17 @@ export const makeProxy = (target: { readonly host: string; readonly port: number
     }),
     ({ close }) => Effect.sync(close)
   ).pipe(Effect.map(({ proxy }) => proxy))
+
+/**
+ * A Postgres journal on `pgUrl` whose every connection goes through `proxy`, so a test can cut
+ * the journal off from the server without touching the server.
+ */
+export const pgJournalThrough = Effect.fnUntraced(function*(pgUrl: string, proxy: Proxy, tablePrefix: string) {
+  const proxied = new URL(pgUrl)
+  proxied.hostname = "127.0.0.1"
+  proxied.port = String(proxy.port)
+  const context = yield* Layer.build(
+    PgJournal.layer({ url: Redacted.make(proxied.toString()), tablePrefix, connectTimeout: "2 seconds" })
+  )
+  return Context.get(context, Journal.Journal)
+})
