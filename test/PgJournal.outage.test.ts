@@ -4,9 +4,9 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Exit, Layer, Option, Redacted } from "effect"
+import { Effect, Exit, Layer, Option, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
-import { Journal, PgJournal } from "plait"
+import { Journal } from "plait"
 import { randomUUID } from "node:crypto"
 import { pgUrl, uniquePrefix, withDroppedTables } from "./pg-support.ts"
 import { makeProxy, pgJournalThrough } from "./support/proxy.ts"

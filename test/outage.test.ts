@@ -9,9 +9,9 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Exit, Layer, Redacted, Schema } from "effect"
+import { Effect, Exit, Layer, Redacted, Schema } from "effect"
 import { SqlClient } from "effect/sql"
-import { Journal, PgJournal, Workflow } from "plait"
+import { Journal, Workflow } from "plait"
 import { randomUUID } from "node:crypto"
 import { pgUrl, uniquePrefix, withDroppedTables } from "./pg-support.ts"
 import { completed, failure, makeCounts } from "./support.ts"
