@@ -8,7 +8,9 @@
  * What each operation costs:
  *
  * - `start`: one statement on Postgres (a CTE that inserts the run if absent and returns the run
- *   with every entry); on SQLite an insert-if-absent, then the same single read as `load`.
+ *   with every entry). On SQLite the same single read as `load`, then, only when the run is
+ *   new, an insert-if-absent that returns the inserted row: one round trip to resume, two to
+ *   start.
  * - `load`: one statement returning the run row and all its entry rows.
  * - `append`: one statement for the whole batch on Postgres (`unnest` of four arrays, so no
  *   parameter limit applies). On SQLite one multi-row `INSERT`, split only past SQLite's 32766
@@ -30,6 +32,18 @@ import * as Journal from "./Journal.ts"
 /**
  * How a SQL journal is set up.
  *
+ * @example
+ * ```ts
+ * import { SqliteJournal, SqlJournal } from "plait"
+ *
+ * const options: SqlJournal.Options = {
+ *   tablePrefix: "billing_", // billing_runs, billing_entries, billing_migrations
+ *   migrate: false // applied at deploy time with `SqlJournal.migrate` instead
+ * }
+ *
+ * const JournalLive = SqliteJournal.layer({ filename: "billing.sqlite", ...options })
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -48,6 +62,17 @@ export interface Options {
 /**
  * A journal operation, as counted by {@link RoundTrips}.
  *
+ * @example
+ * ```ts
+ * import { SqlJournal } from "plait"
+ *
+ * const roundTrips = SqlJournal.makeRoundTrips()
+ * const operations: ReadonlyArray<SqlJournal.Operation> = ["start", "load", "append", "setStatus"]
+ *
+ * // After a workload: "start 1, load 0, append 3, setStatus 1".
+ * const report = () => operations.map((operation) => `${operation} ${roundTrips.of(operation)}`).join(", ")
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -57,6 +82,21 @@ export type Operation = "start" | "load" | "append" | "setStatus"
  * Counts the round trips a journal makes: every statement it sends and waits for, with
  * `BEGIN` and `COMMIT` counted when it opens a transaction. Pass one in
  * {@link Options.roundTrips}; read it after a workload.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { SqlJournal } from "plait"
+ *
+ * // Logs the round trips a workload costs, given the counter its journal was built with.
+ * const measured = (roundTrips: SqlJournal.RoundTrips) => <A, E, R>(workload: Effect.Effect<A, E, R>) =>
+ *   Effect.gen(function*() {
+ *     roundTrips.reset()
+ *     const result = yield* workload
+ *     yield* Effect.log(`${roundTrips.total} round trips, ${roundTrips.of("append")} for appends`)
+ *     return result
+ *   })
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -73,6 +113,18 @@ export interface RoundTrips {
 
 /**
  * One schema migration shipped with the library.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { SqlJournal } from "plait"
+ *
+ * const describe = (migration: SqlJournal.Migration) => `${migration.version}_${migration.name}`
+ *
+ * const program = SqlJournal.migrate().pipe(
+ *   Effect.flatMap((applied) => Effect.forEach(applied, (migration) => Effect.log(`applied ${describe(migration)}`)))
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -119,6 +171,14 @@ export const makeRoundTrips = (): RoundTrips => {
 
 /**
  * The migrations this version of the library ships, oldest first.
+ *
+ * @example
+ * ```ts
+ * import { SqlJournal } from "plait"
+ *
+ * // The schema version this build expects, for a readiness check against `<prefix>migrations`.
+ * const expectedVersion = Math.max(...SqlJournal.migrations.map((migration) => migration.version))
+ * ```
  *
  * @since 0.1.0
  * @category migrations
@@ -227,10 +287,14 @@ export const make: (
       dialect === "pg"
         ? (run) => query("start", statements.start, [run.runId, run.workflow, run.fingerprint, run.input, run.status])
         : (run) =>
-          Effect.andThen(
-            query("start", statements.start, [run.runId, run.workflow, run.fingerprint, run.input, run.status]),
-            query("start", statements.load, [run.runId])
-          )
+          Effect.flatMap(query("start", statements.load, [run.runId]), (rows) =>
+            rows.length > 0
+              ? Effect.succeed(rows)
+              : Effect.flatMap(
+                query("start", statements.start, [run.runId, run.workflow, run.fingerprint, run.input, run.status]),
+                // No row returned: another process created the run since the read; read it.
+                (inserted) => inserted.length > 0 ? Effect.succeed(inserted) : query("start", statements.load, [run.runId])
+              ))
 
     // On Postgres a concurrent writer can create the run after this statement took its
     // snapshot: the insert does nothing and the read sees no run. The next statement sees it.
@@ -464,8 +528,10 @@ ON CONFLICT DO NOTHING`,
 })
 
 const sqliteStatements = (t: Tables): Statements => ({
+  // Returns the inserted run as a load's run row (a new run has no entries).
   start: `INSERT INTO ${t.runs} (run_id, workflow, fingerprint, input, status) VALUES (?1, ?2, ?3, ?4, ?5)
-ON CONFLICT (run_id) DO NOTHING`,
+ON CONFLICT (run_id) DO NOTHING
+RETURNING 0 AS r, workflow AS a, fingerprint AS b, input AS c, status AS d, NULL AS n`,
   load: loadSelect(t, "?1", "NULL"),
   append: "", // built per batch by `sqliteInsert`
   setStatus: `UPDATE ${t.runs} SET status = ?1, updated_at = ${sqliteNow} WHERE run_id = ?2 RETURNING 1`,

@@ -1,12 +1,16 @@
 /**
  * Starting or resuming a run: decode the input before writing anything, load the journal in
  * one read, check the definition has not changed, interpret, record the outcome.
+ *
+ * The run's status is written only when it changes: a resumed run is marked `running` just
+ * before its first write, and its outcome is recorded unless the journal already holds it. So
+ * replaying a completed run, or finding a suspended one still waiting, is the one read alone.
  */
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
-import { Journal } from "../Journal.ts"
+import { Journal, type RunStatus } from "../Journal.ts"
 import { DefinitionChanged, InvalidInput, RunConflict } from "../WorkflowError.ts"
 import { jsonCodec } from "./codec.ts"
 import type { Definition } from "./definition.ts"
@@ -71,29 +75,39 @@ export const runDefinition = (definition: Definition, options: RunOptions) =>
       const difference = firstDifference(JSON.parse(stored.fingerprint), JSON.parse(fingerprint))
       if (difference !== undefined) return yield* new DefinitionChanged({ runId, ...difference })
     }
-    if (stored.status !== "running") yield* journal.setStatus(runId, "running")
+
+    // The status the journal holds. Concurrent first writes (with batching off) may both mark
+    // the run running: the same value twice.
+    let status = stored.status
+    const setStatus = (next: RunStatus) =>
+      status === next ? Effect.void : Effect.map(journal.setStatus(runId, next), () => void (status = next))
+    const writesAfterRunning: typeof journal = {
+      ...journal,
+      append: (id, entries) => Effect.andThen(setStatus("running"), journal.append(id, entries))
+    }
 
     const state = makeRunState({
       runId,
       entries: loaded.entries,
-      writer: makeWriter(journal, runId, options.batching ?? true),
+      writer: makeWriter(status === "running" ? journal : writesAfterRunning, runId, options.batching ?? true),
       observer: options.observe
     })
     const exit = yield* Effect.exit(runWorkflow(definition.nodes, decoded.value, state))
     if (Exit.isSuccess(exit)) {
-      yield* journal.setStatus(runId, "completed")
+      yield* setStatus("completed")
       const outcome: RawOutcome = { _tag: "Completed", runId, context: exit.value }
       return outcome
     }
     const error = Cause.findErrorOption(exit.cause)
     if (error._tag === "Some" && isSuspend(error.value)) {
-      yield* journal.setStatus(runId, "suspended")
+      yield* setStatus("suspended")
       const outcome: RawOutcome = { _tag: "Suspended", runId, waitingFor: error.value.path }
       return outcome
     }
-    // An interrupted run stays "running": it was stopped, not failed, and resumes as it is.
+    // An interrupted run keeps its status: "running" if it wrote anything (it was stopped, not
+    // failed, and resumes as it is), else what it was before this attempt.
     if (!Cause.hasInterruptsOnly(exit.cause)) {
-      yield* Effect.ignore(journal.setStatus(runId, "failed"))
+      yield* Effect.ignore(setStatus("failed"))
     }
     return yield* exit
   })
