@@ -17,6 +17,21 @@ import * as Schema from "effect/Schema"
 /**
  * Where a run stands.
  *
+ * @example
+ * ```ts
+ * import { Effect, Option } from "effect"
+ * import { Journal } from "plait"
+ *
+ * const needsAttention = (status: Journal.RunStatus) => status === "suspended" || status === "failed"
+ *
+ * const check = (runId: string) =>
+ *   Effect.gen(function*() {
+ *     const journal = yield* Journal.Journal
+ *     const loaded = yield* journal.load(runId)
+ *     return Option.isSome(loaded) && needsAttention(loaded.value.run.status)
+ *   })
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -24,6 +39,23 @@ export type RunStatus = "running" | "suspended" | "completed" | "failed"
 
 /**
  * One stored run: what it runs, with which input, against which structure.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Journal } from "plait"
+ *
+ * // A journal conformance check of your own: `start` creates the run once, then returns it.
+ * const record: Journal.RunRecord = {
+ *   runId: "order-1", workflow: "order", fingerprint: "[]", input: JSON.stringify({ id: "A-1" }), status: "running"
+ * }
+ *
+ * const program = Effect.gen(function*() {
+ *   const journal = yield* Journal.Journal
+ *   const { run } = yield* journal.start(record)
+ *   return run.workflow // "order"
+ * }).pipe(Effect.provide(Journal.layerMemory))
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -50,6 +82,23 @@ export interface RunRecord {
  * - `wake`: the wake-up time of a durable sleep.
  * - `signal`: a delivered signal payload.
  *
+ * @example
+ * ```ts
+ * import { Effect, Option } from "effect"
+ * import { Journal } from "plait"
+ *
+ * const countOf = (loaded: Journal.LoadedRun, kind: Journal.EntryKind) =>
+ *   loaded.entries.filter((entry) => entry.kind === kind).length
+ *
+ * // How many failed attempts a run has journaled, across every step.
+ * const failedAttempts = (runId: string) =>
+ *   Effect.gen(function*() {
+ *     const journal = yield* Journal.Journal
+ *     const loaded = yield* journal.load(runId)
+ *     return Option.match(loaded, { onNone: () => 0, onSome: (run) => countOf(run, "attempt") })
+ *   })
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -58,6 +107,21 @@ export type EntryKind = "step" | "attempt" | "choice" | "order" | "wake" | "sign
 /**
  * One journal entry. `(runId, path, kind, seq)` identifies it; writing the same identity twice
  * keeps the first value (writes are idempotent).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Journal } from "plait"
+ *
+ * const charged: Journal.JournalEntry = { path: "charge", kind: "step", seq: 0, value: JSON.stringify("ch_1") }
+ *
+ * const program = Effect.gen(function*() {
+ *   const journal = yield* Journal.Journal
+ *   yield* journal.start({ runId: "r-1", workflow: "order", fingerprint: "[]", input: "{}", status: "running" })
+ *   yield* journal.append("r-1", [charged])
+ *   yield* journal.append("r-1", [{ ...charged, value: JSON.stringify("ch_2") }]) // kept: "ch_1"
+ * }).pipe(Effect.provide(Journal.layerMemory))
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -74,6 +138,21 @@ export interface JournalEntry {
 /**
  * A run with every entry it has, as loaded in one read.
  *
+ * @example
+ * ```ts
+ * import { Effect, Option } from "effect"
+ * import { Journal } from "plait"
+ *
+ * const summary = ({ entries, run }: Journal.LoadedRun) =>
+ *   `${run.workflow} ${run.runId}: ${run.status}, ${entries.length} entries`
+ *
+ * const program = Effect.gen(function*() {
+ *   const journal = yield* Journal.Journal
+ *   const loaded = yield* journal.load("order-1")
+ *   return Option.map(loaded, summary)
+ * })
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -89,6 +168,25 @@ export interface LoadedRun {
  *   nothing already journaled is lost.
  * - `Corrupt`: a stored row cannot be read back (bad JSON, or it no longer matches its schema).
  * - `Conflict`: the run exists with different identity (another workflow under the same id).
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schedule, Schema } from "effect"
+ * import { SqliteJournal, Workflow } from "plait"
+ *
+ * const Ping = Workflow.make("ping", { input: Schema.String }).pipe(
+ *   Workflow.step("pong", { success: Schema.String }, (ctx) => Effect.succeed(ctx.input))
+ * )
+ *
+ * // A run resumes where it stopped, so retrying it while the store is unreachable is safe.
+ * const program = Workflow.run(Ping, { input: "hi", runId: "ping-1" }).pipe(
+ *   Effect.retry({
+ *     while: (error) => error._tag === "JournalError" && error.reason === "Unavailable",
+ *     schedule: Schedule.exponential("100 millis")
+ *   }),
+ *   Effect.provide(SqliteJournal.layer({ filename: "journal.sqlite" }))
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category errors
@@ -108,6 +206,22 @@ export class JournalError extends Schema.TaggedError<JournalError>()("JournalErr
 
 /**
  * The journal service. Every backend passes the same conformance suite.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { Journal } from "plait"
+ *
+ * // A journal of your own: the in-memory one, logging the size of every batch it writes.
+ * const LoggingJournal = Layer.sync(Journal.Journal, () => {
+ *   const inner = Journal.makeMemory()
+ *   return Journal.Journal.of({
+ *     ...inner,
+ *     append: (runId, entries) =>
+ *       Effect.andThen(Effect.log(`${runId}: ${entries.length} entries`), inner.append(runId, entries))
+ *   })
+ * })
+ * ```
  *
  * @since 0.1.0
  * @category services
@@ -132,6 +246,23 @@ export class Journal extends Context.Service<Journal, {
 /**
  * The identity of an entry, unique within a run.
  *
+ * @example
+ * ```ts
+ * import { Journal } from "plait"
+ *
+ * const entries: ReadonlyArray<Journal.JournalEntry> = [
+ *   { path: "charge", kind: "step", seq: 0, value: "\"ch_1\"" },
+ *   { path: "charge", kind: "step", seq: 0, value: "\"ch_2\"" }
+ * ]
+ *
+ * // Keep the first entry of each identity, as every journal does.
+ * const kept = new Map<string, Journal.JournalEntry>()
+ * for (const entry of entries) {
+ *   if (!kept.has(Journal.entryKey(entry))) kept.set(Journal.entryKey(entry), entry)
+ * }
+ * // kept.size === 1
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -142,6 +273,18 @@ export const entryKey = (entry: Pick<JournalEntry, "path" | "kind" | "seq">): st
  * A journal in process memory, for unit tests. It stores the same JSON text a SQL journal
  * would, so a value that does not survive its schema's encoding fails here too.
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
+ *
+ * const Ping = Workflow.make("ping", { input: Schema.String }).pipe(
+ *   Workflow.step("pong", { success: Schema.String }, (ctx) => Effect.succeed(ctx.input))
+ * )
+ *
+ * const program = Workflow.run(Ping, { input: "hi" }).pipe(Effect.provide(Journal.layerMemory))
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
@@ -149,6 +292,24 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal, () => makeM
 
 /**
  * Builds an in-memory journal directly, for callers that want to share one instance.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
+ *
+ * const Ping = Workflow.make("ping", { input: Schema.String }).pipe(
+ *   Workflow.step("pong", { success: Schema.String }, (ctx) => Effect.succeed(ctx.input))
+ * )
+ *
+ * // Keep a handle on the journal to inspect what a run wrote.
+ * const journal = Journal.makeMemory()
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* Workflow.run(Ping, { input: "hi", runId: "ping-1" })
+ *   return yield* journal.load("ping-1")
+ * }).pipe(Effect.provide(Layer.succeed(Journal.Journal, journal)))
+ * ```
  *
  * @since 0.1.0
  * @category constructors

@@ -20,6 +20,23 @@ import * as SqlJournal from "./SqlJournal.ts"
  * The pool's connection settings (`url`, or `host`, `port`, `database`, `username`,
  * `password`, pool sizes, timeouts) and the journal's own options.
  *
+ * @example
+ * ```ts
+ * import { Redacted } from "effect"
+ * import { PgJournal } from "plait"
+ *
+ * const options: PgJournal.Options = {
+ *   host: "db.internal",
+ *   database: "app",
+ *   username: "plait",
+ *   password: Redacted.make("secret"),
+ *   maxConnections: 20,
+ *   tablePrefix: "orders_" // one set of tables per service sharing the database
+ * }
+ *
+ * const JournalLive = PgJournal.layer(options)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */

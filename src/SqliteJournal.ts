@@ -22,6 +22,19 @@ import * as SqlJournal from "./SqlJournal.ts"
 /**
  * Where the journal lives and how hard it syncs.
  *
+ * @example
+ * ```ts
+ * import { SqliteJournal } from "plait"
+ *
+ * const options: SqliteJournal.Options = {
+ *   filename: "/var/lib/app/journal.sqlite",
+ *   synchronous: "FULL", // survive a power loss, at one fsync per commit
+ *   busyTimeout: "10 seconds" // another process holds the write lock
+ * }
+ *
+ * const JournalLive = SqliteJournal.layer(options)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */

@@ -25,12 +25,36 @@ import type { Added, FreshName, Simplify } from "./internal/types.ts"
 import { InvalidOutput, type ParallelFailure, type RaceFailure, type WorkflowError } from "./WorkflowError.ts"
 
 /**
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * const isWorkflow = (u: unknown): u is Workflow.Workflow<unknown, unknown, unknown, unknown> =>
+ *   typeof u === "object" && u !== null && Workflow.TypeId in u
+ *
+ * isWorkflow(Workflow.make("noop", { input: Schema.Void })) // true
+ * isWorkflow({ name: "noop" }) // false
+ * ```
+ *
  * @since 0.1.0
  * @category type ids
  */
 export const TypeId: typeof DefinitionTypeId = DefinitionTypeId
 
 /**
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * type IsWorkflow<T> = T extends { readonly [Workflow.TypeId]: Workflow.TypeId } ? true : false
+ *
+ * const Noop = Workflow.make("noop", { input: Schema.Void })
+ * const yes: IsWorkflow<typeof Noop> = true
+ * const no: IsWorkflow<{ readonly name: string }> = false
+ * ```
+ *
  * @since 0.1.0
  * @category type ids
  */
@@ -43,6 +67,18 @@ export type TypeId = typeof DefinitionTypeId
 /**
  * A workflow: run with input `I` (the encoded form its input schema decodes), it produces the
  * context `Ctx`, may fail with `E` and needs the services `R`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * // A helper for any workflow: runs it and logs where the run stands.
+ * const runAndLog = <I, Ctx, E, R>(workflow: Workflow.Workflow<I, Ctx, E, R>, input: I) =>
+ *   Workflow.run(workflow, { input }).pipe(
+ *     Effect.tap((outcome) => Effect.log(`${workflow.name} ${outcome.runId}: ${outcome._tag}`))
+ *   )
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -66,6 +102,20 @@ export interface Workflow<out I, out Ctx, out E, out R> extends Pipeable {
  * or several of them composed. Segments are applied with `pipe` and are the branches of
  * `parallel`, `race`, `chord` and `branch`.
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * type SignupCtx = { readonly input: { readonly email: string } }
+ *
+ * // A reusable piece: reads `input.email`, adds `{ welcomed: boolean }`.
+ * const welcome: Workflow.Segment<SignupCtx, { readonly welcomed: boolean }, never, never> =
+ *   Workflow.step("welcomed", { success: Schema.Boolean }, (ctx) => Effect.succeed(ctx.input.email.includes("@")))
+ *
+ * const Signup = Workflow.make("signup", { input: Schema.Struct({ email: Schema.String }) }).pipe(welcome)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -78,12 +128,42 @@ export interface Segment<Ctx, Delta, E, R> {
  * Anything that can stand as a branch over the context `Ctx`: a segment, or a function composed
  * from segments with `flow`.
  *
+ * @example
+ * ```ts
+ * import { Effect, flow, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * type Ctx = { readonly input: string }
+ *
+ * // Two steps composed with `flow` stand as one branch.
+ * const billing: Workflow.Branch<Ctx> = flow(
+ *   Workflow.step("invoice", { success: Schema.String }, (ctx: Ctx) => Effect.succeed(`INV-${ctx.input}`)),
+ *   Workflow.step("sent", { success: Schema.Boolean }, () => Effect.succeed(true))
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
 export type Branch<Ctx> = (self: Workflow<any, Ctx, never, never>) => Workflow<any, any, any, any>
 
 /**
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * type Ctx = { readonly input: string }
+ *
+ * // Branches declared apart from the block that runs them.
+ * const lookups = {
+ *   dns: Workflow.step("dns", { success: Schema.String }, (ctx: Ctx) => Effect.succeed(`A ${ctx.input}`)),
+ *   whois: Workflow.step("whois", { success: Schema.String }, (ctx: Ctx) => Effect.succeed(`owner of ${ctx.input}`))
+ * } satisfies Workflow.Branches<Ctx>
+ *
+ * const Domain = Workflow.make("domain", { input: Schema.String }).pipe(Workflow.parallel("lookups", lookups))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -91,6 +171,19 @@ export type Branches<Ctx> = { readonly [key: string]: Branch<Ctx> }
 
 /**
  * What a branch adds to the context it starts from.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * type Ctx = { readonly input: string }
+ * const user = Workflow.step("user", { success: Schema.Struct({ id: Schema.Number }) }, (_: Ctx) =>
+ *   Effect.succeed({ id: 1 }))
+ *
+ * type UserDelta = Workflow.DeltaOf<typeof user, Ctx> // { readonly user: { readonly id: number } }
+ * const delta: UserDelta = { user: { id: 1 } }
+ * ```
  *
  * @since 0.1.0
  * @category type-level
@@ -103,6 +196,20 @@ export type DeltaOf<B, Ctx> = B extends { readonly "~plait/Segment": { readonly 
 /**
  * The errors a branch can fail with.
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * class Declined extends Schema.TaggedError<Declined>()("Declined", { code: Schema.String }) {}
+ *
+ * const charge = Workflow.step("charge", { success: Schema.String, error: Declined }, (_: { readonly input: number }) =>
+ *   Effect.fail(new Declined({ code: "expired_card" })))
+ *
+ * type ChargeError = Workflow.ErrorOf<typeof charge> // Declined
+ * const error: ChargeError = new Declined({ code: "expired_card" })
+ * ```
+ *
  * @since 0.1.0
  * @category type-level
  */
@@ -112,6 +219,24 @@ export type ErrorOf<B> = B extends { readonly "~plait/Segment": { readonly _E: i
 
 /**
  * The services a branch needs.
+ *
+ * @example
+ * ```ts
+ * import { Context, Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * class Mailer extends Context.Service<Mailer, { readonly send: (to: string) => Effect.Effect<void> }>()("app/Mailer") {}
+ *
+ * const notify = Workflow.step("notified", { success: Schema.Boolean }, (ctx: { readonly input: string }) =>
+ *   Effect.gen(function*() {
+ *     const mailer = yield* Mailer
+ *     yield* mailer.send(ctx.input)
+ *     return true
+ *   }))
+ *
+ * type Needs = Workflow.ServicesOf<typeof notify> // Mailer
+ * const needsMailer: [Needs] extends [Mailer] ? true : false = true
+ * ```
  *
  * @since 0.1.0
  * @category type-level
@@ -123,12 +248,47 @@ export type ServicesOf<B> = B extends { readonly "~plait/Segment": { readonly _R
 /**
  * The result of a run: the final context, or the reason the run is waiting.
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
+ *
+ * const Expense = Workflow.make("expense", { input: Schema.Number }).pipe(
+ *   Workflow.signal("approval", { schema: Schema.Boolean })
+ * )
+ *
+ * const describe = <Ctx>(outcome: Workflow.Outcome<Ctx>): string =>
+ *   outcome._tag === "Completed" ? `${outcome.runId} done` : `${outcome.runId} waits for ${outcome.waitingFor}`
+ *
+ * const program = Workflow.run(Expense, { input: 120, runId: "expense-7" }).pipe(
+ *   Effect.map(describe),
+ *   Effect.provide(Journal.layerMemory)
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
 export type Outcome<Ctx> = Completed<Ctx> | Suspended
 
 /**
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
+ *
+ * const Hello = Workflow.make("hello", { input: Schema.String }).pipe(
+ *   Workflow.step("greeting", { success: Schema.String }, (ctx) => Effect.succeed(`hello ${ctx.input}`))
+ * )
+ *
+ * const report = (done: Workflow.Completed<{ readonly greeting: string }>) => Effect.log(done.context.greeting)
+ *
+ * const program = Effect.gen(function*() {
+ *   const outcome = yield* Workflow.run(Hello, { input: "ada" })
+ *   if (outcome._tag === "Completed") yield* report(outcome)
+ * }).pipe(Effect.provide(Journal.layerMemory))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -142,6 +302,23 @@ export interface Completed<Ctx> {
  * The run is waiting for a signal at `waitingFor`; deliver it with `sendSignal`, then run the
  * same run id again.
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
+ *
+ * const Expense = Workflow.make("expense", { input: Schema.Number }).pipe(
+ *   Workflow.signal("approval", { schema: Schema.Boolean })
+ * )
+ *
+ * const askApprover = (waiting: Workflow.Suspended) => Effect.log(`${waiting.runId} needs ${waiting.waitingFor}`)
+ *
+ * const program = Workflow.run(Expense, { input: 120, runId: "expense-7" }).pipe(
+ *   Effect.flatMap((outcome) => outcome._tag === "Suspended" ? askApprover(outcome) : Effect.void),
+ *   Effect.provide(Journal.layerMemory)
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -154,6 +331,23 @@ export interface Suspended {
 /**
  * A step's lifecycle, as reported to `observe`.
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
+ *
+ * const Hello = Workflow.make("hello", { input: Schema.String }).pipe(
+ *   Workflow.step("greeting", { success: Schema.String }, (ctx) => Effect.succeed(`hello ${ctx.input}`))
+ * )
+ *
+ * const observe = (event: Workflow.StepEvent) =>
+ *   event._tag === "Failed"
+ *     ? Effect.logWarning(`${event.path} failed on attempt ${event.attempt}${event.willRetry ? ", retrying" : ""}`)
+ *     : Effect.logDebug(`${event._tag} ${event.path}`)
+ *
+ * const program = Workflow.run(Hello, { input: "ada", observe }).pipe(Effect.provide(Journal.layerMemory))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -164,12 +358,45 @@ export type StepEvent = InternalStepEvent
  * attempts are journaled, so a budget survives a crash; a run re-driven after its budget ran out
  * gets a fresh budget for the failed step.
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * const patient: Workflow.Retry = { times: 5, delay: "200 millis", backoff: "exponential" }
+ *
+ * const Sync = Workflow.make("sync", { input: Schema.String }).pipe(
+ *   Workflow.step("pushed", { success: Schema.Boolean, retry: patient }, () => Effect.succeed(true)),
+ *   Workflow.step("pulled", { success: Schema.Boolean, retry: patient }, () => Effect.succeed(true))
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
 export type Retry = RetryPolicy
 
 /**
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * class Declined extends Schema.TaggedError<Declined>()("Declined", { code: Schema.String }) {}
+ *
+ * const charging: Workflow.StepOptions<string, Declined> = {
+ *   success: Schema.String,
+ *   error: Declined, // journaled, so a replayed failure keeps its type
+ *   retry: { times: 2 },
+ *   timeout: "10 seconds"
+ * }
+ *
+ * const Checkout = Workflow.make("checkout", { input: Schema.Number }).pipe(
+ *   Workflow.step("charge", charging, (ctx) =>
+ *     ctx.input > 0 ? Effect.succeed("ch_1") : Effect.fail(new Declined({ code: "amount" })))
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -184,6 +411,22 @@ export interface StepOptions<A, E> {
 }
 
 /**
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * // `as const satisfies` keeps the literals the block's result and error types depend on.
+ * const everyRegion = { concurrency: 4, onError: "completeAll" } as const satisfies Workflow.ParallelOptions
+ *
+ * const Warmup = Workflow.make("warmup", { input: Schema.String }).pipe(
+ *   Workflow.parallel("caches", {
+ *     eu: Workflow.step("eu", { success: Schema.Boolean }, () => Effect.succeed(true)),
+ *     us: Workflow.step("us", { success: Schema.Boolean }, () => Effect.succeed(true))
+ *   }, everyRegion)
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -199,6 +442,22 @@ export interface ParallelOptions {
 /**
  * The context a parallel block adds, by merge and error strategy.
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * type Ctx = { readonly input: string }
+ * const left = Workflow.step("a", { success: Schema.Number }, (_: Ctx) => Effect.succeed(1))
+ * const right = Workflow.step("b", { success: Schema.String }, (_: Ctx) => Effect.succeed("x"))
+ * type Branches = { readonly left: typeof left; readonly right: typeof right }
+ *
+ * type Merged = Workflow.ParallelDelta<"both", Ctx, Branches, {}>
+ * type Collected = Workflow.ParallelDelta<"both", Ctx, Branches, { readonly merge: "collect" }>
+ * const merged: Merged = { a: 1, b: "x" }
+ * const collected: Collected = { both: { left: { a: 1 }, right: { b: "x" } } }
+ * ```
+ *
  * @since 0.1.0
  * @category type-level
  */
@@ -212,6 +471,24 @@ export type ParallelDelta<Name extends string, Ctx, B, O> = O extends { readonly
 /**
  * The errors a parallel block can fail with, by error strategy.
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow, WorkflowError } from "plait"
+ *
+ * class Declined extends Schema.TaggedError<Declined>()("Declined", { code: Schema.String }) {}
+ * const charge = Workflow.step("charge", { success: Schema.String, error: Declined }, (_: { readonly input: number }) =>
+ *   Effect.fail(new Declined({ code: "expired_card" })))
+ * type Branches = { readonly card: typeof charge }
+ *
+ * type FailFast = Workflow.ParallelError<Branches, {}> // Declined
+ * type CompleteAll = Workflow.ParallelError<Branches, { readonly onError: "completeAll" }> // ParallelFailure
+ * type Settled = Workflow.ParallelError<Branches, { readonly onError: "settle" }> // never
+ * const first: FailFast = new Declined({ code: "expired_card" })
+ * const all: CompleteAll = new WorkflowError.ParallelFailure({ runId: "r-1", path: "pay", failures: {}, successes: {} })
+ * const settled: [Settled] extends [never] ? true : false = true
+ * ```
+ *
  * @since 0.1.0
  * @category type-level
  */
@@ -220,6 +497,26 @@ export type ParallelError<B, O> = O extends { readonly onError: "settle" } ? nev
   : ErrorOf<B[keyof B]>
 
 /**
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * interface Recipient { readonly email: string }
+ *
+ * // Up to 10 sends at once, journaled by address; the block fails only past 10% bounces.
+ * const delivery = {
+ *   concurrency: 10,
+ *   onError: "settle",
+ *   tolerate: { fraction: 0.1 },
+ *   key: (recipient: Recipient) => recipient.email
+ * } as const satisfies Workflow.ForEachOptions<Recipient>
+ *
+ * const Newsletter = Workflow.make("newsletter", { input: Schema.Array(Schema.Struct({ email: Schema.String })) }).pipe(
+ *   Workflow.forEach("sent", (ctx) => ctx.input, (r) => Effect.succeed(r.email), { ...delivery, success: Schema.String })
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -236,6 +533,24 @@ export interface ForEachOptions<I> {
 /**
  * The context inside a `forEach` segment body: the block's context plus the current item. An
  * `item` or `index` already in the context (an enclosing `forEach`) is shadowed.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * const Line = Schema.Struct({ sku: Schema.String, qty: Schema.Number })
+ * type OrderCtx = { readonly input: { readonly lines: ReadonlyArray<typeof Line.Type> } }
+ * type PerLine = Workflow.ItemContext<OrderCtx, typeof Line.Type> // OrderCtx & { item: line; index: number }
+ *
+ * // A per-item segment declared on its own: `ctx.item` is the line, `ctx.index` its position.
+ * const reserve = Workflow.step("reserved", { success: Schema.Boolean }, (ctx: PerLine) =>
+ *   Effect.succeed(ctx.item.qty > 0))
+ *
+ * const Order = Workflow.make("order", { input: Schema.Struct({ lines: Schema.Array(Line) }) }).pipe(
+ *   Workflow.forEach("lines", (ctx) => ctx.input.lines, reserve)
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -557,6 +872,19 @@ export const forEach: {
   })) as any
 
 /**
+ * @example
+ * ```ts
+ * import { Result, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * class Bounced extends Schema.TaggedError<Bounced>()("Bounced", { address: Schema.String }) {}
+ *
+ * type Sent = Workflow.ForEachResults<string, Bounced, {}> // ReadonlyArray<string>
+ * type Settled = Workflow.ForEachResults<string, Bounced, { readonly onError: "settle" }> // ReadonlyArray<Result<string, Bounced>>
+ * const sent: Sent = ["m-1", "m-2"]
+ * const settled: Settled = [Result.succeed("m-1"), Result.fail(new Bounced({ address: "x@example.com" }))]
+ * ```
+ *
  * @since 0.1.0
  * @category type-level
  */
@@ -566,6 +894,21 @@ export type ForEachResults<A, E, O> = O extends { readonly onError: "settle" } ?
 /**
  * The errors a `forEach` block can fail with. In `"settle"` mode it fails only past its
  * `tolerate` threshold, so without one it adds no error.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Workflow, WorkflowError } from "plait"
+ *
+ * class Bounced extends Schema.TaggedError<Bounced>()("Bounced", { address: Schema.String }) {}
+ *
+ * type FailFast = Workflow.ForEachError<Bounced, {}> // Bounced
+ * type Settled = Workflow.ForEachError<Bounced, { readonly onError: "settle" }> // never
+ * type Bounded = Workflow.ForEachError<Bounced, { readonly onError: "settle"; readonly tolerate: { readonly count: 3 } }>
+ * const first: FailFast = new Bounced({ address: "x@example.com" })
+ * const tooMany: Bounded = new WorkflowError.ParallelFailure({ runId: "r-1", path: "sent", failures: {}, successes: {} })
+ * const never: [Settled] extends [never] ? true : false = true
+ * ```
  *
  * @since 0.1.0
  * @category type-level
@@ -659,6 +1002,25 @@ export const signal = <const Name extends string, Ctx, A>(
 // -------------------------------------------------------------------------------------------
 
 /**
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
+ *
+ * const Order = Workflow.make("order", { input: Schema.String }).pipe(
+ *   Workflow.step("charged", { success: Schema.Boolean }, () => Effect.succeed(true))
+ * )
+ *
+ * // The run id comes from the order, so a retried request resumes the run instead of starting another.
+ * const optionsFor = (orderId: string): Workflow.RunOptions<string> => ({
+ *   input: orderId,
+ *   runId: `order-${orderId}`,
+ *   observe: (event) => Effect.logDebug(event._tag, event.path)
+ * })
+ *
+ * const program = Workflow.run(Order, optionsFor("A-1")).pipe(Effect.provide(Journal.layerMemory))
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */

@@ -11,6 +11,21 @@ import { JournalError } from "./Journal.ts"
 /**
  * The run's input did not decode with the workflow's input schema. Nothing was written.
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
+ *
+ * const Invite = Workflow.make("invite", { input: Schema.Struct({ email: Schema.NonEmptyString }) }).pipe(
+ *   Workflow.step("sent", { success: Schema.Boolean }, () => Effect.succeed(true))
+ * )
+ *
+ * const program = Workflow.run(Invite, { input: { email: "" } }).pipe(
+ *   Effect.catchTag("InvalidInput", (error) => Effect.succeed(`rejected: ${error.issue}`)),
+ *   Effect.provide(Journal.layerMemory)
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -26,6 +41,23 @@ export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInp
 
 /**
  * A step returned a value its `success` schema cannot encode. The value is not journaled.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
+ *
+ * const Expense = Workflow.make("expense", { input: Schema.Number }).pipe(
+ *   Workflow.signal("approval", { schema: Schema.Struct({ approved: Schema.Boolean }) })
+ * )
+ *
+ * // A webhook body is untrusted: a payload the signal's schema rejects is reported, not journaled.
+ * const onWebhook = (body: unknown) =>
+ *   Workflow.sendSignal(Expense, { runId: "expense-7", path: "approval", value: body }).pipe(
+ *     Effect.catchTag("InvalidOutput", (error) => Effect.logWarning(`bad ${error.path}: ${error.issue}`)),
+ *     Effect.provide(Journal.layerMemory)
+ *   )
+ * ```
  *
  * @since 0.1.0
  * @category errors
@@ -44,6 +76,26 @@ export class InvalidOutput extends Schema.TaggedError<InvalidOutput>()("InvalidO
  * The workflow's structure differs from the one the run was started with. `path` is the first
  * place they differ. Pass `allowDefinitionChange: true` to `Workflow.run` to resume anyway.
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
+ *
+ * const Order = Workflow.make("order", { input: Schema.String }).pipe(
+ *   Workflow.step("charged", { success: Schema.Boolean }, () => Effect.succeed(true))
+ * )
+ *
+ * // After a deploy that only added steps, let old runs continue.
+ * const program = Workflow.run(Order, { input: "A-1", runId: "order-A-1" }).pipe(
+ *   Effect.catchTag("DefinitionChanged", (error) =>
+ *     Effect.andThen(
+ *       Effect.logWarning(`${error.runId} differs at ${error.path}, resuming anyway`),
+ *       Workflow.run(Order, { input: "A-1", runId: error.runId, allowDefinitionChange: true })
+ *     )),
+ *   Effect.provide(Journal.layerMemory)
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -61,6 +113,23 @@ export class DefinitionChanged extends Schema.TaggedError<DefinitionChanged>()("
 /**
  * The run id is already used by a different workflow.
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
+ *
+ * const Refund = Workflow.make("refund", { input: Schema.String }).pipe(
+ *   Workflow.step("refunded", { success: Schema.Boolean }, () => Effect.succeed(true))
+ * )
+ *
+ * // "A-1" already names an order run: namespace the id by workflow and try again.
+ * const program = Workflow.run(Refund, { input: "A-1", runId: "A-1" }).pipe(
+ *   Effect.catchTag("RunConflict", (error) =>
+ *     Workflow.run(Refund, { input: "A-1", runId: `${error.requested}-${error.runId}` })),
+ *   Effect.provide(Journal.layerMemory)
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -76,6 +145,22 @@ export class RunConflict extends Schema.TaggedError<RunConflict>()("RunConflict"
 
 /**
  * A step did not finish within its `timeout`; it was interrupted. Counts as a failed attempt.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
+ *
+ * const Crawl = Workflow.make("crawl", { input: Schema.String }).pipe(
+ *   Workflow.step("page", { success: Schema.String, timeout: "5 seconds", retry: { times: 2 } }, (ctx) =>
+ *     Effect.as(Effect.sleep("1 minute"), ctx.input))
+ * )
+ *
+ * const program = Workflow.run(Crawl, { input: "https://example.com" }).pipe(
+ *   Effect.catchTag("StepTimeout", (error) => Effect.succeed(`${error.path} gave up after ${error.timeout}`)),
+ *   Effect.provide(Journal.layerMemory)
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category errors
@@ -96,6 +181,24 @@ export class StepTimeout extends Schema.TaggedError<StepTimeout>()("StepTimeout"
  * branch key (item path for `forEach`); `successes` holds the deltas of the branches that
  * finished.
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
+ *
+ * const Notify = Workflow.make("notify", { input: Schema.String }).pipe(
+ *   Workflow.parallel("channels", {
+ *     email: Workflow.step("email", { success: Schema.Boolean }, () => Effect.succeed(true)),
+ *     sms: Workflow.step("sms", { success: Schema.Boolean }, () => Effect.fail("no phone number"))
+ *   }, { onError: "completeAll" })
+ * )
+ *
+ * const program = Workflow.run(Notify, { input: "ada" }).pipe(
+ *   Effect.catchTag("ParallelFailure", (error) => Effect.succeed({ failed: Object.keys(error.failures) })), // ["sms"]
+ *   Effect.provide(Journal.layerMemory)
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -114,6 +217,24 @@ export class ParallelFailure extends Schema.TaggedError<ParallelFailure>()("Para
 /**
  * Every branch of a race failed. `failures` holds each branch's error by key.
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
+ *
+ * const Quote = Workflow.make("quote", { input: Schema.String }).pipe(
+ *   Workflow.race("price", {
+ *     primary: Workflow.step("primary", { success: Schema.Number }, () => Effect.fail("timeout")),
+ *     backup: Workflow.step("backup", { success: Schema.Number }, () => Effect.fail("rate limited"))
+ *   })
+ * )
+ *
+ * const program = Workflow.run(Quote, { input: "BTC" }).pipe(
+ *   Effect.catchTag("RaceFailure", (error) => Effect.logError(`no price: ${JSON.stringify(error.failures)}`)),
+ *   Effect.provide(Journal.layerMemory)
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -129,6 +250,26 @@ export class RaceFailure extends Schema.TaggedError<RaceFailure>()("RaceFailure"
 
 /**
  * Any error plait itself can raise while running a workflow.
+ *
+ * @example
+ * ```ts
+ * import { WorkflowError } from "plait"
+ *
+ * // Map every error plait raises to an HTTP status.
+ * const httpStatus = (error: WorkflowError.WorkflowError): number => {
+ *   switch (error._tag) {
+ *     case "InvalidInput":
+ *       return 400
+ *     case "RunConflict":
+ *     case "DefinitionChanged":
+ *       return 409
+ *     case "JournalError":
+ *       return error.reason === "Unavailable" ? 503 : 500
+ *     default:
+ *       return 500
+ *   }
+ * }
+ * ```
  *
  * @since 0.1.0
  * @category errors
@@ -146,6 +287,22 @@ export type WorkflowError =
 export {
   /**
    * Re-exported from `Journal`, for matching all of plait's errors from one module.
+   *
+   * @example
+   * ```ts
+   * import { Effect, Schema } from "effect"
+   * import { Journal, Workflow, WorkflowError } from "plait"
+   *
+   * const Ping = Workflow.make("ping", { input: Schema.String }).pipe(
+   *   Workflow.step("pong", { success: Schema.String }, (ctx) => Effect.succeed(ctx.input))
+   * )
+   *
+   * const program = Workflow.run(Ping, { input: "hi" }).pipe(
+   *   Effect.tapError((error) =>
+   *     error instanceof WorkflowError.JournalError ? Effect.logError(`journal ${error.reason}: ${error.detail}`) : Effect.void),
+   *   Effect.provide(Journal.layerMemory)
+   * )
+   * ```
    *
    * @since 0.1.0
    * @category errors

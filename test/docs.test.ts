@@ -12,6 +12,14 @@
  * Prefer a block that compiles; to show a compile error, keep the block checked and put
  * `// @ts-expect-error` on the line before the error.
  *
+ * Blocks are checked with `tsconfig.json`'s options, except that a block's own top-level
+ * declarations may go unused: `const program = ...` is how an example shows a value. Unused
+ * imports and unused locals inside functions are still reported.
+ *
+ * Also checked: every export of a public module (`src/*.ts`) has a doc comment with `@since`,
+ * exactly one `@category` and an `@example`. `src/index.ts` only re-exports the modules as
+ * namespaces, so its exports need `@since` alone.
+ *
  * How: each block becomes a virtual file under `test/.doc-snippets/` (never written to disk;
  * the directory only places it inside the package, so `"plait"` resolves to `src/index.ts`
  * through the `plait-source` condition and `"effect"` to `node_modules`). Every block is its
@@ -189,9 +197,34 @@ const typeCheck = (snippets: ReadonlyArray<Snippet>): Map<string, ReadonlyArray<
   const byFile = new Map<string, ReadonlyArray<ts.Diagnostic>>()
   for (const snippet of snippets) {
     const file = program.getSourceFile(snippet.fileName)!
-    byFile.set(snippet.fileName, [...program.getSyntacticDiagnostics(file), ...program.getSemanticDiagnostics(file)])
+    const shown = topLevelNames(file)
+    byFile.set(
+      snippet.fileName,
+      [...program.getSyntacticDiagnostics(file), ...program.getSemanticDiagnostics(file)].filter((diagnostic) =>
+        !(unusedCodes.has(diagnostic.code) && diagnostic.start !== undefined && shown.has(diagnostic.start))
+      )
+    )
   }
   return byFile
+}
+
+/** "'x' is declared but its value is never read", and its form for types. */
+const unusedCodes: ReadonlySet<number> = new Set([6133, 6196])
+
+/** Start positions of the names a block declares at its top level (not its imports). */
+const topLevelNames = (file: ts.SourceFile): ReadonlySet<number> => {
+  const starts = new Set<number>()
+  for (const statement of file.statements) {
+    if (ts.isVariableStatement(statement)) {
+      for (const declaration of statement.declarationList.declarations) starts.add(declaration.name.getStart(file))
+    } else if (
+      (ts.isFunctionDeclaration(statement) || ts.isClassDeclaration(statement) || ts.isInterfaceDeclaration(statement) ||
+        ts.isTypeAliasDeclaration(statement) || ts.isEnumDeclaration(statement)) && statement.name !== undefined
+    ) {
+      starts.add(statement.name.getStart(file))
+    }
+  }
+  return starts
 }
 
 const describeDiagnostic = (snippet: Snippet, diagnostic: ts.Diagnostic): string => {
@@ -205,8 +238,94 @@ const describeDiagnostic = (snippet: Snippet, diagnostic: ts.Diagnostic): string
 }
 
 // ---------------------------------------------------------------------------------------------
+// doc tags of public exports
+// ---------------------------------------------------------------------------------------------
+
+interface Export {
+  readonly name: string
+  readonly line: number
+  readonly tags: ReadonlyArray<string>
+}
+
+/** The exports of a module with the tags of the doc comment each is declared under. */
+const exportsOf = (source: string): Array<Export> => {
+  const file = ts.createSourceFile(source, fs.readFileSync(path.join(root, source), "utf8"), ts.ScriptTarget.Latest, true)
+  const found: Array<Export> = []
+  const add = (name: string, node: ts.Node, tagsFrom: ts.Node = node) =>
+    found.push({
+      name,
+      line: file.getLineAndCharacterOfPosition(node.getStart(file)).line + 1,
+      tags: ts.getJSDocTags(tagsFrom).map((tag) => tag.tagName.text)
+    })
+  const isExported = (node: ts.Node) =>
+    ts.canHaveModifiers(node) && (ts.getModifiers(node) ?? []).some((m) => m.kind === ts.SyntaxKind.ExportKeyword)
+  const overloaded = new Set<string>()
+  for (const statement of file.statements) {
+    if (ts.isExportDeclaration(statement)) {
+      const clause = statement.exportClause
+      if (clause === undefined) add("*", statement)
+      else if (ts.isNamespaceExport(clause)) add(clause.name.text, statement)
+      else {
+        for (const specifier of clause.elements) {
+          // A specifier documented on its own wins over the comment on the whole `export { }`.
+          add(specifier.name.text, specifier, ts.getJSDocTags(specifier).length > 0 ? specifier : statement)
+        }
+      }
+    } else if (ts.isExportAssignment(statement)) {
+      add("default", statement)
+    } else if (!isExported(statement)) {
+      continue
+    } else if (ts.isVariableStatement(statement)) {
+      for (const declaration of statement.declarationList.declarations) {
+        add(declaration.name.getText(file), declaration, statement)
+      }
+    } else if (ts.isFunctionDeclaration(statement)) {
+      // Overloads share the first signature's doc comment.
+      const name = statement.name?.text ?? "default"
+      if (!overloaded.has(name)) add(name, statement)
+      overloaded.add(name)
+    } else if (
+      ts.isClassDeclaration(statement) || ts.isInterfaceDeclaration(statement) || ts.isTypeAliasDeclaration(statement) ||
+      ts.isEnumDeclaration(statement) || ts.isModuleDeclaration(statement)
+    ) {
+      const kind = ts.isInterfaceDeclaration(statement) || ts.isTypeAliasDeclaration(statement) ? " (type)" : ""
+      add(`${statement.name?.getText(file) ?? "default"}${kind}`, statement)
+    }
+  }
+  return found
+}
+
+/** What is missing from each export's doc comment, as `file:line Name: missing @tag`. */
+const undocumentedExports = (): Array<string> => {
+  const modules = fs.readdirSync(path.join(root, "src"), { withFileTypes: true })
+    .filter((entry) => entry.isFile() && entry.name.endsWith(".ts"))
+    .map((entry) => `src/${entry.name}`)
+    .sort()
+  const problems: Array<string> = []
+  for (const source of modules) {
+    const required = source === "src/index.ts" ? ["since"] : ["since", "category", "example"]
+    for (const { line, name, tags } of exportsOf(source)) {
+      const missing = required.filter((tag) => !tags.includes(tag)).map((tag) => `@${tag}`)
+      const categories = tags.filter((tag) => tag === "category").length
+      if (missing.length > 0) problems.push(`${source}:${line} ${name}: missing ${missing.join(", ")}`)
+      if (categories > 1) problems.push(`${source}:${line} ${name}: ${categories} @category tags, expected one`)
+    }
+  }
+  return problems
+}
+
+// ---------------------------------------------------------------------------------------------
 // tests
 // ---------------------------------------------------------------------------------------------
+
+describe("public exports", () => {
+  it("each has @since, one @category and an @example", () => {
+    const modules = exportsOf("src/Workflow.ts")
+    assert.isTrue(modules.some((found) => found.name === "run"), "the export scan finds Workflow.run")
+    const problems = undocumentedExports()
+    assert.deepStrictEqual(problems, [], `\n${problems.join("\n")}`)
+  })
+})
 
 describe("documentation code blocks", () => {
   const { problems, snippets } = collect()
