@@ -60,6 +60,10 @@ export const makeWriter = (journal: Journal["Service"], runId: string, batching:
     write: (entry) =>
       Effect.uninterruptibleMask((restore) =>
         Effect.suspend(() => {
+          // One fiber and no write in flight: nobody can join, and there is nothing to wait for.
+          if (concurrent === 0 && open === undefined && inFlight === undefined) {
+            return journal.append(runId, [entry])
+          }
           if (open !== undefined) {
             open.entries.push(entry)
             return restore(Deferred.await(open.committed))
