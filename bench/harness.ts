@@ -3,9 +3,10 @@
  * fresh trials with `performance.now()`, interleaved across systems so drift and GC pressure
  * fall on every system alike.
  *
- * To add a system (a SQLite or Postgres journal, another engine), write a function returning
- * `Case`s and add its result to the registry in `run.ts`; the harness, table and JSON need no
- * change.
+ * To add a system (another journal backend, another engine), write a function returning
+ * `Case`s and add its result to a registry in `run.ts`; the harness, table and JSON need no
+ * change. A trial may also report counts (`Trial.counts`, e.g. a journal's round trips): the
+ * table then shows them per run and per step, with steps per second.
  */
 /** One timed trial, prepared (untimed) on fresh state. */
 export interface Trial {
@@ -13,6 +14,11 @@ export interface Trial {
   readonly run: () => Promise<unknown>
   /** Untimed clean-up once the trial is measured. */
   readonly dispose: () => Promise<void>
+  /**
+   * Read right after `run` (before `dispose`): counts the timed run made, e.g. a journal's
+   * round trips (`{ append, total }`). Reported as medians over the trials, and per step.
+   */
+  readonly counts?: (() => Readonly<Record<string, number>>) | undefined
 }
 
 export interface Case {
@@ -33,12 +39,18 @@ export interface Workload {
   /** The checksum every system's run must produce. */
   readonly expected: number
   readonly description: string
+  /**
+   * Trials for this workload when `--warmup` / `--iterations` are not given, for workloads too
+   * slow for the defaults (a durable journal waits for the disk on every commit).
+   */
+  readonly trials?: Record<"full" | "quick", { readonly warmup: number; readonly iterations: number }> | undefined
 }
 
 export interface Sample {
   readonly workload: string
   readonly system: string
   readonly samplesMs: ReadonlyArray<number>
+  readonly steps: number
   readonly medianMs: number
   readonly minMs: number
   readonly perStepUs: number
@@ -48,6 +60,9 @@ export interface Sample {
    */
   readonly cpuSamplesMs: ReadonlyArray<number>
   readonly cpuMedianMs: number
+  /** Each of `Trial.counts`, per trial and its median over the trials; absent without counts. */
+  readonly countSamples?: Readonly<Record<string, ReadonlyArray<number>>> | undefined
+  readonly counts?: Readonly<Record<string, number>> | undefined
 }
 
 export interface Options {
@@ -65,6 +80,7 @@ export const median = (values: ReadonlyArray<number>): number => {
 interface Timing {
   readonly wallMs: number
   readonly cpuMs: number
+  readonly counts: Readonly<Record<string, number>> | undefined
 }
 
 /** Runs one trial; fails loudly when its checksum is wrong, since a wrong run proves nothing. */
@@ -77,12 +93,13 @@ const trial = async (c: Case, workload: Workload, index: number): Promise<Timing
   const result = await prepared.run()
   const wallMs = performance.now() - start
   const cpu = process.cpuUsage(cpuStart)
+  const counts = prepared.counts?.()
   await prepared.dispose()
   const sum = c.checksum(result)
   if (sum !== workload.expected) {
     throw new Error(`${c.system} / ${c.workload}: checksum ${sum}, expected ${workload.expected}`)
   }
-  return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000 }
+  return { wallMs, cpuMs: (cpu.user + cpu.system) / 1000, counts }
 }
 
 /**
@@ -110,15 +127,27 @@ export const measureWorkload = async (
     const cpuMs = samples[i]!.map((t) => t.cpuMs)
     const medianMs = median(ms)
     options.log(`  ${workload.name} · ${c.system}: median ${medianMs.toFixed(2)} ms`)
+    const countSamples: Record<string, Array<number>> = {}
+    for (const t of samples[i]!) {
+      for (const [name, value] of Object.entries(t.counts ?? {})) (countSamples[name] ??= []).push(value)
+    }
+    const counted = Object.keys(countSamples).length > 0
     return {
       workload: workload.name,
       system: c.system,
+      steps: workload.steps,
       samplesMs: ms,
       medianMs,
       minMs: Math.min(...ms),
       perStepUs: (medianMs * 1000) / workload.steps,
       cpuSamplesMs: cpuMs,
-      cpuMedianMs: median(cpuMs)
+      cpuMedianMs: median(cpuMs),
+      ...(counted
+        ? {
+          countSamples,
+          counts: Object.fromEntries(Object.entries(countSamples).map(([name, values]) => [name, median(values)]))
+        }
+        : {})
     }
   })
 }
@@ -129,19 +158,55 @@ export const ratio = (samples: ReadonlyArray<Sample>, sample: Sample, baseline: 
   return base === undefined ? undefined : sample.medianMs / base.medianMs
 }
 
-export const formatTable = (samples: ReadonlyArray<Sample>, baselines: ReadonlyArray<string>): string => {
-  const header = ["workload", "system", "median ms", "min ms", "µs/step", "cpu ms", ...baselines.map((b) => `÷ ${b}`)]
+export interface TableOptions {
+  /** Ratio columns: every system's median divided by each of these systems' medians. */
+  readonly baselines?: ReadonlyArray<string> | undefined
+  /**
+   * One more ratio column, `÷ label`: a system's median divided by the median of the system
+   * `of(system)` names (e.g. the same journal with batching off), where there is one.
+   */
+  readonly pair?: { readonly label: string; readonly of: (system: string) => string | undefined } | undefined
+}
+
+/**
+ * The results as a table. Samples with counts (`Trial.counts`) add steps per second and, for
+ * each count, its median per run and per step.
+ */
+export const formatTable = (samples: ReadonlyArray<Sample>, options: TableOptions = {}): string => {
+  const baselines = options.baselines ?? []
+  const countNames = [...new Set(samples.flatMap((s) => Object.keys(s.counts ?? {})))]
+  const counted = countNames.length > 0
+  const pair = options.pair
+  const header = [
+    "workload",
+    "system",
+    "median ms",
+    "min ms",
+    "µs/step",
+    ...(counted ? ["steps/s"] : []),
+    "cpu ms",
+    ...countNames.flatMap((name) => [name, `${name}/step`]),
+    ...baselines.map((b) => `÷ ${b}`),
+    ...(pair === undefined ? [] : [`÷ ${pair.label}`])
+  ]
+  const ratioCell = (s: Sample, other: string | undefined) => {
+    const r = other === undefined || other === s.system ? undefined : ratio(samples, s, other)
+    return r === undefined ? "" : `${r.toPrecision(3)}×`
+  }
   const rows = samples.map((s, i) => [
     i > 0 && samples[i - 1]!.workload === s.workload ? "" : s.workload,
     s.system,
     s.medianMs.toFixed(2),
     s.minMs.toFixed(2),
     s.perStepUs.toFixed(2),
+    ...(counted ? [Math.round((s.steps * 1000) / s.medianMs).toString()] : []),
     s.cpuMedianMs.toFixed(2),
-    ...baselines.map((b) => {
-      const r = ratio(samples, s, b)
-      return r === undefined || s.system === b ? "" : `${r.toPrecision(3)}×`
-    })
+    ...countNames.flatMap((name) => {
+      const count = s.counts?.[name]
+      return count === undefined ? ["", ""] : [String(count), (count / s.steps).toPrecision(3)]
+    }),
+    ...baselines.map((b) => ratioCell(s, b)),
+    ...(pair === undefined ? [] : [ratioCell(s, pair.of(s.system))])
   ])
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)))
   const line = (cells: ReadonlyArray<string>) =>

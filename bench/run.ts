@@ -1,22 +1,34 @@
 /**
  * `npm run bench`: plait on its memory journal, effect/workflow on its memory engine and plain
- * Effect, on the same workloads in one process.
+ * Effect, on the same workloads in one process; then plait on durable journals (a SQLite file,
+ * Postgres at `PLAIT_PG_URL`, default postgres://postgres@127.0.0.1:5432/test), batching on
+ * and off, with the journal's round trips counted.
  *
  *   --quick              fewer trials (a smoke run; numbers are noisier)
  *   --only=a,b           only these workloads (names as printed, e.g. sequential-1k)
  *   --systems=a,b        only systems whose name contains one of these (e.g. --systems=plait,
  *                        for profiling with node --cpu-prof)
- *   --iterations=N       timed trials per case (default 41, quick 5)
- *   --warmup=N           untimed trials per case first (default 8, quick 2)
+ *   --iterations=N       timed trials per case (default 41, quick 5; journal workloads 7 or 15, quick 2)
+ *   --warmup=N           untimed trials per case first (default 8, quick 2; journal workloads 1 or 2, quick 0)
  *
- * Prints a table and writes bench/results/latest.json.
+ * Prints a table per section and writes bench/results/latest.json. When Postgres is
+ * unreachable its rows are skipped, with a note.
  */
 import { execSync } from "node:child_process"
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import * as os from "node:os"
+import * as path from "node:path"
 import { Journal } from "plait"
-import { type Case, formatTable, measureWorkload, type Sample } from "./harness.ts"
+import { type Case, formatTable, measureWorkload, type Sample, type TableOptions, type Workload } from "./harness.ts"
 import { effectWorkflowCases } from "./workloads/effectWorkflow.ts"
+import {
+  batchingOffOf,
+  journalCases,
+  journalWorkloads,
+  postgresBackend,
+  postgresUnreachable,
+  sqliteBackend
+} from "./workloads/journal.ts"
 import { plainCases } from "./workloads/plain.ts"
 import { plaitCases } from "./workloads/plait.ts"
 import { workloads } from "./workloads/shared.ts"
@@ -26,22 +38,54 @@ export const EFFECT_WORKFLOW = "effect/workflow"
 export const EFFECT_WORKFLOW_CACHED = "effect/workflow, re-execute"
 export const PLAIN = "plain Effect"
 
-/**
- * Every case. A new system is one more spread here; a journal backend, for instance:
- *
- *   ...plaitCases("plait (SQLite journal)", SqliteJournal.layer({ filename: ":memory:" })),
- *
- * Each trial builds its layer afresh (untimed) and uses run ids of its own; run ids repeat from
- * one `npm run bench` to the next, so a file-backed journal must start empty (a fresh file).
- */
-const registry: ReadonlyArray<Case> = [
-  ...plaitCases(PLAIT, Journal.layerMemory),
-  ...effectWorkflowCases(EFFECT_WORKFLOW, EFFECT_WORKFLOW_CACHED),
-  ...plainCases(PLAIN)
-]
+const pgUrl = process.env.PLAIT_PG_URL || "postgres://postgres@127.0.0.1:5432/test"
+const redacted = (url: string) => url.replace(/\/\/([^:/@]*):[^@]*@/, "//$1:***@")
+const sqliteDirectory = mkdtempSync(path.join(os.tmpdir(), "plait-bench-"))
+process.on("exit", () => rmSync(sqliteDirectory, { recursive: true, force: true }))
 
-/** Ratio columns: every system's median divided by these systems' medians. */
-const baselines = [EFFECT_WORKFLOW, PLAIN]
+interface Section {
+  readonly title: string
+  readonly workloads: ReadonlyArray<Workload>
+  /**
+   * Every case of the section. A new system is one more spread here; another journal backend,
+   * for instance, is one more `Backend` for `journalCases`.
+   *
+   * Each trial builds its layer afresh (untimed) and uses run ids of its own; run ids repeat
+   * from one `npm run bench` to the next, so a durable journal must start empty (a fresh file,
+   * fresh tables).
+   */
+  readonly registry: () => Promise<ReadonlyArray<Case>>
+  readonly table: TableOptions
+}
+
+const sections: ReadonlyArray<Section> = [
+  {
+    title: "In memory",
+    workloads: Object.values(workloads),
+    registry: async () => [
+      ...plaitCases(PLAIT, Journal.layerMemory),
+      ...effectWorkflowCases(EFFECT_WORKFLOW, EFFECT_WORKFLOW_CACHED),
+      ...plainCases(PLAIN)
+    ],
+    table: { baselines: [EFFECT_WORKFLOW, PLAIN] }
+  },
+  {
+    title: "Durable journals (plait)",
+    workloads: Object.values(journalWorkloads),
+    registry: async () => {
+      const unreachable = await postgresUnreachable(pgUrl)
+      if (unreachable !== undefined) {
+        console.log(`note: Postgres at ${redacted(pgUrl)} is unreachable (${unreachable}); skipping the Postgres rows`)
+      }
+      return [
+        ...journalCases(sqliteBackend(sqliteDirectory, "NORMAL"), { resume: true }),
+        ...journalCases(sqliteBackend(sqliteDirectory, "FULL"), { resume: false }),
+        ...(unreachable === undefined ? journalCases(postgresBackend(pgUrl), { resume: true }) : [])
+      ]
+    },
+    table: { pair: { label: "batching off", of: batchingOffOf } }
+  }
+]
 
 const flag = (name: string): string | undefined => {
   const arg = process.argv.slice(2).find((a) => a === `--${name}` || a.startsWith(`--${name}=`))
@@ -51,12 +95,20 @@ const flag = (name: string): string | undefined => {
 const quick = flag("quick") !== undefined
 const only = flag("only")?.split(",").filter((name) => name !== "")
 const systems = flag("systems")?.split(",").filter((name) => name !== "")
-const iterations = Number(flag("iterations") ?? (quick ? 5 : 41))
-const warmup = Number(flag("warmup") ?? (quick ? 2 : 8))
+const iterationsFlag = flag("iterations")
+const warmupFlag = flag("warmup")
+const trialsOf = (workload: Workload) => {
+  const defaults = workload.trials?.[quick ? "quick" : "full"] ?? (quick ? { warmup: 2, iterations: 5 } : { warmup: 8, iterations: 41 })
+  return {
+    warmup: warmupFlag === undefined ? defaults.warmup : Number(warmupFlag),
+    iterations: iterationsFlag === undefined ? defaults.iterations : Number(iterationsFlag)
+  }
+}
 
-const selected = Object.values(workloads).filter((w) => only === undefined || only.includes(w.name))
+const allWorkloads = sections.flatMap((section) => section.workloads)
+const selected = allWorkloads.filter((w) => only === undefined || only.includes(w.name))
 if (selected.length === 0) {
-  console.error(`no workload matches --only; choose from: ${Object.values(workloads).map((w) => w.name).join(", ")}`)
+  console.error(`no workload matches --only; choose from: ${allWorkloads.map((w) => w.name).join(", ")}`)
   process.exit(1)
 }
 
@@ -75,19 +127,31 @@ const loadAverage = () => os.loadavg().map((load) => load.toFixed(2)).join(" ")
 const loadBefore = loadAverage()
 console.log(
   `node ${process.version} · effect ${effectVersion} · ${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"} · ` +
-    `plait ${commit} · ${warmup} warm-up + ${iterations} timed trials per case · load ${loadBefore}`
+    `plait ${commit} · load ${loadBefore}`
 )
 
 const samples: Array<Sample> = []
-for (const workload of selected) {
-  console.log(`${workload.name}: ${workload.description}`)
-  const cases = registry.filter((c) =>
-    c.workload === workload.name && (systems === undefined || systems.some((name) => c.system.includes(name)))
+const tables: Array<string> = []
+for (const section of sections) {
+  const chosen = section.workloads.filter((w) => selected.includes(w))
+  if (chosen.length === 0) continue
+  console.log(`\n${section.title}`)
+  const registry = (await section.registry()).filter((c) =>
+    systems === undefined || systems.some((name) => c.system.includes(name))
   )
-  samples.push(...await measureWorkload(workload, cases, { warmup, iterations, log: console.log }))
+  const sectionSamples: Array<Sample> = []
+  for (const workload of chosen) {
+    const cases = registry.filter((c) => c.workload === workload.name)
+    if (cases.length === 0) continue
+    const { iterations, warmup } = trialsOf(workload)
+    console.log(`${workload.name}: ${workload.description} (${warmup} warm-up + ${iterations} timed trials per case)`)
+    sectionSamples.push(...await measureWorkload(workload, cases, { warmup, iterations, log: console.log }))
+  }
+  samples.push(...sectionSamples)
+  if (sectionSamples.length > 0) tables.push(`${section.title}\n${formatTable(sectionSamples, section.table)}`)
 }
 
-console.log(`\n${formatTable(samples, baselines)}`)
+console.log(`\n${tables.join("\n\n")}`)
 
 const results = {
   date: new Date().toISOString(),
@@ -97,9 +161,12 @@ const results = {
   machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, platform: `${os.platform()} ${os.arch()}` },
   // Other processes on the machine skew medians; the load average says how busy it was.
   loadAverage: { before: loadBefore, after: loadAverage() },
-  options: { warmup, iterations, quick },
+  options: {
+    quick,
+    trials: Object.fromEntries(selected.map((w) => [w.name, trialsOf(w)]))
+  },
   workloads: selected,
-  baselines,
+  baselines: sections.flatMap((section) => section.table.baselines ?? []),
   results: samples
 }
 const out = new URL("./results/latest.json", import.meta.url)

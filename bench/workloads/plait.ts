@@ -9,14 +9,14 @@ import { effectTrial, FOR_EACH_CONCURRENCY, forEachItems, stepWork, sum, workloa
 
 // The typed API checks names against a context known statically; a bench builds thousands of
 // steps in a loop, so it drives the same constructors untyped.
-type AnyWorkflow = Workflow.Workflow<any, any, any, any>
+export type AnyWorkflow = Workflow.Workflow<any, any, any, any>
 type AnySegment = (self: AnyWorkflow) => AnyWorkflow
 const step = (name: string, i: number): AnySegment =>
   (Workflow.step as any)(name, { success: Schema.Number }, () => stepWork(i))
 
-const stepNames = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`)
+export const stepNames = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`)
 
-const sequentialWorkflow = (name: string, n: number): AnyWorkflow => {
+export const sequentialWorkflow = (name: string, n: number): AnyWorkflow => {
   let workflow: AnyWorkflow = Workflow.make(name, { input: Schema.Number })
   for (let i = 0; i < n; i++) workflow = workflow.pipe(step(`s${i}`, i))
   return workflow
@@ -28,24 +28,30 @@ const parallelWorkflow = (n: number): AnyWorkflow => {
   return Workflow.make("parallel", { input: Schema.Number }).pipe((Workflow.parallel as any)("fan", branches))
 }
 
-const forEachWorkflow: AnyWorkflow = Workflow.make("forEach", { input: Schema.Number }).pipe(
-  (Workflow.forEach as any)("items", () => forEachItems, (item: number) => stepWork(item), {
-    success: Schema.Number,
-    concurrency: FOR_EACH_CONCURRENCY
-  })
-)
+/** A `forEach` named `items` over `items`, `FOR_EACH_CONCURRENCY` at a time. */
+export const forEachWorkflow = (name: string, items: ReadonlyArray<number>): AnyWorkflow =>
+  Workflow.make(name, { input: Schema.Number }).pipe(
+    (Workflow.forEach as any)("items", () => items, (item: number) => stepWork(item), {
+      success: Schema.Number,
+      concurrency: FOR_EACH_CONCURRENCY
+    })
+  )
 
-const contextOf = (outcome: unknown): Record<string, any> => {
+export const contextOf = (outcome: unknown): Record<string, any> => {
   const result = outcome as Workflow.Outcome<Record<string, any>>
   if (result._tag !== "Completed") throw new Error(`plait run ended ${result._tag}`)
   return result.context
 }
-const sumOf = (names: ReadonlyArray<string>) => (outcome: unknown) => {
+export const sumOf = (names: ReadonlyArray<string>) => (outcome: unknown) => {
   const context = contextOf(outcome)
   return sum(names.map((name) => context[name] as number))
 }
 
+/** The checksum of a run of `forEachWorkflow`. */
+export const itemsSum = (outcome: unknown): number => sum(contextOf(outcome).items as ReadonlyArray<number>)
+
 export const plaitCases = (system: string, journal: Layer.Layer<Journal.Journal, unknown>): ReadonlyArray<Case> => {
+  const forEach = forEachWorkflow("forEach", forEachItems)
   const sequential = sequentialWorkflow("sequential", workloads.sequential.steps)
   const resumable = sequentialWorkflow("resume", workloads.resume.steps)
   const parallel = parallelWorkflow(workloads.parallel.steps)
@@ -68,8 +74,8 @@ export const plaitCases = (system: string, journal: Layer.Layer<Journal.Journal,
     {
       system,
       workload: workloads.forEach.name,
-      prepare: fresh(forEachWorkflow, "forEach"),
-      checksum: (outcome) => sum(contextOf(outcome).items as ReadonlyArray<number>)
+      prepare: fresh(forEach, "forEach"),
+      checksum: itemsSum
     },
     {
       system,
