@@ -6,10 +6,8 @@
  *
  * @since 0.1.0
  */
-import * as Cause from "effect/Cause"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import type { Pipeable } from "effect/Pipeable"
 import type * as Result from "effect/Result"
 import type * as Schema from "effect/Schema"
@@ -17,12 +15,11 @@ import { Journal, type JournalError } from "./Journal.ts"
 import type { DeepMerge, LastWins } from "./internal/DeepMerge.ts"
 import { Definition, nodesOf, TypeId as DefinitionTypeId } from "./internal/definition.ts"
 import type { ErrorStrategy, MergeStrategy, Node, RetryPolicy, StepNode, Tolerance } from "./internal/node.ts"
-import { childPath } from "./internal/path.ts"
-import { signalCodecOf } from "./internal/interpreter.ts"
 import { runDefinition } from "./internal/run.ts"
+import { signalEntry } from "./internal/signal.ts"
 import type { StepEvent as InternalStepEvent } from "./internal/runState.ts"
 import type { Added, FreshName, Simplify } from "./internal/types.ts"
-import { InvalidOutput, type ParallelFailure, type RaceFailure, type WorkflowError } from "./WorkflowError.ts"
+import type { InvalidOutput, ParallelFailure, RaceFailure, WorkflowError } from "./WorkflowError.ts"
 
 /**
  * @example
@@ -1097,49 +1094,5 @@ export const sendSignal = <I, Ctx, E, R>(
   workflow: Workflow<I, Ctx, E, R>,
   options: { readonly runId: string; readonly path: string; readonly value: unknown }
 ): Effect.Effect<void, InvalidOutput | JournalError, Journal> =>
-  Effect.gen(function*() {
-    const node = findSignal(workflow.nodes, "", options.path)
-    if (node === undefined) {
-      return yield* new InvalidOutput({
-        runId: options.runId,
-        path: options.path,
-        issue: "the workflow has no signal at this path"
-      })
-    }
-    const encoded = signalCodecOf(node).encode(options.value)
-    if (Exit.isFailure(encoded)) {
-      return yield* new InvalidOutput({
-        runId: options.runId,
-        path: options.path,
-        issue: String(Cause.squash(encoded.cause))
-      })
-    }
-    const journal = yield* Journal
-    yield* journal.append(options.runId, [{ path: options.path, kind: "signal", seq: 0, value: encoded.value }])
-  })
-
-const findSignal = (nodes: ReadonlyArray<Node>, prefix: string, path: string): Extract<Node, { _tag: "Signal" }> | undefined => {
-  for (const node of nodes) {
-    const at = childPath(prefix, node.name)
-    if (node._tag === "Signal" && at === path) return node
-    const children = node._tag === "Parallel" || node._tag === "Race"
-      ? node.branches
-      : node._tag === "Chord"
-      ? node.parallel.branches
-      : node._tag === "Branch"
-      ? node.cases
-      : []
-    for (const [key, branchNodes] of children) {
-      const found = findSignal(branchNodes, childPath(at, key), path)
-      if (found !== undefined) return found
-    }
-    // Item keys are data, not structure: try each `name[key]` prefix the path can start with.
-    if (node._tag === "ForEach" && node.body._tag === "Segment" && path.startsWith(`${at}[`)) {
-      for (let end = path.indexOf("]/", at.length); end !== -1; end = path.indexOf("]/", end + 1)) {
-        const found = findSignal(node.body.nodes, path.slice(0, end + 1), path)
-        if (found !== undefined) return found
-      }
-    }
-  }
-  return undefined
-}
+  Effect.flatMap(signalEntry(workflow.nodes, options.runId, options.path, options.value), (entry) =>
+    Effect.flatMap(Journal, (journal) => journal.append(options.runId, [entry])))

@@ -31,6 +31,7 @@ import type {
 } from "./node.ts"
 import { childPath, itemPath } from "./path.ts"
 import type { RunState } from "./runState.ts"
+import { signalCodecOf } from "./signal.ts"
 import { decodeStored, runStep } from "./step.ts"
 import { isSuspend, Suspend } from "./suspend.ts"
 
@@ -319,8 +320,6 @@ const runSleep = (node: SleepNode, path: string, state: RunState): Run =>
     if (wakeAt > now) yield* Effect.sleep(wakeAt - now)
     return {}
   })
-
-export const signalCodecOf = memoizeByIdentity((node: SignalNode): JsonCodec => jsonCodec(node.schema))
 
 const runSignal = (node: SignalNode, path: string, state: RunState): Run => {
   const stored = state.stored("signal", path)

@@ -89,3 +89,18 @@ export interface SignalNode {
 }
 
 export type Node = StepNode | ParallelNode | ChordNode | RaceNode | ForEachNode | BranchNode | SleepNode | SignalNode
+
+/** The keyed child segments a node holds (a parallel's, chord's or race's branches, a branch's cases). */
+export const keyedChildren = (node: Node): ReadonlyArray<readonly [key: string, nodes: ReadonlyArray<Node>]> => {
+  switch (node._tag) {
+    case "Parallel":
+    case "Race":
+      return node.branches
+    case "Chord":
+      return node.parallel.branches
+    case "Branch":
+      return node.cases
+    default:
+      return []
+  }
+}

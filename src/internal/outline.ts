@@ -3,7 +3,7 @@
  * Stored with each run and compared on resume, so a changed definition is caught at the
  * first path where it differs instead of replaying outputs into the wrong steps.
  */
-import type { Node } from "./node.ts"
+import { keyedChildren, type Node } from "./node.ts"
 import { childPath } from "./path.ts"
 
 export const outline = (nodes: ReadonlyArray<Node>): ReadonlyArray<string> => {
@@ -16,21 +16,8 @@ const walk = (nodes: ReadonlyArray<Node>, prefix: string, lines: Array<string>):
   for (const node of nodes) {
     const path = childPath(prefix, node.name)
     lines.push(`${path} ${node._tag.toLowerCase()}`)
-    switch (node._tag) {
-      case "Parallel":
-      case "Race":
-        for (const [key, branch] of node.branches) walk(branch, childPath(path, key), lines)
-        break
-      case "Chord":
-        for (const [key, branch] of node.parallel.branches) walk(branch, childPath(path, key), lines)
-        break
-      case "Branch":
-        for (const [key, branch] of node.cases) walk(branch, childPath(path, key), lines)
-        break
-      case "ForEach":
-        if (node.body._tag === "Segment") walk(node.body.nodes, `${path}[]`, lines)
-        break
-    }
+    for (const [key, branch] of keyedChildren(node)) walk(branch, childPath(path, key), lines)
+    if (node._tag === "ForEach" && node.body._tag === "Segment") walk(node.body.nodes, `${path}[]`, lines)
   }
 }
 

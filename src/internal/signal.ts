@@ -1,0 +1,50 @@
+/**
+ * Delivering a signal: find the signal node a journal path names (item keys in a path are data,
+ * so `forEach` bodies are matched by prefix) and encode the value through its schema.
+ */
+import * as Cause from "effect/Cause"
+import * as Exit from "effect/Exit"
+import type { JournalEntry } from "../Journal.ts"
+import { InvalidOutput } from "../WorkflowError.ts"
+import { type JsonCodec, jsonCodec } from "./codec.ts"
+import { memoizeByIdentity } from "./memo.ts"
+import { keyedChildren, type Node, type SignalNode } from "./node.ts"
+import { childPath } from "./path.ts"
+
+export const signalCodecOf = memoizeByIdentity((node: SignalNode): JsonCodec => jsonCodec(node.schema))
+
+/** The journal entry that delivers `value` to the signal at `path`, or why it cannot. */
+export const signalEntry = (
+  nodes: ReadonlyArray<Node>,
+  runId: string,
+  path: string,
+  value: unknown
+): Exit.Exit<JournalEntry, InvalidOutput> => {
+  const node = findSignal(nodes, "", path)
+  if (node === undefined) {
+    return Exit.fail(new InvalidOutput({ runId, path, issue: "the workflow has no signal at this path" }))
+  }
+  const encoded = signalCodecOf(node).encode(value)
+  return Exit.isFailure(encoded)
+    ? Exit.fail(new InvalidOutput({ runId, path, issue: String(Cause.squash(encoded.cause)) }))
+    : Exit.succeed({ path, kind: "signal", seq: 0, value: encoded.value })
+}
+
+const findSignal = (nodes: ReadonlyArray<Node>, prefix: string, path: string): SignalNode | undefined => {
+  for (const node of nodes) {
+    const at = childPath(prefix, node.name)
+    if (node._tag === "Signal" && at === path) return node
+    for (const [key, branchNodes] of keyedChildren(node)) {
+      const found = findSignal(branchNodes, childPath(at, key), path)
+      if (found !== undefined) return found
+    }
+    // Item keys are data, not structure: try each `name[key]` prefix the path can start with.
+    if (node._tag === "ForEach" && node.body._tag === "Segment" && path.startsWith(`${at}[`)) {
+      for (let end = path.indexOf("]/", at.length); end !== -1; end = path.indexOf("]/", end + 1)) {
+        const found = findSignal(node.body.nodes, path.slice(0, end + 1), path)
+        if (found !== undefined) return found
+      }
+    }
+  }
+  return undefined
+}
