@@ -243,13 +243,14 @@ const crashAndResume = (store: Store, dir: string, plan: (incarnation: number) =
  * half-way through the parallel block, half-way through the forEach, and twice right after a
  * step's side effect (a forEach item, then the last step), before its journal write. One point
  * is left to the test's reaction time: right after a forEach item's side effect, where the kill
- * may land before or after that item's write commits. The seventh start finishes.
+ * may land before or after that item's write commits (the child holds still once the item is
+ * reported completed, so a late kill still lands in that window). The seventh start finishes.
  */
 const chosenPoints: ReadonlyArray<KillPoint> = [
   { event: "Completed", prefix: "", nth: 2, freeze: true },
   { event: "Completed", prefix: "notify/", nth: 2, freeze: true },
   { event: "Completed", prefix: "packed[", nth: 12, freeze: true },
-  { event: "SideEffect", prefix: "packed[", nth: 3 },
+  { event: "SideEffect", prefix: "packed[", nth: 3, untilJournaled: true },
   { event: "SideEffect", prefix: "packed[", nth: 2, freeze: true },
   { event: "SideEffect", prefix: "receipt", nth: 1, freeze: true }
 ]

@@ -11,7 +11,8 @@
  *
  * The side-effect log is opened with `O_APPEND` and written (and synced) before the step goes
  * on, so what a killed child did stays recorded. With `freezeAt`, the child blocks its thread
- * right after printing that kill point's line, so the test's SIGKILL lands exactly there.
+ * right after printing that kill point's line, so the test's SIGKILL lands exactly there (or,
+ * for an `untilJournaled` point, once that step has been reported completed).
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer, Redacted } from "effect"
@@ -33,15 +34,24 @@ export type ChildArgs = {
 
 const args = JSON.parse(process.argv[2] ?? "") as ChildArgs
 
-const isFreezePoint = args.freezeAt === undefined ? () => false : matcher(args.freezeAt)
+const isKillPoint = args.freezeAt === undefined ? () => false : matcher(args.freezeAt)
+const untilJournaled = args.freezeAt?.untilJournaled === true
+// For an `untilJournaled` point: the line at which to hold still (the step's completion).
+let holdAt: string | undefined
+
+const freeze = () => {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000)
+  process.exit(70) // never killed: the test will report it
+}
 
 // Stdout is a pipe, written synchronously on Linux: the line is out before the thread blocks.
 const say = (line: string) =>
   Effect.sync(() => {
     process.stdout.write(`${line}\n`)
-    if (!isFreezePoint(line)) return
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000)
-    process.exit(70) // never killed: the test will report it
+    if (line === holdAt) return freeze()
+    if (!isKillPoint(line)) return
+    if (!untilJournaled) return freeze()
+    holdAt = `Completed ${line.slice(line.indexOf(" ") + 1)}`
   })
 
 const log = Fs.openSync(args.log, "a")

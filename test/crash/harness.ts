@@ -40,7 +40,7 @@ export const runChild = (args: ChildArgs, killPoint: KillPoint | undefined, time
         "--conditions=plait-source",
         "--disable-warning=ExperimentalWarning",
         childScript,
-        JSON.stringify(killPoint?.freeze === true ? { ...args, freezeAt: killPoint } : args)
+        JSON.stringify(killPoint?.freeze === true || killPoint?.untilJournaled === true ? { ...args, freezeAt: killPoint } : args)
       ],
       { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] }
     )

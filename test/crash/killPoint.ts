@@ -9,6 +9,9 @@
  * - `freeze`: the child blocks its only thread right after printing that line, so nothing
  *   else happens in it before the kill however late the test reacts: the kill lands exactly
  *   there. Without it the child runs on until the signal arrives, wherever that falls.
+ * - `untilJournaled` (for a `SideEffect` point): the child runs on after the line, so the kill
+ *   may land before or after that step's journal write commits; but it holds still once the
+ *   step is reported completed, so a test that reacts late still kills it inside that window.
  * - `optional`: a child that completes before the point is the run's last start, not a failure.
  */
 export interface KillPoint {
@@ -16,6 +19,7 @@ export interface KillPoint {
   readonly prefix: string
   readonly nth: number
   readonly freeze?: boolean | undefined
+  readonly untilJournaled?: boolean | undefined
   readonly optional?: boolean | undefined
 }
 
