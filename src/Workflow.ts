@@ -19,7 +19,7 @@ import { runDefinition } from "./internal/run.ts"
 import { signalEntry } from "./internal/signal.ts"
 import type { StepEvent as InternalStepEvent } from "./internal/runState.ts"
 import type { Added, FreshName, Simplify } from "./internal/types.ts"
-import type { InvalidOutput, ParallelFailure, RaceFailure, WorkflowError } from "./WorkflowError.ts"
+import type { InvalidOutput, ParallelFailure, RaceFailure, SignalTimeout, WorkflowError } from "./WorkflowError.ts"
 
 /**
  * @example
@@ -974,6 +974,10 @@ export const sleep = <const Name extends string, Ctx>(
  * delivered, `run` returns `Suspended`; `sendSignal` delivers it (validated by `schema`) and the
  * next `run` of the same run id continues with `{ [name]: value }`.
  *
+ * With `timeout`, the deadline is journaled when the run first waits; a run of the same id after
+ * the deadline, with nothing delivered, fails with `SignalTimeout`. A signal delivered before the
+ * run next runs wins, however late that run is.
+ *
  * @example
  * ```ts
  * import { Effect, Schema } from "effect"
@@ -988,11 +992,16 @@ export const sleep = <const Name extends string, Ctx>(
  * @since 0.1.0
  * @category combinators
  */
-export const signal = <const Name extends string, Ctx, A>(
+export const signal = <
+  const Name extends string,
+  Ctx,
+  A,
+  const O extends { readonly schema: Schema.Codec<A, any, never, never>; readonly timeout?: Duration.Input | undefined }
+>(
   name: Name & FreshName<Name, Ctx>,
-  options: { readonly schema: Schema.Codec<A, any, never, never> }
-): Segment<Ctx, { readonly [N in Name]: A }, never, never> =>
-  segment({ _tag: "Signal", name, schema: options.schema, timeout: undefined }) as any
+  options: O & { readonly schema: Schema.Codec<A, any, never, never> }
+): Segment<Ctx, { readonly [N in Name]: A }, O extends { readonly timeout: Duration.Input } ? SignalTimeout : never, never> =>
+  segment({ _tag: "Signal", name, schema: options.schema, timeout: options.timeout }) as any
 
 // -------------------------------------------------------------------------------------------
 // running

@@ -176,6 +176,38 @@ export class StepTimeout extends Schema.TaggedError<StepTimeout>()("StepTimeout"
 }
 
 /**
+ * A `signal` with a `timeout` was not delivered before its deadline. The deadline is journaled
+ * when the run first waits, so it holds across restarts; it is checked whenever the run runs.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
+ *
+ * const Expense = Workflow.make("expense", { input: Schema.Number }).pipe(
+ *   Workflow.signal("approval", { schema: Schema.Boolean, timeout: "3 days" })
+ * )
+ *
+ * const program = Workflow.run(Expense, { input: 120, runId: "expense-7" }).pipe(
+ *   Effect.catchTag("SignalTimeout", (error) => Effect.logWarning(`no answer at ${error.path} within ${error.timeout}`)),
+ *   Effect.provide(Journal.layerMemory)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SignalTimeout extends Schema.TaggedError<SignalTimeout>()("SignalTimeout", {
+  runId: Schema.String,
+  path: Schema.String,
+  timeout: Schema.String
+}) {
+  override get message(): string {
+    return `signal ${this.path} of run ${this.runId} was not delivered within ${this.timeout}`
+  }
+}
+
+/**
  * A `parallel`, `chord` or `forEach` block in `"completeAll"` mode (or `forEach` in `"settle"`
  * mode past its tolerance) had failing branches. `failures` holds each failed branch's error by
  * branch key (item path for `forEach`); `successes` holds the deltas of the branches that
@@ -280,6 +312,7 @@ export type WorkflowError =
   | DefinitionChanged
   | RunConflict
   | StepTimeout
+  | SignalTimeout
   | ParallelFailure
   | RaceFailure
   | JournalError

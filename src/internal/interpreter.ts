@@ -13,7 +13,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Schema from "effect/Schema"
 import { JournalError } from "../Journal.ts"
-import { RaceFailure } from "../WorkflowError.ts"
+import { RaceFailure, SignalTimeout } from "../WorkflowError.ts"
 import { type JsonCodec, jsonCodec } from "./codec.ts"
 import { fanOut, type Tasks } from "./fanOut.ts"
 import { memoizeByIdentity } from "./memo.ts"
@@ -307,25 +307,37 @@ const runCase = (
 // --- sleep and signal ----------------------------------------------------------------------
 
 const runSleep = (node: SleepNode, path: string, state: RunState): Run =>
-  Effect.gen(function*() {
-    const now = yield* Clock.currentTimeMillis
-    const stored = state.stored("wake", path)
-    let wakeAt: number
-    if (stored !== undefined) {
-      wakeAt = (yield* decodeStored(state, path, wakeCodec, stored.value)) as number
-    } else {
-      wakeAt = now + Duration.toMillis(Duration.fromInputUnsafe(node.duration))
-      yield* state.writer.write({ path, kind: "wake", seq: 0, value: JSON.stringify(wakeAt) })
-    }
-    if (wakeAt > now) yield* Effect.sleep(wakeAt - now)
-    return {}
-  })
+  Effect.flatMap(deadline(path, state, node.duration), ({ at, now }) =>
+    at > now ? Effect.as(Effect.sleep(at - now), {}) : Effect.succeed({}))
 
 const runSignal = (node: SignalNode, path: string, state: RunState): Run => {
   const stored = state.stored("signal", path)
-  if (stored === undefined) return Effect.fail(new Suspend(path, "signal"))
-  return Effect.map(decodeStored(state, path, signalCodecOf(node), stored.value), (value) => ({ [node.name]: value }))
+  if (stored !== undefined) {
+    return Effect.map(decodeStored(state, path, signalCodecOf(node), stored.value), (value) => ({ [node.name]: value }))
+  }
+  const timeout = node.timeout
+  if (timeout === undefined) return Effect.fail(new Suspend(path, "signal"))
+  return Effect.flatMap(deadline(path, state, timeout), ({ at, now }): Run =>
+    now < at
+      ? Effect.fail(new Suspend(path, "signal"))
+      : Effect.fail(
+        new SignalTimeout({ runId: state.runId, path, timeout: Duration.format(Duration.fromInputUnsafe(timeout)) })
+      ))
 }
+
+/**
+ * A deadline `duration` after the first time the run reached `path`: journaled then, read back
+ * on every later run, so a restart neither extends nor shortens it.
+ */
+const deadline = (path: string, state: RunState, duration: Duration.Input) =>
+  Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const stored = state.stored("wake", path)
+    if (stored !== undefined) return { at: (yield* decodeStored(state, path, wakeCodec, stored.value)) as number, now }
+    const at = now + Duration.toMillis(Duration.fromInputUnsafe(duration))
+    yield* state.writer.write({ path, kind: "wake", seq: 0, value: JSON.stringify(at) })
+    return { at, now }
+  })
 
 // --- codecs for journaled decisions ---------------------------------------------------------
 

@@ -76,6 +76,24 @@ describe("signal", () => {
       .type.toBe<Effect.Effect<void, WorkflowError.InvalidOutput | WorkflowError.JournalError, Journal.Journal>>()
   })
 
+  test("a timeout adds SignalTimeout to the error type; without one there is none", () => {
+    const Timed = start.pipe(Workflow.signal("approval", { schema: Approval, timeout: "3 days" }))
+    expect(Timed).type.toBe<
+      Workflow.Workflow<number, { readonly input: number; readonly approval: Approval }, WorkflowError.SignalTimeout, never>
+    >()
+    const Untimed = start.pipe(Workflow.signal("approval", { schema: Approval }))
+    expect(Untimed).type.toBe<
+      Workflow.Workflow<number, { readonly input: number; readonly approval: Approval }, never, never>
+    >()
+  })
+
+  test("a timeout that is not a duration does not compile", () => {
+    start.pipe(
+      // @ts-expect-error is not assignable -- a timeout is a Duration input
+      Workflow.signal("approval", { schema: Approval, timeout: true })
+    )
+  })
+
   test("a name already in the context does not compile", () => {
     start.pipe(
       // @ts-expect-error plait: this name is already in the context -- `input` is always there
