@@ -19,7 +19,13 @@ import { runDefinition } from "./internal/run.ts"
 import { signalEntry } from "./internal/signal.ts"
 import type { StepEvent as InternalStepEvent } from "./internal/runState.ts"
 import type { Added, FreshName, Simplify } from "./internal/types.ts"
-import type { InvalidOutput, ParallelFailure, RaceFailure, SignalTimeout, WorkflowError } from "./WorkflowError.ts"
+import type {
+  InvalidOutput,
+  ParallelFailureOf,
+  RaceFailureOf,
+  RunError,
+  SignalTimeout
+} from "./WorkflowError.ts"
 
 /**
  * @example
@@ -471,7 +477,7 @@ export type ParallelDelta<Name extends string, Ctx, B, O> = O extends { readonly
  * @example
  * ```ts
  * import { Effect, Schema } from "effect"
- * import { Workflow, WorkflowError } from "plait"
+ * import { Workflow } from "plait"
  *
  * class Declined extends Schema.TaggedError<Declined>()("Declined", { code: Schema.String }) {}
  * const charge = Workflow.step("charge", { success: Schema.String, error: Declined }, (_: { readonly input: number }) =>
@@ -479,10 +485,11 @@ export type ParallelDelta<Name extends string, Ctx, B, O> = O extends { readonly
  * type Branches = { readonly card: typeof charge }
  *
  * type FailFast = Workflow.ParallelError<Branches, {}> // Declined
- * type CompleteAll = Workflow.ParallelError<Branches, { readonly onError: "completeAll" }> // ParallelFailure
+ * // ParallelFailure, with failures typed by branch key: { card?: Declined }
+ * type CompleteAll = Workflow.ParallelError<Branches, { readonly onError: "completeAll" }>
  * type Settled = Workflow.ParallelError<Branches, { readonly onError: "settle" }> // never
  * const first: FailFast = new Declined({ code: "expired_card" })
- * const all: CompleteAll = new WorkflowError.ParallelFailure({ runId: "r-1", path: "pay", failures: {}, successes: {} })
+ * const declinedCode = (failure: CompleteAll) => failure.failures.card?.code
  * const settled: [Settled] extends [never] ? true : false = true
  * ```
  *
@@ -490,7 +497,7 @@ export type ParallelDelta<Name extends string, Ctx, B, O> = O extends { readonly
  * @category type-level
  */
 export type ParallelError<B, O> = O extends { readonly onError: "settle" } ? never
-  : O extends { readonly onError: "completeAll" } ? ParallelFailure
+  : O extends { readonly onError: "completeAll" } ? ParallelFailureOf<{ [K in keyof B]: ErrorOf<B[K]> }>
   : ErrorOf<B[keyof B]>
 
 /**
@@ -799,7 +806,7 @@ export const race = <const Name extends string, Ctx, const B extends Branches<Ct
 ): Segment<
   Ctx,
   { readonly [N in Name]: { [K in keyof B]: { readonly _tag: K; readonly value: DeltaOf<B[K], Ctx> } }[keyof B] },
-  RaceFailure,
+  RaceFailureOf<{ [K in keyof B]: ErrorOf<B[K]> }>,
   ServicesOf<B[keyof B]>
 > => segment({ _tag: "Race", name, branches: keyed(branches) }) as any
 
@@ -895,7 +902,7 @@ export type ForEachResults<A, E, O> = O extends { readonly onError: "settle" } ?
  * @example
  * ```ts
  * import { Schema } from "effect"
- * import { Workflow, WorkflowError } from "plait"
+ * import { Workflow } from "plait"
  *
  * class Bounced extends Schema.TaggedError<Bounced>()("Bounced", { address: Schema.String }) {}
  *
@@ -903,7 +910,8 @@ export type ForEachResults<A, E, O> = O extends { readonly onError: "settle" } ?
  * type Settled = Workflow.ForEachError<Bounced, { readonly onError: "settle" }> // never
  * type Bounded = Workflow.ForEachError<Bounced, { readonly onError: "settle"; readonly tolerate: { readonly count: 3 } }>
  * const first: FailFast = new Bounced({ address: "x@example.com" })
- * const tooMany: Bounded = new WorkflowError.ParallelFailure({ runId: "r-1", path: "sent", failures: {}, successes: {} })
+ * // Past the threshold: a ParallelFailure whose failures are Bounced, by item path.
+ * const addressOf = (failure: Bounded, item: string) => failure.failures[item]?.address
  * const never: [Settled] extends [never] ? true : false = true
  * ```
  *
@@ -911,8 +919,8 @@ export type ForEachResults<A, E, O> = O extends { readonly onError: "settle" } ?
  * @category type-level
  */
 export type ForEachError<E, O> = O extends { readonly onError: "settle" }
-  ? O extends { readonly tolerate: Tolerance } ? ParallelFailure : never
-  : O extends { readonly onError: "completeAll" } ? ParallelFailure
+  ? O extends { readonly tolerate: Tolerance } ? ParallelFailureOf<Record<string, E>> : never
+  : O extends { readonly onError: "completeAll" } ? ParallelFailureOf<Record<string, E>>
   : E
 
 /**
@@ -1067,7 +1075,7 @@ export interface RunOptions<I> {
 export const run = <I, Ctx, E, R>(
   workflow: Workflow<I, Ctx, E, R>,
   options: RunOptions<I>
-): Effect.Effect<Outcome<Ctx>, E | WorkflowError, R | Journal> =>
+): Effect.Effect<Outcome<Ctx>, E | RunError, R | Journal> =>
   runDefinition(workflow as unknown as Definition, options).pipe(
     Effect.withSpan("plait.run", { attributes: { "plait.workflow": workflow.name } })
   ) as any

@@ -281,6 +281,69 @@ export class RaceFailure extends Schema.TaggedError<RaceFailure>()("RaceFailure"
 }
 
 /**
+ * A `ParallelFailure` whose `failures` are typed: each failed branch's error under its key
+ * (`Errors` maps branch keys, or item paths, to error types). It is the same runtime value;
+ * `parallel`, `chord` and `forEach` give their failure this type.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
+ *
+ * class Bounced extends Schema.TaggedError<Bounced>()("Bounced", { address: Schema.String }) {}
+ *
+ * const Notify = Workflow.make("notify", { input: Schema.String }).pipe(
+ *   Workflow.parallel("send", {
+ *     email: Workflow.step("email", { success: Schema.Boolean }, (ctx) => Effect.fail(new Bounced({ address: ctx.input }))),
+ *     sms: Workflow.step("sms", { success: Schema.Boolean }, () => Effect.succeed(true))
+ *   }, { onError: "completeAll" })
+ * )
+ *
+ * const program = Workflow.run(Notify, { input: "ada@example.com" }).pipe(
+ *   Effect.catchTag("ParallelFailure", (failure) => Effect.succeed(failure.failures.email?.address)),
+ *   Effect.provide(Journal.layerMemory)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ParallelFailureOf<Errors> = ParallelFailure & {
+  readonly failures: { readonly [K in keyof Errors]?: Errors[K] }
+}
+
+/**
+ * A `RaceFailure` whose `failures` are typed by branch key. Every branch failed, so every key is
+ * present.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
+ *
+ * class Down extends Schema.TaggedError<Down>()("Down", { region: Schema.String }) {}
+ *
+ * const Lookup = Workflow.make("lookup", { input: Schema.String }).pipe(
+ *   Workflow.race("answer", {
+ *     eu: Workflow.step("eu", { success: Schema.String }, () => Effect.fail(new Down({ region: "eu" }))),
+ *     us: Workflow.step("us", { success: Schema.String }, () => Effect.fail(new Down({ region: "us" })))
+ *   })
+ * )
+ *
+ * const program = Workflow.run(Lookup, { input: "k" }).pipe(
+ *   Effect.catchTag("RaceFailure", (failure) => Effect.succeed([failure.failures.eu.region, failure.failures.us.region])),
+ *   Effect.provide(Journal.layerMemory)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type RaceFailureOf<Errors> = RaceFailure & {
+  readonly failures: { readonly [K in keyof Errors]: Errors[K] }
+}
+
+/**
  * Any error plait itself can raise while running a workflow.
  *
  * @example
@@ -316,6 +379,29 @@ export type WorkflowError =
   | ParallelFailure
   | RaceFailure
   | JournalError
+
+/**
+ * The errors any run can fail with, whatever its structure. `Workflow.run` fails with these and
+ * with the workflow's own `E`; the block failures (`ParallelFailure`, `RaceFailure`,
+ * `SignalTimeout`) reach `E` from the blocks that raise them, typed per block, so they are not
+ * repeated here.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Journal, Workflow, type WorkflowError } from "plait"
+ *
+ * const Hello = Workflow.make("hello", { input: Schema.String }).pipe(
+ *   Workflow.step("greeting", { success: Schema.String }, (ctx) => Effect.succeed(`hello ${ctx.input}`))
+ * )
+ *
+ * const program: Effect.Effect<unknown, WorkflowError.RunError, Journal.Journal> = Workflow.run(Hello, { input: "ada" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type RunError = InvalidInput | InvalidOutput | DefinitionChanged | RunConflict | StepTimeout | JournalError
 
 export {
   /**

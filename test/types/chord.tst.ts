@@ -103,7 +103,7 @@ describe("chord", () => {
           readonly charged: boolean
           readonly ready: boolean
         },
-        UserExists | WorkflowError.ParallelFailure,
+        UserExists | WorkflowError.ParallelFailureOf<{ readonly mail: MailBounced; readonly card: CardDeclined }>,
         Users | Mailer | Billing
       >
     >()

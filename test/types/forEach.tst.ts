@@ -77,7 +77,7 @@ describe("forEach with an Effect-function body", () => {
       Workflow.Workflow<
         Order,
         { readonly input: Order; readonly mails: ReadonlyArray<boolean> },
-        WorkflowError.ParallelFailure,
+        WorkflowError.ParallelFailureOf<Record<string, MailBounced>>,
         Mailer
       >
     >()
@@ -118,7 +118,7 @@ describe("forEach with an Effect-function body", () => {
     type Expected = Workflow.Workflow<
       Order,
       { readonly input: Order; readonly mails: ReadonlyArray<Result.Result<boolean, MailBounced>> },
-      WorkflowError.ParallelFailure,
+      WorkflowError.ParallelFailureOf<Record<string, MailBounced>>,
       Mailer
     >
     expect(byCount).type.toBe<Expected>()

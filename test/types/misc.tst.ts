@@ -64,7 +64,7 @@ describe("signal", () => {
     expect(Workflow.run(Approved, { input: 10 })).type.toBe<
       Effect.Effect<
         Workflow.Outcome<{ readonly input: number; readonly approval: Approval }>,
-        WorkflowError.WorkflowError,
+        WorkflowError.RunError,
         Journal.Journal
       >
     >()

@@ -385,10 +385,21 @@ describe("parallel: error strategies", () => {
       Workflow.Workflow<
         Input,
         { readonly input: Input; readonly user: User; readonly welcome: boolean; readonly billing: boolean },
-        UserExists | WorkflowError.ParallelFailure,
+        UserExists | WorkflowError.ParallelFailureOf<{ readonly welcome: MailBounced; readonly billing: CardDeclined }>,
         Users | Mailer | Billing
       >
     >()
+  })
+
+  test("completeAll: ParallelFailure.failures is typed by branch key", () => {
+    const All = withUser.pipe(Workflow.parallel("setup", branches, { onError: "completeAll" }))
+    Workflow.run(All, { input: { email: "a@b.c" } }).pipe(
+      Effect.catchTag("ParallelFailure", (failure) => {
+        expect(failure.failures.welcome).type.toBe<MailBounced | undefined>()
+        expect(failure.failures.billing).type.toBe<CardDeclined | undefined>()
+        return Effect.void
+      })
+    )
   })
 
   test("settle: each branch is a Result under the block's name and the block adds no error", () => {

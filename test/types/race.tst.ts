@@ -1,7 +1,18 @@
 import { Effect, Schema } from "effect"
 import { Workflow, type WorkflowError } from "plait"
 import { describe, expect, test } from "tstyche"
-import { Billing, createUser, Mailer, sendWelcome, setupBilling, User, UserExists, Users } from "./fixtures.ts"
+import {
+  Billing,
+  CardDeclined,
+  createUser,
+  MailBounced,
+  Mailer,
+  sendWelcome,
+  setupBilling,
+  User,
+  UserExists,
+  Users
+} from "./fixtures.ts"
 
 const Input = Schema.Struct({ email: Schema.String })
 type Input = typeof Input.Type
@@ -35,7 +46,7 @@ describe("race", () => {
             | { readonly _tag: "cache"; readonly value: { readonly cached: string } }
             | { readonly _tag: "origin"; readonly value: { readonly fetched: number; readonly parsed: boolean } }
         },
-        UserExists | WorkflowError.RaceFailure,
+        UserExists | WorkflowError.RaceFailureOf<{ readonly cache: never; readonly origin: never }>,
         Users
       >
     >()
@@ -75,7 +86,7 @@ describe("race", () => {
             | { readonly _tag: "mail"; readonly value: { readonly mailed: boolean } }
             | { readonly _tag: "card"; readonly value: { readonly charged: boolean } }
         },
-        UserExists | WorkflowError.RaceFailure,
+        UserExists | WorkflowError.RaceFailureOf<{ readonly mail: MailBounced; readonly card: CardDeclined }>,
         Users | Mailer | Billing
       >
     >()

@@ -153,7 +153,7 @@ describe("run", () => {
     expect(Workflow.run(Onboard, { input: { email: "ada@example.com" } })).type.toBe<
       Effect.Effect<
         Workflow.Outcome<Ctx>,
-        UserExists | MailBounced | WorkflowError.WorkflowError,
+        UserExists | MailBounced | WorkflowError.RunError,
         Users | Mailer | Journal.Journal
       >
     >()
@@ -161,7 +161,7 @@ describe("run", () => {
 
   test("a workflow that cannot fail still has WorkflowError and needs a Journal", () => {
     expect(Workflow.run(start, { input: { email: "ada@example.com" }, runId: "r1" })).type.toBe<
-      Effect.Effect<Workflow.Outcome<{ readonly input: Input }>, WorkflowError.WorkflowError, Journal.Journal>
+      Effect.Effect<Workflow.Outcome<{ readonly input: Input }>, WorkflowError.RunError, Journal.Journal>
     >()
   })
 
