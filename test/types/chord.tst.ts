@@ -4,23 +4,17 @@ import { describe, expect, test } from "tstyche"
 import {
   Billing,
   CardDeclined,
-  createUser,
   MailBounced,
   Mailer,
   sendWelcome,
   setupBilling,
   User,
   UserExists,
-  Users
+  Users,
+  Input,
+  type Base,
+  withUser
 } from "./fixtures.ts"
-
-const Input = Schema.Struct({ email: Schema.String })
-type Input = typeof Input.Type
-type Base = { readonly input: Input; readonly user: User }
-
-const withUser = Workflow.make("quote", { input: Input }).pipe(
-  Workflow.step("user", { success: User }, (ctx) => createUser(ctx.input.email))
-)
 
 const branches = {
   mail: Workflow.step("mailed", { success: Schema.Boolean }, (ctx: Base) => sendWelcome(ctx.user.id)),

@@ -3,6 +3,7 @@
  * runs.
  */
 import { Context, Effect, Schema } from "effect"
+import { Workflow } from "plait"
 
 export const User = Schema.Struct({ id: Schema.String, email: Schema.String })
 export type User = typeof User.Type
@@ -29,3 +30,15 @@ export class Billing extends Context.Service<Billing, {
 export const createUser = (email: string) => Users.use((users) => users.create(email))
 export const sendWelcome = (userId: string) => Mailer.use((mailer) => mailer.welcome(userId))
 export const setupBilling = (userId: string) => Billing.use((billing) => billing.setup(userId))
+
+/** The input most type tests start from. */
+export const Input = Schema.Struct({ email: Schema.String })
+export type Input = typeof Input.Type
+
+/** The context after the `user` step of `withUser`. */
+export type Base = { readonly input: Input; readonly user: User }
+
+/** A workflow whose first step creates the user; the blocks under test come after it. */
+export const withUser = Workflow.make("onboard", { input: Input }).pipe(
+  Workflow.step("user", { success: User }, (ctx) => createUser(ctx.input.email))
+)

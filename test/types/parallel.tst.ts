@@ -12,22 +12,17 @@ import {
   User,
   UserExists,
   Users,
-  Workspace
+  Workspace,
+  Input,
+  type Base,
+  withUser
 } from "./fixtures.ts"
-
-const Input = Schema.Struct({ email: Schema.String })
-type Input = typeof Input.Type
-type Base = { readonly input: Input; readonly user: User }
 
 class Account extends Schema.Class<Account>("Account")({ id: Schema.String }) {
   get label(): string {
     return `account ${this.id}`
   }
 }
-
-const withUser = Workflow.make("onboard", { input: Input }).pipe(
-  Workflow.step("user", { success: User }, (ctx) => createUser(ctx.input.email))
-)
 
 describe("parallel: branches", () => {
   test("each branch sees the context from before the block, inferred with no annotation", () => {

@@ -4,23 +4,17 @@ import { describe, expect, test } from "tstyche"
 import {
   Billing,
   CardDeclined,
-  createUser,
   MailBounced,
   Mailer,
   sendWelcome,
   setupBilling,
   User,
   UserExists,
-  Users
+  Users,
+  Input,
+  type Base,
+  withUser
 } from "./fixtures.ts"
-
-const Input = Schema.Struct({ email: Schema.String })
-type Input = typeof Input.Type
-type Base = { readonly input: Input; readonly user: User }
-
-const withUser = Workflow.make("lookup", { input: Input }).pipe(
-  Workflow.step("user", { success: User }, (ctx) => createUser(ctx.input.email))
-)
 
 describe("race", () => {
   test("adds { [name]: { _tag: branchKey, value: delta } }, a union over the branches", () => {

@@ -11,11 +11,9 @@ import {
   setupBilling,
   User,
   UserExists,
-  Users
+  Users,
+  Input
 } from "./fixtures.ts"
-
-const Input = Schema.Struct({ email: Schema.String })
-type Input = typeof Input.Type
 
 const start = Workflow.make("onboard", { input: Input })
 
