@@ -7,7 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Option, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
 import { Journal } from "plait"
-import { randomUUID } from "node:crypto"
+import { newRun } from "./journal-sql.ts"
 import { pgUrl, uniquePrefix, withDroppedTables } from "./pg-support.ts"
 import { makeProxy, pgJournalThrough } from "./support/proxy.ts"
 
@@ -56,13 +56,7 @@ describe.skipIf(pgUrl === undefined)("PgJournal when Postgres is unreachable", (
     return Effect.gen(function*() {
       const proxy = yield* makeProxy(target)
       const journal = yield* pgJournalThrough(url.toString(), proxy, tablePrefix)
-      const run = {
-        runId: `run-${randomUUID()}`,
-        workflow: "w",
-        fingerprint: "f",
-        input: "{}",
-        status: "running" as const
-      }
+      const run = newRun()
       const [a, b, c] = [entries("a", 5), entries("b", 500), entries("c", 50)]
       yield* journal.start(run)
       yield* journal.append(run.runId, a)
@@ -89,13 +83,7 @@ describe.skipIf(pgUrl === undefined)("PgJournal when Postgres is unreachable", (
     return Effect.gen(function*() {
       const proxy = yield* makeProxy(target)
       const journal = yield* pgJournalThrough(url.toString(), proxy, tablePrefix)
-      const run = {
-        runId: `run-${randomUUID()}`,
-        workflow: "w",
-        fingerprint: "f",
-        input: "{}",
-        status: "running" as const
-      }
+      const run = newRun()
       const before = entries("before", 10)
       const big = entries("big", 50_000) // about 2 MB on the wire
       yield* journal.start(run)

@@ -3,9 +3,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Config, ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
 import { Journal, PgJournal, SqlJournal } from "plait"
-import { randomUUID } from "node:crypto"
 import { journalConformance, manyRows } from "./journal-conformance.ts"
-import { countStatements, rejectedEntry, some, sqlRaw } from "./journal-sql.ts"
+import { measureRoundTrips, newRun, rejectedEntry, some, sqlRaw } from "./journal-sql.ts"
 import { pgUrl, uniquePrefix, withDroppedTables } from "./pg-support.ts"
 
 describe.skipIf(pgUrl === undefined)("PgJournal", () => {
@@ -21,14 +20,6 @@ describe.skipIf(pgUrl === undefined)("PgJournal", () => {
     { raw: sqlRaw(prefix), rejectedEntry }
   )
 
-  const newRun = (): Journal.RunRecord => ({
-    runId: `run-${randomUUID()}`,
-    workflow: "w",
-    fingerprint: "f",
-    input: "{}",
-    status: "running"
-  })
-
   const entries = (n: number, label = "e"): Array<Journal.JournalEntry> =>
     Array.from({ length: n }, (_, i) => ({ path: `${label}[${i}]`, kind: "step", seq: 0, value: String(i) }))
 
@@ -38,14 +29,7 @@ describe.skipIf(pgUrl === undefined)("PgJournal", () => {
     return Effect.gen(function*() {
       const journal = yield* Journal.Journal
       const run = newRun()
-      const measure = <A, E>(operation: SqlJournal.Operation, effect: Effect.Effect<A, E>) =>
-        Effect.gen(function*() {
-          roundTrips.reset()
-          const { roundTrips: traced, value } = yield* countStatements(effect)
-          assert.strictEqual(roundTrips.of(operation), traced, `${operation}: counter and spans agree`)
-          assert.strictEqual(roundTrips.total, traced)
-          return [value, traced] as const
-        })
+      const measure = measureRoundTrips(roundTrips)
       assert.strictEqual((yield* measure("start", journal.start(run)))[1], 1)
       assert.strictEqual((yield* measure("append", journal.append(run.runId, entries(3))))[1], 1)
       // Far past 65535 parameters: still one statement.

@@ -11,7 +11,7 @@ import { DatabaseSync } from "node:sqlite"
 import { afterAll } from "vitest"
 import * as SqliteClient from "../src/internal/sqliteClient.ts"
 import { journalConformance, manyRows } from "./journal-conformance.ts"
-import { countStatements, rejectedEntry, some, sqlRaw } from "./journal-sql.ts"
+import { measureRoundTrips, newRun, rejectedEntry, some, sqlRaw } from "./journal-sql.ts"
 
 const root = Fs.mkdtempSync(Path.join(Os.tmpdir(), "plait-sqlite-"))
 afterAll(() => Fs.rmSync(root, { recursive: true, force: true }))
@@ -25,14 +25,6 @@ journalConformance(
   Layer.merge(SqliteJournal.layer({ filename: conformanceFile }), SqliteClient.layer({ filename: conformanceFile })),
   { raw: sqlRaw("plait_"), rejectedEntry }
 )
-
-const newRun = (): Journal.RunRecord => ({
-  runId: `run-${randomUUID()}`,
-  workflow: "w",
-  fingerprint: "f",
-  input: "{}",
-  status: "running"
-})
 
 const entries = (n: number, prefix = "e"): Array<Journal.JournalEntry> =>
   Array.from({ length: n }, (_, i) => ({ path: `${prefix}[${i}]`, kind: "step", seq: 0, value: String(i) }))
@@ -88,14 +80,7 @@ describe("SqliteJournal", () => {
       yield* withJournal({ filename: freshFile(), roundTrips }, (journal) =>
         Effect.gen(function*() {
           const run = newRun()
-          const measure = <A, E>(operation: SqlJournal.Operation, effect: Effect.Effect<A, E>) =>
-            Effect.gen(function*() {
-              roundTrips.reset()
-              const { roundTrips: traced, value } = yield* countStatements(effect)
-              assert.strictEqual(roundTrips.of(operation), traced, `${operation}: counter and spans agree`)
-              assert.strictEqual(roundTrips.total, traced)
-              return [value, traced] as const
-            })
+          const measure = measureRoundTrips(roundTrips)
           assert.strictEqual((yield* measure("start", journal.start(run)))[1], 2)
           assert.strictEqual((yield* measure("append", journal.append(run.runId, entries(100))))[1], 1)
           assert.strictEqual((yield* measure("append", journal.append(run.runId, entries(6553, "full"))))[1], 1)

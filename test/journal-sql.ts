@@ -4,7 +4,9 @@
  */
 import { Effect, Option, Tracer } from "effect"
 import { SqlClient } from "effect/sql"
-import type { Journal } from "plait"
+import { randomUUID } from "node:crypto"
+import { assert } from "@effect/vitest"
+import type { Journal, SqlJournal } from "plait"
 import type { RawAccess } from "./journal-conformance.ts"
 
 /** An entry a SQL journal refuses: `value` is `NOT NULL`. */
@@ -54,3 +56,26 @@ export const countStatements = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
 
 /** Unwraps an `Option` a test knows is `Some`. */
 export const some = <A>(option: Option.Option<A>): A => Option.getOrThrow(option)
+
+/** A fresh run record with a unique id. */
+export const newRun = (): Journal.RunRecord => ({
+  runId: `run-${randomUUID()}`,
+  workflow: "w",
+  fingerprint: "f",
+  input: "{}",
+  status: "running"
+})
+
+/**
+ * Runs `effect` and returns its value and round trips, checking that the journal's own counter
+ * agrees with the statements read from the SQL client's spans.
+ */
+export const measureRoundTrips = (roundTrips: SqlJournal.RoundTrips) =>
+<A, E>(operation: SqlJournal.Operation, effect: Effect.Effect<A, E>) =>
+  Effect.gen(function*() {
+    roundTrips.reset()
+    const { roundTrips: traced, value } = yield* countStatements(effect)
+    assert.strictEqual(roundTrips.of(operation), traced, `${operation}: counter and spans agree`)
+    assert.strictEqual(roundTrips.total, traced)
+    return [value, traced] as const
+  })
