@@ -12,13 +12,21 @@ import type { Pipeable } from "effect/Pipeable"
 import type * as Result from "effect/Result"
 import type * as Schema from "effect/Schema"
 import { Journal, type JournalError } from "./Journal.ts"
-import type { DeepMerge, LastWins } from "./internal/DeepMerge.ts"
+import type { DeepMerge, DeepMergeable, LastWins } from "./internal/DeepMerge.ts"
 import { Definition, nodesOf, TypeId as DefinitionTypeId } from "./internal/definition.ts"
 import type { ErrorStrategy, MergeStrategy, Node, RetryPolicy, StepNode, Tolerance } from "./internal/node.ts"
 import { runDefinition } from "./internal/run.ts"
 import { signalEntry } from "./internal/signal.ts"
 import type { StepEvent as InternalStepEvent } from "./internal/runState.ts"
+import type {
+  AnySignals,
+  NestedSignals,
+  ReservedNames,
+  SignalPaths,
+  SignalValueAt
+} from "./internal/SignalPaths.ts"
 import type { Added, FreshName, Simplify } from "./internal/types.ts"
+import type { Unrepeated } from "./internal/Unrepeated.ts"
 import type {
   InvalidOutput,
   ParallelFailureOf,
@@ -69,7 +77,14 @@ export type TypeId = typeof DefinitionTypeId
 
 /**
  * A workflow: run with input `I` (the encoded form its input schema decodes), it produces the
- * context `Ctx`, may fail with `E` and needs the services `R`.
+ * context `Ctx`, may fail with `E` and needs the services `R`. `S` lists the signals it waits on
+ * (`SignalAt`, by journal path; see `SignalPath`) and the names its top-level sequence holds
+ * outside the context (`Reserved`); it defaults to "any signal", so `Workflow<I, Ctx, E, R>`
+ * stands for a workflow whatever it waits on.
+ *
+ * `Ctx` is carried as an intersection, one member per node (`{ input } & { user } & ...`), so
+ * that a long workflow never nests one type inside the next; the callbacks' `ctx` and
+ * `Completed.context` show it as one object type.
  *
  * @example
  * ```ts
@@ -86,13 +101,14 @@ export type TypeId = typeof DefinitionTypeId
  * @since 0.1.0
  * @category models
  */
-export interface Workflow<out I, out Ctx, out E, out R> extends Pipeable {
+export interface Workflow<out I, out Ctx, out E, out R, out S = AnySignals> extends Pipeable {
   readonly [TypeId]: TypeId
   readonly "~plait/Variance": {
     readonly _I: (_: never) => I
     readonly _Ctx: (_: never) => Ctx
     readonly _E: (_: never) => E
     readonly _R: (_: never) => R
+    readonly _S: (_: never) => S
   }
   /** The workflow's name; runs record it. */
   readonly name: string
@@ -102,8 +118,13 @@ export interface Workflow<out I, out Ctx, out E, out R> extends Pipeable {
 
 /**
  * A piece of workflow that reads the context `Ctx` and adds `Delta` to it: a step, a combinator,
- * or several of them composed. Segments are applied with `pipe` and are the branches of
- * `parallel`, `race`, `chord` and `branch`.
+ * or several of them composed, written on its own (outside a `pipe` or a block) so it can be
+ * applied to any workflow whose context has `Ctx`. `S` is what it adds to the workflow's `S`:
+ * the signals it waits on and the names it reserves.
+ *
+ * Applied to a workflow whose context has more than `Ctx`, the segment keeps the whole context,
+ * and a name it adds must still be new to that whole context and to the workflow's reserved
+ * names. (Written inside a `pipe` or a block, a combinator is a `BoundSegment` instead.)
  *
  * @example
  * ```ts
@@ -122,10 +143,86 @@ export interface Workflow<out I, out Ctx, out E, out R> extends Pipeable {
  * @since 0.1.0
  * @category models
  */
-export interface Segment<Ctx, Delta, E, R> {
-  readonly "~plait/Segment": { readonly _Delta: Delta; readonly _E: E; readonly _R: R }
-  <I, E0, R0>(self: Workflow<I, Ctx, E0, R0>): Workflow<I, Simplify<Ctx & Delta>, E0 | E, R0 | R>
+export interface Segment<Ctx, Delta, E, R, S = never> {
+  readonly "~plait/Segment": { readonly _Delta: Delta; readonly _E: E; readonly _R: R; readonly _S: S }
+  <I, C, E0, R0, S0>(
+    self:
+      & Workflow<I, C, E0, R0, S0>
+      & Workflow<I, Ctx, E0, R0, S0>
+      & Unrepeated<keyof Delta | ReservedNames<S>, Ctx, C, S0>
+  ): Workflow<I, C & Delta, E0 | E, R0 | R, S0 | S>
 }
+
+/**
+ * A combinator written where the workflow it extends is known (in a `pipe`, a block's branches,
+ * a `sequence` or a `forEach` body): a function from that very workflow, `Workflow<I, C, E0,
+ * R0, S0>`, to the workflow with `Delta` added to its context. `Ctx` is what its callbacks
+ * read: `C` itself, or a narrower `ctx` annotation, which must still hold in `C`.
+ *
+ * Being bound to its workflow, it is applied without inferring anything again, so each node of
+ * a long workflow costs the compiler the same, however many nodes came before.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * type Ctx = { readonly input: string }
+ *
+ * // Branches declared apart but typed against the block's context: each is bound to it.
+ * const lookups = {
+ *   dns: Workflow.step("dns", { success: Schema.String }, (ctx) => Effect.succeed(`A ${ctx.input}`))
+ * } satisfies Workflow.Branches<Ctx>
+ *
+ * const dns: Workflow.BoundSegment<any, Ctx, never, never, never, Ctx, { readonly dns: string }, never, never, never> =
+ *   lookups.dns
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface BoundSegment<I, C, E0, R0, S0, Ctx, Delta, E, R, S> {
+  readonly "~plait/Segment": { readonly _Delta: Delta; readonly _E: E; readonly _R: R; readonly _S: S }
+  (self: Workflow<I, C, E0, R0, S0> & Workflow<I, Ctx, E0, R0, S0>): Workflow<I, C & Delta, E0 | E, R0 | R, S0 | S>
+}
+
+/**
+ * What a combinator infers for the workflow it extends when nothing tells it: written on its
+ * own, outside a `pipe` or a block. The combinator is then a reusable `Segment`, and its `ctx`
+ * is whatever its annotation says.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * // On its own, a step knows its context only from its annotation.
+ * const user = Workflow.step("user", { success: Schema.String }, (ctx: { readonly input: string }) =>
+ *   Effect.succeed(ctx.input.toUpperCase()))
+ *
+ * const typed: Workflow.Segment<{ readonly input: string }, { readonly user: string }, never, never> = user
+ * const unbound: Workflow.Unbound extends string ? false : true = true
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Unbound {
+  readonly "plait: written outside a pipe or a block, this combinator does not know its workflow": never
+}
+
+/**
+ * A combinator's result: bound to the workflow inferred from where it is written, or a
+ * reusable `Segment` needing `Ctx` when it is written on its own (`I0` is then `Unbound`).
+ */
+type SegmentFor<I0, C0, E0, R0, S0, Ctx, Delta, E, R, S> = IsUnbound<I0> extends true ? Segment<Ctx, Delta, E, R, S>
+  : BoundSegment<I0, C0, E0, R0, S0, Ctx, Delta, E, R, S>
+
+/**
+ * Only the input type is checked: a context may be long, and a conditional type walks it. `any`
+ * is a block's branch (bound); `unknown` is what a `Segment` annotation gives (unbound).
+ */
+type IsUnbound<I> = 0 extends 1 & I ? false : unknown extends I ? true : [I] extends [Unbound] ? true : false
 
 /**
  * Anything that can stand as a branch over the context `Ctx`: a segment, or a function composed
@@ -148,7 +245,7 @@ export interface Segment<Ctx, Delta, E, R> {
  * @since 0.1.0
  * @category models
  */
-export type Branch<Ctx> = (self: Workflow<any, Ctx, never, never>) => Workflow<any, any, any, any>
+export type Branch<Ctx> = (self: Workflow<any, Ctx, never, never, never>) => Workflow<any, any, any, any, any>
 
 /**
  * @example
@@ -191,10 +288,24 @@ export type Branches<Ctx> = { readonly [key: string]: Branch<Ctx> }
  * @since 0.1.0
  * @category type-level
  */
-export type DeltaOf<B, Ctx> = B extends { readonly "~plait/Segment": { readonly _Delta: infer D } } ? D
-  : B extends (self: Workflow<any, Ctx, never, never>) => Workflow<any, infer Out, any, any>
+export type DeltaOf<B, Ctx> = "~plait/Segment" extends keyof B ? PartsOf<B>["_Delta"]
+  : B extends (self: Workflow<any, Ctx, never, never, never>) => Workflow<any, infer Out, any, any, any>
     ? Added<Out, Ctx>
   : never
+
+/**
+ * A segment's record of what it adds, fails with, needs and waits on. The `*Of` types test
+ * `keyof B` for it rather than `B` itself: a conditional type over a segment would walk the
+ * whole context the segment is bound to, once per block.
+ */
+type PartsOf<B> = Extract<B["~plait/Segment" & keyof B], SegmentParts>
+
+interface SegmentParts {
+  readonly _Delta: unknown
+  readonly _E: unknown
+  readonly _R: unknown
+  readonly _S: unknown
+}
 
 /**
  * The errors a branch can fail with.
@@ -216,8 +327,8 @@ export type DeltaOf<B, Ctx> = B extends { readonly "~plait/Segment": { readonly 
  * @since 0.1.0
  * @category type-level
  */
-export type ErrorOf<B> = B extends { readonly "~plait/Segment": { readonly _E: infer E } } ? E
-  : B extends (self: Workflow<any, any, never, never>) => Workflow<any, any, infer E, any> ? E
+export type ErrorOf<B> = "~plait/Segment" extends keyof B ? PartsOf<B>["_E"]
+  : B extends (self: Workflow<any, any, never, never, never>) => Workflow<any, any, infer E, any, any> ? E
   : never
 
 /**
@@ -244,12 +355,37 @@ export type ErrorOf<B> = B extends { readonly "~plait/Segment": { readonly _E: i
  * @since 0.1.0
  * @category type-level
  */
-export type ServicesOf<B> = B extends { readonly "~plait/Segment": { readonly _R: infer R } } ? R
-  : B extends (self: Workflow<any, any, never, never>) => Workflow<any, any, any, infer R> ? R
+export type ServicesOf<B> = "~plait/Segment" extends keyof B ? PartsOf<B>["_R"]
+  : B extends (self: Workflow<any, any, never, never, never>) => Workflow<any, any, any, infer R, any> ? R
   : never
 
 /**
- * The result of a run: the final context, or the reason the run is waiting.
+ * The signals a branch waits on and the names it reserves, as a segment's `S`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * const review = Workflow.sequence(
+ *   Workflow.signal("decision", { schema: Schema.Boolean }),
+ *   Workflow.step("noted", { success: Schema.Boolean }, (ctx: { readonly decision: boolean }) => Effect.succeed(ctx.decision))
+ * )
+ *
+ * type Waits = Workflow.SignalsOf<typeof review> // SignalAt<"decision", boolean>
+ * const waits: Waits = { path: "decision", value: true }
+ * ```
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type SignalsOf<B> = "~plait/Segment" extends keyof B ? PartsOf<B>["_S"]
+  : B extends (self: Workflow<any, any, never, never, never>) => Workflow<any, any, any, any, infer S> ? S
+  : never
+
+/**
+ * The result of a run: the final context, or the reason the run is waiting. `Path` is the type
+ * of the signal paths it can wait on (`Workflow.run` gives `SignalPath` of the workflow).
  *
  * @example
  * ```ts
@@ -272,7 +408,7 @@ export type ServicesOf<B> = B extends { readonly "~plait/Segment": { readonly _R
  * @since 0.1.0
  * @category models
  */
-export type Outcome<Ctx> = Completed<Ctx> | Suspended
+export type Outcome<Ctx, Path extends string = string> = Completed<Ctx> | Suspended<Path>
 
 /**
  * @example
@@ -302,8 +438,8 @@ export interface Completed<Ctx> {
 }
 
 /**
- * The run is waiting for a signal at `waitingFor`; deliver it with `sendSignal`, then run the
- * same run id again.
+ * The run is waiting for a signal at `waitingFor`, one of the workflow's `SignalPath`s; deliver
+ * it with `sendSignal`, then run the same run id again.
  *
  * @example
  * ```ts
@@ -325,11 +461,107 @@ export interface Completed<Ctx> {
  * @since 0.1.0
  * @category models
  */
-export interface Suspended {
+export interface Suspended<out Path extends string = string> {
   readonly _tag: "Suspended"
   readonly runId: string
-  readonly waitingFor: string
+  readonly waitingFor: Path
 }
+
+/**
+ * A signal a workflow waits on: its journal path and the decoded value its schema accepts. A
+ * workflow's `S` is a union of these (and of `Reserved` names).
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * const Expense = Workflow.make("expense", { input: Schema.Number }).pipe(
+ *   Workflow.signal("approval", { schema: Schema.Boolean })
+ * )
+ *
+ * // Workflow<number, { readonly input: number } & { readonly approval: boolean }, never, never, SignalAt<"approval", boolean>>
+ * const typed: Workflow.Workflow<number, { readonly input: number; readonly approval: boolean }, never, never, Workflow.SignalAt<"approval", boolean>> = Expense
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SignalAt<out Path extends string, out Value> {
+  readonly path: Path
+  readonly value: Value
+}
+
+/**
+ * A name a workflow's top-level sequence holds without a context key (a `sleep`, a `"deep"` or
+ * `"lastWins"` block): a later node cannot take it. Type-level bookkeeping, in a workflow's `S`.
+ * Contravariant, so a workflow that reserves names still passes where none are known
+ * (`Workflow<I, Ctx, E, R>`).
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * const Reminder = Workflow.make("reminder", { input: Schema.String }).pipe(Workflow.sleep("wait", "1 day"))
+ *
+ * const typed: Workflow.Workflow<string, { readonly input: string }, never, never, Workflow.Reserved<"wait">> = Reminder
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Reserved<in Name extends string> {
+  readonly reserved: (name: Name) => void
+}
+
+/**
+ * The journal paths of the signals a workflow `W` can wait on, inside blocks and `forEach`
+ * items too: `"approval"`, `"review/manager/decision"` (signal `decision` in branch `manager`
+ * of the block `review`), `` `items[${string}]/approval` `` (in every item of a `forEach`).
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * const Review = Workflow.make("review", { input: Schema.Array(Schema.String) }).pipe(
+ *   Workflow.signal("approval", { schema: Schema.Boolean }),
+ *   Workflow.forEach("lines", (ctx) => ctx.input, Workflow.signal("ok", { schema: Schema.Boolean }))
+ * )
+ *
+ * type Paths = Workflow.SignalPath<typeof Review> // "approval" | `lines[${string}]/ok`
+ * const top: Paths = "approval"
+ * const perLine: Paths = "lines[3]/ok"
+ * ```
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type SignalPath<W> = W extends Workflow<any, any, any, any, infer S> ? SignalPaths<S> : never
+
+/**
+ * The decoded value the signal at path `P` of workflow `W` accepts.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * const Expense = Workflow.make("expense", { input: Schema.Number }).pipe(
+ *   Workflow.signal("approval", { schema: Schema.Struct({ approved: Schema.Boolean }) })
+ * )
+ *
+ * type Approval = Workflow.SignalValue<typeof Expense, "approval"> // { readonly approved: boolean }
+ * const approval: Approval = { approved: true }
+ * ```
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type SignalValue<W, P extends SignalPath<W>> = W extends Workflow<any, any, any, any, infer S>
+  ? SignalValueAt<S, P>
+  : never
 
 /**
  * A step's lifecycle, as reported to `observe`.
@@ -403,14 +635,64 @@ export type Retry = RetryPolicy
  * @since 0.1.0
  * @category models
  */
-export interface StepOptions<A, E> {
+export interface StepOptions<A, E> extends StepSettings<E> {
   /** The schema of the step's output; the journal stores its JSON encoding. */
   readonly success: Schema.Codec<A, any, never, never>
+}
+
+/**
+ * A step's options besides its `success` schema.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * // Shared by every call to the flaky service; each step brings its own `success`.
+ * const flaky: Workflow.StepSettings<never> = { retry: { times: 3, delay: "1 second" }, timeout: "5 seconds" }
+ *
+ * const Sync = Workflow.make("sync", { input: Schema.String }).pipe(
+ *   Workflow.step("pulled", { ...flaky, success: Schema.Number }, () => Effect.succeed(3)),
+ *   Workflow.step("pushed", { ...flaky, success: Schema.Boolean }, () => Effect.succeed(true))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StepSettings<E> {
   /** The schema of the step's typed failure, when it has one. */
   readonly error?: Schema.Codec<E, any, never, never> | undefined
   readonly retry?: Retry | undefined
   /** Interrupts an attempt that runs longer; it fails with `StepTimeout` and may be retried. */
   readonly timeout?: Duration.Input | undefined
+}
+
+/** The item, once it is known (before, `I` may be `never`, which would erase the workflow). */
+type ItemFields<I> = [I] extends [never] ? unknown : I
+
+/** A `forEach` whose options have no `success`: its body is a segment. */
+interface NoSuccess {
+  readonly "~plait/NoSuccess": true
+}
+
+/**
+ * `unknown` unless a `forEach` body returned an Effect (`Misfit`) while its options have no
+ * `success`: without one the body must be a segment.
+ */
+type EffectBodyCheck<Success, Misfit> = Success extends OutputSchema ? unknown
+  : [Misfit] extends [never] ? unknown
+  : { readonly "plait: an Effect body needs a `success` schema in the options of forEach": Misfit }
+
+/**
+ * What a `success` schema must be: one that decodes and encodes without services. Only these
+ * members are checked, not the whole `Schema.Codec` interface: comparing every step's schema
+ * with it would cost a long workflow several times its compile time.
+ */
+type OutputSchema = {
+  readonly Type: unknown
+  readonly DecodingServices: never
+  readonly EncodingServices: never
 }
 
 /**
@@ -468,8 +750,71 @@ export type ParallelDelta<Name extends string, Ctx, B, O> = O extends { readonly
     readonly [N in Name]: { readonly [K in keyof B]: Result.Result<DeltaOf<B[K], Ctx>, ErrorOf<B[K]>> }
   }
   : O extends { readonly merge: "collect" } ? { readonly [N in Name]: { readonly [K in keyof B]: DeltaOf<B[K], Ctx> } }
-  : O extends { readonly merge: "lastWins" } ? LastWins<{ [K in keyof B]: DeltaOf<B[K], Ctx> }[keyof B]>
-  : DeepMerge<{ [K in keyof B]: DeltaOf<B[K], Ctx> }[keyof B]>
+  : O extends { readonly merge: "lastWins" } ? LastWins<BranchDeltas<Ctx, B>>
+  : DeepMerge<BranchDeltas<Ctx, B>>
+
+/** The union of the branches' deltas. */
+type BranchDeltas<Ctx, B> = { [K in keyof B]: DeltaOf<B[K], Ctx> }[keyof B]
+
+/**
+ * `unknown` unless a `"deep"` block's branches add one key with types that do not merge. Only
+ * segment branches are checked (a `flow` function's delta needs the context, and a type over
+ * the context here would be worked out once more for every block).
+ */
+type MergeCheck<B, O> = O extends
+  { readonly onError: "settle" } | { readonly merge: "collect" } | { readonly merge: "lastWins" } ? unknown
+  : DeepMergeable<{ [K in keyof B]: "~plait/Segment" extends keyof B[K] ? PartsOf<B[K]>["_Delta"] : never }[keyof B]>
+
+/**
+ * The signals of keyed branches (of a `parallel`, `chord`, `race` or `branch` named `Name`), each
+ * under `Name/branchKey/`, as the journal paths are built.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * type Ctx = { readonly input: number }
+ * const branches = {
+ *   manager: Workflow.signal("decision", { schema: Schema.Boolean }),
+ *   finance: Workflow.step("budget", { success: Schema.Number }, (ctx: Ctx) => Effect.succeed(ctx.input))
+ * }
+ *
+ * type Waits = Workflow.BranchSignals<"review", typeof branches> // SignalAt<"review/manager/decision", boolean>
+ * const waits: Waits = { path: "review/manager/decision", value: true }
+ * ```
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type BranchSignals<Name extends string, B> = {
+  [K in keyof B]: NestedSignals<SignalsOf<B[K]>, `${Name}/${K & string}/`>
+}[keyof B]
+
+/**
+ * What a parallel block adds to a workflow's `S`: its branches' signals and, when its name
+ * does not enter the context (`"deep"` and `"lastWins"` merges), the name itself.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * const branches = {
+ *   a: Workflow.step("a", { success: Schema.Number }, (_: { readonly input: number }) => Effect.succeed(1))
+ * }
+ *
+ * type Deep = Workflow.ParallelSignals<"both", typeof branches, {}> // Reserved<"both">
+ * type Collected = Workflow.ParallelSignals<"both", typeof branches, { readonly merge: "collect" }> // never
+ * const collected: [Collected] extends [never] ? true : false = true
+ * ```
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type ParallelSignals<Name extends string, B, O> =
+  | BranchSignals<Name, B>
+  | (O extends { readonly onError: "settle" } | { readonly merge: "collect" } ? never : Reserved<Name>)
 
 /**
  * The errors a parallel block can fail with, by error strategy.
@@ -584,14 +929,31 @@ export type ItemContext<Ctx, I> = Simplify<Omit<Ctx, "item" | "index"> & { reado
 export const make = <S extends Schema.Codec<any, any, never, never>>(
   name: string,
   options: { readonly input: S }
-): Workflow<S["Encoded"], { readonly input: S["Type"] }, never, never> =>
-  new Definition(name, options.input) as unknown as Workflow<S["Encoded"], { readonly input: S["Type"] }, never, never>
+): Workflow<S["Encoded"], { readonly input: S["Type"] }, never, never, never> =>
+  new Definition(name, options.input) as unknown as Workflow<S["Encoded"], { readonly input: S["Type"] }, never, never, never>
 
 // -------------------------------------------------------------------------------------------
 // combinators
 // -------------------------------------------------------------------------------------------
 
 const segment = (node: Node) => (self: Workflow<any, any, any, any>) => (self as unknown as Definition).append(node)
+
+/**
+ * A signature no call matches, added to every combinator: more arguments than the combinator
+ * takes (`Arity`), and a `never` this. A combinator's result is bound to the workflow
+ * it is written in, which it learns from where it is written; this signature makes TypeScript
+ * treat a combinator call written inside another call (a branch's case, a `forEach` body) like
+ * a generic function returning a function, which it resolves only once that call knows its own
+ * types (the context, the item type). Its arity keeps it out of error messages, but for
+ * "Expected at least 3 arguments" when a call has too few.
+ */
+type Nestable<Arity extends number> = <T>(this: never, ...args: [...NeverTuple<Arity>, never, ...Array<never>]) => () => T
+
+type NeverTuple<N extends number, T extends ReadonlyArray<never> = []> = T["length"] extends N ? T
+  : NeverTuple<N, [...T, never]>
+
+const nestable = <const Arity extends number>() => <F>(combinator: F): F & Nestable<Arity> =>
+  combinator as F & Nestable<Arity>
 
 const stepNode = (name: string, options: StepOptions<any, any>, run: StepNode["run"]): StepNode => ({
   _tag: "Step",
@@ -622,12 +984,23 @@ const stepNode = (name: string, options: StepOptions<any, any>, run: StepNode["r
  * @since 0.1.0
  * @category combinators
  */
-export const step = <const Name extends string, Ctx, A, E, R>(
-  name: Name & FreshName<Name, Ctx>,
-  options: StepOptions<A, NoInfer<E>>,
-  f: (ctx: Ctx) => Effect.Effect<NoInfer<A>, E, R>
-): Segment<Ctx, { readonly [K in Name]: A }, E, R> =>
-  segment(stepNode(name, options, f as StepNode["run"])) as unknown as Segment<Ctx, { readonly [K in Name]: A }, E, R>
+export const step = nestable<3>()(<
+  const Name extends string,
+  Success extends OutputSchema,
+  E,
+  R,
+  I0 = Unbound,
+  C0 = unknown,
+  E0 = never,
+  R0 = never,
+  S0 = never,
+  Ctx = C0
+>(
+  name: Name & FreshName<Name, C0 & Ctx, S0>,
+  options: StepSettings<NoInfer<E>> & { readonly success: Success },
+  f: (ctx: Simplify<Ctx>) => Effect.Effect<NoInfer<Success["Type"]>, E, R>
+): SegmentFor<I0, C0, E0, R0, S0, Ctx, { readonly [K in Name]: Success["Type"] }, E, R, never> =>
+  segment(stepNode(name, options as unknown as StepOptions<any, any>, f as StepNode["run"])) as any)
 
 /**
  * Composes segments in order into one segment, for a parallel branch of several steps.
@@ -652,32 +1025,34 @@ export const step = <const Name extends string, Ctx, A, E, R>(
  * @category combinators
  */
 export const sequence: {
-  <Ctx, C1, E1, R1>(
-    s1: (self: Workflow<any, Ctx, never, never>) => Workflow<any, C1, E1, R1>
-  ): Segment<Ctx, Omit<C1, keyof Ctx>, E1, R1>
-  <Ctx, C1, E1, R1, C2, E2, R2>(
-    s1: (self: Workflow<any, Ctx, never, never>) => Workflow<any, C1, E1, R1>,
-    s2: (self: Workflow<any, C1, never, never>) => Workflow<any, C2, E2, R2>
-  ): Segment<Ctx, Omit<C2, keyof Ctx>, E1 | E2, R1 | R2>
-  <Ctx, C1, E1, R1, C2, E2, R2, C3, E3, R3>(
-    s1: (self: Workflow<any, Ctx, never, never>) => Workflow<any, C1, E1, R1>,
-    s2: (self: Workflow<any, C1, never, never>) => Workflow<any, C2, E2, R2>,
-    s3: (self: Workflow<any, C2, never, never>) => Workflow<any, C3, E3, R3>
-  ): Segment<Ctx, Omit<C3, keyof Ctx>, E1 | E2 | E3, R1 | R2 | R3>
-  <Ctx, C1, E1, R1, C2, E2, R2, C3, E3, R3, C4, E4, R4>(
-    s1: (self: Workflow<any, Ctx, never, never>) => Workflow<any, C1, E1, R1>,
-    s2: (self: Workflow<any, C1, never, never>) => Workflow<any, C2, E2, R2>,
-    s3: (self: Workflow<any, C2, never, never>) => Workflow<any, C3, E3, R3>,
-    s4: (self: Workflow<any, C3, never, never>) => Workflow<any, C4, E4, R4>
-  ): Segment<Ctx, Omit<C4, keyof Ctx>, E1 | E2 | E3 | E4, R1 | R2 | R3 | R4>
-  <Ctx, C1, E1, R1, C2, E2, R2, C3, E3, R3, C4, E4, R4, C5, E5, R5>(
-    s1: (self: Workflow<any, Ctx, never, never>) => Workflow<any, C1, E1, R1>,
-    s2: (self: Workflow<any, C1, never, never>) => Workflow<any, C2, E2, R2>,
-    s3: (self: Workflow<any, C2, never, never>) => Workflow<any, C3, E3, R3>,
-    s4: (self: Workflow<any, C3, never, never>) => Workflow<any, C4, E4, R4>,
-    s5: (self: Workflow<any, C4, never, never>) => Workflow<any, C5, E5, R5>
-  ): Segment<Ctx, Omit<C5, keyof Ctx>, E1 | E2 | E3 | E4 | E5, R1 | R2 | R3 | R4 | R5>
-} = ((...segments: ReadonlyArray<(self: any) => any>) => (self: any) =>
+  <C1, E1, R1, S1, I0 = Unbound, C0 = unknown, E0 = never, R0 = never, S0 = never>(
+    s1: (self: Workflow<NoInfer<I0>, C0, never, never, never>) => Workflow<any, C1, E1, R1, S1>
+  ): SegmentFor<I0, C0, E0, R0, S0, C0, Added<C1, C0>, E1, R1, S1>
+  <C1, E1, R1, S1, C2, E2, R2, S2, I0 = Unbound, C0 = unknown, E0 = never, R0 = never, S0 = never>(
+    s1: (self: Workflow<NoInfer<I0>, C0, never, never, never>) => Workflow<any, C1, E1, R1, S1>,
+    s2: (self: Workflow<NoInfer<I0>, C1, never, never, S1>) => Workflow<any, C2, E2, R2, S2>
+  ): SegmentFor<I0, C0, E0, R0, S0, C0, Added<C2, C0>, E1 | E2, R1 | R2, S2>
+  <C1, E1, R1, S1, C2, E2, R2, S2, C3, E3, R3, S3, I0 = Unbound, C0 = unknown, E0 = never, R0 = never, S0 = never>(
+    s1: (self: Workflow<NoInfer<I0>, C0, never, never, never>) => Workflow<any, C1, E1, R1, S1>,
+    s2: (self: Workflow<NoInfer<I0>, C1, never, never, S1>) => Workflow<any, C2, E2, R2, S2>,
+    s3: (self: Workflow<NoInfer<I0>, C2, never, never, S2>) => Workflow<any, C3, E3, R3, S3>
+  ): SegmentFor<I0, C0, E0, R0, S0, C0, Added<C3, C0>, E1 | E2 | E3, R1 | R2 | R3, S3>
+  <C1, E1, R1, S1, C2, E2, R2, S2, C3, E3, R3, S3, C4, E4, R4, S4, I0 = Unbound, C0 = unknown, E0 = never, R0 = never, S0 = never>(
+    s1: (self: Workflow<NoInfer<I0>, C0, never, never, never>) => Workflow<any, C1, E1, R1, S1>,
+    s2: (self: Workflow<NoInfer<I0>, C1, never, never, S1>) => Workflow<any, C2, E2, R2, S2>,
+    s3: (self: Workflow<NoInfer<I0>, C2, never, never, S2>) => Workflow<any, C3, E3, R3, S3>,
+    s4: (self: Workflow<NoInfer<I0>, C3, never, never, S3>) => Workflow<any, C4, E4, R4, S4>
+  ): SegmentFor<I0, C0, E0, R0, S0, C0, Added<C4, C0>, E1 | E2 | E3 | E4, R1 | R2 | R3 | R4, S4>
+  <C1, E1, R1, S1, C2, E2, R2, S2, C3, E3, R3, S3, C4, E4, R4, S4, C5, E5, R5, S5, I0 = Unbound, C0 = unknown, E0 = never, R0 = never, S0 = never>(
+    s1: (self: Workflow<NoInfer<I0>, C0, never, never, never>) => Workflow<any, C1, E1, R1, S1>,
+    s2: (self: Workflow<NoInfer<I0>, C1, never, never, S1>) => Workflow<any, C2, E2, R2, S2>,
+    s3: (self: Workflow<NoInfer<I0>, C2, never, never, S2>) => Workflow<any, C3, E3, R3, S3>,
+    s4: (self: Workflow<NoInfer<I0>, C3, never, never, S3>) => Workflow<any, C4, E4, R4, S4>,
+    s5: (self: Workflow<NoInfer<I0>, C4, never, never, S4>) => Workflow<any, C5, E5, R5, S5>
+  ): SegmentFor<I0, C0, E0, R0, S0, C0, Added<C5, C0>, E1 | E2 | E3 | E4 | E5, R1 | R2 | R3 | R4 | R5, S5>
+} & Nestable<5> = ((
+  ...segments: ReadonlyArray<(self: any) => any>
+) => (self: any) =>
   segments.reduce((workflow, next) => next(workflow), self)) as any
 
 /**
@@ -707,17 +1082,32 @@ export const sequence: {
  * @since 0.1.0
  * @category combinators
  */
-export const parallel = <
+export const parallel = nestable<3>()(<
   const Name extends string,
-  Ctx,
-  const B extends Branches<Ctx>,
-  const O extends ParallelOptions = {}
+  const B extends Branches<C0>,
+  const O extends ParallelOptions = {},
+  I0 = Unbound,
+  C0 = unknown,
+  E0 = never,
+  R0 = never,
+  S0 = never
 >(
-  name: Name & FreshName<Name, Ctx>,
+  name: Name & FreshName<Name, C0, S0> & MergeCheck<B, O>,
   branches: B,
   options?: O
-): Segment<Ctx, ParallelDelta<Name, Ctx, B, O>, ParallelError<B, O>, ServicesOf<B[keyof B]>> =>
-  segment(parallelNode(name, branches, options)) as any
+): SegmentFor<
+  I0,
+  C0,
+  E0,
+  R0,
+  S0,
+  C0,
+  ParallelDelta<Name, C0, B, O>,
+  ParallelError<B, O>,
+  ServicesOf<B[keyof B]>,
+  ParallelSignals<Name, B, O>
+> =>
+  segment(parallelNode(name, branches, options)) as any)
 
 const keyed = (branches: Branches<any>) =>
   Object.entries(branches).map(([key, branch]) => [key, nodesOf(branch)] as const)
@@ -752,31 +1142,41 @@ const parallelNode = (name: string, branches: Branches<any>, options: ParallelOp
  * @since 0.1.0
  * @category combinators
  */
-export const chord = <
+export const chord = nestable<4>()(<
   const Name extends string,
-  Ctx,
-  const B extends Branches<Ctx>,
-  A,
+  const B extends Branches<C0>,
+  Success extends OutputSchema,
   E2,
   R2,
-  const O extends ParallelOptions = {}
+  const O extends ParallelOptions = {},
+  I0 = Unbound,
+  C0 = unknown,
+  E0 = never,
+  R0 = never,
+  S0 = never
 >(
-  name: Name & FreshName<Name, Ctx>,
+  name: Name & FreshName<Name, C0, S0> & MergeCheck<B, O>,
   branches: B,
-  callback: (ctx: Simplify<Ctx & ParallelDelta<Name, Ctx, B, O>>) => Effect.Effect<NoInfer<A>, E2, R2>,
-  options: O & StepOptions<A, NoInfer<E2>>
-): Segment<
-  Ctx,
-  Simplify<Omit<ParallelDelta<Name, Ctx, B, O>, Name> & { readonly [N in Name]: A }>,
+  callback: (ctx: NoInfer<Simplify<C0 & ParallelDelta<Name, C0, B, O>>>) => Effect.Effect<NoInfer<Success["Type"]>, E2, R2>,
+  options: O & StepSettings<NoInfer<E2>> & { readonly success: Success }
+): SegmentFor<
+  I0,
+  C0,
+  E0,
+  R0,
+  S0,
+  C0,
+  Simplify<Omit<ParallelDelta<Name, C0, B, O>, Name> & { readonly [N in Name]: Success["Type"] }>,
   ParallelError<B, O> | E2,
-  ServicesOf<B[keyof B]> | R2
+  ServicesOf<B[keyof B]> | R2,
+  BranchSignals<Name, B>
 > =>
   segment({
     _tag: "Chord",
     name,
     parallel: parallelNode(name, branches, options),
-    callback: stepNode(name, options, callback as StepNode["run"])
-  }) as any
+    callback: stepNode(name, options as unknown as StepOptions<any, any>, callback as StepNode["run"])
+  }) as any)
 
 /**
  * The first branch to succeed wins; the others are interrupted. The winner is journaled, so a
@@ -800,15 +1200,29 @@ export const chord = <
  * @since 0.1.0
  * @category combinators
  */
-export const race = <const Name extends string, Ctx, const B extends Branches<Ctx>>(
-  name: Name & FreshName<Name, Ctx>,
+export const race = nestable<2>()(<
+  const Name extends string,
+  const B extends Branches<C0>,
+  I0 = Unbound,
+  C0 = unknown,
+  E0 = never,
+  R0 = never,
+  S0 = never
+>(
+  name: Name & FreshName<Name, C0, S0>,
   branches: B
-): Segment<
-  Ctx,
-  { readonly [N in Name]: { [K in keyof B]: { readonly _tag: K; readonly value: DeltaOf<B[K], Ctx> } }[keyof B] },
+): SegmentFor<
+  I0,
+  C0,
+  E0,
+  R0,
+  S0,
+  C0,
+  { readonly [N in Name]: { [K in keyof B]: { readonly _tag: K; readonly value: DeltaOf<B[K], C0> } }[keyof B] },
   RaceFailureOf<{ [K in keyof B]: ErrorOf<B[K]> }>,
-  ServicesOf<B[keyof B]>
-> => segment({ _tag: "Race", name, branches: keyed(branches) }) as any
+  ServicesOf<B[keyof B]>,
+  BranchSignals<Name, B>
+> => segment({ _tag: "Race", name, branches: keyed(branches) }) as any)
 
 /**
  * Runs `body` for every item of `items(ctx)`, at most `concurrency` at once, and adds
@@ -835,30 +1249,60 @@ export const race = <const Name extends string, Ctx, const B extends Branches<Ct
  * @since 0.1.0
  * @category combinators
  */
-export const forEach: {
-  <const Name extends string, Ctx, I, A, E, R, const O extends ForEachOptions<I> = {}>(
-    name: Name & FreshName<Name, Ctx>,
-    items: (ctx: Ctx) => Iterable<I>,
-    body: (item: I, ctx: Ctx, index: number) => Effect.Effect<NoInfer<A>, E, R>,
-    options: O & ForEachOptions<I> & StepOptions<A, NoInfer<E>>
-  ): Segment<
-    Ctx,
-    { readonly [N in Name]: ForEachResults<A, E, O> },
-    ForEachError<E, O>,
-    R
-  >
-  <const Name extends string, Ctx, I, Out, E, R, const O extends ForEachOptions<I> = {}>(
-    name: Name & FreshName<Name, Ctx>,
-    items: (ctx: Ctx) => Iterable<I>,
-    body: (self: Workflow<any, ItemContext<Ctx, I>, never, never>) => Workflow<any, Out, E, R>,
-    options?: O & ForEachOptions<I>
-  ): Segment<
-    Ctx,
-    { readonly [N in Name]: ForEachResults<Added<Out, ItemContext<Ctx, I>>, E, O> },
-    ForEachError<E, O>,
-    R
-  >
-} = ((name: string, items: any, body: any, options?: any) =>
+export const forEach: (<
+  const Name extends string,
+  I,
+  E,
+  R,
+  Out,
+  S,
+  const O extends ForEachOptions<I> & StepSettings<NoInfer<E>> = {},
+  Success extends OutputSchema | NoSuccess = NoSuccess,
+  Misfit = never,
+  I0 = Unbound,
+  C0 = unknown,
+  E0 = never,
+  R0 = never,
+  S0 = never,
+  Ctx = C0
+>(
+  name: Name & FreshName<Name, C0 & Ctx, S0> & EffectBodyCheck<Success, Misfit>,
+  items: (ctx: Simplify<Ctx>) => Iterable<I>,
+  // A segment unless `success` is given: tested this way round because, while `success` is not
+  // read yet, TypeScript takes it for `never`.
+  body: [Success] extends [NoSuccess]
+    // `& ItemFields<I>`: an Effect function given without `success` still reads its item, so the
+    // one error is the name's, and it says what is missing.
+    ? (self: Workflow<any, ItemContext<Ctx, I>, never, never, never> & ItemFields<NoInfer<I>>) =>
+      | Workflow<any, Out, E, R, S>
+      | Effect.Effect<Misfit, any, any>
+    : (item: NoInfer<I>, ctx: Simplify<Ctx>, index: number) => Effect.Effect<NoInfer<Exclude<Success, NoSuccess>["Type"]>, E, R>,
+  // `success` is read apart from `O` so that it is known even when the options hold functions
+  // (`key`), which TypeScript reads only after the body: it decides what the body is.
+  options?: O & ForEachOptions<I> & StepSettings<NoInfer<E>> & { readonly success?: Success }
+) => SegmentFor<
+  I0,
+  C0,
+  E0,
+  R0,
+  S0,
+  Ctx,
+  {
+    readonly [N in Name]: ForEachResults<
+      Success extends OutputSchema ? Success["Type"] : Added<Out, ItemContext<Ctx, I>>,
+      E,
+      O
+    >
+  },
+  ForEachError<E, O>,
+  R,
+  Success extends OutputSchema ? never : NestedSignals<S, `${Name}[${string}]/`>
+>) & Nestable<4> = ((
+  name: string,
+  items: any,
+  body: any,
+  options?: any
+) =>
   segment({
     _tag: "ForEach",
     name,
@@ -943,16 +1387,31 @@ export type ForEachError<E, O> = O extends { readonly onError: "settle" }
  * @since 0.1.0
  * @category combinators
  */
-export const branch = <const Name extends string, Ctx, const C extends Branches<Ctx>>(
-  name: Name & FreshName<Name, Ctx>,
-  select: (ctx: Ctx) => NoInfer<keyof C & string>,
-  cases: C
-): Segment<
+export const branch = nestable<3>()(<
+  const Name extends string,
+  const Cases extends Branches<Ctx>,
+  I0 = Unbound,
+  C0 = unknown,
+  E0 = never,
+  R0 = never,
+  S0 = never,
+  Ctx = C0
+>(
+  name: Name & FreshName<Name, C0 & Ctx, S0>,
+  select: (ctx: Simplify<Ctx>) => NoInfer<keyof Cases & string>,
+  cases: Cases
+): SegmentFor<
+  I0,
+  C0,
+  E0,
+  R0,
+  S0,
   Ctx,
-  { readonly [N in Name]: { [K in keyof C]: Simplify<{ readonly _tag: K } & DeltaOf<C[K], Ctx>> }[keyof C] },
-  ErrorOf<C[keyof C]>,
-  ServicesOf<C[keyof C]>
-> => segment({ _tag: "Branch", name, select: select as (ctx: unknown) => string, cases: keyed(cases) }) as any
+  { readonly [N in Name]: { [K in keyof Cases]: Simplify<{ readonly _tag: K } & DeltaOf<Cases[K], Ctx>> }[keyof Cases] },
+  ErrorOf<Cases[keyof Cases]>,
+  ServicesOf<Cases[keyof Cases]>,
+  BranchSignals<Name, Cases>
+> => segment({ _tag: "Branch", name, select: select as (ctx: unknown) => string, cases: keyed(cases) }) as any)
 
 /**
  * A durable sleep: the wake-up time is journaled, so a restarted run sleeps only what is left.
@@ -971,11 +1430,18 @@ export const branch = <const Name extends string, Ctx, const C extends Branches<
  * @since 0.1.0
  * @category combinators
  */
-export const sleep = <const Name extends string, Ctx>(
-  name: Name & FreshName<Name, Ctx>,
+export const sleep = nestable<2>()(<
+  const Name extends string,
+  I0 = Unbound,
+  C0 = unknown,
+  E0 = never,
+  R0 = never,
+  S0 = never
+>(
+  name: Name & FreshName<Name, C0, S0>,
   duration: Duration.Input
-): Segment<Ctx, {}, never, never> =>
-  segment({ _tag: "Sleep", name, duration }) as any
+): SegmentFor<I0, C0, E0, R0, S0, unknown, {}, never, never, Reserved<Name>> =>
+  segment({ _tag: "Sleep", name, duration }) as any)
 
 /**
  * Waits for a value from outside (a human approval, a webhook). While it has not been
@@ -1000,16 +1466,31 @@ export const sleep = <const Name extends string, Ctx>(
  * @since 0.1.0
  * @category combinators
  */
-export const signal = <
+export const signal = nestable<2>()(<
   const Name extends string,
-  Ctx,
   A,
-  const O extends { readonly schema: Schema.Codec<A, any, never, never>; readonly timeout?: Duration.Input | undefined }
+  const O extends { readonly schema: Schema.Codec<A, any, never, never>; readonly timeout?: Duration.Input | undefined },
+  I0 = Unbound,
+  C0 = unknown,
+  E0 = never,
+  R0 = never,
+  S0 = never
 >(
-  name: Name & FreshName<Name, Ctx>,
+  name: Name & FreshName<Name, C0, S0>,
   options: O & { readonly schema: Schema.Codec<A, any, never, never> }
-): Segment<Ctx, { readonly [N in Name]: A }, O extends { readonly timeout: Duration.Input } ? SignalTimeout : never, never> =>
-  segment({ _tag: "Signal", name, schema: options.schema, timeout: options.timeout }) as any
+): SegmentFor<
+  I0,
+  C0,
+  E0,
+  R0,
+  S0,
+  unknown,
+  { readonly [N in Name]: A },
+  O extends { readonly timeout: Duration.Input } ? SignalTimeout : never,
+  never,
+  SignalAt<Name, A>
+> =>
+  segment({ _tag: "Signal", name, schema: options.schema, timeout: options.timeout }) as any)
 
 // -------------------------------------------------------------------------------------------
 // running
@@ -1072,10 +1553,10 @@ export interface RunOptions<I> {
  * @since 0.1.0
  * @category running
  */
-export const run = <I, Ctx, E, R>(
-  workflow: Workflow<I, Ctx, E, R>,
+export const run = <I, Ctx, E, R, S>(
+  workflow: Workflow<I, Ctx, E, R, S>,
   options: RunOptions<I>
-): Effect.Effect<Outcome<Ctx>, E | RunError, R | Journal> =>
+): Effect.Effect<Outcome<Simplify<Ctx>, SignalPaths<S>>, E | RunError, R | Journal> =>
   runDefinition(workflow as unknown as Definition, options).pipe(
     Effect.withSpan("plait.run", { attributes: { "plait.workflow": workflow.name } })
   ) as any
@@ -1107,9 +1588,9 @@ export const run = <I, Ctx, E, R>(
  * @since 0.1.0
  * @category running
  */
-export const sendSignal = <I, Ctx, E, R>(
-  workflow: Workflow<I, Ctx, E, R>,
-  options: { readonly runId: string; readonly path: string; readonly value: unknown }
+export const sendSignal = <W extends Workflow<any, any, any, any, any>, const P extends SignalPath<W>>(
+  workflow: W,
+  options: { readonly runId: string; readonly path: P; readonly value: SignalValue<W, P> }
 ): Effect.Effect<void, InvalidOutput | JournalError, Journal> =>
   Effect.flatMap(signalEntry(workflow.nodes, options.runId, options.path, options.value), (entry) =>
     Effect.flatMap(Journal, (journal) => journal.append(options.runId, [entry])))

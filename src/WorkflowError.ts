@@ -48,12 +48,13 @@ export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInp
  * import { Journal, Workflow } from "plait"
  *
  * const Expense = Workflow.make("expense", { input: Schema.Number }).pipe(
- *   Workflow.signal("approval", { schema: Schema.Struct({ approved: Schema.Boolean }) })
+ *   Workflow.signal("approval", { schema: Schema.Struct({ approvedCents: Schema.Int }) })
  * )
  *
- * // A webhook body is untrusted: a payload the signal's schema rejects is reported, not journaled.
- * const onWebhook = (body: unknown) =>
- *   Workflow.sendSignal(Expense, { runId: "expense-7", path: "approval", value: body }).pipe(
+ * // The types check the payload's shape; the schema also checks what types cannot say (an
+ * // integer here). A payload it rejects is reported, not journaled.
+ * const onWebhook = (approvedCents: number) =>
+ *   Workflow.sendSignal(Expense, { runId: "expense-7", path: "approval", value: { approvedCents } }).pipe(
  *     Effect.catchTag("InvalidOutput", (error) => Effect.logWarning(`bad ${error.path}: ${error.issue}`)),
  *     Effect.provide(Journal.layerMemory)
  *   )

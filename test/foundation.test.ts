@@ -361,11 +361,14 @@ describe("foundation", () => {
         assert.deepStrictEqual(first.value, { _tag: "Suspended", runId: "exp", waitingFor: "approval" })
         assert.strictEqual(Option.getOrThrow(yield* journal.load("exp")).run.status, "suspended")
 
+        // The types reject a wrong value or path; the run-time check stands for callers the types cannot see.
         const bad = yield* Effect.exit(
+          // @ts-expect-error a string is not a boolean
           Workflow.sendSignal(Flow, { runId: "exp", path: "approval", value: { approved: "yes" } })
         )
         assert.instanceOf(failure(bad), WorkflowError.InvalidOutput)
         assert.strictEqual((failure(bad) as WorkflowError.InvalidOutput).path, "approval")
+        // @ts-expect-error the workflow has no signal at "nope"
         const unknownPath = yield* Effect.exit(Workflow.sendSignal(Flow, { runId: "exp", path: "nope", value: {} }))
         assert.instanceOf(failure(unknownPath), WorkflowError.InvalidOutput)
         const still = yield* runFor(Workflow.run(Flow, { input: 30, runId: "exp" }))

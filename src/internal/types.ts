@@ -1,4 +1,5 @@
 /** Small type-level utilities shared by the public signatures. */
+import type { ReservedNames } from "./SignalPaths.ts"
 
 /** Flattens an intersection into one object type, so editors show `{ a: A; b: B }`. */
 export type Simplify<A> = { [K in keyof A]: A[K] } & {}
@@ -13,9 +14,16 @@ export type KeysOfUnion<U> = U extends unknown ? keyof U : never
 export type ValuesAt<U, K extends PropertyKey> = U extends unknown ? K extends keyof U ? U[K] : never : never
 
 /**
- * `unknown` when `Name` is not yet in the context; otherwise an object type that no string is
- * assignable to, so passing the name is a compile error that says why.
+ * `unknown` when `Name` is neither in the context nor reserved by a node of the workflow's
+ * sequence (`S`); otherwise an object type that no string is assignable to, so passing the name
+ * is a compile error that says why.
  */
-export type FreshName<Name extends string, Ctx> = Name extends keyof Ctx
-  ? { readonly "plait: this name is already in the context": Name }
+export type FreshName<Name extends string, Ctx, S = never> = NameCheck<Name, keyof Ctx, ReservedNames<S>>
+
+/**
+ * Apart from `FreshName` so that its conditional types see only names: a conditional type with
+ * a long context among its type parameters makes the compiler walk that context again.
+ */
+type NameCheck<Name, Keys, Reserved> = Name extends Keys ? { readonly "plait: this name is already in the context": Name }
+  : Name extends Reserved ? { readonly "plait: this name is already used in this sequence": Name }
   : unknown

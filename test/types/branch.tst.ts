@@ -24,7 +24,7 @@ type Route =
 describe("branch", () => {
   test("adds { [name]: { _tag: caseKey, ...caseDelta } }, a tagged union", () => {
     const Shipped = start.pipe(route)
-    expect(Shipped).type.toBe<Workflow.Workflow<Input, { readonly input: Input; readonly route: Route }, never, never>>()
+    expect(Shipped).type.toBe<Workflow.Workflow<Input, { readonly input: Input; readonly route: Route }, never, never, never>>()
   })
 
   test("select and every case see the context before the block, inferred in pipe", () => {
@@ -78,7 +78,8 @@ describe("branch", () => {
             | { readonly _tag: "card"; readonly charged: boolean }
         },
         MailBounced | CardDeclined,
-        Mailer | Billing
+        Mailer | Billing,
+        never
       >
     >()
   })
@@ -97,6 +98,7 @@ describe("branch", () => {
           readonly input: Input
           readonly pace: { readonly _tag: "now"; readonly sent: boolean } | { readonly _tag: "later" }
         },
+        never,
         never,
         never
       >

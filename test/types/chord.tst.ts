@@ -51,7 +51,8 @@ describe("chord", () => {
           readonly ready: string
         },
         UserExists | MailBounced | CardDeclined,
-        Users | Mailer | Billing
+        Users | Mailer | Billing,
+        never
       >
     >()
   })
@@ -75,7 +76,8 @@ describe("chord", () => {
           readonly ready: boolean
         },
         UserExists | MailBounced | CardDeclined,
-        Users | Mailer | Billing
+        Users | Mailer | Billing,
+        never
       >
     >()
   })
@@ -98,7 +100,8 @@ describe("chord", () => {
           readonly ready: boolean
         },
         UserExists | WorkflowError.ParallelFailureOf<{ readonly mail: MailBounced; readonly card: CardDeclined }>,
-        Users | Mailer | Billing
+        Users | Mailer | Billing,
+        never
       >
     >()
   })
@@ -123,7 +126,8 @@ describe("chord", () => {
         Input,
         { readonly input: Input; readonly user: User; readonly ready: boolean },
         UserExists | MailBounced | CardDeclined,
-        Users | Mailer | Billing
+        Users | Mailer | Billing,
+        never
       >
     >()
   })
@@ -145,7 +149,8 @@ describe("chord", () => {
         Input,
         { readonly input: Input; readonly user: User; readonly ready: boolean },
         UserExists,
-        Users | Mailer | Billing
+        Users | Mailer | Billing,
+        never
       >
     >()
   })
@@ -183,7 +188,7 @@ describe("chord: what must not compile", () => {
 
   test("the success schema is required", () => {
     withUser.pipe(
-      // @ts-expect-error Expected 4 arguments, but got 3 -- the callback is a journaled step
+      // @ts-expect-error Expected at least 4 arguments, but got 3 -- the callback is a journaled step
       Workflow.chord("ready", branches, () => Effect.succeed(1))
     )
   })

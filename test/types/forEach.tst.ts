@@ -36,6 +36,7 @@ describe("forEach with an Effect-function body", () => {
         { readonly id: string; readonly lines: ReadonlyArray<{ readonly sku: string; readonly qty: number }> },
         { readonly input: Order; readonly prices: ReadonlyArray<number>; readonly total: number },
         never,
+        never,
         never
       >
     >()
@@ -49,7 +50,7 @@ describe("forEach with an Effect-function body", () => {
       }, { success: Schema.Number })
     )
     expect(Counted).type.toBe<
-      Workflow.Workflow<Order, { readonly input: Order; readonly skus: ReadonlyArray<number> }, never, never>
+      Workflow.Workflow<Order, { readonly input: Order; readonly skus: ReadonlyArray<number> }, never, never, never>
     >()
   })
 
@@ -62,7 +63,7 @@ describe("forEach with an Effect-function body", () => {
       })
     )
     expect(Mailed).type.toBe<
-      Workflow.Workflow<Order, { readonly input: Order; readonly mails: ReadonlyArray<boolean> }, MailBounced, Mailer>
+      Workflow.Workflow<Order, { readonly input: Order; readonly mails: ReadonlyArray<boolean> }, MailBounced, Mailer, never>
     >()
   })
 
@@ -78,7 +79,8 @@ describe("forEach with an Effect-function body", () => {
         Order,
         { readonly input: Order; readonly mails: ReadonlyArray<boolean> },
         WorkflowError.ParallelFailureOf<Record<string, MailBounced>>,
-        Mailer
+        Mailer,
+        never
       >
     >()
   })
@@ -95,7 +97,8 @@ describe("forEach with an Effect-function body", () => {
         Order,
         { readonly input: Order; readonly mails: ReadonlyArray<Result.Result<boolean, MailBounced>> },
         never,
-        Mailer
+        Mailer,
+        never
       >
     >()
   })
@@ -119,7 +122,8 @@ describe("forEach with an Effect-function body", () => {
       Order,
       { readonly input: Order; readonly mails: ReadonlyArray<Result.Result<boolean, MailBounced>> },
       WorkflowError.ParallelFailureOf<Record<string, MailBounced>>,
-      Mailer
+      Mailer,
+      never
     >
     expect(byCount).type.toBe<Expected>()
     expect(byFraction).type.toBe<Expected>()
@@ -168,6 +172,7 @@ describe("forEach with a segment body", () => {
           readonly shipments: ReadonlyArray<{ readonly reserved: boolean; readonly label: string }>
         },
         never,
+        never,
         never
       >
     >()
@@ -186,7 +191,8 @@ describe("forEach with a segment body", () => {
         Order,
         { readonly input: Order; readonly mails: ReadonlyArray<{ readonly sent: boolean }> },
         MailBounced,
-        Mailer
+        Mailer,
+        never
       >
     >()
   })
@@ -213,7 +219,8 @@ describe("forEach with a segment body", () => {
           >
         },
         never,
-        Mailer | Billing
+        Mailer | Billing,
+        never
       >
     >()
   })
@@ -244,6 +251,7 @@ describe("forEach with a segment body", () => {
           readonly rows: ReadonlyArray<{ readonly cells: ReadonlyArray<{ readonly doubled: number }> }>
         },
         never,
+        never,
         never
       >
     >()
@@ -251,13 +259,22 @@ describe("forEach with a segment body", () => {
 })
 
 describe("forEach: what must not compile", () => {
-  test("an Effect body without a success schema", () => {
+  test("an Effect body without a success schema: one error, on the name, that says what is missing", () => {
     start.pipe(
       Workflow.forEach(
+        // @ts-expect-error plait: an Effect body needs a `success` schema in the options of forEach -- without `success` the body must be a segment
         "prices",
         (ctx) => ctx.input.lines,
-        // @ts-expect-error Types of parameters 'line' and 'self' are incompatible -- without `success` the body must be a segment
         (line: Line) => Effect.succeed(line.qty)
+      )
+    )
+    start.pipe(
+      Workflow.forEach(
+        // @ts-expect-error plait: an Effect body needs a `success` schema in the options of forEach -- options without `success` too
+        "prices",
+        (ctx) => ctx.input.lines,
+        (line) => Effect.succeed(line.qty),
+        { concurrency: 4, key: (line) => line.sku }
       )
     )
   })
@@ -276,16 +293,16 @@ describe("forEach: what must not compile", () => {
 
   test("items that are not iterable", () => {
     start.pipe(
-      // @ts-expect-error No overload matches this call...is not assignable to type 'Iterable< -- items must be an Iterable
+      // @ts-expect-error Type 'number' is not assignable to type 'Iterable<unknown>' -- items must be an Iterable
       Workflow.forEach("prices", (ctx) => ctx.input.id.length, (n) => Effect.succeed(n), { success: Schema.Number })
     )
   })
 
   test("a key that is neither a string nor a number", () => {
     start.pipe(
-      // @ts-expect-error No overload matches this call...is not assignable to type 'string | number' -- keys name journal paths
       Workflow.forEach("prices", (ctx) => ctx.input.lines, (line) => Effect.succeed(line.qty), {
         success: Schema.Number,
+        // @ts-expect-error is not assignable to type '(item: { readonly sku: string; readonly qty: number; }, index: number) => string | number' -- keys name journal paths
         key: (line) => line
       })
     )
@@ -315,7 +332,7 @@ describe("forEach: what must not compile", () => {
 
   test("a name already in the context", () => {
     start.pipe(
-      // @ts-expect-error No overload matches this call...plait: this name is already in the context -- `input` is always there
+      // @ts-expect-error plait: this name is already in the context -- `input` is always there
       Workflow.forEach("input", (ctx) => ctx.input.lines, (line: Line) => Effect.succeed(line.qty), { success: Schema.Number })
     )
   })

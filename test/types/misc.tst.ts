@@ -5,7 +5,7 @@ import { describe, expect, test } from "tstyche"
 const start = Workflow.make("expense", { input: Schema.Number })
 
 describe("sleep", () => {
-  test("adds nothing to the context, no error and no requirement", () => {
+  test("adds nothing to the context, no error and no requirement; its name is reserved", () => {
     const Slept = start.pipe(
       Workflow.sleep("coolOff", "1 day"),
       Workflow.step("after", { success: Schema.Number }, (ctx) => {
@@ -14,7 +14,7 @@ describe("sleep", () => {
       })
     )
     expect(Slept).type.toBe<
-      Workflow.Workflow<number, { readonly input: number; readonly after: number }, never, never>
+      Workflow.Workflow<number, { readonly input: number; readonly after: number }, never, never, Workflow.Reserved<"coolOff">>
     >()
   })
 
@@ -41,7 +41,7 @@ describe("signal", () => {
   const Approval = Schema.Struct({ approved: Schema.Boolean, by: Schema.String })
   type Approval = typeof Approval.Type
 
-  test("adds { [name]: A } with A the schema's type", () => {
+  test("adds { [name]: A } with A the schema's type, and the signal to S", () => {
     const Approved = start.pipe(
       Workflow.signal("approval", { schema: Approval }),
       Workflow.step("book", { success: Schema.Boolean }, (ctx) => {
@@ -50,20 +50,28 @@ describe("signal", () => {
       })
     )
     expect(Approved).type.toBe<
-      Workflow.Workflow<number, { readonly input: number; readonly approval: Approval; readonly book: boolean }, never, never>
+      Workflow.Workflow<
+        number,
+        { readonly input: number; readonly approval: Approval; readonly book: boolean },
+        never,
+        never,
+        Workflow.SignalAt<"approval", Approval>
+      >
     >()
   })
 
   test("the decoded type, not the encoded one", () => {
     const Dated = start.pipe(Workflow.signal("at", { schema: Schema.NumberFromString }))
-    expect(Dated).type.toBe<Workflow.Workflow<number, { readonly input: number; readonly at: number }, never, never>>()
+    expect(Dated).type.toBe<
+      Workflow.Workflow<number, { readonly input: number; readonly at: number }, never, never, Workflow.SignalAt<"at", number>>
+    >()
   })
 
-  test("a suspended run is an Outcome, not an error", () => {
+  test("a suspended run is an Outcome, not an error; it waits for one of the workflow's signal paths", () => {
     const Approved = start.pipe(Workflow.signal("approval", { schema: Approval }))
     expect(Workflow.run(Approved, { input: 10 })).type.toBe<
       Effect.Effect<
-        Workflow.Outcome<{ readonly input: number; readonly approval: Approval }>,
+        Workflow.Outcome<{ readonly input: number; readonly approval: Approval }, "approval">,
         WorkflowError.RunError,
         Journal.Journal
       >
@@ -79,11 +87,17 @@ describe("signal", () => {
   test("a timeout adds SignalTimeout to the error type; without one there is none", () => {
     const Timed = start.pipe(Workflow.signal("approval", { schema: Approval, timeout: "3 days" }))
     expect(Timed).type.toBe<
-      Workflow.Workflow<number, { readonly input: number; readonly approval: Approval }, WorkflowError.SignalTimeout, never>
+      Workflow.Workflow<
+        number,
+        { readonly input: number; readonly approval: Approval },
+        WorkflowError.SignalTimeout,
+        never,
+        Workflow.SignalAt<"approval", Approval>
+      >
     >()
     const Untimed = start.pipe(Workflow.signal("approval", { schema: Approval }))
     expect(Untimed).type.toBe<
-      Workflow.Workflow<number, { readonly input: number; readonly approval: Approval }, never, never>
+      Workflow.Workflow<number, { readonly input: number; readonly approval: Approval }, never, never, Workflow.SignalAt<"approval", Approval>>
     >()
   })
 

@@ -64,7 +64,8 @@ describe("a parallel inside a branch inside a forEach segment body", () => {
           readonly report: number
         },
         MailBounced | CardDeclined,
-        Mailer | Billing
+        Mailer | Billing,
+        never
       >
     >()
   })
@@ -98,7 +99,8 @@ describe("a parallel inside a branch inside a forEach segment body", () => {
           readonly perCustomer: ReadonlyArray<Result.Result<{ readonly tier: Tier }, MailBounced | CardDeclined>>
         },
         never,
-        Mailer | Billing
+        Mailer | Billing,
+        never
       >
     >()
   })

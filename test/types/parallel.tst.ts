@@ -63,7 +63,8 @@ describe("parallel: branches", () => {
           readonly complete: string
         },
         UserExists | MailBounced,
-        Users | Mailer
+        Users | Mailer,
+        Workflow.Reserved<"setup">
       >
     >()
   })
@@ -92,7 +93,8 @@ describe("parallel: branches", () => {
           readonly billing: boolean
         },
         UserExists | MailBounced | CardDeclined,
-        Users | Mailer | Billing
+        Users | Mailer | Billing,
+        Workflow.Reserved<"setup">
       >
     >()
   })
@@ -121,7 +123,8 @@ describe("parallel: branches", () => {
           readonly billing: boolean
         },
         UserExists | MailBounced | CardDeclined,
-        Users | Mailer | Billing
+        Users | Mailer | Billing,
+        Workflow.Reserved<"setup">
       >
     >()
   })
@@ -165,7 +168,8 @@ describe("parallel: merge strategies", () => {
           readonly summary: string
         },
         UserExists,
-        Users
+        Users,
+        Workflow.Reserved<"prefs">
       >
     >()
   })
@@ -180,22 +184,6 @@ describe("parallel: merge strategies", () => {
     expect(spelled).type.toBe<typeof byDefault>()
   })
 
-  test("deep: a key that is a record in one branch and a scalar in another is the union", () => {
-    const Mixed = withUser.pipe(
-      Workflow.parallel("mixed", {
-        a: Workflow.step("value", { success: Schema.Struct({ n: Schema.Number }) }, () => Effect.succeed({ n: 1 })),
-        b: Workflow.step("value", { success: Schema.String }, () => Effect.succeed("one"))
-      })
-    )
-    expect(Mixed).type.toBe<
-      Workflow.Workflow<
-        Input,
-        { readonly input: Input; readonly user: User; readonly value: { readonly n: number } | string },
-        UserExists,
-        Users
-      >
-    >()
-  })
 
   test("deep: arrays are values, not records to merge", () => {
     const Arrays = withUser.pipe(
@@ -209,24 +197,8 @@ describe("parallel: merge strategies", () => {
         Input,
         { readonly input: Input; readonly user: User; readonly tags: ReadonlyArray<string> },
         UserExists,
-        Users
-      >
-    >()
-  })
-
-  test("deep: a record and an array at the same key are the union, not a merge", () => {
-    const Mixed = withUser.pipe(
-      Workflow.parallel("mixed", {
-        a: Workflow.step("value", { success: Schema.Struct({ n: Schema.Number }) }, () => Effect.succeed({ n: 1 })),
-        b: Workflow.step("value", { success: Schema.Array(Schema.Number) }, () => Effect.succeed([1]))
-      })
-    )
-    expect(Mixed).type.toBe<
-      Workflow.Workflow<
-        Input,
-        { readonly input: Input; readonly user: User; readonly value: { readonly n: number } | ReadonlyArray<number> },
-        UserExists,
-        Users
+        Users,
+        Workflow.Reserved<"tags">
       >
     >()
   })
@@ -295,7 +267,8 @@ describe("parallel: merge strategies", () => {
         Input,
         { readonly input: Input; readonly user: User; readonly answer: number | string; readonly extra: boolean },
         UserExists,
-        Users
+        Users,
+        Workflow.Reserved<"fastest">
       >
     >()
   })
@@ -316,7 +289,8 @@ describe("parallel: merge strategies", () => {
           readonly settings: { readonly dark: boolean } | { readonly language: string }
         },
         UserExists,
-        Users
+        Users,
+        Workflow.Reserved<"prefs">
       >
     >()
   })
@@ -349,7 +323,8 @@ describe("parallel: merge strategies", () => {
           readonly done: boolean
         },
         UserExists | MailBounced | CardDeclined,
-        Users | Mailer | Billing
+        Users | Mailer | Billing,
+        never
       >
     >()
   })
@@ -368,7 +343,8 @@ describe("parallel: error strategies", () => {
         Input,
         { readonly input: Input; readonly user: User; readonly welcome: boolean; readonly billing: boolean },
         UserExists | MailBounced | CardDeclined,
-        Users | Mailer | Billing
+        Users | Mailer | Billing,
+        Workflow.Reserved<"setup">
       >
     >()
     expect(withUser.pipe(Workflow.parallel("setup", branches, { onError: "failFast" }))).type.toBe<typeof FailFast>()
@@ -381,7 +357,8 @@ describe("parallel: error strategies", () => {
         Input,
         { readonly input: Input; readonly user: User; readonly welcome: boolean; readonly billing: boolean },
         UserExists | WorkflowError.ParallelFailureOf<{ readonly welcome: MailBounced; readonly billing: CardDeclined }>,
-        Users | Mailer | Billing
+        Users | Mailer | Billing,
+        Workflow.Reserved<"setup">
       >
     >()
   })
@@ -418,7 +395,8 @@ describe("parallel: error strategies", () => {
           readonly report: string
         },
         UserExists,
-        Users | Mailer | Billing
+        Users | Mailer | Billing,
+        never
       >
     >()
   })
@@ -437,7 +415,8 @@ describe("parallel: error strategies", () => {
           }
         },
         UserExists,
-        Users | Mailer | Billing
+        Users | Mailer | Billing,
+        never
       >
     >()
   })
@@ -449,7 +428,8 @@ describe("parallel: error strategies", () => {
         Input,
         { readonly input: Input; readonly user: User; readonly welcome: boolean; readonly billing: boolean },
         UserExists | MailBounced | CardDeclined,
-        Users | Mailer | Billing
+        Users | Mailer | Billing,
+        Workflow.Reserved<"setup">
       >
     >()
   })
@@ -482,6 +462,68 @@ describe("parallel: what must not compile", () => {
         // @ts-expect-error plait: this name is already in the context -- branches add to the outer context
         again: Workflow.step("user", { success: User }, (ctx) => createUser(ctx.input.email))
       })
+    )
+  })
+
+  test("deep: branches adding one key with types that do not merge", () => {
+    withUser.pipe(
+      Workflow.parallel(
+        // @ts-expect-error plait: deep-merged branches add these keys with types that do not merge -- the branch declared later always wins at run time
+        "totals",
+        {
+          a: Workflow.step("total", { success: Schema.Number }, () => Effect.succeed(1)),
+          b: Workflow.step("total", { success: Schema.String }, () => Effect.succeed("one"))
+        }
+      )
+    )
+  })
+
+  test("deep: a record in one branch and a scalar or an array in another, at any depth", () => {
+    withUser.pipe(
+      Workflow.parallel(
+        // @ts-expect-error plait: deep-merged branches add these keys with types that do not merge..."value" -- a record is replaced by a scalar, not merged
+        "mixed",
+        {
+          a: Workflow.step("value", { success: Schema.Struct({ n: Schema.Number }) }, () => Effect.succeed({ n: 1 })),
+          b: Workflow.step("value", { success: Schema.String }, () => Effect.succeed("one"))
+        }
+      )
+    )
+    withUser.pipe(
+      Workflow.parallel(
+        // @ts-expect-error plait: deep-merged branches add these keys with types that do not merge..."value" -- an array is a value, not a record to merge
+        "mixed",
+        {
+          a: Workflow.step("value", { success: Schema.Struct({ n: Schema.Number }) }, () => Effect.succeed({ n: 1 })),
+          b: Workflow.step("value", { success: Schema.Array(Schema.Number) }, () => Effect.succeed([1]))
+        }
+      )
+    )
+    withUser.pipe(
+      Workflow.parallel(
+        // @ts-expect-error plait: deep-merged branches add these keys with types that do not merge..."settings.theme" -- records merge, but their `theme`s do not
+        "prefs",
+        {
+          a: Workflow.step("settings", { success: Schema.Struct({ theme: Schema.String }) }, () => Effect.succeed({ theme: "dark" })),
+          b: Workflow.step("settings", { success: Schema.Struct({ theme: Schema.Number, size: Schema.Number }) }, () =>
+            Effect.succeed({ theme: 1, size: 2 }))
+        }
+      )
+    )
+  })
+
+  test("a chord's deep merge is checked the same way", () => {
+    withUser.pipe(
+      Workflow.chord(
+        // @ts-expect-error plait: deep-merged branches add these keys with types that do not merge -- as in parallel
+        "quote",
+        {
+          a: Workflow.step("total", { success: Schema.Number }, () => Effect.succeed(1)),
+          b: Workflow.step("total", { success: Schema.String }, () => Effect.succeed("one"))
+        },
+        () => Effect.succeed(true),
+        { success: Schema.Boolean }
+      )
     )
   })
 

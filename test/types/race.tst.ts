@@ -41,7 +41,8 @@ describe("race", () => {
             | { readonly _tag: "origin"; readonly value: { readonly fetched: number; readonly parsed: boolean } }
         },
         UserExists | WorkflowError.RaceFailureOf<{ readonly cache: never; readonly origin: never }>,
-        Users
+        Users,
+        never
       >
     >()
   })
@@ -81,7 +82,8 @@ describe("race", () => {
             | { readonly _tag: "card"; readonly value: { readonly charged: boolean } }
         },
         UserExists | WorkflowError.RaceFailureOf<{ readonly mail: MailBounced; readonly card: CardDeclined }>,
-        Users | Mailer | Billing
+        Users | Mailer | Billing,
+        never
       >
     >()
   })

@@ -19,13 +19,13 @@ const start = Workflow.make("onboard", { input: Input })
 
 describe("make", () => {
   test("the context starts as { input } and nothing can fail or is needed", () => {
-    expect(start).type.toBe<Workflow.Workflow<Input, { readonly input: Input }, never, never>>()
+    expect(start).type.toBe<Workflow.Workflow<Input, { readonly input: Input }, never, never, never>>()
   })
 
   test("I is the encoded input, the context holds the decoded one", () => {
     const Dated = Workflow.make("dated", { input: Schema.Struct({ at: Schema.NumberFromString }) })
     expect(Dated).type.toBe<
-      Workflow.Workflow<{ readonly at: string }, { readonly input: { readonly at: number } }, never, never>
+      Workflow.Workflow<{ readonly at: string }, { readonly input: { readonly at: number } }, never, never, never>
     >()
   })
 })
@@ -51,7 +51,8 @@ describe("step", () => {
         Input,
         { readonly input: Input; readonly user: User; readonly welcome: boolean; readonly billing: boolean },
         UserExists | MailBounced | CardDeclined,
-        Users | Mailer | Billing
+        Users | Mailer | Billing,
+        never
       >
     >()
   })
@@ -61,7 +62,7 @@ describe("step", () => {
       Workflow.step("status", { success: Schema.Literals(["ok", "late"]) }, () => Effect.succeed("ok" as const))
     )
     expect(Literal).type.toBe<
-      Workflow.Workflow<Input, { readonly input: Input; readonly status: "ok" | "late" }, never, never>
+      Workflow.Workflow<Input, { readonly input: Input; readonly status: "ok" | "late" }, never, never, never>
     >()
   })
 
@@ -69,7 +70,7 @@ describe("step", () => {
     const Logged = start.pipe(
       Workflow.step("log", { success: Schema.Void }, (ctx) => Effect.log(ctx.input.email))
     )
-    expect(Logged).type.toBe<Workflow.Workflow<Input, { readonly input: Input; readonly log: void }, never, never>>()
+    expect(Logged).type.toBe<Workflow.Workflow<Input, { readonly input: Input; readonly log: void }, never, never, never>>()
   })
 
   test("a step is a Segment carrying its delta, error and requirement", () => {
@@ -85,7 +86,7 @@ describe("step", () => {
         (ctx) => createUser(ctx.input.email)
       )
     )
-    expect(Retried).type.toBe<Workflow.Workflow<Input, { readonly input: Input; readonly user: User }, UserExists, Users>>()
+    expect(Retried).type.toBe<Workflow.Workflow<Input, { readonly input: Input; readonly user: User }, UserExists, Users, never>>()
   })
 })
 
@@ -150,7 +151,7 @@ describe("run", () => {
   test("Effect<Outcome<Ctx>, E | WorkflowError, R | Journal>", () => {
     expect(Workflow.run(Onboard, { input: { email: "ada@example.com" } })).type.toBe<
       Effect.Effect<
-        Workflow.Outcome<Ctx>,
+        Workflow.Outcome<Ctx, never>,
         UserExists | MailBounced | WorkflowError.RunError,
         Users | Mailer | Journal.Journal
       >
@@ -159,7 +160,7 @@ describe("run", () => {
 
   test("a workflow that cannot fail still has WorkflowError and needs a Journal", () => {
     expect(Workflow.run(start, { input: { email: "ada@example.com" }, runId: "r1" })).type.toBe<
-      Effect.Effect<Workflow.Outcome<{ readonly input: Input }>, WorkflowError.RunError, Journal.Journal>
+      Effect.Effect<Workflow.Outcome<{ readonly input: Input }, never>, WorkflowError.RunError, Journal.Journal>
     >()
   })
 
