@@ -156,8 +156,8 @@ export interface Segment<Ctx, Delta, E, R, S = never> {
 /**
  * A combinator written where the workflow it extends is known (in a `pipe`, a block's branches,
  * a `sequence` or a `forEach` body): a function from that very workflow, `Workflow<I, C, E0,
- * R0, S0>`, to the workflow with `Delta` added to its context. `Ctx` is what its callbacks
- * read: `C` itself, or a narrower `ctx` annotation, which must still hold in `C`.
+ * R0, S0>`, to the workflow with `Delta` added to its context. Its callbacks read `C` (a
+ * narrower `ctx` annotation is checked against it where it is written).
  *
  * Being bound to its workflow, it is applied without inferring anything again, so each node of
  * a long workflow costs the compiler the same, however many nodes came before.
@@ -174,16 +174,16 @@ export interface Segment<Ctx, Delta, E, R, S = never> {
  *   dns: Workflow.step("dns", { success: Schema.String }, (ctx) => Effect.succeed(`A ${ctx.input}`))
  * } satisfies Workflow.Branches<Ctx>
  *
- * const dns: Workflow.BoundSegment<any, Ctx, never, never, never, Ctx, { readonly dns: string }, never, never, never> =
+ * const dns: Workflow.BoundSegment<any, Ctx, never, never, never, { readonly dns: string }, never, never, never> =
  *   lookups.dns
  * ```
  *
  * @since 0.1.0
  * @category models
  */
-export interface BoundSegment<I, C, E0, R0, S0, Ctx, Delta, E, R, S> {
+export interface BoundSegment<I, C, E0, R0, S0, Delta, E, R, S> {
   readonly "~plait/Segment": { readonly _Delta: Delta; readonly _E: E; readonly _R: R; readonly _S: S }
-  (self: Workflow<I, C, E0, R0, S0> & Workflow<I, Ctx, E0, R0, S0>): Workflow<I, C & Delta, E0 | E, R0 | R, S0 | S>
+  (self: Workflow<I, C, E0, R0, S0>): Workflow<I, C & Delta, E0 | E, R0 | R, S0 | S>
 }
 
 /**
@@ -216,7 +216,17 @@ export interface Unbound {
  * reusable `Segment` needing `Ctx` when it is written on its own (`I0` is then `Unbound`).
  */
 type SegmentFor<I0, C0, E0, R0, S0, Ctx, Delta, E, R, S> = IsUnbound<I0> extends true ? Segment<Ctx, Delta, E, R, S>
-  : BoundSegment<I0, C0, E0, R0, S0, Ctx, Delta, E, R, S>
+  : BoundSegment<I0, C0, E0, R0, S0, Delta, E, R, S>
+
+/**
+ * What a combinator's callbacks see: the context of the workflow it is bound to (an annotation
+ * on `ctx` must accept it, which is where a too-narrow one is reported), or, written on its
+ * own, what its annotation says.
+ */
+type CallbackContext<I0, C0, Ctx> = IsUnbound<I0> extends true ? Simplify<Ctx> : NoInfer<Simplify<C0>>
+
+/** The context a combinator's names must be new to. */
+type ContextFor<I0, C0, Ctx> = IsUnbound<I0> extends true ? Ctx : C0
 
 /**
  * Only the input type is checked: a context may be long, and a conditional type walks it. `any`
@@ -996,9 +1006,9 @@ export const step = nestable<3>()(<
   S0 = never,
   Ctx = C0
 >(
-  name: Name & FreshName<Name, C0 & Ctx, S0>,
+  name: Name & FreshName<Name, ContextFor<I0, C0, Ctx>, S0>,
   options: StepSettings<NoInfer<E>> & { readonly success: Success },
-  f: (ctx: Simplify<Ctx>) => Effect.Effect<NoInfer<Success["Type"]>, E, R>
+  f: (ctx: CallbackContext<I0, C0, Ctx>) => Effect.Effect<NoInfer<Success["Type"]>, E, R>
 ): SegmentFor<I0, C0, E0, R0, S0, Ctx, { readonly [K in Name]: Success["Type"] }, E, R, never> =>
   segment(stepNode(name, options as unknown as StepOptions<any, any>, f as StepNode["run"])) as any)
 
@@ -1266,17 +1276,17 @@ export const forEach: (<
   S0 = never,
   Ctx = C0
 >(
-  name: Name & FreshName<Name, C0 & Ctx, S0> & EffectBodyCheck<Success, Misfit>,
-  items: (ctx: Simplify<Ctx>) => Iterable<I>,
+  name: Name & FreshName<Name, ContextFor<I0, C0, Ctx>, S0> & EffectBodyCheck<Success, Misfit>,
+  items: (ctx: CallbackContext<I0, C0, Ctx>) => Iterable<I>,
   // A segment unless `success` is given: tested this way round because, while `success` is not
   // read yet, TypeScript takes it for `never`.
   body: [Success] extends [NoSuccess]
     // `& ItemFields<I>`: an Effect function given without `success` still reads its item, so the
     // one error is the name's, and it says what is missing.
-    ? (self: Workflow<any, ItemContext<Ctx, I>, never, never, never> & ItemFields<NoInfer<I>>) =>
+    ? (self: Workflow<any, ItemContext<ContextFor<I0, C0, Ctx>, I>, never, never, never> & ItemFields<NoInfer<I>>) =>
       | Workflow<any, Out, E, R, S>
       | Effect.Effect<Misfit, any, any>
-    : (item: NoInfer<I>, ctx: Simplify<Ctx>, index: number) => Effect.Effect<NoInfer<Exclude<Success, NoSuccess>["Type"]>, E, R>,
+    : (item: NoInfer<I>, ctx: CallbackContext<I0, C0, Ctx>, index: number) => Effect.Effect<NoInfer<Exclude<Success, NoSuccess>["Type"]>, E, R>,
   // `success` is read apart from `O` so that it is known even when the options hold functions
   // (`key`), which TypeScript reads only after the body: it decides what the body is.
   options?: O & ForEachOptions<I> & StepSettings<NoInfer<E>> & { readonly success?: Success }
@@ -1289,7 +1299,7 @@ export const forEach: (<
   Ctx,
   {
     readonly [N in Name]: ForEachResults<
-      Success extends OutputSchema ? Success["Type"] : Added<Out, ItemContext<Ctx, I>>,
+      Success extends OutputSchema ? Success["Type"] : Added<Out, ItemContext<ContextFor<I0, C0, Ctx>, I>>,
       E,
       O
     >
@@ -1389,7 +1399,7 @@ export type ForEachError<E, O> = O extends { readonly onError: "settle" }
  */
 export const branch = nestable<3>()(<
   const Name extends string,
-  const Cases extends Branches<Ctx>,
+  const Cases extends Branches<ContextFor<I0, C0, Ctx>>,
   I0 = Unbound,
   C0 = unknown,
   E0 = never,
@@ -1397,8 +1407,8 @@ export const branch = nestable<3>()(<
   S0 = never,
   Ctx = C0
 >(
-  name: Name & FreshName<Name, C0 & Ctx, S0>,
-  select: (ctx: Simplify<Ctx>) => NoInfer<keyof Cases & string>,
+  name: Name & FreshName<Name, ContextFor<I0, C0, Ctx>, S0>,
+  select: (ctx: CallbackContext<I0, C0, Ctx>) => NoInfer<keyof Cases & string>,
   cases: Cases
 ): SegmentFor<
   I0,
@@ -1407,7 +1417,9 @@ export const branch = nestable<3>()(<
   R0,
   S0,
   Ctx,
-  { readonly [N in Name]: { [K in keyof Cases]: Simplify<{ readonly _tag: K } & DeltaOf<Cases[K], Ctx>> }[keyof Cases] },
+  { readonly [N in Name]: {
+    [K in keyof Cases]: Simplify<{ readonly _tag: K } & DeltaOf<Cases[K], ContextFor<I0, C0, Ctx>>>
+  }[keyof Cases] },
   ErrorOf<Cases[keyof Cases]>,
   ServicesOf<Cases[keyof Cases]>,
   BranchSignals<Name, Cases>
@@ -1440,7 +1452,7 @@ export const sleep = nestable<2>()(<
 >(
   name: Name & FreshName<Name, C0, S0>,
   duration: Duration.Input
-): SegmentFor<I0, C0, E0, R0, S0, unknown, {}, never, never, Reserved<Name>> =>
+): SegmentFor<I0, C0, E0, R0, S0, C0, {}, never, never, Reserved<Name>> =>
   segment({ _tag: "Sleep", name, duration }) as any)
 
 /**
@@ -1484,7 +1496,7 @@ export const signal = nestable<2>()(<
   E0,
   R0,
   S0,
-  unknown,
+  C0,
   { readonly [N in Name]: A },
   O extends { readonly timeout: Duration.Input } ? SignalTimeout : never,
   never,
