@@ -76,6 +76,89 @@ export type TypeId = typeof DefinitionTypeId
 // -------------------------------------------------------------------------------------------
 
 /**
+ * The error, journal and merge types plait's signatures name, re-exported so that a user module
+ * importing only `Workflow` can still have its workflows and run results written out by
+ * declaration emit (`declaration: true`): TypeScript names them `Workflow.RunError`, and so on.
+ * The same types are at home in `WorkflowError` and `Journal`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * const Hello = Workflow.make("hello", { input: Schema.String }).pipe(
+ *   Workflow.step("greeting", { success: Schema.String }, (ctx) => Effect.succeed(`hello ${ctx.input}`))
+ * )
+ *
+ * // An exported run result, written out in this module's declarations with these names.
+ * export const helloRun: Effect.Effect<
+ *   Workflow.Outcome<{ readonly input: string; readonly greeting: string }, never>,
+ *   Workflow.RunError,
+ *   Workflow.Journal
+ * > = Workflow.run(Hello, { input: "ada" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type {
+  InvalidOutput,
+  ParallelFailure,
+  ParallelFailureOf,
+  RaceFailure,
+  RaceFailureOf,
+  RunError,
+  SignalTimeout,
+  StepTimeout,
+  WorkflowError
+} from "./WorkflowError.ts"
+
+/**
+ * Re-exported for declaration emit, as the error types above.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * const Expense = Workflow.make("expense", { input: Schema.Number }).pipe(
+ *   Workflow.signal("approval", { schema: Schema.Boolean })
+ * )
+ *
+ * export const approve: Effect.Effect<void, Workflow.InvalidOutput | Workflow.JournalError, Workflow.Journal> =
+ *   Workflow.sendSignal(Expense, { runId: "expense-7", path: "approval", value: true })
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type { Journal, JournalError } from "./Journal.ts"
+
+/**
+ * The type-level merges of a parallel block's branch deltas: `"deep"` (records merge key by
+ * key; conflicting types do not compile) and `"lastWins"` (conflicting keys get the union).
+ * Results are written out as plain object types; the names are exported for the cases a
+ * declaration still needs them (a merge over a type parameter).
+ *
+ * @example
+ * ```ts
+ * import { Workflow } from "plait"
+ *
+ * type Settings = Workflow.DeepMerge<
+ *   { readonly settings: { readonly theme: string } } | { readonly settings: { readonly language: string } }
+ * >
+ * const settings: Settings = { settings: { theme: "dark", language: "en" } }
+ *
+ * type Answer = Workflow.LastWins<{ readonly answer: number } | { readonly answer: string }>
+ * const answer: Answer = { answer: "one" }
+ * ```
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type { DeepMerge, LastWins } from "./internal/DeepMerge.ts"
+
+/**
  * A workflow: run with input `I` (the encoded form its input schema decodes), it produces the
  * context `Ctx`, may fail with `E` and needs the services `R`. `S` lists the signals it waits on
  * (`SignalAt`, by journal path; see `SignalPath`) and the names its top-level sequence holds
@@ -1013,7 +1096,13 @@ export const step = nestable<3>()(<
   segment(stepNode(name, options as unknown as StepOptions<any, any>, f as StepNode["run"])) as any)
 
 /**
- * Composes segments in order into one segment, for a parallel branch of several steps.
+ * Composes segments in order into one segment, for a parallel branch of several steps. Its
+ * nodes share one journal sequence with whatever it is applied to, so their names must be new
+ * there too.
+ *
+ * Written inside a block, a sequence takes its context from the block. Written on its own, it
+ * needs the one annotation that says what context it runs in, `satisfies Workflow.Branch<Ctx>`;
+ * its steps then infer their `ctx` from it.
  *
  * @example
  * ```ts
@@ -1028,6 +1117,16 @@ export const step = nestable<3>()(<
  *     ),
  *     right: Workflow.step("c", { success: Schema.Number }, (ctx) => Effect.succeed(ctx.input - 1))
  *   })
+ * )
+ *
+ * // On its own: one annotation names the context; `ctx` is inferred in every step.
+ * const billing = Workflow.sequence(
+ *   Workflow.step("invoice", { success: Schema.String }, (ctx) => Effect.succeed(`INV-${ctx.input}`)),
+ *   Workflow.step("sent", { success: Schema.Boolean }, (ctx) => Effect.succeed(ctx.invoice.length > 0))
+ * ) satisfies Workflow.Branch<{ readonly input: number }>
+ *
+ * const Order = Workflow.make("order", { input: Schema.Number }).pipe(
+ *   Workflow.parallel("after", { billing, audit: Workflow.sleep("settle", "1 minute") })
  * )
  * ```
  *
