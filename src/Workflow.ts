@@ -304,10 +304,12 @@ type SegmentFor<I0, C0, E0, R0, S0, Ctx, Delta, E, R, S> = IsUnbound<I0> extends
 /**
  * What a combinator's callbacks see: the context of the workflow it is bound to (an annotation
  * on `ctx` must accept it, which is where a too-narrow one is reported), or, written on its
- * own, what its annotation says. `C0 & {}` is `C0`, but keeps an annotation from being inferred
- * as `C0` (which `NoInfer` would too, at the price of showing in every hover of `ctx`).
+ * own, what its annotation says. `NoInfer` keeps an annotation from being inferred as `C0`;
+ * inside `Simplify` it does not show in hovers, and the flattening reads each property through
+ * it rather than through the context's intersection, which would first walk the whole
+ * intersection once per step.
  */
-type CallbackContext<I0, C0, Ctx> = IsUnbound<I0> extends true ? Simplify<Ctx> : Simplify<C0 & {}>
+type CallbackContext<I0, C0, Ctx> = IsUnbound<I0> extends true ? Simplify<Ctx> : Simplify<NoInfer<C0>>
 
 /** The context a combinator's names must be new to. */
 type ContextFor<I0, C0, Ctx> = IsUnbound<I0> extends true ? Ctx : C0
