@@ -1,5 +1,5 @@
 import { Effect, Schema } from "effect"
-import { type Journal, Workflow, type WorkflowError } from "plait"
+import { type Journal, type RunStore, Workflow, type WorkflowError } from "plait"
 import { describe, expect, test } from "tstyche"
 
 const start = Workflow.make("expense", { input: Schema.Number })
@@ -70,10 +70,19 @@ describe("signal", () => {
     >()
   })
 
-  test("sendSignal needs a Journal and fails with InvalidOutput or JournalError", () => {
+  test("sendSignal needs the RunStore and fails with InvalidOutput, SignalAlreadyDelivered, RunNotFound or JournalError", () => {
     const Approved = start.pipe(Workflow.signal("approval", { schema: Approval }))
     expect(Workflow.sendSignal(Approved, { runId: "r1", path: "approval", value: { approved: true, by: "ada" } }))
-      .type.toBe<Effect.Effect<void, WorkflowError.InvalidOutput | WorkflowError.JournalError, Journal.Journal>>()
+      .type.toBe<
+        Effect.Effect<
+          void,
+          | WorkflowError.InvalidOutput
+          | WorkflowError.SignalAlreadyDelivered
+          | WorkflowError.RunNotFound
+          | WorkflowError.JournalError,
+          RunStore.RunStore
+        >
+      >()
   })
 
   test("a timeout adds SignalTimeout to the error type; without one there is none", () => {
