@@ -61,8 +61,8 @@ export interface Options extends PgClient.PgPoolConfig, SqlJournal.Options {}
  * @category layers
  */
 export const layer = (options: Options): Layer.Layer<Journal.Journal | RunStore, SqlError> => {
-  const { migrate, roundTrips, tablePrefix, ...pool } = options
-  return SqlJournal.layer({ migrate, roundTrips, tablePrefix }).pipe(Layer.provide(PgClient.layer(pool)))
+  const { listen, migrate, roundTrips, tablePrefix, ...pool } = options
+  return SqlJournal.layer({ listen, migrate, roundTrips, tablePrefix }).pipe(Layer.provide(PgClient.layer(pool)))
 }
 
 /**

@@ -68,6 +68,14 @@ export interface Options {
   readonly migrate?: boolean | undefined
   /** Counts the statements the journal sends, for benchmarks. Off (and free) when absent. */
   readonly roundTrips?: RoundTrips | undefined
+  /**
+   * Postgres: hear every process's changes (runs started, signalled, resumed, released,
+   * cancelled) through `LISTEN`/`NOTIFY`, so idle workers and `Engine.await` wake at once.
+   * Defaults to `true`. With `false` this process opens no `LISTEN` connection and learns of
+   * other processes' changes only by polling, as on SQLite (its own changes still reach its
+   * subscribers); the statements still send `NOTIFY` for processes that listen. Ignored on SQLite.
+   */
+  readonly listen?: boolean | undefined
 }
 
 /**
@@ -275,7 +283,8 @@ export const make: (
   if (options?.migrate !== false) yield* migrate({ tablePrefix: t.prefix })
   if (dialect.name === "sqlite") yield* sql.unsafe("PRAGMA foreign_keys = ON").unprepared
   const exec = makeExec(sql, dialect, options?.roundTrips)
-  const hub = yield* makeHub(sql, dialect, t)
+  const listens = dialect.notifiesAcrossProcesses && options?.listen !== false
+  const hub = yield* makeHub(sql, listens, t)
 
   const failWith = (runId: string, operation: string) => (error: SqlError) => unavailable(runId, operation)(error)
   const run = (runId: string, json: unknown) => decodeRun(runId, json)
@@ -382,7 +391,7 @@ export const make: (
       ),
     deliver: (runId, entry) =>
       Effect.flatMap(Effect.mapError(dialect.deliver(exec, t, runId, entry), failWith(runId, "deliver")), (delivery) =>
-        delivery !== "delivered" || dialect.notifiesAcrossProcesses
+        delivery !== "delivered" || listens
           ? Effect.succeed(delivery)
           : Effect.map(store.get(runId), (info) => {
             if (Option.isSome(info) && info.value.status === "waiting") {
@@ -514,11 +523,12 @@ const makeExec = (sql: SqlClient.SqlClient, dialect: Dialect, counter: RoundTrip
 })
 
 /**
- * Notifications to this process's subscribers. On Postgres they arrive through one shared
- * `LISTEN` connection, opened on the first subscription and reopened if it drops, and carry
- * every process's changes; elsewhere the journal announces its own changes in process.
+ * Notifications to this process's subscribers. When `listens` (Postgres, unless switched off)
+ * they arrive through one shared `LISTEN` connection, opened on the first subscription and
+ * reopened if it drops, and carry every process's changes; otherwise the journal announces its
+ * own changes in process.
  */
-const makeHub = (sql: SqlClient.SqlClient, dialect: Dialect, t: Tables) =>
+const makeHub = (sql: SqlClient.SqlClient, listens: boolean, t: Tables) =>
   Effect.gen(function*() {
     const scope = yield* Effect.scope
     const subscribers = new Set<Queue.Queue<Notification>>()
@@ -531,7 +541,7 @@ const makeHub = (sql: SqlClient.SqlClient, dialect: Dialect, t: Tables) =>
     // Subscribers wait for the first `LISTEN` to be confirmed (so they miss nothing sent after
     // they subscribed), but not forever: while Postgres is unreachable, polling covers.
     const startListening = Effect.suspend(() => {
-      if (!dialect.notifiesAcrossProcesses || listen === undefined) return Effect.void
+      if (!listens || listen === undefined) return Effect.void
       if (!listening) {
         listening = true
         const loop = Effect.scoped(Effect.flatMap(listen(t.channel), (queue) =>
@@ -552,7 +562,7 @@ const makeHub = (sql: SqlClient.SqlClient, dialect: Dialect, t: Tables) =>
     return {
       /** Announces a change made by this process, where the database does not. */
       local: (notification: Notification) => {
-        if (!dialect.notifiesAcrossProcesses) publish(notification)
+        if (!listens) publish(notification)
       },
       subscribe: Effect.acquireRelease(
         Effect.tap(Queue.unbounded<Notification>(), (queue) =>
