@@ -46,6 +46,29 @@ export interface Workload {
   readonly trials?: Record<"full" | "quick", { readonly warmup: number; readonly iterations: number }> | undefined
 }
 
+/**
+ * A measurement that does not fit one timed trial per case (worker processes, a latency
+ * distribution, a count over a window): it runs as a whole and reports its own table.
+ */
+export interface Measurement {
+  /** What `--only` selects. */
+  readonly name: string
+  readonly description: string
+  /**
+   * Started before the rest of its section and collected after it: for a measurement that
+   * counts rather than times (an idle worker's statements), which others running beside it do
+   * not disturb.
+   */
+  readonly background?: boolean | undefined
+  readonly run: (options: { readonly quick: boolean; readonly log: (line: string) => void }) => Promise<MeasurementResult>
+}
+
+export interface MeasurementResult {
+  readonly table: string
+  /** Every sample, for `bench/results/latest.json`. */
+  readonly results: unknown
+}
+
 export interface Sample {
   readonly workload: string
   readonly system: string
@@ -208,8 +231,17 @@ export const formatTable = (samples: ReadonlyArray<Sample>, options: TableOption
     ...baselines.map((b) => ratioCell(s, b)),
     ...(pair === undefined ? [] : [ratioCell(s, pair.of(s.system))])
   ])
+  return formatRows(header, rows, 2)
+}
+
+/** Rows of cells as aligned text columns: the first `textColumns` to the left, the rest (numbers) to the right. */
+export const formatRows = (
+  header: ReadonlyArray<string>,
+  rows: ReadonlyArray<ReadonlyArray<string>>,
+  textColumns: number
+): string => {
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)))
   const line = (cells: ReadonlyArray<string>) =>
-    cells.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ")
+    cells.map((cell, c) => (c < textColumns ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ")
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n")
 }

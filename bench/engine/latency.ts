@@ -1,0 +1,92 @@
+/**
+ * Wake latency: from `engine.signal` to the start of the step after the signal, on Postgres,
+ * with `NOTIFY` and with polling only.
+ *
+ * Each configuration gets fresh tables and one worker process. A sample: the bench starts a run
+ * of `Wake`, waits until it is `waiting` at its signal (the worker released it), waits a random
+ * 0 to `maxDelayMs` more (a signal comes whenever it comes, whatever the worker's idle back-off is
+ * at), reads `process.hrtime.bigint()` and calls `engine.signal`; the worker reads the same
+ * machine-wide monotonic clock when `after` starts. `pipelines` samples run at once per
+ * configuration, and the configurations run side by side, so load falls on each alike.
+ */
+import { Effect } from "effect"
+import { Engine } from "plait"
+import { engineRuntime } from "./throughput.ts"
+import { spawnWorker } from "./processes.ts"
+import { Wake } from "./workflows.ts"
+
+export interface WakeConfig {
+  readonly name: string
+  readonly listen: boolean
+  readonly pollInterval?: number | undefined
+  readonly maxPollInterval?: number | undefined
+}
+
+export const wakeConfigs: ReadonlyArray<WakeConfig> = [
+  { name: "NOTIFY (default)", listen: true },
+  { name: "polling only, 200 ms backing off to 5 s (the defaults)", listen: false },
+  { name: "polling only, every 200 ms", listen: false, maxPollInterval: 200 }
+]
+
+export interface WakeResult {
+  readonly config: WakeConfig
+  /** Milliseconds, in the order measured. */
+  readonly samplesMs: ReadonlyArray<number>
+}
+
+export const measureWake = async (options: {
+  readonly url: string
+  readonly config: WakeConfig
+  readonly samples: number
+  readonly pipelines: number
+  readonly maxDelayMs: number
+}): Promise<WakeResult> => {
+  const { config } = options
+  const { runtime, tablePrefix } = engineRuntime(options.url, "wake")
+  await runtime.runPromise(Effect.void) // tables created before the worker starts
+  const worker = spawnWorker({
+    url: options.url,
+    tablePrefix,
+    listen: config.listen,
+    concurrency: 16,
+    pollInterval: config.pollInterval,
+    maxPollInterval: config.maxPollInterval
+  })
+  const woken = new Map<string, (ns: bigint) => void>()
+  worker.onWoke((runId, ns) => woken.get(runId)?.(ns))
+  try {
+    await worker.ready
+    worker.send("go")
+    const samplesMs: Array<number> = []
+    const pipeline = async (lane: number) => {
+      for (let i = lane; i < options.samples; i += options.pipelines) {
+        const runId = `wake-${i}`
+        const wokeAt = new Promise<bigint>((resolve) => woken.set(runId, resolve))
+        await runtime.runPromise(Effect.gen(function*() {
+          const engine = yield* Engine.Engine
+          yield* engine.start(Wake, { input: i, runId })
+          const suspended = yield* engine.await(Wake, runId)
+          if (suspended._tag !== "Suspended") return yield* Effect.die(new Error(`${runId} did not wait for its signal`))
+        }))
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * options.maxDelayMs))
+        const signalledAt = process.hrtime.bigint()
+        await runtime.runPromise(Effect.flatMap(Engine.Engine, (engine) => engine.signal(Wake, runId, "go", 1)))
+        samplesMs.push(Number((await wokeAt) - signalledAt) / 1e6)
+        woken.delete(runId)
+        const outcome = await runtime.runPromise(Effect.flatMap(Engine.Engine, (engine) => engine.await(Wake, runId)))
+        if (outcome._tag !== "Completed" || outcome.context.after !== i + 1) throw new Error(`${runId}: wrong outcome`)
+      }
+    }
+    await Promise.all(Array.from({ length: options.pipelines }, (_, lane) => pipeline(lane)))
+    return { config, samplesMs }
+  } finally {
+    await worker.stop()
+    await runtime.dispose()
+  }
+}
+
+/** The nearest-rank percentile `p` (0–100). */
+export const percentile = (values: ReadonlyArray<number>, p: number): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!
+}
