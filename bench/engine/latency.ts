@@ -20,12 +20,35 @@ export interface WakeConfig {
   readonly listen: boolean
   readonly pollInterval?: number | undefined
   readonly maxPollInterval?: number | undefined
+  /** Runs in flight at once: with more than one the worker is rarely idle long enough to back off. */
+  readonly pipelines: number
+  /** The signal comes 0 to this many milliseconds after the run suspended. */
+  readonly maxDelayMs: number
+  readonly samples: { readonly full: number; readonly quick: number }
 }
 
+/**
+ * Two patterns: 4 runs at a time, signalled within a second (a busy worker), and one run at a
+ * time, signalled within 4 seconds (a quiet worker, whose idle poll has backed off by then).
+ */
 export const wakeConfigs: ReadonlyArray<WakeConfig> = [
-  { name: "NOTIFY (default)", listen: true },
-  { name: "polling only, 200 ms backing off to 5 s (the defaults)", listen: false },
-  { name: "polling only, every 200 ms", listen: false, maxPollInterval: 200 }
+  { name: "NOTIFY", listen: true, pipelines: 4, maxDelayMs: 1000, samples: { full: 100, quick: 20 } },
+  {
+    name: "polling only, every 200 ms",
+    listen: false,
+    maxPollInterval: 200,
+    pipelines: 4,
+    maxDelayMs: 1000,
+    samples: { full: 100, quick: 20 }
+  },
+  { name: "NOTIFY", listen: true, pipelines: 1, maxDelayMs: 4000, samples: { full: 20, quick: 5 } },
+  {
+    name: "polling only, 200 ms backing off to 5 s (defaults)",
+    listen: false,
+    pipelines: 1,
+    maxDelayMs: 4000,
+    samples: { full: 20, quick: 5 }
+  }
 ]
 
 export interface WakeResult {
@@ -37,11 +60,10 @@ export interface WakeResult {
 export const measureWake = async (options: {
   readonly url: string
   readonly config: WakeConfig
-  readonly samples: number
-  readonly pipelines: number
-  readonly maxDelayMs: number
+  readonly quick: boolean
 }): Promise<WakeResult> => {
   const { config } = options
+  const samples = config.samples[options.quick ? "quick" : "full"]
   const { runtime, tablePrefix } = engineRuntime(options.url, "wake")
   await runtime.runPromise(Effect.void) // tables created before the worker starts
   const worker = spawnWorker({
@@ -59,7 +81,7 @@ export const measureWake = async (options: {
     worker.send("go")
     const samplesMs: Array<number> = []
     const pipeline = async (lane: number) => {
-      for (let i = lane; i < options.samples; i += options.pipelines) {
+      for (let i = lane; i < samples; i += config.pipelines) {
         const runId = `wake-${i}`
         const wokeAt = new Promise<bigint>((resolve) => woken.set(runId, resolve))
         await runtime.runPromise(Effect.gen(function*() {
@@ -68,7 +90,7 @@ export const measureWake = async (options: {
           const suspended = yield* engine.await(Wake, runId)
           if (suspended._tag !== "Suspended") return yield* Effect.die(new Error(`${runId} did not wait for its signal`))
         }))
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * options.maxDelayMs))
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * config.maxDelayMs))
         const signalledAt = process.hrtime.bigint()
         await runtime.runPromise(Effect.flatMap(Engine.Engine, (engine) => engine.signal(Wake, runId, "go", 1)))
         samplesMs.push(Number((await wokeAt) - signalledAt) / 1e6)
@@ -77,7 +99,7 @@ export const measureWake = async (options: {
         if (outcome._tag !== "Completed" || outcome.context.after !== i + 1) throw new Error(`${runId}: wrong outcome`)
       }
     }
-    await Promise.all(Array.from({ length: options.pipelines }, (_, lane) => pipeline(lane)))
+    await Promise.all(Array.from({ length: config.pipelines }, (_, lane) => pipeline(lane)))
     return { config, samplesMs }
   } finally {
     await worker.stop()

@@ -15,11 +15,13 @@ export interface WorkerArgs {
   readonly maxPollInterval?: number | undefined
 }
 
-/** Statements a worker sent over a window, by journal operation. */
+/** What a worker did over a window: the statements it sent, by journal operation, and its CPU time. */
 export interface Counts {
   readonly total: number
   readonly byOperation: Readonly<Record<string, number>>
   readonly elapsedMs: number
+  /** The worker process's CPU time (user + system) over the window. */
+  readonly cpuMs: number
 }
 
 export const operations: ReadonlyArray<SqlJournal.Operation> = [

@@ -5,7 +5,7 @@
  * `LISTEN` up); the bench starts `runs` runs of the workflow with `engine.start` (queued, none
  * claimed yet); then it tells every worker `go` and times until it has heard every run released
  * `completed` (the release's `NOTIFY`). Spawning, creating runs and checking are untimed. The
- * workers count their own statements with `SqlJournal.makeRoundTrips()`.
+ * workers count their own statements with `SqlJournal.makeRoundTrips()`, and their CPU time.
  */
 import { Effect, Layer, ManagedRuntime, Queue } from "effect"
 import { Engine, RunStore } from "plait"
@@ -21,6 +21,8 @@ export interface ThroughputTrial {
   /** The workers' statements, summed, by operation. */
   readonly statements: Counts["byOperation"]
   readonly statementsTotal: number
+  /** The workers' CPU time, summed. */
+  readonly workerCpuMs: number
 }
 
 let trials = 0
@@ -79,7 +81,8 @@ export const throughputTrial = async (options: {
       ms,
       runsPerSecond: (options.runs * 1000) / ms,
       statements,
-      statementsTotal: counted.reduce((total, counts) => total + counts.total, 0)
+      statementsTotal: counted.reduce((total, counts) => total + counts.total, 0),
+      workerCpuMs: counted.reduce((total, counts) => total + counts.cpuMs, 0)
     }
   } finally {
     await Promise.all(processes.map((worker) => worker.stop()))

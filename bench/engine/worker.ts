@@ -8,8 +8,9 @@
  * `ready`. Then, line by line on stdin:
  *
  * - `go`: starts `Worker.make` over the bench workflows and restarts the statement count;
- * - `counts`: prints `counts <Counts as JSON>`, the statements since `go` or the last `reset`;
- * - `reset`: restarts the statement count, prints `reset`;
+ * - `counts`: prints `counts <Counts as JSON>`: the statements and CPU time since `go` or the
+ *   last `reset`;
+ * - `reset`: restarts the count, prints `reset`;
  * - `stop` (or the end of stdin): closes the worker, which releases its runs, and exits.
  *
  * While it runs, it prints `woke <runId> <ns>` when the step after the wake workflow's signal
@@ -28,15 +29,21 @@ const say = (line: string) => void process.stdout.write(`${line}\n`)
 
 const roundTrips = SqlJournal.makeRoundTrips()
 let countedSince = performance.now()
+let cpuSince = process.cpuUsage()
 const restartCount = () => {
   roundTrips.reset()
   countedSince = performance.now()
+  cpuSince = process.cpuUsage()
 }
-const counts = (): Counts => ({
-  total: roundTrips.total,
-  byOperation: Object.fromEntries(operations.map((operation) => [operation, roundTrips.of(operation)])),
-  elapsedMs: performance.now() - countedSince
-})
+const counts = (): Counts => {
+  const cpu = process.cpuUsage(cpuSince)
+  return {
+    total: roundTrips.total,
+    byOperation: Object.fromEntries(operations.map((operation) => [operation, roundTrips.of(operation)])),
+    elapsedMs: performance.now() - countedSince,
+    cpuMs: (cpu.user + cpu.system) / 1000
+  }
+}
 
 const worker = Worker.make({
   workflows: benchWorkflows,
