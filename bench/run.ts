@@ -24,7 +24,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { Journal } from "plait"
 import { engineMeasurements } from "./engine/section.ts"
-import { overheadCases, overheadWorkloads, RUN } from "./engine/overhead.ts"
+import { overheadCases, overheadWorkloads, RUN, summarizeOverhead } from "./engine/overhead.ts"
 import {
   type Case,
   formatTable,
@@ -72,6 +72,8 @@ interface Section {
    */
   readonly registry: () => Promise<ReadonlyArray<Case>>
   readonly table: TableOptions
+  /** A line under the section's table, from its samples (a ratio derived from several rows). */
+  readonly summarize?: ((samples: ReadonlyArray<Sample>) => string | undefined) | undefined
   /** Measurements that are not one timed trial per case; run after the section's workloads. */
   readonly measurements?: ReadonlyArray<Measurement> | undefined
   /** Why the section cannot run here (Postgres unreachable), checked once it is selected. */
@@ -119,6 +121,7 @@ const sections: ReadonlyArray<Section> = [
     workloads: Object.values(overheadWorkloads),
     registry: async () => overheadCases(pgUrl),
     table: { baselines: [RUN] },
+    summarize: summarizeOverhead,
     measurements: engineMeasurements(pgUrl),
     unavailable: postgresMissing
   }
@@ -213,7 +216,10 @@ for (const section of sections) {
     sectionSamples.push(...await measureWorkload(workload, cases, { warmup, iterations, log: console.log }))
   }
   samples.push(...sectionSamples)
-  if (sectionSamples.length > 0) tables.push(`${section.title}\n${formatTable(sectionSamples, section.table)}`)
+  if (sectionSamples.length > 0) {
+    const summary = section.summarize?.(sectionSamples)
+    tables.push(`${section.title}\n${formatTable(sectionSamples, section.table)}${summary === undefined ? "" : `\n${summary}`}`)
+  }
   for (const measurement of measurements.filter((m) => m.background !== true)) tables.push(await measure(measurement))
   tables.push(...await Promise.all(background))
 }

@@ -8,7 +8,7 @@
  */
 import { Effect, Layer } from "effect"
 import { Engine, Worker, Workflow } from "plait"
-import type { Case, Workload } from "../harness.ts"
+import type { Case, Sample, Workload } from "../harness.ts"
 import { journalTrial, postgresBackend } from "../workloads/journal.ts"
 import { stepNames, sumOf } from "../workloads/plait.ts"
 import { stepsWorkflow } from "./workflows.ts"
@@ -68,4 +68,24 @@ export const overheadCases = (url: string): ReadonlyArray<Case> => {
       }
     ]
   })
+}
+
+/**
+ * What one more step costs in each system: the 200-step run's median less the 1-step run's,
+ * over the 199 steps between them, so the per-run costs (start, claim, await) cancel out.
+ */
+export const summarizeOverhead = (samples: ReadonlyArray<Sample>): string | undefined => {
+  const medianOf = (system: string, workload: Workload) =>
+    samples.find((sample) => sample.system === system && sample.workload === workload.name)?.medianMs
+  const perStep = (system: string) => {
+    const long = medianOf(system, overheadWorkloads.sequential)
+    const short = medianOf(system, overheadWorkloads.one)
+    const steps = overheadWorkloads.sequential.steps - overheadWorkloads.one.steps
+    return long === undefined || short === undefined ? undefined : (long - short) / steps
+  }
+  const run = perStep(RUN)
+  const worker = perStep(WORKER)
+  if (run === undefined || worker === undefined) return undefined
+  return `one more step (200-step median less 1-step median, per step): Workflow.run ${(run * 1000).toFixed(0)} µs, ` +
+    `worker ${(worker * 1000).toFixed(0)} µs, worker ÷ Workflow.run ${(worker / run).toFixed(2)}×`
 }
