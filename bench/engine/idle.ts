@@ -3,9 +3,7 @@
  * sends per second, counted by its journal (`SqlJournal.makeRoundTrips()`) over a window that
  * starts once its idle back-off has reached its longest poll (`warmupMs` after `go`).
  */
-import { Effect } from "effect"
-import { engineRuntime } from "./throughput.ts"
-import { spawnWorker } from "./processes.ts"
+import { withWorkerProcess } from "./fixture.ts"
 import type { Counts } from "./protocol.ts"
 
 export interface IdleConfig {
@@ -24,25 +22,16 @@ export interface IdleResult {
   readonly perSecond: number
 }
 
-export const measureIdle = async (options: {
+export const measureIdle = (options: {
   readonly url: string
   readonly config: IdleConfig
   readonly warmupMs: number
   readonly windowMs: number
-}): Promise<IdleResult> => {
-  const { runtime, tablePrefix } = engineRuntime(options.url, "idle")
-  await runtime.runPromise(Effect.void) // tables created before the worker starts
-  const worker = spawnWorker({ url: options.url, tablePrefix, listen: options.config.listen, concurrency: 16 })
-  try {
-    await worker.ready
-    worker.send("go")
+}): Promise<IdleResult> =>
+  withWorkerProcess(options.url, "idle", { listen: options.config.listen, concurrency: 16 }, async (_, worker) => {
     await new Promise((resolve) => setTimeout(resolve, options.warmupMs))
     await worker.reset()
     await new Promise((resolve) => setTimeout(resolve, options.windowMs))
     const counts = await worker.counts()
     return { config: options.config, counts, perSecond: (counts.total * 1000) / counts.elapsedMs }
-  } finally {
-    await worker.stop()
-    await runtime.dispose()
-  }
-}
+  })

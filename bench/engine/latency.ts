@@ -11,8 +11,7 @@
  */
 import { Effect } from "effect"
 import { Engine } from "plait"
-import { engineRuntime } from "./throughput.ts"
-import { spawnWorker } from "./processes.ts"
+import { withWorkerProcess } from "./fixture.ts"
 import { Wake } from "./workflows.ts"
 
 export interface WakeConfig {
@@ -57,28 +56,22 @@ export interface WakeResult {
   readonly samplesMs: ReadonlyArray<number>
 }
 
-export const measureWake = async (options: {
+export const measureWake = (options: {
   readonly url: string
   readonly config: WakeConfig
   readonly quick: boolean
 }): Promise<WakeResult> => {
   const { config } = options
   const samples = config.samples[options.quick ? "quick" : "full"]
-  const { runtime, tablePrefix } = engineRuntime(options.url, "wake")
-  await runtime.runPromise(Effect.void) // tables created before the worker starts
-  const worker = spawnWorker({
-    url: options.url,
-    tablePrefix,
+  const settings = {
     listen: config.listen,
     concurrency: 16,
     pollInterval: config.pollInterval,
     maxPollInterval: config.maxPollInterval
-  })
-  const woken = new Map<string, (ns: bigint) => void>()
-  worker.onWoke((runId, ns) => woken.get(runId)?.(ns))
-  try {
-    await worker.ready
-    worker.send("go")
+  }
+  return withWorkerProcess(options.url, "wake", settings, async (runtime, worker) => {
+    const woken = new Map<string, (ns: bigint) => void>()
+    worker.onWoke((runId, ns) => woken.get(runId)?.(ns))
     const samplesMs: Array<number> = []
     const pipeline = async (lane: number) => {
       for (let i = lane; i < samples; i += config.pipelines) {
@@ -101,10 +94,7 @@ export const measureWake = async (options: {
     }
     await Promise.all(Array.from({ length: config.pipelines }, (_, lane) => pipeline(lane)))
     return { config, samplesMs }
-  } finally {
-    await worker.stop()
-    await runtime.dispose()
-  }
+  })
 }
 
 /** The nearest-rank percentile `p` (0–100). */

@@ -7,11 +7,11 @@
  * `completed` (the release's `NOTIFY`). Spawning, creating runs and checking are untimed. The
  * workers count their own statements with `SqlJournal.makeRoundTrips()`, and their CPU time.
  */
-import { Effect, Layer, ManagedRuntime, Queue } from "effect"
+import { Effect, Queue } from "effect"
 import { Engine, RunStore } from "plait"
-import { contextOf, stepNames, sumOf } from "../workloads/plait.ts"
-import { postgresTables } from "../workloads/journal.ts"
-import { spawnWorker } from "./processes.ts"
+import { stepNames, sumOf } from "../workloads/plait.ts"
+import { engineRuntime } from "./fixture.ts"
+import { spawnWorker, type WorkerProcess } from "./processes.ts"
 import type { StepsWorkflow } from "./workflows.ts"
 import type { Counts } from "./protocol.ts"
 
@@ -25,17 +25,6 @@ export interface ThroughputTrial {
   readonly workerCpuMs: number
 }
 
-let trials = 0
-
-/** The engine over fresh tables, for one trial of any engine benchmark. */
-export const engineRuntime = (url: string, label: string) => {
-  const tablePrefix = `plait_bench${process.pid}_${label}${trials++}_`
-  return {
-    tablePrefix,
-    runtime: ManagedRuntime.make(Layer.provideMerge(Engine.layer, postgresTables(url, { tablePrefix })))
-  }
-}
-
 export const throughputTrial = async (options: {
   readonly url: string
   readonly workflow: StepsWorkflow
@@ -45,7 +34,7 @@ export const throughputTrial = async (options: {
   readonly concurrency: number
 }): Promise<ThroughputTrial> => {
   const { runtime, tablePrefix } = engineRuntime(options.url, "tp")
-  const processes: Array<ReturnType<typeof spawnWorker>> = []
+  const processes: Array<WorkerProcess> = []
   try {
     const runIds = Array.from({ length: options.runs }, (_, i) => `run-${i}`)
     await runtime.runPromise(Effect.flatMap(Engine.Engine, (engine) =>
@@ -101,7 +90,6 @@ const checkCompleted = (workflow: StepsWorkflow, steps: number, runIds: Readonly
     const checksum = sumOf(stepNames("s", steps))
     for (const runId of [runIds[0]!, runIds[runIds.length >> 1]!, runIds[runIds.length - 1]!]) {
       const outcome = yield* engine.await(workflow, runId)
-      contextOf(outcome)
       if (checksum(outcome) !== (steps * (steps - 1)) / 2) return yield* Effect.die(new Error(`run ${runId}: wrong outputs`))
     }
   })
