@@ -10,8 +10,8 @@ import { Journal, SqliteJournal, SqlJournal, Workflow } from "plait"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { DatabaseSync } from "node:sqlite"
 import { afterAll } from "vitest"
+import { loadNodeSqlite } from "../src/internal/nodeSqlite.ts"
 import { pgUrl, uniquePrefix, withDroppedTables } from "./pg-support.ts"
 
 const root = Fs.mkdtempSync(Path.join(Os.tmpdir(), "plait-round-trips-"))
@@ -117,7 +117,7 @@ describe("SQLite start", () => {
       record: (operation, count) => {
         counter.record(operation, count)
         if (operation === "start" && ++starts === 2) {
-          const other = new DatabaseSync(filename)
+          const other = new (loadNodeSqlite().DatabaseSync)(filename)
           other.prepare(
             "INSERT INTO plait_runs (run_id, workflow, fingerprint, input, status) VALUES (?, ?, ?, ?, ?)"
           ).run("raced", "w", "f", "\"theirs\"", "suspended")
