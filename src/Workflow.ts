@@ -15,11 +15,13 @@ import { Journal, type JournalError } from "./Journal.ts"
 import type { DeepMerge, LastWins } from "./internal/DeepMerge.ts"
 import { Definition, nodesOf, TypeId as DefinitionTypeId } from "./internal/definition.ts"
 import type { ErrorStrategy, MergeStrategy, Node, RetryPolicy, StepNode, Tolerance } from "./internal/node.ts"
+import { checkOneEffectCopy } from "./internal/effectCopy.ts"
 import { runDefinition } from "./internal/run.ts"
 import { signalEntry } from "./internal/signal.ts"
 import type { StepEvent as InternalStepEvent } from "./internal/runState.ts"
 import type { Added, FreshName, Simplify } from "./internal/types.ts"
 import type {
+  DuplicateEffect,
   InvalidOutput,
   ParallelFailureOf,
   RaceFailureOf,
@@ -1110,6 +1112,9 @@ export const run = <I, Ctx, E, R>(
 export const sendSignal = <I, Ctx, E, R>(
   workflow: Workflow<I, Ctx, E, R>,
   options: { readonly runId: string; readonly path: string; readonly value: unknown }
-): Effect.Effect<void, InvalidOutput | JournalError, Journal> =>
-  Effect.flatMap(signalEntry(workflow.nodes, options.runId, options.path, options.value), (entry) =>
-    Effect.flatMap(Journal, (journal) => journal.append(options.runId, [entry])))
+): Effect.Effect<void, InvalidOutput | DuplicateEffect | JournalError, Journal> =>
+  Effect.andThen(
+    checkOneEffectCopy(workflow as unknown as Definition, options.runId),
+    Effect.flatMap(signalEntry(workflow.nodes, options.runId, options.path, options.value), (entry) =>
+      Effect.flatMap(Journal, (journal) => journal.append(options.runId, [entry])))
+  )

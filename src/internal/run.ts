@@ -14,6 +14,7 @@ import { Journal, type RunStatus } from "../Journal.ts"
 import { DefinitionChanged, InvalidInput, RunConflict } from "../WorkflowError.ts"
 import { jsonCodec } from "./codec.ts"
 import type { Definition } from "./definition.ts"
+import { checkOneEffectCopy } from "./effectCopy.ts"
 import { runWorkflow } from "./interpreter.ts"
 import { memoizeByIdentity } from "./memo.ts"
 import { firstDifference, outline } from "./outline.ts"
@@ -34,14 +35,19 @@ export type RawOutcome =
   | { readonly _tag: "Suspended"; readonly runId: string; readonly waitingFor: string }
 
 const fingerprintOf = memoizeByIdentity((definition: Definition) => JSON.stringify(outline(definition.nodes)))
-const inputCodecOf = memoizeByIdentity((definition: Definition) => ({
-  json: jsonCodec(definition.input),
-  decode: Schema.decodeUnknownExit(definition.input)
-}))
+const inputCodecOf = memoizeByIdentity((definition: Definition) => {
+  const decode = Schema.decodeUnknownExit(definition.input)
+  return {
+    json: jsonCodec(definition.input),
+    // Every issue, not only the first: the caller fixes the input in one go.
+    decode: (input: unknown) => decode(input, { errors: "all" })
+  }
+})
 
 export const runDefinition = (definition: Definition, options: RunOptions) =>
   Effect.gen(function*() {
     const runId = options.runId ?? crypto.randomUUID()
+    yield* checkOneEffectCopy(definition, runId)
     const codecs = inputCodecOf(definition)
     const decoded = codecs.decode(options.input)
     if (Exit.isFailure(decoded)) {

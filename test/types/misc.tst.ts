@@ -70,10 +70,16 @@ describe("signal", () => {
     >()
   })
 
-  test("sendSignal needs a Journal and fails with InvalidOutput or JournalError", () => {
+  test("sendSignal needs a Journal and fails with InvalidOutput, DuplicateEffect or JournalError", () => {
     const Approved = start.pipe(Workflow.signal("approval", { schema: Approval }))
     expect(Workflow.sendSignal(Approved, { runId: "r1", path: "approval", value: { approved: true, by: "ada" } }))
-      .type.toBe<Effect.Effect<void, WorkflowError.InvalidOutput | WorkflowError.JournalError, Journal.Journal>>()
+      .type.toBe<
+        Effect.Effect<
+          void,
+          WorkflowError.InvalidOutput | WorkflowError.DuplicateEffect | WorkflowError.JournalError,
+          Journal.Journal
+        >
+      >()
   })
 
   test("a timeout adds SignalTimeout to the error type; without one there is none", () => {
