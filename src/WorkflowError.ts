@@ -410,17 +410,7 @@ export type RaceFailureOf<Errors> = RaceFailure & {
  * @since 0.1.0
  * @category errors
  */
-export type WorkflowError =
-  | InvalidInput
-  | InvalidOutput
-  | DuplicateEffect
-  | DefinitionChanged
-  | RunConflict
-  | StepTimeout
-  | SignalTimeout
-  | ParallelFailure
-  | RaceFailure
-  | JournalError
+export type WorkflowError = RunError | SignalTimeout | ParallelFailure | RaceFailure
 
 /**
  * The errors any run can fail with, whatever its structure. `Workflow.run` fails with these and
