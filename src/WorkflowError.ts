@@ -147,9 +147,10 @@ export class RunConflict extends Schema.TaggedError<RunConflict>()("RunConflict"
  * The app loads two copies of the `effect` package: a schema of the workflow (at `path`, or
  * `input`) was built by one copy and plait runs on another (`plaitEffect` says which version and
  * where). Schemas do not work across copies, so nothing was decoded or written. It happens with
- * a linked install of plait, or when the app's `effect` is outside plait's peer range and npm
- * nests a second copy under plait: `npm ls effect` lists the copies. Install an `effect` that
- * satisfies plait's peer range, then `npm dedupe`.
+ * a linked install of plait (the checkout's own `effect` comes along: install the packed tarball
+ * instead), or when the app's `effect` is outside plait's peer range and npm nests a second copy
+ * under plait (`npm ls effect` lists the copies: install an `effect` in the range, then
+ * `npm dedupe`).
  *
  * @example
  * ```ts
@@ -178,8 +179,9 @@ export class DuplicateEffect extends Schema.TaggedError<DuplicateEffect>()("Dupl
 }) {
   override get message(): string {
     return `run ${this.runId} of workflow ${this.workflow}: the schema at ${this.path} was built by a different copy of ` +
-      `the effect package than the one plait runs on (${this.plaitEffect}). The app loads two copies of effect; ` +
-      `schemas do not work across copies. Install an effect version within plait's peer range and run npm dedupe ` +
+      `the effect package than the one plait runs on (${this.plaitEffect}). The app loads two copies of effect, ` +
+      `and schemas do not work across copies. If plait is linked (npm install ../plait), install its packed ` +
+      `tarball instead; otherwise install an effect within plait's peer range and run npm dedupe ` +
       `(npm ls effect lists the copies).`
   }
 }
