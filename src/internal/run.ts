@@ -60,7 +60,7 @@ export interface ExecutorSettings {
 
 /** Why an executor was told to stop a run it holds. */
 export type StopReason =
-  | { readonly _tag: "Cancel"; readonly reason: string }
+  | { readonly _tag: "Cancel"; readonly reason: string | undefined }
   | { readonly _tag: "LeaseLost" }
 
 /** A run being executed, as its controller (a heartbeat, a worker) sees it. */
@@ -344,8 +344,9 @@ const settle = (
       if (failure.reason._tag === "LeaseLost") {
         return yield* new LeaseLost({ runId, owner: lease.owner, token: lease.token })
       }
+      // Without a reason at hand (a notification carries none) the one given to `cancel` is kept.
       yield* release({ status: "cancelled", error: failure.reason.reason })
-      return yield* new RunCancelled({ runId, reason: failure.reason.reason })
+      return yield* new RunCancelled({ runId, reason: failure.reason.reason ?? run.error ?? "cancelled" })
     }
     if (isSuspend(failure)) {
       yield* release(releaseOf(failure, run.wakeups))
@@ -377,7 +378,7 @@ const heartbeat = (lease: Lease, settings: ExecutorSettings, stop: (reason: Stop
       if (Option.isNone(states)) continue
       const state = states.value[0]
       if (state === undefined || !state.held) return yield* stop({ _tag: "LeaseLost" })
-      if (state.cancelRequested) return yield* stop({ _tag: "Cancel", reason: state.cancelReason ?? "cancelled" })
+      if (state.cancelRequested) return yield* stop({ _tag: "Cancel", reason: state.cancelReason })
     }
   })
 
