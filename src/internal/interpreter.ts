@@ -346,7 +346,7 @@ const deadline = (path: string, state: RunState, duration: Duration.Input) =>
     const stored = state.stored("wake", path)
     if (stored !== undefined) return { at: (yield* decodeStored(state, path, wakeCodec, stored.value)) as number, now }
     const at = now + Duration.toMillis(Duration.fromInputUnsafe(duration))
-    yield* state.writer.write({ path, kind: "wake", seq: 0, value: JSON.stringify(at) })
+    yield* state.writer.write({ path, kind: "wake", seq: 0, value: JSON.stringify(at), startedAt: now })
     return { at, now }
   })
 
