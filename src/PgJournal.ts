@@ -18,6 +18,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { SqlError } from "effect/sql/SqlError"
 import type * as Journal from "./Journal.ts"
+import type { RunStore } from "./RunStore.ts"
 import * as SqlJournal from "./SqlJournal.ts"
 
 /**
@@ -63,7 +64,7 @@ export interface Options extends PgClient.PgPoolConfig, SqlJournal.Options {}
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<Journal.Journal, SqlError> => {
+export const layer = (options: Options): Layer.Layer<Journal.Journal | RunStore, SqlError> => {
   const { migrate, roundTrips, tablePrefix, ...pool } = options
   return SqlJournal.layer({ migrate, roundTrips, tablePrefix }).pipe(Layer.provide(PgClient.layer(pool)))
 }
@@ -87,5 +88,5 @@ export const layer = (options: Options): Layer.Layer<Journal.Journal, SqlError> 
  */
 export const layerConfig = (
   config: Config.Wrap<Options>
-): Layer.Layer<Journal.Journal, Config.ConfigError | SqlError> =>
+): Layer.Layer<Journal.Journal | RunStore, Config.ConfigError | SqlError> =>
   Layer.unwrap(Effect.map(Config.unwrap(config), layer))

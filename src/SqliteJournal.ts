@@ -17,6 +17,7 @@ import * as Layer from "effect/Layer"
 import type { SqlError } from "effect/sql/SqlError"
 import * as SqliteClient from "./internal/sqliteClient.ts"
 import type * as Journal from "./Journal.ts"
+import type { RunStore } from "./RunStore.ts"
 import * as SqlJournal from "./SqlJournal.ts"
 
 /**
@@ -63,7 +64,7 @@ export interface Options extends SqlJournal.Options {
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<Journal.Journal, SqlError> =>
+export const layer = (options: Options): Layer.Layer<Journal.Journal | RunStore, SqlError> =>
   SqlJournal.layer({
     tablePrefix: options.tablePrefix,
     migrate: options.migrate,

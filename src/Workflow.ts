@@ -6,18 +6,19 @@
  *
  * @since 0.1.0
  */
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { Pipeable } from "effect/Pipeable"
 import type * as Result from "effect/Result"
 import type * as Schema from "effect/Schema"
-import { Journal, type JournalError } from "./Journal.ts"
+import type { Journal, JournalError } from "./Journal.ts"
+import type { RunStore } from "./RunStore.ts"
 import type { DeepMerge, LastWins } from "./internal/DeepMerge.ts"
 import { Definition, nodesOf, TypeId as DefinitionTypeId } from "./internal/definition.ts"
 import type { ErrorStrategy, MergeStrategy, Node, RetryPolicy, StepNode, Tolerance } from "./internal/node.ts"
 import { checkOneEffectCopy } from "./internal/effectCopy.ts"
 import { runDefinition } from "./internal/run.ts"
-import { signalEntry } from "./internal/signal.ts"
+import { deliverSignal } from "./internal/signal.ts"
 import type { StepEvent as InternalStepEvent } from "./internal/runState.ts"
 import type { Added, FreshName, Simplify } from "./internal/types.ts"
 import type {
@@ -26,6 +27,8 @@ import type {
   ParallelFailureOf,
   RaceFailureOf,
   RunError,
+  RunNotFound,
+  SignalAlreadyDelivered,
   SignalTimeout
 } from "./WorkflowError.ts"
 
@@ -334,6 +337,46 @@ export interface Suspended {
 }
 
 /**
+ * The journal paths of the signals a workflow can wait on.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * const Expense = Workflow.make("expense", { input: Schema.Number }).pipe(
+ *   Workflow.signal("approval", { schema: Schema.Boolean })
+ * )
+ *
+ * const path: Workflow.SignalPath<typeof Expense> = "approval"
+ * ```
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type SignalPath<W> = W extends Workflow<any, any, any, any> ? string : never
+
+/**
+ * The value the signal at path `P` of workflow `W` accepts.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * const Expense = Workflow.make("expense", { input: Schema.Number }).pipe(
+ *   Workflow.signal("approval", { schema: Schema.Boolean })
+ * )
+ *
+ * const value: Workflow.SignalValue<typeof Expense, "approval"> = true
+ * ```
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type SignalValue<W, P extends SignalPath<W>> = [W, P] extends [unknown, unknown] ? unknown : never
+
+/**
  * What a run reports to `observe`. Every event names the run and the journal path it is about.
  *
  * - A step's lifecycle: `Started` and `Completed` (with the attempt), `Failed` (with the
@@ -348,7 +391,8 @@ export interface Suspended {
  *   journal rather than made by this run.
  *
  * Events read back from the journal (`Replayed`, `SignalReceived`, a decision with `replayed`)
- * are reported again on every resume.
+ * are reported again each time an unfinished run resumes. Running a completed run again only
+ * reads its result from the journal and reports nothing.
  *
  * @example
  * ```ts
@@ -1075,6 +1119,11 @@ export interface RunOptions<I> {
   readonly observe?: ((event: StepEvent) => Effect.Effect<void>) | undefined
   /** Group step completions that finish together into one journal write. Default `true`. */
   readonly batching?: boolean | undefined
+  /**
+   * How long the run's lease lasts without a heartbeat (renewed every third of it). Another
+   * executor can take the run over once it expires, e.g. after this process crashed. Default 30 seconds.
+   */
+  readonly leaseDuration?: Duration.Input | undefined
 }
 
 /**
@@ -1102,7 +1151,10 @@ export const run = <I, Ctx, E, R>(
   workflow: Workflow<I, Ctx, E, R>,
   options: RunOptions<I>
 ): Effect.Effect<Outcome<Ctx>, E | RunError, R | Journal> =>
-  runDefinition(workflow as unknown as Definition, options).pipe(
+  runDefinition(workflow as unknown as Definition, {
+    ...options,
+    leaseDuration: options.leaseDuration === undefined ? undefined : Duration.toMillis(Duration.fromInputUnsafe(options.leaseDuration))
+  }).pipe(
     Effect.withSpan("plait.run", { attributes: { "plait.workflow": workflow.name } })
   ) as any
 
@@ -1136,9 +1188,12 @@ export const run = <I, Ctx, E, R>(
 export const sendSignal = <I, Ctx, E, R>(
   workflow: Workflow<I, Ctx, E, R>,
   options: { readonly runId: string; readonly path: string; readonly value: unknown }
-): Effect.Effect<void, InvalidOutput | DuplicateEffect | JournalError, Journal> =>
+): Effect.Effect<
+  void,
+  InvalidOutput | DuplicateEffect | SignalAlreadyDelivered | RunNotFound | JournalError,
+  RunStore
+> =>
   Effect.andThen(
     checkOneEffectCopy(workflow as unknown as Definition, options.runId),
-    Effect.flatMap(signalEntry(workflow.nodes, options.runId, options.path, options.value), (entry) =>
-      Effect.flatMap(Journal, (journal) => journal.append(options.runId, [entry])))
+    deliverSignal(workflow.nodes, options.runId, options.path, options.value)
   )

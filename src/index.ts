@@ -32,3 +32,18 @@ export * as SqlJournal from "./SqlJournal.ts"
  * @since 0.1.0
  */
 export * as SqliteJournal from "./SqliteJournal.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as RunStore from "./RunStore.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as Engine from "./Engine.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as Worker from "./Worker.ts"

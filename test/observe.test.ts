@@ -4,7 +4,7 @@
  * replays, each marked `replayed` when it was read back from the journal.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Effect, Fiber, Schema } from "effect"
+import { DateTime, Effect, Exit, Fiber, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { Journal, Workflow } from "plait"
 import { advance, completed, runFor } from "./support.ts"
@@ -25,6 +25,10 @@ describe("observe: sleep", () => {
     Workflow.sleep("nap", "1 hour"),
     Workflow.step("after", { success: Schema.Number }, (ctx) => Effect.succeed(ctx.input))
   )
+  // Suspends after its sleep, so a later run of the same id resumes it (a completed run is only read).
+  const NapThenWait = Nap.pipe(Workflow.signal("ack", { schema: Schema.Boolean }))
+  const suspended = <A extends { readonly _tag: string }, E>(exit: Exit.Exit<A, E>) =>
+    assert.isTrue(Exit.isSuccess(exit) && exit.value._tag === "Suspended", "the run should be suspended")
 
   it.effect("reports Sleeping with the journaled wake time, and Woke when it is over", () =>
     Effect.gen(function*() {
@@ -43,7 +47,7 @@ describe("observe: sleep", () => {
     Effect.gen(function*() {
       yield* TestClock.setTime(10 * hour)
       const first = recorder()
-      const fiber = yield* Effect.forkChild(Workflow.run(Nap, { input: 1, runId: "nap", observe: first.observe }))
+      const fiber = yield* Effect.forkChild(Workflow.run(NapThenWait, { input: 1, runId: "nap", observe: first.observe }))
       yield* advance("20 minutes", "1 minute")
       yield* Fiber.interrupt(fiber)
       assert.deepStrictEqual(first.of("Sleeping", "Woke"), [
@@ -51,7 +55,7 @@ describe("observe: sleep", () => {
       ])
 
       const second = recorder()
-      completed(yield* runFor(Workflow.run(Nap, { input: 1, runId: "nap", observe: second.observe }), "41 minutes", "1 minute"))
+      suspended(yield* runFor(Workflow.run(NapThenWait, { input: 1, runId: "nap", observe: second.observe }), "41 minutes", "1 minute"))
       assert.deepStrictEqual(second.of("Sleeping", "Woke"), [
         { _tag: "Sleeping", path: "nap", wakeAt: DateTime.makeUnsafe(11 * hour) },
         { _tag: "Woke", path: "nap" }
@@ -59,7 +63,7 @@ describe("observe: sleep", () => {
 
       // Once the wake time has passed, a resume reports only that the sleep is over.
       const third = recorder()
-      completed(yield* runFor(Workflow.run(Nap, { input: 1, runId: "nap", observe: third.observe })))
+      suspended(yield* runFor(Workflow.run(NapThenWait, { input: 1, runId: "nap", observe: third.observe })))
       assert.deepStrictEqual(third.of("Sleeping", "Woke"), [{ _tag: "Woke", path: "nap" }])
     }).pipe(Effect.provide(Journal.layerMemory)))
 })
@@ -102,6 +106,7 @@ describe("observe: signals", () => {
 })
 
 describe("observe: decisions", () => {
+  let shipments = 0
   const Decide = Workflow.make("decide", { input: Schema.Number }).pipe(
     Workflow.race("fastest", {
       slow: Workflow.step("answer", { success: Schema.String }, () => Effect.as(Effect.sleep("1 minute"), "slow")),
@@ -114,15 +119,16 @@ describe("observe: decisions", () => {
     Workflow.parallel("labels", {
       late: Workflow.step("label", { success: Schema.String }, () => Effect.as(Effect.sleep("2 seconds"), "late")),
       early: Workflow.step("label", { success: Schema.String }, () => Effect.as(Effect.sleep("1 second"), "early"))
-    }, { merge: "lastWins" })
+    }, { merge: "lastWins" }),
+    // Fails the first run after every decision is journaled; the second run resumes it.
+    Workflow.step("shipped", { success: Schema.Boolean }, () => (shipments++ === 0 ? Effect.fail("carrier down") : Effect.succeed(true)))
   )
   const decisions = ["RaceWon", "BranchChosen", "LastWinsOrder"] as const
 
   it.effect("reports the race winner, the branch case and the lastWins order, then replays them", () =>
     Effect.gen(function*() {
       const first = recorder()
-      const ctx = completed(yield* runFor(Workflow.run(Decide, { input: 3, runId: "d", observe: first.observe }), "3 seconds"))
-      assert.strictEqual(ctx.label, "late")
+      assert.isTrue(Exit.isFailure(yield* runFor(Workflow.run(Decide, { input: 3, runId: "d", observe: first.observe }), "3 seconds")))
       assert.deepStrictEqual(first.of(...decisions), [
         { _tag: "RaceWon", path: "fastest", winner: "quick", replayed: false },
         { _tag: "BranchChosen", path: "size", choice: "small", replayed: false },
@@ -130,7 +136,8 @@ describe("observe: decisions", () => {
       ])
 
       const again = recorder()
-      completed(yield* runFor(Workflow.run(Decide, { input: 3, runId: "d", observe: again.observe })))
+      const ctx = completed(yield* runFor(Workflow.run(Decide, { input: 3, runId: "d", observe: again.observe })))
+      assert.strictEqual(ctx.label, "late")
       assert.deepStrictEqual(again.of(...decisions), [
         { _tag: "RaceWon", path: "fastest", winner: "quick", replayed: true },
         { _tag: "BranchChosen", path: "size", choice: "small", replayed: true },

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Data, Effect, Fiber, Scheduler, Schema } from "effect"
 import { Journal, Workflow, WorkflowError } from "plait"
-import { completed, entryAt, failure, makeCounts, runFor, stepPaths } from "./support.ts"
+import { completed, entryAt, failure, makeCounts, plant, runFor, stepPaths } from "./support.ts"
 
 class Boom extends Data.TaggedError("Boom")<{ readonly at: string }> {}
 
@@ -142,8 +142,7 @@ describe("race", () => {
       completed(yield* runFor(Workflow.run(Flow, { input: "k", runId: "seed" })))
       const seeded = yield* journal.load("seed")
       if (seeded._tag === "None") return assert.fail("seed run missing")
-      yield* journal.start({ ...seeded.value.run, runId: "bad-choice" })
-      yield* journal.append("bad-choice", [{ path: "answer", kind: "choice", seq: 0, value: "\"nope\"" }])
+      yield* plant("bad-choice", [{ path: "answer", kind: "choice", seq: 0, value: "\"nope\"" }], seeded.value.run)
       const before = counts.snapshot()
 
       const error = failure(yield* runFor(Workflow.run(Flow, { input: "k", runId: "bad-choice" })))

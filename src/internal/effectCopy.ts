@@ -50,12 +50,18 @@ const schemaFromAnotherCopy = memoizeByIdentity((definition: Definition): { read
   path: isFromAnotherCopy(definition.input) ? "input" : firstForeign(definition.nodes)
 }))
 
-/** Fails with `DuplicateEffect` when a schema of `definition` comes from another copy of `effect`. */
-export const checkOneEffectCopy = (definition: Definition, runId: string): Exit.Exit<void, DuplicateEffect> => {
+/** The `DuplicateEffect` error for `definition` when a schema comes from another copy of `effect`. */
+export const duplicateEffectIn = (definition: Definition, runId: string): DuplicateEffect | undefined => {
   const path = schemaFromAnotherCopy(definition).path
   return path === undefined
-    ? Exit.void
-    : Exit.fail(new DuplicateEffect({ runId, workflow: definition.name, path, plaitEffect: ownEffect() }))
+    ? undefined
+    : new DuplicateEffect({ runId, workflow: definition.name, path, plaitEffect: ownEffect() })
+}
+
+/** Fails with `DuplicateEffect` when a schema of `definition` comes from another copy of `effect`. */
+export const checkOneEffectCopy = (definition: Definition, runId: string): Exit.Exit<void, DuplicateEffect> => {
+  const duplicate = duplicateEffectIn(definition, runId)
+  return duplicate === undefined ? Exit.void : Exit.fail(duplicate)
 }
 
 /** The copy of `effect` plait runs on: its version and, where the runtime can tell, its location. */

@@ -13,7 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Schema from "effect/Schema"
-import { JournalError } from "../Journal.ts"
+import type { JournalError } from "../Journal.ts"
 import { RaceFailure, SignalTimeout } from "../WorkflowError.ts"
 import { type JsonCodec, jsonCodec } from "./codec.ts"
 import { fanOut, type Tasks } from "./fanOut.ts"
@@ -34,7 +34,8 @@ import { childPath, itemPath } from "./path.ts"
 import { notify, type RunState, type StepEvent } from "./runState.ts"
 import { signalCodecOf } from "./signal.ts"
 import { decodeStored, runStep } from "./step.ts"
-import { isSuspend, Suspend } from "./suspend.ts"
+import { isRunFault } from "./faults.ts"
+import { isSuspend, mergeSuspends, type Suspend, suspendOn } from "./suspend.ts"
 
 type Run<A = Ctx> = Effect.Effect<A, unknown, unknown>
 
@@ -217,7 +218,7 @@ const firstSuccess = (node: RaceNode, ctx: Ctx, path: string, state: RunState) =
     if (node.branches.length === 0) return yield* new RaceFailure({ runId: state.runId, path, failures: {} })
     const winner = yield* Deferred.make<readonly [string, Ctx], unknown>()
     const failures: Record<string, unknown> = {}
-    let waiting: Suspend | undefined
+    const waiting: Array<Suspend> = []
     let pending = node.branches.length
     const fibers = yield* Effect.forEach(node.branches, ([key, nodes]) =>
       Effect.forkChild(
@@ -225,15 +226,17 @@ const firstSuccess = (node: RaceNode, ctx: Ctx, path: string, state: RunState) =
           Effect.flatMap((exit) => {
             if (Exit.isSuccess(exit)) return Deferred.succeed(winner, [key, exit.value] as const)
             const error = Cause.findErrorOption(exit.cause)
-            // An interruption, a defect or a journal fault is not a lost branch: it ends the race.
-            if (error._tag === "None" || error.value instanceof JournalError) {
+            // An interruption, a defect or a run fault is not a lost branch: it ends the race.
+            if (error._tag === "None" || isRunFault(error.value)) {
               return Deferred.done(winner, exit as Exit.Exit<never, unknown>)
             }
-            if (isSuspend(error.value)) waiting ??= error.value
+            if (isSuspend(error.value)) waiting.push(error.value)
             else failures[key] = error.value
-            return --pending === 0
-              ? Deferred.fail(winner, waiting ?? new RaceFailure({ runId: state.runId, path, failures }))
-              : Effect.void
+            if (--pending > 0) return Effect.void
+            return Deferred.fail(
+              winner,
+              waiting.length > 0 ? mergeSuspends(waiting) : new RaceFailure({ runId: state.runId, path, failures })
+            )
           })
         )
       ))
@@ -314,12 +317,21 @@ const runCase = (
 
 // --- sleep and signal ----------------------------------------------------------------------
 
+/**
+ * A durable sleep. Under a worker (`suspendSleeps`) the run is released until the wake time
+ * instead of holding its slot; run directly, the remaining time is slept in process.
+ */
 const runSleep = (node: SleepNode, path: string, state: RunState): Run =>
   Effect.flatMap(deadline(path, state, node.duration), ({ at, now }) => {
     const woke = Effect.as(notify(state, { _tag: "Woke", runId: state.runId, path }), {})
-    if (at <= now) return woke
+    if (at <= now || state.readOnly) return woke
     const sleeping = notify(state, { _tag: "Sleeping", runId: state.runId, path, wakeAt: DateTime.makeUnsafe(at) })
-    return Effect.andThen(sleeping, Effect.andThen(Effect.sleep(at - now), woke))
+    return Effect.andThen(
+      sleeping,
+      state.suspendSleeps
+        ? Effect.fail(suspendOn({ path, kind: "sleep", until: at }))
+        : Effect.andThen(Effect.sleep(at - now), woke)
+    )
   })
 
 const runSignal = (node: SignalNode, path: string, state: RunState): Run => {
@@ -348,7 +360,7 @@ const awaitSignal = (path: string, state: RunState, deadline: number | undefined
       path,
       deadline: deadline === undefined ? undefined : DateTime.makeUnsafe(deadline)
     }),
-    Effect.fail(new Suspend(path, "signal"))
+    Effect.fail(suspendOn({ path, kind: "signal", until: deadline }))
   )
 
 /** Reports the event a journaled decision makes, once it is made or read back. */
@@ -365,7 +377,7 @@ const deadline = (path: string, state: RunState, duration: Duration.Input) =>
     const stored = state.stored("wake", path)
     if (stored !== undefined) return { at: (yield* decodeStored(state, path, wakeCodec, stored.value)) as number, now }
     const at = now + Duration.toMillis(Duration.fromInputUnsafe(duration))
-    yield* state.writer.write({ path, kind: "wake", seq: 0, value: JSON.stringify(at) })
+    yield* state.writer.write({ path, kind: "wake", seq: 0, value: JSON.stringify(at), startedAt: now })
     return { at, now }
   })
 

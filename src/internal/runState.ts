@@ -79,6 +79,13 @@ export interface RunState {
   readonly observer: Observer | undefined
   readonly stored: (kind: JournalEntry["kind"], path: string) => JournalEntry | undefined
   readonly attempts: (path: string) => AttemptHistory
+  /** Under a worker: a durable sleep releases the run until its wake time instead of sleeping. */
+  readonly suspendSleeps: boolean
+  /**
+   * Replaying a finished run: nothing runs and nothing is written; a step the journal lacks is a
+   * corrupt journal.
+   */
+  readonly readOnly: boolean
   /**
    * Set inside a branch that a settled block recorded as failed: its steps replay the failure
    * that exhausted them instead of running again, so the block settles as it did before.
@@ -91,6 +98,8 @@ export const makeRunState = (options: {
   readonly entries: ReadonlyArray<JournalEntry>
   readonly writer: Writer
   readonly observer: Observer | undefined
+  readonly suspendSleeps?: boolean | undefined
+  readonly readOnly?: boolean | undefined
 }): RunState => {
   const byKey = new Map<string, JournalEntry>()
   const attemptsByPath = new Map<string, Array<JournalEntry>>()
@@ -108,6 +117,8 @@ export const makeRunState = (options: {
     observer: options.observer,
     stored: (kind, path) => byKey.get(entryKey({ kind, path, seq: 0 })),
     attempts: (path) => historyOf(attemptsByPath.get(path)),
+    suspendSleeps: options.suspendSleeps ?? false,
+    readOnly: options.readOnly ?? false,
     replayFailures: false
   }
 }

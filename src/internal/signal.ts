@@ -3,9 +3,12 @@
  * so `forEach` bodies are matched by prefix) and encode the value through its schema.
  */
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type { JournalEntry } from "../Journal.ts"
-import { InvalidOutput } from "../WorkflowError.ts"
+import { RunStore } from "../RunStore.ts"
+import { InvalidOutput, RunNotFound, SignalAlreadyDelivered } from "../WorkflowError.ts"
 import { type JsonCodec, jsonCodec } from "./codec.ts"
 import { memoizeByIdentity } from "./memo.ts"
 import { keyedChildren, type Node, type SignalNode } from "./node.ts"
@@ -48,3 +51,17 @@ const findSignal = (nodes: ReadonlyArray<Node>, prefix: string, path: string): S
   }
   return undefined
 }
+
+/**
+ * Validates a signal against the workflow and hands it to the store, which keeps the first value
+ * per path and wakes the run if it waits.
+ */
+export const deliverSignal = (nodes: ReadonlyArray<Node>, runId: string, path: string, value: unknown) =>
+  Effect.gen(function*() {
+    const entry = yield* signalEntry(nodes, runId, path, value)
+    const store = yield* RunStore
+    const now = yield* Clock.currentTimeMillis
+    const delivery = yield* store.deliver(runId, { ...entry, finishedAt: now })
+    if (delivery === "missing") return yield* new RunNotFound({ runId })
+    if (delivery === "duplicate") return yield* new SignalAlreadyDelivered({ runId, path })
+  })

@@ -3,6 +3,7 @@
  * timeout, then write its encoded output before anyone can depend on it.
  */
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -52,6 +53,11 @@ export const runStep = (
   if (state.replayFailures) {
     const failure = state.attempts(path).exhaustedWith
     if (failure !== undefined) return replayed(state, path, Effect.flatMap(decodeFailure(node, path, state, failure), Effect.fail))
+  }
+  if (state.readOnly) {
+    return Effect.fail(
+      new JournalError({ reason: "Corrupt", runId: state.runId, path, detail: "the run is finished but this step has no journaled output" })
+    )
   }
   return execute(node, path, state, codec, work)
 }
@@ -124,6 +130,7 @@ const execute = Effect.fnUntraced(function*(
   while (true) {
     const attempt = failures + 1
     yield* notify(state, { _tag: "Started", runId: state.runId, path, attempt })
+    const startedAt = yield* Clock.currentTimeMillis
     const exit = yield* Effect.exit(
       bounded.pipe(Effect.withSpan("plait.step", spanOptions(state, path, attempt, false), noStackTrace))
     )
@@ -132,7 +139,8 @@ const execute = Effect.fnUntraced(function*(
       if (Exit.isFailure(encoded)) {
         return yield* new InvalidOutput({ runId: state.runId, path, issue: Cause.squash(encoded.cause) as string })
       }
-      yield* state.writer.write({ path, kind: "step", seq: 0, value: encoded.value })
+      const finishedAt = yield* Clock.currentTimeMillis
+      yield* state.writer.write({ path, kind: "step", seq: 0, value: encoded.value, startedAt, finishedAt })
       yield* notify(state, { _tag: "Completed", runId: state.runId, path, attempt })
       return exit.value
     }
@@ -141,10 +149,13 @@ const execute = Effect.fnUntraced(function*(
     if (failure._tag === "None") return yield* exit
     failures += 1
     const exhausted = failures > budget
+    const finishedAt = yield* Clock.currentTimeMillis
     yield* state.writer.write({
       path,
       kind: "attempt",
       seq: seq++,
+      startedAt,
+      finishedAt,
       value: JSON.stringify(
         exhausted
           ? { attempt, exhausted, error: describe(failure.value), failure: encodeFailure(node, failure.value) }

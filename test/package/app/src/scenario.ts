@@ -5,7 +5,7 @@
  * package test reads it.
  */
 import { Effect, Layer } from "effect"
-import { Journal, Workflow } from "plait"
+import { type Journal, type RunStore, Workflow } from "plait"
 import { BookStay, Hotel } from "./booking.js"
 
 export const hotel = Layer.succeed(Hotel, { reserve: (seats) => Effect.succeed(`R-${seats}`) })
@@ -40,7 +40,7 @@ export const scenario = (label: string) =>
   }).pipe(Effect.provide(hotel))
 
 /** Runs the scenario on `journal`; prints its result as JSON, or the typed failure and exit 1. */
-export const main = (label: string, journal: Layer.Layer<Journal.Journal, unknown>) =>
+export const main = (label: string, journal: Layer.Layer<Journal.Journal | RunStore.RunStore, unknown>) =>
   Effect.runPromise(
     scenario(label).pipe(
       Effect.provide(journal),
