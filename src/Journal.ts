@@ -234,7 +234,8 @@ export interface Acquired {
 /**
  * How an executor hands a run back when it stops executing it.
  *
- * - `completed`, `failed` (with `error`), `cancelled`: finished.
+ * - `completed`, `failed` (with `error`), `cancelled`: finished. A cancelled run keeps the reason
+ *   given to `cancel` unless `error` says otherwise.
  * - `queued`: stopped before finishing (interrupted, shut down): runnable again at once.
  * - `sleeping` / `waiting`: suspended until `wakeAt` or a signal. `wakeupsSeen` is the run's
  *   `wakeups` when the executor loaded it; if a signal arrived since, the run is due at once, so

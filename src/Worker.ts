@@ -246,7 +246,7 @@ export const make = <const W extends ReadonlyArray<Workflow<any, any, any, any>>
           if (definitions.has(notification.workflow)) poke()
           return Effect.void
         case "CancelRequested":
-          return stop(notification.runId, { _tag: "Cancel", reason: "cancelled" })
+          return stop(notification.runId, { _tag: "Cancel", reason: undefined })
         case "Released":
           return Effect.void
       }
@@ -261,7 +261,7 @@ export const make = <const W extends ReadonlyArray<Workflow<any, any, any, any>>
       )
       for (const state of states) {
         if (!state.held) yield* stop(state.runId, { _tag: "LeaseLost" })
-        else if (state.cancelRequested) yield* stop(state.runId, { _tag: "Cancel", reason: state.cancelReason ?? "cancelled" })
+        else if (state.cancelRequested) yield* stop(state.runId, { _tag: "Cancel", reason: state.cancelReason })
       }
     }))
 

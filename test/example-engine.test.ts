@@ -16,7 +16,7 @@ const runExample = (database: string, batch: string) =>
   Effect.callback<{ readonly code: number | null; readonly output: string }>((resume) => {
     const child = ChildProcess.spawn(
       process.execPath,
-      ["--conditions=plait-source", "--disable-warning=ExperimentalWarning", "examples/engine/run.ts", batch],
+      ["--conditions=plait-source", "examples/engine/run.ts", batch],
       { cwd: root, env: { ...process.env, PLAIT_DATABASE: database }, stdio: ["ignore", "pipe", "pipe"] }
     )
     let output = ""

@@ -26,7 +26,7 @@ export interface WorkerProcess {
 export const spawnWorker = (args: WorkerArgs): WorkerProcess => {
   const child = ChildProcess.spawn(
     process.execPath,
-    ["--conditions=plait-source", "--disable-warning=ExperimentalWarning", workerScript, JSON.stringify(args)],
+    ["--conditions=plait-source", workerScript, JSON.stringify(args)],
     { cwd: repoRoot, stdio: ["pipe", "pipe", "pipe"] }
   )
   let stderr = ""

@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url"
 const start = (script: string, label: string, args: ReadonlyArray<string> = []) => {
   const child = ChildProcess.spawn(
     process.execPath,
-    ["--conditions=plait-source", "--disable-warning=ExperimentalWarning", fileURLToPath(new URL(script, import.meta.url)), ...args],
+    ["--conditions=plait-source", fileURLToPath(new URL(script, import.meta.url)), ...args],
     { stdio: ["ignore", "pipe", "inherit"] }
   )
   const lines = Readline.createInterface({ input: child.stdout })

@@ -147,7 +147,7 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
           wakeAt: due.wakeAt,
           dueAt: due.dueAt,
           waitingFor: release.waitingFor,
-          error: release.error,
+          error: release.status === "cancelled" ? release.error ?? stored.info.error : release.error,
           updatedAt: now
         }
         publish({ _tag: "Released", runId: lease.runId, status: due.status })

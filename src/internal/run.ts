@@ -26,6 +26,7 @@ import {
 import { DefinitionChanged, InvalidInput, RunBusy, RunCancelled, RunConflict } from "../WorkflowError.ts"
 import { jsonCodec } from "./codec.ts"
 import type { Definition } from "./definition.ts"
+import { checkOneEffectCopy, duplicateEffectIn } from "./effectCopy.ts"
 import { runWorkflow } from "./interpreter.ts"
 import { memoizeByIdentity } from "./memo.ts"
 import { firstDifference, outline } from "./outline.ts"
@@ -60,7 +61,7 @@ export interface ExecutorSettings {
 
 /** Why an executor was told to stop a run it holds. */
 export type StopReason =
-  | { readonly _tag: "Cancel"; readonly reason: string }
+  | { readonly _tag: "Cancel"; readonly reason: string | undefined }
   | { readonly _tag: "LeaseLost" }
 
 /** A run being executed, as its controller (a heartbeat, a worker) sees it. */
@@ -77,13 +78,23 @@ export const executorName = (kind: string): string =>
 
 export const fingerprintOf = memoizeByIdentity((definition: Definition) => JSON.stringify(outline(definition.nodes)))
 
-const inputCodecOf = memoizeByIdentity((definition: Definition) => ({
-  json: jsonCodec(definition.input),
-  decode: Schema.decodeUnknownExit(definition.input)
-}))
+const inputCodecOf = memoizeByIdentity((definition: Definition) => {
+  const decode = Schema.decodeUnknownExit(definition.input)
+  return {
+    json: jsonCodec(definition.input),
+    // Every issue, not only the first: the caller fixes the input in one go.
+    decode: (input: unknown) => decode(input, { errors: "all" })
+  }
+})
 
-/** Decodes a caller's input and encodes it for the journal, or says why it is invalid. */
+/**
+ * Decodes a caller's input and encodes it for the journal, or says why it is invalid. First
+ * makes sure the workflow's schemas come from plait's copy of `effect`: from another copy they
+ * would reject valid input.
+ */
 export const prepareInput = (definition: Definition, runId: string, input: unknown) => {
+  const duplicate = duplicateEffectIn(definition, runId)
+  if (duplicate !== undefined) return Exit.fail(duplicate)
   const codecs = inputCodecOf(definition)
   const decoded = codecs.decode(input)
   if (Exit.isFailure(decoded)) {
@@ -247,6 +258,9 @@ export const executeClaimed = (
 ) =>
   Effect.gen(function*() {
     const journal = yield* Journal
+    // A second copy of effect is a broken install, not a corrupt run: leave the run to the lease's
+    // expiry (another worker takes it) instead of failing it for good.
+    yield* checkOneEffectCopy(definition, run.runId)
     const input = storedInput(definition, run)
     if (Exit.isFailure(input)) {
       const error = Cause.squash(input.cause) as JournalError
@@ -344,8 +358,9 @@ const settle = (
       if (failure.reason._tag === "LeaseLost") {
         return yield* new LeaseLost({ runId, owner: lease.owner, token: lease.token })
       }
+      // Without a reason at hand (a notification carries none) the one given to `cancel` is kept.
       yield* release({ status: "cancelled", error: failure.reason.reason })
-      return yield* new RunCancelled({ runId, reason: failure.reason.reason })
+      return yield* new RunCancelled({ runId, reason: failure.reason.reason ?? run.error ?? "cancelled" })
     }
     if (isSuspend(failure)) {
       yield* release(releaseOf(failure, run.wakeups))
@@ -377,7 +392,7 @@ const heartbeat = (lease: Lease, settings: ExecutorSettings, stop: (reason: Stop
       if (Option.isNone(states)) continue
       const state = states.value[0]
       if (state === undefined || !state.held) return yield* stop({ _tag: "LeaseLost" })
-      if (state.cancelRequested) return yield* stop({ _tag: "Cancel", reason: state.cancelReason ?? "cancelled" })
+      if (state.cancelRequested) return yield* stop({ _tag: "Cancel", reason: state.cancelReason })
     }
   })
 

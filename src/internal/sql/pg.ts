@@ -181,7 +181,8 @@ RETURNING r.run_id, r.cancel_requested, r.error`,
         "release",
         `WITH released AS (
   UPDATE ${t.runs} AS r SET status = $3::text, owner = NULL, lease_expires_at = NULL, wake_at = $4::bigint,
-    waiting_for = $5::text, error = $6::text, updated_ms = ${now},
+    waiting_for = $5::text, updated_ms = ${now},
+    error = CASE WHEN $3::text = 'cancelled' THEN COALESCE($6::text, r.error) ELSE $6::text END,
     due_at = CASE
       WHEN $3::text = 'queued' THEN ${now}
       WHEN $3::text IN ('sleeping', 'waiting') THEN

@@ -198,7 +198,7 @@ RETURNING run_id, cancel_requested, error`,
       exec.query(
         "release",
         `UPDATE ${t.runs} SET status = ?3, owner = NULL, lease_expires_at = NULL, wake_at = ?4, waiting_for = ?5,
-  error = ?6, updated_ms = ${now},
+  error = CASE WHEN ?3 = 'cancelled' THEN COALESCE(?6, error) ELSE ?6 END, updated_ms = ${now},
   due_at = CASE
     WHEN ?3 = 'queued' THEN ${now}
     WHEN ?3 IN ('sleeping', 'waiting') THEN CASE WHEN ?7 IS NOT NULL AND wakeups <> ?7 THEN ${now} ELSE ?4 END
