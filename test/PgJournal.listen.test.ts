@@ -6,7 +6,8 @@
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer, Queue, Redacted } from "effect"
-import { PgJournal, RunStore } from "plait"
+import { RunStore } from "plait"
+import * as PgJournal from "plait/PgJournal"
 import { newRun } from "./journal-sql.ts"
 import { pgUrl, uniquePrefix, withDroppedTables } from "./pg-support.ts"
 

@@ -54,19 +54,18 @@ const program = Effect.gen(function*() {
   yield* Console.log(`${yacht} ended ${cancelled._tag}${cancelled._tag === "RunCancelled" ? `: ${cancelled.reason}` : ""}`)
 
   // The run and its journal in the order things happened, timed from the run's creation: when a
-  // step started and how long it took, when a signal was delivered, until when a sleep lasted.
+  // step started and how long it took, when a signal was delivered, when a sleep began and until when.
   const detail = yield* engine.inspect(train)
   yield* Console.log(`inspect ${train}: ${detail.run.status}, claimed ${detail.run.executions} times (released while it waited and slept)`)
-  const timeOf = (entry: Engine.EntryDetail) =>
-    entry.kind === "wake" ? Number(entry.value) : entry.startedAt ?? entry.finishedAt ?? detail.run.createdAt
+  const since = (time: number) => `+${time - detail.run.createdAt} ms`
+  const timeOf = (entry: Engine.EntryDetail) => entry.startedAt ?? entry.finishedAt ?? detail.run.createdAt
   for (const entry of [...detail.entries].sort((a, b) => timeOf(a) - timeOf(b))) {
-    const at = `+${timeOf(entry) - detail.run.createdAt} ms`
     const what = entry.kind === "wake"
-      ? "slept until then"
+      ? `sleeps until ${since(Number(entry.value))}`
       : entry.kind === "signal"
       ? "delivered"
       : `took ${(entry.finishedAt ?? 0) - (entry.startedAt ?? 0)} ms`
-    yield* Console.log(`  ${at.padStart(9)}  ${entry.kind} ${entry.path}: ${what}`)
+    yield* Console.log(`  ${since(timeOf(entry)).padStart(9)}  ${entry.kind} ${entry.path}: ${what}`)
   }
 
   const page = yield* engine.list({ workflow: Expense.name, limit: 10 })

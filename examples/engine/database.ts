@@ -3,7 +3,8 @@
  * (default `.plait/engine-example.sqlite`). The worker and the client must name the same one.
  */
 import { Redacted } from "effect"
-import { PgJournal, SqliteJournal } from "plait"
+import { SqliteJournal } from "plait"
+import * as PgJournal from "plait/PgJournal"
 
 const database = process.env.PLAIT_DATABASE || ".plait/engine-example.sqlite"
 
