@@ -72,20 +72,26 @@ export const overheadCases = (url: string): ReadonlyArray<Case> => {
 
 /**
  * What one more step costs in each system: the 200-step run's median less the 1-step run's,
- * over the 199 steps between them, so the per-run costs (start, claim, await) cancel out.
+ * over the 199 steps between them, so the per-run costs (start, claim, load, await) cancel out.
+ * In wall time, and in process CPU time (steadier on a shared machine).
  */
 export const summarizeOverhead = (samples: ReadonlyArray<Sample>): string | undefined => {
-  const medianOf = (system: string, workload: Workload) =>
-    samples.find((sample) => sample.system === system && sample.workload === workload.name)?.medianMs
-  const perStep = (system: string) => {
-    const long = medianOf(system, overheadWorkloads.sequential)
-    const short = medianOf(system, overheadWorkloads.one)
+  const perStep = (system: string, measure: (sample: Sample) => number) => {
+    const of = (workload: Workload) => samples.find((s) => s.system === system && s.workload === workload.name)
+    const long = of(overheadWorkloads.sequential)
+    const short = of(overheadWorkloads.one)
     const steps = overheadWorkloads.sequential.steps - overheadWorkloads.one.steps
-    return long === undefined || short === undefined ? undefined : (long - short) / steps
+    return long === undefined || short === undefined ? undefined : (measure(long) - measure(short)) / steps
   }
-  const run = perStep(RUN)
-  const worker = perStep(WORKER)
-  if (run === undefined || worker === undefined) return undefined
-  return `one more step (200-step median less 1-step median, per step): Workflow.run ${(run * 1000).toFixed(0)} µs, ` +
-    `worker ${(worker * 1000).toFixed(0)} µs, worker ÷ Workflow.run ${(worker / run).toFixed(2)}×`
+  const line = (label: string, measure: (sample: Sample) => number) => {
+    const run = perStep(RUN, measure)
+    const worker = perStep(WORKER, measure)
+    return run === undefined || worker === undefined
+      ? undefined
+      : `${label}: Workflow.run ${(run * 1000).toFixed(0)} µs, worker ${(worker * 1000).toFixed(0)} µs, ` +
+        `worker ÷ Workflow.run ${(worker / run).toFixed(2)}×`
+  }
+  const wall = line("one more step, wall (200-step median less 1-step median, per step)", (s) => s.medianMs)
+  const cpu = line("one more step, CPU", (s) => s.cpuMedianMs)
+  return wall === undefined || cpu === undefined ? undefined : `${wall}\n${cpu}`
 }
