@@ -15,6 +15,12 @@ export interface Trial {
   /** Untimed clean-up once the trial is measured. */
   readonly dispose: () => Promise<void>
   /**
+   * Untimed, right after `run`: what `Case.checksum` reads, when the timed part ends before the
+   * result is at hand (a worker released the run; its outcome is read back afterwards). Absent:
+   * `run`'s own result.
+   */
+  readonly outcome?: (() => Promise<unknown>) | undefined
+  /**
    * Read right after `run` (before `dispose`): counts the timed run made, e.g. a journal's
    * round trips (`{ append, total }`). Reported as medians over the trials, and per step.
    */
@@ -113,10 +119,11 @@ const trial = async (c: Case, workload: Workload, index: number): Promise<Timing
   const prepared = await c.prepare(index)
   const cpuStart = process.cpuUsage()
   const start = performance.now()
-  const result = await prepared.run()
+  const timedResult = await prepared.run()
   const wallMs = performance.now() - start
   const cpu = process.cpuUsage(cpuStart)
   const counts = prepared.counts?.()
+  const result = prepared.outcome === undefined ? timedResult : await prepared.outcome()
   await prepared.dispose()
   const sum = c.checksum(result)
   if (sum !== workload.expected) {

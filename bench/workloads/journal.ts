@@ -132,14 +132,19 @@ let trials_ = 0
 /**
  * One trial on a fresh journal: `setup` (untimed; the completed run a resume needs), then the
  * round-trip counter is reset, so `counts` are the timed run's alone. `services` (an engine, a
- * worker) are built over the journal, untimed, and count into the same counter.
+ * worker) are built over the journal, untimed, and count into the same counter; `outcome`
+ * (untimed) reads the result when the timed part does not return it.
  */
 export const journalTrial = async <R = never>(
   backend: Backend,
   setup: (runId: string) => Effect.Effect<unknown, unknown, Journal.Journal | RunStore.RunStore | R>,
   timed: (runId: string) => Effect.Effect<unknown, unknown, Journal.Journal | RunStore.RunStore | R>,
-  services?: Layer.Layer<R, unknown, Journal.Journal | RunStore.RunStore>
+  options: {
+    readonly services?: Layer.Layer<R, unknown, Journal.Journal | RunStore.RunStore> | undefined
+    readonly outcome?: ((runId: string) => Effect.Effect<unknown, unknown, Journal.Journal | RunStore.RunStore | R>) | undefined
+  } = {}
 ): Promise<Trial> => {
+  const { outcome, services } = options
   const id = trials_++
   const runId = `run-${id}`
   const roundTrips = SqlJournal.makeRoundTrips()
@@ -150,10 +155,12 @@ export const journalTrial = async <R = never>(
   const trial = await effectTrial(
     layer,
     Effect.andThen(setup(runId), Effect.sync(() => roundTrips.reset())),
-    () => timed(runId)
+    () => timed(runId),
+    outcome === undefined ? undefined : () => outcome(runId)
   )
   return {
     run: trial.run,
+    outcome: trial.outcome,
     counts: () => ({ "append RT": roundTrips.of("append"), RT: roundTrips.total }),
     dispose: async () => {
       await trial.dispose()
