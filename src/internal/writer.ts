@@ -6,7 +6,8 @@
  */
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import type { Journal, JournalEntry, JournalError } from "../Journal.ts"
+import { defaultMaxPayloadBytes, type Journal, type JournalEntry, JournalError } from "../Journal.ts"
+import { payloadIssue } from "./rows.ts"
 
 interface Batch {
   readonly entries: Array<JournalEntry>
@@ -22,8 +23,30 @@ export interface Writer {
   readonly concurrently: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 }
 
+/**
+ * A value over the journal's bound is refused before it joins a batch: only its own step fails,
+ * and the completions batched beside it are still written.
+ */
 export const makeWriter = (journal: Journal["Service"], runId: string, batching: boolean): Writer => {
-  if (!batching) return { write: (entry) => journal.append(runId, [entry]), concurrently: (effect) => effect }
+  const writer = batching ? makeBatchingWriter(journal, runId) : unbatched(journal, runId)
+  const limit = journal.maxPayloadBytes ?? defaultMaxPayloadBytes
+  return {
+    concurrently: writer.concurrently,
+    write: (entry) => {
+      const issue = payloadIssue(entry.value, limit)
+      return issue === undefined
+        ? writer.write(entry)
+        : Effect.fail(new JournalError({ reason: "TooLarge", runId, path: entry.path, detail: issue }))
+    }
+  }
+}
+
+const unbatched = (journal: Journal["Service"], runId: string): Writer => ({
+  write: (entry) => journal.append(runId, [entry]),
+  concurrently: (effect) => effect
+})
+
+const makeBatchingWriter = (journal: Journal["Service"], runId: string): Writer => {
 
   let open: Batch | undefined
   let inFlight: Deferred.Deferred<void, JournalError> | undefined

@@ -1,0 +1,49 @@
+/**
+ * What a journal row may hold, shared by every backend and by the run that reads it back: the
+ * entry kinds and run statuses this version knows, and the bound on a stored value.
+ */
+import type { EntryKind, RunStatus } from "../Journal.ts"
+
+// Records rather than arrays: adding a kind or a status to the types without listing it here
+// is a compile error, so a row of a new kind is never reported as corrupt by mistake.
+const kinds: Record<EntryKind, true> = {
+  step: true,
+  attempt: true,
+  choice: true,
+  order: true,
+  wake: true,
+  signal: true,
+  items: true
+}
+const statuses: Record<RunStatus, true> = { running: true, suspended: true, completed: true, failed: true }
+
+export const isEntryKind = (kind: unknown): kind is EntryKind => typeof kind === "string" && Object.hasOwn(kinds, kind)
+
+export const isRunStatus = (status: unknown): status is RunStatus =>
+  typeof status === "string" && Object.hasOwn(statuses, status)
+
+/** Why `value` is too large to store under `limit` UTF-8 bytes, or `undefined` when it fits. */
+export const payloadIssue = (value: string, limit: number): string | undefined => {
+  // Not text at all: the store's own constraint refuses it, as a malformed entry.
+  if (typeof value !== "string") return undefined
+  // A UTF-16 code unit is at most 3 UTF-8 bytes and at least 1: most values are decided by
+  // their length alone, without counting.
+  if (value.length * 3 <= limit) return undefined
+  const bytes = value.length > limit ? value.length : utf8Length(value)
+  return bytes > limit ? `the value is at least ${bytes} bytes; the journal stores at most ${limit}` : undefined
+}
+
+const utf8Length = (text: string): number => {
+  let bytes = 0
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i)
+    if (unit < 0x80) bytes += 1
+    else if (unit < 0x800) bytes += 2
+    // A surrogate pair (two units) is 4 bytes; a lone surrogate is written as U+FFFD (3 bytes).
+    else if (unit >= 0xd800 && unit < 0xdc00 && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 4
+      i++
+    } else bytes += 3
+  }
+  return bytes
+}
