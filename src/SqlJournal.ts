@@ -18,15 +18,19 @@
  * - `setStatus`: one statement.
  *
  * Storage failures become `JournalError` with reason `Unavailable`, naming the run; the
- * `SqlError` is kept as the cause.
+ * `SqlError` is kept as the cause. So does an operation that does not finish within
+ * `operationTimeout` (waiting for a pooled connection has no limit of its own).
  *
  * @since 0.1.0
  */
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
+import * as JournalOptions from "./internal/journalOptions.ts"
+import { isEntryKind, isRunStatus, payloadIssue } from "./internal/rows.ts"
 import * as Journal from "./Journal.ts"
 
 /**
@@ -57,6 +61,18 @@ export interface Options {
   readonly migrate?: boolean | undefined
   /** Counts the statements the journal sends, for benchmarks. Off (and free) when absent. */
   readonly roundTrips?: RoundTrips | undefined
+  /**
+   * The largest value, in UTF-8 bytes, the journal stores: a step output, a signal payload, a
+   * failure, a run input. A larger one is refused with `JournalError` reason `TooLarge`, naming
+   * the run and the path. Defaults to `Journal.defaultMaxPayloadBytes` (8 MiB); at most 1 GB.
+   */
+  readonly maxPayloadBytes?: number | undefined
+  /**
+   * How long one journal operation may take, waiting for a pooled connection included, before
+   * it fails with `JournalError` reason `Unavailable`. A connection pool makes a caller wait
+   * for a free connection with no limit; this is that limit. Defaults to 30 seconds.
+   */
+  readonly operationTimeout?: Duration.Input | undefined
 }
 
 /**
@@ -206,11 +222,13 @@ export const migrations: ReadonlyArray<Migration> = [{ version: 1, name: "create
  */
 export const migrate: (
   options?: Pick<Options, "tablePrefix">
-) => Effect.Effect<ReadonlyArray<Migration>, SqlError, SqlClient.SqlClient> = Effect.fn("SqlJournal.migrate")(
+) => Effect.Effect<ReadonlyArray<Migration>, SqlError | Journal.InvalidOption, SqlClient.SqlClient> = Effect.fn(
+  "SqlJournal.migrate"
+)(
   function*(options?: Pick<Options, "tablePrefix">) {
+    const t = tables(yield* JournalOptions.tablePrefix(options?.tablePrefix))
     const sql = yield* SqlClient.SqlClient
     const dialect = yield* dialectOf(sql)
-    const t = tables(options?.tablePrefix)
     const run = (text: string, params: ReadonlyArray<unknown> = []) => sql.unsafe(text, params).unprepared
     const transaction = Effect.gen(function*() {
       if (dialect === "pg") {
@@ -264,11 +282,12 @@ export const migrate: (
  */
 export const make: (
   options?: Options
-) => Effect.Effect<Journal.Journal["Service"], SqlError, SqlClient.SqlClient> = Effect.fnUntraced(
-  function*(options?: Options) {
+) => Effect.Effect<Journal.Journal["Service"], SqlError | Journal.InvalidOption, SqlClient.SqlClient> =
+  Effect.fnUntraced(function*(options?: Options) {
+    const checked = yield* JournalOptions.sqlOptions(options)
+    const t = tables(checked.tablePrefix)
     const sql = yield* SqlClient.SqlClient
     const dialect = yield* dialectOf(sql)
-    const t = tables(options?.tablePrefix)
     if (options?.migrate !== false) yield* migrate({ tablePrefix: t.prefix })
     if (dialect === "sqlite") yield* sql.unsafe("PRAGMA foreign_keys = ON").unprepared
     const counter = options?.roundTrips
@@ -379,9 +398,46 @@ export const make: (
         )
         : Effect.fail(unavailable(runId, operation)(error))
 
-    return Journal.Journal.of({ start: (run) => start(run), load, append, setStatus })
-  }
-)
+    // A value over the bound is refused before any statement: the store would take it, but a
+    // run holding it might not load again.
+    const refused = (runId: string, path: string | undefined, value: string) => {
+      const issue = payloadIssue(value, checked.maxPayloadBytes)
+      return issue === undefined ? undefined : new Journal.JournalError({ reason: "TooLarge", runId, path, detail: issue })
+    }
+
+    const bounded = <A>(runId: string, operation: Operation, effect: Effect.Effect<A, Journal.JournalError>) =>
+      Effect.timeoutOrElse(effect, {
+        duration: checked.operationTimeout,
+        orElse: () =>
+          Effect.fail(
+            new Journal.JournalError({
+              reason: "Unavailable",
+              runId,
+              detail: `${operation} did not finish within ${Duration.format(checked.operationTimeout)} ` +
+                "(waiting for a free connection or for the store)"
+            })
+          )
+      })
+
+    return Journal.Journal.of({
+      maxPayloadBytes: checked.maxPayloadBytes,
+      start: (run) =>
+        Effect.suspend(() => {
+          const tooLarge = refused(run.runId, undefined, run.input)
+          return tooLarge === undefined ? bounded(run.runId, "start", start(run)) : Effect.fail(tooLarge)
+        }),
+      load: (runId) => bounded(runId, "load", load(runId)),
+      append: (runId, entries) =>
+        Effect.suspend(() => {
+          for (const entry of entries) {
+            const tooLarge = refused(runId, entry.path, entry.value)
+            if (tooLarge !== undefined) return Effect.fail(tooLarge)
+          }
+          return bounded(runId, "append", append(runId, entries))
+        }),
+      setStatus: (runId, status) => bounded(runId, "setStatus", setStatus(runId, status))
+    })
+  })
 
 /**
  * The journal as a layer over the `SqlClient` in context.
@@ -400,7 +456,9 @@ export const make: (
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options?: Options): Layer.Layer<Journal.Journal, SqlError, SqlClient.SqlClient> =>
+export const layer = (
+  options?: Options
+): Layer.Layer<Journal.Journal, SqlError | Journal.InvalidOption, SqlClient.SqlClient> =>
   Layer.effect(Journal.Journal, make(options))
 
 // internal
@@ -414,14 +472,13 @@ interface Tables {
   readonly migrations: string
 }
 
-const defaultPrefix = "plait_"
-
-const tables = (prefix: string = defaultPrefix): Tables => {
-  if (!/^[A-Za-z_][A-Za-z0-9_]{0,39}$/.test(prefix)) {
-    throw new TypeError(`SqlJournal: tablePrefix must be letters, digits and _ (at most 40), got ${JSON.stringify(prefix)}`)
-  }
-  return { prefix, runs: `"${prefix}runs"`, entries: `"${prefix}entries"`, migrations: `"${prefix}migrations"` }
-}
+// `prefix` has been checked to be a plain identifier (`JournalOptions.tablePrefix`).
+const tables = (prefix: string): Tables => ({
+  prefix,
+  runs: `"${prefix}runs"`,
+  entries: `"${prefix}entries"`,
+  migrations: `"${prefix}migrations"`
+})
 
 const dialectOf = (sql: SqlClient.SqlClient): Effect.Effect<Dialect> =>
   sql.onDialectOrElse({
@@ -561,17 +618,6 @@ const sqliteInsert = (
   return [`INSERT INTO ${t.entries} (run_id, path, kind, seq, value) VALUES ${rows} ON CONFLICT DO NOTHING`, params]
 }
 
-const runStatuses: ReadonlySet<string> = new Set<Journal.RunStatus>(["running", "suspended", "completed", "failed"])
-
-const entryKinds: ReadonlySet<string> = new Set<Journal.EntryKind>([
-  "step",
-  "attempt",
-  "choice",
-  "order",
-  "wake",
-  "signal"
-])
-
 const decode = (
   runId: string,
   rows: ReadonlyArray<ReadonlyArray<unknown>>
@@ -584,11 +630,11 @@ const decode = (
       if (typeof a !== "string" || typeof b !== "string" || typeof c !== "string" || typeof d !== "string") {
         return corrupt(runId, undefined, "the run row has a missing or non-text column")
       }
-      if (!runStatuses.has(d)) return corrupt(runId, undefined, `unknown run status ${JSON.stringify(d)}`)
-      run = { runId, workflow: a, fingerprint: b, input: c, status: d as Journal.RunStatus }
+      if (!isRunStatus(d)) return corrupt(runId, undefined, `unknown run status ${JSON.stringify(d)}`)
+      run = { runId, workflow: a, fingerprint: b, input: c, status: d }
     } else {
       if (typeof a !== "string") return corrupt(runId, undefined, "an entry row has no path")
-      if (typeof b !== "string" || !entryKinds.has(b)) {
+      if (!isEntryKind(b)) {
         return corrupt(runId, a, `unknown entry kind ${JSON.stringify(b)}`)
       }
       if (typeof c !== "string") return corrupt(runId, a, `the ${b} entry has a non-text value`)
@@ -596,7 +642,7 @@ const decode = (
       if (typeof seq !== "number" || !Number.isSafeInteger(seq)) {
         return corrupt(runId, a, `the ${b} entry has a non-integer seq`)
       }
-      entries.push({ path: a, kind: b as Journal.EntryKind, seq, value: c })
+      entries.push({ path: a, kind: b, seq, value: c })
     }
   }
   if (run === undefined) {

@@ -26,6 +26,12 @@ export interface ConformanceOptions<R> {
   readonly rejectedEntry?: Journal.JournalEntry
 }
 
+/**
+ * The SQL journals' payload bound in the suite: room for its 1 MB values, small enough that the
+ * bound's own test stays quick.
+ */
+export const conformancePayloadBytes = 2 * 1024 * 1024
+
 /** A batch big enough to span several statements on SQLite (6553 rows per statement). */
 export const manyRows = 20_000
 
@@ -156,6 +162,39 @@ export const journalConformance = <R = never, E = never>(
         const loaded = yield* loadSome(run.runId)
         assert.strictEqual(loaded.run.input, big)
         assertSameEntries(loaded.entries, entries)
+      }))
+
+    it.effect("a value over the journal's bound is refused with TooLarge naming run and path; nothing of its batch is stored", () =>
+      Effect.gen(function*() {
+        const journal = yield* Journal.Journal
+        const limit = journal.maxPayloadBytes ?? Journal.defaultMaxPayloadBytes
+        const run = newRun()
+        yield* journal.start(run)
+        const fits: Journal.JournalEntry = { path: "fits", kind: "step", seq: 0, value: JSON.stringify("x".repeat(limit - 2)) }
+        assert.strictEqual(fits.value.length, limit)
+        // Short enough in characters, too long in UTF-8 bytes: the bound counts bytes.
+        const wide = JSON.stringify("é".repeat(limit / 2))
+        assert.isBelow(wide.length, limit)
+        for (const value of [wide, JSON.stringify("x".repeat(limit - 1))]) {
+          const error = yield* failure(journal.append(run.runId, [
+            { path: "small", kind: "step", seq: 0, value: "1" },
+            { path: "big", kind: "step", seq: 0, value }
+          ]))
+          assert.strictEqual(error.reason, "TooLarge")
+          assert.strictEqual(error.runId, run.runId)
+          assert.strictEqual(error.path, "big")
+          assert.include(error.message, run.runId)
+          assert.include(error.message, "big")
+          assert.deepStrictEqual((yield* loadSome(run.runId)).entries, [])
+        }
+        yield* journal.append(run.runId, [fits])
+        assertSameEntries((yield* loadSome(run.runId)).entries, [fits])
+
+        const bigInput = newRun({ input: JSON.stringify("x".repeat(limit)) })
+        const refused = yield* failure(Effect.asVoid(journal.start(bigInput)))
+        assert.strictEqual(refused.reason, "TooLarge")
+        assert.strictEqual(refused.runId, bigInput.runId)
+        assert.isTrue(Option.isNone(yield* journal.load(bigInput.runId)))
       }))
 
     it.effect("unicode in paths and values comes back byte for byte", () =>
