@@ -31,7 +31,7 @@ import type {
 } from "./node.ts"
 import { childPath, itemPath } from "./path.ts"
 import type { RunState } from "./runState.ts"
-import { signalCodecOf } from "./signal.ts"
+import { awaitsSignal, journalItems, signalCodecOf } from "./signal.ts"
 import { decodeStored, runStep } from "./step.ts"
 import { isSuspend, Suspend } from "./suspend.ts"
 
@@ -150,7 +150,7 @@ const mergeBranches = (
   }
   if (node.merge === "deep") return Effect.succeed(deepMergeBranches(results))
   const byKey = new Map(tasks.keys.map((key, i) => [key, results[i]!]))
-  return Effect.map(journaledOrder(path, state, completionOrder), (order) =>
+  return Effect.map(journaledOrder(path, state, tasks.keys, completionOrder), (order) =>
     mergeAll(order.map((key) => byKey.get(key)!), shallowMerge))
 }
 
@@ -169,14 +169,37 @@ const deepMergeBranches = (deltas: ReadonlyArray<Ctx>): Ctx => {
   return out
 }
 
-/** The `lastWins` completion order: the journaled one on resume, else this run's, journaled now. */
-const journaledOrder = (path: string, state: RunState, completionOrder: ReadonlyArray<string>) => {
+/**
+ * The `lastWins` completion order: the journaled one on resume, else this run's, journaled now.
+ * A journaled order must name each branch once: one that skipped a branch would drop its delta.
+ */
+const journaledOrder = (
+  path: string,
+  state: RunState,
+  keys: ReadonlyArray<string>,
+  completionOrder: ReadonlyArray<string>
+): Effect.Effect<ReadonlyArray<string>, JournalError> => {
   const stored = state.stored("order", path)
-  if (stored !== undefined) return decodeStored(state, path, orderCodec, stored.value) as Exit.Exit<Array<string>, JournalError>
-  return Effect.as(
-    state.writer.write({ path, kind: "order", seq: 0, value: JSON.stringify(completionOrder) }),
-    completionOrder
-  )
+  if (stored === undefined) {
+    return Effect.as(
+      state.writer.write({ path, kind: "order", seq: 0, value: JSON.stringify(completionOrder) }),
+      completionOrder
+    )
+  }
+  const decoded = decodeStored(state, path, orderCodec, stored.value)
+  if (Exit.isFailure(decoded)) return Exit.failCause(decoded.cause)
+  const order = decoded.value as ReadonlyArray<string>
+  const expected = new Set(keys)
+  return order.length === keys.length && new Set(order).size === order.length && order.every((key) => expected.has(key))
+    ? Exit.succeed(order)
+    : Exit.fail(
+      new JournalError({
+        reason: "Corrupt",
+        runId: state.runId,
+        path,
+        detail: `the completion order ${stored.value} does not name each branch (${keys.join(", ")}) once`
+      })
+    )
 }
 
 const runChord = (node: ChordNode, ctx: Ctx, path: string, state: RunState): Run =>
@@ -264,7 +287,7 @@ const runForEach = (node: ForEachNode, ctx: Ctx, path: string, state: RunState):
           : runSegment(body.nodes, itemCtx, keys[index]!, state)
       }
     }
-    return concurrently(
+    const run = concurrently(
       state,
       keys.length,
       node.concurrency,
@@ -275,6 +298,7 @@ const runForEach = (node: ForEachNode, ctx: Ctx, path: string, state: RunState):
         tolerate: node.tolerate
       })
     ).pipe(Effect.map((results) => ({ [node.name]: results })))
+    return body._tag === "Segment" && awaitsSignal(body.nodes) ? Effect.andThen(journalItems(path, state, keys), run) : run
   })
 
 // --- branch --------------------------------------------------------------------------------
@@ -342,7 +366,8 @@ const deadline = (path: string, state: RunState, duration: Duration.Input) =>
 // --- codecs for journaled decisions ---------------------------------------------------------
 
 const orderCodec = jsonCodec(Schema.Array(Schema.String))
-const wakeCodec = jsonCodec(Schema.Number)
+/** Epoch milliseconds. */
+const wakeCodec = jsonCodec(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)))
 
 /** A stored choice must name one of the keys the definition has now. */
 const keyCodecOf = memoizeByIdentity((keyed: ReadonlyArray<readonly [string, unknown]>): JsonCodec =>

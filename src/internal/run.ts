@@ -11,13 +11,14 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import { Journal, type RunStatus } from "../Journal.ts"
-import { DefinitionChanged, InvalidInput, RunConflict } from "../WorkflowError.ts"
+import { InvalidInput } from "../WorkflowError.ts"
 import { jsonCodec } from "./codec.ts"
 import type { Definition } from "./definition.ts"
 import { runWorkflow } from "./interpreter.ts"
 import { memoizeByIdentity } from "./memo.ts"
-import { firstDifference, outline } from "./outline.ts"
+import { outline } from "./outline.ts"
 import { makeRunState, type Observer } from "./runState.ts"
+import { checkStoredRun } from "./storedRun.ts"
 import { isSuspend } from "./suspend.ts"
 import { makeWriter } from "./writer.ts"
 
@@ -60,25 +61,18 @@ export const runDefinition = (definition: Definition, options: RunOptions) =>
       input: encodedInput.value,
       status: "running"
     })
-    const stored = loaded.run
-    if (stored.workflow !== definition.name) {
-      return yield* new RunConflict({ runId, stored: stored.workflow, requested: definition.name })
-    }
-    if (stored.input !== encodedInput.value) {
-      return yield* new InvalidInput({
-        runId,
-        workflow: definition.name,
-        issue: `the run was started with a different input (${stored.input}); a resume must pass the same input`
-      })
-    }
-    if (stored.fingerprint !== fingerprint && options.allowDefinitionChange !== true) {
-      const difference = firstDifference(JSON.parse(stored.fingerprint), JSON.parse(fingerprint))
-      if (difference !== undefined) return yield* new DefinitionChanged({ runId, ...difference })
-    }
+    yield* checkStoredRun(loaded, {
+      runId,
+      workflow: definition.name,
+      input: encodedInput.value,
+      inputCodec: codecs.json,
+      fingerprint,
+      allowDefinitionChange: options.allowDefinitionChange === true
+    })
 
     // The status the journal holds. Concurrent first writes (with batching off) may both mark
     // the run running: the same value twice.
-    let status = stored.status
+    let status = loaded.run.status
     const setStatus = (next: RunStatus) =>
       status === next ? Effect.void : Effect.map(journal.setStatus(runId, next), () => void (status = next))
     const writesAfterRunning: typeof journal = {

@@ -2,8 +2,12 @@
  * What a run knows while it executes: its journal as loaded once at the start, indexed for
  * O(1) lookups by the interpreter, and the batching writer for new entries.
  */
+import * as Cause from "effect/Cause"
 import type * as Effect from "effect/Effect"
-import { entryKey, type JournalEntry } from "../Journal.ts"
+import * as Exit from "effect/Exit"
+import * as Schema from "effect/Schema"
+import { entryKey, type JournalEntry, JournalError } from "../Journal.ts"
+import { jsonCodec } from "./codec.ts"
 import type { Writer } from "./writer.ts"
 
 /**
@@ -27,26 +31,47 @@ interface AttemptHistory {
   /** Failed attempts since the budget was last exhausted: what counts against the budget now. */
   readonly failures: number
   readonly nextSeq: number
-  /** The failure that exhausted the budget, when that is the step's latest attempt (JSON text). */
-  readonly exhaustedWith: string | undefined
+  /** The failure that exhausted the budget, when that is the step's latest attempt. */
+  readonly exhaustedWith: ExhaustedFailure | undefined
 }
 
-interface AttemptRecord {
-  readonly exhausted?: boolean
-  readonly failure?: unknown
+export interface ExhaustedFailure {
+  /** JSON text: through the step's `error` schema when `typed`, else the error's plain fields. */
+  readonly failure: string
+  readonly typed: boolean
 }
+
+/**
+ * A failed attempt as journaled. `attempt` counts from 1 after each exhaustion, so the
+ * records of a step must number themselves consistently; the last of a budget carries the
+ * failure, replayed when a settled block recorded the step's branch as failed.
+ */
+export const AttemptRecord = Schema.Union([
+  Schema.Struct({ attempt: Schema.Int, exhausted: Schema.Literal(false), error: Schema.String }),
+  Schema.Struct({
+    attempt: Schema.Int,
+    exhausted: Schema.Literal(true),
+    error: Schema.String,
+    failure: Schema.Unknown,
+    typed: Schema.Boolean
+  })
+])
+
+const attemptCodec = jsonCodec(AttemptRecord)
 
 export interface RunState {
   readonly runId: string
   readonly writer: Writer
   readonly observer: Observer | undefined
   readonly stored: (kind: JournalEntry["kind"], path: string) => JournalEntry | undefined
-  readonly attempts: (path: string) => AttemptHistory
+  readonly attempts: (path: string) => Exit.Exit<AttemptHistory, JournalError>
   /**
-   * Set inside a branch that a settled block recorded as failed: its steps replay the failure
-   * that exhausted them instead of running again, so the block settles as it did before.
+   * Set inside a branch of a settled block, to the outcome the block recorded for it. In a
+   * branch recorded as failed, steps replay the failure that exhausted them instead of running
+   * again; in one recorded as succeeded, every step must replay its journaled output. Either
+   * way the block settles as it did before.
    */
-  readonly replayFailures: boolean
+  readonly recorded: "failed" | "succeeded" | undefined
 }
 
 export const makeRunState = (options: {
@@ -70,31 +95,39 @@ export const makeRunState = (options: {
     writer: options.writer,
     observer: options.observer,
     stored: (kind, path) => byKey.get(entryKey({ kind, path, seq: 0 })),
-    attempts: (path) => historyOf(attemptsByPath.get(path)),
-    replayFailures: false
+    attempts: (path) => historyOf(options.runId, path, attemptsByPath.get(path)),
+    recorded: undefined
   }
 }
 
-const historyOf = (entries: ReadonlyArray<JournalEntry> | undefined): AttemptHistory => {
-  if (entries === undefined) return { failures: 0, nextSeq: 1, exhaustedWith: undefined }
+const historyOf = (
+  runId: string,
+  path: string,
+  entries: ReadonlyArray<JournalEntry> | undefined
+): Exit.Exit<AttemptHistory, JournalError> => {
+  if (entries === undefined) return Exit.succeed({ failures: 0, nextSeq: 1, exhaustedWith: undefined })
   const sorted = [...entries].sort((a, b) => a.seq - b.seq)
   let failures = 0
-  let last: AttemptRecord = {}
-  for (const entry of sorted) {
-    last = parseAttempt(entry)
-    failures = last.exhausted === true ? 0 : failures + 1
+  let last: typeof AttemptRecord.Type | undefined
+  for (let i = 0; i < sorted.length; i++) {
+    const entry = sorted[i]!
+    const corrupt = (detail: string) =>
+      Exit.fail(new JournalError({ reason: "Corrupt", runId, path, detail: `attempt ${entry.seq}: ${detail}` }))
+    // Attempts are written one after another, each numbered after the last: a gap is a lost row.
+    if (entry.seq !== i + 1) return corrupt(`expected attempt ${i + 1}; attempts are numbered from 1 without gaps`)
+    const decoded = attemptCodec.decode(entry.value)
+    if (Exit.isFailure(decoded)) return corrupt(Cause.squash(decoded.cause) as string)
+    last = decoded.value as typeof AttemptRecord.Type
+    if (last.attempt !== failures + 1) {
+      return corrupt(`it says attempt ${last.attempt} where the records before it make it ${failures + 1}`)
+    }
+    failures = last.exhausted ? 0 : failures + 1
   }
-  return {
+  return Exit.succeed({
     failures,
-    nextSeq: sorted[sorted.length - 1]!.seq + 1,
-    exhaustedWith: last.exhausted === true && "failure" in last ? JSON.stringify(last.failure) : undefined
-  }
-}
-
-const parseAttempt = (entry: JournalEntry): AttemptRecord => {
-  try {
-    return JSON.parse(entry.value) as AttemptRecord
-  } catch {
-    return {}
-  }
+    nextSeq: sorted.length + 1,
+    exhaustedWith: last?.exhausted === true
+      ? { failure: JSON.stringify(last.failure) ?? "null", typed: last.typed }
+      : undefined
+  })
 }

@@ -1,0 +1,397 @@
+/**
+ * Corrupt rows, one kind of stored row at a time, on every backend. Each test runs a workflow
+ * to build a real journal, copies that run under new ids with one row altered (through the
+ * journal's own API, so every backend gets the same bytes), and resumes each copy: the run must
+ * fail with `JournalError` reason `Corrupt` naming the copy and the path, run no step again,
+ * and leave the copy's rows as they were. An unaltered copy resumes without a journal error,
+ * so the failures are the alterations', not the copying's.
+ */
+import { assert, layer } from "@effect/vitest"
+import { Cause, Effect, Exit, type Layer, Option, Schema } from "effect"
+import { Journal, Workflow, WorkflowError } from "plait"
+import { randomUUID } from "node:crypto"
+import { makeCounts } from "./support.ts"
+
+class Boom extends Schema.TaggedError<Boom>()("Boom", { at: Schema.String }) {}
+
+type Counts = ReturnType<typeof makeCounts>
+type AnyWorkflow = Workflow.Workflow<any, any, any, never>
+type Entries = ReadonlyArray<Journal.JournalEntry>
+
+/** One way to corrupt a run: the copy's run record and entries, from the original's. */
+interface Alteration {
+  readonly label: string
+  readonly run?: Partial<Pick<Journal.RunRecord, "fingerprint" | "input">>
+  readonly status?: string
+  readonly entries?: (entries: Entries) => Entries
+  /** Where the error must point, when not at the scenario's path. */
+  readonly path?: string
+}
+
+interface Scenario {
+  readonly kind: string
+  /** The path the error must name; `undefined` for the run row's own columns. */
+  readonly path: string | undefined
+  readonly input: unknown
+  readonly workflow: (counts: Counts, phase: { seeding: boolean }) => AnyWorkflow
+  /** Builds the original run (runs, signals) from nothing. */
+  readonly seed: (workflow: AnyWorkflow, runId: string) => Effect.Effect<void, unknown, Journal.Journal>
+  readonly alterations: ReadonlyArray<Alteration>
+}
+
+/** Replaces the value of the entry of `kind` at `path` (and `seq`, when given). */
+const setValue = (kind: Journal.EntryKind, path: string, value: string, seq = kind === "attempt" ? undefined : 0) =>
+(entries: Entries): Entries => {
+  assert.isTrue(entries.some((entry) => entry.kind === kind && entry.path === path), `no ${kind} entry at ${path} to alter`)
+  return entries.map((entry) =>
+    entry.kind === kind && entry.path === path && (seq === undefined || entry.seq === seq) ? { ...entry, value } : entry
+  )
+}
+
+const withEntry = (extra: Journal.JournalEntry) => (entries: Entries): Entries => [...entries, extra]
+
+const runOnce = (workflow: AnyWorkflow, runId: string, input: unknown) =>
+  Effect.exit(Workflow.run(workflow, { input, runId }))
+
+const scenarios: ReadonlyArray<Scenario> = [
+  {
+    kind: "step",
+    path: "b",
+    input: 1,
+    workflow: (counts) =>
+      Workflow.make("corrupt_step", { input: Schema.Number }).pipe(
+        Workflow.step("a", { success: Schema.Number }, (ctx) => counts.run("a", Effect.succeed(ctx.input + 1))),
+        Workflow.step("b", { success: Schema.Number }, (ctx) => counts.run("b", Effect.succeed(ctx.a * 2)))
+      ),
+    seed: (workflow, runId) => runOnce(workflow, runId, 1),
+    alterations: [
+      { label: "a value its schema rejects", entries: setValue("step", "b", "\"four\"") },
+      { label: "text that is not JSON", entries: setValue("step", "b", "{oops") },
+      { label: "empty text", entries: setValue("step", "b", "") }
+    ]
+  },
+  {
+    kind: "attempt",
+    path: "charge",
+    input: 1,
+    // Fails while the original is built (two attempts, the second exhausting the budget), then
+    // succeeds: a resume that misread the attempts would run it.
+    workflow: (counts, phase) =>
+      Workflow.make("corrupt_attempt", { input: Schema.Number }).pipe(
+        Workflow.step("charge", { success: Schema.Number, error: Boom, retry: { times: 1 } }, () =>
+          counts.run("charge", Effect.suspend(() => phase.seeding ? Effect.fail(new Boom({ at: "charge" })) : Effect.succeed(1))))
+      ),
+    seed: (workflow, runId) => runOnce(workflow, runId, 1),
+    alterations: [
+      { label: "text that is not JSON", entries: setValue("attempt", "charge", "{oops", 1) },
+      { label: "an object with no fields", entries: setValue("attempt", "charge", "{}", 1) },
+      {
+        label: "an attempt number that is not a number",
+        entries: setValue("attempt", "charge", JSON.stringify({ attempt: "one", exhausted: false, error: "x" }), 1)
+      },
+      {
+        label: "an attempt number out of sequence",
+        entries: setValue("attempt", "charge", JSON.stringify({ attempt: 1, exhausted: false, error: "x" }), 2)
+      },
+      {
+        label: "an exhausted attempt without its failure",
+        entries: setValue("attempt", "charge", JSON.stringify({ attempt: 2, exhausted: true, error: "x", typed: false }), 2)
+      },
+      {
+        label: "a missing attempt (a gap in the numbering)",
+        entries: (entries) => entries.map((entry) => entry.kind === "attempt" && entry.seq === 2 ? { ...entry, seq: 3 } : entry)
+      },
+      {
+        label: "an attempt numbered 0",
+        entries: withEntry({ path: "charge", kind: "attempt", seq: 0, value: JSON.stringify({ attempt: 1, exhausted: false, error: "x" }) })
+      }
+    ]
+  },
+  {
+    kind: "choice (race winner)",
+    path: "answer",
+    input: 1,
+    workflow: (counts) =>
+      Workflow.make("corrupt_race", { input: Schema.Number }).pipe(
+        Workflow.race("answer", {
+          a: Workflow.step("a", { success: Schema.String }, () => counts.run("a", Effect.succeed("A"))),
+          b: Workflow.step("b", { success: Schema.String }, () => counts.run("b", Effect.as(Effect.sleep("20 millis"), "B")))
+        })
+      ),
+    seed: (workflow, runId) => runOnce(workflow, runId, 1),
+    alterations: [
+      { label: "a branch the race does not have", entries: setValue("choice", "answer", "\"c\"") },
+      { label: "text that is not JSON", entries: setValue("choice", "answer", "{oops") },
+      { label: "a number", entries: setValue("choice", "answer", "7") }
+    ]
+  },
+  {
+    kind: "choice (branch case)",
+    path: "route",
+    input: 1,
+    workflow: (counts) =>
+      Workflow.make("corrupt_branch", { input: Schema.Number }).pipe(
+        Workflow.branch("route", (ctx) => ctx.input > 0 ? "up" : "down", {
+          up: Workflow.step("up", { success: Schema.Number }, () => counts.run("up", Effect.succeed(1))),
+          down: Workflow.step("down", { success: Schema.Number }, () => counts.run("down", Effect.succeed(-1)))
+        })
+      ),
+    seed: (workflow, runId) => runOnce(workflow, runId, 1),
+    alterations: [
+      { label: "a case the branch does not have", entries: setValue("choice", "route", "\"sideways\"") },
+      { label: "text that is not JSON", entries: setValue("choice", "route", "{oops") },
+      { label: "null", entries: setValue("choice", "route", "null") }
+    ]
+  },
+  {
+    kind: "order (lastWins completion order)",
+    path: "p",
+    input: 1,
+    workflow: (counts) =>
+      Workflow.make("corrupt_order", { input: Schema.Number }).pipe(
+        Workflow.parallel("p", {
+          x: Workflow.step("x", { success: Schema.Number }, () => counts.run("x", Effect.succeed(1))),
+          y: Workflow.step("y", { success: Schema.Number }, () => counts.run("y", Effect.succeed(2)))
+        }, { merge: "lastWins" })
+      ),
+    seed: (workflow, runId) => runOnce(workflow, runId, 1),
+    alterations: [
+      { label: "a branch left out", entries: setValue("order", "p", "[\"x\"]") },
+      { label: "a branch twice", entries: setValue("order", "p", "[\"x\",\"x\"]") },
+      { label: "a branch the block does not have", entries: setValue("order", "p", "[\"x\",\"y\",\"z\"]") },
+      { label: "not a list", entries: setValue("order", "p", "\"x\"") },
+      { label: "text that is not JSON", entries: setValue("order", "p", "{oops") }
+    ]
+  },
+  {
+    kind: "wake (durable sleep deadline)",
+    path: "nap",
+    input: 1,
+    workflow: (counts) =>
+      Workflow.make("corrupt_wake", { input: Schema.Number }).pipe(
+        Workflow.sleep("nap", "1 millis"),
+        Workflow.step("after", { success: Schema.Number }, () => counts.run("after", Effect.succeed(1)))
+      ),
+    seed: (workflow, runId) => runOnce(workflow, runId, 1),
+    alterations: [
+      { label: "a word", entries: setValue("wake", "nap", "\"soon\"") },
+      { label: "a fraction of a millisecond", entries: setValue("wake", "nap", "1.5") },
+      { label: "before 1970", entries: setValue("wake", "nap", "-1") },
+      { label: "a number JSON reads as Infinity", entries: setValue("wake", "nap", "1e999") },
+      { label: "null", entries: setValue("wake", "nap", "null") }
+    ]
+  },
+  {
+    kind: "signal",
+    path: "approval",
+    input: 1,
+    workflow: (counts) =>
+      Workflow.make("corrupt_signal", { input: Schema.Number }).pipe(
+        Workflow.signal("approval", { schema: Schema.Struct({ approved: Schema.Boolean }) }),
+        Workflow.step("book", { success: Schema.Boolean }, (ctx) => counts.run("book", Effect.succeed(ctx.approval.approved)))
+      ),
+    seed: (workflow, runId) =>
+      Effect.gen(function*() {
+        yield* runOnce(workflow, runId, 1)
+        yield* Workflow.sendSignal(workflow, { runId, path: "approval", value: { approved: true } })
+        yield* runOnce(workflow, runId, 1)
+      }),
+    alterations: [
+      { label: "a value its schema rejects", entries: setValue("signal", "approval", "{\"approved\":\"yes\"}") },
+      { label: "text that is not JSON", entries: setValue("signal", "approval", "{oops") }
+    ]
+  },
+  {
+    kind: "settle record",
+    path: "p",
+    input: 1,
+    // `x` fails for good while the original is built, then would succeed: a resume that
+    // misread the record would run it again and change the context.
+    workflow: (counts, phase) =>
+      Workflow.make("corrupt_settle", { input: Schema.Number }).pipe(
+        Workflow.parallel("p", {
+          x: Workflow.step("x", { success: Schema.Number, error: Boom }, () =>
+            counts.run("x", Effect.suspend(() => phase.seeding ? Effect.fail(new Boom({ at: "x" })) : Effect.succeed(1)))),
+          y: Workflow.step("y", { success: Schema.Number }, () => counts.run("y", Effect.succeed(2)))
+        }, { onError: "settle" }),
+        Workflow.step("after", { success: Schema.Number }, () => counts.run("after", Effect.succeed(3)))
+      ),
+    seed: (workflow, runId) => runOnce(workflow, runId, 1),
+    alterations: [
+      { label: "text that is not JSON", entries: setValue("choice", "p", "{oops") },
+      { label: "the wrong shape", entries: setValue("choice", "p", "{\"failed\":\"x\",\"succeeded\":[]}") },
+      { label: "a branch the block does not have", entries: setValue("choice", "p", "{\"failed\":[\"z\"],\"succeeded\":[\"y\"]}") },
+      { label: "a branch twice", entries: setValue("choice", "p", "{\"failed\":[\"x\"],\"succeeded\":[\"y\",\"x\"]}") },
+      { label: "no failed branch", entries: setValue("choice", "p", "{\"failed\":[],\"succeeded\":[\"x\",\"y\"]}") },
+      {
+        label: "a succeeded branch recorded as failed",
+        entries: setValue("choice", "p", "{\"failed\":[\"x\",\"y\"],\"succeeded\":[]}")
+      },
+      {
+        // `x` (failed, no output) must replay as a success: refused at its step, before it runs.
+        label: "the outcomes swapped",
+        entries: setValue("choice", "p", "{\"failed\":[\"y\"],\"succeeded\":[\"x\"]}"),
+        path: "p/x/x"
+      }
+    ]
+  },
+  {
+    kind: "items (a forEach's item list)",
+    path: "reviews",
+    input: ["ada", "bob"],
+    workflow: (counts) =>
+      Workflow.make("corrupt_items", { input: Schema.Array(Schema.String) }).pipe(
+        Workflow.forEach("reviews", (ctx) => ctx.input, Workflow.sequence(
+          Workflow.signal("verdict", { schema: Schema.Boolean }),
+          Workflow.step("noted", { success: Schema.Boolean }, (ctx) => counts.run("noted", Effect.succeed(ctx.verdict)))
+        ), { key: (name) => name })
+      ),
+    seed: (workflow, runId) =>
+      Effect.gen(function*() {
+        yield* runOnce(workflow, runId, ["ada", "bob"])
+        for (const name of ["ada", "bob"]) {
+          yield* Workflow.sendSignal(workflow, { runId, path: `reviews[${name}]/verdict`, value: true })
+        }
+        yield* runOnce(workflow, runId, ["ada", "bob"])
+      }),
+    alterations: [
+      { label: "text that is not JSON", entries: setValue("items", "reviews", "{oops") },
+      { label: "not a list", entries: setValue("items", "reviews", "\"reviews[ada]\"") },
+      { label: "an item twice", entries: setValue("items", "reviews", "[\"reviews[ada]\",\"reviews[ada]\"]") },
+      { label: "another forEach's items", entries: setValue("items", "reviews", "[\"other[ada]\",\"other[bob]\"]") },
+      { label: "items the forEach does not have", entries: setValue("items", "reviews", "[\"reviews[ada]\",\"reviews[zed]\"]") }
+    ]
+  },
+  {
+    kind: "entry kind and number",
+    path: "a",
+    input: 1,
+    workflow: (counts) =>
+      Workflow.make("corrupt_entry", { input: Schema.Number }).pipe(
+        Workflow.step("a", { success: Schema.Number }, () => counts.run("a", Effect.succeed(1)))
+      ),
+    seed: (workflow, runId) => runOnce(workflow, runId, 1),
+    alterations: [
+      {
+        label: "a kind this version does not know",
+        entries: withEntry({ path: "a", kind: "teleport" as Journal.EntryKind, seq: 0, value: "1" })
+      },
+      { label: "a step numbered 1", entries: withEntry({ path: "a", kind: "step", seq: 1, value: "1" }) },
+      { label: "a choice numbered 2", entries: withEntry({ path: "a", kind: "choice", seq: 2, value: "\"x\"" }) }
+    ]
+  },
+  {
+    kind: "fingerprint",
+    path: undefined,
+    input: 1,
+    workflow: (counts) =>
+      Workflow.make("corrupt_fingerprint", { input: Schema.Number }).pipe(
+        Workflow.step("a", { success: Schema.Number }, () => counts.run("a", Effect.succeed(1)))
+      ),
+    seed: (workflow, runId) => runOnce(workflow, runId, 1),
+    alterations: [
+      { label: "text that is not JSON", run: { fingerprint: "[\"a step\"" } },
+      { label: "a number", run: { fingerprint: "42" } },
+      { label: "a line that is not text", run: { fingerprint: "[\"a step\", 7]" } },
+      { label: "a line without a kind", run: { fingerprint: "[\"a\"]" } },
+      { label: "a kind no node has", run: { fingerprint: "[\"a stepp\"]" } }
+    ]
+  },
+  {
+    kind: "input",
+    path: undefined,
+    input: 1,
+    workflow: (counts) =>
+      Workflow.make("corrupt_input", { input: Schema.Number }).pipe(
+        Workflow.step("a", { success: Schema.Number }, (ctx) => counts.run("a", Effect.succeed(ctx.input)))
+      ),
+    seed: (workflow, runId) => runOnce(workflow, runId, 1),
+    alterations: [
+      { label: "a value the input schema rejects", run: { input: "\"one\"" } },
+      { label: "text that is not JSON", run: { input: "{oops" } }
+    ]
+  },
+  {
+    kind: "status",
+    path: undefined,
+    input: 1,
+    workflow: (counts) =>
+      Workflow.make("corrupt_status", { input: Schema.Number }).pipe(
+        Workflow.step("a", { success: Schema.Number }, () => counts.run("a", Effect.succeed(1)))
+      ),
+    seed: (workflow, runId) => runOnce(workflow, runId, 1),
+    alterations: [
+      { label: "a status this version does not know", status: "paused" },
+      { label: "an empty status", status: "" }
+    ]
+  }
+]
+
+const load = (runId: string) =>
+  Effect.flatMap(Journal.Journal, (journal) => journal.load(runId)).pipe(
+    Effect.map((loaded) => Option.getOrThrowWith(loaded, () => new Error(`run ${runId} not found`)))
+  )
+
+/** The copy's rows, read around the journal's checks: they must not change. */
+const rowsOf = (entries: Entries) =>
+  entries.map((entry) => `${Journal.entryKey(entry)}=${entry.value}`).sort()
+
+/** Copies `original` under `runId`, with one alteration. */
+const forge = (original: Journal.LoadedRun, runId: string, alteration?: Alteration) =>
+  Effect.gen(function*() {
+    const journal = yield* Journal.Journal
+    yield* journal.start({ ...original.run, ...alteration?.run, runId })
+    const entries = alteration?.entries?.(original.entries) ?? original.entries
+    yield* journal.append(runId, entries)
+    if (alteration?.status !== undefined) yield* journal.setStatus(runId, alteration.status as Journal.RunStatus)
+    return rowsOf(entries)
+  })
+
+/** Registers one test per kind of stored row for a journal backend. */
+export const corruptRowConformance = <E>(name: string, journalLayer: Layer.Layer<Journal.Journal, E>): void =>
+  layer(journalLayer, { excludeTestServices: true, timeout: "60 seconds" })(`${name}: corrupt rows`, (it) => {
+    for (const scenario of scenarios) {
+      it.effect(`a corrupt ${scenario.kind} fails the run with Corrupt naming run and path; nothing re-runs`, () =>
+        Effect.gen(function*() {
+          const counts = makeCounts()
+          const phase = { seeding: true }
+          const workflow = scenario.workflow(counts, phase)
+          const seedId = `seed-${randomUUID()}`
+          yield* scenario.seed(workflow, seedId)
+          phase.seeding = false
+          const original = yield* load(seedId)
+
+          // The copy itself is sound: resumed unaltered, it meets no journal error.
+          const control = `${seedId}-control`
+          yield* forge(original, control)
+          const controlExit = yield* runOnce(workflow, control, scenario.input)
+          if (Exit.isFailure(controlExit)) {
+            assert.notInstanceOf(Cause.squash(controlExit.cause), Journal.JournalError, "the unaltered copy failed")
+          }
+
+          for (const [i, alteration] of scenario.alterations.entries()) {
+            const runId = `${seedId}-${i}`
+            const rows = yield* forge(original, runId, alteration)
+            const before = counts.snapshot()
+            const exit = yield* runOnce(workflow, runId, scenario.input)
+            const context = `${scenario.kind}, ${alteration.label}`
+            assert.isTrue(Exit.isFailure(exit), `${context}: the run was accepted`)
+            const error = Cause.squash((exit as Exit.Failure<unknown, unknown>).cause)
+            assert.instanceOf(error, WorkflowError.JournalError, `${context}: ${String(error)}`)
+            const journalError = error as Journal.JournalError
+            assert.strictEqual(journalError.reason, "Corrupt", context)
+            assert.strictEqual(journalError.runId, runId, context)
+            const path = alteration.path ?? scenario.path
+            assert.strictEqual(journalError.path, path, context)
+            assert.include(journalError.message, runId, context)
+            if (path !== undefined) assert.include(journalError.message, path, context)
+            assert.deepStrictEqual(counts.snapshot(), before, `${context}: a step ran again`)
+            // Nothing stored changed. (A SQL journal refuses to load a status or a kind it does
+            // not know at all: that refusal is the check.)
+            const reread = yield* Effect.exit(load(runId))
+            if (Exit.isSuccess(reread)) assert.deepStrictEqual(rowsOf(reread.value.entries), rows, context)
+            else assert.strictEqual((Cause.squash(reread.cause) as Journal.JournalError).reason, "Corrupt", context)
+          }
+        }))
+    }
+  })
