@@ -16,7 +16,7 @@ import type { DeepMerge, LastWins } from "./internal/DeepMerge.ts"
 import { Definition, nodesOf, TypeId as DefinitionTypeId } from "./internal/definition.ts"
 import type { ErrorStrategy, MergeStrategy, Node, RetryPolicy, StepNode, Tolerance } from "./internal/node.ts"
 import { runDefinition } from "./internal/run.ts"
-import { signalEntry } from "./internal/signal.ts"
+import { deliverSignal } from "./internal/signal.ts"
 import type { StepEvent as InternalStepEvent } from "./internal/runState.ts"
 import type { Added, FreshName, Simplify } from "./internal/types.ts"
 import type {
@@ -24,7 +24,8 @@ import type {
   ParallelFailureOf,
   RaceFailureOf,
   RunError,
-  SignalTimeout
+  SignalTimeout,
+  UnknownSignal
 } from "./WorkflowError.ts"
 
 /**
@@ -1083,9 +1084,14 @@ export const run = <I, Ctx, E, R>(
 /**
  * Delivers the signal named by `path` (its journal path: `"approval"` at the top level,
  * `"review/manager/decision"` for a signal `decision` in branch `manager` of a `parallel` or
- * `branch` named `review`) to a run. The value is validated by the signal's schema and
- * journaled; the first value delivered for a path is kept. Run the workflow again with the same
- * run id to continue.
+ * `branch` named `review`, `"reviews[ada]/verdict"` for item `ada` of a `forEach`) to a run. The
+ * value is validated by the signal's schema and journaled; the first value delivered for a path
+ * is kept. Run the workflow again with the same run id to continue.
+ *
+ * A path with no signal fails with `UnknownSignal`, and so does an item a `forEach` on the way
+ * does not have, once that `forEach` has started (before, its items are not known, and the
+ * signal is kept like any signal sent early). A value the schema rejects fails with
+ * `InvalidOutput`. Nothing is written in either case.
  *
  * @example
  * ```ts
@@ -1110,6 +1116,5 @@ export const run = <I, Ctx, E, R>(
 export const sendSignal = <I, Ctx, E, R>(
   workflow: Workflow<I, Ctx, E, R>,
   options: { readonly runId: string; readonly path: string; readonly value: unknown }
-): Effect.Effect<void, InvalidOutput | JournalError, Journal> =>
-  Effect.flatMap(signalEntry(workflow.nodes, options.runId, options.path, options.value), (entry) =>
-    Effect.flatMap(Journal, (journal) => journal.append(options.runId, [entry])))
+): Effect.Effect<void, InvalidOutput | UnknownSignal | JournalError, Journal> =>
+  deliverSignal(workflow.nodes, options.runId, options.path, options.value)

@@ -367,7 +367,7 @@ describe("foundation", () => {
         assert.instanceOf(failure(bad), WorkflowError.InvalidOutput)
         assert.strictEqual((failure(bad) as WorkflowError.InvalidOutput).path, "approval")
         const unknownPath = yield* Effect.exit(Workflow.sendSignal(Flow, { runId: "exp", path: "nope", value: {} }))
-        assert.instanceOf(failure(unknownPath), WorkflowError.InvalidOutput)
+        assert.instanceOf(failure(unknownPath), WorkflowError.UnknownSignal)
         const still = yield* runFor(Workflow.run(Flow, { input: 30, runId: "exp" }))
         if (still._tag === "Failure") return assert.fail("the run failed instead of suspending")
         assert.strictEqual(still.value._tag, "Suspended")
