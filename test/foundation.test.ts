@@ -342,6 +342,44 @@ describe("foundation", () => {
       }).pipe(Effect.provide(Journal.layerMemory)))
   })
 
+  describe("payload bound", () => {
+    /** A memory journal that stores values of at most 64 bytes. */
+    const smallJournal = Layer.sync(Journal.Journal, () => ({ ...Journal.makeMemory(), maxPayloadBytes: 64 }))
+
+    it.effect("an output over the journal's bound fails its step with TooLarge naming run and path; outputs batched beside it are journaled", () =>
+      Effect.gen(function*() {
+        const Flow = Workflow.make("too_large", { input: Schema.Number }).pipe(
+          Workflow.parallel("p", {
+            big: Workflow.step("big", { success: Schema.String }, () => Effect.succeed("x".repeat(100))),
+            small: Workflow.step("small", { success: Schema.Number }, () => Effect.succeed(1)),
+            other: Workflow.step("other", { success: Schema.Number }, () => Effect.succeed(2))
+          }, { onError: "completeAll" })
+        )
+        const error = failure(yield* runFor(Workflow.run(Flow, { input: 0, runId: "large" })))
+        assert.instanceOf(error, WorkflowError.JournalError)
+        const tooLarge = error as WorkflowError.JournalError
+        assert.strictEqual(tooLarge.reason, "TooLarge")
+        assert.strictEqual(tooLarge.runId, "large")
+        assert.strictEqual(tooLarge.path, "p/big/big")
+        assert.include(tooLarge.detail, "64")
+        assert.deepStrictEqual(yield* stepPaths("large"), ["p/other/other", "p/small/small"])
+      }).pipe(Effect.provide(smallJournal)))
+
+    it.effect("a signal value over the journal's bound is refused with TooLarge and not journaled", () =>
+      Effect.gen(function*() {
+        const Flow = Workflow.make("big_signal", { input: Schema.Number }).pipe(
+          Workflow.signal("document", { schema: Schema.String })
+        )
+        yield* runFor(Workflow.run(Flow, { input: 0, runId: "doc" }))
+        const value = "x".repeat(Journal.defaultMaxPayloadBytes)
+        const error = failure(yield* Effect.exit(Workflow.sendSignal(Flow, { runId: "doc", path: "document", value })))
+        assert.instanceOf(error, WorkflowError.JournalError)
+        assert.strictEqual((error as WorkflowError.JournalError).reason, "TooLarge")
+        assert.strictEqual((error as WorkflowError.JournalError).path, "document")
+        assert.isUndefined(yield* entryAt("doc", "signal", "document"))
+      }).pipe(Effect.provide(Journal.layerMemory)))
+  })
+
   describe("signal", () => {
     const Approval = Schema.Struct({ approved: Schema.Boolean })
 

@@ -170,12 +170,21 @@ export const journalConformance = <R = never, E = never>(
         const limit = journal.maxPayloadBytes ?? Journal.defaultMaxPayloadBytes
         const run = newRun()
         yield* journal.start(run)
-        const fits: Journal.JournalEntry = { path: "fits", kind: "step", seq: 0, value: JSON.stringify("x".repeat(limit - 2)) }
-        assert.strictEqual(fits.value.length, limit)
-        // Short enough in characters, too long in UTF-8 bytes: the bound counts bytes.
-        const wide = JSON.stringify("é".repeat(limit / 2))
-        assert.isBelow(wide.length, limit)
-        for (const value of [wide, JSON.stringify("x".repeat(limit - 1))]) {
+        // Exactly at the bound: in ASCII, and in two-byte characters (each value is quoted JSON).
+        const fits: Array<Journal.JournalEntry> = [
+          { path: "fits", kind: "step", seq: 0, value: JSON.stringify("x".repeat(limit - 2)) },
+          { path: "fitsWide", kind: "step", seq: 0, value: JSON.stringify("é".repeat((limit - 2) / 2)) }
+        ]
+        // One byte over. Those in 2-, 3- and 4-byte characters are short enough in UTF-16 code
+        // units: the bound counts UTF-8 bytes.
+        const over = [
+          JSON.stringify("x".repeat(limit - 1)),
+          JSON.stringify("é".repeat((limit - 2) / 2) + "x"),
+          JSON.stringify("€".repeat(Math.floor(limit / 3) + 1)),
+          JSON.stringify("😀".repeat(Math.floor(limit / 4)))
+        ]
+        for (const value of over.slice(1)) assert.isBelow(value.length, limit)
+        for (const value of over) {
           const error = yield* failure(journal.append(run.runId, [
             { path: "small", kind: "step", seq: 0, value: "1" },
             { path: "big", kind: "step", seq: 0, value }
@@ -187,8 +196,8 @@ export const journalConformance = <R = never, E = never>(
           assert.include(error.message, "big")
           assert.deepStrictEqual((yield* loadSome(run.runId)).entries, [])
         }
-        yield* journal.append(run.runId, [fits])
-        assertSameEntries((yield* loadSome(run.runId)).entries, [fits])
+        yield* journal.append(run.runId, fits)
+        assertSameEntries((yield* loadSome(run.runId)).entries, fits)
 
         const bigInput = newRun({ input: JSON.stringify("x".repeat(limit)) })
         const refused = yield* failure(Effect.asVoid(journal.start(bigInput)))

@@ -2,6 +2,7 @@
  * What a journal row may hold, shared by every backend and by the run that reads it back: the
  * entry kinds and run statuses this version knows, and the bound on a stored value.
  */
+import { Buffer } from "node:buffer"
 import type { EntryKind, RunStatus } from "../Journal.ts"
 
 // Records rather than arrays: adding a kind or a status to the types without listing it here
@@ -29,21 +30,6 @@ export const payloadIssue = (value: string, limit: number): string | undefined =
   // A UTF-16 code unit is at most 3 UTF-8 bytes and at least 1: most values are decided by
   // their length alone, without counting.
   if (value.length * 3 <= limit) return undefined
-  const bytes = value.length > limit ? value.length : utf8Length(value)
+  const bytes = value.length > limit ? value.length : Buffer.byteLength(value, "utf8")
   return bytes > limit ? `the value is at least ${bytes} bytes; the journal stores at most ${limit}` : undefined
-}
-
-const utf8Length = (text: string): number => {
-  let bytes = 0
-  for (let i = 0; i < text.length; i++) {
-    const unit = text.charCodeAt(i)
-    if (unit < 0x80) bytes += 1
-    else if (unit < 0x800) bytes += 2
-    // A surrogate pair (two units) is 4 bytes; a lone surrogate is written as U+FFFD (3 bytes).
-    else if (unit >= 0xd800 && unit < 0xdc00 && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      bytes += 4
-      i++
-    } else bytes += 3
-  }
-  return bytes
 }
