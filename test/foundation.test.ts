@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Data, type Duration, Effect, Fiber, Layer, Option, Schema, Tracer } from "effect"
+import { Clock, Data, type Duration, Effect, Layer, Option, Schema, Tracer } from "effect"
 import { TestClock } from "effect/testing"
 import { Journal, Workflow, WorkflowError } from "plait"
-import { advance, completed, entriesOf, entryAt, failure, finished, makeCounts, runFor, stepPaths } from "./support.ts"
+import { advance, completed, entriesOf, entryAt, failure, finished, interrupt, makeCounts, runFor, start, stepPaths } from "./support.ts"
 
 class Boom extends Data.TaggedError("Boom")<{ readonly attempt: number }> {}
 
@@ -62,12 +62,12 @@ describe("foundation", () => {
       Effect.gen(function*() {
         // `times: 5` is five retries after the first attempt: six attempts in all.
         const { Flow, attempts } = flaky({ failures: () => Infinity, times: 5, delay: "10 seconds" })
-        const fiber = yield* Effect.forkChild(Workflow.run(Flow, { input: 0, runId: "budget" }))
+        const fiber = yield* start(Workflow.run(Flow, { input: 0, runId: "budget" }))
         yield* advance("15 seconds")
         // Two attempts failed; the run is sleeping before the third.
         assert.strictEqual(attempts(), 2)
         assert.isUndefined(fiber.pollUnsafe())
-        yield* Fiber.interrupt(fiber)
+        yield* interrupt(fiber)
 
         const exit = yield* runFor(Workflow.run(Flow, { input: 0, runId: "budget" }), "100 seconds")
         // Only what was left of the budget ran: four more attempts, not a fresh six.
@@ -445,13 +445,13 @@ describe("foundation", () => {
           Workflow.step("remind", { success: Schema.Number }, () => counts.run("remind", Effect.succeed(1)))
         )
         const startedAt = yield* Clock.currentTimeMillis
-        const fiber = yield* Effect.forkChild(Workflow.run(Flow, { input: 0, runId: "nap" }))
+        const fiber = yield* start(Workflow.run(Flow, { input: 0, runId: "nap" }))
         yield* advance("30 minutes", "1 minute")
-        yield* Fiber.interrupt(fiber)
+        yield* interrupt(fiber)
         assert.strictEqual(counts.of("remind"), 0)
         assert.strictEqual((yield* entryAt("nap", "wake", "wait"))?.value, String(startedAt + 60 * 60 * 1000))
 
-        const resumed = yield* Effect.forkChild(Workflow.run(Flow, { input: 0, runId: "nap" }))
+        const resumed = yield* start(Workflow.run(Flow, { input: 0, runId: "nap" }))
         yield* advance("29 minutes", "1 minute")
         assert.strictEqual(counts.of("remind"), 0, "woke before the journaled time")
         yield* advance("1 minute")
@@ -465,9 +465,9 @@ describe("foundation", () => {
           Workflow.sleep("wait", "1 hour"),
           Workflow.step("after", { success: Schema.Number }, () => Effect.succeed(1))
         )
-        const fiber = yield* Effect.forkChild(Workflow.run(Flow, { input: 0, runId: "late" }))
+        const fiber = yield* start(Workflow.run(Flow, { input: 0, runId: "late" }))
         yield* advance("10 minutes", "1 minute")
-        yield* Fiber.interrupt(fiber)
+        yield* interrupt(fiber)
         yield* TestClock.adjust("2 hours")
         assert.deepStrictEqual(completed(yield* runFor(Workflow.run(Flow, { input: 0, runId: "late" }))), { input: 0, after: 1 })
       }).pipe(Effect.provide(Journal.layerMemory)))

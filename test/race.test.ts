@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Data, Effect, Fiber, Scheduler, Schema } from "effect"
+import { Data, Effect, Scheduler, Schema } from "effect"
 import { Journal, Workflow, WorkflowError } from "plait"
-import { completed, entryAt, failure, makeCounts, runFor, stepPaths } from "./support.ts"
+import { completed, entryAt, failure, interrupt, makeCounts, runFor, start, stepPaths } from "./support.ts"
 
 class Boom extends Data.TaggedError("Boom")<{ readonly at: string }> {}
 
@@ -119,9 +119,9 @@ describe("race", () => {
           b: Workflow.step("b", { success: Schema.String }, () => counts.run("b", Effect.as(Effect.sleep("8 seconds"), "B")))
         })
       )
-      const fiber = yield* Effect.forkChild(Workflow.run(Flow, { input: "k", runId: "cut" }))
+      const fiber = yield* start(Workflow.run(Flow, { input: "k", runId: "cut" }))
       yield* runFor(Effect.void, "2 seconds")
-      yield* Fiber.interrupt(fiber)
+      yield* interrupt(fiber)
       assert.isUndefined(yield* entryAt("cut", "choice", "answer"))
       const ctx = completed(yield* runFor(Workflow.run(Flow, { input: "k", runId: "cut" }), "5 seconds"))
       assert.deepStrictEqual(ctx.answer, { _tag: "a", value: { a: "A" } })

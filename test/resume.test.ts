@@ -3,9 +3,9 @@
  * run, signal values and where signals can reach.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Data, Effect, Fiber, Option, Schema } from "effect"
+import { Data, Effect, Option, Schema } from "effect"
 import { Journal, Workflow, WorkflowError } from "plait"
-import { advance, completed, entriesOf, failure, makeCounts, runFor } from "./support.ts"
+import { advance, completed, entriesOf, failure, interrupt, makeCounts, runFor, start } from "./support.ts"
 
 class Boom extends Data.TaggedError("Boom")<{}> {}
 
@@ -126,9 +126,9 @@ describe("resume edges", () => {
         Workflow.step("slow", { success: Schema.Number }, () => counts.run("slow", Effect.as(Effect.sleep("10 seconds"), 2))),
         Workflow.step("c", { success: Schema.Number }, () => counts.run("c", Effect.succeed(3)))
       )
-      const fiber = yield* Effect.forkChild(Workflow.run(Flow, { input: 0, runId: "cut" }))
+      const fiber = yield* start(Workflow.run(Flow, { input: 0, runId: "cut" }))
       yield* advance("1 second")
-      yield* Fiber.interrupt(fiber)
+      yield* interrupt(fiber)
       assert.strictEqual(yield* statusOf("cut"), "running")
 
       const ctx = completed(yield* runFor(Workflow.run(Flow, { input: 0, runId: "cut" }), "10 seconds"))
