@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Data, type Duration, Effect, Layer, Option, Schema, Tracer } from "effect"
+import { Clock, Data, Deferred, type Duration, Effect, Exit, Layer, Option, Schema, Tracer } from "effect"
 import { TestClock } from "effect/testing"
 import { Journal, Workflow, WorkflowError } from "plait"
 import { advance, completed, entriesOf, entryAt, failure, finished, interrupt, makeCounts, runFor, start, stepPaths } from "./support.ts"
@@ -298,6 +298,47 @@ describe("foundation", () => {
         // `b` ran again: its first output never reached the journal.
         assert.deepStrictEqual(counts.snapshot(), { a: 1, b: 2 })
       }).pipe(Effect.provide(flakyJournal((entries) => store.down && entries.some((entry) => entry.path === "b"))))
+    })
+
+    it.effect("steps completing together are reported complete only once their batch commits, checked while the journal holds it open", () => {
+      const inner = Journal.makeMemory()
+      const release = Deferred.makeUnsafe<void>()
+      const committed = new Set<string>()
+      const held: Array<string> = []
+      // Every append waits for `release` before it commits.
+      const holding = Layer.succeed(Journal.Journal, {
+        ...inner,
+        append: (runId, entries) =>
+          Effect.gen(function*() {
+            held.push(...entries.map((entry) => entry.path))
+            yield* Deferred.await(release)
+            yield* inner.append(runId, entries)
+            for (const entry of entries) committed.add(entry.path)
+          })
+      })
+      return Effect.gen(function*() {
+        const reported: Array<string> = []
+        const Flow = Workflow.make("batch_commit", { input: Schema.Number }).pipe(
+          Workflow.parallel("p", {
+            a: Workflow.step("a", { success: Schema.Number }, () => Effect.succeed(1)),
+            b: Workflow.step("b", { success: Schema.Number }, () => Effect.succeed(2)),
+            c: Workflow.step("c", { success: Schema.Number }, () => Effect.succeed(3))
+          })
+        )
+        const observe = (event: Workflow.StepEvent) =>
+          Effect.sync(() => {
+            if (event._tag === "Completed") reported.push(`${event.path} ${committed.has(event.path) ? "committed" : "NOT committed"}`)
+          })
+        const fiber = yield* start(Workflow.run(Flow, { input: 0, runId: "held", observe }))
+        yield* advance(0)
+        for (let i = 0; i < 100; i++) yield* Effect.yieldNow
+        // All three ran and are being written; none may be reported while the write is held.
+        assert.deepStrictEqual([...held].sort(), ["p/a/a", "p/b/b", "p/c/c"])
+        assert.deepStrictEqual(reported, [])
+        Deferred.doneUnsafe(release, Exit.void)
+        completed(yield* finished(fiber))
+        assert.deepStrictEqual([...reported].sort(), ["p/a/a committed", "p/b/b committed", "p/c/c committed"])
+      }).pipe(Effect.provide(holding))
     })
 
     it.effect("a journal fault in a settle branch fails the block instead of becoming a branch Result", () =>
