@@ -70,10 +70,23 @@ describe("signal", () => {
     >()
   })
 
-  test("sendSignal needs a Journal and fails with InvalidOutput or JournalError", () => {
+  test("sendSignal needs a Journal and fails with InvalidOutput, UnknownSignal or JournalError", () => {
     const Approved = start.pipe(Workflow.signal("approval", { schema: Approval }))
     expect(Workflow.sendSignal(Approved, { runId: "r1", path: "approval", value: { approved: true, by: "ada" } }))
-      .type.toBe<Effect.Effect<void, WorkflowError.InvalidOutput | WorkflowError.JournalError, Journal.Journal>>()
+      .type.toBe<
+        Effect.Effect<
+          void,
+          WorkflowError.InvalidOutput | WorkflowError.UnknownSignal | WorkflowError.JournalError,
+          Journal.Journal
+        >
+      >()
+  })
+
+  test("an UnknownSignal names the run, the path and why", () => {
+    expect<WorkflowError.UnknownSignal>().type.toHaveProperty("runId")
+    expect<WorkflowError.UnknownSignal["path"]>().type.toBe<string>()
+    expect<WorkflowError.UnknownSignal["issue"]>().type.toBe<string>()
+    expect<WorkflowError.UnknownSignal>().type.toBeAssignableTo<WorkflowError.WorkflowError>()
   })
 
   test("a timeout adds SignalTimeout to the error type; without one there is none", () => {
