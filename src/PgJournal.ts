@@ -15,6 +15,7 @@ import * as Layer from "effect/Layer"
 import type { SqlError } from "effect/sql/SqlError"
 import * as JournalOptions from "./internal/journalOptions.ts"
 import * as Journal from "./Journal.ts"
+import type { RunStore } from "./RunStore.ts"
 import * as SqlJournal from "./SqlJournal.ts"
 
 /**
@@ -60,7 +61,7 @@ export interface Options extends PgClient.PgPoolConfig, SqlJournal.Options {}
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<Journal.Journal, SqlError | Journal.InvalidOption> => {
+export const layer = (options: Options): Layer.Layer<Journal.Journal | RunStore, SqlError | Journal.InvalidOption> => {
   const { maxPayloadBytes, migrate, operationTimeout, roundTrips, tablePrefix, ...pool } = options
   return Layer.unwrap(Effect.map(
     checkOptions(pool, { tablePrefix, maxPayloadBytes, operationTimeout }),
@@ -90,7 +91,7 @@ export const layer = (options: Options): Layer.Layer<Journal.Journal, SqlError |
  */
 export const layerConfig = (
   config: Config.Wrap<Options>
-): Layer.Layer<Journal.Journal, Config.ConfigError | SqlError | Journal.InvalidOption> =>
+): Layer.Layer<Journal.Journal | RunStore, Config.ConfigError | SqlError | Journal.InvalidOption> =>
   Layer.unwrap(Effect.map(Config.unwrap(config), layer))
 
 // internal

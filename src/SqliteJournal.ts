@@ -19,6 +19,7 @@ import type { SqlError } from "effect/sql/SqlError"
 import * as JournalOptions from "./internal/journalOptions.ts"
 import * as SqliteClient from "./internal/sqliteClient.ts"
 import type * as Journal from "./Journal.ts"
+import type { RunStore } from "./RunStore.ts"
 import * as SqlJournal from "./SqlJournal.ts"
 
 /**
@@ -65,7 +66,7 @@ export interface Options extends SqlJournal.Options {
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<Journal.Journal, SqlError | Journal.InvalidOption> =>
+export const layer = (options: Options): Layer.Layer<Journal.Journal | RunStore, SqlError | Journal.InvalidOption> =>
   Layer.unwrap(Effect.gen(function*() {
     // Every option is checked before the file is opened.
     yield* JournalOptions.sqlOptions(options)

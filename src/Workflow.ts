@@ -6,12 +6,13 @@
  *
  * @since 0.1.0
  */
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { Pipeable } from "effect/Pipeable"
 import type * as Result from "effect/Result"
 import type * as Schema from "effect/Schema"
-import { Journal, type JournalError } from "./Journal.ts"
+import type { Journal, JournalError } from "./Journal.ts"
+import type { RunStore } from "./RunStore.ts"
 import type { DeepMerge, LastWins } from "./internal/DeepMerge.ts"
 import { Definition, nodesOf, TypeId as DefinitionTypeId } from "./internal/definition.ts"
 import type { ErrorStrategy, MergeStrategy, Node, RetryPolicy, StepNode, Tolerance } from "./internal/node.ts"
@@ -24,6 +25,8 @@ import type {
   ParallelFailureOf,
   RaceFailureOf,
   RunError,
+  RunNotFound,
+  SignalAlreadyDelivered,
   SignalTimeout,
   UnknownSignal
 } from "./WorkflowError.ts"
@@ -331,6 +334,46 @@ export interface Suspended {
   readonly runId: string
   readonly waitingFor: string
 }
+
+/**
+ * The journal paths of the signals a workflow can wait on.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * const Expense = Workflow.make("expense", { input: Schema.Number }).pipe(
+ *   Workflow.signal("approval", { schema: Schema.Boolean })
+ * )
+ *
+ * const path: Workflow.SignalPath<typeof Expense> = "approval"
+ * ```
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type SignalPath<W> = W extends Workflow<any, any, any, any> ? string : never
+
+/**
+ * The value the signal at path `P` of workflow `W` accepts.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * const Expense = Workflow.make("expense", { input: Schema.Number }).pipe(
+ *   Workflow.signal("approval", { schema: Schema.Boolean })
+ * )
+ *
+ * const value: Workflow.SignalValue<typeof Expense, "approval"> = true
+ * ```
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type SignalValue<W, P extends SignalPath<W>> = [W, P] extends [unknown, unknown] ? unknown : never
 
 /**
  * A step's lifecycle, as reported to `observe`.
@@ -1050,6 +1093,11 @@ export interface RunOptions<I> {
   readonly observe?: ((event: StepEvent) => Effect.Effect<void>) | undefined
   /** Group step completions that finish together into one journal write. Default `true`. */
   readonly batching?: boolean | undefined
+  /**
+   * How long the run's lease lasts without a heartbeat (renewed every third of it). Another
+   * executor can take the run over once it expires, e.g. after this process crashed. Default 30 seconds.
+   */
+  readonly leaseDuration?: Duration.Input | undefined
 }
 
 /**
@@ -1077,7 +1125,10 @@ export const run = <I, Ctx, E, R>(
   workflow: Workflow<I, Ctx, E, R>,
   options: RunOptions<I>
 ): Effect.Effect<Outcome<Ctx>, E | RunError, R | Journal> =>
-  runDefinition(workflow as unknown as Definition, options).pipe(
+  runDefinition(workflow as unknown as Definition, {
+    ...options,
+    leaseDuration: options.leaseDuration === undefined ? undefined : Duration.toMillis(Duration.fromInputUnsafe(options.leaseDuration))
+  }).pipe(
     Effect.withSpan("plait.run", { attributes: { "plait.workflow": workflow.name } })
   ) as any
 
@@ -1086,7 +1137,8 @@ export const run = <I, Ctx, E, R>(
  * `"review/manager/decision"` for a signal `decision` in branch `manager` of a `parallel` or
  * `branch` named `review`, `"reviews[ada]/verdict"` for item `ada` of a `forEach`) to a run. The
  * value is validated by the signal's schema and journaled; the first value delivered for a path
- * is kept. Run the workflow again with the same run id to continue.
+ * is kept (a later one fails with `SignalAlreadyDelivered`). Run the workflow again with the same
+ * run id to continue.
  *
  * A path with no signal fails with `UnknownSignal`, and so does an item a `forEach` on the way
  * does not have, once that `forEach` has started (before, its items are not known, and the
@@ -1116,5 +1168,9 @@ export const run = <I, Ctx, E, R>(
 export const sendSignal = <I, Ctx, E, R>(
   workflow: Workflow<I, Ctx, E, R>,
   options: { readonly runId: string; readonly path: string; readonly value: unknown }
-): Effect.Effect<void, InvalidOutput | UnknownSignal | JournalError, Journal> =>
+): Effect.Effect<
+  void,
+  InvalidOutput | UnknownSignal | SignalAlreadyDelivered | RunNotFound | JournalError,
+  RunStore | Journal
+> =>
   deliverSignal(workflow.nodes, options.runId, options.path, options.value)

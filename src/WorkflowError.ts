@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
-import { JournalError } from "./Journal.ts"
+import { JournalError, LeaseLost } from "./Journal.ts"
 
 /**
  * The run's input did not decode with the workflow's input schema. Nothing was written.
@@ -176,6 +176,158 @@ export class RunConflict extends Schema.TaggedError<RunConflict>()("RunConflict"
 }) {
   override get message(): string {
     return `run ${this.runId} belongs to workflow ${this.stored}, not ${this.requested}`
+  }
+}
+
+/**
+ * Another executor holds a live lease on the run: it is being executed right now (by another
+ * call of `Workflow.run`, another process, or a worker). Nothing was run or written. Try again
+ * once the holder has released the run, or let the holder finish it.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
+ *
+ * const Order = Workflow.make("order", { input: Schema.String }).pipe(
+ *   Workflow.step("charged", { success: Schema.Boolean }, () => Effect.succeed(true))
+ * )
+ *
+ * // A retried request while the first one still runs: answer "in progress" instead of running twice.
+ * const program = Workflow.run(Order, { input: "A-1", runId: "order-A-1" }).pipe(
+ *   Effect.catchTag("RunBusy", (busy) => Effect.succeed(`in progress on ${busy.owner}`)),
+ *   Effect.provide(Journal.layerMemory)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RunBusy extends Schema.TaggedError<RunBusy>()("RunBusy", {
+  runId: Schema.String,
+  owner: Schema.String,
+  leaseExpiresAt: Schema.optional(Schema.Number)
+}) {
+  override get message(): string {
+    const until = this.leaseExpiresAt === undefined ? "" : ` (lease until ${new Date(this.leaseExpiresAt).toISOString()})`
+    return `run ${this.runId} is being executed by ${this.owner}${until}`
+  }
+}
+
+/**
+ * The run was cancelled: it will not run again.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
+ *
+ * const Order = Workflow.make("order", { input: Schema.String }).pipe(
+ *   Workflow.step("charged", { success: Schema.Boolean }, () => Effect.succeed(true))
+ * )
+ *
+ * const program = Workflow.run(Order, { input: "A-1", runId: "order-A-1" }).pipe(
+ *   Effect.catchTag("RunCancelled", (cancelled) => Effect.logInfo(`${cancelled.runId}: ${cancelled.reason}`)),
+ *   Effect.provide(Journal.layerMemory)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RunCancelled extends Schema.TaggedError<RunCancelled>()("RunCancelled", {
+  runId: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `run ${this.runId} was cancelled: ${this.reason}`
+  }
+}
+
+/**
+ * No run has this id.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Engine } from "plait"
+ *
+ * const statusOf = (runId: string) =>
+ *   Effect.flatMap(Engine.Engine, (engine) => engine.inspect(runId)).pipe(
+ *     Effect.map((detail) => detail.run.status as string),
+ *     Effect.catchTag("RunNotFound", () => Effect.succeed("unknown"))
+ *   )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RunNotFound extends Schema.TaggedError<RunNotFound>()("RunNotFound", {
+  runId: Schema.String
+}) {
+  override get message(): string {
+    return `no run has the id ${this.runId}`
+  }
+}
+
+/**
+ * A value for this signal was already delivered to the run; the first value is kept and this
+ * one was not stored.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Engine, Workflow } from "plait"
+ *
+ * const Expense = Workflow.make("expense", { input: Schema.Number }).pipe(
+ *   Workflow.signal("approval", { schema: Schema.Boolean })
+ * )
+ *
+ * const approve = (runId: string) =>
+ *   Effect.flatMap(Engine.Engine, (engine) => engine.signal(Expense, runId, "approval", true)).pipe(
+ *     Effect.catchTag("SignalAlreadyDelivered", () => Effect.logInfo("already decided"))
+ *   )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SignalAlreadyDelivered extends Schema.TaggedError<SignalAlreadyDelivered>()("SignalAlreadyDelivered", {
+  runId: Schema.String,
+  path: Schema.String
+}) {
+  override get message(): string {
+    return `run ${this.runId} already received a value for signal ${this.path}; the first value is kept`
+  }
+}
+
+/**
+ * The run awaited ended `failed`. `error` is what its executor recorded.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Engine, Workflow } from "plait"
+ *
+ * const Order = Workflow.make("order", { input: Schema.String }).pipe(
+ *   Workflow.step("charged", { success: Schema.Boolean }, () => Effect.succeed(true))
+ * )
+ *
+ * const result = (runId: string) =>
+ *   Effect.flatMap(Engine.Engine, (engine) => engine.await(Order, runId)).pipe(
+ *     Effect.catchTag("RunFailed", (failed) => Effect.succeed(`failed: ${failed.error}`))
+ *   )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RunFailed extends Schema.TaggedError<RunFailed>()("RunFailed", {
+  runId: Schema.String,
+  error: Schema.String
+}) {
+  override get message(): string {
+    return `run ${this.runId} failed: ${this.error}`
   }
 }
 
@@ -415,6 +567,12 @@ export type WorkflowError =
   | SignalTimeout
   | ParallelFailure
   | RaceFailure
+  | RunBusy
+  | RunCancelled
+  | RunNotFound
+  | RunFailed
+  | SignalAlreadyDelivered
+  | LeaseLost
   | JournalError
 
 /**
@@ -438,7 +596,16 @@ export type WorkflowError =
  * @since 0.1.0
  * @category errors
  */
-export type RunError = InvalidInput | InvalidOutput | DefinitionChanged | RunConflict | StepTimeout | JournalError
+export type RunError =
+  | InvalidInput
+  | InvalidOutput
+  | DefinitionChanged
+  | RunConflict
+  | StepTimeout
+  | RunBusy
+  | RunCancelled
+  | LeaseLost
+  | JournalError
 
 export {
   /**
@@ -464,4 +631,30 @@ export {
    * @category errors
    */
   JournalError
+}
+
+export {
+  /**
+   * Re-exported from `Journal`, for matching all of plait's errors from one module.
+   *
+   * @example
+   * ```ts
+   * import { Effect, Schema } from "effect"
+   * import { Journal, Workflow, WorkflowError } from "plait"
+   *
+   * const Ping = Workflow.make("ping", { input: Schema.String }).pipe(
+   *   Workflow.step("pong", { success: Schema.String }, (ctx) => Effect.succeed(ctx.input))
+   * )
+   *
+   * const program = Workflow.run(Ping, { input: "hi" }).pipe(
+   *   Effect.tapError((error) =>
+   *     error instanceof WorkflowError.LeaseLost ? Effect.logWarning(`${error.runId} moved to another executor`) : Effect.void),
+   *   Effect.provide(Journal.layerMemory)
+   * )
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  LeaseLost
 }

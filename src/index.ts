@@ -33,3 +33,18 @@ export * as SqliteJournal from "./SqliteJournal.ts"
  * @since 0.1.0
  */
 export * as PgJournal from "./PgJournal.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as RunStore from "./RunStore.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as Engine from "./Engine.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as Worker from "./Worker.ts"

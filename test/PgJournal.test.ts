@@ -5,7 +5,7 @@ import { SqlClient } from "effect/sql"
 import { Journal, PgJournal, SqlJournal } from "plait"
 import { corruptRowConformance } from "./corrupt-rows.ts"
 import { conformancePayloadBytes, journalConformance, manyRows } from "./journal-conformance.ts"
-import { measureRoundTrips, newRun, rejectedEntry, some, sqlRaw } from "./journal-sql.ts"
+import { leaseNew, measureRoundTrips, newRun, rejectedEntry, some, sqlRaw } from "./journal-sql.ts"
 import { pgUrl, uniquePrefix, withDroppedTables } from "./pg-support.ts"
 
 describe.skipIf(pgUrl === undefined)("PgJournal", () => {
@@ -35,24 +35,28 @@ describe.skipIf(pgUrl === undefined)("PgJournal", () => {
   const entries = (n: number, label = "e"): Array<Journal.JournalEntry> =>
     Array.from({ length: n }, (_, i) => ({ path: `${label}[${i}]`, kind: "step", seq: 0, value: String(i) }))
 
-  it.live("counts round trips: one statement for start, load, append of any size and setStatus", () => {
+  it.live("counts round trips: one statement for acquire, load, append of any size, heartbeat and release", () => {
     const tablePrefix = uniquePrefix()
     const roundTrips = SqlJournal.makeRoundTrips()
     return Effect.gen(function*() {
       const journal = yield* Journal.Journal
       const run = newRun()
       const measure = measureRoundTrips(roundTrips)
-      assert.strictEqual((yield* measure("start", journal.start(run)))[1], 1)
-      assert.strictEqual((yield* measure("append", journal.append(run.runId, entries(3))))[1], 1)
+      const options = { owner: "test", leaseMs: 60_000 }
+      const [acquired, acquireTrips] = yield* measure("acquire", journal.acquire(run, options))
+      assert.strictEqual(acquireTrips, 1)
+      const lease = acquired.lease!
+      assert.strictEqual((yield* measure("append", journal.append(lease, entries(3))))[1], 1)
       // Far past 65535 parameters: still one statement.
-      assert.strictEqual((yield* measure("append", journal.append(run.runId, entries(3 * manyRows, "big"))))[1], 1)
+      assert.strictEqual((yield* measure("append", journal.append(lease, entries(3 * manyRows, "big"))))[1], 1)
       const [loaded, loadTrips] = yield* measure("load", journal.load(run.runId))
       assert.strictEqual(loadTrips, 1)
       assert.strictEqual(some(loaded).entries.length, 3 + 3 * manyRows)
-      const [resumed, startTrips] = yield* measure("start", journal.start(run))
-      assert.strictEqual(startTrips, 1)
-      assert.strictEqual(resumed.entries.length, 3 + 3 * manyRows)
-      assert.strictEqual((yield* measure("setStatus", journal.setStatus(run.runId, "completed")))[1], 1)
+      assert.strictEqual((yield* measure("heartbeat", journal.heartbeat("test", [lease], 60_000)))[1], 1)
+      assert.strictEqual((yield* measure("release", journal.release(lease, { status: "queued" })))[1], 1)
+      const [again, reacquireTrips] = yield* measure("acquire", journal.acquire(run, options))
+      assert.strictEqual(reacquireTrips, 1)
+      assert.strictEqual((yield* measure("release", journal.release(again.lease!, { status: "completed" })))[1], 1)
     }).pipe(
       Effect.provide(
         Layer.merge(PgJournal.layer({ url, tablePrefix, roundTrips }), withDroppedTables([tablePrefix])).pipe(
@@ -62,7 +66,7 @@ describe.skipIf(pgUrl === undefined)("PgJournal", () => {
     )
   })
 
-  it.live("concurrent starts of one new run all return the same run", () => {
+  it.live("concurrent acquires of one new run: one lease, and every caller sees the one stored run", () => {
     const tablePrefix = uniquePrefix()
     return Effect.gen(function*() {
       const journal = yield* Journal.Journal
@@ -70,11 +74,12 @@ describe.skipIf(pgUrl === undefined)("PgJournal", () => {
         const run = newRun()
         const started = yield* Effect.forEach(
           Array.from({ length: 8 }, (_, i) => ({ ...run, input: `{"caller":${i}}` })),
-          (candidate) => journal.start(candidate),
+          (candidate) => journal.acquire(candidate, { owner: candidate.input, leaseMs: 60_000 }),
           { concurrency: "unbounded" }
         )
-        const inputs = new Set(started.map((loaded) => loaded.run.input))
+        const inputs = new Set(started.map((acquired) => acquired.run.input))
         assert.strictEqual(inputs.size, 1, "every caller sees the one stored run")
+        assert.strictEqual(started.filter((acquired) => acquired.lease !== undefined).length, 1, "one lease")
       }
     }).pipe(
       Effect.provide(
@@ -115,7 +120,7 @@ describe.skipIf(pgUrl === undefined)("PgJournal", () => {
     return Effect.gen(function*() {
       const journal = yield* Journal.Journal
       const run = newRun()
-      yield* journal.start(run)
+      yield* leaseNew(journal, run)
       const sql = yield* SqlClient.SqlClient
       const rows = yield* sql<{ run_id: string }>`SELECT run_id FROM ${sql(`${tablePrefix}runs`)}`
       assert.deepStrictEqual(rows.map((row) => row.run_id), [run.runId])
@@ -172,7 +177,7 @@ describe.skipIf(pgUrl === undefined)("PgJournal", () => {
       const sql = yield* SqlClient.SqlClient
       const journal = yield* Journal.Journal
       const run = newRun()
-      yield* journal.start(run)
+      yield* leaseNew(journal, run)
       // The pool's only connection is held: without a timeout, the load would wait for ever.
       const error = yield* Effect.scoped(Effect.andThen(sql.reserve, Effect.flip(journal.load(run.runId))))
       assert.strictEqual(error.reason, "Unavailable")
@@ -194,11 +199,10 @@ describe.skipIf(pgUrl === undefined)("PgJournal", () => {
     const maxPayloadBytes = 17 * 1024 * 1024
     return Effect.gen(function*() {
       const journal = yield* Journal.Journal
-      const run = newRun()
-      yield* journal.start(run)
+      const lease = yield* leaseNew(journal)
       const value = JSON.stringify("x".repeat(maxPayloadBytes - 2))
-      yield* journal.append(run.runId, [{ path: "report", kind: "step", seq: 0, value }])
-      const loaded = some(yield* journal.load(run.runId))
+      yield* journal.append(lease, [{ path: "report", kind: "step", seq: 0, value }])
+      const loaded = some(yield* journal.load(lease.runId))
       assert.strictEqual(loaded.entries[0]?.value.length, maxPayloadBytes)
       assert.isTrue(loaded.entries[0]?.value === value)
     }).pipe(
@@ -214,7 +218,7 @@ describe.skipIf(pgUrl === undefined)("PgJournal", () => {
     const [a, b] = [uniquePrefix(), uniquePrefix()]
     return Effect.gen(function*() {
       const run = newRun()
-      yield* Effect.provide(Journal.Journal.use((journal) => journal.start(run)), PgJournal.layer({ url, tablePrefix: a }))
+      yield* Effect.provide(Journal.Journal.use((journal) => leaseNew(journal, run)), PgJournal.layer({ url, tablePrefix: a }))
       const other = yield* Effect.provide(
         Journal.Journal.use((journal) => journal.load(run.runId)),
         PgJournal.layer({ url, tablePrefix: b })

@@ -12,7 +12,7 @@ import { afterAll } from "vitest"
 import * as SqliteClient from "../src/internal/sqliteClient.ts"
 import { corruptRowConformance } from "./corrupt-rows.ts"
 import { conformancePayloadBytes, journalConformance, manyRows } from "./journal-conformance.ts"
-import { measureRoundTrips, newRun, rejectedEntry, some, sqlRaw } from "./journal-sql.ts"
+import { leaseNew, measureRoundTrips, newRun, rejectedEntry, some, sqlRaw } from "./journal-sql.ts"
 
 const root = Fs.mkdtempSync(Path.join(Os.tmpdir(), "plait-sqlite-"))
 afterAll(() => Fs.rmSync(root, { recursive: true, force: true }))
@@ -40,11 +40,11 @@ const withJournal = <A, E>(
 ) => Journal.Journal.use(f).pipe(Effect.provide(SqliteJournal.layer(options)))
 
 /** Runs `test/sqlite-writer.ts` in its own Node process; succeeds with its exit code. */
-const writerProcess = (filename: string, runId: string, label: string, sizes: ReadonlyArray<number>) =>
+const writerProcess = (filename: string, lease: Journal.Lease, label: string, sizes: ReadonlyArray<number>) =>
   Effect.callback<number, Error>((resume) => {
     const child = spawn(
       process.execPath,
-      ["--conditions=plait-source", "--no-warnings", Path.join(import.meta.dirname, "sqlite-writer.ts"), filename, runId, label, ...sizes.map(String)],
+      ["--conditions=plait-source", "--no-warnings", Path.join(import.meta.dirname, "sqlite-writer.ts"), filename, JSON.stringify(lease), label, ...sizes.map(String)],
       { stdio: ["ignore", "inherit", "inherit"] }
     )
     child.on("error", (error) => resume(Effect.fail(error)))
@@ -57,7 +57,7 @@ describe("SqliteJournal", () => {
       const filename = freshFile()
       const run = newRun()
       yield* withJournal({ filename }, (journal) =>
-        Effect.andThen(journal.start(run), journal.append(run.runId, entries(3))))
+        Effect.flatMap(leaseNew(journal, run), (lease) => journal.append(lease, entries(3))))
       assert.isTrue(Fs.existsSync(filename))
       const loaded = yield* withJournal({ filename }, (journal) => journal.load(run.runId))
       assert.strictEqual(some(loaded).entries.length, 3)
@@ -79,23 +79,25 @@ describe("SqliteJournal", () => {
       assert.deepStrictEqual(yield* pragmas({ filename, synchronous: "FULL" }), { mode: "wal", sync: 2, fk: 1 })
     }))
 
-  it.live("counts round trips: start 2, load 1, append 1 per 6553 rows plus BEGIN and COMMIT past that", () =>
+  it.live("counts round trips: acquire of a new run 3 (BEGIN, INSERT, COMMIT), load 1, append 1 per 4680 rows plus BEGIN and COMMIT past that", () =>
     Effect.gen(function*() {
       const roundTrips = SqlJournal.makeRoundTrips()
       yield* withJournal({ filename: freshFile(), roundTrips }, (journal) =>
         Effect.gen(function*() {
           const run = newRun()
           const measure = measureRoundTrips(roundTrips)
-          assert.strictEqual((yield* measure("start", journal.start(run)))[1], 2)
-          assert.strictEqual((yield* measure("append", journal.append(run.runId, entries(100))))[1], 1)
-          assert.strictEqual((yield* measure("append", journal.append(run.runId, entries(6553, "full"))))[1], 1)
-          // 20000 rows: four statements inside BEGIN ... COMMIT.
-          assert.strictEqual((yield* measure("append", journal.append(run.runId, entries(manyRows, "big"))))[1], 6)
-          assert.strictEqual((yield* measure("append", journal.append(run.runId, [])))[1], 0)
+          const [acquired, acquireTrips] = yield* measure("acquire", journal.acquire(run, { owner: "test", leaseMs: 60_000 }))
+          assert.strictEqual(acquireTrips, 3)
+          const lease = acquired.lease!
+          assert.strictEqual((yield* measure("append", journal.append(lease, entries(100))))[1], 1)
+          assert.strictEqual((yield* measure("append", journal.append(lease, entries(4680, "full"))))[1], 1)
+          // 20000 rows: five statements inside BEGIN ... COMMIT.
+          assert.strictEqual((yield* measure("append", journal.append(lease, entries(manyRows, "big"))))[1], 7)
+          assert.strictEqual((yield* measure("append", journal.append(lease, [])))[1], 0)
           const [loaded, loadTrips] = yield* measure("load", journal.load(run.runId))
           assert.strictEqual(loadTrips, 1)
-          assert.strictEqual(some(loaded).entries.length, 100 + 6553 + manyRows)
-          assert.strictEqual((yield* measure("setStatus", journal.setStatus(run.runId, "completed")))[1], 1)
+          assert.strictEqual(some(loaded).entries.length, 100 + 4680 + manyRows)
+          assert.strictEqual((yield* measure("release", journal.release(lease, { status: "completed" })))[1], 1)
         }))
     }))
 
@@ -111,12 +113,13 @@ describe("SqliteJournal", () => {
 
       const unmigrated = freshFile()
       const error = yield* withJournal({ filename: unmigrated, migrate: false }, (journal) =>
-        Effect.flip(journal.start(newRun())))
+        Effect.flip(journal.acquire(newRun(), { owner: "test", leaseMs: 1000 })))
       assert.strictEqual(error.reason, "Unavailable")
       assert.include(error.detail, "no such table")
       yield* Effect.provide(SqlJournal.migrate(), SqliteClient.layer({ filename: unmigrated }))
       const run = newRun()
-      const started = yield* withJournal({ filename: unmigrated, migrate: false }, (journal) => journal.start(run))
+      const started = yield* withJournal({ filename: unmigrated, migrate: false }, (journal) =>
+        journal.acquire(run, { owner: "test", leaseMs: 1000 }))
       assert.strictEqual(started.run.runId, run.runId)
     }))
 
@@ -124,7 +127,7 @@ describe("SqliteJournal", () => {
     Effect.gen(function*() {
       const filename = freshFile()
       const run = newRun()
-      yield* withJournal({ filename, tablePrefix: "a_" }, (journal) => journal.start(run))
+      yield* withJournal({ filename, tablePrefix: "a_" }, (journal) => leaseNew(journal, run))
       const other = yield* withJournal({ filename, tablePrefix: "b_" }, (journal) => journal.load(run.runId))
       assert.isTrue(Option.isNone(other))
       const db = new DatabaseSync(filename, { readOnly: true })
@@ -140,7 +143,7 @@ describe("SqliteJournal", () => {
       ])
     }))
 
-  it.live("several processes append to one file without losing a batch", () =>
+  it.live("several processes append under one lease to one file without losing a batch", () =>
     Effect.gen(function*() {
       const filename = freshFile()
       const run = newRun()
@@ -149,9 +152,9 @@ describe("SqliteJournal", () => {
       const total = sizes.reduce((a, b) => a + b, 0)
       yield* withJournal({ filename }, (journal) =>
         Effect.gen(function*() {
-          yield* journal.start(run)
-          const children = ["x", "y"].map((label) => writerProcess(filename, run.runId, label, sizes))
-          const local = Effect.forEach(sizes, (size, b) => journal.append(run.runId, entries(size, `w${b}`)))
+          const lease = yield* leaseNew(journal, run)
+          const children = ["x", "y"].map((label) => writerProcess(filename, lease, label, sizes))
+          const local = Effect.forEach(sizes, (size, b) => journal.append(lease, entries(size, `w${b}`)))
           const [codes] = yield* Effect.all([Effect.all(children, { concurrency: "unbounded" }), local], {
             concurrency: "unbounded"
           })
@@ -209,7 +212,7 @@ describe("SqliteJournal", () => {
       const limits = { tablePrefix: `_${"a".repeat(39)}`, maxPayloadBytes: 1, busyTimeout: 0 }
       yield* withJournal({ filename: freshFile(), ...limits, operationTimeout: "1 millis" }, () => Effect.void)
       const loaded = yield* withJournal({ filename: freshFile(), ...limits }, (journal) =>
-        Effect.andThen(journal.start({ ...run, input: "1" }), journal.load(run.runId)))
+        Effect.andThen(leaseNew(journal, { ...run, input: "1" }), journal.load(run.runId)))
       assert.strictEqual(some(loaded).run.input, "1")
     }))
 })

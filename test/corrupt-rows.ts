@@ -8,9 +8,9 @@
  */
 import { assert, layer } from "@effect/vitest"
 import { Cause, Effect, Exit, type Layer, Option, Schema } from "effect"
-import { Journal, Workflow, WorkflowError } from "plait"
+import { Journal, type RunStore, Workflow, WorkflowError } from "plait"
 import { randomUUID } from "node:crypto"
-import { makeCounts } from "./support.ts"
+import { makeCounts, plant } from "./support.ts"
 
 class Boom extends Schema.TaggedError<Boom>()("Boom", { at: Schema.String }) {}
 
@@ -35,7 +35,7 @@ interface Scenario {
   readonly input: unknown
   readonly workflow: (counts: Counts, phase: { seeding: boolean }) => AnyWorkflow
   /** Builds the original run (runs, signals) from nothing. */
-  readonly seed: (workflow: AnyWorkflow, runId: string) => Effect.Effect<void, unknown, Journal.Journal>
+  readonly seed: (workflow: AnyWorkflow, runId: string) => Effect.Effect<void, unknown, Journal.Journal | RunStore.RunStore>
   readonly alterations: ReadonlyArray<Alteration>
 }
 
@@ -336,19 +336,23 @@ const load = (runId: string) =>
 const rowsOf = (entries: Entries) =>
   entries.map((entry) => `${Journal.entryKey(entry)}=${entry.value}`).sort()
 
-/** Copies `original` under `runId`, with one alteration. */
+/**
+ * Copies `original` under `runId`, with one alteration, keeping its status: a completed run is
+ * replayed, an unfinished one executed, and both must find the corrupt row.
+ */
 const forge = (original: Journal.LoadedRun, runId: string, alteration?: Alteration) =>
   Effect.gen(function*() {
-    const journal = yield* Journal.Journal
-    yield* journal.start({ ...original.run, ...alteration?.run, runId })
     const entries = alteration?.entries?.(original.entries) ?? original.entries
-    yield* journal.append(runId, entries)
-    if (alteration?.status !== undefined) yield* journal.setStatus(runId, alteration.status as Journal.RunStatus)
+    const status = (alteration?.status ?? (original.run.status === "running" ? "queued" : original.run.status)) as Journal.Release["status"]
+    yield* plant(runId, entries, { ...original.run, ...alteration?.run, runId }, status)
     return rowsOf(entries)
   })
 
 /** Registers one test per kind of stored row for a journal backend. */
-export const corruptRowConformance = <E>(name: string, journalLayer: Layer.Layer<Journal.Journal, E>): void =>
+export const corruptRowConformance = <E>(
+  name: string,
+  journalLayer: Layer.Layer<Journal.Journal | RunStore.RunStore, E>
+): void =>
   layer(journalLayer, { excludeTestServices: true, timeout: "60 seconds" })(`${name}: corrupt rows`, (it) => {
     for (const scenario of scenarios) {
       it.effect(`a corrupt ${scenario.kind} fails the run with Corrupt naming run and path; nothing re-runs`, () =>

@@ -1,8 +1,22 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Data, Deferred, type Duration, Effect, Exit, Layer, Option, Schema, Tracer } from "effect"
+import { Clock, Data, Deferred, type Duration, Effect, Exit, Option, Schema, Tracer } from "effect"
 import { TestClock } from "effect/testing"
 import { Journal, Workflow, WorkflowError } from "plait"
-import { advance, completed, entriesOf, entryAt, failure, finished, interrupt, makeCounts, runFor, start, stepPaths } from "./support.ts"
+import {
+  advance,
+  completed,
+  entriesOf,
+  entryAt,
+  failure,
+  finished,
+  interrupt,
+  makeCounts,
+  memoryLayer,
+  plant,
+  runFor,
+  start,
+  stepPaths
+} from "./support.ts"
 
 class Boom extends Data.TaggedError("Boom")<{ readonly attempt: number }> {}
 
@@ -231,8 +245,7 @@ describe("foundation", () => {
               counts.run("b", Effect.suspend(() => failing ? Effect.fail(new Boom({ attempt: 1 })) : Effect.succeed(2))))
           )
           assert.instanceOf(failure(yield* runFor(Workflow.run(Flow, { input: 0, runId: "c" }))), Boom)
-          const journal = yield* Journal.Journal
-          yield* journal.append("c", [{ path: "b", kind: "step", seq: 0, value }])
+          yield* plant("c", [{ path: "b", kind: "step", seq: 0, value }])
           failing = false
 
           const error = failure(yield* runFor(Workflow.run(Flow, { input: 0, runId: "c" })))
@@ -244,7 +257,7 @@ describe("foundation", () => {
           assert.isString(corrupt.detail)
           assert.deepStrictEqual(counts.snapshot(), { a: 1, b: 1 })
           // Nothing already journaled was lost.
-          assert.deepStrictEqual(yield* entryAt("c", "step", "a"), { path: "a", kind: "step", seq: 0, value: "1" })
+          assert.deepStrictEqual(yield* entryAt("c", "step", "a"), { path: "a", kind: "step", seq: 0, value: "1", startedAt: 0, finishedAt: 0 })
           assert.strictEqual((yield* entryAt("c", "step", "b"))?.value, value)
         }).pipe(Effect.provide(Journal.layerMemory)))
     }
@@ -252,18 +265,16 @@ describe("foundation", () => {
 
   describe("storage faults", () => {
     /** A memory journal whose appends fail while `down` says so for the batch. */
-    const flakyJournal = (down: (entries: ReadonlyArray<Journal.JournalEntry>) => boolean) => {
-      const inner = Journal.makeMemory()
-      return Layer.succeed(Journal.Journal, {
+    const flakyJournal = (down: (entries: ReadonlyArray<Journal.JournalEntry>) => boolean) =>
+      memoryLayer((inner) => ({
         ...inner,
-        append: (runId, entries) =>
+        append: (lease, entries) =>
           Effect.suspend(() =>
             down(entries)
-              ? Effect.fail(new Journal.JournalError({ reason: "Unavailable", runId, detail: "store down" }))
-              : inner.append(runId, entries)
+              ? Effect.fail(new Journal.JournalError({ reason: "Unavailable", runId: lease.runId, detail: "store down" }))
+              : inner.append(lease, entries)
           )
-      })
-    }
+      }))
 
     it.effect("a step is reported complete only after its write commits; a write that failed re-runs the step on resume", () => {
       const store = { down: true }
@@ -301,21 +312,20 @@ describe("foundation", () => {
     })
 
     it.effect("steps completing together are reported complete only once their batch commits, checked while the journal holds it open", () => {
-      const inner = Journal.makeMemory()
       const release = Deferred.makeUnsafe<void>()
       const committed = new Set<string>()
       const held: Array<string> = []
       // Every append waits for `release` before it commits.
-      const holding = Layer.succeed(Journal.Journal, {
+      const holding = memoryLayer((inner) => ({
         ...inner,
-        append: (runId, entries) =>
+        append: (lease, entries) =>
           Effect.gen(function*() {
             held.push(...entries.map((entry) => entry.path))
             yield* Deferred.await(release)
-            yield* inner.append(runId, entries)
+            yield* inner.append(lease, entries)
             for (const entry of entries) committed.add(entry.path)
           })
-      })
+      }))
       return Effect.gen(function*() {
         const reported: Array<string> = []
         const Flow = Workflow.make("batch_commit", { input: Schema.Number }).pipe(
@@ -370,8 +380,7 @@ describe("foundation", () => {
           })
         )
         assert.instanceOf(failure(yield* runFor(Workflow.run(Flow, { input: 0, runId: "rf" }))), Boom)
-        const journal = yield* Journal.Journal
-        yield* journal.append("rf", [{ path: "r/damaged/first", kind: "step", seq: 0, value: "\"garbled\"" }])
+        yield* plant("rf", [{ path: "r/damaged/first", kind: "step", seq: 0, value: "\"garbled\"" }])
         gateOpen = true
 
         const error = failure(yield* runFor(Workflow.run(Flow, { input: 0, runId: "rf" })))
@@ -385,7 +394,7 @@ describe("foundation", () => {
 
   describe("payload bound", () => {
     /** A memory journal that stores values of at most 64 bytes. */
-    const smallJournal = Layer.sync(Journal.Journal, () => ({ ...Journal.makeMemory(), maxPayloadBytes: 64 }))
+    const smallJournal = memoryLayer((journal) => ({ ...journal, maxPayloadBytes: 64 }))
 
     it.effect("an output over the journal's bound fails its step with TooLarge naming run and path; outputs batched beside it are journaled", () =>
       Effect.gen(function*() {
@@ -438,7 +447,7 @@ describe("foundation", () => {
         const first = yield* runFor(Workflow.run(Flow, { input: 30, runId: "exp" }))
         if (first._tag === "Failure") return assert.fail("the run failed instead of suspending")
         assert.deepStrictEqual(first.value, { _tag: "Suspended", runId: "exp", waitingFor: "approval" })
-        assert.strictEqual(Option.getOrThrow(yield* journal.load("exp")).run.status, "suspended")
+        assert.strictEqual(Option.getOrThrow(yield* journal.load("exp")).run.status, "waiting")
 
         const bad = yield* Effect.exit(
           Workflow.sendSignal(Flow, { runId: "exp", path: "approval", value: { approved: "yes" } })

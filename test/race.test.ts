@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Data, Effect, Option, Scheduler, Schema } from "effect"
 import { Journal, Workflow, WorkflowError } from "plait"
-import { completed, entryAt, failure, interrupt, makeCounts, runFor, start, stepPaths } from "./support.ts"
+import { completed, entryAt, failure, interrupt, makeCounts, plant, runFor, start, stepPaths } from "./support.ts"
 
 class Boom extends Data.TaggedError("Boom")<{ readonly at: string }> {}
 
@@ -101,8 +101,7 @@ describe("race", () => {
       // The premise: the same journal without the recorded winner makes a fresh race pick `manual`.
       const journal = yield* Journal.Journal
       const recorded = Option.getOrThrow(yield* journal.load("rr"))
-      yield* journal.start({ ...recorded.run, runId: "rr-fresh" })
-      yield* journal.append("rr-fresh", recorded.entries.filter((entry) => entry.kind !== "choice"))
+      yield* plant("rr-fresh", recorded.entries.filter((entry) => entry.kind !== "choice"), recorded.run)
       const fresh = completed(yield* runFor(Workflow.run(Flow, { input: "k", runId: "rr-fresh" })))
       assert.deepStrictEqual(fresh.decision, { _tag: "manual", value: { approval: false } })
 
@@ -145,8 +144,7 @@ describe("race", () => {
       completed(yield* runFor(Workflow.run(Flow, { input: "k", runId: "seed" })))
       const seeded = yield* journal.load("seed")
       if (seeded._tag === "None") return assert.fail("seed run missing")
-      yield* journal.start({ ...seeded.value.run, runId: "bad-choice" })
-      yield* journal.append("bad-choice", [{ path: "answer", kind: "choice", seq: 0, value: "\"nope\"" }])
+      yield* plant("bad-choice", [{ path: "answer", kind: "choice", seq: 0, value: "\"nope\"" }], seeded.value.run)
       const before = counts.snapshot()
 
       const error = failure(yield* runFor(Workflow.run(Flow, { input: "k", runId: "bad-choice" })))

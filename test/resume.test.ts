@@ -118,7 +118,7 @@ describe("resume edges", () => {
       assert.deepStrictEqual(counts.snapshot(), { user: 1 })
     }).pipe(Effect.provide(Journal.layerMemory)))
 
-  it.effect("a run interrupted from outside keeps its status and resumes; completed steps do not run again", () =>
+  it.effect("a run interrupted from outside is queued again, not failed, and resumes; completed steps do not run again", () =>
     Effect.gen(function*() {
       const counts = makeCounts()
       const Flow = Workflow.make("interrupted", { input: Schema.Number }).pipe(
@@ -129,7 +129,8 @@ describe("resume edges", () => {
       const fiber = yield* start(Workflow.run(Flow, { input: 0, runId: "cut" }))
       yield* advance("1 second")
       yield* interrupt(fiber)
-      assert.strictEqual(yield* statusOf("cut"), "running")
+      // Stopped, not failed: runnable again at once.
+      assert.strictEqual(yield* statusOf("cut"), "queued")
 
       const ctx = completed(yield* runFor(Workflow.run(Flow, { input: 0, runId: "cut" }), "10 seconds"))
       assert.deepStrictEqual(ctx, { input: 0, a: 1, slow: 2, c: 3 })
@@ -148,7 +149,7 @@ describe("resume edges", () => {
       )
       const exit = yield* runFor(Workflow.run(Flow, { input: 0, runId: "self" }))
       assert.strictEqual(exit._tag, "Failure")
-      assert.strictEqual(yield* statusOf("self"), "running")
+      assert.strictEqual(yield* statusOf("self"), "queued")
       interrupting = false
       assert.deepStrictEqual(completed(yield* runFor(Workflow.run(Flow, { input: 0, runId: "self" }))), { input: 0, a: 1, b: 2 })
       assert.deepStrictEqual(counts.snapshot(), { a: 1, b: 2 })

@@ -6,14 +6,15 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
 import { JournalError } from "../Journal.ts"
 import { ParallelFailure } from "../WorkflowError.ts"
-import * as Schema from "effect/Schema"
 import { jsonCodec } from "./codec.ts"
+import { isRunFault } from "./faults.ts"
 import type { ErrorStrategy, Tolerance } from "./node.ts"
 import type { RunState } from "./runState.ts"
 import { decodeStored } from "./step.ts"
-import { isSuspend } from "./suspend.ts"
+import { isSuspend, mergeSuspends, type Suspend } from "./suspend.ts"
 
 /**
  * The tasks of a block: their keys, and how to build the task at an index. Tasks are built only
@@ -49,7 +50,11 @@ export const fanOut = (
   return Effect.flatMap(exits, (all) => settleExits(tasks.keys, all as ReadonlyArray<Exit.Exit<unknown, unknown>>, state, options))
 }
 
-/** Runs the tasks at the bound; failFast returns their values, the other strategies their exits. */
+/**
+ * Runs the tasks at the bound; failFast returns their values, the other strategies their exits.
+ * A task that suspends (waits for a signal or, under a worker, a sleep) is not a failure: under
+ * failFast its siblings go on, and the block suspends once none is left running, with every wait.
+ */
 const runAll = (tasks: Tasks, stateAt: (index: number) => RunState, options: FanOutOptions) => {
   const concurrency = options.concurrency ?? "unbounded"
   const onSuccess = options.onSuccess
@@ -57,9 +62,16 @@ const runAll = (tasks: Tasks, stateAt: (index: number) => RunState, options: Fan
     ? (_key: string, index: number) => tasks.runAt(index, stateAt(index))
     : (key: string, index: number) =>
       Effect.tap(tasks.runAt(index, stateAt(index)), () => Effect.sync(() => onSuccess(key)))
-  return options.onError === "failFast"
-    ? Effect.forEach(tasks.keys, run, { concurrency })
-    : Effect.forEach(tasks.keys, (key, index) => Effect.exit(run(key, index)), { concurrency })
+  if (options.onError !== "failFast") {
+    return Effect.forEach(tasks.keys, (key, index) => Effect.exit(run(key, index)), { concurrency })
+  }
+  const suspended: Array<Suspend> = []
+  const parked = (key: string, index: number) =>
+    Effect.catchIf(run(key, index), isSuspend, (suspend) => Effect.sync(() => void suspended.push(suspend)))
+  return Effect.flatMap(
+    Effect.forEach(tasks.keys, parked, { concurrency }),
+    (values) => (suspended.length > 0 ? Effect.fail(mergeSuspends(suspended)) : Effect.succeed(values))
+  )
 }
 
 /**
@@ -150,6 +162,7 @@ const settleExits = (
   const failures: Record<string, unknown> = {}
   const successes: Record<string, unknown> = {}
   const results: Array<Result.Result<unknown, unknown>> = []
+  const suspended: Array<Suspend> = []
   for (let i = 0; i < exits.length; i++) {
     const exit = exits[i]!
     const key = keys[i]!
@@ -159,14 +172,17 @@ const settleExits = (
       continue
     }
     const error = Cause.findErrorOption(exit.cause)
-    // A suspension, an interruption, a defect or a journal fault is not a branch failure to
-    // collect: it ends the block. A storage fault turned into a branch `Result` would be hidden.
-    if (error._tag === "None" || isSuspend(error.value) || error.value instanceof JournalError) {
-      return exit as Exit.Exit<never, unknown>
+    // An interruption, a defect or a run fault is not a branch failure to collect: it ends the
+    // block. A storage fault turned into a branch `Result` would be hidden.
+    if (error._tag === "None" || isRunFault(error.value)) return exit as Exit.Exit<never, unknown>
+    if (isSuspend(error.value)) {
+      suspended.push(error.value)
+      continue
     }
     failures[key] = error.value
     results.push(Result.fail(error.value))
   }
+  if (suspended.length > 0) return Effect.fail(mergeSuspends(suspended))
   const failed = exits.length - Object.keys(successes).length
   if (options.onError === "settle" && failed <= tolerated(options.tolerate, exits.length)) {
     return Effect.succeed(results)

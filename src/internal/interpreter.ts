@@ -12,7 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Schema from "effect/Schema"
-import { JournalError } from "../Journal.ts"
+import { JournalError, type LeaseLost } from "../Journal.ts"
 import { RaceFailure, SignalTimeout } from "../WorkflowError.ts"
 import { type JsonCodec, jsonCodec } from "./codec.ts"
 import { fanOut, type Tasks } from "./fanOut.ts"
@@ -33,7 +33,8 @@ import { childPath, itemPath } from "./path.ts"
 import type { RunState } from "./runState.ts"
 import { awaitsSignal, journalItems, signalCodecOf } from "./signal.ts"
 import { decodeStored, runStep } from "./step.ts"
-import { isSuspend, Suspend } from "./suspend.ts"
+import { isRunFault } from "./faults.ts"
+import { isSuspend, mergeSuspends, type Suspend, suspendOn } from "./suspend.ts"
 
 type Run<A = Ctx> = Effect.Effect<A, unknown, unknown>
 
@@ -178,7 +179,7 @@ const journaledOrder = (
   state: RunState,
   keys: ReadonlyArray<string>,
   completionOrder: ReadonlyArray<string>
-): Effect.Effect<ReadonlyArray<string>, JournalError> => {
+): Effect.Effect<ReadonlyArray<string>, JournalError | LeaseLost> => {
   const stored = state.stored("order", path)
   if (stored === undefined) {
     return Effect.as(
@@ -239,7 +240,7 @@ const firstSuccess = (node: RaceNode, ctx: Ctx, path: string, state: RunState) =
     if (node.branches.length === 0) return yield* new RaceFailure({ runId: state.runId, path, failures: {} })
     const winner = yield* Deferred.make<readonly [string, Ctx], unknown>()
     const failures: Record<string, unknown> = {}
-    let waiting: Suspend | undefined
+    const waiting: Array<Suspend> = []
     let pending = node.branches.length
     const fibers = yield* Effect.forEach(node.branches, ([key, nodes]) =>
       Effect.forkChild(
@@ -247,15 +248,17 @@ const firstSuccess = (node: RaceNode, ctx: Ctx, path: string, state: RunState) =
           Effect.flatMap((exit) => {
             if (Exit.isSuccess(exit)) return Deferred.succeed(winner, [key, exit.value] as const)
             const error = Cause.findErrorOption(exit.cause)
-            // An interruption, a defect or a journal fault is not a lost branch: it ends the race.
-            if (error._tag === "None" || error.value instanceof JournalError) {
+            // An interruption, a defect or a run fault is not a lost branch: it ends the race.
+            if (error._tag === "None" || isRunFault(error.value)) {
               return Deferred.done(winner, exit as Exit.Exit<never, unknown>)
             }
-            if (isSuspend(error.value)) waiting ??= error.value
+            if (isSuspend(error.value)) waiting.push(error.value)
             else failures[key] = error.value
-            return --pending === 0
-              ? Deferred.fail(winner, waiting ?? new RaceFailure({ runId: state.runId, path, failures }))
-              : Effect.void
+            if (--pending > 0) return Effect.void
+            return Deferred.fail(
+              winner,
+              waiting.length > 0 ? mergeSuspends(waiting) : new RaceFailure({ runId: state.runId, path, failures })
+            )
           })
         )
       ))
@@ -330,9 +333,17 @@ const runCase = (
 
 // --- sleep and signal ----------------------------------------------------------------------
 
+/**
+ * A durable sleep. Under a worker (`suspendSleeps`) the run is released until the wake time
+ * instead of holding its slot; run directly, the remaining time is slept in process.
+ */
 const runSleep = (node: SleepNode, path: string, state: RunState): Run =>
-  Effect.flatMap(deadline(path, state, node.duration), ({ at, now }) =>
-    at > now ? Effect.as(Effect.sleep(at - now), {}) : Effect.succeed({}))
+  Effect.flatMap(deadline(path, state, node.duration), ({ at, now }) => {
+    if (at <= now || state.readOnly) return Effect.succeed({})
+    return state.suspendSleeps
+      ? Effect.fail(suspendOn({ path, kind: "sleep", until: at }))
+      : Effect.as(Effect.sleep(at - now), {})
+  })
 
 const runSignal = (node: SignalNode, path: string, state: RunState): Run => {
   const stored = state.stored("signal", path)
@@ -340,10 +351,10 @@ const runSignal = (node: SignalNode, path: string, state: RunState): Run => {
     return Effect.map(decodeStored(state, path, signalCodecOf(node), stored.value), (value) => ({ [node.name]: value }))
   }
   const timeout = node.timeout
-  if (timeout === undefined) return Effect.fail(new Suspend(path, "signal"))
+  if (timeout === undefined) return Effect.fail(suspendOn({ path, kind: "signal", until: undefined }))
   return Effect.flatMap(deadline(path, state, timeout), ({ at, now }): Run =>
     now < at
-      ? Effect.fail(new Suspend(path, "signal"))
+      ? Effect.fail(suspendOn({ path, kind: "signal", until: at }))
       : Effect.fail(
         new SignalTimeout({ runId: state.runId, path, timeout: Duration.format(Duration.fromInputUnsafe(timeout)) })
       ))
@@ -359,7 +370,7 @@ const deadline = (path: string, state: RunState, duration: Duration.Input) =>
     const stored = state.stored("wake", path)
     if (stored !== undefined) return { at: (yield* decodeStored(state, path, wakeCodec, stored.value)) as number, now }
     const at = now + Duration.toMillis(Duration.fromInputUnsafe(duration))
-    yield* state.writer.write({ path, kind: "wake", seq: 0, value: JSON.stringify(at) })
+    yield* state.writer.write({ path, kind: "wake", seq: 0, value: JSON.stringify(at), startedAt: now })
     return { at, now }
   })
 

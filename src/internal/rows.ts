@@ -1,12 +1,12 @@
 /**
- * What a journal row may hold, shared by every backend and by the run that reads it back: the
- * entry kinds and run statuses this version knows, and the bound on a stored value.
+ * What a journal entry may hold, shared by every backend and by the run that reads it back: the
+ * entry kinds this version knows, and the bound on a stored value.
  */
 import { Buffer } from "node:buffer"
-import type { EntryKind, RunStatus } from "../Journal.ts"
+import type { EntryKind } from "../Journal.ts"
 
-// Records rather than arrays: adding a kind or a status to the types without listing it here
-// is a compile error, so a row of a new kind is never reported as corrupt by mistake.
+// A record rather than an array: adding a kind to the type without listing it here is a compile
+// error, so an entry of a new kind is never reported as corrupt by mistake.
 const kinds: Record<EntryKind, true> = {
   step: true,
   attempt: true,
@@ -16,12 +16,8 @@ const kinds: Record<EntryKind, true> = {
   signal: true,
   items: true
 }
-const statuses: Record<RunStatus, true> = { running: true, suspended: true, completed: true, failed: true }
 
 export const isEntryKind = (kind: unknown): kind is EntryKind => typeof kind === "string" && Object.hasOwn(kinds, kind)
-
-export const isRunStatus = (status: unknown): status is RunStatus =>
-  typeof status === "string" && Object.hasOwn(statuses, status)
 
 /** Why `value` is too large to store under `limit` UTF-8 bytes, or `undefined` when it fits. */
 export const payloadIssue = (value: string, limit: number): string | undefined => {

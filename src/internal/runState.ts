@@ -8,6 +8,7 @@ import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import { entryKey, type JournalEntry, JournalError } from "../Journal.ts"
 import { jsonCodec } from "./codec.ts"
+import { isEntryKind } from "./rows.ts"
 import type { Writer } from "./writer.ts"
 
 /**
@@ -65,6 +66,13 @@ export interface RunState {
   readonly observer: Observer | undefined
   readonly stored: (kind: JournalEntry["kind"], path: string) => JournalEntry | undefined
   readonly attempts: (path: string) => Exit.Exit<AttemptHistory, JournalError>
+  /** Under a worker: a durable sleep releases the run until its wake time instead of sleeping. */
+  readonly suspendSleeps: boolean
+  /**
+   * Replaying a finished run: nothing runs and nothing is written; a step the journal lacks is a
+   * corrupt journal.
+   */
+  readonly readOnly: boolean
   /**
    * Set inside a branch of a settled block, to the outcome the block recorded for it. In a
    * branch recorded as failed, steps replay the failure that exhausted them instead of running
@@ -74,31 +82,50 @@ export interface RunState {
   readonly recorded: "failed" | "succeeded" | undefined
 }
 
+/**
+ * Indexes a run's entries. Each must have a kind this version knows and the number its kind
+ * allows (attempts count from 1, every other kind has one entry per path, at 0): an entry that
+ * does not is corrupt, and so is the run.
+ */
 export const makeRunState = (options: {
   readonly runId: string
   readonly entries: ReadonlyArray<JournalEntry>
   readonly writer: Writer
   readonly observer: Observer | undefined
-}): RunState => {
+  readonly suspendSleeps?: boolean | undefined
+  readonly readOnly?: boolean | undefined
+}): Exit.Exit<RunState, JournalError> => {
   const byKey = new Map<string, JournalEntry>()
   const attemptsByPath = new Map<string, Array<JournalEntry>>()
   for (const entry of options.entries) {
-    byKey.set(entryKey(entry), entry)
     if (entry.kind === "attempt") {
+      if (!(Number.isSafeInteger(entry.seq) && entry.seq >= 1)) return corruptEntry(options.runId, entry, `an attempt numbered ${entry.seq}`)
       const list = attemptsByPath.get(entry.path)
       if (list === undefined) attemptsByPath.set(entry.path, [entry])
       else list.push(entry)
+    } else if (entry.seq !== 0 || !isEntryKind(entry.kind)) {
+      return corruptEntry(
+        options.runId,
+        entry,
+        isEntryKind(entry.kind) ? `a ${entry.kind} entry numbered ${entry.seq}, not 0` : `unknown entry kind ${JSON.stringify(entry.kind)}`
+      )
     }
+    byKey.set(entryKey(entry), entry)
   }
-  return {
+  return Exit.succeed({
     runId: options.runId,
     writer: options.writer,
     observer: options.observer,
     stored: (kind, path) => byKey.get(entryKey({ kind, path, seq: 0 })),
     attempts: (path) => historyOf(options.runId, path, attemptsByPath.get(path)),
+    suspendSleeps: options.suspendSleeps ?? false,
+    readOnly: options.readOnly ?? false,
     recorded: undefined
-  }
+  })
 }
+
+const corruptEntry = (runId: string, entry: JournalEntry, detail: string) =>
+  Exit.fail(new JournalError({ reason: "Corrupt", runId, path: entry.path, detail }))
 
 const historyOf = (
   runId: string,

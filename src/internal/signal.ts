@@ -4,12 +4,14 @@
  * has the item it names, and journal the value encoded through the signal's schema.
  */
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { Journal, JournalError, type LoadedRun } from "../Journal.ts"
-import { InvalidOutput, UnknownSignal } from "../WorkflowError.ts"
+import { Journal, JournalError, type LeaseLost, type LoadedRun } from "../Journal.ts"
+import { RunStore } from "../RunStore.ts"
+import { InvalidOutput, RunNotFound, SignalAlreadyDelivered, UnknownSignal } from "../WorkflowError.ts"
 import { type JsonCodec, jsonCodec } from "./codec.ts"
 import { memoizeByIdentity } from "./memo.ts"
 import { keyedChildren, type Node, type SignalNode } from "./node.ts"
@@ -39,7 +41,7 @@ export const journalItems = (
   path: string,
   state: RunState,
   itemPaths: ReadonlyArray<string>
-): Effect.Effect<void, JournalError> => {
+): Effect.Effect<void, JournalError | LeaseLost> => {
   const stored = state.stored("items", path)
   if (stored === undefined) return state.writer.write({ path, kind: "items", seq: 0, value: JSON.stringify(itemPaths) })
   const journaled = storedItems(state.runId, path, stored.value)
@@ -67,17 +69,22 @@ const storedItems = (runId: string, path: string, text: string): Exit.Exit<Reado
 }
 
 /**
- * Journals `value` for the signal at `path` of run `runId`. Refused, with nothing written, when
- * the workflow has no signal there, when a `forEach` on the way has started without the item the
- * path names, or when the value does not encode with the signal's schema. A signal for an item of
- * a `forEach` the run has not reached yet is kept, like any signal sent early.
+ * Validates a signal against the workflow and hands it to the store, which keeps the first value
+ * per path and wakes the run if it waits. Refused, with nothing written, when the workflow has no
+ * signal at `path`, when a `forEach` on the way has started without the item the path names, or
+ * when the value does not encode with the signal's schema. A signal for an item of a `forEach`
+ * the run has not reached yet is kept, like any signal sent early.
  */
 export const deliverSignal = (
   nodes: ReadonlyArray<Node>,
   runId: string,
   path: string,
   value: unknown
-): Effect.Effect<void, InvalidOutput | UnknownSignal | JournalError, Journal> =>
+): Effect.Effect<
+  void,
+  InvalidOutput | UnknownSignal | SignalAlreadyDelivered | RunNotFound | JournalError,
+  RunStore | Journal
+> =>
   Effect.gen(function*() {
     const target = findSignal(nodes, "", path, [])
     if (target === undefined) {
@@ -87,15 +94,16 @@ export const deliverSignal = (
     if (Exit.isFailure(encoded)) {
       return yield* new InvalidOutput({ runId, path, issue: String(Cause.squash(encoded.cause)) })
     }
-    const journal = yield* Journal
     if (target.items.length > 0) {
-      const loaded = yield* journal.load(runId)
-      if (Option.isNone(loaded)) {
-        return yield* new JournalError({ reason: "Conflict", runId, detail: "the run does not exist" })
-      }
+      const loaded = yield* Effect.flatMap(Effect.service(Journal), (journal) => journal.load(runId))
+      if (Option.isNone(loaded)) return yield* new RunNotFound({ runId })
       yield* missingItem(runId, path, loaded.value, target.items)
     }
-    yield* journal.append(runId, [{ path, kind: "signal", seq: 0, value: encoded.value }])
+    const store = yield* RunStore
+    const now = yield* Clock.currentTimeMillis
+    const delivery = yield* store.deliver(runId, { path, kind: "signal", seq: 0, value: encoded.value, finishedAt: now })
+    if (delivery === "missing") return yield* new RunNotFound({ runId })
+    if (delivery === "duplicate") return yield* new SignalAlreadyDelivered({ runId, path })
   })
 
 /** Fails when a `forEach` on the way has journaled its items and the path's item is not one. */

@@ -3,6 +3,7 @@
  * timeout, then write its encoded output before anyone can depend on it.
  */
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -70,6 +71,11 @@ export const runStep = (
       return replayed(state, path, Effect.flatMap(decodeFailure(node, path, state, exhausted), Effect.fail))
     }
   }
+  if (state.readOnly) {
+    return Effect.fail(
+      new JournalError({ reason: "Corrupt", runId: state.runId, path, detail: "the run is finished but this step has no journaled output" })
+    )
+  }
   return execute(node, path, state, codec, work)
 }
 
@@ -122,11 +128,13 @@ const failedAttempt = (
   seq: number,
   attempt: number,
   exhausted: boolean,
-  error: unknown
+  error: unknown,
+  times: { readonly startedAt: number; readonly finishedAt: number }
 ): JournalEntry => ({
   path,
   kind: "attempt",
   seq,
+  ...times,
   value: JSON.stringify(
     exhausted
       ? { attempt, exhausted, error: describe(error), ...encodeFailure(node, error) }
@@ -162,6 +170,7 @@ const execute = Effect.fnUntraced(function*(
   while (true) {
     const attempt = failures + 1
     yield* notify(state, { _tag: "Started", runId: state.runId, path, attempt })
+    const startedAt = yield* Clock.currentTimeMillis
     const exit = yield* Effect.exit(
       bounded.pipe(Effect.withSpan("plait.step", spanOptions(state, path, attempt, false), noStackTrace))
     )
@@ -171,10 +180,12 @@ const execute = Effect.fnUntraced(function*(
         const invalid = new InvalidOutput({ runId: state.runId, path, issue: Cause.squash(encoded.cause) as string })
         // Journaled as the attempt that exhausts the budget: a settled block that recorded this
         // branch as failed then replays the failure instead of running the step again.
-        yield* state.writer.write(failedAttempt(node, path, seq, attempt, true, invalid))
+        const finishedAt = yield* Clock.currentTimeMillis
+        yield* state.writer.write(failedAttempt(node, path, seq, attempt, true, invalid, { startedAt, finishedAt }))
         return yield* invalid
       }
-      yield* state.writer.write({ path, kind: "step", seq: 0, value: encoded.value })
+      const finishedAt = yield* Clock.currentTimeMillis
+      yield* state.writer.write({ path, kind: "step", seq: 0, value: encoded.value, startedAt, finishedAt })
       yield* notify(state, { _tag: "Completed", runId: state.runId, path, attempt })
       return exit.value
     }
@@ -183,7 +194,8 @@ const execute = Effect.fnUntraced(function*(
     if (failure._tag === "None") return yield* exit
     failures += 1
     const exhausted = failures > budget
-    yield* state.writer.write(failedAttempt(node, path, seq++, attempt, exhausted, failure.value))
+    const finishedAt = yield* Clock.currentTimeMillis
+    yield* state.writer.write(failedAttempt(node, path, seq++, attempt, exhausted, failure.value, { startedAt, finishedAt }))
     yield* notify(state, { _tag: "Failed", runId: state.runId, path, attempt, willRetry: !exhausted })
     if (exhausted) return yield* exit
     yield* Effect.sleep(retryDelay(node.retry!, failures))

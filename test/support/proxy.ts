@@ -96,5 +96,5 @@ export const pgJournalThrough = Effect.fnUntraced(function*(pgUrl: string, proxy
   const context = yield* Layer.build(
     PgJournal.layer({ url: Redacted.make(proxied.toString()), tablePrefix, connectTimeout: "2 seconds" })
   )
-  return Context.get(context, Journal.Journal)
+  return { journal: Context.get(context, Journal.Journal), context }
 })

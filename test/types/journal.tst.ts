@@ -1,19 +1,20 @@
 import type { Config, Effect, Layer } from "effect"
 import type { SqlClient, SqlError } from "effect/sql"
-import { Journal, PgJournal, SqliteJournal, SqlJournal } from "plait"
+import { Journal, PgJournal, type RunStore, SqliteJournal, SqlJournal } from "plait"
 import { describe, expect, test } from "tstyche"
 
 describe("journal options", () => {
   test("building a journal can fail with InvalidOption, before any storage error", () => {
+    type Backend = Journal.Journal | RunStore.RunStore
     expect(SqliteJournal.layer({ filename: "x.sqlite" })).type.toBe<
-      Layer.Layer<Journal.Journal, SqlError.SqlError | Journal.InvalidOption>
+      Layer.Layer<Backend, SqlError.SqlError | Journal.InvalidOption>
     >()
-    expect(PgJournal.layer({})).type.toBe<Layer.Layer<Journal.Journal, SqlError.SqlError | Journal.InvalidOption>>()
+    expect(PgJournal.layer({})).type.toBe<Layer.Layer<Backend, SqlError.SqlError | Journal.InvalidOption>>()
     expect(PgJournal.layerConfig({})).type.toBe<
-      Layer.Layer<Journal.Journal, Config.ConfigError | SqlError.SqlError | Journal.InvalidOption>
+      Layer.Layer<Backend, Config.ConfigError | SqlError.SqlError | Journal.InvalidOption>
     >()
     expect(SqlJournal.layer()).type.toBe<
-      Layer.Layer<Journal.Journal, SqlError.SqlError | Journal.InvalidOption, SqlClient.SqlClient>
+      Layer.Layer<Backend, SqlError.SqlError | Journal.InvalidOption, SqlClient.SqlClient>
     >()
     expect(SqlJournal.migrate()).type.toBe<
       Effect.Effect<ReadonlyArray<SqlJournal.Migration>, SqlError.SqlError | Journal.InvalidOption, SqlClient.SqlClient>

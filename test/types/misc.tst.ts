@@ -1,5 +1,5 @@
 import { Effect, Schema } from "effect"
-import { type Journal, Workflow, type WorkflowError } from "plait"
+import { type Journal, type RunStore, Workflow, type WorkflowError } from "plait"
 import { describe, expect, test } from "tstyche"
 
 const start = Workflow.make("expense", { input: Schema.Number })
@@ -70,14 +70,18 @@ describe("signal", () => {
     >()
   })
 
-  test("sendSignal needs a Journal and fails with InvalidOutput, UnknownSignal or JournalError", () => {
+  test("sendSignal needs the RunStore and the Journal; fails with InvalidOutput, UnknownSignal, SignalAlreadyDelivered, RunNotFound or JournalError", () => {
     const Approved = start.pipe(Workflow.signal("approval", { schema: Approval }))
     expect(Workflow.sendSignal(Approved, { runId: "r1", path: "approval", value: { approved: true, by: "ada" } }))
       .type.toBe<
         Effect.Effect<
           void,
-          WorkflowError.InvalidOutput | WorkflowError.UnknownSignal | WorkflowError.JournalError,
-          Journal.Journal
+          | WorkflowError.InvalidOutput
+          | WorkflowError.UnknownSignal
+          | WorkflowError.SignalAlreadyDelivered
+          | WorkflowError.RunNotFound
+          | WorkflowError.JournalError,
+          RunStore.RunStore | Journal.Journal
         >
       >()
   })
