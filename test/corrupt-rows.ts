@@ -337,13 +337,15 @@ const rowsOf = (entries: Entries) =>
   entries.map((entry) => `${Journal.entryKey(entry)}=${entry.value}`).sort()
 
 /**
- * Copies `original` under `runId`, with one alteration, keeping its status: a completed run is
- * replayed, an unfinished one executed, and both must find the corrupt row.
+ * Copies `original` under `runId`, with one alteration, and with the status it had or `queued`:
+ * a completed run is replayed without a lease, a queued one executed under its lease, and both
+ * must find the corrupt row.
  */
-const forge = (original: Journal.LoadedRun, runId: string, alteration?: Alteration) =>
+const forge = (original: Journal.LoadedRun, runId: string, queued: boolean, alteration?: Alteration) =>
   Effect.gen(function*() {
     const entries = alteration?.entries?.(original.entries) ?? original.entries
-    const status = (alteration?.status ?? (original.run.status === "running" ? "queued" : original.run.status)) as Journal.Release["status"]
+    const kept = original.run.status === "running" ? "queued" : original.run.status
+    const status = (alteration?.status ?? (queued ? "queued" : kept)) as Journal.Release["status"]
     yield* plant(runId, entries, { ...original.run, ...alteration?.run, runId }, status)
     return rowsOf(entries)
   })
@@ -366,19 +368,24 @@ export const corruptRowConformance = <E>(
           const original = yield* load(seedId)
 
           // The copy itself is sound: resumed unaltered, it meets no journal error.
-          const control = `${seedId}-control`
-          yield* forge(original, control)
-          const controlExit = yield* runOnce(workflow, control, scenario.input)
-          if (Exit.isFailure(controlExit)) {
-            assert.notInstanceOf(Cause.squash(controlExit.cause), Journal.JournalError, "the unaltered copy failed")
+          for (const queued of [false, true]) {
+            const control = `${seedId}-control-${queued}`
+            yield* forge(original, control, queued)
+            const controlExit = yield* runOnce(workflow, control, scenario.input)
+            if (Exit.isFailure(controlExit)) {
+              assert.notInstanceOf(Cause.squash(controlExit.cause), Journal.JournalError, "the unaltered copy failed")
+            }
           }
 
-          for (const [i, alteration] of scenario.alterations.entries()) {
-            const runId = `${seedId}-${i}`
-            const rows = yield* forge(original, runId, alteration)
+          const copies = scenario.alterations.flatMap((alteration, i) =>
+            (alteration.status === undefined ? [false, true] : [false]).map((queued) => ({ alteration, i, queued }))
+          )
+          for (const { alteration, i, queued } of copies) {
+            const runId = `${seedId}-${i}-${queued ? "queued" : "as-stored"}`
+            const rows = yield* forge(original, runId, queued, alteration)
             const before = counts.snapshot()
             const exit = yield* runOnce(workflow, runId, scenario.input)
-            const context = `${scenario.kind}, ${alteration.label}`
+            const context = `${scenario.kind}, ${alteration.label}${queued ? ", queued" : ""}`
             assert.isTrue(Exit.isFailure(exit), `${context}: the run was accepted`)
             const error = Cause.squash((exit as Exit.Failure<unknown, unknown>).cause)
             assert.instanceOf(error, WorkflowError.JournalError, `${context}: ${String(error)}`)
