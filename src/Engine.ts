@@ -169,7 +169,10 @@ export class Engine extends Context.Service<Engine, {
     runId: string,
     path: P,
     value: SignalValue<W, P>
-  ) => Effect.Effect<void, InvalidOutput | SignalAlreadyDelivered | RunNotFound | RunConflict | JournalError>
+  ) => Effect.Effect<
+    void,
+    InvalidOutput | DuplicateEffect | SignalAlreadyDelivered | RunNotFound | RunConflict | JournalError
+  >
   /**
    * Cancels a run: at once when nobody executes it, else its executor interrupts it at its next
    * heartbeat or notification (finalizers run) and marks it `cancelled`.
@@ -278,9 +281,11 @@ export const make: Effect.Effect<Engine["Service"], never, Journal | RunStore> =
   const signal: Engine["Service"]["signal"] = (workflow, runId, path, value) =>
     Effect.gen(function*() {
       yield* Effect.flatMap(runOf(runId), (run) => ofWorkflow(run, workflow.name))
-      yield* deliverSignal(workflow.nodes, runId, path, value)
+      yield* deliverSignal(workflow as unknown as Definition, runId, path, value)
     }).pipe(
-      Effect.provideService(RunStore, store),Effect.withSpan("plait.engine.signal", { attributes: { "plait.run_id": runId, "plait.path": path } }))
+      Effect.provideService(RunStore, store),
+      Effect.withSpan("plait.engine.signal", { attributes: { "plait.run_id": runId, "plait.path": path } })
+    )
 
   const cancel: Engine["Service"]["cancel"] = (runId, options) =>
     Effect.flatMap(store.cancel(runId, options?.reason ?? "cancelled"), (run) =>

@@ -16,7 +16,6 @@ import type { RunStore } from "./RunStore.ts"
 import type { DeepMerge, LastWins } from "./internal/DeepMerge.ts"
 import { Definition, nodesOf, TypeId as DefinitionTypeId } from "./internal/definition.ts"
 import type { ErrorStrategy, MergeStrategy, Node, RetryPolicy, StepNode, Tolerance } from "./internal/node.ts"
-import { checkOneEffectCopy } from "./internal/effectCopy.ts"
 import { runDefinition } from "./internal/run.ts"
 import { deliverSignal } from "./internal/signal.ts"
 import type { StepEvent as InternalStepEvent } from "./internal/runState.ts"
@@ -1193,7 +1192,4 @@ export const sendSignal = <I, Ctx, E, R>(
   InvalidOutput | DuplicateEffect | SignalAlreadyDelivered | RunNotFound | JournalError,
   RunStore
 > =>
-  Effect.andThen(
-    checkOneEffectCopy(workflow as unknown as Definition, options.runId),
-    deliverSignal(workflow.nodes, options.runId, options.path, options.value)
-  )
+  deliverSignal(workflow as unknown as Definition, options.runId, options.path, options.value)

@@ -8,6 +8,8 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type { JournalEntry } from "../Journal.ts"
 import { RunStore } from "../RunStore.ts"
+import type { Definition } from "./definition.ts"
+import { checkOneEffectCopy } from "./effectCopy.ts"
 import { InvalidOutput, RunNotFound, SignalAlreadyDelivered } from "../WorkflowError.ts"
 import { type JsonCodec, jsonCodec } from "./codec.ts"
 import { memoizeByIdentity } from "./memo.ts"
@@ -56,9 +58,10 @@ const findSignal = (nodes: ReadonlyArray<Node>, prefix: string, path: string): S
  * Validates a signal against the workflow and hands it to the store, which keeps the first value
  * per path and wakes the run if it waits.
  */
-export const deliverSignal = (nodes: ReadonlyArray<Node>, runId: string, path: string, value: unknown) =>
+export const deliverSignal = (definition: Definition, runId: string, path: string, value: unknown) =>
   Effect.gen(function*() {
-    const entry = yield* signalEntry(nodes, runId, path, value)
+    yield* checkOneEffectCopy(definition, runId)
+    const entry = yield* signalEntry(definition.nodes, runId, path, value)
     const store = yield* RunStore
     const now = yield* Clock.currentTimeMillis
     const delivery = yield* store.deliver(runId, { ...entry, finishedAt: now })
