@@ -18,6 +18,7 @@ import { Journal, type JournalEntry, type JournalError, type RunInfo } from "./J
 import { type ListFilter, type RunPage, RunStore, type StatusCounts } from "./RunStore.ts"
 import type { Outcome, SignalPath, SignalValue, Workflow } from "./Workflow.ts"
 import {
+  DuplicateEffect,
   InvalidInput,
   type InvalidOutput,
   RunCancelled,
@@ -150,7 +151,7 @@ export class Engine extends Context.Service<Engine, {
   readonly start: <I, Ctx, E, R>(
     workflow: Workflow<I, Ctx, E, R>,
     options: StartOptions<I>
-  ) => Effect.Effect<StartedRun, InvalidInput | RunConflict | JournalError>
+  ) => Effect.Effect<StartedRun, InvalidInput | DuplicateEffect | RunConflict | JournalError>
   /**
    * Waits until the run is completed (its final context, rebuilt from the journal), failed,
    * cancelled, or waiting for a signal (`Suspended`).
@@ -172,7 +173,7 @@ export class Engine extends Context.Service<Engine, {
     value: SignalValue<W, P>
   ) => Effect.Effect<
     void,
-    InvalidOutput | UnknownSignal | SignalAlreadyDelivered | RunNotFound | RunConflict | JournalError
+    InvalidOutput | UnknownSignal | DuplicateEffect | SignalAlreadyDelivered | RunNotFound | RunConflict | JournalError
   >
   /**
    * Cancels a run: at once when nobody executes it, else its executor interrupts it at its next
@@ -282,7 +283,7 @@ export const make: Effect.Effect<Engine["Service"], never, Journal | RunStore> =
   const signal: Engine["Service"]["signal"] = (workflow, runId, path, value) =>
     Effect.gen(function*() {
       yield* Effect.flatMap(runOf(runId), (run) => ofWorkflow(run, workflow.name))
-      yield* deliverSignal(workflow.nodes, runId, path, value)
+      yield* deliverSignal(workflow as unknown as Definition, runId, path, value)
     }).pipe(
       Effect.provideService(RunStore, store),
       Effect.provideService(Journal, journal),

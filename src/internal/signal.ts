@@ -12,6 +12,8 @@ import * as Schema from "effect/Schema"
 import { Journal, JournalError, type LeaseLost, type LoadedRun } from "../Journal.ts"
 import { RunStore } from "../RunStore.ts"
 import { InvalidOutput, RunNotFound, SignalAlreadyDelivered, UnknownSignal } from "../WorkflowError.ts"
+import type { Definition } from "./definition.ts"
+import { checkOneEffectCopy } from "./effectCopy.ts"
 import { type JsonCodec, jsonCodec } from "./codec.ts"
 import { memoizeByIdentity } from "./memo.ts"
 import { keyedChildren, type Node, type SignalNode } from "./node.ts"
@@ -76,17 +78,14 @@ const storedItems = (runId: string, path: string, text: string): Exit.Exit<Reado
  * the run has not reached yet is kept, like any signal sent early.
  */
 export const deliverSignal = (
-  nodes: ReadonlyArray<Node>,
+  definition: Definition,
   runId: string,
   path: string,
   value: unknown
-): Effect.Effect<
-  void,
-  InvalidOutput | UnknownSignal | SignalAlreadyDelivered | RunNotFound | JournalError,
-  RunStore | Journal
-> =>
+) =>
   Effect.gen(function*() {
-    const target = findSignal(nodes, "", path, [])
+    yield* checkOneEffectCopy(definition, runId)
+    const target = findSignal(definition.nodes, "", path, [])
     if (target === undefined) {
       return yield* new UnknownSignal({ runId, path, issue: "the workflow has no signal at this path" })
     }

@@ -1,6 +1,7 @@
 import type { Config, Effect, Layer } from "effect"
 import type { SqlClient, SqlError } from "effect/sql"
-import { Journal, PgJournal, type RunStore, SqliteJournal, SqlJournal } from "plait"
+import { Journal, type RunStore, SqliteJournal, SqlJournal } from "plait"
+import * as PgJournal from "plait/PgJournal"
 import { describe, expect, test } from "tstyche"
 
 describe("journal options", () => {
