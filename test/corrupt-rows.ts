@@ -32,10 +32,11 @@ interface Scenario {
   readonly kind: string
   /** The path the error must name; `undefined` for the run row's own columns. */
   readonly path: string | undefined
-  readonly input: unknown
+  /** The run's input; 1 when absent. */
+  readonly input?: unknown
   readonly workflow: (counts: Counts, phase: { seeding: boolean }) => AnyWorkflow
-  /** Builds the original run (runs, signals) from nothing. */
-  readonly seed: (workflow: AnyWorkflow, runId: string) => Effect.Effect<void, unknown, Journal.Journal | RunStore.RunStore>
+  /** Builds the original run (runs, signals) from nothing; one run when absent. */
+  readonly seed?: (workflow: AnyWorkflow, runId: string) => Effect.Effect<void, unknown, Journal.Journal | RunStore.RunStore>
   readonly alterations: ReadonlyArray<Alteration>
 }
 
@@ -48,6 +49,15 @@ const setValue = (kind: Journal.EntryKind, path: string, value: string, seq = ki
   )
 }
 
+/** One alteration per `[label, value]`: the value of the entry of `kind` at `path` replaced. */
+const values = (
+  kind: Journal.EntryKind,
+  path: string,
+  replacements: ReadonlyArray<readonly [label: string, value: string]>,
+  seq?: number
+): ReadonlyArray<Alteration> =>
+  replacements.map(([label, value]) => ({ label, entries: setValue(kind, path, value, seq) }))
+
 const withEntry = (extra: Journal.JournalEntry) => (entries: Entries): Entries => [...entries, extra]
 
 const runOnce = (workflow: AnyWorkflow, runId: string, input: unknown) =>
@@ -57,23 +67,20 @@ const scenarios: ReadonlyArray<Scenario> = [
   {
     kind: "step",
     path: "b",
-    input: 1,
     workflow: (counts) =>
       Workflow.make("corrupt_step", { input: Schema.Number }).pipe(
         Workflow.step("a", { success: Schema.Number }, (ctx) => counts.run("a", Effect.succeed(ctx.input + 1))),
         Workflow.step("b", { success: Schema.Number }, (ctx) => counts.run("b", Effect.succeed(ctx.a * 2)))
       ),
-    seed: (workflow, runId) => runOnce(workflow, runId, 1),
-    alterations: [
-      { label: "a value its schema rejects", entries: setValue("step", "b", "\"four\"") },
-      { label: "text that is not JSON", entries: setValue("step", "b", "{oops") },
-      { label: "empty text", entries: setValue("step", "b", "") }
-    ]
+    alterations: values("step", "b", [
+      ["a value its schema rejects", "\"four\""],
+      ["text that is not JSON", "{oops"],
+      ["empty text", ""]
+    ])
   },
   {
     kind: "attempt",
     path: "charge",
-    input: 1,
     // Fails while the original is built (two attempts, the second exhausting the budget), then
     // succeeds: a resume that misread the attempts would run it.
     workflow: (counts, phase) =>
@@ -81,10 +88,11 @@ const scenarios: ReadonlyArray<Scenario> = [
         Workflow.step("charge", { success: Schema.Number, error: Boom, retry: { times: 1 } }, () =>
           counts.run("charge", Effect.suspend(() => phase.seeding ? Effect.fail(new Boom({ at: "charge" })) : Effect.succeed(1))))
       ),
-    seed: (workflow, runId) => runOnce(workflow, runId, 1),
     alterations: [
-      { label: "text that is not JSON", entries: setValue("attempt", "charge", "{oops", 1) },
-      { label: "an object with no fields", entries: setValue("attempt", "charge", "{}", 1) },
+      ...values("attempt", "charge", [
+        ["text that is not JSON", "{oops"],
+        ["an object with no fields", "{}"]
+      ], 1),
       {
         label: "an attempt number that is not a number",
         entries: setValue("attempt", "charge", JSON.stringify({ attempt: "one", exhausted: false, error: "x" }), 1)
@@ -110,7 +118,6 @@ const scenarios: ReadonlyArray<Scenario> = [
   {
     kind: "choice (race winner)",
     path: "answer",
-    input: 1,
     workflow: (counts) =>
       Workflow.make("corrupt_race", { input: Schema.Number }).pipe(
         Workflow.race("answer", {
@@ -118,17 +125,15 @@ const scenarios: ReadonlyArray<Scenario> = [
           b: Workflow.step("b", { success: Schema.String }, () => counts.run("b", Effect.as(Effect.sleep("20 millis"), "B")))
         })
       ),
-    seed: (workflow, runId) => runOnce(workflow, runId, 1),
-    alterations: [
-      { label: "a branch the race does not have", entries: setValue("choice", "answer", "\"c\"") },
-      { label: "text that is not JSON", entries: setValue("choice", "answer", "{oops") },
-      { label: "a number", entries: setValue("choice", "answer", "7") }
-    ]
+    alterations: values("choice", "answer", [
+      ["a branch the race does not have", "\"c\""],
+      ["text that is not JSON", "{oops"],
+      ["a number", "7"]
+    ])
   },
   {
     kind: "choice (branch case)",
     path: "route",
-    input: 1,
     workflow: (counts) =>
       Workflow.make("corrupt_branch", { input: Schema.Number }).pipe(
         Workflow.branch("route", (ctx) => ctx.input > 0 ? "up" : "down", {
@@ -136,17 +141,15 @@ const scenarios: ReadonlyArray<Scenario> = [
           down: Workflow.step("down", { success: Schema.Number }, () => counts.run("down", Effect.succeed(-1)))
         })
       ),
-    seed: (workflow, runId) => runOnce(workflow, runId, 1),
-    alterations: [
-      { label: "a case the branch does not have", entries: setValue("choice", "route", "\"sideways\"") },
-      { label: "text that is not JSON", entries: setValue("choice", "route", "{oops") },
-      { label: "null", entries: setValue("choice", "route", "null") }
-    ]
+    alterations: values("choice", "route", [
+      ["a case the branch does not have", "\"sideways\""],
+      ["text that is not JSON", "{oops"],
+      ["null", "null"]
+    ])
   },
   {
     kind: "order (lastWins completion order)",
     path: "p",
-    input: 1,
     workflow: (counts) =>
       Workflow.make("corrupt_order", { input: Schema.Number }).pipe(
         Workflow.parallel("p", {
@@ -154,37 +157,33 @@ const scenarios: ReadonlyArray<Scenario> = [
           y: Workflow.step("y", { success: Schema.Number }, () => counts.run("y", Effect.succeed(2)))
         }, { merge: "lastWins" })
       ),
-    seed: (workflow, runId) => runOnce(workflow, runId, 1),
-    alterations: [
-      { label: "a branch left out", entries: setValue("order", "p", "[\"x\"]") },
-      { label: "a branch twice", entries: setValue("order", "p", "[\"x\",\"x\"]") },
-      { label: "a branch the block does not have", entries: setValue("order", "p", "[\"x\",\"y\",\"z\"]") },
-      { label: "not a list", entries: setValue("order", "p", "\"x\"") },
-      { label: "text that is not JSON", entries: setValue("order", "p", "{oops") }
-    ]
+    alterations: values("order", "p", [
+      ["a branch left out", "[\"x\"]"],
+      ["a branch twice", "[\"x\",\"x\"]"],
+      ["a branch the block does not have", "[\"x\",\"y\",\"z\"]"],
+      ["not a list", "\"x\""],
+      ["text that is not JSON", "{oops"]
+    ])
   },
   {
     kind: "wake (durable sleep deadline)",
     path: "nap",
-    input: 1,
     workflow: (counts) =>
       Workflow.make("corrupt_wake", { input: Schema.Number }).pipe(
         Workflow.sleep("nap", "1 millis"),
         Workflow.step("after", { success: Schema.Number }, () => counts.run("after", Effect.succeed(1)))
       ),
-    seed: (workflow, runId) => runOnce(workflow, runId, 1),
-    alterations: [
-      { label: "a word", entries: setValue("wake", "nap", "\"soon\"") },
-      { label: "a fraction of a millisecond", entries: setValue("wake", "nap", "1.5") },
-      { label: "before 1970", entries: setValue("wake", "nap", "-1") },
-      { label: "a number JSON reads as Infinity", entries: setValue("wake", "nap", "1e999") },
-      { label: "null", entries: setValue("wake", "nap", "null") }
-    ]
+    alterations: values("wake", "nap", [
+      ["a word", "\"soon\""],
+      ["a fraction of a millisecond", "1.5"],
+      ["before 1970", "-1"],
+      ["a number JSON reads as Infinity", "1e999"],
+      ["null", "null"]
+    ])
   },
   {
     kind: "signal",
     path: "approval",
-    input: 1,
     workflow: (counts) =>
       Workflow.make("corrupt_signal", { input: Schema.Number }).pipe(
         Workflow.signal("approval", { schema: Schema.Struct({ approved: Schema.Boolean }) }),
@@ -196,15 +195,14 @@ const scenarios: ReadonlyArray<Scenario> = [
         yield* Workflow.sendSignal(workflow, { runId, path: "approval", value: { approved: true } })
         yield* runOnce(workflow, runId, 1)
       }),
-    alterations: [
-      { label: "a value its schema rejects", entries: setValue("signal", "approval", "{\"approved\":\"yes\"}") },
-      { label: "text that is not JSON", entries: setValue("signal", "approval", "{oops") }
-    ]
+    alterations: values("signal", "approval", [
+      ["a value its schema rejects", "{\"approved\":\"yes\"}"],
+      ["text that is not JSON", "{oops"]
+    ])
   },
   {
     kind: "settle record",
     path: "p",
-    input: 1,
     // `x` fails for good while the original is built, then would succeed: a resume that
     // misread the record would run it again and change the context.
     workflow: (counts, phase) =>
@@ -216,13 +214,14 @@ const scenarios: ReadonlyArray<Scenario> = [
         }, { onError: "settle" }),
         Workflow.step("after", { success: Schema.Number }, () => counts.run("after", Effect.succeed(3)))
       ),
-    seed: (workflow, runId) => runOnce(workflow, runId, 1),
     alterations: [
-      { label: "text that is not JSON", entries: setValue("choice", "p", "{oops") },
-      { label: "the wrong shape", entries: setValue("choice", "p", "{\"failed\":\"x\",\"succeeded\":[]}") },
-      { label: "a branch the block does not have", entries: setValue("choice", "p", "{\"failed\":[\"z\"],\"succeeded\":[\"y\"]}") },
-      { label: "a branch twice", entries: setValue("choice", "p", "{\"failed\":[\"x\"],\"succeeded\":[\"y\",\"x\"]}") },
-      { label: "no failed branch", entries: setValue("choice", "p", "{\"failed\":[],\"succeeded\":[\"x\",\"y\"]}") },
+      ...values("choice", "p", [
+        ["text that is not JSON", "{oops"],
+        ["the wrong shape", "{\"failed\":\"x\",\"succeeded\":[]}"],
+        ["a branch the block does not have", "{\"failed\":[\"z\"],\"succeeded\":[\"y\"]}"],
+        ["a branch twice", "{\"failed\":[\"x\"],\"succeeded\":[\"y\",\"x\"]}"],
+        ["no failed branch", "{\"failed\":[],\"succeeded\":[\"x\",\"y\"]}"]
+      ]),
       {
         label: "a succeeded branch recorded as failed",
         entries: setValue("choice", "p", "{\"failed\":[\"x\",\"y\"],\"succeeded\":[]}")
@@ -254,23 +253,21 @@ const scenarios: ReadonlyArray<Scenario> = [
         }
         yield* runOnce(workflow, runId, ["ada", "bob"])
       }),
-    alterations: [
-      { label: "text that is not JSON", entries: setValue("items", "reviews", "{oops") },
-      { label: "not a list", entries: setValue("items", "reviews", "\"reviews[ada]\"") },
-      { label: "an item twice", entries: setValue("items", "reviews", "[\"reviews[ada]\",\"reviews[ada]\"]") },
-      { label: "another forEach's items", entries: setValue("items", "reviews", "[\"other[ada]\",\"other[bob]\"]") },
-      { label: "items the forEach does not have", entries: setValue("items", "reviews", "[\"reviews[ada]\",\"reviews[zed]\"]") }
-    ]
+    alterations: values("items", "reviews", [
+      ["text that is not JSON", "{oops"],
+      ["not a list", "\"reviews[ada]\""],
+      ["an item twice", "[\"reviews[ada]\",\"reviews[ada]\"]"],
+      ["another forEach's items", "[\"other[ada]\",\"other[bob]\"]"],
+      ["items the forEach does not have", "[\"reviews[ada]\",\"reviews[zed]\"]"]
+    ])
   },
   {
     kind: "entry kind and number",
     path: "a",
-    input: 1,
     workflow: (counts) =>
       Workflow.make("corrupt_entry", { input: Schema.Number }).pipe(
         Workflow.step("a", { success: Schema.Number }, () => counts.run("a", Effect.succeed(1)))
       ),
-    seed: (workflow, runId) => runOnce(workflow, runId, 1),
     alterations: [
       {
         label: "a kind this version does not know",
@@ -283,12 +280,10 @@ const scenarios: ReadonlyArray<Scenario> = [
   {
     kind: "fingerprint",
     path: undefined,
-    input: 1,
     workflow: (counts) =>
       Workflow.make("corrupt_fingerprint", { input: Schema.Number }).pipe(
         Workflow.step("a", { success: Schema.Number }, () => counts.run("a", Effect.succeed(1)))
       ),
-    seed: (workflow, runId) => runOnce(workflow, runId, 1),
     alterations: [
       { label: "text that is not JSON", run: { fingerprint: "[\"a step\"" } },
       { label: "a number", run: { fingerprint: "42" } },
@@ -300,12 +295,10 @@ const scenarios: ReadonlyArray<Scenario> = [
   {
     kind: "input",
     path: undefined,
-    input: 1,
     workflow: (counts) =>
       Workflow.make("corrupt_input", { input: Schema.Number }).pipe(
         Workflow.step("a", { success: Schema.Number }, (ctx) => counts.run("a", Effect.succeed(ctx.input)))
       ),
-    seed: (workflow, runId) => runOnce(workflow, runId, 1),
     alterations: [
       { label: "a value the input schema rejects", run: { input: "\"one\"" } },
       { label: "text that is not JSON", run: { input: "{oops" } }
@@ -314,12 +307,10 @@ const scenarios: ReadonlyArray<Scenario> = [
   {
     kind: "status",
     path: undefined,
-    input: 1,
     workflow: (counts) =>
       Workflow.make("corrupt_status", { input: Schema.Number }).pipe(
         Workflow.step("a", { success: Schema.Number }, () => counts.run("a", Effect.succeed(1)))
       ),
-    seed: (workflow, runId) => runOnce(workflow, runId, 1),
     alterations: [
       { label: "a status this version does not know", status: "paused" },
       { label: "an empty status", status: "" }
@@ -363,7 +354,8 @@ export const corruptRowConformance = <E>(
           const phase = { seeding: true }
           const workflow = scenario.workflow(counts, phase)
           const seedId = `seed-${randomUUID()}`
-          yield* scenario.seed(workflow, seedId)
+          const input = scenario.input ?? 1
+          yield* (scenario.seed ?? ((workflow, runId) => runOnce(workflow, runId, input)))(workflow, seedId)
           phase.seeding = false
           const original = yield* load(seedId)
 
@@ -371,7 +363,7 @@ export const corruptRowConformance = <E>(
           for (const queued of [false, true]) {
             const control = `${seedId}-control-${queued}`
             yield* forge(original, control, queued)
-            const controlExit = yield* runOnce(workflow, control, scenario.input)
+            const controlExit = yield* runOnce(workflow, control, input)
             if (Exit.isFailure(controlExit)) {
               assert.notInstanceOf(Cause.squash(controlExit.cause), Journal.JournalError, "the unaltered copy failed")
             }
@@ -384,7 +376,7 @@ export const corruptRowConformance = <E>(
             const runId = `${seedId}-${i}-${queued ? "queued" : "as-stored"}`
             const rows = yield* forge(original, runId, queued, alteration)
             const before = counts.snapshot()
-            const exit = yield* runOnce(workflow, runId, scenario.input)
+            const exit = yield* runOnce(workflow, runId, input)
             const context = `${scenario.kind}, ${alteration.label}${queued ? ", queued" : ""}`
             assert.isTrue(Exit.isFailure(exit), `${context}: the run was accepted`)
             const error = Cause.squash((exit as Exit.Failure<unknown, unknown>).cause)
