@@ -9,12 +9,17 @@ import * as Flag from "effect/cli/Flag"
 import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
-import type * as Layer from "effect/Layer"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as HttpRouter from "effect/http/HttpRouter"
+import * as HttpServer from "effect/http/HttpServer"
+import * as Layer from "effect/Layer"
+import { createServer } from "node:http"
 import * as Option from "effect/Option"
 import { Engine, RunStore, WorkflowGraph } from "../index.ts"
 import { nodeStatuses } from "../view/nodeStatus.ts"
 import { timelineOf } from "../view/timeline.ts"
-import { backendOf, scrub, type Target, targetOf, userError } from "./connection.ts"
+import { Dashboard } from "../dashboard/index.ts"
+import { backendOf, describeTarget, scrub, type Target, targetOf, userError } from "./connection.ts"
 import { type AnyWorkflow, loadWorkflow } from "./loadWorkflow.ts"
 import { runsTable, runText, timelineText } from "./render.ts"
 
@@ -62,7 +67,7 @@ const messageOf = (error: unknown): string =>
   error instanceof Error ? error.message : typeof error === "string" ? error : JSON.stringify(error)
 
 const runId = Argument.String("run-id").pipe(Argument.withDescription("the run's id"))
-const json = Flag.Boolean("json").pipe(Flag.withDescription("print JSON instead of text"))
+const json = Flag.Boolean("json").pipe(Flag.withDescription("print JSON instead of text"), Flag.withDefault(false))
 
 const list = Command.make(
   "list",
@@ -130,7 +135,8 @@ const signal = Command.make(
       Flag.optional
     ),
     raw: Flag.Boolean("raw").pipe(
-      Flag.withDescription("store the JSON as the signal's encoded value without validation (a value the schema rejects fails the run when it resumes)")
+      Flag.withDescription("store the JSON as the signal's encoded value without validation (a value the schema rejects fails the run when it resumes)"),
+      Flag.withDefault(false)
     )
   },
   (options) =>
@@ -238,7 +244,38 @@ const graph = Command.make(
     })
 ).pipe(Command.withDescription("Print a workflow's graph as a Mermaid flowchart"))
 
-export const commands = [runs, graph] as const
+const dashboard = Command.make(
+  "dashboard",
+  {
+    port: Flag.Int("port").pipe(Flag.withDescription("the port to listen on (0: any free port)"), Flag.withDefault(4100)),
+    host: Flag.String("host").pipe(Flag.withDescription("the address to listen on"), Flag.withDefault("127.0.0.1")),
+    workflow: Flag.String("workflow").pipe(
+      Flag.withDescription("<module>#<export> of a workflow whose runs may be sent signals (repeatable)"),
+      Flag.atLeast(0)
+    )
+  },
+  (options) =>
+    Effect.gen(function*() {
+      const flags = yield* plait
+      const target = yield* targetOf(flags)
+      const workflows = yield* Effect.forEach(options.workflow, loadWorkflow)
+      const announce = Layer.effectDiscard(HttpServer.addressFormattedWith((address) =>
+        Console.log(`plait dashboard on ${address}/plait/ over the ${describeTarget(target)}`)
+      ))
+      const server = HttpRouter.serve(Dashboard.layer({ workflows }), { disableListenLog: true, disableLogger: true }).pipe(
+        Layer.provideMerge(announce),
+        Layer.provide(NodeHttpServer.layer(createServer, { port: options.port, host: options.host })),
+        Layer.provide(backendOf(target))
+      )
+      return yield* Layer.launch(server).pipe(
+        Effect.catch((error): Effect.Effect<never, CliError.CliError> =>
+          CliError.isCliError(error) ? Effect.fail(error) : userError(scrub(target, messageOf(error)))
+        )
+      )
+    })
+).pipe(Command.withDescription("Serve the web dashboard on its own"))
+
+export const commands = [runs, graph, dashboard] as const
 
 export const cli = plait.pipe(Command.withSubcommands(commands))
 

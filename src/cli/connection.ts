@@ -89,20 +89,23 @@ export const backendOf = (target: Target): Layer.Layer<Engine.Engine | Journal.J
     ))
     : PgJournal.layer({ url: target.url, tablePrefix: target.tablePrefix })
   return Layer.provideMerge(Engine.layer, journal).pipe(
-    Layer.catchCause((cause) =>
-      Layer.effectContext(userError(scrub(target, `cannot open the ${describeTarget(target)}: ${causeText(cause)}`)))
-    )
+    Layer.catchCause((cause) => {
+      const error = Cause.squash(cause)
+      return Layer.effectContext(
+        error instanceof CliError.UserError
+          ? Effect.fail(error)
+          : userError(scrub(target, `cannot open the ${describeTarget(target)}: ${causeText(error)}`))
+      )
+    })
   )
 }
 
-const causeText = (cause: Cause.Cause<unknown>): string => {
-  const found = Cause.squash(cause)
-  if (found instanceof CliError.UserError) return found.message
-  if (found instanceof Error) {
-    const inner = (found as { cause?: unknown }).cause
-    return inner instanceof Error && inner.message !== found.message ? `${found.message} (${inner.message})` : found.message
+const causeText = (error: unknown): string => {
+  if (error instanceof Error) {
+    const inner = (error as { cause?: unknown }).cause
+    return inner instanceof Error && inner.message !== error.message ? `${error.message} (${inner.message})` : error.message
   }
-  return String(found)
+  return String(error)
 }
 
 export const userError = (message: string): Effect.Effect<never, CliError.UserError> =>

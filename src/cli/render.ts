@@ -18,9 +18,10 @@ export const formatDuration = (ms: number): string => {
 }
 
 /** Columns padded to their widest cell. */
-export const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
+export const table = (cells: ReadonlyArray<ReadonlyArray<string>>): string => {
+  const rows = cells.map((row) => row.map(printable))
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? "").length))) ?? []
-  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ")).join("\n")
+  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd()).join("\n")
 }
 
 /** Control characters of stored text would steer the terminal; they are shown escaped instead. */
@@ -41,7 +42,7 @@ export const runsTable = (page: RunStore.RunPage, counts: RunStore.StatusCounts)
       formatTime(run.createdAt),
       formatTime(run.updatedAt),
       run.waitingFor ?? ""
-    ].map(printable))
+    ])
   ]
   const lines = [page.runs.length === 0 ? "no runs match" : table(rows), "", `all runs: ${countsLine(counts)}`]
   if (page.next !== undefined) lines.push(`more: --cursor ${page.next}`)
@@ -97,7 +98,7 @@ export const runText = (detail: Engine.RunDetail, progress: ReadonlyMap<string, 
       if (items !== undefined && (items.completed > 0 || items.failed > 0)) lines.push("", forEachLine(node.path, items, progress.get(node.path)?.status))
     }
   }
-  return lines.map(printable).join("\n")
+  return lines.map((line) => line.split("\n").map(printable).join("\n")).join("\n")
 }
 
 /**
