@@ -136,7 +136,7 @@ describe("plait CLI without a database", () => {
       assert.match(output, /^flowchart TD/)
       assert.include(output, "setup (parallel)")
       const missing = yield* cli("graph", `${fixtures}#Nope`)
-      assert.include(missing.output, "has no export \"Nope\"; its workflows: Onboard, Expense, Batch, Forever")
+      assert.include(missing.output, "has no export \"Nope\"; its workflows: Onboard, Expense, Batch, Forever, Hostile")
     }))
 
   it.live("no database named: says how to name one", () =>

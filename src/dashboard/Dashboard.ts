@@ -153,7 +153,6 @@ export const layer = (options: Options = {}): Layer.Layer<never, never, HttpRout
         })
 
       yield* router.addAll([
-        HttpRouter.route("GET", base as `/${string}`, Effect.succeed(HttpServerResponse.redirect(`${base}/`, { status: 302 }))),
         HttpRouter.route("GET", `${base}/`, runsRoute),
         HttpRouter.route("GET", `${base}/runs/:id`, runRoute),
         HttpRouter.route("POST", `${base}/runs/:id/signal`, action("signal")),
