@@ -18,6 +18,7 @@ import { Journal, type JournalEntry, type JournalError, type RunInfo } from "./J
 import { type ListFilter, type RunPage, RunStore, type StatusCounts } from "./RunStore.ts"
 import type { Outcome, SignalPath, SignalValue, Workflow } from "./Workflow.ts"
 import {
+  DuplicateEffect,
   InvalidInput,
   type InvalidOutput,
   RunCancelled,
@@ -149,7 +150,7 @@ export class Engine extends Context.Service<Engine, {
   readonly start: <I, Ctx, E, R>(
     workflow: Workflow<I, Ctx, E, R>,
     options: StartOptions<I>
-  ) => Effect.Effect<StartedRun, InvalidInput | RunConflict | JournalError>
+  ) => Effect.Effect<StartedRun, InvalidInput | DuplicateEffect | RunConflict | JournalError>
   /**
    * Waits until the run is completed (its final context, rebuilt from the journal), failed,
    * cancelled, or waiting for a signal (`Suspended`).

@@ -6,6 +6,10 @@
  * server's default `synchronous_commit = on`) means it is in the write-ahead log on disk. See
  * `docs/journals.md`.
  *
+ * Import it from `plait/PgJournal`, not from `plait`: it is the one module that loads the
+ * Postgres driver, `@effect/sql-pg`, an optional peer dependency that an app using only the
+ * SQLite or in-memory journal does not install.
+ *
  * @since 0.1.0
  */
 import { PgClient } from "@effect/sql-pg"
@@ -24,7 +28,7 @@ import * as SqlJournal from "./SqlJournal.ts"
  * @example
  * ```ts
  * import { Redacted } from "effect"
- * import { PgJournal } from "plait"
+ * import * as PgJournal from "plait/PgJournal"
  *
  * const options: PgJournal.Options = {
  *   host: "db.internal",
@@ -49,7 +53,7 @@ export interface Options extends PgClient.PgPoolConfig, SqlJournal.Options {}
  * @example
  * ```ts
  * import { Redacted } from "effect"
- * import { PgJournal } from "plait"
+ * import * as PgJournal from "plait/PgJournal"
  *
  * const JournalLive = PgJournal.layer({
  *   url: Redacted.make("postgres://plait@localhost:5432/app"),
@@ -71,7 +75,7 @@ export const layer = (options: Options): Layer.Layer<Journal.Journal | RunStore,
  * @example
  * ```ts
  * import { Config } from "effect"
- * import { PgJournal } from "plait"
+ * import * as PgJournal from "plait/PgJournal"
  *
  * const JournalLive = PgJournal.layerConfig({
  *   url: Config.Redacted("PLAIT_PG_URL"),

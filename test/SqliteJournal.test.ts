@@ -7,8 +7,8 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { spawn } from "node:child_process"
-import { DatabaseSync } from "node:sqlite"
 import { afterAll } from "vitest"
+import { loadNodeSqlite } from "../src/internal/nodeSqlite.ts"
 import * as SqliteClient from "../src/internal/sqliteClient.ts"
 import { journalConformance, manyRows } from "./journal-conformance.ts"
 import { leaseNew, measureRoundTrips, newRun, rejectedEntry, some, sqlRaw } from "./journal-sql.ts"
@@ -39,14 +39,47 @@ const writerProcess = (filename: string, lease: Journal.Lease, label: string, si
   Effect.callback<number, Error>((resume) => {
     const child = spawn(
       process.execPath,
-      ["--conditions=plait-source", "--no-warnings", Path.join(import.meta.dirname, "sqlite-writer.ts"), filename, JSON.stringify(lease), label, ...sizes.map(String)],
+      ["--conditions=plait-source", Path.join(import.meta.dirname, "sqlite-writer.ts"), filename, JSON.stringify(lease), label, ...sizes.map(String)],
       { stdio: ["ignore", "inherit", "inherit"] }
     )
     child.on("error", (error) => resume(Effect.fail(error)))
     child.on("exit", (code) => resume(Effect.succeed(code ?? -1)))
   })
 
+/** Runs `code` (an ES module) in a fresh Node process in the repository; its stdout and stderr. */
+const nodeProcess = (code: string) =>
+  Effect.callback<{ readonly stdout: string; readonly stderr: string; readonly code: number | null }, Error>((resume) => {
+    const child = spawn(process.execPath, ["--conditions=plait-source", "--input-type=module", "--eval", code], {
+      cwd: Path.join(import.meta.dirname, ".."),
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (chunk) => (stdout += chunk))
+    child.stderr.on("data", (chunk) => (stderr += chunk))
+    child.on("error", (error) => resume(Effect.fail(error)))
+    child.on("close", (code) => resume(Effect.succeed({ stdout, stderr, code })))
+  })
+
 describe("SqliteJournal", () => {
+  it.live("opening it prints no warning: node:sqlite's ExperimentalWarning is plait's business, not the app's", () =>
+    Effect.gen(function*() {
+      const child = yield* nodeProcess(`
+        import { Effect, Schema } from "effect"
+        import { SqliteJournal, Workflow } from "plait"
+        const Quiet = Workflow.make("quiet", { input: Schema.Number }).pipe(
+          Workflow.step("one", { success: Schema.Number }, (ctx) => Effect.succeed(ctx.input))
+        )
+        const outcome = await Effect.runPromise(
+          Workflow.run(Quiet, { input: 1 }).pipe(Effect.provide(SqliteJournal.layer({ filename: ":memory:" })))
+        )
+        console.log(outcome._tag)
+      `)
+      assert.strictEqual(child.stderr, "")
+      assert.strictEqual(child.stdout, "Completed\n")
+      assert.strictEqual(child.code, 0)
+    }))
+
   it.live("creates the file and its directory, and the journal survives a reopen", () =>
     Effect.gen(function*() {
       const filename = freshFile()
@@ -125,7 +158,7 @@ describe("SqliteJournal", () => {
       yield* withJournal({ filename, tablePrefix: "a_" }, (journal) => leaseNew(journal, run))
       const other = yield* withJournal({ filename, tablePrefix: "b_" }, (journal) => journal.load(run.runId))
       assert.isTrue(Option.isNone(other))
-      const db = new DatabaseSync(filename, { readOnly: true })
+      const db = new (loadNodeSqlite().DatabaseSync)(filename, { readOnly: true })
       const names = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all()
       db.close()
       assert.deepStrictEqual(names.map((row) => row.name), [

@@ -151,6 +151,18 @@ describe("foundation", () => {
         assert.isTrue(Option.isNone(yield* journal.load("bad")))
       }).pipe(Effect.provide(Journal.layerMemory)))
 
+    it.effect("InvalidInput lists every schema issue, not only the first", () =>
+      Effect.gen(function*() {
+        const Signup = Workflow.make("signup", {
+          input: Schema.Struct({ email: Schema.String, age: Schema.Number, name: Schema.NonEmptyString })
+        })
+        const bad = { email: 42, age: "old", name: "" } as unknown as { email: string; age: number; name: string }
+        const error = failure(yield* runFor(Workflow.run(Signup, { input: bad, runId: "signup" })))
+        assert.instanceOf(error, WorkflowError.InvalidInput)
+        const issue = (error as WorkflowError.InvalidInput).issue
+        for (const field of ["email", "age", "name"]) assert.include(issue, `["${field}"]`)
+      }).pipe(Effect.provide(Journal.layerMemory)))
+
     it.effect("a resume must pass the run's input and belong to the run's workflow", () =>
       Effect.gen(function*() {
         completed(yield* runFor(Workflow.run(Typed, { input: { email: "ada@example.com" }, runId: "owned" })))

@@ -11,7 +11,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as fs from "node:fs"
-import { Engine, type Journal, PgJournal, type RunStore, SqliteJournal } from "../index.ts"
+import { Engine, type Journal, type RunStore, SqliteJournal } from "../index.ts"
 
 export type Target =
   | { readonly _tag: "Sqlite"; readonly filename: string; readonly tablePrefix: string | undefined }
@@ -87,7 +87,11 @@ export const backendOf = (target: Target): Layer.Layer<Engine.Engine | Journal.J
         ? Effect.succeed(SqliteJournal.layer({ filename: target.filename, tablePrefix: target.tablePrefix }))
         : userError(`no such SQLite file: ${target.filename}`)
     ))
-    : PgJournal.layer({ url: target.url, tablePrefix: target.tablePrefix })
+    // Loaded only for Postgres: `@effect/sql-pg` is an optional peer a SQLite user may not have.
+    : Layer.unwrap(Effect.map(
+      Effect.promise(() => import("../PgJournal.ts")),
+      (PgJournal) => PgJournal.layer({ url: target.url, tablePrefix: target.tablePrefix })
+    ))
   return Layer.provideMerge(Engine.layer, journal).pipe(
     Layer.catchCause((cause) => {
       const error = Cause.squash(cause)

@@ -6,6 +6,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as DateTime from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -30,7 +31,7 @@ import type {
   SleepNode
 } from "./node.ts"
 import { childPath, itemPath } from "./path.ts"
-import type { RunState } from "./runState.ts"
+import { notify, type RunState, type StepEvent } from "./runState.ts"
 import { signalCodecOf } from "./signal.ts"
 import { decodeStored, runStep } from "./step.ts"
 import { isRunFault } from "./faults.ts"
@@ -179,11 +180,10 @@ const deepMergeBranches = (deltas: ReadonlyArray<Ctx>): Ctx => {
 /** The `lastWins` completion order: the journaled one on resume, else this run's, journaled now. */
 const journaledOrder = (path: string, state: RunState, completionOrder: ReadonlyArray<string>) => {
   const stored = state.stored("order", path)
-  if (stored !== undefined) return decodeStored(state, path, orderCodec, stored.value) as Exit.Exit<Array<string>, JournalError>
-  return Effect.as(
-    state.writer.write({ path, kind: "order", seq: 0, value: JSON.stringify(completionOrder) }),
-    completionOrder
-  )
+  const order = stored !== undefined
+    ? decodeStored(state, path, orderCodec, stored.value) as Exit.Exit<Array<string>, JournalError>
+    : Effect.as(state.writer.write({ path, kind: "order", seq: 0, value: JSON.stringify(completionOrder) }), completionOrder)
+  return reported(state, order, (order) => ({ _tag: "LastWinsOrder", runId: state.runId, path, order, replayed: stored !== undefined }))
 }
 
 const runChord = (node: ChordNode, ctx: Ctx, path: string, state: RunState): Run =>
@@ -200,16 +200,17 @@ const runChord = (node: ChordNode, ctx: Ctx, path: string, state: RunState): Run
 const runRace = (node: RaceNode, ctx: Ctx, path: string, state: RunState): Run => {
   const stored = state.stored("choice", path)
   const tagged = (key: string, delta: Ctx): Ctx => ({ [node.name]: { _tag: key, value: delta } })
+  const won = (replayed: boolean) => (winner: string): StepEvent => ({ _tag: "RaceWon", runId: state.runId, path, winner, replayed })
   if (stored !== undefined) {
-    return Effect.flatMap(decodeStored(state, path, keyCodecOf(node.branches), stored.value), (key) =>
-      Effect.map(runCase(node.branches, key as string, ctx, path, state), (delta) => tagged(key as string, delta)))
+    const winner = decodeStored(state, path, keyCodecOf(node.branches), stored.value) as Exit.Exit<string, JournalError>
+    return Effect.flatMap(reported(state, winner, won(true)), (key) =>
+      Effect.map(runCase(node.branches, key, ctx, path, state), (delta) => tagged(key, delta)))
   }
   const raced = concurrently(state, node.branches.length, undefined, firstSuccess(node, ctx, path, state))
-  return Effect.flatMap(raced, ([key, delta]) =>
-    Effect.as(
-      state.writer.write({ path, kind: "choice", seq: 0, value: JSON.stringify(key) }),
-      tagged(key, delta)
-    ))
+  return Effect.flatMap(raced, ([key, delta]) => {
+    const journaled = Effect.as(state.writer.write({ path, kind: "choice", seq: 0, value: JSON.stringify(key) }), key)
+    return Effect.as(reported(state, journaled, won(false)), tagged(key, delta))
+  })
 }
 
 /**
@@ -300,7 +301,14 @@ const runBranch = (node: BranchNode, ctx: Ctx, path: string, state: RunState): R
       }
       return Effect.as(state.writer.write({ path, kind: "choice", seq: 0, value: JSON.stringify(key) }), key)
     })
-  return Effect.flatMap(chosen, (key) =>
+  const reportedChoice = reported(state, chosen, (choice): StepEvent => ({
+    _tag: "BranchChosen",
+    runId: state.runId,
+    path,
+    choice,
+    replayed: stored !== undefined
+  }))
+  return Effect.flatMap(reportedChoice, (key) =>
     Effect.map(runCase(node.cases, key, ctx, path, state), (delta) => ({ [node.name]: { _tag: key, ...delta } })))
 }
 
@@ -321,26 +329,49 @@ const runCase = (
  */
 const runSleep = (node: SleepNode, path: string, state: RunState): Run =>
   Effect.flatMap(deadline(path, state, node.duration), ({ at, now }) => {
-    if (at <= now || state.readOnly) return Effect.succeed({})
-    return state.suspendSleeps
-      ? Effect.fail(suspendOn({ path, kind: "sleep", until: at }))
-      : Effect.as(Effect.sleep(at - now), {})
+    const woke = Effect.as(notify(state, { _tag: "Woke", runId: state.runId, path }), {})
+    if (at <= now || state.readOnly) return woke
+    const sleeping = notify(state, { _tag: "Sleeping", runId: state.runId, path, wakeAt: DateTime.makeUnsafe(at) })
+    return Effect.andThen(
+      sleeping,
+      state.suspendSleeps
+        ? Effect.fail(suspendOn({ path, kind: "sleep", until: at }))
+        : Effect.andThen(Effect.sleep(at - now), woke)
+    )
   })
 
 const runSignal = (node: SignalNode, path: string, state: RunState): Run => {
   const stored = state.stored("signal", path)
   if (stored !== undefined) {
-    return Effect.map(decodeStored(state, path, signalCodecOf(node), stored.value), (value) => ({ [node.name]: value }))
+    const value = decodeStored(state, path, signalCodecOf(node), stored.value)
+    const received = reported(state, value, (): StepEvent => ({ _tag: "SignalReceived", runId: state.runId, path }))
+    return Effect.map(received, (value) => ({ [node.name]: value }))
   }
   const timeout = node.timeout
-  if (timeout === undefined) return Effect.fail(suspendOn({ path, kind: "signal", until: undefined }))
+  if (timeout === undefined) return awaitSignal(path, state, undefined)
   return Effect.flatMap(deadline(path, state, timeout), ({ at, now }): Run =>
     now < at
-      ? Effect.fail(suspendOn({ path, kind: "signal", until: at }))
+      ? awaitSignal(path, state, at)
       : Effect.fail(
         new SignalTimeout({ runId: state.runId, path, timeout: Duration.format(Duration.fromInputUnsafe(timeout)) })
       ))
 }
+
+/** Suspends the run at a signal not delivered yet, reporting the wait and its deadline. */
+const awaitSignal = (path: string, state: RunState, deadline: number | undefined) =>
+  Effect.andThen(
+    notify(state, {
+      _tag: "AwaitingSignal",
+      runId: state.runId,
+      path,
+      deadline: deadline === undefined ? undefined : DateTime.makeUnsafe(deadline)
+    }),
+    Effect.fail(suspendOn({ path, kind: "signal", until: deadline }))
+  )
+
+/** Reports the event a journaled decision makes, once it is made or read back. */
+const reported = <A, E, R>(state: RunState, decision: Effect.Effect<A, E, R>, event: (value: A) => StepEvent) =>
+  Effect.tap(decision, (value) => notify(state, event(value)))
 
 /**
  * A deadline `duration` after the first time the run reached `path`: journaled then, read back

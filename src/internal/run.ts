@@ -26,6 +26,7 @@ import {
 import { DefinitionChanged, InvalidInput, RunBusy, RunCancelled, RunConflict } from "../WorkflowError.ts"
 import { jsonCodec } from "./codec.ts"
 import type { Definition } from "./definition.ts"
+import { checkOneEffectCopy, duplicateEffectIn } from "./effectCopy.ts"
 import { runWorkflow } from "./interpreter.ts"
 import { memoizeByIdentity } from "./memo.ts"
 import { firstDifference, outline } from "./outline.ts"
@@ -77,13 +78,23 @@ export const executorName = (kind: string): string =>
 
 export const fingerprintOf = memoizeByIdentity((definition: Definition) => JSON.stringify(outline(definition.nodes)))
 
-const inputCodecOf = memoizeByIdentity((definition: Definition) => ({
-  json: jsonCodec(definition.input),
-  decode: Schema.decodeUnknownExit(definition.input)
-}))
+const inputCodecOf = memoizeByIdentity((definition: Definition) => {
+  const decode = Schema.decodeUnknownExit(definition.input)
+  return {
+    json: jsonCodec(definition.input),
+    // Every issue, not only the first: the caller fixes the input in one go.
+    decode: (input: unknown) => decode(input, { errors: "all" })
+  }
+})
 
-/** Decodes a caller's input and encodes it for the journal, or says why it is invalid. */
+/**
+ * Decodes a caller's input and encodes it for the journal, or says why it is invalid. First
+ * makes sure the workflow's schemas come from plait's copy of `effect`: from another copy they
+ * would reject valid input.
+ */
 export const prepareInput = (definition: Definition, runId: string, input: unknown) => {
+  const duplicate = duplicateEffectIn(definition, runId)
+  if (duplicate !== undefined) return Exit.fail(duplicate)
   const codecs = inputCodecOf(definition)
   const decoded = codecs.decode(input)
   if (Exit.isFailure(decoded)) {
@@ -247,6 +258,9 @@ export const executeClaimed = (
 ) =>
   Effect.gen(function*() {
     const journal = yield* Journal
+    // A second copy of effect is a broken install, not a corrupt run: leave the run to the lease's
+    // expiry (another worker takes it) instead of failing it for good.
+    yield* checkOneEffectCopy(definition, run.runId)
     const input = storedInput(definition, run)
     if (Exit.isFailure(input)) {
       const error = Cause.squash(input.cause) as JournalError

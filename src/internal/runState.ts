@@ -2,12 +2,15 @@
  * What a run knows while it executes: its journal as loaded once at the start, indexed for
  * O(1) lookups by the interpreter, and the batching writer for new entries.
  */
-import type * as Effect from "effect/Effect"
+import type * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
 import { entryKey, type JournalEntry } from "../Journal.ts"
 import type { Writer } from "./writer.ts"
 
 /**
- * A step's lifecycle as the interpreter reports it to an observer.
+ * What the interpreter reports to an observer: a step's lifecycle, the waits of sleeps and
+ * signals, and the decisions that are journaled so a resumed run repeats them. A decision read
+ * back from the journal is reported again, with `replayed: true`.
  */
 export type StepEvent =
   | { readonly _tag: "Started"; readonly runId: string; readonly path: string; readonly attempt: number }
@@ -20,8 +23,42 @@ export type StepEvent =
     readonly attempt: number
     readonly willRetry: boolean
   }
+  | { readonly _tag: "Sleeping"; readonly runId: string; readonly path: string; readonly wakeAt: DateTime.Utc }
+  | { readonly _tag: "Woke"; readonly runId: string; readonly path: string }
+  | {
+    readonly _tag: "AwaitingSignal"
+    readonly runId: string
+    readonly path: string
+    readonly deadline: DateTime.Utc | undefined
+  }
+  | { readonly _tag: "SignalReceived"; readonly runId: string; readonly path: string }
+  | {
+    readonly _tag: "RaceWon"
+    readonly runId: string
+    readonly path: string
+    readonly winner: string
+    readonly replayed: boolean
+  }
+  | {
+    readonly _tag: "BranchChosen"
+    readonly runId: string
+    readonly path: string
+    readonly choice: string
+    readonly replayed: boolean
+  }
+  | {
+    readonly _tag: "LastWinsOrder"
+    readonly runId: string
+    readonly path: string
+    readonly order: ReadonlyArray<string>
+    readonly replayed: boolean
+  }
 
 export type Observer = (event: StepEvent) => Effect.Effect<void>
+
+/** Reports `event` to the run's observer, if it has one. */
+export const notify = (state: RunState, event: StepEvent): Effect.Effect<void> =>
+  state.observer === undefined ? Effect.void : state.observer(event)
 
 interface AttemptHistory {
   /** Failed attempts since the budget was last exhausted: what counts against the budget now. */

@@ -12,7 +12,7 @@ import { InvalidOutput, StepTimeout } from "../WorkflowError.ts"
 import { type JsonCodec, jsonCodec } from "./codec.ts"
 import { memoizeByIdentity } from "./memo.ts"
 import type { RetryPolicy, StepNode } from "./node.ts"
-import type { RunState, StepEvent } from "./runState.ts"
+import { notify, type RunState } from "./runState.ts"
 
 /** Codecs are derived once per step definition, not once per execution. */
 export const codecOf = memoizeByIdentity((node: StepNode): JsonCodec => jsonCodec(node.success))
@@ -20,9 +20,6 @@ export const codecOf = memoizeByIdentity((node: StepNode): JsonCodec => jsonCode
 const errorCodecOf = memoizeByIdentity((node: StepNode): JsonCodec | undefined =>
   node.error === undefined ? undefined : jsonCodec(node.error)
 )
-
-const notify = (state: RunState, event: StepEvent): Effect.Effect<void> =>
-  state.observer === undefined ? Effect.void : state.observer(event)
 
 /** Decodes a stored value, or reports the row as corrupt, naming the run and the path. */
 export const decodeStored = (

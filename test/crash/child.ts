@@ -16,7 +16,8 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer, Redacted, Schedule } from "effect"
-import { PgJournal, SqliteJournal, Workflow } from "plait"
+import { SqliteJournal, Workflow } from "plait"
+import * as PgJournal from "plait/PgJournal"
 import * as Fs from "node:fs"
 import { type KillPoint, matcher } from "./killPoint.ts"
 import { CrashWorkflow, input, SideEffects } from "./workflow.ts"
