@@ -33,6 +33,7 @@ a { color:#1d4ed8; }
 .filters { display:flex; gap:12px; align-items:end; margin:0 0 14px; }
 input, select, button { font:inherit; padding:4px 8px; border:1px solid #cbd5e1; border-radius:6px; background:#fff; }
 button { cursor:pointer; background:#1d4ed8; color:#fff; border-color:#1d4ed8; } button.danger { background:var(--failed); border-color:var(--failed); }
+.actions.empty { display:none; }
 .actions { display:flex; flex-wrap:wrap; gap:10px; align-items:center; } .actions form { display:flex; gap:6px; }
 .actions input[name=value] { width:260px; } .hint { color:var(--muted); margin:0; } .notice, .action-result { margin:0; color:#1d4ed8; }
 .error { color:var(--failed); }

@@ -109,7 +109,7 @@ export const runPage = (detail: Engine.RunDetail, graph: WorkflowGraph.Graph | u
   </dl>
   ${options.notice === undefined ? "" : html`<p class="notice">${options.notice}</p>`}
 </section>
-<section class="actions" data-run-id="${run.runId}">
+<section class="actions${live || run.status === "failed" ? "" : " empty"}" data-run-id="${run.runId}">
   ${
     live && options.canSignal
       ? html`<form class="signal" data-action="signal">
