@@ -338,27 +338,43 @@ export const make: Effect.Effect<Engine["Service"], never, Journal | RunStore> =
  */
 export const layer: Layer.Layer<Engine, never, Journal | RunStore> = Layer.effect(Engine, make)
 
-// internal
-
-const entryDetail = (entry: JournalEntry): EntryDetail => {
-  const cut = laneEnd(entry.path)
-  const lane = cut < 0 ? "" : entry.path.slice(0, cut)
-  if (entry.kind !== "attempt") return { ...entry, lane }
-  const record = parseAttempt(entry.value)
-  return { ...entry, lane, attempt: record.attempt ?? entry.seq, error: record.error }
-}
-
-/** The last `/` outside an item key's brackets: item keys are data and may contain `/`. */
-const laneEnd = (path: string): number => {
+/**
+ * The lane (branch path) of a journal path: everything before its last `/` outside an item key's
+ * brackets, since item keys are data and may contain `/`. `""` at the top level. This is the
+ * `lane` of every entry `inspect` returns, and of a path a run waits on.
+ *
+ * @example
+ * ```ts
+ * import { Engine } from "plait"
+ *
+ * Engine.laneOf("setup/welcome/welcome") // "setup/welcome"
+ * Engine.laneOf("ship[a/b]/label") // "ship[a/b]"
+ * Engine.laneOf("approval") // ""
+ * ```
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const laneOf = (path: string): string => {
   let depth = 0
   for (let i = path.length - 1; i >= 0; i--) {
     const c = path[i]
     if (c === "]") depth++
     else if (c === "[") depth--
-    else if (c === "/" && depth === 0) return i
+    else if (c === "/" && depth === 0) return path.slice(0, i)
   }
-  return -1
+  return ""
 }
+
+// internal
+
+const entryDetail = (entry: JournalEntry): EntryDetail => {
+  const lane = laneOf(entry.path)
+  if (entry.kind !== "attempt") return { ...entry, lane }
+  const record = parseAttempt(entry.value)
+  return { ...entry, lane, attempt: record.attempt ?? entry.seq, error: record.error }
+}
+
 
 const parseAttempt = (value: string): { readonly attempt?: number; readonly error?: string } => {
   try {

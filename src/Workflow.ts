@@ -16,6 +16,8 @@ import type { RunStore } from "./RunStore.ts"
 import type { DeepMerge, LastWins } from "./internal/DeepMerge.ts"
 import { Definition, nodesOf, TypeId as DefinitionTypeId } from "./internal/definition.ts"
 import type { ErrorStrategy, MergeStrategy, Node, RetryPolicy, StepNode, Tolerance } from "./internal/node.ts"
+import { graphOfNodes } from "./internal/graph.ts"
+import { renderMermaid } from "./internal/mermaid.ts"
 import { runDefinition } from "./internal/run.ts"
 import { deliverSignal } from "./internal/signal.ts"
 import type { StepEvent as InternalStepEvent } from "./internal/runState.ts"
@@ -1154,9 +1156,7 @@ export const run = <I, Ctx, E, R>(
   runDefinition(workflow as unknown as Definition, {
     ...options,
     leaseDuration: options.leaseDuration === undefined ? undefined : Duration.toMillis(Duration.fromInputUnsafe(options.leaseDuration))
-  }).pipe(
-    Effect.withSpan("plait.run", { attributes: { "plait.workflow": workflow.name } })
-  ) as any
+  }) as any
 
 /**
  * Delivers the signal named by `path` (its journal path: `"approval"` at the top level,
@@ -1200,3 +1200,34 @@ export const sendSignal = <I, Ctx, E, R>(
   RunStore | Journal
 > =>
   deliverSignal(workflow as unknown as Definition, options.runId, options.path, options.value)
+
+// -------------------------------------------------------------------------------------------
+// pictures
+// -------------------------------------------------------------------------------------------
+
+/**
+ * The workflow as a Mermaid flowchart, from its definition alone: forks and joins for `parallel`
+ * and `chord`, `race` and `branch` drawn as such, `forEach` as a loop node, sleeps and signals as
+ * waits. `WorkflowGraph` has the graph as data and more drawing options.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * const Onboard = Workflow.make("onboard", { input: Schema.String }).pipe(
+ *   Workflow.step("user", { success: Schema.String }, (ctx) => Effect.succeed(ctx.input)),
+ *   Workflow.parallel("setup", {
+ *     welcome: Workflow.step("welcome", { success: Schema.Boolean }, () => Effect.succeed(true)),
+ *     billing: Workflow.step("billing", { success: Schema.Boolean }, () => Effect.succeed(true))
+ *   })
+ * )
+ *
+ * console.log(Workflow.toMermaid(Onboard)) // flowchart TD ...
+ * ```
+ *
+ * @since 0.1.0
+ * @category rendering
+ */
+export const toMermaid = <I, Ctx, E, R>(workflow: Workflow<I, Ctx, E, R>): string =>
+  renderMermaid(workflow.name, graphOfNodes(workflow.nodes))

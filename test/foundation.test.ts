@@ -536,7 +536,7 @@ describe("foundation", () => {
   })
 
   describe("spans", () => {
-    it.effect("every step runs in a plait.step span with run id, path, attempt and replayed", () =>
+    it.effect("every step runs in a plait.step span with run id, path, attempt and replayed; each attempt in a plait.attempt span", () =>
       Effect.gen(function*() {
         const spans: Array<Tracer.NativeSpan> = []
         const tracer = Tracer.make({
@@ -559,11 +559,19 @@ describe("foundation", () => {
         const stepSpans = () =>
           spans.filter((span) => span.name === "plait.step").map((span) => Object.fromEntries(span.attributes))
         assert.instanceOf(failure(yield* runFor(Workflow.run(Flow, { input: 0, runId: "t" }).pipe(Effect.withTracer(tracer)))), Boom)
+        // A step's span carries the last attempt it made; its attempts are spans inside it.
         assert.deepStrictEqual(stepSpans(), [
-          { "plait.run_id": "t", "plait.path": "a", "plait.attempt": 1, "plait.replayed": false },
           { "plait.run_id": "t", "plait.path": "a", "plait.attempt": 2, "plait.replayed": false },
           { "plait.run_id": "t", "plait.path": "p/b/b", "plait.attempt": 1, "plait.replayed": false }
         ])
+        assert.deepStrictEqual(
+          spans.filter((span) => span.name === "plait.attempt").map((span) => Object.fromEntries(span.attributes)),
+          [
+            { "plait.run_id": "t", "plait.path": "a", "plait.attempt": 1 },
+            { "plait.run_id": "t", "plait.path": "a", "plait.attempt": 2 },
+            { "plait.run_id": "t", "plait.path": "p/b/b", "plait.attempt": 1 }
+          ]
+        )
 
         spans.length = 0
         failing = false

@@ -89,21 +89,27 @@ const runNode = (node: Node, ctx: Ctx, prefix: string, state: RunState): Run<unk
     case "Step":
       return runStep(node, path, state, Effect.suspend(() => node.run(ctx)))
     case "Parallel":
-      return runParallel(node, ctx, path, state)
+      return inSpan("plait.parallel", path, state, runParallel(node, ctx, path, state))
     case "Chord":
-      return runChord(node, ctx, path, state)
+      return inSpan("plait.chord", path, state, runChord(node, ctx, path, state))
     case "Race":
-      return runRace(node, ctx, path, state)
+      return inSpan("plait.race", path, state, runRace(node, ctx, path, state))
     case "ForEach":
-      return runForEach(node, ctx, path, state)
+      return inSpan("plait.forEach", path, state, runForEach(node, ctx, path, state))
     case "Branch":
-      return runBranch(node, ctx, path, state)
+      return inSpan("plait.branch", path, state, runBranch(node, ctx, path, state))
     case "Sleep":
-      return runSleep(node, path, state)
+      return inSpan("plait.sleep", path, state, runSleep(node, path, state))
     case "Signal":
-      return runSignal(node, path, state)
+      return inSpan("plait.signal", path, state, runSignal(node, path, state))
   }
 }
+
+/** Every block and wait runs in a span of its own, so a trace nests steps under their blocks. */
+const inSpan = <A>(name: string, path: string, state: RunState, effect: Run<A>): Run<A> =>
+  effect.pipe(Effect.withSpan(name, { attributes: { "plait.run_id": state.runId, "plait.path": path } }, noStackTrace))
+
+const noStackTrace = { captureStackTrace: false } as const
 
 /** Tells the writer when tasks may run at once, so it batches their completions. */
 const concurrently = <A, E, R>(
@@ -412,6 +418,7 @@ const deadline = (path: string, state: RunState, duration: Duration.Input) =>
     const stored = state.stored("wake", path)
     if (stored !== undefined) return { at: (yield* decodeStored(state, path, wakeCodec, stored.value)) as number, now }
     const at = now + Duration.toMillis(Duration.fromInputUnsafe(duration))
+    // When the wait began, so a timeline can draw it.
     yield* state.writer.write({ path, kind: "wake", seq: 0, value: JSON.stringify(at), startedAt: now })
     return { at, now }
   })

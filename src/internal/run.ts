@@ -149,7 +149,7 @@ export const runDefinition = (definition: Definition, options: RunOptions) =>
     return yield* Effect.ensuring(
       executeDirectly(definition, runId, input, owner, options),
       Effect.sync(() => mine.delete(runId))
-    )
+    ).pipe(runSpan(definition, runId))
   })
 
 const executeDirectly = (
@@ -246,7 +246,11 @@ export const executeClaimed = (
     }
     const entries = yield* loadEntries(run.runId)
     return yield* execute(definition, input.value, lease, run, entries, settings, register)
-  })
+  }).pipe(runSpan(definition, run.runId))
+
+/** The root of a run's trace: its blocks, steps and attempts nest inside. */
+const runSpan = (definition: Definition, runId: string) =>
+  Effect.withSpan("plait.run", { attributes: { "plait.workflow": definition.name, "plait.run_id": runId } })
 
 // -------------------------------------------------------------------------------------------
 // executing

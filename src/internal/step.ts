@@ -73,12 +73,14 @@ export const runStep = (
       new JournalError({ reason: "Corrupt", runId: state.runId, path, detail: "the run is finished but this step has no journaled output" })
     )
   }
-  return execute(node, path, state, codec, work)
+  return execute(node, path, state, codec, work).pipe(
+    Effect.withSpan("plait.step", spanOptions(state, path, false), noStackTrace)
+  )
 }
 
 const replayed = <A, E>(state: RunState, path: string, outcome: Effect.Effect<A, E>) =>
   Effect.flatMap(notify(state, { _tag: "Replayed", runId: state.runId, path }), () => outcome).pipe(
-    Effect.withSpan("plait.step", spanOptions(state, path, 0, true), noStackTrace)
+    Effect.withSpan("plait.step", spanOptions(state, path, true), noStackTrace)
   )
 
 /**
@@ -139,13 +141,13 @@ const failedAttempt = (
   )
 })
 
-const spanOptions = (state: RunState, path: string, attempt: number, replayed: boolean) => ({
-  attributes: {
-    "plait.run_id": state.runId,
-    "plait.path": path,
-    "plait.attempt": attempt,
-    "plait.replayed": replayed
-  }
+const spanOptions = (state: RunState, path: string, replayed: boolean) => ({
+  attributes: { "plait.run_id": state.runId, "plait.path": path, "plait.attempt": 0, "plait.replayed": replayed }
+})
+
+/** Each attempt of an executed step is a span inside the step's. */
+const attemptSpanOptions = (state: RunState, path: string, attempt: number) => ({
+  attributes: { "plait.run_id": state.runId, "plait.path": path, "plait.attempt": attempt }
 })
 
 // A captured stack would always point here, not at the user's step, and capturing it (an `Error`
@@ -166,10 +168,12 @@ const execute = Effect.fnUntraced(function*(
   const bounded = node.timeout === undefined ? work : withTimeout(work, node.timeout, state, path)
   while (true) {
     const attempt = failures + 1
+    // The step's span carries the attempt it is at; each attempt also has a span of its own.
+    yield* Effect.annotateCurrentSpan("plait.attempt", attempt)
     yield* notify(state, { _tag: "Started", runId: state.runId, path, attempt })
     const startedAt = yield* Clock.currentTimeMillis
     const exit = yield* Effect.exit(
-      bounded.pipe(Effect.withSpan("plait.step", spanOptions(state, path, attempt, false), noStackTrace))
+      bounded.pipe(Effect.withSpan("plait.attempt", attemptSpanOptions(state, path, attempt), noStackTrace))
     )
     if (Exit.isSuccess(exit)) {
       const encoded = codec.encode(exit.value)
