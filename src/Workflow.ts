@@ -16,7 +16,8 @@ import type { RunStore } from "./RunStore.ts"
 import type { DeepMerge, LastWins } from "./internal/DeepMerge.ts"
 import { Definition, nodesOf, TypeId as DefinitionTypeId } from "./internal/definition.ts"
 import type { ErrorStrategy, MergeStrategy, Node, RetryPolicy, StepNode, Tolerance } from "./internal/node.ts"
-import { checkOneEffectCopy } from "./internal/effectCopy.ts"
+import { graphOfNodes } from "./internal/graph.ts"
+import { renderMermaid } from "./internal/mermaid.ts"
 import { runDefinition } from "./internal/run.ts"
 import { deliverSignal } from "./internal/signal.ts"
 import type { StepEvent as InternalStepEvent } from "./internal/runState.ts"
@@ -29,7 +30,8 @@ import type {
   RunError,
   RunNotFound,
   SignalAlreadyDelivered,
-  SignalTimeout
+  SignalTimeout,
+  UnknownSignal
 } from "./WorkflowError.ts"
 
 /**
@@ -1154,16 +1156,20 @@ export const run = <I, Ctx, E, R>(
   runDefinition(workflow as unknown as Definition, {
     ...options,
     leaseDuration: options.leaseDuration === undefined ? undefined : Duration.toMillis(Duration.fromInputUnsafe(options.leaseDuration))
-  }).pipe(
-    Effect.withSpan("plait.run", { attributes: { "plait.workflow": workflow.name } })
-  ) as any
+  }) as any
 
 /**
  * Delivers the signal named by `path` (its journal path: `"approval"` at the top level,
  * `"review/manager/decision"` for a signal `decision` in branch `manager` of a `parallel` or
- * `branch` named `review`) to a run. The value is validated by the signal's schema and
- * journaled; the first value delivered for a path is kept. Run the workflow again with the same
+ * `branch` named `review`, `"reviews[ada]/verdict"` for item `ada` of a `forEach`) to a run. The
+ * value is validated by the signal's schema and journaled; the first value delivered for a path
+ * is kept (a later one fails with `SignalAlreadyDelivered`). Run the workflow again with the same
  * run id to continue.
+ *
+ * A path with no signal fails with `UnknownSignal`, and so does an item a `forEach` on the way
+ * does not have, once that `forEach` has started (before, its items are not known, and the
+ * signal is kept like any signal sent early). A value the schema rejects fails with
+ * `InvalidOutput`. Nothing is written in either case.
  *
  * @example
  * ```ts
@@ -1190,10 +1196,38 @@ export const sendSignal = <I, Ctx, E, R>(
   options: { readonly runId: string; readonly path: string; readonly value: unknown }
 ): Effect.Effect<
   void,
-  InvalidOutput | DuplicateEffect | SignalAlreadyDelivered | RunNotFound | JournalError,
-  RunStore
+  InvalidOutput | UnknownSignal | DuplicateEffect | SignalAlreadyDelivered | RunNotFound | JournalError,
+  RunStore | Journal
 > =>
-  Effect.andThen(
-    checkOneEffectCopy(workflow as unknown as Definition, options.runId),
-    deliverSignal(workflow.nodes, options.runId, options.path, options.value)
-  )
+  deliverSignal(workflow as unknown as Definition, options.runId, options.path, options.value)
+
+// -------------------------------------------------------------------------------------------
+// pictures
+// -------------------------------------------------------------------------------------------
+
+/**
+ * The workflow as a Mermaid flowchart, from its definition alone: forks and joins for `parallel`
+ * and `chord`, `race` and `branch` drawn as such, `forEach` as a loop node, sleeps and signals as
+ * waits. `WorkflowGraph` has the graph as data and more drawing options.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * const Onboard = Workflow.make("onboard", { input: Schema.String }).pipe(
+ *   Workflow.step("user", { success: Schema.String }, (ctx) => Effect.succeed(ctx.input)),
+ *   Workflow.parallel("setup", {
+ *     welcome: Workflow.step("welcome", { success: Schema.Boolean }, () => Effect.succeed(true)),
+ *     billing: Workflow.step("billing", { success: Schema.Boolean }, () => Effect.succeed(true))
+ *   })
+ * )
+ *
+ * console.log(Workflow.toMermaid(Onboard)) // flowchart TD ...
+ * ```
+ *
+ * @since 0.1.0
+ * @category rendering
+ */
+export const toMermaid = <I, Ctx, E, R>(workflow: Workflow<I, Ctx, E, R>): string =>
+  renderMermaid(workflow.name, graphOfNodes(workflow.nodes))

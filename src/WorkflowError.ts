@@ -73,6 +73,42 @@ export class InvalidOutput extends Schema.TaggedError<InvalidOutput>()("InvalidO
 }
 
 /**
+ * `sendSignal` was given a path with no signal to receive it: the workflow has no signal there,
+ * or a `forEach` on the way has started without the item the path names. Nothing was written.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
+ *
+ * const Review = Workflow.make("review", { input: Schema.Array(Schema.String) }).pipe(
+ *   Workflow.forEach("papers", (ctx) => ctx.input, Workflow.signal("verdict", { schema: Schema.Boolean }), {
+ *     key: (title) => title
+ *   })
+ * )
+ *
+ * // A reviewer's link names a paper; a paper the run does not have is reported, not kept.
+ * const onVerdict = (runId: string, paper: string, verdict: boolean) =>
+ *   Workflow.sendSignal(Review, { runId, path: `papers[${paper}]/verdict`, value: verdict }).pipe(
+ *     Effect.catchTag("UnknownSignal", (error) => Effect.logWarning(`${error.path}: ${error.issue}`)),
+ *     Effect.provide(Journal.layerMemory)
+ *   )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UnknownSignal extends Schema.TaggedError<UnknownSignal>()("UnknownSignal", {
+  runId: Schema.String,
+  path: Schema.String,
+  issue: Schema.String
+}) {
+  override get message(): string {
+    return `run ${this.runId} has no signal at ${this.path}: ${this.issue}`
+  }
+}
+
+/**
  * The workflow's structure differs from the one the run was started with. `path` is the first
  * place they differ. Pass `allowDefinitionChange: true` to `Workflow.run` to resume anyway.
  *
@@ -566,6 +602,7 @@ export type RaceFailureOf<Errors> = RaceFailure & {
  */
 export type WorkflowError =
   | RunError
+  | UnknownSignal
   | SignalTimeout
   | ParallelFailure
   | RaceFailure

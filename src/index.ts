@@ -47,3 +47,8 @@ export * as Engine from "./Engine.ts"
  * @since 0.1.0
  */
 export * as Worker from "./Worker.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as WorkflowGraph from "./WorkflowGraph.ts"

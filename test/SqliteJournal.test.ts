@@ -10,7 +10,8 @@ import { spawn } from "node:child_process"
 import { afterAll } from "vitest"
 import { loadNodeSqlite } from "../src/internal/nodeSqlite.ts"
 import * as SqliteClient from "../src/internal/sqliteClient.ts"
-import { journalConformance, manyRows } from "./journal-conformance.ts"
+import { corruptRowConformance } from "./corrupt-rows.ts"
+import { conformancePayloadBytes, journalConformance, manyRows } from "./journal-conformance.ts"
 import { leaseNew, measureRoundTrips, newRun, rejectedEntry, some, sqlRaw } from "./journal-sql.ts"
 
 const root = Fs.mkdtempSync(Path.join(Os.tmpdir(), "plait-sqlite-"))
@@ -22,9 +23,13 @@ const freshFile = () => Path.join(root, randomUUID(), "nested", "journal.sqlite"
 const conformanceFile = freshFile()
 journalConformance(
   "SqliteJournal",
-  Layer.merge(SqliteJournal.layer({ filename: conformanceFile }), SqliteClient.layer({ filename: conformanceFile })),
+  Layer.merge(
+    SqliteJournal.layer({ filename: conformanceFile, maxPayloadBytes: conformancePayloadBytes }),
+    SqliteClient.layer({ filename: conformanceFile })
+  ),
   { raw: sqlRaw("plait_"), rejectedEntry }
 )
+corruptRowConformance("SqliteJournal", SqliteJournal.layer({ filename: freshFile() }))
 
 const entries = (n: number, prefix = "e"): Array<Journal.JournalEntry> =>
   Array.from({ length: n }, (_, i) => ({ path: `${prefix}[${i}]`, kind: "step", seq: 0, value: String(i) }))
@@ -191,10 +196,56 @@ describe("SqliteJournal", () => {
         }))
     }))
 
-  it.live("rejects a table prefix that is not a plain identifier", () =>
+  const badOptions: ReadonlyArray<readonly [option: string, overrides: Partial<SqliteJournal.Options>]> = [
+    ["tablePrefix", { tablePrefix: "x\"; DROP TABLE plait_runs; --" }],
+    ["tablePrefix", { tablePrefix: "" }],
+    ["tablePrefix", { tablePrefix: "9lives_" }],
+    ["tablePrefix", { tablePrefix: "a".repeat(41) }],
+    ["maxPayloadBytes", { maxPayloadBytes: 0 }],
+    ["maxPayloadBytes", { maxPayloadBytes: -1 }],
+    ["maxPayloadBytes", { maxPayloadBytes: 1.5 }],
+    ["maxPayloadBytes", { maxPayloadBytes: 2e9 }],
+    ["maxPayloadBytes", { maxPayloadBytes: Number.NaN }],
+    ["operationTimeout", { operationTimeout: 0 }],
+    ["operationTimeout", { operationTimeout: "-1 second" }],
+    ["operationTimeout", { operationTimeout: "forever" as never }],
+    ["operationTimeout", { operationTimeout: Number.POSITIVE_INFINITY }],
+    ["busyTimeout", { busyTimeout: -5 }],
+    ["busyTimeout", { busyTimeout: "soon" as never }]
+  ]
+
+  for (const [option, overrides] of badOptions) {
+    it.live(`a bad ${option} (${JSON.stringify(Object.values(overrides)[0] ?? null)}) fails the layer with InvalidOption, before the file is opened`, () =>
+      Effect.gen(function*() {
+        const filename = freshFile()
+        const error = yield* Effect.flip(withJournal({ filename, ...overrides }, () => Effect.void))
+        assert.instanceOf(error, Journal.InvalidOption)
+        assert.strictEqual((error as Journal.InvalidOption).option, option)
+        assert.include(error.message, option)
+        assert.isFalse(Fs.existsSync(Path.dirname(filename)), "the journal touched the file system")
+      }))
+  }
+
+  it.live("SqlJournal.migrate refuses a bad table prefix with InvalidOption and creates nothing", () =>
     Effect.gen(function*() {
-      const exit = yield* Effect.exit(withJournal({ filename: freshFile(), tablePrefix: "x\"; DROP" }, () => Effect.void))
-      assert.isTrue(exit._tag === "Failure")
-      assert.include(String(exit._tag === "Failure" ? exit.cause : ""), "tablePrefix")
+      const filename = freshFile()
+      const error = yield* Effect.flip(
+        Effect.provide(SqlJournal.migrate({ tablePrefix: "x; DROP" }), SqliteClient.layer({ filename }))
+      )
+      assert.instanceOf(error, Journal.InvalidOption)
+      const db = new (loadNodeSqlite().DatabaseSync)(filename, { readOnly: true })
+      const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()
+      db.close()
+      assert.deepStrictEqual(tables, [])
+    }))
+
+  it.live("options at their limits are accepted", () =>
+    Effect.gen(function*() {
+      const run = newRun()
+      const limits = { tablePrefix: `_${"a".repeat(39)}`, maxPayloadBytes: 1, busyTimeout: 0 }
+      yield* withJournal({ filename: freshFile(), ...limits, operationTimeout: "1 millis" }, () => Effect.void)
+      const loaded = yield* withJournal({ filename: freshFile(), ...limits }, (journal) =>
+        Effect.andThen(leaseNew(journal, { ...run, input: "1" }), journal.load(run.runId)))
+      assert.strictEqual(some(loaded).run.input, "1")
     }))
 })

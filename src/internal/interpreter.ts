@@ -13,7 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Schema from "effect/Schema"
-import type { JournalError } from "../Journal.ts"
+import { JournalError } from "../Journal.ts"
 import { RaceFailure, SignalTimeout } from "../WorkflowError.ts"
 import { type JsonCodec, jsonCodec } from "./codec.ts"
 import { fanOut, type Tasks } from "./fanOut.ts"
@@ -32,7 +32,7 @@ import type {
 } from "./node.ts"
 import { childPath, itemPath } from "./path.ts"
 import { notify, type RunState, type StepEvent } from "./runState.ts"
-import { signalCodecOf } from "./signal.ts"
+import { awaitsSignal, journalItems, signalCodecOf } from "./signal.ts"
 import { decodeStored, runStep } from "./step.ts"
 import { isRunFault } from "./faults.ts"
 import { isSuspend, mergeSuspends, type Suspend, suspendOn } from "./suspend.ts"
@@ -89,21 +89,27 @@ const runNode = (node: Node, ctx: Ctx, prefix: string, state: RunState): Run<unk
     case "Step":
       return runStep(node, path, state, Effect.suspend(() => node.run(ctx)))
     case "Parallel":
-      return runParallel(node, ctx, path, state)
+      return inSpan("plait.parallel", path, state, runParallel(node, ctx, path, state))
     case "Chord":
-      return runChord(node, ctx, path, state)
+      return inSpan("plait.chord", path, state, runChord(node, ctx, path, state))
     case "Race":
-      return runRace(node, ctx, path, state)
+      return inSpan("plait.race", path, state, runRace(node, ctx, path, state))
     case "ForEach":
-      return runForEach(node, ctx, path, state)
+      return inSpan("plait.forEach", path, state, runForEach(node, ctx, path, state))
     case "Branch":
-      return runBranch(node, ctx, path, state)
+      return inSpan("plait.branch", path, state, runBranch(node, ctx, path, state))
     case "Sleep":
-      return runSleep(node, path, state)
+      return inSpan("plait.sleep", path, state, runSleep(node, path, state))
     case "Signal":
-      return runSignal(node, path, state)
+      return inSpan("plait.signal", path, state, runSignal(node, path, state))
   }
 }
+
+/** Every block and wait runs in a span of its own, so a trace nests steps under their blocks. */
+const inSpan = <A>(name: string, path: string, state: RunState, effect: Run<A>): Run<A> =>
+  effect.pipe(Effect.withSpan(name, { attributes: { "plait.run_id": state.runId, "plait.path": path } }, noStackTrace))
+
+const noStackTrace = { captureStackTrace: false } as const
 
 /** Tells the writer when tasks may run at once, so it batches their completions. */
 const concurrently = <A, E, R>(
@@ -152,7 +158,7 @@ const mergeBranches = (
   }
   if (node.merge === "deep") return Effect.succeed(deepMergeBranches(results))
   const byKey = new Map(tasks.keys.map((key, i) => [key, results[i]!]))
-  return Effect.map(journaledOrder(path, state, completionOrder), (order) =>
+  return Effect.map(journaledOrder(path, state, tasks.keys, completionOrder), (order) =>
     mergeAll(order.map((key) => byKey.get(key)!), shallowMerge))
 }
 
@@ -172,12 +178,46 @@ const deepMergeBranches = (deltas: ReadonlyArray<Ctx>): Ctx => {
 }
 
 /** The `lastWins` completion order: the journaled one on resume, else this run's, journaled now. */
-const journaledOrder = (path: string, state: RunState, completionOrder: ReadonlyArray<string>) => {
+const journaledOrder = (
+  path: string,
+  state: RunState,
+  keys: ReadonlyArray<string>,
+  completionOrder: ReadonlyArray<string>
+) => {
   const stored = state.stored("order", path)
   const order = stored !== undefined
-    ? decodeStored(state, path, orderCodec, stored.value) as Exit.Exit<Array<string>, JournalError>
+    ? storedOrder(path, state, keys, stored.value)
     : Effect.as(state.writer.write({ path, kind: "order", seq: 0, value: JSON.stringify(completionOrder) }), completionOrder)
-  return reported(state, order, (order) => ({ _tag: "LastWinsOrder", runId: state.runId, path, order, replayed: stored !== undefined }))
+  return reported(state, order, (order) => ({
+    _tag: "LastWinsOrder",
+    runId: state.runId,
+    path,
+    order: [...order],
+    replayed: stored !== undefined
+  }))
+}
+
+/** A journaled order must name each branch once: one that skipped a branch would drop its delta. */
+const storedOrder = (
+  path: string,
+  state: RunState,
+  keys: ReadonlyArray<string>,
+  text: string
+): Exit.Exit<ReadonlyArray<string>, JournalError> => {
+  const decoded = decodeStored(state, path, orderCodec, text)
+  if (Exit.isFailure(decoded)) return Exit.failCause(decoded.cause)
+  const order = decoded.value as ReadonlyArray<string>
+  const expected = new Set(keys)
+  return order.length === keys.length && new Set(order).size === order.length && order.every((key) => expected.has(key))
+    ? Exit.succeed(order)
+    : Exit.fail(
+      new JournalError({
+        reason: "Corrupt",
+        runId: state.runId,
+        path,
+        detail: `the completion order ${text} does not name each branch (${keys.join(", ")}) once`
+      })
+    )
 }
 
 const runChord = (node: ChordNode, ctx: Ctx, path: string, state: RunState): Run =>
@@ -268,7 +308,7 @@ const runForEach = (node: ForEachNode, ctx: Ctx, path: string, state: RunState):
           : runSegment(body.nodes, itemCtx, keys[index]!, state)
       }
     }
-    return concurrently(
+    const run = concurrently(
       state,
       keys.length,
       node.concurrency,
@@ -279,6 +319,7 @@ const runForEach = (node: ForEachNode, ctx: Ctx, path: string, state: RunState):
         tolerate: node.tolerate
       })
     ).pipe(Effect.map((results) => ({ [node.name]: results })))
+    return body._tag === "Segment" && awaitsSignal(body.nodes) ? Effect.andThen(journalItems(path, state, keys), run) : run
   })
 
 // --- branch --------------------------------------------------------------------------------
@@ -377,6 +418,7 @@ const deadline = (path: string, state: RunState, duration: Duration.Input) =>
     const stored = state.stored("wake", path)
     if (stored !== undefined) return { at: (yield* decodeStored(state, path, wakeCodec, stored.value)) as number, now }
     const at = now + Duration.toMillis(Duration.fromInputUnsafe(duration))
+    // When the wait began, so a timeline can draw it.
     yield* state.writer.write({ path, kind: "wake", seq: 0, value: JSON.stringify(at), startedAt: now })
     return { at, now }
   })
@@ -384,7 +426,8 @@ const deadline = (path: string, state: RunState, duration: Duration.Input) =>
 // --- codecs for journaled decisions ---------------------------------------------------------
 
 const orderCodec = jsonCodec(Schema.Array(Schema.String))
-const wakeCodec = jsonCodec(Schema.Number)
+/** Epoch milliseconds. */
+const wakeCodec = jsonCodec(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)))
 
 /** A stored choice must name one of the keys the definition has now. */
 const keyCodecOf = memoizeByIdentity((keyed: ReadonlyArray<readonly [string, unknown]>): JsonCodec =>

@@ -5,6 +5,23 @@
  */
 import { type Node, nodesWithPaths } from "./node.ts"
 
+const kinds: Record<Lowercase<Node["_tag"]>, true> = {
+  step: true,
+  parallel: true,
+  chord: true,
+  race: true,
+  foreach: true,
+  branch: true,
+  sleep: true,
+  signal: true
+}
+
+/** A line `outline` could have written: a path, a space, a node kind. */
+export const isOutlineLine = (line: string): boolean => {
+  const space = line.lastIndexOf(" ")
+  return space >= 0 && Object.hasOwn(kinds, line.slice(space + 1))
+}
+
 export const outline = (nodes: ReadonlyArray<Node>): ReadonlyArray<string> =>
   Array.from(nodesWithPaths(nodes), ([node, path]) => `${path} ${node._tag.toLowerCase()}`)
 

@@ -70,20 +70,28 @@ describe("signal", () => {
     >()
   })
 
-  test("sendSignal needs the RunStore and fails with InvalidOutput, DuplicateEffect, SignalAlreadyDelivered, RunNotFound or JournalError", () => {
+  test("sendSignal needs the RunStore and the Journal; fails with InvalidOutput, UnknownSignal, DuplicateEffect, SignalAlreadyDelivered, RunNotFound or JournalError", () => {
     const Approved = start.pipe(Workflow.signal("approval", { schema: Approval }))
     expect(Workflow.sendSignal(Approved, { runId: "r1", path: "approval", value: { approved: true, by: "ada" } }))
       .type.toBe<
         Effect.Effect<
           void,
           | WorkflowError.InvalidOutput
+          | WorkflowError.UnknownSignal
           | WorkflowError.DuplicateEffect
           | WorkflowError.SignalAlreadyDelivered
           | WorkflowError.RunNotFound
           | WorkflowError.JournalError,
-          RunStore.RunStore
+          RunStore.RunStore | Journal.Journal
         >
       >()
+  })
+
+  test("an UnknownSignal names the run, the path and why", () => {
+    expect<WorkflowError.UnknownSignal>().type.toHaveProperty("runId")
+    expect<WorkflowError.UnknownSignal["path"]>().type.toBe<string>()
+    expect<WorkflowError.UnknownSignal["issue"]>().type.toBe<string>()
+    expect<WorkflowError.UnknownSignal>().type.toBeAssignableTo<WorkflowError.WorkflowError>()
   })
 
   test("a timeout adds SignalTimeout to the error type; without one there is none", () => {
