@@ -24,6 +24,7 @@ export type FreshName<Name extends string, Ctx, S = never> = NameCheck<Name, key
  * Apart from `FreshName` so that its conditional types see only names: a conditional type with
  * a long context among its type parameters makes the compiler walk that context again.
  */
-type NameCheck<Name, Keys, Reserved> = Name extends Keys ? { readonly "plait: this name is already in the context": Name }
+type NameCheck<Name, Keys, Reserved> = string extends Keys ? unknown // no context known yet (or a record of any key)
+  : Name extends Keys ? { readonly "plait: this name is already in the context": Name }
   : Name extends Reserved ? { readonly "plait: this name is already used in this sequence": Name }
   : unknown

@@ -293,7 +293,7 @@ describe("forEach: what must not compile", () => {
 
   test("items that are not iterable", () => {
     start.pipe(
-      // @ts-expect-error Type 'number' is not assignable to type 'Iterable<unknown>' -- items must be an Iterable
+      // @ts-expect-error Type 'number' is not assignable to type 'Iterable< -- items must be an Iterable
       Workflow.forEach("prices", (ctx) => ctx.input.id.length, (n) => Effect.succeed(n), { success: Schema.Number })
     )
   })

@@ -1,5 +1,5 @@
 import { Effect, Schema } from "effect"
-import { type Journal, Workflow, type WorkflowError } from "plait"
+import { type Engine, Workflow } from "plait"
 import { describe, expect, test } from "tstyche"
 
 const Approval = Schema.Struct({ approved: Schema.Boolean, by: Schema.String })
@@ -69,8 +69,7 @@ describe("signal paths", () => {
 
 describe("sendSignal", () => {
   test("takes a path of the workflow and the value its schema accepts there", () => {
-    expect(Workflow.sendSignal(Review, { runId: "r", path: "approval", value: { approved: true, by: "ada" } }))
-      .type.toBe<Effect.Effect<void, WorkflowError.InvalidOutput | WorkflowError.JournalError, Journal.Journal>>()
+    expect(Workflow.sendSignal).type.toBeCallableWith(Review, { runId: "r", path: "approval", value: { approved: true, by: "ada" } })
     expect(Workflow.sendSignal).type.toBeCallableWith(Review, { runId: "r", path: "review/manager/decision", value: false })
     expect(Workflow.sendSignal).type.toBeCallableWith(Review, { runId: "r", path: "lines[3]/ok", value: true })
   })
@@ -107,5 +106,21 @@ describe("run", () => {
     const run = Workflow.run(Review, { input: ["a"] })
     expect(run).type.toBeAssignableTo<Effect.Effect<Workflow.Outcome<unknown>, unknown, unknown>>()
     expect<Workflow.Suspended["waitingFor"]>().type.toBe<string>()
+  })
+})
+
+describe("Engine.signal", () => {
+  const engine = {} as Engine.Engine["Service"]
+
+  test("takes the paths and values sendSignal takes", () => {
+    expect(engine.signal).type.toBeCallableWith(Review, "r", "review/finance/budget", 900)
+    expect(engine.signal).type.toBeCallableWith(Review, "r", "lines[sku-1]/ok", true)
+  })
+
+  test("a wrong path or value does not compile", () => {
+    // @ts-expect-error Argument of type '"budget"' is not assignable -- a signal in a block is addressed by its whole path
+    engine.signal(Review, "r", "budget", 900)
+    // @ts-expect-error Argument of type 'string' is not assignable to parameter of type 'number' -- the schema decides the payload
+    engine.signal(Review, "r", "review/finance/budget", "900")
   })
 })
