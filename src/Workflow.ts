@@ -109,19 +109,24 @@ export type TypeId = typeof DefinitionTypeId
  * @category models
  */
 export type {
+  DuplicateEffect,
   InvalidOutput,
   ParallelFailure,
   ParallelFailureOf,
   RaceFailure,
   RaceFailureOf,
   RunError,
+  RunNotFound,
+  SignalAlreadyDelivered,
   SignalTimeout,
   StepTimeout,
+  UnknownSignal,
   WorkflowError
 } from "./WorkflowError.ts"
 
 /**
- * Re-exported for declaration emit, as the error types above.
+ * Re-exported for declaration emit, as the error types above: the services `run` and
+ * `sendSignal` need, and the journal's error.
  *
  * @example
  * ```ts
@@ -132,14 +137,46 @@ export type {
  *   Workflow.signal("approval", { schema: Schema.Boolean })
  * )
  *
- * export const approve: Effect.Effect<void, Workflow.InvalidOutput | Workflow.JournalError, Workflow.Journal> =
- *   Workflow.sendSignal(Expense, { runId: "expense-7", path: "approval", value: true })
+ * export const approve: Effect.Effect<
+ *   void,
+ *   | Workflow.InvalidOutput
+ *   | Workflow.UnknownSignal
+ *   | Workflow.DuplicateEffect
+ *   | Workflow.SignalAlreadyDelivered
+ *   | Workflow.RunNotFound
+ *   | Workflow.JournalError,
+ *   Workflow.RunStore | Workflow.Journal
+ * > = Workflow.sendSignal(Expense, { runId: "expense-7", path: "approval", value: true })
  * ```
  *
  * @since 0.1.0
  * @category models
  */
 export type { Journal, JournalError } from "./Journal.ts"
+
+/**
+ * Re-exported for declaration emit, as the types above.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Journal, RunStore, Workflow } from "plait"
+ *
+ * const Expense = Workflow.make("expense", { input: Schema.Number }).pipe(
+ *   Workflow.signal("approval", { schema: Schema.Boolean })
+ * )
+ *
+ * // `Workflow.RunStore` is the service `RunStore.RunStore`.
+ * const needs = (store: Workflow.RunStore): RunStore.RunStore => store
+ * const program = Workflow.sendSignal(Expense, { runId: "expense-7", path: "approval", value: true }).pipe(
+ *   Effect.provide(Journal.layerMemory)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type { RunStore } from "./RunStore.ts"
 
 /**
  * The type-level merges of a parallel block's branch deltas: `"deep"` (records merge key by
