@@ -266,6 +266,22 @@ describe("Engine", () => {
       yield* until(hasStatus("old", "completed"))
     }).pipe(Effect.provide(backend())))
 
+  it.effect("a run continued under a changed definition is claimed by workers holding that definition", () =>
+    Effect.gen(function*() {
+      const engine = yield* Engine.Engine
+      const V1 = Workflow.make("moved", { input: Schema.Number }).pipe(
+        Workflow.signal("approval", { schema: Schema.Boolean })
+      )
+      const V2 = V1.pipe(Workflow.step("booked", { success: Schema.Boolean }, (ctx) => Effect.succeed(ctx.approval)))
+      assert.strictEqual((yield* Workflow.run(V1, { input: 1, runId: "moved" }))._tag, "Suspended")
+      const continued = yield* Workflow.run(V2, { input: 1, runId: "moved", allowDefinitionChange: true })
+      assert.strictEqual(continued._tag, "Suspended")
+      yield* startWorker({ workflows: [V2] })
+      yield* engine.signal(V2, "moved", "approval", true)
+      yield* until(hasStatus("moved", "completed"))
+      assert.isTrue(completed(yield* Effect.exit(engine.await(V2, "moved"))).booked)
+    }).pipe(Effect.provide(backend())))
+
   it.effect("resume re-drives a failed run; list, counts and inspect show runs and their journal", () =>
     Effect.gen(function*() {
       const engine = yield* Engine.Engine

@@ -106,6 +106,9 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
         if (!same || isFinal(stored.status) || !isRunStatus(stored.status) || held) {
           return { run: existing.info, lease: undefined, created: false, entries: Array.from(existing.entries.values()) }
         }
+        // A run continued under a changed definition carries that definition's fingerprint from
+        // now on, so workers holding it claim the run when it next suspends.
+        existing.info = { ...existing.info, fingerprint: record.fingerprint }
         const lease = take(existing, owner, leaseMs, now)
         return { run: existing.info, lease, created: false }
       }),

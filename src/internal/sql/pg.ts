@@ -112,7 +112,8 @@ export const pg: Dialect = {
   lease_expires_at, due_at, executions, created_ms, updated_ms)
 VALUES ($1, $2, $3, $4, $5::integer, 'running', $6, 1, ${now} + $7::bigint, ${now} + $7::bigint, 1, ${now}, ${now})
 ON CONFLICT (run_id) DO UPDATE SET status = 'running', owner = $6, lease_token = r.lease_token + 1,
-  lease_expires_at = ${now} + $7::bigint, due_at = ${now} + $7::bigint, executions = r.executions + 1, updated_ms = ${now}
+  lease_expires_at = ${now} + $7::bigint, due_at = ${now} + $7::bigint, executions = r.executions + 1, updated_ms = ${now},
+  fingerprint = excluded.fingerprint
 WHERE r.workflow = $2 AND r.input = $4 AND ($8::boolean OR r.fingerprint = $3)
   AND r.status IN (${acquirable}) AND (${unowned} OR ($9::boolean AND r.owner = $6))
 RETURNING ${runJson("r.")}, (r.xmax = 0)`,

@@ -148,7 +148,8 @@ RETURNING ${runJson()}`,
           yield* exec.query(
             "acquire",
             `UPDATE ${t.runs} SET status = 'running', owner = ?2, lease_token = lease_token + 1,
-  lease_expires_at = ${now} + ?3, due_at = ${now} + ?3, executions = executions + 1, updated_ms = ${now}
+  lease_expires_at = ${now} + ?3, due_at = ${now} + ?3, executions = executions + 1, updated_ms = ${now},
+  fingerprint = ?7
 WHERE run_id = ?1 AND workflow = ?4 AND input = ?5 AND (?6 OR fingerprint = ?7)
   AND status IN (${acquirable}) AND (${unowned} OR (?8 AND owner = ?2))
 RETURNING ${runJson()}`,
