@@ -41,7 +41,16 @@ const version1Rows = [
 const writeVersion1 = (dialect: Dialect, prefix: string) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const t = { prefix, runs: `"${prefix}runs"`, entries: `"${prefix}entries"`, migrations: `"${prefix}migrations"`, channel: "" }
+    const t = {
+      prefix,
+      runs: `"${prefix}runs"`,
+      entries: `"${prefix}entries"`,
+      migrations: `"${prefix}migrations"`,
+      slots: `"${prefix}slots"`,
+      slotWaiters: `"${prefix}slot_waiters"`,
+      schedules: `"${prefix}schedules"`,
+      channel: ""
+    }
     const p = (n: number) => (dialect.name === "pg" ? `$${n}` : `?${n}`)
     yield* sql.unsafe(dialect.createMigrationsTable(t)).unprepared
     for (const statement of dialect.migrations[1]!(t)) yield* sql.unsafe(statement).unprepared

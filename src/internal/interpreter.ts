@@ -18,6 +18,7 @@ import { type JsonCodec, jsonCodec } from "./codec.ts"
 import { fanOut, type Tasks } from "./fanOut.ts"
 import { memoizeByIdentity } from "./memo.ts"
 import { deepMerge, mergeAll, shallowMerge } from "./merge.ts"
+import { runChild } from "./child.ts"
 import type {
   BranchNode,
   ChordNode,
@@ -86,7 +87,7 @@ const runNode = (node: Node, ctx: Ctx, prefix: string, state: RunState): Run<unk
   const path = childPath(prefix, node.name)
   switch (node._tag) {
     case "Step":
-      return runStep(node, path, state, Effect.suspend(() => node.run(ctx)))
+      return runStep(node, path, state, ctx)
     case "Parallel":
       return runParallel(node, ctx, path, state)
     case "Chord":
@@ -101,6 +102,8 @@ const runNode = (node: Node, ctx: Ctx, prefix: string, state: RunState): Run<unk
       return runSleep(node, path, state)
     case "Signal":
       return runSignal(node, path, state)
+    case "Child":
+      return runChild(node, ctx, path, state)
   }
 }
 
@@ -184,7 +187,7 @@ const runChord = (node: ChordNode, ctx: Ctx, path: string, state: RunState): Run
   Effect.flatMap(runParallel(node.parallel, ctx, path, state), (merged) => {
     const seen = { ...ctx, ...merged }
     return Effect.map(
-      runStep(node.callback, path, state, Effect.suspend(() => node.callback.run(seen))),
+      runStep(node.callback, path, state, seen),
       (value) => ({ ...merged, [node.name]: value })
     )
   })
@@ -194,6 +197,7 @@ const runChord = (node: ChordNode, ctx: Ctx, path: string, state: RunState): Run
 const runRace = (node: RaceNode, ctx: Ctx, path: string, state: RunState): Run => {
   const stored = state.stored("choice", path)
   const tagged = (key: string, delta: Ctx): Ctx => ({ [node.name]: { _tag: key, value: delta } })
+  if (state.reached !== undefined) return rebuildRace(node, ctx, path, state, tagged)
   if (stored !== undefined) {
     return Effect.flatMap(decodeStored(state, path, keyCodecOf(node.branches), stored.value), (key) =>
       Effect.map(runCase(node.branches, key as string, ctx, path, state), (delta) => tagged(key as string, delta)))
@@ -205,6 +209,31 @@ const runRace = (node: RaceNode, ctx: Ctx, path: string, state: RunState): Run =
       tagged(key, delta)
     ))
 }
+
+/**
+ * A rebuild replays every branch, losers too: a loser may have completed compensable steps before
+ * it was interrupted. The winner is the journaled one; without one, the journal ends here.
+ */
+const rebuildRace = (
+  node: RaceNode,
+  ctx: Ctx,
+  path: string,
+  state: RunState,
+  tagged: (key: string, delta: Ctx) => Ctx
+): Run =>
+  Effect.flatMap(
+    Effect.forEach(node.branches, ([key, nodes]) => Effect.exit(runSegment(nodes, ctx, childPath(path, key), state)), {
+      concurrency: "unbounded"
+    }),
+    (exits) => {
+      const stored = state.stored("choice", path)
+      if (stored === undefined) return Effect.fail(suspendOn({ path, kind: "replay", until: undefined }))
+      return Effect.flatMap(decodeStored(state, path, keyCodecOf(node.branches), stored.value), (key) => {
+        const exit = exits[node.branches.findIndex(([candidate]) => candidate === key)]!
+        return Effect.map(exit, (delta) => tagged(key as string, delta))
+      })
+    }
+  )
 
 /**
  * Runs every branch; the first to succeed wins and the rest are interrupted. A branch waiting
@@ -263,7 +292,7 @@ const runForEach = (node: ForEachNode, ctx: Ctx, path: string, state: RunState):
       runAt: (index, state) => {
         const itemCtx = { ...ctx, item: items[index], index }
         return body._tag === "Effect"
-          ? runStep(body.step, keys[index]!, state, Effect.suspend(() => body.step.run(itemCtx)))
+          ? runStep(body.step, keys[index]!, state, itemCtx)
           : runSegment(body.nodes, itemCtx, keys[index]!, state)
       }
     }
@@ -315,7 +344,7 @@ const runCase = (
  */
 const runSleep = (node: SleepNode, path: string, state: RunState): Run =>
   Effect.flatMap(deadline(path, state, node.duration), ({ at, now }) => {
-    if (at <= now || state.readOnly) return Effect.succeed({})
+    if (at <= now || state.readOnly || state.reached !== undefined) return Effect.succeed({})
     return state.suspendSleeps
       ? Effect.fail(suspendOn({ path, kind: "sleep", until: at }))
       : Effect.as(Effect.sleep(at - now), {})

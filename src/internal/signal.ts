@@ -33,6 +33,9 @@ export const signalEntry = (
     : Exit.succeed({ path, kind: "signal", seq: 0, value: encoded.value })
 }
 
+/** Whether `path` names a signal of the workflow (rather than a child, a step, a sleep). */
+export const isSignalPath = (nodes: ReadonlyArray<Node>, path: string): boolean => findSignal(nodes, "", path) !== undefined
+
 const findSignal = (nodes: ReadonlyArray<Node>, prefix: string, path: string): SignalNode | undefined => {
   for (const node of nodes) {
     const at = childPath(prefix, node.name)

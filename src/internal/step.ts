@@ -1,18 +1,23 @@
 /**
- * One journaled unit of work: replay it from the journal, or run it with its retry budget and
- * timeout, then write its encoded output before anyone can depend on it.
+ * One journaled unit of work: replay it from the journal, or run it with its retry budget,
+ * timeout and concurrency limit, then write its encoded output before anyone can depend on it.
+ * A step's compensation is a unit of work of its own, run the same way.
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import { JournalError } from "../Journal.ts"
+import { JournalError, type JournalEntry } from "../Journal.ts"
 import { InvalidOutput, StepTimeout } from "../WorkflowError.ts"
 import { type JsonCodec, jsonCodec } from "./codec.ts"
 import { memoizeByIdentity } from "./memo.ts"
-import type { RetryPolicy, StepNode } from "./node.ts"
-import type { RunState, StepEvent } from "./runState.ts"
+import type { Ctx, RetryPolicy, StepNode } from "./node.ts"
+import { childPath } from "./path.ts"
+import type { Reached, RunState, StepEvent } from "./runState.ts"
+import { withSlot } from "./slot.ts"
+import { idempotencyKeyOf, StepInfo } from "./stepInfo.ts"
+import { suspendOn } from "./suspend.ts"
 
 /** Codecs are derived once per step definition, not once per execution. */
 export const codecOf = memoizeByIdentity((node: StepNode): JsonCodec => jsonCodec(node.success))
@@ -40,30 +45,79 @@ export const decodeStored = (
 }
 
 /**
- * Runs `work` as the step `node` at `path`, or returns its journaled output.
+ * Runs the step `node` at `path` on the context `ctx`, or returns its journaled output.
  */
 export const runStep = (
   node: StepNode,
   path: string,
   state: RunState,
-  work: Effect.Effect<unknown, unknown, unknown>
+  ctx: Ctx
 ): Effect.Effect<unknown, unknown, unknown> => {
   const codec = codecOf(node)
   const stored = state.stored("step", path)
   if (stored !== undefined) {
-    return replayed(state, path, decodeStored(state, path, codec, stored.value))
+    const output = decodeStored(state, path, codec, stored.value)
+    if (state.reached !== undefined && node.compensate !== undefined && Exit.isSuccess(output)) {
+      // A segment adds outputs to its context object as it goes: keep what the step saw.
+      state.reached.set(path, { node, output: output.value, ctx: { ...ctx } })
+    }
+    return replayed(state, path, output)
   }
-  if (state.replayFailures) {
+  if (state.replayFailures || state.reached !== undefined) {
     const failure = state.attempts(path).exhaustedWith
     if (failure !== undefined) return replayed(state, path, Effect.flatMap(decodeFailure(node, path, state, failure), Effect.fail))
   }
+  if (state.reached !== undefined) return Effect.fail(suspendOn({ path, kind: "replay", until: undefined }))
   if (state.readOnly) {
     return Effect.fail(
       new JournalError({ reason: "Corrupt", runId: state.runId, path, detail: "the run is finished but this step has no journaled output" })
     )
   }
-  return execute(node, path, state, codec, work)
+  const encode = codec.encode
+  return execute(node, path, state, (value, startedAt, finishedAt) => {
+    const encoded = encode(value)
+    if (Exit.isFailure(encoded)) return encoded as Exit.Exit<never, string>
+    const output: JournalEntry = { path, kind: "step", seq: 0, value: encoded.value, startedAt, finishedAt }
+    // The step's place in the completion order commits with its output, so the order the
+    // compensations run in is exactly the order the steps' completions became durable.
+    return Exit.succeed(
+      node.compensate === undefined
+        ? [output]
+        : [output, { path, kind: "compensable", seq: state.compensation.next++, value: "null", finishedAt }]
+    )
+  }, Effect.suspend(() => node.run(ctx)))
 }
+
+/** Where a step's compensation is journaled: below the step, where no other node can be. */
+export const compensationPath = (stepPath: string): string => childPath(stepPath, "compensate")
+
+/**
+ * Undoes the completed step at `path` with its compensation, retried by its own policy (the
+ * step's when it has none) and journaled as done, unless the journal says it is done already.
+ */
+export const runCompensation = (path: string, reached: Reached, state: RunState) => {
+  const at = compensationPath(path)
+  if (state.stored("compensated", at) !== undefined) return replayed(state, at, Effect.void)
+  const unit = compensationNodeOf(reached.node)
+  return execute(
+    unit,
+    at,
+    state,
+    (_, startedAt, finishedAt) => Exit.succeed([{ path: at, kind: "compensated", seq: 0, value: "null", startedAt, finishedAt }]),
+    Effect.suspend(() => reached.node.compensate!(reached.output, reached.ctx))
+  )
+}
+
+/** The compensation as a unit of work: its retry policy, no timeout, no limit, no typed error. */
+const compensationNodeOf = memoizeByIdentity((node: StepNode): StepNode => ({
+  ...node,
+  name: "compensate",
+  error: undefined,
+  retry: node.compensateRetry ?? node.retry,
+  timeout: undefined,
+  limit: undefined,
+  compensate: undefined
+}))
 
 const replayed = <A, E>(state: RunState, path: string, outcome: Effect.Effect<A, E>) =>
   Effect.flatMap(notify(state, { _tag: "Replayed", runId: state.runId, path }), () => outcome).pipe(
@@ -81,6 +135,11 @@ const encodeFailure = (node: StepNode, error: unknown): unknown => {
     const encoded = codec.encode(error)
     if (Exit.isSuccess(encoded)) return JSON.parse(encoded.value)
   }
+  return plainFailure(error)
+}
+
+/** A failure as plain JSON: its own fields, `_tag`, `name` and `message`. */
+export const plainFailure = (error: unknown): unknown => {
   if (error === null || typeof error !== "object") return error ?? null
   const fields: Record<string, unknown> = { ...error }
   if ("_tag" in error) fields._tag = error._tag
@@ -91,7 +150,7 @@ const encodeFailure = (node: StepNode, error: unknown): unknown => {
   try {
     return JSON.parse(JSON.stringify(fields))
   } catch {
-    return { message: describe(error) }
+    return { message: describeError(error) }
   }
 }
 
@@ -118,11 +177,21 @@ const spanOptions = (state: RunState, path: string, attempt: number, replayed: b
 // per span) was the largest single cost of a replayed step.
 const noStackTrace = { captureStackTrace: false } as const
 
+/**
+ * What a unit of work journals once it succeeded, or why its output cannot be journaled. Called
+ * right before the write, so what it allocates (a place in the completion order) is in write order.
+ */
+type Completion = (
+  value: unknown,
+  startedAt: number,
+  finishedAt: number
+) => Exit.Exit<ReadonlyArray<JournalEntry>, string>
+
 const execute = Effect.fnUntraced(function*(
   node: StepNode,
   path: string,
   state: RunState,
-  codec: JsonCodec,
+  complete: Completion,
   work: Effect.Effect<unknown, unknown, unknown>
 ) {
   const history = state.attempts(path)
@@ -130,26 +199,35 @@ const execute = Effect.fnUntraced(function*(
   let failures = history.failures
   let seq = history.nextSeq
   const bounded = node.timeout === undefined ? work : withTimeout(work, node.timeout, state, path)
+  const idempotencyKey = idempotencyKeyOf(state.runId, path)
   while (true) {
     const attempt = failures + 1
-    yield* notify(state, { _tag: "Started", runId: state.runId, path, attempt })
-    const startedAt = yield* Clock.currentTimeMillis
-    const exit = yield* Effect.exit(
-      bounded.pipe(Effect.withSpan("plait.step", spanOptions(state, path, attempt, false), noStackTrace))
-    )
-    if (Exit.isSuccess(exit)) {
-      const encoded = codec.encode(exit.value)
-      if (Exit.isFailure(encoded)) {
-        return yield* new InvalidOutput({ runId: state.runId, path, issue: Cause.squash(encoded.cause) as string })
-      }
+    const info = StepInfo.of({ runId: state.runId, path, attempt, idempotencyKey })
+    // A limited step holds its slot for one attempt: waiting for a slot is not an attempt.
+    const [result, startedAt] = yield* withSlot(node.limit, path, state, Effect.gen(function*() {
+      yield* notify(state, { _tag: "Started", runId: state.runId, path, attempt })
+      const startedAt = yield* Clock.currentTimeMillis
+      const exit = yield* Effect.exit(
+        bounded.pipe(
+          Effect.provideService(StepInfo, info),
+          Effect.withSpan("plait.step", spanOptions(state, path, attempt, false), noStackTrace)
+        )
+      )
+      return [exit, startedAt] as const
+    }))
+    if (Exit.isSuccess(result)) {
       const finishedAt = yield* Clock.currentTimeMillis
-      yield* state.writer.write({ path, kind: "step", seq: 0, value: encoded.value, startedAt, finishedAt })
+      const entries = complete(result.value, startedAt, finishedAt)
+      if (Exit.isFailure(entries)) {
+        return yield* new InvalidOutput({ runId: state.runId, path, issue: Cause.squash(entries.cause) as string })
+      }
+      yield* state.writer.writeAll(entries.value)
       yield* notify(state, { _tag: "Completed", runId: state.runId, path, attempt })
-      return exit.value
+      return result.value
     }
     // Interruptions and defects are not attempts the step can retry; they end the step as they are.
-    const failure = Cause.findErrorOption(exit.cause)
-    if (failure._tag === "None") return yield* exit
+    const failure = Cause.findErrorOption(result.cause)
+    if (failure._tag === "None") return yield* result
     failures += 1
     const exhausted = failures > budget
     const finishedAt = yield* Clock.currentTimeMillis
@@ -161,12 +239,12 @@ const execute = Effect.fnUntraced(function*(
       finishedAt,
       value: JSON.stringify(
         exhausted
-          ? { attempt, exhausted, error: describe(failure.value), failure: encodeFailure(node, failure.value) }
-          : { attempt, exhausted, error: describe(failure.value) }
+          ? { attempt, exhausted, error: describeError(failure.value), failure: encodeFailure(node, failure.value) }
+          : { attempt, exhausted, error: describeError(failure.value) }
       )
     })
     yield* notify(state, { _tag: "Failed", runId: state.runId, path, attempt, willRetry: !exhausted })
-    if (exhausted) return yield* exit
+    if (exhausted) return yield* result
     yield* Effect.sleep(retryDelay(node.retry!, failures))
   }
 })
@@ -187,8 +265,13 @@ const retryDelay = (policy: RetryPolicy, failures: number): Duration.Duration =>
   return policy.backoff === "exponential" ? Duration.times(base, 2 ** (failures - 1)) : base
 }
 
-const describe = (error: unknown): string => {
-  if (error instanceof Error) return `${error.name}: ${error.message}`
+export const describeError = (error: unknown): string => {
+  // A tagged error often has no message of its own: its fields say what happened.
+  if (error instanceof Error) return `${error.name}: ${error.message === "" ? safeJson({ ...error }) : error.message}`
+  return safeJson(error)
+}
+
+const safeJson = (error: unknown): string => {
   try {
     return JSON.stringify(error) ?? String(error)
   } catch {
