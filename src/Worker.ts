@@ -282,7 +282,7 @@ export const make = <const W extends ReadonlyArray<Workflow<any, any, any, any>>
         const cron = parseCron(schedule.id, schedule.cron, schedule.timezone)
         if (cron._tag === "Failure") return yield* Effect.logWarning(`plait worker ${workerId}: ${cron.failure.message}`)
         const plan = planTick(schedule, cron.success, now)
-        yield* store.fireSchedule({
+        return yield* store.fireSchedule({
           id: schedule.id,
           expectedNextAt: schedule.nextAt,
           nextAt: plan.nextAt,
@@ -304,16 +304,19 @@ export const make = <const W extends ReadonlyArray<Workflow<any, any, any, any>>
       let waitMs = maxPollMs
       if (Option.isSome(schedules)) {
         const { due, nextAt, now } = schedules.value
+        let fired = false
         for (const schedule of due) {
-          yield* fire(schedule, now).pipe(
+          fired = (yield* fire(schedule, now).pipe(
             Effect.tapError((error) => Effect.logWarning(`plait worker ${workerId}: firing ${schedule.id} failed`, error)),
-            Effect.ignore
-          )
+            Effect.orElseSucceed(() => false)
+          )) === true || fired
         }
-        if (nextAt !== undefined) waitMs = Math.min(waitMs, Math.max(0, nextAt - now))
+        // A schedule this worker fired may owe more ticks: look again at once.
+        if (fired) waitMs = 0
+        else if (nextAt !== undefined) waitMs = Math.min(waitMs, Math.max(0, nextAt - now))
       }
       // A tick is fired right at its time; the poll catches schedules stored since.
-      yield* Effect.sleep(waitMs)
+      if (waitMs > 0) yield* Effect.sleep(waitMs)
     }))
 
     yield* Effect.forkScoped(heartbeat)

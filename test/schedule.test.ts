@@ -43,6 +43,16 @@ describe("schedules", () => {
       assert.lengthOf(yield* runIds, 5)
     }).pipe(Effect.provide(backend())))
 
+  it.effect("a worker that falls behind fires every tick it owes, one run each", () =>
+    Effect.gen(function*() {
+      const engine = yield* Engine.Engine
+      yield* engine.schedule(Report, { id: "nightly", cron: "* * * * * *", input: { kind: "secondly" } })
+      yield* TestClock.adjust("5500 millis")
+      yield* startWorker({ workflows: [Report] })
+      yield* until(Effect.map(runIds, (ids) => ids.length >= 5), 1_000, 100)
+      assert.deepStrictEqual((yield* runIds).slice(0, 5), [1, 2, 3, 4, 5].map((s) => `nightly@${new Date(s * 1_000).toISOString()}`))
+    }).pipe(Effect.provide(backend())))
+
   it.effect("ticks missed while no worker ran are skipped by default", () =>
     Effect.gen(function*() {
       const engine = yield* Engine.Engine

@@ -3,6 +3,7 @@
  * tick a worker fires, and the id of the run a tick starts. A tick's run id is derived from the
  * schedule and the tick, and a worker fires a tick only by moving the schedule on from it in the
  * store (see `RunStore.fireSchedule`), so every tick starts one run, whichever worker fires it.
+ * Either alone would do; the two together keep a tick single even if one of them is broken.
  */
 import * as Cron from "effect/Cron"
 import * as Result from "effect/Result"
@@ -22,16 +23,22 @@ export const nextTick = (cron: Cron.Cron, after: number): number => Cron.next(cr
 export const tickRunId = (scheduleId: string, tickAt: number): string => `${scheduleId}@${new Date(tickAt).toISOString()}`
 
 /**
- * What a worker does with a schedule whose next tick came: the tick to start a run for (the
- * latest one due; earlier ones, overtaken, start none), unless it was missed and missed ticks are
- * skipped; and the schedule's next tick after `now`.
+ * What a worker does with a schedule whose next tick came. A tick fired within a minute of its
+ * time starts its run, and the schedule moves on to the tick after it: a worker that fell behind
+ * fires the ticks it owes one by one. A tick older than that was missed (everything was down):
+ * with `"skip"` the schedule moves on to the first tick not missed, with `"catchUp"` it also
+ * starts one run, for the latest missed tick.
  */
 export const planTick = (
   schedule: ScheduleInfo,
   cron: Cron.Cron,
   now: number
 ): { readonly tickAt: number | undefined; readonly nextAt: number } => {
-  const latest = Math.max(schedule.nextAt, Cron.prev(cron, now + 1).getTime())
-  const missed = now - latest > missedAfterMs
-  return { tickAt: missed && schedule.missed === "skip" ? undefined : latest, nextAt: nextTick(cron, now) }
+  const tick = schedule.nextAt
+  if (now - tick <= missedAfterMs) return { tickAt: tick, nextAt: nextTick(cron, tick) }
+  const lastMissed = Cron.prev(cron, now - missedAfterMs).getTime()
+  return {
+    tickAt: schedule.missed === "catchUp" ? Math.max(tick, lastMissed) : undefined,
+    nextAt: nextTick(cron, Math.max(tick, lastMissed))
+  }
 }

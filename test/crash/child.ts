@@ -18,7 +18,8 @@ import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer, Redacted, Schedule } from "effect"
 import { PgJournal, SqliteJournal, Workflow } from "plait"
 import * as Fs from "node:fs"
-import { type KillPoint, matcher } from "./killPoint.ts"
+import type { KillPoint } from "./killPoint.ts"
+import { makeSay } from "./progress.ts"
 import { CrashWorkflow, input, SideEffects } from "./workflow.ts"
 
 export type ChildArgs = {
@@ -34,25 +35,7 @@ export type ChildArgs = {
 
 const args = JSON.parse(process.argv[2] ?? "") as ChildArgs
 
-const isKillPoint = args.freezeAt === undefined ? () => false : matcher(args.freezeAt)
-const untilJournaled = args.freezeAt?.untilJournaled === true
-// For an `untilJournaled` point: the line at which to hold still (the step's completion).
-let holdAt: string | undefined
-
-const freeze = () => {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000)
-  process.exit(70) // never killed: the test will report it
-}
-
-// Stdout is a pipe, written synchronously on Linux: the line is out before the thread blocks.
-const say = (line: string) =>
-  Effect.sync(() => {
-    process.stdout.write(`${line}\n`)
-    if (line === holdAt) return freeze()
-    if (!isKillPoint(line)) return
-    if (!untilJournaled) return freeze()
-    holdAt = `Completed ${line.slice(line.indexOf(" ") + 1)}`
-  })
+const say = makeSay(args.freezeAt)
 
 const log = Fs.openSync(args.log, "a")
 
