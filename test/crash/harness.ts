@@ -45,7 +45,7 @@ export const runChild = (args: ChildArgs, killPoint: KillPoint | undefined, time
  * Runs `script` (a child that ends with a `Done <json>` line) as `runChild` runs `child.ts`: its
  * arguments are `args` as JSON, with `freezeAt` when the kill point is frozen.
  */
-export const runScript = (script: string, args: ScriptArgs, killPoint: KillPoint | undefined, timeout = 60_000) =>
+export const runScript = <A extends ScriptArgs>(script: string, args: A, killPoint: KillPoint | undefined, timeout = 60_000) =>
   Effect.callback<ChildRun, Error>((resume) => {
     const child = ChildProcess.spawn(
       process.execPath,
