@@ -31,13 +31,14 @@ import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
-import type {
-  Dialect,
-  Exec,
-  NotificationWire,
-  Operation as DialectOperation,
-  Tables,
-  Woken
+import {
+  type Dialect,
+  type Exec,
+  type NotificationWire,
+  type Operation as DialectOperation,
+  type Tables,
+  tables,
+  type Woken
 } from "./internal/sql/dialect.ts"
 import { pg } from "./internal/sql/pg.ts"
 import { sqlite } from "./internal/sql/sqlite.ts"
@@ -546,24 +547,6 @@ export const layer = (options?: Options): Layer.Layer<Journal.Journal | RunStore
   )
 
 // internal
-
-const defaultPrefix = "plait_"
-
-const tables = (prefix: string = defaultPrefix): Tables => {
-  if (!/^[A-Za-z_][A-Za-z0-9_]{0,39}$/.test(prefix)) {
-    throw new TypeError(`SqlJournal: tablePrefix must be letters, digits and _ (at most 40), got ${JSON.stringify(prefix)}`)
-  }
-  return {
-    prefix,
-    runs: `"${prefix}runs"`,
-    entries: `"${prefix}entries"`,
-    migrations: `"${prefix}migrations"`,
-    slots: `"${prefix}slots"`,
-    slotWaiters: `"${prefix}slot_waiters"`,
-    schedules: `"${prefix}schedules"`,
-    channel: `${prefix}events`.toLowerCase()
-  }
-}
 
 const dialectOf = (sql: SqlClient.SqlClient): Effect.Effect<Dialect> =>
   sql.onDialectOrElse({

@@ -14,6 +14,17 @@ const runOf = (runId: string) => Effect.map(loadSome(runId), (loaded) => loaded.
 const childOf = (parent: Journal.RunRecord, path: string): Journal.RunRecord =>
   newRun({ runId: `${parent.runId}/${path}`, workflow: `${parent.workflow}_child` })
 
+/** A parent leased to this executor, and a child it started at `path`. */
+const parentWithChild = (path = "a") =>
+  Effect.gen(function*() {
+    const journal = yield* Journal.Journal
+    const parent = newRun()
+    const parentLease = yield* leased(parent)
+    const child = childOf(parent, path)
+    yield* journal.startChild(parentLease, child)
+    return { parent, parentLease, child }
+  })
+
 export const engineConformance = (it: Vitest.MethodsNonLive<Journal.Journal | RunStore.RunStore>): void => {
   // --- children ------------------------------------------------------------------------------
 
@@ -40,10 +51,7 @@ export const engineConformance = (it: Vitest.MethodsNonLive<Journal.Journal | Ru
   it.effect("a child's release as finished wakes its waiting parent; an unfinished release does not", () =>
     Effect.gen(function*() {
       const journal = yield* Journal.Journal
-      const parent = newRun()
-      const parentLease = yield* leased(parent)
-      const child = childOf(parent, "region")
-      yield* journal.startChild(parentLease, child)
+      const { child, parent, parentLease } = yield* parentWithChild("region")
       yield* journal.release(parentLease, { status: "waiting", waitingFor: "region", wakeupsSeen: 0 })
       assert.isUndefined((yield* runOf(parent.runId)).dueAt)
 
@@ -60,11 +68,8 @@ export const engineConformance = (it: Vitest.MethodsNonLive<Journal.Journal | Ru
   it.effect("a child that ends while its parent runs makes the parent's suspension due at once", () =>
     Effect.gen(function*() {
       const journal = yield* Journal.Journal
-      const parent = newRun()
-      const parentLease = yield* leased(parent)
+      const { child, parent, parentLease } = yield* parentWithChild("region")
       const seen = (yield* runOf(parent.runId)).wakeups
-      const child = childOf(parent, "region")
-      yield* journal.startChild(parentLease, child)
       yield* journal.release(yield* leased(child), { status: "failed", error: "boom" })
       yield* journal.release(parentLease, { status: "waiting", waitingFor: "region", wakeupsSeen: seen })
       assert.isDefined((yield* runOf(parent.runId)).dueAt, "the child's end between load and suspension is not lost")
@@ -74,10 +79,7 @@ export const engineConformance = (it: Vitest.MethodsNonLive<Journal.Journal | Ru
     Effect.gen(function*() {
       const journal = yield* Journal.Journal
       const store = yield* RunStore.RunStore
-      const parent = newRun()
-      const parentLease = yield* leased(parent)
-      const child = childOf(parent, "a")
-      yield* journal.startChild(parentLease, child)
+      const { child, parent, parentLease } = yield* parentWithChild()
       const childLease = yield* leased(child)
       const grandchild = childOf(child, "b")
       yield* journal.startChild(childLease, grandchild)
@@ -101,10 +103,7 @@ export const engineConformance = (it: Vitest.MethodsNonLive<Journal.Journal | Ru
     Effect.gen(function*() {
       const journal = yield* Journal.Journal
       const store = yield* RunStore.RunStore
-      const parent = newRun()
-      const parentLease = yield* leased(parent)
-      const child = childOf(parent, "a")
-      yield* journal.startChild(parentLease, child)
+      const { child, parent, parentLease } = yield* parentWithChild()
       yield* journal.release(parentLease, { status: "waiting", waitingFor: "a", wakeupsSeen: 0 })
       yield* store.cancel(child.runId, "not needed")
       const woken = yield* runOf(parent.runId)
@@ -163,10 +162,7 @@ export const engineConformance = (it: Vitest.MethodsNonLive<Journal.Journal | Ru
     Effect.gen(function*() {
       const journal = yield* Journal.Journal
       const store = yield* RunStore.RunStore
-      const parent = newRun()
-      const parentLease = yield* leased(parent)
-      const child = childOf(parent, "a")
-      yield* journal.startChild(parentLease, child)
+      const { child, parent, parentLease } = yield* parentWithChild()
       yield* journal.release(yield* leased(child), { status: "failed", error: "down" })
       yield* journal.release(parentLease, { status: "failed", error: "child down" })
       const resumed = Option.getOrThrow(yield* store.resume(parent.runId))

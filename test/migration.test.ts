@@ -13,7 +13,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterAll } from "vitest"
-import type { Dialect } from "../src/internal/sql/dialect.ts"
+import { type Dialect, tables } from "../src/internal/sql/dialect.ts"
 import { pg } from "../src/internal/sql/pg.ts"
 import { sqlite } from "../src/internal/sql/sqlite.ts"
 import * as SqliteClient from "../src/internal/sqliteClient.ts"
@@ -44,16 +44,7 @@ const version1Rows = [
 const writeVersion = (dialect: Dialect, prefix: string, version: number) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const t = {
-      prefix,
-      runs: `"${prefix}runs"`,
-      entries: `"${prefix}entries"`,
-      migrations: `"${prefix}migrations"`,
-      slots: `"${prefix}slots"`,
-      slotWaiters: `"${prefix}slot_waiters"`,
-      schedules: `"${prefix}schedules"`,
-      channel: ""
-    }
+    const t = tables(prefix)
     const p = (n: number) => (dialect.name === "pg" ? `$${n}` : `?${n}`)
     yield* sql.unsafe(dialect.createMigrationsTable(t)).unprepared
     for (const statement of dialect.migrations[1]!(t)) yield* sql.unsafe(statement).unprepared

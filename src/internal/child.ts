@@ -11,7 +11,7 @@
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { JournalError, type JournalEntry, type LoadedRun } from "../Journal.ts"
-import { RunCancelled, RunConflict } from "../WorkflowError.ts"
+import { InvalidInput, RunCancelled, RunConflict } from "../WorkflowError.ts"
 import { fingerprintOf, prepareInput } from "./identity.ts"
 import type { ChildNode, Ctx } from "./node.ts"
 import { isDone } from "./runRow.ts"
@@ -50,6 +50,15 @@ export const runChild = (node: ChildNode, ctx: Ctx, path: string, state: RunStat
     })
     if (run.workflow !== definition.name) {
       return yield* new RunConflict({ runId, stored: run.workflow, requested: definition.name })
+    }
+    // The input is derived from the parent's context, which replays identically: another one
+    // means the parent's definition changed under it.
+    if (run.input !== encoded.encoded) {
+      return yield* new InvalidInput({
+        runId,
+        workflow: definition.name,
+        issue: `the child was started with a different input (${run.input}) than the parent gives it now`
+      })
     }
     const execute = children.execute
     // A failed child is driven again by a parent that runs it in process, as `Workflow.run`

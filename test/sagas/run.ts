@@ -8,10 +8,9 @@
  * gets one line per side effect: `<incarnation> <SideEffect as JSON>`, synced before the step goes on.
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Cause, Effect, Exit, Layer, Redacted, Schedule } from "effect"
-import { PgJournal, SqliteJournal, Workflow } from "plait"
-import * as Fs from "node:fs"
-import type { ChildArgs } from "../crash/child.ts"
+import { Cause, Effect, Exit, Layer, Schedule } from "effect"
+import { Workflow } from "plait"
+import { type JournalArgs, journalLayer, syncedLog } from "../crash/childJournal.ts"
 import type { KillPoint } from "../crash/killPoint.ts"
 import { makeSay } from "../crash/progress.ts"
 import { Effects, Keyed, Rollout, Trip } from "./workflows.ts"
@@ -19,7 +18,7 @@ import { Effects, Keyed, Rollout, Trip } from "./workflows.ts"
 const runnable = { Trip, Rollout, Keyed } as const
 
 export interface RunArgs {
-  readonly journal: ChildArgs["journal"]
+  readonly journal: JournalArgs
   readonly workflow: keyof typeof runnable
   readonly input: unknown
   readonly runId: string
@@ -30,26 +29,13 @@ export interface RunArgs {
 
 const args = JSON.parse(process.argv[2] ?? "") as RunArgs
 const say = makeSay(args.freezeAt)
-const log = Fs.openSync(args.log, "a")
+const log = syncedLog(args.log)
 
 const EffectsLive = Layer.succeed(Effects, {
-  record: (effect) =>
-    Effect.andThen(
-      Effect.sync(() => {
-        Fs.writeSync(log, `${args.incarnation} ${JSON.stringify(effect)}\n`)
-        Fs.fsyncSync(log)
-      }),
-      say(`SideEffect ${effect.path}`)
-    )
+  record: (effect) => Effect.andThen(log(`${args.incarnation} ${JSON.stringify(effect)}`), say(`SideEffect ${effect.path}`))
 })
 
-const JournalLive = args.journal._tag === "sqlite"
-  ? SqliteJournal.layer({ filename: args.journal.filename })
-  : PgJournal.layer({
-    url: Redacted.make(args.journal.url),
-    tablePrefix: args.journal.tablePrefix,
-    applicationName: args.journal.applicationName
-  })
+const JournalLive = journalLayer(args.journal)
 
 const workflow = runnable[args.workflow] as unknown as Workflow.Workflow<unknown, unknown, unknown, Effects>
 

@@ -12,7 +12,7 @@ import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
 import { SqlJournal, Worker } from "plait"
-import * as Fs from "node:fs"
+import { syncedLog } from "../crash/childJournal.ts"
 import { Effects, Limited, Probe, Rollout, Ticker, Trip } from "./workflows.ts"
 
 const all = { Trip, Rollout, Limited, Ticker } as const
@@ -29,18 +29,11 @@ export interface WorkerArgs {
 }
 
 const args = JSON.parse(process.argv[2] ?? "") as WorkerArgs
-const log = Fs.openSync(args.log, "a")
+const log = syncedLog(args.log)
 const say = (line: string) => Effect.sync(() => void process.stdout.write(`${line}\n`))
 
 const EffectsLive = Layer.succeed(Effects, {
-  record: (effect) =>
-    Effect.andThen(
-      Effect.sync(() => {
-        Fs.writeSync(log, `${args.label} ${JSON.stringify(effect)}\n`)
-        Fs.fsyncSync(log)
-      }),
-      say(`SideEffect ${effect.runId} ${effect.path}`)
-    )
+  record: (effect) => Effect.andThen(log(`${args.label} ${JSON.stringify(effect)}`), say(`SideEffect ${effect.runId} ${effect.path}`))
 })
 
 const ProbeLive = Layer.effect(
@@ -52,8 +45,10 @@ const ProbeLive = Layer.effect(
           const table = sql(args.probeTable ?? "probe")
           const [row] = yield* sql<{ id: number }>`INSERT INTO ${table} (run_id, pid, started_at)
             VALUES (${runId}, ${process.pid}, clock_timestamp()) RETURNING id`
-          yield* Effect.sleep(ms)
-          yield* sql`UPDATE ${table} SET finished_at = clock_timestamp() WHERE id = ${row!.id}`
+          // Interrupted (its lease lost, say), the step stops running then: recorded too.
+          yield* Effect.sleep(ms).pipe(
+            Effect.ensuring(Effect.ignore(sql`UPDATE ${table} SET finished_at = clock_timestamp() WHERE id = ${row!.id}`))
+          )
         }).pipe(Effect.orDie)
     }))
 )

@@ -27,6 +27,25 @@ export interface Tables {
   readonly channel: string
 }
 
+const defaultPrefix = "plait_"
+
+/** The tables of the journal under `prefix` (letters, digits and `_`, at most 40). */
+export const tables = (prefix: string = defaultPrefix): Tables => {
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,39}$/.test(prefix)) {
+    throw new TypeError(`SqlJournal: tablePrefix must be letters, digits and _ (at most 40), got ${JSON.stringify(prefix)}`)
+  }
+  return {
+    prefix,
+    runs: `"${prefix}runs"`,
+    entries: `"${prefix}entries"`,
+    migrations: `"${prefix}migrations"`,
+    slots: `"${prefix}slots"`,
+    slotWaiters: `"${prefix}slot_waiters"`,
+    schedules: `"${prefix}schedules"`,
+    channel: `${prefix}events`.toLowerCase()
+  }
+}
+
 /** A journal or run store operation, as counted in round trips. */
 export type Operation =
   | "acquire"
