@@ -27,7 +27,7 @@ import * as Queue from "effect/Queue"
 import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
 import type { Definition } from "./internal/definition.ts"
-import { keyedChildren, type Node } from "./internal/node.ts"
+import { type Node, nodesWithPaths } from "./internal/node.ts"
 import {
   defaultLeaseMs,
   type Execution,
@@ -376,8 +376,4 @@ const definitionsByName = (workflows: ReadonlyArray<Workflow<any, any, any, any>
 }
 
 const childWorkflows = (nodes: ReadonlyArray<Node>): Array<Definition> =>
-  nodes.flatMap((node) => {
-    if (node._tag === "Child") return [node.workflow]
-    if (node._tag === "ForEach" && node.body._tag === "Segment") return childWorkflows(node.body.nodes)
-    return keyedChildren(node).flatMap(([, branch]) => childWorkflows(branch))
-  })
+  Array.from(nodesWithPaths(nodes)).flatMap(([node]) => (node._tag === "Child" ? [node.workflow] : []))

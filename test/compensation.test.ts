@@ -46,8 +46,8 @@ describe("compensation", () => {
       assert.deepStrictEqual(log.undone[1]!.ctx, { input: { id: "A", amount: 5 } })
 
       const entries = yield* entriesOf("c1")
-      const kinds = (kind: Journal.EntryKind) => entries.filter((e) => e.kind === kind).map((e) => [e.path, e.seq])
-      assert.deepStrictEqual(kinds("compensable"), [["reserved", 0], ["charged", 1]])
+      const kinds = (kind: Journal.EntryKind) => entries.filter((e) => e.kind === kind).map((e) => [e.path, e.value])
+      assert.deepStrictEqual(kinds("compensable"), [["reserved", "0"], ["charged", "1"]])
       assert.deepStrictEqual(kinds("compensated").map(([path]) => path).sort(), ["charged/compensate", "reserved/compensate"])
       const ending = JSON.parse(entries.find((e) => e.kind === "compensating")!.value)
       assert.strictEqual(ending.reason, "failed")
@@ -77,7 +77,7 @@ describe("compensation", () => {
       const exit = yield* runFor(Workflow.run(Fan, { input: 1, runId: "fan" }), "1 second", "50 millis")
       assert.strictEqual(failure(exit), "boom")
       assert.deepStrictEqual(log.paths(), ["a", "b", "c"])
-      const order = (yield* entriesOf("fan")).filter((e) => e.kind === "compensable").sort((x, y) => x.seq - y.seq)
+      const order = (yield* entriesOf("fan")).filter((e) => e.kind === "compensable").sort((x, y) => Number(x.value) - Number(y.value))
       assert.deepStrictEqual(order.map((e) => e.path), ["all/c/c", "all/b/b", "all/a/a"])
     }).pipe(Effect.provide(memoryLayer())))
 

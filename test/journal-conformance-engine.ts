@@ -119,7 +119,7 @@ export const engineConformance = (it: Vitest.MethodsNonLive<Journal.Journal | Ru
       const lease = yield* leased(run)
       yield* journal.append(lease, [
         { path: "charge", kind: "step", seq: 0, value: "\"ch_1\"" },
-        { path: "charge", kind: "compensable", seq: 0, value: "null" }
+        { path: "charge", kind: "compensable", seq: 0, value: "0" }
       ])
       yield* journal.release(lease, { status: "sleeping", wakeAt: Date.now() + 3_600_000, wakeupsSeen: 0 })
       const flagged = Option.getOrThrow(yield* store.cancel(run.runId, "refund it"))

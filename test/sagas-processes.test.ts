@@ -90,7 +90,7 @@ const compensationSuite = (name: string, makeStore: (dir: string) => Effect.Effe
 
         const loaded = yield* store.load(runId)
         assert.strictEqual(loaded.run.status, "failed")
-        const order = journaledKinds(loaded, "compensable").sort((a, b) => a.seq - b.seq).map((entry) => entry.path)
+        const order = journaledKinds(loaded, "compensable").sort((a, b) => Number(a.value) - Number(b.value)).map((entry) => entry.path)
         assert.deepStrictEqual([...order].sort(), [...tripSteps].sort())
         const undoPaths = [...order].reverse().map((path) => `${path}/compensate`)
         assert.deepStrictEqual(journaledKinds(loaded, "compensated").map((entry) => entry.path).sort(), [...undoPaths].sort())

@@ -1,7 +1,7 @@
 /**
  * Sagas: when a run fails for good or is cancelled, the compensations of its completed steps run
  * in reverse completion order. The order is the journal's: each compensable step's completion
- * took its place (`compensable` entry, `seq`) in the same batch as its output.
+ * took its place (its `compensable` entry's value) in the same batch as its output.
  *
  * Before anything is undone the run journals that it is compensating, and why, so an executor
  * that takes the run over later (after a crash, a shutdown) resumes the compensations instead
@@ -19,7 +19,7 @@ import { jsonCodec } from "./codec.ts"
 import type { Definition } from "./definition.ts"
 import { isRunFault } from "./faults.ts"
 import { runWorkflow } from "./interpreter.ts"
-import { makeRunState, type Reached, type RunState } from "./runState.ts"
+import { completionOrderOf, makeRunState, type Reached, type RunState } from "./runState.ts"
 import { compensationPath, describeError, plainFailure, runCompensation } from "./step.ts"
 import { suspendOn } from "./suspend.ts"
 import { refusingWriter } from "./writer.ts"
@@ -81,7 +81,7 @@ export const compensate = (
     const reached = yield* rebuild(definition, input, entries, state)
     const order = entries
       .filter((entry) => entry.kind === "compensable")
-      .sort((a, b) => b.seq - a.seq)
+      .sort((a, b) => completionOrderOf(b)! - completionOrderOf(a)!)
       .map((entry) => entry.path)
     const compensated: Array<string> = []
     for (let i = 0; i < order.length; i++) {
@@ -125,7 +125,7 @@ export const compensate = (
 const rebuild = (definition: Definition, input: unknown, entries: ReadonlyArray<JournalEntry>, live: RunState) =>
   Effect.gen(function*() {
     const reached = new Map<string, Reached>()
-    const state = makeRunState({
+    const state = yield* makeRunState({
       runId: live.runId,
       entries,
       writer: refusingWriter((entry) => suspendOn({ path: entry.path, kind: "replay", until: undefined })),

@@ -10,18 +10,29 @@ import { JournalError, type RunInfo } from "../Journal.ts"
 import { InvalidInput } from "../WorkflowError.ts"
 import { jsonCodec } from "./codec.ts"
 import type { Definition } from "./definition.ts"
+import { duplicateEffectIn } from "./effectCopy.ts"
 import { memoizeByIdentity } from "./memo.ts"
 import { outline } from "./outline.ts"
 
 export const fingerprintOf = memoizeByIdentity((definition: Definition) => JSON.stringify(outline(definition.nodes)))
 
-const inputCodecOf = memoizeByIdentity((definition: Definition) => ({
-  json: jsonCodec(definition.input),
-  decode: Schema.decodeUnknownExit(definition.input)
-}))
+export const inputCodecOf = memoizeByIdentity((definition: Definition) => {
+  const decode = Schema.decodeUnknownExit(definition.input)
+  return {
+    json: jsonCodec(definition.input),
+    // Every issue, not only the first: the caller fixes the input in one go.
+    decode: (input: unknown) => decode(input, { errors: "all" })
+  }
+})
 
-/** Decodes a caller's input and encodes it for the journal, or says why it is invalid. */
+/**
+ * Decodes a caller's input and encodes it for the journal, or says why it is invalid. First
+ * makes sure the workflow's schemas come from plait's copy of `effect`: from another copy they
+ * would reject valid input.
+ */
 export const prepareInput = (definition: Definition, runId: string, input: unknown) => {
+  const duplicate = duplicateEffectIn(definition, runId)
+  if (duplicate !== undefined) return Exit.fail(duplicate)
   const codecs = inputCodecOf(definition)
   const decoded = codecs.decode(input)
   if (Exit.isFailure(decoded)) {

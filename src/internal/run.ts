@@ -22,14 +22,15 @@ import {
   type Release,
   type RunInfo
 } from "../Journal.ts"
-import { CompensationFailed, DefinitionChanged, InvalidInput, RunBusy, RunCancelled, RunConflict } from "../WorkflowError.ts"
+import { CompensationFailed, RunBusy, RunCancelled } from "../WorkflowError.ts"
 import { compensate, type Ending, endingEntry, endingOf, hasCompensable, storedEnding } from "./compensation.ts"
 import type { Definition } from "./definition.ts"
-import { fingerprintOf, prepareInput, storedInput } from "./identity.ts"
+import { checkOneEffectCopy } from "./effectCopy.ts"
+import { fingerprintOf, inputCodecOf, prepareInput, storedInput } from "./identity.ts"
 import { runWorkflow } from "./interpreter.ts"
-import { firstDifference } from "./outline.ts"
 import { type ChildRuns, makeRunState, type Observer, type RunState } from "./runState.ts"
 import { describeError, plainFailure } from "./step.ts"
+import { checkStoredRun } from "./storedRun.ts"
 import { isSuspend, releaseOf } from "./suspend.ts"
 import { makeWriter, readOnlyWriter } from "./writer.ts"
 
@@ -112,7 +113,7 @@ export const runDefinition = (definition: Definition, options: RunOptions) =>
     return yield* Effect.ensuring(
       executeDirectly(definition, runId, input, owner, options),
       Effect.sync(() => mine.delete(runId))
-    )
+    ).pipe(runSpan(definition, runId))
   })
 
 const executeDirectly = (
@@ -148,8 +149,22 @@ const executeDirectly = (
       }
     )
     const stored = acquired.run
+    const refused = checkStoredRun(stored, {
+      workflow: definition.name,
+      input: input.encoded,
+      inputCodec: inputCodecOf(definition).json,
+      fingerprint,
+      allowDefinitionChange: options.allowDefinitionChange === true
+    })
+    if (Exit.isFailure(refused)) {
+      // Leased (only a corrupt fingerprint gets that far, under `allowDefinitionChange`): the run
+      // cannot go on, so it is released as failed rather than left to its lease.
+      if (acquired.lease !== undefined) {
+        yield* Effect.ignore(journal.release(acquired.lease, { status: "failed", error: describeCause(refused.cause) }))
+      }
+      return yield* refused
+    }
     if (acquired.lease === undefined) {
-      yield* checkIdentity(definition, stored, input.encoded, fingerprint, options.allowDefinitionChange === true)
       if (stored.status === "completed") return yield* replayFinished(definition, stored, acquired.entries)
       if (stored.status === "cancelled") {
         return yield* new RunCancelled({ runId, reason: stored.error ?? "cancelled" })
@@ -163,44 +178,6 @@ const executeDirectly = (
     const entries = acquired.created ? [] : yield* loadEntries(runId)
     return yield* execute(definition, input.decoded, acquired.lease, stored, entries, settings)
   })
-
-/**
- * Why a run the journal did not lease to us is not ours to run: another workflow's id, another
- * input, another definition. Succeeds when none applies (the run is finished or busy).
- */
-const checkIdentity = (
-  definition: Definition,
-  stored: RunInfo,
-  encodedInput: string,
-  fingerprint: string,
-  allowDefinitionChange: boolean
-) =>
-  Effect.gen(function*() {
-    const runId = stored.runId
-    if (stored.workflow !== definition.name) {
-      return yield* new RunConflict({ runId, stored: stored.workflow, requested: definition.name })
-    }
-    if (stored.input !== encodedInput) {
-      return yield* new InvalidInput({
-        runId,
-        workflow: definition.name,
-        issue: `the run was started with a different input (${stored.input}); a resume must pass the same input`
-      })
-    }
-    if (stored.fingerprint !== fingerprint && !allowDefinitionChange) {
-      const difference = firstDifference(parseOutline(stored), JSON.parse(fingerprint))
-      if (difference !== undefined) return yield* new DefinitionChanged({ runId, ...difference })
-    }
-  })
-
-const parseOutline = (stored: RunInfo): ReadonlyArray<string> => {
-  try {
-    const parsed: unknown = JSON.parse(stored.fingerprint)
-    return Array.isArray(parsed) ? parsed : []
-  } catch {
-    return []
-  }
-}
 
 const loadEntries = (runId: string) =>
   Effect.flatMap(Journal.use((journal) => journal.load(runId)), (loaded) =>
@@ -222,6 +199,9 @@ export const executeClaimed = (
 ) =>
   Effect.gen(function*() {
     const journal = yield* Journal
+    // A second copy of effect is a broken install, not a corrupt run: leave the run to the lease's
+    // expiry (another worker takes it) instead of failing it for good.
+    yield* checkOneEffectCopy(definition, run.runId)
     const input = storedInput(definition, run)
     if (Exit.isFailure(input)) {
       const error = Cause.squash(input.cause) as JournalError
@@ -230,7 +210,11 @@ export const executeClaimed = (
     }
     const entries = yield* loadEntries(run.runId)
     return yield* execute(definition, input.value, lease, run, entries, settings, register)
-  })
+  }).pipe(runSpan(definition, run.runId))
+
+/** The root of a run's trace: its blocks, steps and attempts nest inside. */
+const runSpan = (definition: Definition, runId: string) =>
+  Effect.withSpan("plait.run", { attributes: { "plait.workflow": definition.name, "plait.run_id": runId } })
 
 // -------------------------------------------------------------------------------------------
 // executing
@@ -273,7 +257,7 @@ interface Executing {
   readonly run: RunInfo
   readonly state: RunState
   /** A state over other entries (reloaded ones), writing through the same writer and lease. */
-  readonly stateOf: (entries: ReadonlyArray<JournalEntry>) => RunState
+  readonly stateOf: (entries: ReadonlyArray<JournalEntry>) => Exit.Exit<RunState, JournalError>
   readonly stops: Effect.Success<typeof makeStops>
   readonly restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 }
@@ -312,7 +296,12 @@ const execute = (
           lease,
           children
         })
-      const state = stateOf(entries)
+      const made = stateOf(entries)
+      if (Exit.isFailure(made)) {
+        yield* Effect.ignore(journal.release(lease, { status: "failed", error: describeCause(made.cause) }))
+        return yield* (made as Exit.Exit<never, JournalError>)
+      }
+      const state = made.value
       const executing: Executing = { definition, input, lease, run, state, stateOf, stops, restore }
       if (settings.heartbeat) yield* Effect.forkChild(heartbeat(lease, settings, stops.stop), { startImmediately: true })
 
@@ -426,7 +415,7 @@ const compensateAndEnd = (executing: Executing, ending: Ending, original: Exit.E
     const compensating = Effect.gen(function*() {
       const entries = yield* loadEntries(runId)
       if (!hasCompensable(entries)) return []
-      const state = stateOf(entries)
+      const state = yield* stateOf(entries)
       if (state.stored("compensating", "") === undefined) yield* state.writer.write(endingEntry(ending))
       return yield* compensate(definition, input, entries, state, ending)
     })
@@ -469,13 +458,15 @@ const childRuns = (journal: Journal["Service"], settings: ExecutorSettings | und
     ? undefined
     : (definition, runId, input) =>
       Effect.map(
+        // `runDefinition` succeeds with an outcome only: its other result types come from exits
+        // it yields when they are failures.
         runDefinition(definition, {
           input,
           runId,
           observe: settings.observer,
           batching: settings.batching,
           leaseDuration: settings.leaseMs
-        }),
+        }) as Effect.Effect<RawOutcome, unknown, unknown>,
         (outcome: RawOutcome) =>
           outcome._tag === "Completed"
             ? { _tag: "Completed" as const, context: outcome.context }
@@ -514,7 +505,7 @@ export const replayFinished = (definition: Definition, run: RunInfo, loaded?: Re
   Effect.gen(function*() {
     const input = yield* storedInput(definition, run)
     const entries = loaded ?? (yield* loadEntries(run.runId))
-    const state = makeRunState({
+    const state = yield* makeRunState({
       runId: run.runId,
       entries,
       writer: readOnlyWriter(run.runId),

@@ -8,13 +8,13 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import { JournalError, type JournalEntry } from "../Journal.ts"
+import { type JournalEntry, JournalError } from "../Journal.ts"
 import { InvalidOutput, StepTimeout } from "../WorkflowError.ts"
 import { type JsonCodec, jsonCodec } from "./codec.ts"
 import { memoizeByIdentity } from "./memo.ts"
 import type { Ctx, RetryPolicy, StepNode } from "./node.ts"
 import { childPath } from "./path.ts"
-import type { Reached, RunState, StepEvent } from "./runState.ts"
+import { type ExhaustedFailure, notify, type Reached, type RunState } from "./runState.ts"
 import { withSlot } from "./slot.ts"
 import { idempotencyKeyOf, StepInfo } from "./stepInfo.ts"
 import { suspendOn } from "./suspend.ts"
@@ -26,12 +26,9 @@ const errorCodecOf = memoizeByIdentity((node: StepNode): JsonCodec | undefined =
   node.error === undefined ? undefined : jsonCodec(node.error)
 )
 
-const notify = (state: RunState, event: StepEvent): Effect.Effect<void> =>
-  state.observer === undefined ? Effect.void : state.observer(event)
-
 /** Decodes a stored value, or reports the row as corrupt, naming the run and the path. */
 export const decodeStored = (
-  state: RunState,
+  state: { readonly runId: string },
   path: string,
   codec: JsonCodec,
   text: string
@@ -63,9 +60,25 @@ export const runStep = (
     }
     return replayed(state, path, output)
   }
-  if (state.replayFailures || state.reached !== undefined) {
-    const failure = state.attempts(path).exhaustedWith
-    if (failure !== undefined) return replayed(state, path, Effect.flatMap(decodeFailure(node, path, state, failure), Effect.fail))
+  if (state.recorded === "succeeded") {
+    return Exit.fail(
+      new JournalError({
+        reason: "Corrupt",
+        runId: state.runId,
+        path,
+        detail: "a settled block recorded this step's branch as succeeded, but the step has no journaled output"
+      })
+    )
+  }
+  // A rebuild replays failures too: a settled block then settles as it did, and what came after
+  // it is reached.
+  if (state.recorded === "failed" || state.reached !== undefined) {
+    const history = state.attempts(path)
+    if (Exit.isFailure(history)) return history
+    const exhausted = history.value.exhaustedWith
+    if (exhausted !== undefined) {
+      return replayed(state, path, Effect.flatMap(decodeFailure(node, path, state, exhausted), Effect.fail))
+    }
   }
   if (state.reached !== undefined) return Effect.fail(suspendOn({ path, kind: "replay", until: undefined }))
   if (state.readOnly) {
@@ -83,9 +96,9 @@ export const runStep = (
     return Exit.succeed(
       node.compensate === undefined
         ? [output]
-        : [output, { path, kind: "compensable", seq: state.compensation.next++, value: "null", finishedAt }]
+        : [output, { path, kind: "compensable", seq: 0, value: String(state.compensation.next++), finishedAt }]
     )
-  }, Effect.suspend(() => node.run(ctx)))
+  }, Effect.suspend(() => node.run(ctx))).pipe(Effect.withSpan("plait.step", spanOptions(state, path, false), noStackTrace))
 }
 
 /** Where a step's compensation is journaled: below the step, where no other node can be. */
@@ -98,14 +111,13 @@ export const compensationPath = (stepPath: string): string => childPath(stepPath
 export const runCompensation = (path: string, reached: Reached, state: RunState) => {
   const at = compensationPath(path)
   if (state.stored("compensated", at) !== undefined) return replayed(state, at, Effect.void)
-  const unit = compensationNodeOf(reached.node)
   return execute(
-    unit,
+    compensationNodeOf(reached.node),
     at,
     state,
     (_, startedAt, finishedAt) => Exit.succeed([{ path: at, kind: "compensated", seq: 0, value: "null", startedAt, finishedAt }]),
     Effect.suspend(() => reached.node.compensate!(reached.output, reached.ctx))
-  )
+  ).pipe(Effect.withSpan("plait.step", spanOptions(state, at, false), noStackTrace))
 }
 
 /** The compensation as a unit of work: its retry policy, no timeout, no limit, no typed error. */
@@ -121,21 +133,22 @@ const compensationNodeOf = memoizeByIdentity((node: StepNode): StepNode => ({
 
 const replayed = <A, E>(state: RunState, path: string, outcome: Effect.Effect<A, E>) =>
   Effect.flatMap(notify(state, { _tag: "Replayed", runId: state.runId, path }), () => outcome).pipe(
-    Effect.withSpan("plait.step", spanOptions(state, path, 0, true), noStackTrace)
+    Effect.withSpan("plait.step", spanOptions(state, path, true), noStackTrace)
   )
 
 /**
- * A failure is journaled through the step's `error` schema when it has one, so it replays as the
- * same typed value. Without one it is kept as plain JSON with its own fields, `_tag`, `name` and
- * `message`: enough to match on, though no longer an instance of its class.
+ * A failure is journaled through the step's `error` schema when it has one and the failure is
+ * of that type, so it replays as the same typed value (`typed`). Otherwise it is kept as plain
+ * JSON with its own fields, `_tag`, `name` and `message`: enough to match on, though no longer an
+ * instance of its class.
  */
-const encodeFailure = (node: StepNode, error: unknown): unknown => {
+const encodeFailure = (node: StepNode, error: unknown): { readonly failure: unknown; readonly typed: boolean } => {
   const codec = errorCodecOf(node)
   if (codec !== undefined) {
     const encoded = codec.encode(error)
-    if (Exit.isSuccess(encoded)) return JSON.parse(encoded.value)
+    if (Exit.isSuccess(encoded)) return { failure: JSON.parse(encoded.value), typed: true }
   }
-  return plainFailure(error)
+  return { failure: plainFailure(error), typed: false }
 }
 
 /** A failure as plain JSON: its own fields, `_tag`, `name` and `message`. */
@@ -154,23 +167,41 @@ export const plainFailure = (error: unknown): unknown => {
   }
 }
 
-const decodeFailure = (node: StepNode, path: string, state: RunState, text: string) => {
+const decodeFailure = (node: StepNode, path: string, state: RunState, exhausted: ExhaustedFailure) => {
   const codec = errorCodecOf(node)
-  if (codec !== undefined) return decodeStored(state, path, codec, text)
-  return Effect.try({
-    try: () => JSON.parse(text) as unknown,
-    catch: (cause) =>
-      new JournalError({ reason: "Corrupt", runId: state.runId, path, detail: `stored failure is not JSON: ${String(cause)}` })
-  })
+  return exhausted.typed && codec !== undefined
+    ? decodeStored(state, path, codec, exhausted.failure)
+    : Exit.succeed(JSON.parse(exhausted.failure) as unknown)
 }
 
-const spanOptions = (state: RunState, path: string, attempt: number, replayed: boolean) => ({
-  attributes: {
-    "plait.run_id": state.runId,
-    "plait.path": path,
-    "plait.attempt": attempt,
-    "plait.replayed": replayed
-  }
+/** A failed attempt's journal entry; the one that exhausts the budget carries the failure. */
+const failedAttempt = (
+  node: StepNode,
+  path: string,
+  seq: number,
+  attempt: number,
+  exhausted: boolean,
+  error: unknown,
+  times: { readonly startedAt: number; readonly finishedAt: number }
+): JournalEntry => ({
+  path,
+  kind: "attempt",
+  seq,
+  ...times,
+  value: JSON.stringify(
+    exhausted
+      ? { attempt, exhausted, error: describeError(error), ...encodeFailure(node, error) }
+      : { attempt, exhausted, error: describeError(error) }
+  )
+})
+
+const spanOptions = (state: RunState, path: string, replayed: boolean) => ({
+  attributes: { "plait.run_id": state.runId, "plait.path": path, "plait.attempt": 0, "plait.replayed": replayed }
+})
+
+/** Each attempt of an executed step is a span inside the step's. */
+const attemptSpanOptions = (state: RunState, path: string, attempt: number) => ({
+  attributes: { "plait.run_id": state.runId, "plait.path": path, "plait.attempt": attempt }
 })
 
 // A captured stack would always point here, not at the user's step, and capturing it (an `Error`
@@ -194,7 +225,7 @@ const execute = Effect.fnUntraced(function*(
   complete: Completion,
   work: Effect.Effect<unknown, unknown, unknown>
 ) {
-  const history = state.attempts(path)
+  const history = yield* state.attempts(path)
   const budget = node.retry?.times ?? 0
   let failures = history.failures
   let seq = history.nextSeq
@@ -204,47 +235,42 @@ const execute = Effect.fnUntraced(function*(
     const attempt = failures + 1
     const info = StepInfo.of({ runId: state.runId, path, attempt, idempotencyKey })
     // A limited step holds its slot for one attempt: waiting for a slot is not an attempt.
-    const [result, startedAt] = yield* withSlot(node.limit, path, state, Effect.gen(function*() {
+    const [exit, startedAt] = yield* withSlot(node.limit, path, state, Effect.gen(function*() {
+      // The step's span carries the attempt it is at; each attempt also has a span of its own.
+      yield* Effect.annotateCurrentSpan("plait.attempt", attempt)
       yield* notify(state, { _tag: "Started", runId: state.runId, path, attempt })
       const startedAt = yield* Clock.currentTimeMillis
       const exit = yield* Effect.exit(
         bounded.pipe(
           Effect.provideService(StepInfo, info),
-          Effect.withSpan("plait.step", spanOptions(state, path, attempt, false), noStackTrace)
+          Effect.withSpan("plait.attempt", attemptSpanOptions(state, path, attempt), noStackTrace)
         )
       )
       return [exit, startedAt] as const
     }))
-    if (Exit.isSuccess(result)) {
+    if (Exit.isSuccess(exit)) {
       const finishedAt = yield* Clock.currentTimeMillis
-      const entries = complete(result.value, startedAt, finishedAt)
+      const entries = complete(exit.value, startedAt, finishedAt)
       if (Exit.isFailure(entries)) {
-        return yield* new InvalidOutput({ runId: state.runId, path, issue: Cause.squash(entries.cause) as string })
+        const invalid = new InvalidOutput({ runId: state.runId, path, issue: Cause.squash(entries.cause) as string })
+        // Journaled as the attempt that exhausts the budget: a settled block that recorded this
+        // branch as failed then replays the failure instead of running the step again.
+        yield* state.writer.write(failedAttempt(node, path, seq, attempt, true, invalid, { startedAt, finishedAt }))
+        return yield* invalid
       }
       yield* state.writer.writeAll(entries.value)
       yield* notify(state, { _tag: "Completed", runId: state.runId, path, attempt })
-      return result.value
+      return exit.value
     }
     // Interruptions and defects are not attempts the step can retry; they end the step as they are.
-    const failure = Cause.findErrorOption(result.cause)
-    if (failure._tag === "None") return yield* result
+    const failure = Cause.findErrorOption(exit.cause)
+    if (failure._tag === "None") return yield* exit
     failures += 1
     const exhausted = failures > budget
     const finishedAt = yield* Clock.currentTimeMillis
-    yield* state.writer.write({
-      path,
-      kind: "attempt",
-      seq: seq++,
-      startedAt,
-      finishedAt,
-      value: JSON.stringify(
-        exhausted
-          ? { attempt, exhausted, error: describeError(failure.value), failure: encodeFailure(node, failure.value) }
-          : { attempt, exhausted, error: describeError(failure.value) }
-      )
-    })
+    yield* state.writer.write(failedAttempt(node, path, seq++, attempt, exhausted, failure.value, { startedAt, finishedAt }))
     yield* notify(state, { _tag: "Failed", runId: state.runId, path, attempt, willRetry: !exhausted })
-    if (exhausted) return yield* result
+    if (exhausted) return yield* exit
     yield* Effect.sleep(retryDelay(node.retry!, failures))
   }
 })

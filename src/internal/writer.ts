@@ -6,7 +6,8 @@
  */
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import { type Journal, type JournalEntry, JournalError, type Lease, type LeaseLost } from "../Journal.ts"
+import { defaultMaxPayloadBytes, type Journal, type JournalEntry, JournalError, type Lease, type LeaseLost } from "../Journal.ts"
+import { payloadIssue } from "./rows.ts"
 
 interface Batch {
   readonly entries: Array<JournalEntry>
@@ -28,12 +29,28 @@ export interface Writer {
 
 /**
  * Writes under `lease`: every append is fenced by its token, so an executor that lost the run
- * writes nothing more for it.
+ * writes nothing more for it. A value over the journal's bound is refused before it joins a
+ * batch: only its own step fails, and the completions batched beside it are still written.
  */
 export const makeWriter = (journal: Journal["Service"], lease: Lease, batching: boolean): Writer => {
   const append = (entries: ReadonlyArray<JournalEntry>) => journal.append(lease, entries)
-  if (!batching) return { write: (entry) => append([entry]), writeAll: append, concurrently: (effect) => effect }
+  const writer: Writer = batching
+    ? batchingWriter(append)
+    : { write: (entry) => append([entry]), writeAll: append, concurrently: (effect) => effect }
+  const limit = journal.maxPayloadBytes ?? defaultMaxPayloadBytes
+  const writeAll = (entries: ReadonlyArray<JournalEntry>) => {
+    for (const entry of entries) {
+      const issue = payloadIssue(entry.value, limit)
+      if (issue !== undefined) {
+        return Effect.fail(new JournalError({ reason: "TooLarge", runId: lease.runId, path: entry.path, detail: issue }))
+      }
+    }
+    return writer.writeAll(entries)
+  }
+  return { concurrently: writer.concurrently, write: (entry) => writeAll([entry]), writeAll }
+}
 
+const batchingWriter = (append: (entries: ReadonlyArray<JournalEntry>) => Effect.Effect<void, WriteError>): Writer => {
   let open: Batch | undefined
   let inFlight: Deferred.Deferred<void, WriteError> | undefined
   let concurrent = 0

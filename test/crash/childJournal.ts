@@ -4,7 +4,8 @@
  * and the side-effect log it appends to and syncs before a step goes on.
  */
 import { Effect, Redacted } from "effect"
-import { PgJournal, SqliteJournal } from "plait"
+import { SqliteJournal } from "plait"
+import * as PgJournal from "plait/PgJournal"
 import * as Fs from "node:fs"
 
 export type JournalArgs =

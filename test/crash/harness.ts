@@ -51,7 +51,6 @@ export const runScript = <A extends ScriptArgs>(script: string, args: A, killPoi
       process.execPath,
       [
         "--conditions=plait-source",
-        "--disable-warning=ExperimentalWarning",
         script,
         JSON.stringify(killPoint?.freeze === true || killPoint?.untilJournaled === true ? { ...args, freezeAt: killPoint } : args)
       ],

@@ -11,6 +11,7 @@ import type { SqlError } from "effect/sql/SqlError"
 import type { JournalEntry, Lease, Release, RunRecord, SlotRequest } from "../../Journal.ts"
 import type { ClaimRequest, Delivery, Firing, ListFilter, ScheduleRecord } from "../../RunStore.ts"
 import type { Cursor } from "../listing.ts"
+import { isFinal, runStatuses } from "../runRow.ts"
 
 /** The journal's tables, quoted, for one prefix. */
 export interface Tables {
@@ -27,24 +28,20 @@ export interface Tables {
   readonly channel: string
 }
 
-const defaultPrefix = "plait_"
-
-/** The tables of the journal under `prefix` (letters, digits and `_`, at most 40). */
-export const tables = (prefix: string = defaultPrefix): Tables => {
-  if (!/^[A-Za-z_][A-Za-z0-9_]{0,39}$/.test(prefix)) {
-    throw new TypeError(`SqlJournal: tablePrefix must be letters, digits and _ (at most 40), got ${JSON.stringify(prefix)}`)
-  }
-  return {
-    prefix,
-    runs: `"${prefix}runs"`,
-    entries: `"${prefix}entries"`,
-    migrations: `"${prefix}migrations"`,
-    slots: `"${prefix}slots"`,
-    slotWaiters: `"${prefix}slot_waiters"`,
-    schedules: `"${prefix}schedules"`,
-    channel: `${prefix}events`.toLowerCase()
-  }
-}
+/**
+ * The tables of the journal under `prefix`. The prefix has been checked to be a plain identifier
+ * (`JournalOptions.tablePrefix`).
+ */
+export const tables = (prefix: string): Tables => ({
+  prefix,
+  runs: `"${prefix}runs"`,
+  entries: `"${prefix}entries"`,
+  migrations: `"${prefix}migrations"`,
+  slots: `"${prefix}slots"`,
+  slotWaiters: `"${prefix}slot_waiters"`,
+  schedules: `"${prefix}schedules"`,
+  channel: `${prefix}events`.toLowerCase()
+})
 
 /** A journal or run store operation, as counted in round trips. */
 export type Operation =
@@ -300,3 +297,10 @@ export const splitLoad = (rows: Rows): LoadResult => {
   }
   return { run, entries }
 }
+
+/**
+ * The statuses `acquire` takes a run in, as a SQL list: every status this version knows that is
+ * not final. A status it does not know is not taken over (and overwritten): the run is read
+ * back as it is, and its executor reports the status as corrupt.
+ */
+export const acquirable: string = runStatuses.filter((status) => !isFinal(status)).map((status) => `'${status}'`).join(", ")
