@@ -6,7 +6,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Option, Schema } from "effect"
-import { Engine, Journal, Workflow, WorkflowError } from "plait"
+import { Engine, Journal, Workflow, WorkflowError, WorkflowGraph } from "plait"
 import { backend, hasStatus, settle, startWorker, statusOf, until } from "./engine-support.ts"
 import { completed, failure, makeCounts, memoryLayer, runFor } from "./support.ts"
 
@@ -79,6 +79,23 @@ describe("child workflows under Workflow.run", () => {
       const done = completed(yield* runFor(Workflow.run(Request, { input: "laptop", runId: "q1" })))
       assert.isTrue(done.done)
     }).pipe(Effect.provide(memoryLayer())))
+})
+
+describe("child workflows in pictures", () => {
+  it("a child is a node of its own kind, from the definition and from a run's stored outline", () => {
+    const fromDefinition = WorkflowGraph.flatten(WorkflowGraph.fromWorkflow(Rollout))
+    const child = fromDefinition.find((node) => node.kind === "child")!
+    assert.deepStrictEqual([child.name, child.path, child.detail], ["provisioned", "regions[]/provisioned", "provision"])
+    // The outline a run of Rollout stores.
+    const fingerprint = JSON.stringify(["regions foreach", "regions[]/provisioned child", "summary step"])
+    const fromOutline = WorkflowGraph.flatten(Option.getOrThrow(WorkflowGraph.fromFingerprint("rollout", fingerprint)))
+    assert.deepStrictEqual(fromOutline.map((node) => [node.kind, node.path]), [
+      ["forEach", "regions"],
+      ["child", "regions[]/provisioned"],
+      ["step", "summary"]
+    ])
+    assert.include(Workflow.toMermaid(Rollout), "[/\"provisioned (child provision)\"/]")
+  })
 })
 
 describe("child workflows under a worker", () => {
