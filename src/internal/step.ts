@@ -230,24 +230,15 @@ const execute = Effect.fnUntraced(function*(
   let failures = history.failures
   let seq = history.nextSeq
   const bounded = node.timeout === undefined ? work : withTimeout(work, node.timeout, state, path)
-  const idempotencyKey = idempotencyKeyOf(state.runId, path)
+  const key = lazyKey(state.runId, path)
   while (true) {
     const attempt = failures + 1
-    const info = StepInfo.of({ runId: state.runId, path, attempt, idempotencyKey })
-    // A limited step holds its slot for one attempt: waiting for a slot is not an attempt.
-    const [exit, startedAt] = yield* withSlot(node.limit, path, state, Effect.gen(function*() {
-      // The step's span carries the attempt it is at; each attempt also has a span of its own.
-      yield* Effect.annotateCurrentSpan("plait.attempt", attempt)
-      yield* notify(state, { _tag: "Started", runId: state.runId, path, attempt })
-      const startedAt = yield* Clock.currentTimeMillis
-      const exit = yield* Effect.exit(
-        bounded.pipe(
-          Effect.provideService(StepInfo, info),
-          Effect.withSpan("plait.attempt", attemptSpanOptions(state, path, attempt), noStackTrace)
-        )
-      )
-      return [exit, startedAt] as const
-    }))
+    const once = () => attemptOnce(state, path, attempt, bounded, key)
+    // A limited step holds its slot for one attempt: waiting for a slot is not an attempt. An
+    // unlimited one runs its attempt inline: this is every step's hot path.
+    const [exit, startedAt] = node.limit === undefined
+      ? yield* once()
+      : yield* withSlot(node.limit, path, state, Effect.gen(once))
     if (Exit.isSuccess(exit)) {
       const finishedAt = yield* Clock.currentTimeMillis
       const entries = complete(exit.value, startedAt, finishedAt)
@@ -272,6 +263,45 @@ const execute = Effect.fnUntraced(function*(
     yield* notify(state, { _tag: "Failed", runId: state.runId, path, attempt, willRetry: !exhausted })
     if (exhausted) return yield* exit
     yield* Effect.sleep(retryDelay(node.retry!, failures))
+  }
+})
+
+/** One attempt of a unit of work: its exit, and when it started. */
+function* attemptOnce(
+  state: RunState,
+  path: string,
+  attempt: number,
+  work: Effect.Effect<unknown, unknown, unknown>,
+  key: () => string
+) {
+  // The step's span carries the attempt it is at; each attempt also has a span of its own.
+  yield* Effect.annotateCurrentSpan("plait.attempt", attempt)
+  yield* notify(state, { _tag: "Started", runId: state.runId, path, attempt })
+  const startedAt = yield* Clock.currentTimeMillis
+  const exit = yield* Effect.exit(
+    work.pipe(
+      Effect.provideService(StepInfo, stepInfo(state.runId, path, attempt, key)),
+      Effect.withSpan("plait.attempt", attemptSpanOptions(state, path, attempt), noStackTrace)
+    )
+  )
+  return [exit, startedAt] as const
+}
+
+/**
+ * The key is hashed on first use only: most steps never read it, and a hash per step would cost
+ * more than the rest of its bookkeeping.
+ */
+const lazyKey = (runId: string, path: string) => {
+  let key: string | undefined
+  return () => (key ??= idempotencyKeyOf(runId, path))
+}
+
+const stepInfo = (runId: string, path: string, attempt: number, key: () => string): StepInfo["Service"] => ({
+  runId,
+  path,
+  attempt,
+  get idempotencyKey() {
+    return key()
   }
 })
 
