@@ -219,14 +219,19 @@ export class Engine extends Context.Service<Engine, {
     InvalidOutput | UnknownSignal | DuplicateEffect | SignalAlreadyDelivered | RunNotFound | RunConflict | JournalError
   >
   /**
-   * Cancels a run: at once when nobody executes it, else its executor interrupts it at its next
-   * heartbeat or notification (finalizers run) and marks it `cancelled`.
+   * Cancels a run and its unfinished children: at once when nobody executes it and it has no
+   * completed step to compensate, else its executor (the next worker to claim it, if nobody runs
+   * it) interrupts it at its next heartbeat or notification (finalizers run), compensates its
+   * completed steps and marks it `cancelled`.
    */
   readonly cancel: (
     runId: string,
     options?: { readonly reason?: string | undefined }
   ) => Effect.Effect<RunInfo, RunNotFound | JournalError>
-  /** Makes a failed, sleeping or waiting run due now; no input is needed, it is stored. */
+  /**
+   * Makes a failed, sleeping or waiting run due now, and its failed children queued again; no
+   * input is needed, it is stored.
+   */
   readonly resume: (runId: string) => Effect.Effect<RunInfo, RunNotFound | RunCancelled | JournalError>
   readonly list: (filter?: ListFilter) => Effect.Effect<RunPage, JournalError>
   readonly counts: (filter?: { readonly workflow?: string | undefined }) => Effect.Effect<StatusCounts, JournalError>
