@@ -6,7 +6,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Option, Schema } from "effect"
-import { Engine, Journal, Workflow, WorkflowError, WorkflowGraph } from "plait"
+import { Engine, Journal, RunStore, Workflow, WorkflowError, WorkflowGraph } from "plait"
 import { backend, hasStatus, settle, startWorker, statusOf, until } from "./engine-support.ts"
 import { completed, failure, makeCounts, memoryLayer, runFor } from "./support.ts"
 
@@ -78,6 +78,27 @@ describe("child workflows under Workflow.run", () => {
       yield* Workflow.sendSignal(Approval, { runId: "q1/approved", path: "decision", value: true })
       const done = completed(yield* runFor(Workflow.run(Request, { input: "laptop", runId: "q1" })))
       assert.isTrue(done.done)
+    }).pipe(Effect.provide(memoryLayer())))
+})
+
+describe("cancelling a parent under Workflow.run", () => {
+  it.effect("stops the child running in its fiber and ends both cancelled", () =>
+    Effect.gen(function*() {
+      const finalized = makeCounts()
+      const Hang = Workflow.make("hang", { input: Schema.Number }).pipe(
+        Workflow.step("forever", { success: Schema.Number }, () => Effect.never.pipe(Effect.ensuring(finalized.hit("forever"))))
+      )
+      const Parent = Workflow.make("waiter", { input: Schema.Number }).pipe(Workflow.child("hung", Hang, (ctx) => ctx.input))
+      const running = yield* Effect.forkChild(Workflow.run(Parent, { input: 1, runId: "c1", leaseDuration: "3 seconds" }))
+      yield* settle
+      yield* RunStore.RunStore.use((store) => store.cancel("c1", "abandoned"))
+      yield* runFor(Effect.void, "2 seconds", "100 millis")
+      const error = failure(yield* Fiber.await(running))
+      assert.instanceOf(error, WorkflowError.RunCancelled)
+      assert.strictEqual(finalized.of("forever"), 1)
+      const [parent, child] = yield* Effect.all([loadRun("c1"), loadRun("c1/hung")])
+      assert.deepStrictEqual([parent.status, child.status], ["cancelled", "cancelled"])
+      assert.strictEqual(child.error, "abandoned")
     }).pipe(Effect.provide(memoryLayer())))
 })
 
