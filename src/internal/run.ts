@@ -530,12 +530,4 @@ export const replayFinished = (definition: Definition, run: RunInfo, loaded?: Re
     return yield* (exit as Exit.Exit<never, unknown>)
   })
 
-const describeCause = (cause: Cause.Cause<unknown>): string => {
-  const error = Cause.squash(cause)
-  if (error instanceof Error) return `${error.name}: ${error.message}`
-  try {
-    return JSON.stringify(error) ?? String(error)
-  } catch {
-    return String(error)
-  }
-}
+const describeCause = (cause: Cause.Cause<unknown>): string => describeError(Cause.squash(cause))
