@@ -755,7 +755,12 @@ const stepNode = (
 
 /**
  * One journaled unit of work: runs `f(ctx)` and adds `{ [name]: output }` to the context. On
- * resume a completed step returns its journaled output without running.
+ * resume a completed step returns its journaled output without running. Inside `f`,
+ * `Workflow.StepInfo` gives the run id, the path, the attempt and a stable idempotency key.
+ *
+ * With `compensate`, the step is undone if the run later fails for good or is cancelled (a saga;
+ * the workflow's errors then include `CompensationFailed`). With `limit`, at most `max` attempts
+ * of steps with its key run at once across every worker of the database.
  *
  * @example
  * ```ts
@@ -765,7 +770,12 @@ const stepNode = (
  * const Order = Workflow.make("order", { input: Schema.Struct({ id: Schema.String }) }).pipe(
  *   Workflow.step("total", { success: Schema.Number, retry: { times: 3, delay: "1 second" } }, () =>
  *     Effect.succeed(42)),
- *   Workflow.step("receipt", { success: Schema.String }, (ctx) => Effect.succeed(`${ctx.input.id}: ${ctx.total}`))
+ *   Workflow.step("charge", {
+ *     success: Schema.String,
+ *     limit: { key: "payments-api", max: 5 },
+ *     compensate: (chargeId) => Effect.log(`refund ${chargeId}`)
+ *   }, (ctx) => Workflow.StepInfo.use((info) => Effect.succeed(`ch_${info.idempotencyKey}_${ctx.total}`))),
+ *   Workflow.step("receipt", { success: Schema.String }, (ctx) => Effect.succeed(`${ctx.input.id}: ${ctx.charge}`))
  * )
  * ```
  *
