@@ -2,7 +2,7 @@
  * Multi-region child workflows: a rollout provisions every region as a child run of its own and
  * summarizes their contexts. Runnable:
  *
- *   node --conditions=plait-source examples/multiRegion.ts
+ *   npm run example -- examples/multiRegion.ts
  *
  * The engine starts the rollout and a worker executes it, on an SQLite file. The worker has one
  * slot, and that is enough: the parent does not hold it while its children run (they run one

@@ -3,7 +3,7 @@
  * at once, but the geocoding API allows three calls in flight per account, across every worker.
  * A global limit on the step keeps it at three, whatever the number of workers and runs. Runnable:
  *
- *   node --conditions=plait-source examples/rateLimited.ts
+ *   npm run example -- examples/rateLimited.ts
  *
  * Two workers share one SQLite file (as two processes would); the stand-in API counts the calls
  * in flight and reports the most it saw.

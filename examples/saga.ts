@@ -4,7 +4,7 @@
  * the same for every retry of it, so a retried refund is not paid twice), then the stock is
  * released. Runnable:
  *
- *   node --conditions=plait-source examples/saga.ts
+ *   npm run example -- examples/saga.ts
  *
  * The services are small in-memory stand-ins; the carrier refuses every parcel.
  */
