@@ -4,44 +4,14 @@
  * with real processes in `test/engine/`.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Data, Deferred, Effect, Exit, Fiber, Layer, Option, Schema, Scope } from "effect"
+import { Data, Deferred, Effect, Fiber, Option, Schema } from "effect"
 import { TestClock } from "effect/testing"
-import { Engine, Journal, Worker, Workflow, WorkflowError } from "plait"
+import { Engine, Journal, Workflow, WorkflowError } from "plait"
+import { backend, hasStatus, settle, startWorker, statusOf, until } from "./engine-support.ts"
 import { advance, completed, failure, makeCounts, memoryLayer } from "./support.ts"
 
 class Declined extends Data.TaggedError("Declined")<{ readonly reason: string }> {}
 
-/** Lets every runnable fiber (the worker's loop, its runs) reach its next wait. */
-const settle = Effect.gen(function*() {
-  for (let i = 0; i < 200; i++) yield* Effect.yieldNow
-})
-
-/** Moves time forward in small ticks until `done` holds; fails the test if it never does. */
-const until = <E, R>(done: Effect.Effect<boolean, E, R>, within: number = 120_000, tick = 100) =>
-  Effect.gen(function*() {
-    for (let elapsed = 0; elapsed <= within; elapsed += tick) {
-      yield* settle
-      if (yield* done) return
-      yield* TestClock.adjust(tick)
-    }
-    return assert.fail(`not reached within ${within} ms of virtual time`)
-  })
-
-const statusOf = (runId: string) =>
-  Effect.map(Engine.Engine.use((engine) => engine.inspect(runId)), (detail) => detail.run.status)
-
-const hasStatus = (runId: string, status: Journal.RunStatus) => Effect.map(statusOf(runId), (s) => s === status)
-
-/** A fresh memory backend with the engine on top. */
-const backend = () => Layer.provideMerge(Engine.layer, memoryLayer())
-
-/** Starts a worker in a scope the test closes when it wants the worker gone. */
-const startWorker = <const W extends ReadonlyArray<Workflow.Workflow<any, any, any, any>>>(options: Worker.Options<W>) =>
-  Effect.gen(function*() {
-    const scope = yield* Scope.make()
-    const worker = yield* Worker.make(options).pipe(Scope.provide(scope))
-    return { worker, stop: Scope.close(scope, Exit.void) }
-  })
 
 const Order = Workflow.make("order", { input: Schema.Struct({ id: Schema.String, amount: Schema.Number }) }).pipe(
   Workflow.step("charged", { success: Schema.String }, (ctx) => Effect.succeed(`ch_${ctx.input.id}`)),
