@@ -1,0 +1,58 @@
+/**
+ * The test side of a process test: a temporary directory for logs and release files, and a
+ * backend (an SQLite file in it, or Postgres tables of their own, dropped afterwards) with the
+ * test's own engine, journal and run store over it.
+ */
+import { PgClient } from "@effect/sql-pg"
+import { Context, Effect, Layer, Redacted, type Scope } from "effect"
+import { Engine, Journal, RunStore, SqlJournal } from "plait"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { pgUrl, uniquePrefix, withDroppedTables } from "../pg-support.ts"
+import { type Backend, journalLayer } from "./backend.ts"
+
+export type BackendKind = "pg" | "sqlite"
+
+/** Postgres when `PLAIT_PG_URL` is set (`pg-support` skips the tests otherwise). */
+export const backendKinds: ReadonlyArray<{ readonly kind: BackendKind; readonly skip: boolean }> = [
+  { kind: "pg", skip: pgUrl === undefined },
+  { kind: "sqlite", skip: false }
+]
+
+export interface Setup {
+  readonly dir: string
+  readonly backend: Backend
+  readonly engine: Engine.Engine["Service"]
+  readonly journal: Journal.Journal["Service"]
+  readonly store: RunStore.RunStore["Service"]
+}
+
+const tempDir = Effect.acquireRelease(
+  Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "plait-engine-"))),
+  (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+)
+
+const testLayer = (backend: Backend) => {
+  if (backend._tag === "sqlite") return journalLayer(backend)
+  return SqlJournal.layer({ tablePrefix: backend.tablePrefix }).pipe(
+    Layer.provideMerge(withDroppedTables([backend.tablePrefix])),
+    Layer.provide(PgClient.layer({ url: Redacted.make(backend.url), applicationName: "plait-engine-test" }))
+  )
+}
+
+export const setup = (kind: BackendKind): Effect.Effect<Setup, unknown, Scope.Scope> =>
+  Effect.gen(function*() {
+    const dir = yield* tempDir
+    const backend: Backend = kind === "sqlite"
+      ? { _tag: "sqlite", filename: Path.join(dir, "journal.sqlite") }
+      : { _tag: "pg", url: pgUrl!, tablePrefix: uniquePrefix(), applicationName: "plait-engine-test" }
+    const context = yield* Layer.build(Layer.provideMerge(Engine.layer, testLayer(backend)))
+    return {
+      dir,
+      backend,
+      engine: Context.get(context, Engine.Engine),
+      journal: Context.get(context, Journal.Journal),
+      store: Context.get(context, RunStore.RunStore)
+    }
+  })
