@@ -25,7 +25,9 @@ const go = Effect.callback<void>((resume) => {
   const lines = Readline.createInterface({ input: process.stdin })
   lines.on("line", (line) => {
     if (line !== "go") return
+    // Nothing more to read: an open stdin would keep the process alive once the run is over.
     lines.close()
+    process.stdin.destroy()
     resume(Effect.void)
   })
 })
