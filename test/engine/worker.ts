@@ -5,7 +5,8 @@
  * Started as `node --conditions=plait-source test/engine/worker.ts '<WorkerArgs as JSON>'`. It
  * prints `Ready <workerId>` once it claims runs, then the `SideEffect` and `Holding` lines of
  * `effects.ts`; with `traceWrites`, `Append <runId> <paths> <outcome>` after every journal
- * append it makes (`ok`, `LeaseLost`, another error's tag, or `interrupted`).
+ * append it makes (`ok`, `LeaseLost`, another error's tag, or `interrupted`), and
+ * `Release <runId> <status> <startMs> <endMs> <outcome>` after every release.
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Cause, Context, Effect, Exit, Layer, Option } from "effect"
@@ -32,7 +33,7 @@ const outcomeOf = (exit: Exit.Exit<void, { readonly _tag: string }>) => {
   return Option.isSome(error) ? error.value._tag : Cause.hasInterrupts(exit.cause) ? "interrupted" : "defect"
 }
 
-/** The backend's journal, with every append reported on stdout. */
+/** The backend's journal, with every append and release reported on stdout. */
 const tracedJournal = (base: Layer.Layer<Journal.Journal | RunStore.RunStore, unknown>) =>
   Layer.effectContext(Effect.gen(function*() {
     const journal = yield* Journal.Journal
@@ -41,7 +42,13 @@ const tracedJournal = (base: Layer.Layer<Journal.Journal | RunStore.RunStore, un
       ...journal,
       append: (lease, entries) =>
         Effect.onExit(journal.append(lease, entries), (exit) =>
-          say(`Append ${lease.runId} ${entries.map((entry) => entry.path).join(",")} ${outcomeOf(exit)}`))
+          say(`Append ${lease.runId} ${entries.map((entry) => entry.path).join(",")} ${outcomeOf(exit)}`)),
+      release: (lease, release) =>
+        Effect.suspend(() => {
+          const start = Date.now()
+          return Effect.onExit(journal.release(lease, release), (exit) =>
+            say(`Release ${lease.runId} ${release.status} ${start} ${Date.now()} ${outcomeOf(exit)}`))
+        })
     }
     return Context.make(Journal.Journal, traced).pipe(Context.add(RunStore.RunStore, store))
   })).pipe(Layer.provide(base))

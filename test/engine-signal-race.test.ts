@@ -1,0 +1,109 @@
+/**
+ * A signal raced against the suspension it must end, 1,000 times, across processes: two worker
+ * processes execute runs of `SignalRaceFlow`, whose first step announces itself on stdout and
+ * ends a random few milliseconds later, after which the run suspends to wait for `approval`. The
+ * test relays each announcement to a separate signal-sending process, which sends that run its
+ * signal at once. So each signal lands somewhere around the suspension: before the executor read
+ * the journal (the run never suspends), between that read and the release (the release must see
+ * the signal arrived and leave the run due), or after the release (the delivery must wake it).
+ *
+ * No signal may be lost: every run completes with its signal's value, within a bound far beyond
+ * what the runs need; a run left waiting with its signal stored fails the test, named.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as Path from "node:path"
+import { forProcess } from "./engine/backend.ts"
+import { approvalFor, SignalRaceFlow } from "./engine/flows.ts"
+import { eventually, spawnChild } from "./engine/processes.ts"
+import { type BackendKind, backendKinds, setup } from "./engine/setup.ts"
+import type { WorkerArgs } from "./engine/worker.ts"
+
+const runCount = 1_000
+
+const completionBoundMs = 240_000
+
+const signalRace = (kind: BackendKind) =>
+  Effect.gen(function*() {
+    const env = yield* setup(kind)
+    const signaller = yield* spawnChild("signaller", "signaller", { backend: forProcess(env.backend, "signaller"), label: "signaller" })
+    const workers = yield* Effect.forEach(["w1", "w2"], (label) => {
+      const args: WorkerArgs = {
+        backend: forProcess(env.backend, label),
+        label,
+        log: Path.join(env.dir, `${label}.log`),
+        holdDir: env.dir,
+        hold: "wait",
+        workflows: "current",
+        leaseMs: 2_000,
+        concurrency: 32,
+        pollMs: 20,
+        maxPollMs: 200,
+        traceWrites: true
+      }
+      return spawnChild("worker", label, args)
+    })
+    yield* signaller.waitFor("Ready", (line) => line === "Ready")
+    for (const worker of workers) {
+      yield* worker.waitFor("Ready", (line) => line.startsWith("Ready"))
+      worker.onLine((line) => {
+        const [event, runId, path] = line.split(" ")
+        if (event === "SideEffect" && path === "armed") signaller.write(`${SignalRaceFlow.name} ${runId} 0`)
+      })
+    }
+
+    const runIds = Array.from({ length: runCount }, (_, n) => `race-${n}`)
+    yield* Effect.forEach(runIds, (runId) => env.engine.start(SignalRaceFlow, { input: { id: runId }, runId }), {
+      concurrency: 8
+    })
+    const allCompleted = Effect.map(env.engine.counts(), (counts) => counts.completed === runCount)
+    yield* eventually("every run completes", allCompleted, completionBoundMs, 250).pipe(
+      Effect.catch((error) =>
+        Effect.flatMap(env.engine.list({ status: ["queued", "running", "sleeping", "waiting", "failed"], limit: 10 }), (page) =>
+          Effect.fail(
+            new Error(
+              `${error.message}; runs left behind:\n${
+                page.runs.map((run) => `${run.runId} ${run.status} wakeups=${run.wakeups} due=${run.dueAt} error=${run.error}`)
+                  .join("\n")
+              }`
+            )
+          )))
+    )
+    signaller.endInput()
+    yield* signaller.waitFor("Done", (line) => line === "Done")
+    assert.deepStrictEqual(signaller.lines.filter((line) => line.startsWith("SendFailed")), [])
+
+    // When each run first suspended, from the workers' traces: `Release <runId> waiting <start> <end> ok`.
+    const suspensions = new Map<string, { readonly start: number; readonly end: number }>()
+    for (const line of workers.flatMap((worker) => worker.lines)) {
+      const [event, runId, status, start, end, outcome] = line.split(" ")
+      if (event === "Release" && status === "waiting" && outcome === "ok" && !suspensions.has(runId!)) {
+        suspensions.set(runId!, { start: Number(start), end: Number(end) })
+      }
+    }
+    let beforeRelease = 0
+    let afterRelease = 0
+    for (const runId of runIds) {
+      const outcome = yield* env.engine.await(SignalRaceFlow, runId)
+      assert.strictEqual(outcome._tag, "Completed")
+      if (outcome._tag === "Completed") assert.strictEqual(outcome.context.done, approvalFor(runId).by)
+      const detail = yield* env.engine.inspect(runId)
+      const sentAt = detail.entries.find((entry) => entry.kind === "signal")!.finishedAt!
+      const suspension = suspensions.get(runId)
+      if (suspension === undefined || sentAt < suspension.start) beforeRelease++
+      else if (sentAt > suspension.end) afterRelease++
+    }
+    console.log(
+      `signal race ${kind}: ${beforeRelease} signals sent before their run's release started, ${afterRelease} after it ended, ` +
+        `${runCount - beforeRelease - afterRelease} during`
+    )
+    // The signals straddle the suspension: the race was run, from both sides.
+    assert.isAbove(beforeRelease, 0)
+    assert.isAbove(afterRelease, 0)
+  }).pipe(Effect.scoped)
+
+describe("a signal raced against the run's suspension 1,000 times", () => {
+  for (const { kind, skip } of backendKinds) {
+    it.live.skipIf(skip)(`${kind}: no signal is lost`, () => signalRace(kind), completionBoundMs + 60_000)
+  }
+})
