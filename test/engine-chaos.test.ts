@@ -27,7 +27,7 @@ import { type Execution, readExecutions } from "./engine/effects.ts"
 import { makeFleet } from "./engine/fleet.ts"
 import { approvalFor, ChaosFlow, chaosInput, SideEffects } from "./engine/flows.ts"
 import { eventually, spawnChild } from "./engine/processes.ts"
-import { type BackendKind, backendKinds, type Setup, setup } from "./engine/setup.ts"
+import { type BackendKind, backendKinds, setup, untilAllCompleted } from "./engine/setup.ts"
 import type { WorkerArgs } from "./engine/worker.ts"
 
 const runCount = 300
@@ -64,26 +64,6 @@ const referenceContexts = Effect.gen(function*() {
     Layer.succeed(SideEffects, { record: () => Effect.succeed("reference"), hold: () => Effect.void })
   ))
 )
-
-/** Fails, naming the runs, once a run failed; true when every run completed. */
-const allCompleted = ({ engine }: Setup) =>
-  Effect.gen(function*() {
-    const counts = yield* engine.counts()
-    if (counts.failed > 0) {
-      const failed = yield* engine.list({ status: "failed", limit: 5 })
-      return yield* Effect.fail(new Error(`runs failed: ${failed.runs.map((run) => `${run.runId}: ${run.error}`).join("; ")}`))
-    }
-    return counts.completed === runCount
-  })
-
-const stragglers = ({ engine }: Setup) =>
-  Effect.map(
-    engine.list({ status: ["queued", "running", "sleeping", "waiting"], limit: 10 }),
-    (page) =>
-      page.runs.map((run) =>
-        `${run.runId} ${run.status} owner=${run.owner} due=${run.dueAt} waitingFor=${run.waitingFor} wakeups=${run.wakeups}`
-      ).join("\n")
-  )
 
 const keyOf = (runId: string, path: string) => `${runId} ${path}`
 
@@ -125,11 +105,9 @@ const chaos = (kind: BackendKind, workers: number) =>
       }
       signaller.endInput()
     })
-    yield* Effect.andThen(sendWaves, eventually("every run completes", allCompleted(env), completionBoundMs, 250)).pipe(
+    yield* Effect.andThen(sendWaves, untilAllCompleted(env, runCount, completionBoundMs)).pipe(
       Effect.raceFirst(Effect.flatMap(Fiber.join(killer), () => Effect.never)),
-      Effect.catch((error) =>
-        Effect.flatMap(stragglers(env), (stuck) =>
-          Effect.fail(new Error(`${error.message}\nruns not completed:\n${stuck}\n\n${fleet.describe()}`))))
+      Effect.catch((error) => Effect.fail(new Error(`${error}\n\n${fleet.describe()}`)))
     )
     yield* Fiber.interrupt(killer)
     yield* signaller.waitFor("Done", (line) => line === "Done")

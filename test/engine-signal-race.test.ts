@@ -15,8 +15,8 @@ import { Effect } from "effect"
 import * as Path from "node:path"
 import { forProcess } from "./engine/backend.ts"
 import { approvalFor, SignalRaceFlow } from "./engine/flows.ts"
-import { eventually, spawnChild } from "./engine/processes.ts"
-import { type BackendKind, backendKinds, setup } from "./engine/setup.ts"
+import { spawnChild } from "./engine/processes.ts"
+import { type BackendKind, backendKinds, setup, untilAllCompleted } from "./engine/setup.ts"
 import type { WorkerArgs } from "./engine/worker.ts"
 
 const runCount = 1_000
@@ -56,19 +56,7 @@ const signalRace = (kind: BackendKind) =>
     yield* Effect.forEach(runIds, (runId) => env.engine.start(SignalRaceFlow, { input: { id: runId }, runId }), {
       concurrency: 8
     })
-    const allCompleted = Effect.map(env.engine.counts(), (counts) => counts.completed === runCount)
-    yield* eventually("every run completes", allCompleted, completionBoundMs, 250).pipe(
-      Effect.catch((error) =>
-        Effect.flatMap(env.engine.list({ status: ["queued", "running", "sleeping", "waiting", "failed"], limit: 10 }), (page) =>
-          Effect.fail(
-            new Error(
-              `${error.message}; runs left behind:\n${
-                page.runs.map((run) => `${run.runId} ${run.status} wakeups=${run.wakeups} due=${run.dueAt} error=${run.error}`)
-                  .join("\n")
-              }`
-            )
-          )))
-    )
+    yield* untilAllCompleted(env, runCount, completionBoundMs)
     signaller.endInput()
     yield* signaller.waitFor("Done", (line) => line === "Done")
     assert.deepStrictEqual(signaller.lines.filter((line) => line.startsWith("SendFailed")), [])

@@ -175,18 +175,14 @@ export const CancelFlow = Workflow.make("engine_cancel", { input: CancelInput })
 // (g): two definitions of one workflow, as before and after a deploy
 // -------------------------------------------------------------------------------------------
 
-const byName = (name: string) => (ctx: { readonly input: typeof ById.Type }) => labelled(ctx.input.id, name)
-
 export const VersionedV1 = Workflow.make("engine_versioned", { input: ById }).pipe(
-  Workflow.step("a", { success: Schema.String }, byName("a")),
-  Workflow.step("b", { success: Schema.String }, byName("b"))
+  Workflow.step("a", { success: Schema.String }, (ctx) => labelled(ctx.input.id, "a")),
+  Workflow.step("b", { success: Schema.String }, (ctx) => labelled(ctx.input.id, "b"))
 )
 
 /** The changed definition: one step more, so its fingerprint differs from `VersionedV1`'s. */
-export const VersionedV2 = Workflow.make("engine_versioned", { input: ById }).pipe(
-  Workflow.step("a", { success: Schema.String }, byName("a")),
-  Workflow.step("b", { success: Schema.String }, byName("b")),
-  Workflow.step("c", { success: Schema.String }, byName("c"))
+export const VersionedV2 = VersionedV1.pipe(
+  Workflow.step("c", { success: Schema.String }, (ctx) => labelled(ctx.input.id, "c"))
 )
 
 /** What a worker process executes: every workflow above, or one version of `engine_versioned`. */

@@ -56,3 +56,38 @@ export const setup = (kind: BackendKind): Effect.Effect<Setup, unknown, Scope.Sc
       store: Context.get(context, RunStore.RunStore)
     }
   })
+
+/** Where the runs that are not completed stand, for a failure message. */
+const unfinished = ({ engine }: Setup) =>
+  Effect.gen(function*() {
+    const counts = yield* engine.counts()
+    const lines = [`runs by status: ${JSON.stringify(counts)}`]
+    for (const status of ["failed", "waiting", "sleeping", "queued", "running"] as const) {
+      const page = yield* engine.list({ status, limit: 5 })
+      for (const run of page.runs) {
+        lines.push(
+          `${run.runId} ${run.status} owner=${run.owner} due=${run.dueAt} waitingFor=${run.waitingFor} ` +
+            `wakeups=${run.wakeups} executions=${run.executions} error=${run.error}`
+        )
+      }
+    }
+    return lines.join("\n")
+  })
+
+/**
+ * Waits until `count` runs are completed. Fails at once, naming them, when a run failed, and
+ * after `boundMs` (far beyond what the runs need) with where the others stand: stuck runs.
+ */
+export const untilAllCompleted = (env: Setup, count: number, boundMs: number): Effect.Effect<void, unknown> =>
+  Effect.gen(function*() {
+    const deadline = Date.now() + boundMs
+    while (true) {
+      const counts = yield* env.engine.counts()
+      if (counts.completed === count) return
+      if (counts.failed > 0 || Date.now() > deadline) {
+        const why = counts.failed > 0 ? "runs failed" : `not every run completed within ${boundMs} ms`
+        return yield* Effect.fail(new Error(`${why}\n${yield* unfinished(env)}`))
+      }
+      yield* Effect.sleep(250)
+    }
+  })
