@@ -130,7 +130,7 @@ export const holdSteps = ["first", "second", "held", "third", "fourth"] as const
  */
 export const SignalRaceFlow = Workflow.make("engine_signal_race", { input: ById }).pipe(
   Workflow.step("armed", { success: Schema.Boolean }, (ctx) =>
-    Effect.andThen(record(ctx.input.id, "armed"), Effect.as(Effect.sleep(Math.floor(Math.random() * 8)), true))),
+    Effect.andThen(record(ctx.input.id, "armed"), Effect.as(Effect.sleep(Math.floor(Math.random() * 25)), true))),
   Workflow.signal("approval", { schema: Approval }),
   Workflow.step("done", { success: Schema.String }, (ctx) => Effect.succeed(ctx.approval.by))
 )
