@@ -21,14 +21,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Option } from "effect"
 import { Engine, Journal, Worker } from "plait"
-import * as Path from "node:path"
-import { forProcess } from "./engine/backend.ts"
 import { type Execution, readExecutions } from "./engine/effects.ts"
 import { makeFleet } from "./engine/fleet.ts"
 import { approvalFor, ChaosFlow, chaosInput, SideEffects } from "./engine/flows.ts"
-import { eventually, spawnChild } from "./engine/processes.ts"
-import { type BackendKind, backendKinds, setup, untilAllCompleted } from "./engine/setup.ts"
-import type { WorkerArgs } from "./engine/worker.ts"
+import { eventually } from "./engine/processes.ts"
+import { type BackendKind, backendKinds, setup, spawnSignaller, spawnWorker, untilAllCompleted } from "./engine/setup.ts"
 
 const runCount = 300
 
@@ -75,23 +72,8 @@ const chaos = (kind: BackendKind, workers: number) =>
       concurrency: 8
     })
 
-    const fleet = yield* makeFleet(workers, (label) => {
-      const args: WorkerArgs = {
-        backend: forProcess(env.backend, label),
-        label,
-        log: Path.join(env.dir, `${label}.log`),
-        holdDir: env.dir,
-        hold: "wait",
-        workflows: "current",
-        leaseMs,
-        concurrency: 16,
-        pollMs: 50,
-        maxPollMs: 500
-      }
-      return spawnChild("worker", label, args)
-    })
-    const signaller = yield* spawnChild("signaller", "signaller", { backend: forProcess(env.backend, "signaller"), label: "signaller" })
-    yield* signaller.waitFor("Ready", (line) => line === "Ready")
+    const fleet = yield* makeFleet(workers, (label) => spawnWorker(env, label, { leaseMs }))
+    const signaller = yield* spawnSignaller(env)
 
     // The signals go out in waves, one after each kill: no run can complete before the killer
     // has been through the fleet many times, however fast the runs or slow the restarts are.
@@ -107,7 +89,7 @@ const chaos = (kind: BackendKind, workers: number) =>
     })
     yield* Effect.andThen(sendWaves, untilAllCompleted(env, runCount, completionBoundMs)).pipe(
       Effect.raceFirst(Effect.flatMap(Fiber.join(killer), () => Effect.never)),
-      Effect.catch((error) => Effect.fail(new Error(`${error}\n\n${fleet.describe()}`)))
+      Effect.catch((error) => Effect.fail(new Error(`${error instanceof Error ? error.message : String(error)}\n\n${fleet.describe()}`)))
     )
     yield* Fiber.interrupt(killer)
     yield* signaller.waitFor("Done", (line) => line === "Done")

@@ -10,33 +10,16 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import { Journal, Workflow } from "plait"
-import * as Path from "node:path"
-import { forProcess } from "./engine/backend.ts"
 import { readExecutions } from "./engine/effects.ts"
 import { approvalFor, CancelFlow, CancelInput, SideEffects, VersionedV1, VersionedV2, type WorkflowSet } from "./engine/flows.ts"
-import { eventually, spawnChild } from "./engine/processes.ts"
-import { type BackendKind, backendKinds, type Setup, setup, untilAllCompleted } from "./engine/setup.ts"
-import type { WorkerArgs } from "./engine/worker.ts"
+import { eventually, isReady } from "./engine/processes.ts"
+import { type BackendKind, backendKinds, type Setup, setup, spawnWorker, untilAllCompleted } from "./engine/setup.ts"
 import { failure } from "./support.ts"
-
-const leaseMs = 1_500
 
 const startWorker = (env: Setup, label: string, workflows: WorkflowSet) =>
   Effect.gen(function*() {
-    const args: WorkerArgs = {
-      backend: forProcess(env.backend, label),
-      label,
-      log: Path.join(env.dir, `${label}.log`),
-      holdDir: env.dir,
-      hold: "wait",
-      workflows,
-      leaseMs,
-      concurrency: 8,
-      pollMs: 50,
-      maxPollMs: 500
-    }
-    const worker = yield* spawnChild("worker", label, args)
-    yield* worker.waitFor("Ready", (line) => line.startsWith("Ready"))
+    const worker = yield* spawnWorker(env, label, { workflows, concurrency: 8 })
+    yield* worker.waitFor("Ready", isReady)
     return worker
   })
 

@@ -18,10 +18,9 @@ import * as Path from "node:path"
 import { forProcess, journalLayer } from "./engine/backend.ts"
 import { type Execution, readExecutions, releaseFile } from "./engine/effects.ts"
 import { GateFlow, HoldFlow, holdSteps, SideEffects } from "./engine/flows.ts"
-import { eventually, processState, spawnChild } from "./engine/processes.ts"
+import { eventually, isReady, processState, spawnChild } from "./engine/processes.ts"
 import type { RunnerArgs } from "./engine/runner.ts"
-import { type BackendKind, backendKinds, setup } from "./engine/setup.ts"
-import type { WorkerArgs } from "./engine/worker.ts"
+import { type BackendKind, backendKinds, setup, spawnWorker } from "./engine/setup.ts"
 import { failure } from "./support.ts"
 
 const leaseMs = 1_000
@@ -32,29 +31,15 @@ const stepsBy = (executions: ReadonlyArray<Execution>, by: string) =>
 const stoppedPastItsLease = (kind: BackendKind) =>
   Effect.gen(function*() {
     const env = yield* setup(kind)
-    const worker = (label: string, hold: WorkerArgs["hold"]) => {
-      const args: WorkerArgs = {
-        backend: forProcess(env.backend, label),
-        label,
-        log: Path.join(env.dir, `${label}.log`),
-        holdDir: env.dir,
-        hold,
-        workflows: "current",
-        leaseMs,
-        concurrency: 4,
-        pollMs: 50,
-        maxPollMs: 200,
-        traceWrites: true
-      }
-      return spawnChild("worker", label, args)
-    }
+    const worker = (label: string, hold: "freeze" | "wait") =>
+      spawnWorker(env, label, { hold, leaseMs, concurrency: 4, maxPollMs: 200, traceWrites: true })
     const runId = "held-1"
     const holding = (line: string) => line === `Holding ${runId} held`
     const appendOf = (path: string) => (line: string) => line.startsWith(`Append ${runId} `) && line.split(" ")[2]!.split(",").includes(path)
 
     // A executes the run up to `held`, where it holds its only thread; the test stops it there.
     const a = yield* worker("A", "freeze")
-    yield* a.waitFor("Ready", (line) => line.startsWith("Ready"))
+    yield* a.waitFor("Ready", isReady)
     yield* env.engine.start(HoldFlow, { input: { id: runId }, runId })
     yield* a.waitFor("A holding", holding)
     a.kill("SIGSTOP")
@@ -130,7 +115,7 @@ const twoProcesses = (kind: BackendKind) =>
       }
       return spawnChild("runner", label, args)
     })
-    yield* Effect.forEach(runners, (runner) => runner.waitFor("Ready", (line) => line === "Ready"))
+    yield* Effect.forEach(runners, (runner) => runner.waitFor("Ready", isReady))
     for (const runner of runners) runner.write("go")
 
     // One holds in its step; the other is refused without running it.

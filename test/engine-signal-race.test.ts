@@ -12,12 +12,9 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import * as Path from "node:path"
-import { forProcess } from "./engine/backend.ts"
 import { approvalFor, SignalRaceFlow } from "./engine/flows.ts"
-import { spawnChild } from "./engine/processes.ts"
-import { type BackendKind, backendKinds, setup, untilAllCompleted } from "./engine/setup.ts"
-import type { WorkerArgs } from "./engine/worker.ts"
+import { isReady } from "./engine/processes.ts"
+import { type BackendKind, backendKinds, setup, spawnSignaller, spawnWorker, untilAllCompleted } from "./engine/setup.ts"
 
 const runCount = 1_000
 
@@ -26,26 +23,11 @@ const completionBoundMs = 240_000
 const signalRace = (kind: BackendKind) =>
   Effect.gen(function*() {
     const env = yield* setup(kind)
-    const signaller = yield* spawnChild("signaller", "signaller", { backend: forProcess(env.backend, "signaller"), label: "signaller" })
-    const workers = yield* Effect.forEach(["w1", "w2"], (label) => {
-      const args: WorkerArgs = {
-        backend: forProcess(env.backend, label),
-        label,
-        log: Path.join(env.dir, `${label}.log`),
-        holdDir: env.dir,
-        hold: "wait",
-        workflows: "current",
-        leaseMs: 2_000,
-        concurrency: 32,
-        pollMs: 20,
-        maxPollMs: 200,
-        traceWrites: true
-      }
-      return spawnChild("worker", label, args)
-    })
-    yield* signaller.waitFor("Ready", (line) => line === "Ready")
+    const signaller = yield* spawnSignaller(env)
+    const workers = yield* Effect.forEach(["w1", "w2"], (label) =>
+      spawnWorker(env, label, { leaseMs: 2_000, concurrency: 32, pollMs: 20, maxPollMs: 200, traceWrites: true }))
     for (const worker of workers) {
-      yield* worker.waitFor("Ready", (line) => line.startsWith("Ready"))
+      yield* worker.waitFor("Ready", isReady)
       worker.onLine((line) => {
         const [event, runId, path] = line.split(" ")
         if (event === "SideEffect" && path === "armed") signaller.write(`${SignalRaceFlow.name} ${runId} 0`)

@@ -7,7 +7,7 @@
  * side-effect log and its leases tell it apart from the one it replaced.
  */
 import { Effect, Random, type Scope } from "effect"
-import type { Child } from "./processes.ts"
+import { type Child, isReady } from "./processes.ts"
 
 export interface Fleet {
   /** The killer: runs until interrupted. */
@@ -32,7 +32,6 @@ export const makeFleet = (
         slots[slot] = { child, incarnation }
         return child
       })
-    const isReady = (line: string) => line.startsWith("Ready")
 
     for (let slot = 0; slot < size; slot++) yield* startIn(slot, 1)
     for (const { child } of slots) yield* child.waitFor("Ready", isReady)

@@ -130,6 +130,9 @@ const start = (script: Script, label: string, args: unknown): Child => {
   }
 }
 
+/** The line every child prints once it is up (a worker adds its id). */
+export const isReady = (line: string) => line.startsWith("Ready")
+
 /** The process's state letter from `/proc` (`T` once a SIGSTOP took effect). Linux only. */
 export const processState = (pid: number): string => {
   const stat = Fs.readFileSync(`/proc/${pid}/stat`, "utf8")

@@ -1,7 +1,8 @@
 /**
- * The test side of a process test: a temporary directory for logs and release files, and a
- * backend (an SQLite file in it, or Postgres tables of their own, dropped afterwards) with the
- * test's own engine, journal and run store over it.
+ * The test side of a process test: a temporary directory for logs and release files, a backend
+ * (an SQLite file in it, or Postgres tables of their own, dropped afterwards) with the test's
+ * own engine, journal and run store over it, and the worker and signal-sending processes over
+ * the same backend.
  */
 import { PgClient } from "@effect/sql-pg"
 import { Context, Effect, Layer, Redacted, type Scope } from "effect"
@@ -10,7 +11,10 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { pgUrl, uniquePrefix, withDroppedTables } from "../pg-support.ts"
-import { type Backend, journalLayer } from "./backend.ts"
+import { type Backend, forProcess, journalLayer } from "./backend.ts"
+import { isReady, spawnChild } from "./processes.ts"
+import type { SignallerArgs } from "./signaller.ts"
+import type { WorkerArgs } from "./worker.ts"
 
 export type BackendKind = "pg" | "sqlite"
 
@@ -90,4 +94,38 @@ export const untilAllCompleted = (env: Setup, count: number, boundMs: number): E
       }
       yield* Effect.sleep(250)
     }
+  })
+
+/** How a test's worker runs, where it differs from the defaults of `spawnWorker`. */
+export type WorkerOptions = Partial<Omit<WorkerArgs, "backend" | "label" | "log" | "holdDir">>
+
+/**
+ * Starts a worker process over the test's backend, logging to `<dir>/<label>.log`. By default
+ * it executes every workflow of `flows.ts` but the versioned ones, 16 runs at once, with 1.5 s
+ * leases, and its steps wait (rather than freeze) in a hold.
+ */
+export const spawnWorker = (env: Setup, label: string, options: WorkerOptions = {}) => {
+  const args: WorkerArgs = {
+    backend: forProcess(env.backend, label),
+    label,
+    log: Path.join(env.dir, `${label}.log`),
+    holdDir: env.dir,
+    hold: "wait",
+    workflows: "current",
+    leaseMs: 1_500,
+    concurrency: 16,
+    pollMs: 50,
+    maxPollMs: 500,
+    ...options
+  }
+  return spawnChild("worker", label, args)
+}
+
+/** Starts the signal-sending process over the test's backend and waits until it takes orders. */
+export const spawnSignaller = (env: Setup) =>
+  Effect.gen(function*() {
+    const args: SignallerArgs = { backend: forProcess(env.backend, "signaller"), label: "signaller" }
+    const signaller = yield* spawnChild("signaller", "signaller", args)
+    yield* signaller.waitFor("Ready", isReady)
+    return signaller
   })
