@@ -15,16 +15,15 @@
  * for an `untilJournaled` point, once that step has been reported completed).
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Effect, Layer, Redacted, Schedule } from "effect"
-import { PgJournal, SqliteJournal, Workflow } from "plait"
+import { Effect, Layer, Schedule } from "effect"
+import { Workflow } from "plait"
 import * as Fs from "node:fs"
+import { type Backend, journalLayer } from "../engine/backend.ts"
 import { type KillPoint, matcher } from "./killPoint.ts"
 import { CrashWorkflow, input, SideEffects } from "./workflow.ts"
 
 export type ChildArgs = {
-  readonly journal:
-    | { readonly _tag: "sqlite"; readonly filename: string }
-    | { readonly _tag: "pg"; readonly url: string; readonly tablePrefix: string; readonly applicationName: string }
+  readonly journal: Backend
   readonly runId: string
   readonly log: string
   /** Which start of the run this is, 1 for the first; written on each side-effect line. */
@@ -67,13 +66,7 @@ const SideEffectsLive = Layer.succeed(SideEffects, {
     )
 })
 
-const JournalLive = args.journal._tag === "sqlite"
-  ? SqliteJournal.layer({ filename: args.journal.filename })
-  : PgJournal.layer({
-    url: Redacted.make(args.journal.url),
-    tablePrefix: args.journal.tablePrefix,
-    applicationName: args.journal.applicationName
-  })
+const JournalLive = journalLayer(args.journal)
 
 // The killed incarnation's lease lives on until it expires (a second, here): until then the
 // run is busy, and a restart waits for it, as a real restart would.
