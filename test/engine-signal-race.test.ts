@@ -1,11 +1,11 @@
 /**
  * A signal raced against the suspension it must end, 1,000 times, across processes: two worker
  * processes execute runs of `SignalRaceFlow`, whose first step announces itself on stdout and
- * ends a random few milliseconds later, after which the run suspends to wait for `approval`. The
- * test relays each announcement to a separate signal-sending process, which sends that run its
- * signal at once. So each signal lands somewhere around the suspension: before the executor read
- * the journal (the run never suspends), between that read and the release (the release must see
- * the signal arrived and leave the run due), or after the release (the delivery must wake it).
+ * holds; the test relays each announcement to a separate signal-sending process, which lets the
+ * run go on and, a random 0 to 20 ms later, sends it its signal. Meanwhile the run finishes the
+ * step and suspends to wait for `approval`. So each signal lands around the suspension: before
+ * the run is released as waiting (the release must see that a signal arrived since the run was
+ * claimed, and leave it due) or after (the delivery must wake it).
  *
  * No signal may be lost: every run completes with its signal's value, within a bound far beyond
  * what the runs need; a run left waiting with its signal stored fails the test, named.
@@ -20,17 +20,22 @@ const runCount = 1_000
 
 const completionBoundMs = 240_000
 
+/** How long at most the signal sender waits between letting a run go on and sending its signal. */
+const sendDelayMs = 20
+
 const signalRace = (kind: BackendKind) =>
   Effect.gen(function*() {
     const env = yield* setup(kind)
-    const signaller = yield* spawnSignaller(env)
+    const signaller = yield* spawnSignaller(env, true)
     const workers = yield* Effect.forEach(["w1", "w2"], (label) =>
       spawnWorker(env, label, { leaseMs: 2_000, concurrency: 32, pollMs: 20, maxPollMs: 200, traceWrites: true }))
     for (const worker of workers) {
       yield* worker.waitFor("Ready", isReady)
       worker.onLine((line) => {
         const [event, runId, path] = line.split(" ")
-        if (event === "SideEffect" && path === "armed") signaller.write(`${SignalRaceFlow.name} ${runId} 0`)
+        if (event === "SideEffect" && path === "armed") {
+          signaller.write(`${SignalRaceFlow.name} ${runId} ${Math.floor(Math.random() * sendDelayMs)}`)
+        }
       })
     }
 

@@ -7,9 +7,10 @@
  * execution on stdout (`SideEffect <runId> <path>`), which tests use to act at the right moment.
  *
  * `hold` lets a test stop a step where it wants: the process announces `Holding <runId> <path>`
- * and goes on only once the test creates its release file. `freeze` holds the process's only
- * thread (no timer, no heartbeat runs), so a SIGSTOP sent on the announcement lands exactly
- * there; `wait` holds only the step, the rest of the process carries on.
+ * and goes on only once its release file exists, the process's (`release-<label>`) or the
+ * run's (`release-<runId>`). `freeze` holds the process's only thread (no timer, no heartbeat
+ * runs), so a SIGSTOP sent on the announcement lands exactly there; `wait` holds only the step,
+ * the rest of the process carries on.
  */
 import { Effect, Layer } from "effect"
 import * as Fs from "node:fs"
@@ -38,13 +39,14 @@ export interface Execution {
 /** Prints a line on stdout, for the test to read. Synchronous on a pipe. */
 export const say = (line: string) => Effect.sync(() => void process.stdout.write(`${line}\n`))
 
-/** The file whose existence lets the process labelled `label` go on from a `hold`. */
-export const releaseFile = (holdDir: string, label: string) => Path.join(holdDir, `release-${label}`)
+/** The file whose existence lets the process labelled `label`, or the run `runId`, go on from a `hold`. */
+export const releaseFile = (holdDir: string, labelOrRunId: string) => Path.join(holdDir, `release-${labelOrRunId}`)
 
 export const sideEffectsLayer = (options: SideEffectsOptions) =>
   Layer.sync(SideEffects, () => {
     const log = Fs.openSync(options.log, "a")
-    const released = () => Fs.existsSync(releaseFile(options.holdDir, options.label))
+    const released = (runId: string) =>
+      Fs.existsSync(releaseFile(options.holdDir, options.label)) || Fs.existsSync(releaseFile(options.holdDir, runId))
     return {
       record: (runId, path) =>
         Effect.andThen(
@@ -61,10 +63,10 @@ export const sideEffectsLayer = (options: SideEffectsOptions) =>
           options.hold === "freeze"
             ? Effect.sync(() => {
               const pause = new Int32Array(new SharedArrayBuffer(4))
-              while (!released()) Atomics.wait(pause, 0, 0, 5)
+              while (!released(runId)) Atomics.wait(pause, 0, 0, 5)
             })
             : Effect.gen(function*() {
-              while (!released()) yield* Effect.sleep(20)
+              while (!released(runId)) yield* Effect.sleep(2)
             })
         )
     }

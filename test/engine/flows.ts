@@ -124,13 +124,14 @@ export const holdSteps = ["first", "second", "held", "third", "fourth"] as const
 // -------------------------------------------------------------------------------------------
 
 /**
- * `armed` is announced on the executing process's stdout as it starts, and ends a random few
- * milliseconds later, so a signal sent on that announcement arrives around the moment the run
- * suspends: before its journal was read, while it is being suspended, or after.
+ * `armed` holds until the signal sender is about to send this run its signal (it creates the
+ * run's release file first, then waits a random moment), so the signal arrives around the moment
+ * the run suspends, however far behind the sender is: before the run is released as waiting, or
+ * after.
  */
 export const SignalRaceFlow = Workflow.make("engine_signal_race", { input: ById }).pipe(
   Workflow.step("armed", { success: Schema.Boolean }, (ctx) =>
-    Effect.andThen(record(ctx.input.id, "armed"), Effect.as(Effect.sleep(Math.floor(Math.random() * 25)), true))),
+    Effect.andThen(record(ctx.input.id, "armed"), Effect.as(SideEffects.use((effects) => effects.hold(ctx.input.id, "armed")), true))),
   Workflow.signal("approval", { schema: Approval }),
   Workflow.step("done", { success: Schema.String }, (ctx) => Effect.succeed(ctx.approval.by))
 )

@@ -121,10 +121,17 @@ export const spawnWorker = (env: Setup, label: string, options: WorkerOptions = 
   return spawnChild("worker", label, args)
 }
 
-/** Starts the signal-sending process over the test's backend and waits until it takes orders. */
-export const spawnSignaller = (env: Setup) =>
+/**
+ * Starts the signal-sending process over the test's backend and waits until it takes orders.
+ * With `releasing`, it lets each run held in the test's directory go on as it sends its signal.
+ */
+export const spawnSignaller = (env: Setup, releasing = false) =>
   Effect.gen(function*() {
-    const args: SignallerArgs = { backend: forProcess(env.backend, "signaller"), label: "signaller" }
+    const args: SignallerArgs = {
+      backend: forProcess(env.backend, "signaller"),
+      label: "signaller",
+      releaseDir: releasing ? env.dir : undefined
+    }
     const signaller = yield* spawnChild("signaller", "signaller", args)
     yield* signaller.waitFor("Ready", isReady)
     return signaller

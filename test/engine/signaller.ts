@@ -4,7 +4,9 @@
  *
  * Started as `node --conditions=plait-source test/engine/signaller.ts '<SignallerArgs as JSON>'`.
  * Reads one order per stdin line, `<workflow> <runId> <delayMs>`, and sends that run its
- * `approvalFor(runId)` after the delay (orders run concurrently). Prints `Sent <runId> <result>`
+ * `approvalFor(runId)` after the delay (orders run concurrently). With `releaseDir`, it first
+ * creates the run's release file there (`effects.ts`): a run held until its signal is on its way
+ * goes on while the signal is being sent. Prints `Sent <runId> <result>`
  * per signal (`delivered`, or `duplicate` when a retry finds its own first send stored), and
  * `Done` once stdin has closed and every send has ended. A send that fails prints
  * `SendFailed <runId> <error>`.
@@ -12,14 +14,16 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, FiberSet, Layer, Queue, Schedule } from "effect"
 import { Engine } from "plait"
+import * as Fs from "node:fs"
 import * as Readline from "node:readline"
 import { type Backend, forProcess, journalLayer } from "./backend.ts"
-import { say } from "./effects.ts"
+import { releaseFile, say } from "./effects.ts"
 import { approvalFor, ChaosFlow, SignalRaceFlow } from "./flows.ts"
 
 export interface SignallerArgs {
   readonly backend: Backend
   readonly label: string
+  readonly releaseDir?: string | undefined
 }
 
 const args = JSON.parse(process.argv[2] ?? "") as SignallerArgs
@@ -31,6 +35,7 @@ const send = (engine: Engine.Engine["Service"], order: string) =>
     const [workflow, runId, delay] = order.split(" ")
     const flow = signalled[workflow!]
     if (flow === undefined || runId === undefined) return yield* say(`SendFailed ${runId} unknown order "${order}"`)
+    if (args.releaseDir !== undefined) Fs.writeFileSync(releaseFile(args.releaseDir, runId), "")
     yield* Effect.sleep(Number(delay ?? 0))
     const result = yield* engine.signal(flow, runId, "approval", approvalFor(runId)).pipe(
       // The store may be briefly unreachable (SQLite's lock, a busy server): retrying is safe,
