@@ -2,10 +2,10 @@
  * The workflows the engine's process tests run, shared by the processes that execute them and
  * the tests that check them.
  *
- * Every step starts by recording its execution through `SideEffects`: a process appends it to a
- * log file it cannot roll back (fsync'd before the step goes on), which is how a test sees which
- * steps really ran, where and when. Each run's input carries its run id, so a step knows which
- * run it belongs to.
+ * Steps start by recording their execution through `SideEffects` (all but the ones that never
+ * finish or only read the context): a process appends it to a log file it cannot roll back
+ * (fsync'd before the step goes on), which is how a test sees which steps really ran, where and
+ * when. Each run's input carries its run id, so a step knows which run it belongs to.
  */
 import { Context, Effect, Schema } from "effect"
 import { Workflow } from "plait"
@@ -14,11 +14,15 @@ import { Workflow } from "plait"
 export class SideEffects extends Context.Service<SideEffects, {
   /** Records that this process starts executing `path` of `runId`; returns the process's label. */
   readonly record: (runId: string, path: string) => Effect.Effect<string>
-  /** Holds the step until the test lets this process go on (see `worker.ts`). */
+  /** Holds the step until the test lets this process or this run go on (see `effects.ts`). */
   readonly hold: (runId: string, path: string) => Effect.Effect<void>
 }>()("plait-test/SideEffects") {}
 
 const record = (runId: string, path: string) => SideEffects.use((effects) => effects.record(runId, path))
+
+/** Records the execution, then holds the step; returns the process's label. */
+const recordThenHold = (runId: string, path: string) =>
+  Effect.flatMap(record(runId, path), (by) => Effect.as(SideEffects.use((effects) => effects.hold(runId, path)), by))
 
 /** A small stable hash, to spread step durations without randomness. */
 const hash = (text: string): number => {
@@ -104,16 +108,12 @@ export const ChaosFlow = Workflow.make("engine_chaos", { input: ChaosInput }).pi
 // (c): a step held while its executor is stopped; every value names the executor
 // -------------------------------------------------------------------------------------------
 
-const labelled = (runId: string, path: string) => record(runId, path)
-
 export const HoldFlow = Workflow.make("engine_hold", { input: ById }).pipe(
-  Workflow.step("first", { success: Schema.String }, (ctx) => labelled(ctx.input.id, "first")),
-  Workflow.step("second", { success: Schema.String }, (ctx) => labelled(ctx.input.id, "second")),
-  Workflow.step("held", { success: Schema.String }, (ctx) =>
-    Effect.flatMap(labelled(ctx.input.id, "held"), (by) =>
-      Effect.as(SideEffects.use((effects) => effects.hold(ctx.input.id, "held")), by))),
-  Workflow.step("third", { success: Schema.String }, (ctx) => labelled(ctx.input.id, "third")),
-  Workflow.step("fourth", { success: Schema.String }, (ctx) => labelled(ctx.input.id, "fourth"))
+  Workflow.step("first", { success: Schema.String }, (ctx) => record(ctx.input.id, "first")),
+  Workflow.step("second", { success: Schema.String }, (ctx) => record(ctx.input.id, "second")),
+  Workflow.step("held", { success: Schema.String }, (ctx) => recordThenHold(ctx.input.id, "held")),
+  Workflow.step("third", { success: Schema.String }, (ctx) => record(ctx.input.id, "third")),
+  Workflow.step("fourth", { success: Schema.String }, (ctx) => record(ctx.input.id, "fourth"))
 )
 
 /** The steps of `HoldFlow`, in order. */
@@ -130,8 +130,7 @@ export const holdSteps = ["first", "second", "held", "third", "fourth"] as const
  * after.
  */
 export const SignalRaceFlow = Workflow.make("engine_signal_race", { input: ById }).pipe(
-  Workflow.step("armed", { success: Schema.Boolean }, (ctx) =>
-    Effect.andThen(record(ctx.input.id, "armed"), Effect.as(SideEffects.use((effects) => effects.hold(ctx.input.id, "armed")), true))),
+  Workflow.step("armed", { success: Schema.Boolean }, (ctx) => Effect.as(recordThenHold(ctx.input.id, "armed"), true)),
   Workflow.signal("approval", { schema: Approval }),
   Workflow.step("done", { success: Schema.String }, (ctx) => Effect.succeed(ctx.approval.by))
 )
@@ -141,9 +140,7 @@ export const SignalRaceFlow = Workflow.make("engine_signal_race", { input: ById 
 // -------------------------------------------------------------------------------------------
 
 export const GateFlow = Workflow.make("engine_gate", { input: ById }).pipe(
-  Workflow.step("only", { success: Schema.String }, (ctx) =>
-    Effect.flatMap(record(ctx.input.id, "only"), (by) =>
-      Effect.as(SideEffects.use((effects) => effects.hold(ctx.input.id, "only")), by)))
+  Workflow.step("only", { success: Schema.String }, (ctx) => recordThenHold(ctx.input.id, "only"))
 )
 
 // -------------------------------------------------------------------------------------------
@@ -177,13 +174,13 @@ export const CancelFlow = Workflow.make("engine_cancel", { input: CancelInput })
 // -------------------------------------------------------------------------------------------
 
 export const VersionedV1 = Workflow.make("engine_versioned", { input: ById }).pipe(
-  Workflow.step("a", { success: Schema.String }, (ctx) => labelled(ctx.input.id, "a")),
-  Workflow.step("b", { success: Schema.String }, (ctx) => labelled(ctx.input.id, "b"))
+  Workflow.step("a", { success: Schema.String }, (ctx) => record(ctx.input.id, "a")),
+  Workflow.step("b", { success: Schema.String }, (ctx) => record(ctx.input.id, "b"))
 )
 
 /** The changed definition: one step more, so its fingerprint differs from `VersionedV1`'s. */
 export const VersionedV2 = VersionedV1.pipe(
-  Workflow.step("c", { success: Schema.String }, (ctx) => labelled(ctx.input.id, "c"))
+  Workflow.step("c", { success: Schema.String }, (ctx) => record(ctx.input.id, "c"))
 )
 
 /** What a worker process executes: every workflow above, or one version of `engine_versioned`. */
