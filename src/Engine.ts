@@ -18,13 +18,15 @@ import { Journal, type JournalEntry, type JournalError, type RunInfo } from "./J
 import { type ListFilter, type RunPage, RunStore, type StatusCounts } from "./RunStore.ts"
 import type { Outcome, SignalPath, SignalValue, Workflow } from "./Workflow.ts"
 import {
+  DuplicateEffect,
   InvalidInput,
   type InvalidOutput,
   RunCancelled,
   RunConflict,
   RunFailed,
   RunNotFound,
-  type SignalAlreadyDelivered
+  type SignalAlreadyDelivered,
+  type UnknownSignal
 } from "./WorkflowError.ts"
 
 /**
@@ -149,7 +151,7 @@ export class Engine extends Context.Service<Engine, {
   readonly start: <I, Ctx, E, R>(
     workflow: Workflow<I, Ctx, E, R>,
     options: StartOptions<I>
-  ) => Effect.Effect<StartedRun, InvalidInput | RunConflict | JournalError>
+  ) => Effect.Effect<StartedRun, InvalidInput | DuplicateEffect | RunConflict | JournalError>
   /**
    * Waits until the run is completed (its final context, rebuilt from the journal), failed,
    * cancelled, or waiting for a signal (`Suspended`).
@@ -161,14 +163,18 @@ export class Engine extends Context.Service<Engine, {
   /**
    * Delivers a signal: validated by its schema, stored, and in the same transaction the run is
    * woken if it waits. A value sent before the run reaches its `signal` is kept until it does;
-   * a second value for the same path is refused.
+   * a second value for the same path is refused, and so is a path with no signal, or an item a
+   * `forEach` on the way does not have once it has started (`UnknownSignal`).
    */
   readonly signal: <W extends Workflow<any, any, any, any>, const P extends SignalPath<W>>(
     workflow: W,
     runId: string,
     path: P,
     value: SignalValue<W, P>
-  ) => Effect.Effect<void, InvalidOutput | SignalAlreadyDelivered | RunNotFound | RunConflict | JournalError>
+  ) => Effect.Effect<
+    void,
+    InvalidOutput | UnknownSignal | DuplicateEffect | SignalAlreadyDelivered | RunNotFound | RunConflict | JournalError
+  >
   /**
    * Cancels a run: at once when nobody executes it, else its executor interrupts it at its next
    * heartbeat or notification (finalizers run) and marks it `cancelled`.
@@ -277,9 +283,12 @@ export const make: Effect.Effect<Engine["Service"], never, Journal | RunStore> =
   const signal: Engine["Service"]["signal"] = (workflow, runId, path, value) =>
     Effect.gen(function*() {
       yield* Effect.flatMap(runOf(runId), (run) => ofWorkflow(run, workflow.name))
-      yield* deliverSignal(workflow.nodes, runId, path, value)
+      yield* deliverSignal(workflow as unknown as Definition, runId, path, value)
     }).pipe(
-      Effect.provideService(RunStore, store),Effect.withSpan("plait.engine.signal", { attributes: { "plait.run_id": runId, "plait.path": path } }))
+      Effect.provideService(RunStore, store),
+      Effect.provideService(Journal, journal),
+      Effect.withSpan("plait.engine.signal", { attributes: { "plait.run_id": runId, "plait.path": path } })
+    )
 
   const cancel: Engine["Service"]["cancel"] = (runId, options) =>
     Effect.flatMap(store.cancel(runId, options?.reason ?? "cancelled"), (run) =>
@@ -329,27 +338,43 @@ export const make: Effect.Effect<Engine["Service"], never, Journal | RunStore> =
  */
 export const layer: Layer.Layer<Engine, never, Journal | RunStore> = Layer.effect(Engine, make)
 
-// internal
-
-const entryDetail = (entry: JournalEntry): EntryDetail => {
-  const cut = laneEnd(entry.path)
-  const lane = cut < 0 ? "" : entry.path.slice(0, cut)
-  if (entry.kind !== "attempt") return { ...entry, lane }
-  const record = parseAttempt(entry.value)
-  return { ...entry, lane, attempt: record.attempt ?? entry.seq, error: record.error }
-}
-
-/** The last `/` outside an item key's brackets: item keys are data and may contain `/`. */
-const laneEnd = (path: string): number => {
+/**
+ * The lane (branch path) of a journal path: everything before its last `/` outside an item key's
+ * brackets, since item keys are data and may contain `/`. `""` at the top level. This is the
+ * `lane` of every entry `inspect` returns, and of a path a run waits on.
+ *
+ * @example
+ * ```ts
+ * import { Engine } from "plait"
+ *
+ * Engine.laneOf("setup/welcome/welcome") // "setup/welcome"
+ * Engine.laneOf("ship[a/b]/label") // "ship[a/b]"
+ * Engine.laneOf("approval") // ""
+ * ```
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const laneOf = (path: string): string => {
   let depth = 0
   for (let i = path.length - 1; i >= 0; i--) {
     const c = path[i]
     if (c === "]") depth++
     else if (c === "[") depth--
-    else if (c === "/" && depth === 0) return i
+    else if (c === "/" && depth === 0) return path.slice(0, i)
   }
-  return -1
+  return ""
 }
+
+// internal
+
+const entryDetail = (entry: JournalEntry): EntryDetail => {
+  const lane = laneOf(entry.path)
+  if (entry.kind !== "attempt") return { ...entry, lane }
+  const record = parseAttempt(entry.value)
+  return { ...entry, lane, attempt: record.attempt ?? entry.seq, error: record.error }
+}
+
 
 const parseAttempt = (value: string): { readonly attempt?: number; readonly error?: string } => {
   try {

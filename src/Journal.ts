@@ -125,6 +125,8 @@ export interface RunInfo extends RunRecord {
  * - `order`: the completion order of a `lastWins` parallel block.
  * - `wake`: the wake-up time of a durable sleep.
  * - `signal`: a delivered signal payload.
+ * - `items`: the item keys of a `forEach` whose body waits on a signal, journaled when it
+ *   starts, so a signal for an item it does not have is refused.
  *
  * @example
  * ```ts
@@ -137,7 +139,7 @@ export interface RunInfo extends RunRecord {
  * @since 0.1.0
  * @category models
  */
-export type EntryKind = "step" | "attempt" | "choice" | "order" | "wake" | "signal"
+export type EntryKind = "step" | "attempt" | "choice" | "order" | "wake" | "signal" | "items"
 
 /**
  * One journal entry. `(runId, path, kind, seq)` identifies it; writing the same identity twice
@@ -287,9 +289,12 @@ export interface LeaseState {
  *
  * - `Unavailable`: the store could not be reached or the write did not commit; retry later,
  *   nothing already journaled is lost.
- * - `Corrupt`: a stored row cannot be read back (bad JSON, or it no longer matches its schema).
+ * - `Corrupt`: a stored row cannot be read back (bad JSON, or it no longer matches its schema),
+ *   or contradicts the rest of the run (a recorded order naming a branch the block lacks).
+ *   The run stops before anything depends on it; nothing is re-run and nothing stored changes.
  * - `Conflict`: the run exists with different identity (another workflow under the same id), or
  *   does not exist where it must.
+ * - `TooLarge`: a value is larger than the journal's `maxPayloadBytes`; it was not stored.
  *
  * @example
  * ```ts
@@ -314,7 +319,7 @@ export interface LeaseState {
  * @category errors
  */
 export class JournalError extends Schema.TaggedError<JournalError>()("JournalError", {
-  reason: Schema.Literals(["Unavailable", "Corrupt", "Conflict"]),
+  reason: Schema.Literals(["Unavailable", "Corrupt", "Conflict", "TooLarge"]),
   runId: Schema.String,
   path: Schema.optional(Schema.String),
   detail: Schema.String,
@@ -325,6 +330,56 @@ export class JournalError extends Schema.TaggedError<JournalError>()("JournalErr
     return `journal ${this.reason.toLowerCase()} for run ${this.runId}${at}: ${this.detail}`
   }
 }
+
+/**
+ * A journal was configured with an option it cannot work with (a table prefix that is not a
+ * plain identifier, a size that is not a positive whole number). Building the journal fails
+ * with this before it touches the store.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Journal, SqliteJournal } from "plait"
+ *
+ * const program = Journal.Journal.use((journal) => journal.load("run-1")).pipe(
+ *   Effect.provide(SqliteJournal.layer({ filename: "journal.sqlite", tablePrefix: "billing-" })),
+ *   Effect.catchTag("InvalidOption", (error) => Effect.logError(`${error.option}: ${error.issue}`))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidOption extends Schema.TaggedError<InvalidOption>()("InvalidOption", {
+  option: Schema.String,
+  issue: Schema.String
+}) {
+  override get message(): string {
+    return `invalid journal option ${this.option}: ${this.issue}`
+  }
+}
+
+/**
+ * The largest value a journal stores unless configured otherwise: 8 MiB of UTF-8, per step
+ * output, signal payload, failure or run input. Generous for workflow state (pass large data
+ * by reference); small enough that a run's journal still loads in one read, within
+ * `@effect/sql-pg`'s default 16 MiB message size.
+ *
+ * @example
+ * ```ts
+ * import { Journal, SqliteJournal } from "plait"
+ *
+ * // Reports of up to 32 MiB, stored inline.
+ * const JournalLive = SqliteJournal.layer({
+ *   filename: "reports.sqlite",
+ *   maxPayloadBytes: 4 * Journal.defaultMaxPayloadBytes
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const defaultMaxPayloadBytes: number = 8 * 1024 * 1024
 
 /**
  * The executor's lease on the run was taken over by another executor (its own had expired), so
@@ -416,6 +471,13 @@ export class Journal extends Context.Service<Journal, {
   ) => Effect.Effect<ReadonlyArray<LeaseState>, JournalError>
   /** Records where the run stands and gives up the lease, if it is still held. */
   readonly release: (lease: Lease, release: Release) => Effect.Effect<void, JournalError | LeaseLost>
+  /**
+   * The largest value, in UTF-8 bytes, this journal stores ({@link defaultMaxPayloadBytes}
+   * when absent). A run refuses a larger step output before writing it, with `JournalError`
+   * reason `TooLarge` naming the run and the path, so the steps completing beside it are still
+   * journaled; `acquire`, `append` and the run store's `create` and `deliver` refuse one too.
+   */
+  readonly maxPayloadBytes?: number | undefined
 }>()("plait/Journal") {}
 
 /**

@@ -16,7 +16,8 @@
  * statements in one transaction.
  *
  * Storage failures become `JournalError` with reason `Unavailable`, naming the run; the
- * `SqlError` is kept as the cause.
+ * `SqlError` is kept as the cause. So does an operation that does not finish within
+ * `operationTimeout` (waiting for a pooled connection has no limit of its own).
  *
  * @since 0.1.0
  */
@@ -36,7 +37,10 @@ import { pg } from "./internal/sql/pg.ts"
 import { sqlite } from "./internal/sql/sqlite.ts"
 import { decodeCursor, pageLimit } from "./internal/listing.ts"
 import { cursorOf } from "./internal/listing.ts"
-import { runStatuses } from "./internal/runRow.ts"
+import * as JournalOptions from "./internal/journalOptions.ts"
+import { withLimits } from "./internal/limits.ts"
+import { isEntryKind } from "./internal/rows.ts"
+import { isRunStatus, runStatuses } from "./internal/runRow.ts"
 import * as Journal from "./Journal.ts"
 import { RunStore, type Notification, type StatusCounts } from "./RunStore.ts"
 
@@ -68,6 +72,18 @@ export interface Options {
   readonly migrate?: boolean | undefined
   /** Counts the statements the journal sends, for benchmarks. Off (and free) when absent. */
   readonly roundTrips?: RoundTrips | undefined
+  /**
+   * The largest value, in UTF-8 bytes, the journal stores: a step output, a signal payload, a
+   * failure, a run input. A larger one is refused with `JournalError` reason `TooLarge`, naming
+   * the run and the path. Defaults to `Journal.defaultMaxPayloadBytes` (8 MiB); at most 1 GB.
+   */
+  readonly maxPayloadBytes?: number | undefined
+  /**
+   * How long one journal or run store operation may take, waiting for a pooled connection
+   * included, before it fails with `JournalError` reason `Unavailable`. A connection pool makes
+   * a caller wait for a free connection with no limit; this is that limit. Defaults to 30 seconds.
+   */
+  readonly operationTimeout?: Duration.Input | undefined
 }
 
 /**
@@ -220,11 +236,13 @@ export const migrations: ReadonlyArray<Migration> = [
  */
 export const migrate: (
   options?: Pick<Options, "tablePrefix">
-) => Effect.Effect<ReadonlyArray<Migration>, SqlError, SqlClient.SqlClient> = Effect.fn("SqlJournal.migrate")(
+) => Effect.Effect<ReadonlyArray<Migration>, SqlError | Journal.InvalidOption, SqlClient.SqlClient> = Effect.fn(
+  "SqlJournal.migrate"
+)(
   function*(options?: Pick<Options, "tablePrefix">) {
+    const t = tables(yield* JournalOptions.tablePrefix(options?.tablePrefix))
     const sql = yield* SqlClient.SqlClient
     const dialect = yield* dialectOf(sql)
-    const t = tables(options?.tablePrefix)
     const run = (text: string, params: ReadonlyArray<unknown> = []) => sql.unsafe(text, params).unprepared
     const transaction = Effect.gen(function*() {
       for (const [text, params] of dialect.lockMigrations(t)) yield* run(text, params)
@@ -266,12 +284,13 @@ export const make: (
   options?: Options
 ) => Effect.Effect<
   { readonly journal: Journal.Journal["Service"]; readonly store: RunStore["Service"] },
-  SqlError,
+  SqlError | Journal.InvalidOption,
   SqlClient.SqlClient | Scope.Scope
 > = Effect.fnUntraced(function*(options?: Options) {
+  const checked = yield* JournalOptions.sqlOptions(options)
+  const t = tables(checked.tablePrefix)
   const sql = yield* SqlClient.SqlClient
   const dialect = yield* dialectOf(sql)
-  const t = tables(options?.tablePrefix)
   if (options?.migrate !== false) yield* migrate({ tablePrefix: t.prefix })
   if (dialect.name === "sqlite") yield* sql.unsafe("PRAGMA foreign_keys = ON").unprepared
   const exec = makeExec(sql, dialect, options?.roundTrips)
@@ -448,7 +467,7 @@ export const make: (
         ))
       : Effect.fail(unavailable(runId, operation)(error))
 
-  return { journal, store }
+  return withLimits({ journal, store }, checked)
 })
 
 /**
@@ -468,7 +487,9 @@ export const make: (
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options?: Options): Layer.Layer<Journal.Journal | RunStore, SqlError, SqlClient.SqlClient> =>
+export const layer = (
+  options?: Options
+): Layer.Layer<Journal.Journal | RunStore, SqlError | Journal.InvalidOption, SqlClient.SqlClient> =>
   Layer.effectContext(
     Effect.map(make(options), ({ journal, store }) =>
       Context.make(Journal.Journal, journal).pipe(Context.add(RunStore, store)))
@@ -476,20 +497,14 @@ export const layer = (options?: Options): Layer.Layer<Journal.Journal | RunStore
 
 // internal
 
-const defaultPrefix = "plait_"
-
-const tables = (prefix: string = defaultPrefix): Tables => {
-  if (!/^[A-Za-z_][A-Za-z0-9_]{0,39}$/.test(prefix)) {
-    throw new TypeError(`SqlJournal: tablePrefix must be letters, digits and _ (at most 40), got ${JSON.stringify(prefix)}`)
-  }
-  return {
-    prefix,
-    runs: `"${prefix}runs"`,
-    entries: `"${prefix}entries"`,
-    migrations: `"${prefix}migrations"`,
-    channel: `${prefix}events`.toLowerCase()
-  }
-}
+// `prefix` has been checked to be a plain identifier (`JournalOptions.tablePrefix`).
+const tables = (prefix: string): Tables => ({
+  prefix,
+  runs: `"${prefix}runs"`,
+  entries: `"${prefix}entries"`,
+  migrations: `"${prefix}migrations"`,
+  channel: `${prefix}events`.toLowerCase()
+})
 
 const dialectOf = (sql: SqlClient.SqlClient): Effect.Effect<Dialect> =>
   sql.onDialectOrElse({
@@ -581,8 +596,6 @@ const fromWire = (payload: string): ReadonlyArray<Notification> => {
   return []
 }
 
-const entryKinds: ReadonlySet<string> = new Set<Journal.EntryKind>(["step", "attempt", "choice", "order", "wake", "signal"])
-const statuses: ReadonlySet<string> = new Set(runStatuses)
 
 const optionalNumber = (value: unknown): number | undefined | null =>
   value === null || value === undefined ? undefined : typeof value === "number" || typeof value === "bigint" || typeof value === "string" ? (Number.isSafeInteger(Number(value)) ? Number(value) : null) : null
@@ -601,7 +614,7 @@ const decodeRun = (runId: string, json: unknown): Effect.Effect<Journal.RunInfo,
   for (const key of text) {
     if (typeof row[key] !== "string") return Effect.fail(corrupt(id, undefined, `the run row has a missing or non-text ${key}`))
   }
-  if (!statuses.has(row.status as string)) {
+  if (!isRunStatus(row.status)) {
     return Effect.fail(corrupt(id, undefined, `unknown run status ${JSON.stringify(row.status)}`))
   }
   const numbers: Record<string, number | undefined> = {}
@@ -642,7 +655,7 @@ const decodeEntries = (
   for (let i = 0; i < rows.length; i++) {
     const [path, kind, value, n, started, finished] = rows[i]!
     if (typeof path !== "string") return Effect.fail(corrupt(runId, undefined, "an entry row has no path"))
-    if (typeof kind !== "string" || !entryKinds.has(kind)) {
+    if (!isEntryKind(kind)) {
       return Effect.fail(corrupt(runId, path, `unknown entry kind ${JSON.stringify(kind)}`))
     }
     if (typeof value !== "string") return Effect.fail(corrupt(runId, path, `the ${kind} entry has a non-text value`))
@@ -654,8 +667,8 @@ const decodeEntries = (
     const finishedAt = optionalNumber(finished)
     if (startedAt === null || finishedAt === null) return Effect.fail(corrupt(runId, path, `the ${kind} entry has a non-integer time`))
     entries[i] = startedAt === undefined && finishedAt === undefined
-      ? { path, kind: kind as Journal.EntryKind, seq, value }
-      : { path, kind: kind as Journal.EntryKind, seq, value, startedAt, finishedAt }
+      ? { path, kind, seq, value }
+      : { path, kind, seq, value, startedAt, finishedAt }
   }
   return Effect.succeed(entries)
 }

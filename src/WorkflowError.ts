@@ -73,6 +73,42 @@ export class InvalidOutput extends Schema.TaggedError<InvalidOutput>()("InvalidO
 }
 
 /**
+ * `sendSignal` was given a path with no signal to receive it: the workflow has no signal there,
+ * or a `forEach` on the way has started without the item the path names. Nothing was written.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
+ *
+ * const Review = Workflow.make("review", { input: Schema.Array(Schema.String) }).pipe(
+ *   Workflow.forEach("papers", (ctx) => ctx.input, Workflow.signal("verdict", { schema: Schema.Boolean }), {
+ *     key: (title) => title
+ *   })
+ * )
+ *
+ * // A reviewer's link names a paper; a paper the run does not have is reported, not kept.
+ * const onVerdict = (runId: string, paper: string, verdict: boolean) =>
+ *   Workflow.sendSignal(Review, { runId, path: `papers[${paper}]/verdict`, value: verdict }).pipe(
+ *     Effect.catchTag("UnknownSignal", (error) => Effect.logWarning(`${error.path}: ${error.issue}`)),
+ *     Effect.provide(Journal.layerMemory)
+ *   )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UnknownSignal extends Schema.TaggedError<UnknownSignal>()("UnknownSignal", {
+  runId: Schema.String,
+  path: Schema.String,
+  issue: Schema.String
+}) {
+  override get message(): string {
+    return `run ${this.runId} has no signal at ${this.path}: ${this.issue}`
+  }
+}
+
+/**
  * The workflow's structure differs from the one the run was started with. `path` is the first
  * place they differ. Pass `allowDefinitionChange: true` to `Workflow.run` to resume anyway.
  *
@@ -292,6 +328,49 @@ export class RunFailed extends Schema.TaggedError<RunFailed>()("RunFailed", {
 }) {
   override get message(): string {
     return `run ${this.runId} failed: ${this.error}`
+  }
+}
+
+/**
+ * The app loads two copies of the `effect` package: a schema of the workflow (at `path`, or
+ * `input`) was built by one copy and plait runs on another (`plaitEffect` says which version and
+ * where). Schemas do not work across copies, so nothing was decoded or written. It happens with
+ * a linked install of plait (the checkout's own `effect` comes along: install the packed tarball
+ * instead), or when the app's `effect` is outside plait's peer range and npm nests a second copy
+ * under plait (`npm ls effect` lists the copies: install an `effect` in the range, then
+ * `npm dedupe`).
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
+ *
+ * const Invite = Workflow.make("invite", { input: Schema.String }).pipe(
+ *   Workflow.step("sent", { success: Schema.Boolean }, () => Effect.succeed(true))
+ * )
+ *
+ * // A broken install is an operator's problem, not bad input: fail loudly, don't answer 400.
+ * const program = Workflow.run(Invite, { input: "ada@example.com" }).pipe(
+ *   Effect.catchTag("DuplicateEffect", (error) => Effect.die(error)),
+ *   Effect.provide(Journal.layerMemory)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class DuplicateEffect extends Schema.TaggedError<DuplicateEffect>()("DuplicateEffect", {
+  runId: Schema.String,
+  workflow: Schema.String,
+  path: Schema.String,
+  plaitEffect: Schema.String
+}) {
+  override get message(): string {
+    return `run ${this.runId} of workflow ${this.workflow}: the schema at ${this.path} was built by a different copy of ` +
+      `the effect package than the one plait runs on (${this.plaitEffect}). The app loads two copies of effect, ` +
+      `and schemas do not work across copies. If plait is linked (npm install ../plait), install its packed ` +
+      `tarball instead; otherwise install an effect within plait's peer range and run npm dedupe ` +
+      `(npm ls effect lists the copies).`
   }
 }
 
@@ -522,21 +601,14 @@ export type RaceFailureOf<Errors> = RaceFailure & {
  * @category errors
  */
 export type WorkflowError =
-  | InvalidInput
-  | InvalidOutput
-  | DefinitionChanged
-  | RunConflict
-  | StepTimeout
+  | RunError
+  | UnknownSignal
   | SignalTimeout
   | ParallelFailure
   | RaceFailure
-  | RunBusy
-  | RunCancelled
   | RunNotFound
   | RunFailed
   | SignalAlreadyDelivered
-  | LeaseLost
-  | JournalError
 
 /**
  * The errors any run can fail with, whatever its structure. `Workflow.run` fails with these and
@@ -562,6 +634,7 @@ export type WorkflowError =
 export type RunError =
   | InvalidInput
   | InvalidOutput
+  | DuplicateEffect
   | DefinitionChanged
   | RunConflict
   | StepTimeout

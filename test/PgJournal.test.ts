@@ -2,8 +2,10 @@ import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
 import { Config, ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
-import { Journal, PgJournal, SqlJournal } from "plait"
-import { journalConformance, manyRows } from "./journal-conformance.ts"
+import { Journal, SqlJournal } from "plait"
+import * as PgJournal from "plait/PgJournal"
+import { corruptRowConformance } from "./corrupt-rows.ts"
+import { conformancePayloadBytes, journalConformance, manyRows } from "./journal-conformance.ts"
 import { leaseNew, measureRoundTrips, newRun, rejectedEntry, some, sqlRaw } from "./journal-sql.ts"
 import { pgUrl, uniquePrefix, withDroppedTables } from "./pg-support.ts"
 
@@ -14,10 +16,21 @@ describe.skipIf(pgUrl === undefined)("PgJournal", () => {
 
   journalConformance(
     "PgJournal",
-    Layer.mergeAll(PgJournal.layer({ url, tablePrefix: prefix }), withDroppedTables([prefix])).pipe(
+    Layer.mergeAll(
+      PgJournal.layer({ url, tablePrefix: prefix, maxPayloadBytes: conformancePayloadBytes }),
+      withDroppedTables([prefix])
+    ).pipe(
       Layer.provideMerge(direct)
     ),
     { raw: sqlRaw(prefix), rejectedEntry }
+  )
+
+  const corruptPrefix = uniquePrefix()
+  corruptRowConformance(
+    "PgJournal",
+    Layer.merge(PgJournal.layer({ url, tablePrefix: corruptPrefix }), withDroppedTables([corruptPrefix])).pipe(
+      Layer.provide(direct)
+    )
   )
 
   const entries = (n: number, label = "e"): Array<Journal.JournalEntry> =>
@@ -138,6 +151,69 @@ describe.skipIf(pgUrl === undefined)("PgJournal", () => {
       )
       assert.strictEqual(error._tag, "ConfigError")
     }))
+
+  const badOptions: ReadonlyArray<readonly [option: string, overrides: Partial<PgJournal.Options>]> = [
+    ["tablePrefix", { tablePrefix: "plait-" }],
+    ["maxPayloadBytes", { maxPayloadBytes: 0 }],
+    ["operationTimeout", { operationTimeout: "0 millis" }],
+    ["maxConnections", { maxConnections: 0 }],
+    ["maxConnections", { maxConnections: 2.5 }],
+    ["minConnections", { maxConnections: 2, minConnections: 3 }],
+    ["maxMessageSize", { maxMessageSize: 1024 * 1024 }],
+    ["maxMessageSize", { maxPayloadBytes: 32 * 1024 * 1024, maxMessageSize: 16 * 1024 * 1024 }]
+  ]
+
+  for (const [option, overrides] of badOptions) {
+    it.live(`a bad ${option} (${JSON.stringify(overrides)}) fails the layer with InvalidOption`, () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(Effect.provide(Effect.service(Journal.Journal), PgJournal.layer({ url, ...overrides })))
+        assert.instanceOf(error, Journal.InvalidOption)
+        assert.strictEqual((error as Journal.InvalidOption).option, option)
+      }))
+  }
+
+  it.live("a journal operation that waits for a pooled connection fails with Unavailable after operationTimeout", () => {
+    const tablePrefix = uniquePrefix()
+    return Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const journal = yield* Journal.Journal
+      const run = newRun()
+      yield* leaseNew(journal, run)
+      // The pool's only connection is held: without a timeout, the load would wait for ever.
+      const error = yield* Effect.scoped(Effect.andThen(sql.reserve, Effect.flip(journal.load(run.runId))))
+      assert.strictEqual(error.reason, "Unavailable")
+      assert.strictEqual(error.runId, run.runId)
+      assert.include(error.detail, "did not finish within")
+      // Free again, the journal works, and lost nothing.
+      assert.strictEqual(some(yield* journal.load(run.runId)).run.runId, run.runId)
+    }).pipe(
+      Effect.provide(
+        Layer.merge(SqlJournal.layer({ tablePrefix, operationTimeout: "300 millis" }), withDroppedTables([tablePrefix])).pipe(
+          Layer.provideMerge(PgClient.layer({ url, maxConnections: 1 }))
+        )
+      )
+    )
+  })
+
+  it.live("a value larger than the driver's default message size (16 MiB) is stored and loads back when the bound allows it", () => {
+    const tablePrefix = uniquePrefix()
+    const maxPayloadBytes = 17 * 1024 * 1024
+    return Effect.gen(function*() {
+      const journal = yield* Journal.Journal
+      const lease = yield* leaseNew(journal)
+      const value = JSON.stringify("x".repeat(maxPayloadBytes - 2))
+      yield* journal.append(lease, [{ path: "report", kind: "step", seq: 0, value }])
+      const loaded = some(yield* journal.load(lease.runId))
+      assert.strictEqual(loaded.entries[0]?.value.length, maxPayloadBytes)
+      assert.isTrue(loaded.entries[0]?.value === value)
+    }).pipe(
+      Effect.provide(
+        Layer.merge(PgJournal.layer({ url, tablePrefix, maxPayloadBytes }), withDroppedTables([tablePrefix])).pipe(
+          Layer.provide(direct)
+        )
+      )
+    )
+  })
 
   it.live("load of a run in another prefix is none", () => {
     const [a, b] = [uniquePrefix(), uniquePrefix()]

@@ -12,7 +12,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Layer, Option, Ref } from "effect"
 import { Journal, Workflow } from "plait"
-import type { SqlError } from "effect/sql/SqlError"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { forProcess, journalLayer } from "./engine/backend.ts"
@@ -140,7 +139,7 @@ const twoProcesses = (kind: BackendKind) =>
  * Two fibers of one process run one id at once. With `separateLayers`, each builds its own
  * journal layer (its own connection pool), as two requests that each provide the layer do.
  */
-const oneProcess = (journal: Layer.Layer<Journal.Journal, SqlError>, separateLayers: boolean) =>
+const oneProcess = <E extends { readonly _tag: string }>(journal: Layer.Layer<Journal.Journal, E>, separateLayers: boolean) =>
   Effect.gen(function*() {
     const runId = "gate-1"
     const executed = yield* Ref.make<ReadonlyArray<string>>([])

@@ -28,6 +28,12 @@ export interface ConformanceOptions<R> {
   readonly rejectedEntry?: Journal.JournalEntry
 }
 
+/**
+ * The SQL journals' payload bound in the suite: room for its 1 MB values, small enough that the
+ * bound's own test stays quick.
+ */
+export const conformancePayloadBytes = 2 * 1024 * 1024
+
 /** A batch big enough to span several statements on SQLite (4680 rows per statement). */
 export const manyRows = 20_000
 
@@ -296,6 +302,62 @@ export const journalConformance = <R = never, E = never>(
         const loaded = yield* loadSome(run.runId)
         assert.strictEqual(loaded.run.input, big)
         assertSameEntries(loaded.entries, entries)
+      }))
+
+    it.effect("a value over the journal's bound is refused with TooLarge naming run and path; nothing of its batch is stored", () =>
+      Effect.gen(function*() {
+        const journal = yield* Journal.Journal
+        const store = yield* RunStore.RunStore
+        const limit = journal.maxPayloadBytes ?? Journal.defaultMaxPayloadBytes
+        const run = newRun()
+        const lease = yield* leased(run)
+        // Exactly at the bound: in ASCII, and in two-byte characters (each value is quoted JSON).
+        const fits: Array<Journal.JournalEntry> = [
+          { path: "fits", kind: "step", seq: 0, value: JSON.stringify("x".repeat(limit - 2)) },
+          { path: "fitsWide", kind: "step", seq: 0, value: JSON.stringify("é".repeat((limit - 2) / 2)) }
+        ]
+        // One byte over. Those in 2-, 3- and 4-byte characters are short enough in UTF-16 code
+        // units: the bound counts UTF-8 bytes.
+        const over = [
+          JSON.stringify("x".repeat(limit - 1)),
+          JSON.stringify("é".repeat((limit - 2) / 2) + "x"),
+          JSON.stringify("€".repeat(Math.floor(limit / 3) + 1)),
+          JSON.stringify("😀".repeat(Math.floor(limit / 4)))
+        ]
+        for (const value of over.slice(1)) assert.isBelow(value.length, limit)
+        const refusedWith = (error: Journal.JournalError | Journal.LeaseLost, runId: string, path: string | undefined) => {
+          assert.instanceOf(error, Journal.JournalError)
+          const journalError = error as Journal.JournalError
+          assert.strictEqual(journalError.reason, "TooLarge")
+          assert.strictEqual(journalError.runId, runId)
+          assert.strictEqual(journalError.path, path)
+          assert.include(journalError.message, runId)
+          if (path !== undefined) assert.include(journalError.message, path)
+        }
+        for (const value of over) {
+          refusedWith(
+            yield* failure(journal.append(lease, [
+              { path: "small", kind: "step", seq: 0, value: "1" },
+              { path: "big", kind: "step", seq: 0, value }
+            ])),
+            run.runId,
+            "big"
+          )
+          refusedWith(
+            yield* failure(store.deliver(run.runId, { path: "approval", kind: "signal", seq: 0, value })),
+            run.runId,
+            "approval"
+          )
+          assert.deepStrictEqual((yield* loadSome(run.runId)).entries, [])
+        }
+        yield* journal.append(lease, fits)
+        assertSameEntries((yield* loadSome(run.runId)).entries, fits)
+
+        // A run whose input is over the bound is not created, by either way in.
+        const bigInput = newRun({ input: JSON.stringify("x".repeat(limit)) })
+        refusedWith(yield* failure(journal.acquire(bigInput, { owner: "executor-a", leaseMs })), bigInput.runId, undefined)
+        refusedWith(yield* failure(store.create(bigInput)), bigInput.runId, undefined)
+        assert.isTrue(Option.isNone(yield* journal.load(bigInput.runId)))
       }))
 
     it.effect("unicode in paths and values comes back byte for byte", () =>

@@ -30,15 +30,39 @@ export const advance = (total: Duration.Input, tick: Duration.Input = "1 second"
   })
 
 /**
+ * Starts `run` in a fiber the test does not wait for when it ends. A run that cannot be
+ * interrupted (an uninterruptible step, say) would otherwise hold the test open for ever after
+ * it failed: with this, the test fails and the stuck fiber is left behind.
+ */
+export const start = <A, E, R>(run: Effect.Effect<A, E, R>): Effect.Effect<Fiber.Fiber<A, E>, never, R> =>
+  Effect.forkDetach(run)
+
+/** Polls `fiber` a bounded number of scheduler turns: its exit, or `undefined` if still running. */
+const poll = <A, E>(fiber: Fiber.Fiber<A, E>): Effect.Effect<Exit.Exit<A, E> | undefined> =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 1_000 && fiber.pollUnsafe() === undefined; i++) yield* Effect.yieldNow
+    return fiber.pollUnsafe()
+  })
+
+/**
  * The exit of a forked run that must have finished by now. Fails the test (rather than hanging
  * it) when the run is still going: a deadlock, or a wait the test did not advance time for.
  */
 export const finished = <A, E>(fiber: Fiber.Fiber<A, E>): Effect.Effect<Exit.Exit<A, E>> =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 1_000 && fiber.pollUnsafe() === undefined; i++) yield* Effect.yieldNow
-    const exit = fiber.pollUnsafe()
+  Effect.map(poll(fiber), (exit) => {
     assert.isDefined(exit, "the run has not finished: it deadlocked, or waits on time the test did not advance")
     return exit!
+  })
+
+/**
+ * Interrupts a run and checks it stopped. `Fiber.interrupt` would wait for ever on a run that
+ * cannot be interrupted; this fails the test instead.
+ */
+export const interrupt = <A, E>(fiber: Fiber.Fiber<A, E>): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    fiber.interruptUnsafe()
+    const exit = yield* poll(fiber)
+    assert.isDefined(exit, "the run did not stop when interrupted: something in it is uninterruptible")
   })
 
 /** Forks `run`, moves the clock by `time` (in `tick` steps), and returns the run's exit. */
@@ -48,7 +72,7 @@ export const runFor = <A, E, R>(
   tick?: Duration.Input
 ): Effect.Effect<Exit.Exit<A, E>, never, R> =>
   Effect.gen(function*() {
-    const fiber = yield* Effect.forkChild(run)
+    const fiber = yield* start(run)
     yield* advance(time, tick)
     return yield* finished(fiber)
   })
@@ -148,9 +172,14 @@ export const countingJournal = () => {
 
 /**
  * Writes entries into a stored run from outside it, as a hand editing the journal would: takes
- * the run's lease, appends, and gives the run back with the status it had.
+ * the run's lease, appends, and gives the run back with the status it had (or `status`).
  */
-export const plant = (runId: string, entries: ReadonlyArray<Journal.JournalEntry>, record?: Journal.RunRecord) =>
+export const plant = (
+  runId: string,
+  entries: ReadonlyArray<Journal.JournalEntry>,
+  record?: Journal.RunRecord,
+  status?: Journal.Release["status"]
+) =>
   Effect.gen(function*() {
     const journal = yield* Journal.Journal
     const loaded = yield* journal.load(runId)
@@ -163,6 +192,6 @@ export const plant = (runId: string, entries: ReadonlyArray<Journal.JournalEntry
     )
     if (acquired.lease === undefined) return assert.fail(`run ${runId} could not be leased to plant entries`)
     yield* journal.append(acquired.lease, entries)
-    const status = known === undefined || known.status === "running" ? "queued" : known.status
-    yield* journal.release(acquired.lease, { status, error: known?.error })
+    const previous = known === undefined || known.status === "running" ? "queued" : known.status
+    yield* journal.release(acquired.lease, { status: status ?? previous, error: known?.error })
   })

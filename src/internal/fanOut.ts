@@ -7,6 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
+import { JournalError } from "../Journal.ts"
 import { ParallelFailure } from "../WorkflowError.ts"
 import { jsonCodec } from "./codec.ts"
 import { isRunFault } from "./faults.ts"
@@ -75,33 +76,82 @@ const runAll = (tasks: Tasks, stateAt: (index: number) => RunState, options: Fan
 
 /**
  * Under `"settle"` a failed branch is part of the block's outcome, which later steps may already
- * have acted on. So the keys that failed are journaled when the block completes, and on resume
- * those branches replay the failure their steps recorded instead of running again (a branch that
- * now succeeded would change a context the journal already depends on).
+ * have acted on. So when the block completes with failures, the outcome of every branch is
+ * journaled, and on resume each branch replays it: a failed one the failure its steps recorded
+ * (a branch that now succeeded would change a context the journal already depends on), a
+ * succeeded one its journaled outputs, never running a step. A record that names a branch the
+ * block lacks, or that the replay contradicts, is corrupt.
  */
 const settleDurably = (tasks: Tasks, state: RunState, options: FanOutOptions) => {
-  const recorded = state.stored("choice", options.path)
-  const failedBefore = recorded === undefined
-    ? Exit.succeed(undefined)
-    : Exit.map(decodeStored(state, options.path, settledCodec, recorded.value), (value) =>
-      new Set((value as { readonly failed: ReadonlyArray<string> }).failed))
-  return Effect.flatMap(failedBefore, (failed) => {
-    const replaying: RunState = { ...state, replayFailures: true }
-    const stateAt = (index: number) => (failed?.has(tasks.keys[index]!) ? replaying : state)
+  const stored = state.stored("choice", options.path)
+  const recorded = stored === undefined ? Exit.succeed(undefined) : settledRecord(tasks, state, options, stored.value)
+  return Effect.flatMap(recorded, (record) => {
+    const failedState: RunState = { ...state, recorded: "failed" }
+    const succeededState: RunState = { ...state, recorded: "succeeded" }
+    const stateAt = (index: number) => {
+      const outcome = record?.get(tasks.keys[index]!)
+      return outcome === undefined ? state : outcome ? failedState : succeededState
+    }
     return runAll(tasks, stateAt, options).pipe(
       Effect.flatMap((exits) => settleExits(tasks.keys, exits as ReadonlyArray<Exit.Exit<unknown, unknown>>, state, options)),
-      Effect.tap((results) => {
-        if (recorded !== undefined) return Effect.void
-        const failedKeys = tasks.keys.filter((_, i) => Result.isFailure(results[i] as Result.Result<unknown, unknown>))
-        return failedKeys.length === 0
-          ? Effect.void
-          : state.writer.write({ path: options.path, kind: "choice", seq: 0, value: JSON.stringify({ failed: failedKeys }) })
+      Effect.flatMap((results) => {
+        const failed = (i: number) => Result.isFailure(results[i] as Result.Result<unknown, unknown>)
+        if (record !== undefined) {
+          const contradicted = tasks.keys.find((key, i) => record.has(key) && record.get(key) !== failed(i))
+          return contradicted === undefined
+            ? Effect.succeed(results)
+            : corrupt(state, options.path, `branch ${contradicted} replayed differently from its recorded outcome`)
+        }
+        if (!tasks.keys.some((_, i) => failed(i))) return Effect.succeed(results)
+        const outcome = {
+          failed: tasks.keys.filter((_, i) => failed(i)),
+          succeeded: tasks.keys.filter((_, i) => !failed(i))
+        }
+        return Effect.as(
+          state.writer.write({ path: options.path, kind: "choice", seq: 0, value: JSON.stringify(outcome) }),
+          results
+        )
       })
     )
   })
 }
 
-const settledCodec = jsonCodec(Schema.Struct({ failed: Schema.Array(Schema.String) }))
+const settledCodec = jsonCodec(Schema.Struct({
+  failed: Schema.Array(Schema.String),
+  succeeded: Schema.Array(Schema.String)
+}))
+
+/** A settled block's record, checked: each branch's outcome (`true` for failed), by key. */
+const settledRecord = (
+  tasks: Tasks,
+  state: RunState,
+  options: FanOutOptions,
+  text: string
+): Exit.Exit<ReadonlyMap<string, boolean>, JournalError> => {
+  const decoded = decodeStored(state, options.path, settledCodec, text)
+  if (Exit.isFailure(decoded)) return Exit.failCause(decoded.cause)
+  const { failed, succeeded } = decoded.value as {
+    readonly failed: ReadonlyArray<string>
+    readonly succeeded: ReadonlyArray<string>
+  }
+  const outcomes = new Map<string, boolean>()
+  const keys = new Set(tasks.keys)
+  for (const [list, isFailure] of [[failed, true], [succeeded, false]] as const) {
+    for (const key of list) {
+      if (!keys.has(key)) return corrupt(state, options.path, `the record names ${key}, which is not a branch of the block`)
+      if (outcomes.has(key)) return corrupt(state, options.path, `the record names ${key} twice`)
+      outcomes.set(key, isFailure)
+    }
+  }
+  // Written only when some branch failed, and only when the failures were tolerated.
+  if (failed.length === 0 || failed.length > tolerated(options.tolerate, tasks.keys.length)) {
+    return corrupt(state, options.path, `the record has ${failed.length} failed branches; the block could not settle so`)
+  }
+  return Exit.succeed(outcomes)
+}
+
+const corrupt = (state: RunState, path: string, detail: string) =>
+  Exit.fail(new JournalError({ reason: "Corrupt", runId: state.runId, path, detail }))
 
 const settleExits = (
   keys: ReadonlyArray<string>,

@@ -17,10 +17,11 @@ import type {
   RunRecord,
   RunStatus
 } from "../Journal.ts"
-import { entryKey, JournalError, LeaseLost } from "../Journal.ts"
+import { defaultMaxPayloadBytes, entryKey, JournalError, LeaseLost } from "../Journal.ts"
 import type { Claimed, Notification, RunStore, StatusCounts } from "../RunStore.ts"
 import { cursorOf, decodeCursor, pageLimit, statusesOf } from "./listing.ts"
-import { dueAfterRelease, isDone, isFinal, runStatuses } from "./runRow.ts"
+import { withLimits } from "./limits.ts"
+import { dueAfterRelease, isDone, isFinal, isRunStatus, runStatuses } from "./runRow.ts"
 
 interface StoredRun {
   info: RunInfo
@@ -101,7 +102,8 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
         const same = stored.workflow === record.workflow && stored.input === record.input &&
           (anyFingerprint === true || stored.fingerprint === record.fingerprint)
         const held = leaseIsLive(existing, now) && !(reclaim === true && stored.owner === owner)
-        if (!same || isFinal(stored.status) || held) {
+        // A status this version does not know is not taken over: the run reads it and reports it.
+        if (!same || isFinal(stored.status) || !isRunStatus(stored.status) || held) {
           return { run: existing.info, lease: undefined, created: false, entries: Array.from(existing.entries.values()) }
         }
         const lease = take(existing, owner, leaseMs, now)
@@ -275,7 +277,7 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
     )
   }
 
-  return { journal, store }
+  return withLimits({ journal, store }, { maxPayloadBytes: defaultMaxPayloadBytes, operationTimeout: undefined })
 }
 
 /** A journal operation on a run the store does not have. */

@@ -23,13 +23,15 @@ import {
   type Release,
   type RunInfo
 } from "../Journal.ts"
-import { DefinitionChanged, InvalidInput, RunBusy, RunCancelled, RunConflict } from "../WorkflowError.ts"
+import { InvalidInput, RunBusy, RunCancelled } from "../WorkflowError.ts"
 import { jsonCodec } from "./codec.ts"
 import type { Definition } from "./definition.ts"
+import { checkOneEffectCopy, duplicateEffectIn } from "./effectCopy.ts"
 import { runWorkflow } from "./interpreter.ts"
 import { memoizeByIdentity } from "./memo.ts"
-import { firstDifference, outline } from "./outline.ts"
+import { outline } from "./outline.ts"
 import { makeRunState, type Observer } from "./runState.ts"
+import { checkStoredRun } from "./storedRun.ts"
 import { isSuspend, releaseOf } from "./suspend.ts"
 import { makeWriter, readOnlyWriter } from "./writer.ts"
 
@@ -77,13 +79,23 @@ export const executorName = (kind: string): string =>
 
 export const fingerprintOf = memoizeByIdentity((definition: Definition) => JSON.stringify(outline(definition.nodes)))
 
-const inputCodecOf = memoizeByIdentity((definition: Definition) => ({
-  json: jsonCodec(definition.input),
-  decode: Schema.decodeUnknownExit(definition.input)
-}))
+const inputCodecOf = memoizeByIdentity((definition: Definition) => {
+  const decode = Schema.decodeUnknownExit(definition.input)
+  return {
+    json: jsonCodec(definition.input),
+    // Every issue, not only the first: the caller fixes the input in one go.
+    decode: (input: unknown) => decode(input, { errors: "all" })
+  }
+})
 
-/** Decodes a caller's input and encodes it for the journal, or says why it is invalid. */
+/**
+ * Decodes a caller's input and encodes it for the journal, or says why it is invalid. First
+ * makes sure the workflow's schemas come from plait's copy of `effect`: from another copy they
+ * would reject valid input.
+ */
 export const prepareInput = (definition: Definition, runId: string, input: unknown) => {
+  const duplicate = duplicateEffectIn(definition, runId)
+  if (duplicate !== undefined) return Exit.fail(duplicate)
   const codecs = inputCodecOf(definition)
   const decoded = codecs.decode(input)
   if (Exit.isFailure(decoded)) {
@@ -137,7 +149,7 @@ export const runDefinition = (definition: Definition, options: RunOptions) =>
     return yield* Effect.ensuring(
       executeDirectly(definition, runId, input, owner, options),
       Effect.sync(() => mine.delete(runId))
-    )
+    ).pipe(runSpan(definition, runId))
   })
 
 const executeDirectly = (
@@ -173,8 +185,22 @@ const executeDirectly = (
       }
     )
     const stored = acquired.run
+    const refused = checkStoredRun(stored, {
+      workflow: definition.name,
+      input: input.encoded,
+      inputCodec: inputCodecOf(definition).json,
+      fingerprint,
+      allowDefinitionChange: options.allowDefinitionChange === true
+    })
+    if (Exit.isFailure(refused)) {
+      // Leased (only a corrupt fingerprint gets that far, under `allowDefinitionChange`): the run
+      // cannot go on, so it is released as failed rather than left to its lease.
+      if (acquired.lease !== undefined) {
+        yield* Effect.ignore(journal.release(acquired.lease, { status: "failed", error: describeCause(refused.cause) }))
+      }
+      return yield* refused
+    }
     if (acquired.lease === undefined) {
-      yield* checkIdentity(definition, stored, input.encoded, fingerprint, options.allowDefinitionChange === true)
       if (stored.status === "completed") return yield* replayFinished(definition, stored, acquired.entries)
       if (stored.status === "cancelled") {
         return yield* new RunCancelled({ runId, reason: stored.error ?? "cancelled" })
@@ -188,44 +214,6 @@ const executeDirectly = (
     const entries = acquired.created ? [] : yield* loadEntries(runId)
     return yield* execute(definition, input.decoded, acquired.lease, stored, entries, settings)
   })
-
-/**
- * Why a run the journal did not lease to us is not ours to run: another workflow's id, another
- * input, another definition. Succeeds when none applies (the run is finished or busy).
- */
-const checkIdentity = (
-  definition: Definition,
-  stored: RunInfo,
-  encodedInput: string,
-  fingerprint: string,
-  allowDefinitionChange: boolean
-) =>
-  Effect.gen(function*() {
-    const runId = stored.runId
-    if (stored.workflow !== definition.name) {
-      return yield* new RunConflict({ runId, stored: stored.workflow, requested: definition.name })
-    }
-    if (stored.input !== encodedInput) {
-      return yield* new InvalidInput({
-        runId,
-        workflow: definition.name,
-        issue: `the run was started with a different input (${stored.input}); a resume must pass the same input`
-      })
-    }
-    if (stored.fingerprint !== fingerprint && !allowDefinitionChange) {
-      const difference = firstDifference(parseOutline(stored), JSON.parse(fingerprint))
-      if (difference !== undefined) return yield* new DefinitionChanged({ runId, ...difference })
-    }
-  })
-
-const parseOutline = (stored: RunInfo): ReadonlyArray<string> => {
-  try {
-    const parsed: unknown = JSON.parse(stored.fingerprint)
-    return Array.isArray(parsed) ? parsed : []
-  } catch {
-    return []
-  }
-}
 
 const loadEntries = (runId: string) =>
   Effect.flatMap(Journal.use((journal) => journal.load(runId)), (loaded) =>
@@ -247,6 +235,9 @@ export const executeClaimed = (
 ) =>
   Effect.gen(function*() {
     const journal = yield* Journal
+    // A second copy of effect is a broken install, not a corrupt run: leave the run to the lease's
+    // expiry (another worker takes it) instead of failing it for good.
+    yield* checkOneEffectCopy(definition, run.runId)
     const input = storedInput(definition, run)
     if (Exit.isFailure(input)) {
       const error = Cause.squash(input.cause) as JournalError
@@ -255,7 +246,11 @@ export const executeClaimed = (
     }
     const entries = yield* loadEntries(run.runId)
     return yield* execute(definition, input.value, lease, run, entries, settings, register)
-  })
+  }).pipe(runSpan(definition, run.runId))
+
+/** The root of a run's trace: its blocks, steps and attempts nest inside. */
+const runSpan = (definition: Definition, runId: string) =>
+  Effect.withSpan("plait.run", { attributes: { "plait.workflow": definition.name, "plait.run_id": runId } })
 
 // -------------------------------------------------------------------------------------------
 // executing
@@ -297,13 +292,18 @@ const execute = (
           Effect.tapError(journal.append(lease, batch), (error) =>
             error instanceof LeaseLost ? stop({ _tag: "LeaseLost" }) : Effect.void)
       }
-      const state = makeRunState({
+      const made = makeRunState({
         runId,
         entries,
         writer: makeWriter(fenced, lease, settings.batching),
         observer: settings.observer,
         suspendSleeps: settings.suspendSleeps
       })
+      if (Exit.isFailure(made)) {
+        yield* Effect.ignore(journal.release(lease, { status: "failed", error: describeCause(made.cause) }))
+        return yield* made
+      }
+      const state = made.value
       if (settings.heartbeat) yield* Effect.forkChild(heartbeat(lease, settings, stop), { startImmediately: true })
 
       const work = Effect.raceFirst(
@@ -394,7 +394,7 @@ export const replayFinished = (definition: Definition, run: RunInfo, loaded?: Re
   Effect.gen(function*() {
     const input = yield* storedInput(definition, run)
     const entries = loaded ?? (yield* loadEntries(run.runId))
-    const state = makeRunState({
+    const state = yield* makeRunState({
       runId: run.runId,
       entries,
       writer: readOnlyWriter(run.runId),

@@ -14,6 +14,10 @@ export const runStatuses: ReadonlyArray<RunStatus> = [
   "cancelled"
 ]
 
+/** A status this version knows: anything else in a run row is corrupt. */
+export const isRunStatus = (status: unknown): status is RunStatus =>
+  typeof status === "string" && (runStatuses as ReadonlyArray<string>).includes(status)
+
 /** Nothing will execute the run again: acquiring it replays (completed) or refuses (cancelled). */
 export const isFinal = (status: RunStatus): boolean => status === "completed" || status === "cancelled"
 

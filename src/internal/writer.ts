@@ -6,7 +6,8 @@
  */
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import { type Journal, type JournalEntry, JournalError, type Lease, type LeaseLost } from "../Journal.ts"
+import { defaultMaxPayloadBytes, type Journal, type JournalEntry, JournalError, type Lease, type LeaseLost } from "../Journal.ts"
+import { payloadIssue } from "./rows.ts"
 
 interface Batch {
   readonly entries: Array<JournalEntry>
@@ -26,12 +27,25 @@ export interface Writer {
 
 /**
  * Writes under `lease`: every append is fenced by its token, so an executor that lost the run
- * writes nothing more for it.
+ * writes nothing more for it. A value over the journal's bound is refused before it joins a
+ * batch: only its own step fails, and the completions batched beside it are still written.
  */
 export const makeWriter = (journal: Journal["Service"], lease: Lease, batching: boolean): Writer => {
   const append = (entries: ReadonlyArray<JournalEntry>) => journal.append(lease, entries)
-  if (!batching) return { write: (entry) => append([entry]), concurrently: (effect) => effect }
+  const writer: Writer = batching ? batchingWriter(append) : { write: (entry) => append([entry]), concurrently: (effect) => effect }
+  const limit = journal.maxPayloadBytes ?? defaultMaxPayloadBytes
+  return {
+    concurrently: writer.concurrently,
+    write: (entry) => {
+      const issue = payloadIssue(entry.value, limit)
+      return issue === undefined
+        ? writer.write(entry)
+        : Effect.fail(new JournalError({ reason: "TooLarge", runId: lease.runId, path: entry.path, detail: issue }))
+    }
+  }
+}
 
+const batchingWriter = (append: (entries: ReadonlyArray<JournalEntry>) => Effect.Effect<void, WriteError>): Writer => {
   let open: Batch | undefined
   let inFlight: Deferred.Deferred<void, WriteError> | undefined
   let concurrent = 0

@@ -3,9 +3,9 @@
  * file, or Postgres tables of their own. Every process (the test itself, workers, the signal
  * sender, runners) builds its journal layer from the same value.
  */
-import { Layer, Redacted } from "effect"
-import { type Journal, PgJournal, type RunStore, SqliteJournal } from "plait"
-import type { SqlError } from "effect/sql/SqlError"
+import { Redacted } from "effect"
+import { SqliteJournal } from "plait"
+import * as PgJournal from "plait/PgJournal"
 
 export type Backend =
   | { readonly _tag: "sqlite"; readonly filename: string }
@@ -18,7 +18,7 @@ export type Backend =
   }
 
 /** The journal and run store of `backend`. */
-export const journalLayer = (backend: Backend): Layer.Layer<Journal.Journal | RunStore.RunStore, SqlError> =>
+export const journalLayer = (backend: Backend) =>
   backend._tag === "sqlite"
     ? SqliteJournal.layer({ filename: backend.filename })
     : PgJournal.layer({

@@ -3,7 +3,8 @@
  * from a client without stopping the shared server.
  */
 import { Context, Effect, Layer, Redacted } from "effect"
-import { Journal, PgJournal } from "plait"
+import { Journal } from "plait"
+import * as PgJournal from "plait/PgJournal"
 import * as Net from "node:net"
 
 export interface Proxy {

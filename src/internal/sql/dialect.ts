@@ -11,6 +11,7 @@ import type { SqlError } from "effect/sql/SqlError"
 import type { JournalEntry, Lease, Release, RunRecord } from "../../Journal.ts"
 import type { ClaimRequest, Delivery, ListFilter } from "../../RunStore.ts"
 import type { Cursor } from "../listing.ts"
+import { isFinal, runStatuses } from "../runRow.ts"
 
 /** The journal's tables, quoted, for one prefix. */
 export interface Tables {
@@ -173,3 +174,10 @@ export const splitLoad = (rows: Rows): LoadResult => {
   }
   return { run, entries }
 }
+
+/**
+ * The statuses `acquire` takes a run in, as a SQL list: every status this version knows that is
+ * not final. A status it does not know is not taken over (and overwritten): the run is read
+ * back as it is, and its executor reports the status as corrupt.
+ */
+export const acquirable: string = runStatuses.filter((status) => !isFinal(status)).map((status) => `'${status}'`).join(", ")

@@ -11,7 +11,7 @@
 import * as Effect from "effect/Effect"
 import type { SqlError } from "effect/sql/SqlError"
 import type { AcquireResult, Dialect, Exec, Tables } from "./dialect.ts"
-import { runJsonArguments, splitLoad } from "./dialect.ts"
+import { acquirable, runJsonArguments, splitLoad } from "./dialect.ts"
 
 const now = "(extract(epoch from now()) * 1000)::bigint"
 
@@ -114,7 +114,7 @@ VALUES ($1, $2, $3, $4, $5::integer, 'running', $6, 1, ${now} + $7::bigint, ${no
 ON CONFLICT (run_id) DO UPDATE SET status = 'running', owner = $6, lease_token = r.lease_token + 1,
   lease_expires_at = ${now} + $7::bigint, due_at = ${now} + $7::bigint, executions = r.executions + 1, updated_ms = ${now}
 WHERE r.workflow = $2 AND r.input = $4 AND ($8::boolean OR r.fingerprint = $3)
-  AND r.status NOT IN ('completed', 'cancelled') AND (${unowned} OR ($9::boolean AND r.owner = $6))
+  AND r.status IN (${acquirable}) AND (${unowned} OR ($9::boolean AND r.owner = $6))
 RETURNING ${runJson("r.")}, (r.xmax = 0)`,
         [run.runId, run.workflow, run.fingerprint, run.input, run.priority ?? 0, owner, leaseMs, anyFingerprint, reclaim]
       ),

@@ -10,7 +10,7 @@
 import * as Effect from "effect/Effect"
 import type { JournalEntry } from "../../Journal.ts"
 import type { Dialect, Exec, Tables } from "./dialect.ts"
-import { runJsonArguments, splitLoad } from "./dialect.ts"
+import { acquirable, runJsonArguments, splitLoad } from "./dialect.ts"
 
 const now = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
 
@@ -150,7 +150,7 @@ RETURNING ${runJson()}`,
             `UPDATE ${t.runs} SET status = 'running', owner = ?2, lease_token = lease_token + 1,
   lease_expires_at = ${now} + ?3, due_at = ${now} + ?3, executions = executions + 1, updated_ms = ${now}
 WHERE run_id = ?1 AND workflow = ?4 AND input = ?5 AND (?6 OR fingerprint = ?7)
-  AND status NOT IN ('completed', 'cancelled') AND (${unowned} OR (?8 AND owner = ?2))
+  AND status IN (${acquirable}) AND (${unowned} OR (?8 AND owner = ?2))
 RETURNING ${runJson()}`,
             [run.runId, owner, leaseMs, run.workflow, run.input, anyFingerprint ? 1 : 0, run.fingerprint, reclaim ? 1 : 0]
           )
