@@ -95,12 +95,19 @@ export const ChaosFlow = Workflow.make("engine_chaos", { input: ChaosInput }).pi
   }),
   Workflow.sleep("cooldown", "300 millis"),
   Workflow.signal("approval", { schema: Approval }),
+  // Work after the signal: runs woken by a wave of signals are in flight when the next kill lands.
+  Workflow.forEach(
+    "shipped",
+    (ctx) => ctx.input.items,
+    (item, ctx, index) => work(ctx.input.id, `shipped[${index}]`, `${ctx.approval.by}:${item}`),
+    { success: Schema.String, concurrency: 2 }
+  ),
   Workflow.step("receipt", { success: Schema.String }, (ctx) =>
     work(
       ctx.input.id,
       "receipt",
       `${ctx.validated} ${ctx.priced} ${ctx.audited.join("/")} ${ctx.packed.join(",")} ${ctx.carrier._tag} ` +
-        `${ctx.route._tag} ${ctx.approval.by}`
+        `${ctx.route._tag} ${ctx.shipped.join(",")}`
     ))
 )
 
