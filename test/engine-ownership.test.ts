@@ -129,7 +129,7 @@ const twoProcesses = (kind: BackendKind) =>
     Fs.writeFileSync(releaseFile(env.dir, executor!.label), "")
     yield* executor!.waitFor("the outcome", (line) => line.startsWith("Outcome "))
     assert.include(executor!.lines, "Outcome Completed")
-    yield* Effect.forEach(runners, (runner) => runner.exit)
+    yield* Effect.forEach(runners, (runner) => Effect.timeout(runner.exit, "30 seconds"))
     assert.deepStrictEqual(readExecutions(env.dir).map((execution) => execution.by), [executor!.label])
     const loaded = Option.getOrThrow(yield* env.journal.load(runId))
     assert.deepStrictEqual(loaded.entries.map((entry) => [entry.path, entry.value]), [["only", JSON.stringify(executor!.label)]])
