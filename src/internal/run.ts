@@ -83,18 +83,19 @@ export const executorName = (kind: string): string =>
 // -------------------------------------------------------------------------------------------
 
 /**
- * `Workflow.run` executes under one owner name per process, and keeps, per journal, the runs it
- * is executing. So a second call for a run this process already executes is refused without
- * asking the store, and a run this process held but no longer executes (its release failed
- * while the store was down) is taken back at once instead of after its lease expires.
+ * `Workflow.run` executes, per journal instance, under one owner name, and keeps the runs it is
+ * executing. So a second call for a run this journal instance already executes is refused
+ * without asking the store, and a run it held but no longer executes (its release failed while
+ * the store was down) is taken back at once instead of after its lease expires. Another journal
+ * instance in the same process (a layer built again, with its own pool) is another executor:
+ * sharing an owner name with it would let it take back a run this one is executing.
  */
-let processOwner: string | undefined
-const executing = new WeakMap<object, Set<string>>()
+const executors = new WeakMap<object, { readonly owner: string; readonly runs: Set<string> }>()
 
-const executingIn = (journal: object): Set<string> => {
-  let runs = executing.get(journal)
-  if (runs === undefined) executing.set(journal, runs = new Set())
-  return runs
+const executorFor = (journal: object) => {
+  let executor = executors.get(journal)
+  if (executor === undefined) executors.set(journal, executor = { owner: executorName("run"), runs: new Set() })
+  return executor
 }
 
 /**
@@ -106,8 +107,7 @@ export const runDefinition = (definition: Definition, options: RunOptions) =>
     const runId = options.runId ?? crypto.randomUUID()
     const input = yield* prepareInput(definition, runId, options.input)
     const journal = yield* Journal
-    const owner = processOwner ??= executorName("run")
-    const mine = executingIn(journal)
+    const { owner, runs: mine } = executorFor(journal)
     if (mine.has(runId)) return yield* new RunBusy({ runId, owner })
     mine.add(runId)
     return yield* Effect.ensuring(
