@@ -15,7 +15,15 @@ import type { Journal, JournalError } from "./Journal.ts"
 import type { RunStore } from "./RunStore.ts"
 import type { DeepMerge, DeepMergeable, LastWins } from "./internal/DeepMerge.ts"
 import { Definition, nodesOf, TypeId as DefinitionTypeId } from "./internal/definition.ts"
-import type { ErrorStrategy, MergeStrategy, Node, RetryPolicy, StepNode, Tolerance } from "./internal/node.ts"
+import type {
+  ConcurrencyLimit,
+  ErrorStrategy,
+  MergeStrategy,
+  Node,
+  RetryPolicy,
+  StepNode,
+  Tolerance
+} from "./internal/node.ts"
 import { graphOfNodes } from "./internal/graph.ts"
 import { renderMermaid } from "./internal/mermaid.ts"
 import { runDefinition } from "./internal/run.ts"
@@ -23,14 +31,18 @@ import { deliverSignal } from "./internal/signal.ts"
 import type { StepEvent as InternalStepEvent } from "./internal/runState.ts"
 import type {
   AnySignals,
+  ChildWaits,
   NestedSignals,
   ReservedNames,
   SignalPaths,
-  SignalValueAt
+  SignalValueAt,
+  WaitPaths
 } from "./internal/SignalPaths.ts"
+import { StepInfo } from "./internal/stepInfo.ts"
 import type { Added, FreshName, Simplify } from "./internal/types.ts"
 import type { Unrepeated } from "./internal/Unrepeated.ts"
 import type {
+  CompensationFailedOf,
   DuplicateEffect,
   InvalidOutput,
   ParallelFailureOf,
@@ -109,6 +121,8 @@ export type TypeId = typeof DefinitionTypeId
  * @category models
  */
 export type {
+  CompensationFailed,
+  CompensationFailedOf,
   DuplicateEffect,
   InvalidOutput,
   ParallelFailure,
@@ -205,8 +219,8 @@ export type { DeepMerge, LastWins } from "./internal/DeepMerge.ts"
 /**
  * A workflow: run with input `I` (the encoded form its input schema decodes), it produces the
  * context `Ctx`, may fail with `E` and needs the services `R`. `S` lists the signals it waits on
- * (`SignalAt`, by journal path; see `SignalPath`) and the names its top-level sequence holds
- * outside the context (`Reserved`); it defaults to "any signal", so `Workflow<I, Ctx, E, R>`
+ * (`SignalAt`, by journal path; see `SignalPath`), the children that may wait (`ChildAt`) and
+ * the names its top-level sequence holds outside the context (`Reserved`); it defaults to "any signal", so `Workflow<I, Ctx, E, R>`
  * stands for a workflow whatever it waits on.
  *
  * `Ctx` is carried as an intersection, one member per node (`{ input } & { user } & ...`), so
@@ -578,8 +592,9 @@ export interface Completed<Ctx> {
 }
 
 /**
- * The run is waiting for a signal at `waitingFor`, one of the workflow's `SignalPath`s; deliver
- * it with `sendSignal`, then run the same run id again.
+ * The run is waiting at `waitingFor`: for a signal at one of the workflow's `SignalPath`s
+ * (deliver it with `sendSignal`), or for a child run there that waits itself (`ChildAt`); then
+ * run the same run id again.
  *
  * @example
  * ```ts
@@ -630,6 +645,40 @@ export interface Suspended<out Path extends string = string> {
 export interface SignalAt<out Path extends string, out Value> {
   readonly path: Path
   readonly value: Value
+}
+
+/**
+ * A child run a workflow starts at `Path` whose own workflow waits (on a signal, or on a child of
+ * its own): while the child waits, the parent's run is `Suspended` at `Path`. The child's signals
+ * are sent to the child's run (`<parent run id>/<path>`) with the child's workflow. Type-level
+ * bookkeeping, in a workflow's `S`.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * const Approval = Workflow.make("approval", { input: Schema.String }).pipe(
+ *   Workflow.signal("decision", { schema: Schema.Boolean })
+ * )
+ * const Request = Workflow.make("request", { input: Schema.String }).pipe(
+ *   Workflow.child("approved", Approval, (ctx) => ctx.input)
+ * )
+ *
+ * const typed: Workflow.Workflow<
+ *   string,
+ *   { readonly input: string; readonly approved: { readonly input: string; readonly decision: boolean } },
+ *   never,
+ *   never,
+ *   Workflow.ChildAt<"approved">
+ * > = Request
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ChildAt<out Path extends string> {
+  readonly child: Path
 }
 
 /**
@@ -828,6 +877,70 @@ export interface StepSettings<E> {
   readonly retry?: Retry | undefined
   /** Interrupts an attempt that runs longer; it fails with `StepTimeout` and may be retried. */
   readonly timeout?: Duration.Input | undefined
+  /**
+   * At most `max` attempts of steps with this `key` run at once, across every process sharing
+   * the journal's database. A run waiting for a slot does not hold a worker's slot.
+   */
+  readonly limit?: Limit | undefined
+}
+
+/**
+ * A global concurrency limit: at most `max` executions of steps with this `key` at once, across
+ * every worker and `Workflow.run` sharing the journal's database. Exact: requests for a key are
+ * serialized by the store. A slot is held for one attempt and given back when it ends, however
+ * it ends; a process that dies holds its slots until its lease runs out.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * // The geocoding API allows 5 calls in flight per account, whatever the number of workers.
+ * const geocoding: Workflow.Limit = { key: "geocoding-api", max: 5 }
+ *
+ * const Locate = Workflow.make("locate", { input: Schema.Array(Schema.String) }).pipe(
+ *   Workflow.forEach("points", (ctx) => ctx.input, (address) => Effect.succeed(`${address}: 48.85,2.35`), {
+ *     success: Schema.String,
+ *     concurrency: 20,
+ *     limit: geocoding
+ *   })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Limit = ConcurrencyLimit
+
+/**
+ * How a step is undone when its run fails for good or is cancelled: `compensate` is given the
+ * step's output (decoded, as later steps see it) and the context the step saw. Compensations
+ * run in reverse completion order, each once (journaled), retried by `compensateRetry` (the
+ * step's `retry` when absent).
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * type Ctx = { readonly input: { readonly amount: number } }
+ *
+ * const refund: Workflow.Compensation<string, Ctx, never, never> = {
+ *   compensate: (chargeId, ctx) => Effect.log(`refunding ${ctx.input.amount} on ${chargeId}`),
+ *   compensateRetry: { times: 5, delay: "1 second", backoff: "exponential" }
+ * }
+ *
+ * const Checkout = Workflow.make("checkout", { input: Schema.Struct({ amount: Schema.Number }) }).pipe(
+ *   Workflow.step("charge", { success: Schema.String, ...refund }, () => Effect.succeed("ch_1"))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Compensation<A, Ctx, E, R> {
+  readonly compensate: (output: A, ctx: Ctx) => Effect.Effect<unknown, E, R>
+  readonly compensateRetry?: Retry | undefined
 }
 
 /** The item, once it is known (before, `I` may be `never`, which would erase the workflow). */
@@ -1117,19 +1230,31 @@ type NeverTuple<N extends number, T extends ReadonlyArray<never> = []> = T["leng
 const nestable = <const Arity extends number>() => <F>(combinator: F): F & Nestable<Arity> =>
   combinator as F & Nestable<Arity>
 
-const stepNode = (name: string, options: StepOptions<any, any>, run: StepNode["run"]): StepNode => ({
+const stepNode = (
+  name: string,
+  options: StepOptions<any, any> & Partial<Compensation<any, any, any, any>>,
+  run: StepNode["run"]
+): StepNode => ({
   _tag: "Step",
   name,
   success: options.success,
   error: options.error,
   retry: options.retry,
   timeout: options.timeout,
+  limit: options.limit,
+  compensate: options.compensate,
+  compensateRetry: options.compensateRetry,
   run
 })
 
 /**
  * One journaled unit of work: runs `f(ctx)` and adds `{ [name]: output }` to the context. On
- * resume a completed step returns its journaled output without running.
+ * resume a completed step returns its journaled output without running. Inside `f`,
+ * `Workflow.StepInfo` gives the run id, the path, the attempt and a stable idempotency key.
+ *
+ * With `compensate`, the step is undone if the run later fails for good or is cancelled (a saga;
+ * the workflow's errors then include `CompensationFailed`). With `limit`, at most `max` attempts
+ * of steps with its key run at once across every worker of the database.
  *
  * @example
  * ```ts
@@ -1139,7 +1264,12 @@ const stepNode = (name: string, options: StepOptions<any, any>, run: StepNode["r
  * const Order = Workflow.make("order", { input: Schema.Struct({ id: Schema.String }) }).pipe(
  *   Workflow.step("total", { success: Schema.Number, retry: { times: 3, delay: "1 second" } }, () =>
  *     Effect.succeed(42)),
- *   Workflow.step("receipt", { success: Schema.String }, (ctx) => Effect.succeed(`${ctx.input.id}: ${ctx.total}`))
+ *   Workflow.step("charge", {
+ *     success: Schema.String,
+ *     limit: { key: "payments-api", max: 5 },
+ *     compensate: (chargeId) => Effect.log(`refund ${chargeId}`)
+ *   }, (ctx) => Workflow.StepInfo.use((info) => Effect.succeed(`ch_${info.idempotencyKey}_${ctx.total}`))),
+ *   Workflow.step("receipt", { success: Schema.String }, (ctx) => Effect.succeed(`${ctx.input.id}: ${ctx.charge}`))
  * )
  * ```
  *
@@ -1156,13 +1286,129 @@ export const step = nestable<3>()(<
   E0 = never,
   R0 = never,
   S0 = never,
+  Ctx = C0,
+  // The compensation's errors and services; `NoCompensation` when there is none, so that a
+  // compensation that cannot fail (`never`) still adds `CompensationFailed`: it may die.
+  EC = NoCompensation,
+  RC = never
+>(
+  name: Name & FreshName<Name, ContextFor<I0, C0, Ctx>, S0>,
+  options:
+    & StepSettings<NoInfer<E>>
+    & { readonly success: Success }
+    & Partial<Compensation<NoInfer<Success["Type"]>, CallbackContext<I0, C0, Ctx>, EC, RC>>,
+  f: (ctx: CallbackContext<I0, C0, Ctx>) => Effect.Effect<NoInfer<Success["Type"]>, E, R>
+): SegmentFor<
+  I0,
+  C0,
+  E0,
+  R0,
+  S0,
+  Ctx,
+  { readonly [K in Name]: Success["Type"] },
+  E | IfCompensated<EC, CompensationFailedOf<EC>>,
+  Exclude<R | IfCompensated<EC, RC>, StepInfo>,
+  never
+> =>
+  segment(stepNode(name, options as unknown as StepOptions<any, any>, f as StepNode["run"])) as any)
+
+/** A step's compensation type parameters when it has none. */
+interface NoCompensation {
+  readonly _: unique symbol
+}
+
+/**
+ * `T` for a step with a compensation. A conditional type also keeps the step's return type from
+ * inferring the compensation's services when it is written where a segment type is expected.
+ */
+type IfCompensated<EC, T> = [EC] extends [never] ? T : [EC] extends [NoCompensation] ? never : T
+
+/**
+ * Runs another workflow as a child run and adds `{ [name]: the child's final context }`. The
+ * child's errors are the parent's. `input(ctx)` is the child's input (in its encoded form).
+ *
+ * The child is a run of its own, listed and inspectable, with the id `<parent run id>/<path>`:
+ * it is started exactly once however often the parent runs, and a parent that resumes finds it
+ * (running, or finished). Under a worker the parent releases its slot while the child runs and
+ * is woken, in the same transaction, when the child ends; under `Workflow.run` the child runs in
+ * the calling fiber. Cancelling the parent cancels its children; resuming a failed parent
+ * re-queues its failed children.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * const Provision = Workflow.make("provision", { input: Schema.Struct({ region: Schema.String }) }).pipe(
+ *   Workflow.step("cluster", { success: Schema.String }, (ctx) => Effect.succeed(`k8s-${ctx.input.region}`))
+ * )
+ *
+ * const Rollout = Workflow.make("rollout", { input: Schema.Array(Schema.String) }).pipe(
+ *   Workflow.forEach("regions", (ctx) => ctx.input, Workflow.child("provisioned", Provision, (ctx) => ({ region: ctx.item })), {
+ *     concurrency: 3,
+ *     key: (region) => region
+ *   })
+ * )
+ * // ctx.regions: ReadonlyArray<{ provisioned: { input: { region: string }; cluster: string } }>
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const child = nestable<3>()(<
+  const Name extends string,
+  I,
+  C,
+  E,
+  R,
+  S,
+  I0 = Unbound,
+  C0 = unknown,
+  E0 = never,
+  R0 = never,
+  S0 = never,
   Ctx = C0
 >(
   name: Name & FreshName<Name, ContextFor<I0, C0, Ctx>, S0>,
-  options: StepSettings<NoInfer<E>> & { readonly success: Success },
-  f: (ctx: CallbackContext<I0, C0, Ctx>) => Effect.Effect<NoInfer<Success["Type"]>, E, R>
-): SegmentFor<I0, C0, E0, R0, S0, Ctx, { readonly [K in Name]: Success["Type"] }, E, R, never> =>
-  segment(stepNode(name, options as unknown as StepOptions<any, any>, f as StepNode["run"])) as any)
+  // The child's signals are its own run's, sent to the child run: the parent only waits at the
+  // child's path while the child waits.
+  workflow: Workflow<I, C, E, R, S>,
+  input: (ctx: CallbackContext<I0, C0, Ctx>) => NoInfer<I>
+): SegmentFor<I0, C0, E0, R0, S0, Ctx, { readonly [K in Name]: Simplify<C> }, E, R, ChildWaits<Name, S>> =>
+  segment({ _tag: "Child", name, workflow: workflow as unknown as Definition, input: input as (ctx: unknown) => unknown }) as any)
+
+export {
+  /**
+   * What a step knows about itself, as a service provided inside its effect (and its
+   * compensation's): the run id, its journal path, the attempt, and an `idempotencyKey` that is
+   * the same for every attempt of this step in this run, across retries, crashes and resumes.
+   * Pass it to services that deduplicate requests, so a retried or resumed step does not charge
+   * or mail twice. A step that uses it does not add it to the workflow's requirements.
+   *
+   * @example
+   * ```ts
+   * import { Effect, Schema } from "effect"
+   * import { Workflow } from "plait"
+   *
+   * const charge = (amount: number, idempotencyKey: string) =>
+   *   Effect.succeed(`ch_${idempotencyKey.slice(-8)}_${amount}`)
+   *
+   * const Checkout = Workflow.make("checkout", { input: Schema.Number }).pipe(
+   *   Workflow.step("charged", { success: Schema.String, retry: { times: 3 } }, (ctx) =>
+   *     Effect.gen(function*() {
+   *       const info = yield* Workflow.StepInfo
+   *       yield* Effect.log(`${info.runId} ${info.path}: attempt ${info.attempt}`)
+   *       return yield* charge(ctx.input, info.idempotencyKey)
+   *     }))
+   * )
+   * // Workflow.Workflow<number, { input: number; charged: string }, never, never>: no StepInfo requirement
+   * ```
+   *
+   * @since 0.1.0
+   * @category services
+   */
+  StepInfo
+}
 
 /**
  * Composes segments in order into one segment, for a parallel branch of several steps. Its
@@ -1346,7 +1592,7 @@ export const chord = nestable<4>()(<
   C0,
   Simplify<Omit<ParallelDelta<Name, C0, B, O>, Name> & { readonly [N in Name]: Success["Type"] }>,
   ParallelError<B, O> | E2,
-  ServicesOf<B[keyof B]> | R2,
+  ServicesOf<B[keyof B]> | Exclude<R2, StepInfo>,
   BranchSignals<Name, B>
 > =>
   segment({
@@ -1478,7 +1724,7 @@ export const forEach: (<
     >
   },
   ForEachError<E, O>,
-  R,
+  Exclude<R, StepInfo>,
   Success extends OutputSchema ? never : NestedSignals<S, `${Name}[${string}]/`>
 >) & Nestable<4> = ((
   name: string,
@@ -1749,7 +1995,7 @@ export interface RunOptions<I> {
 export const run = <I, Ctx, E, R, S>(
   workflow: Workflow<I, Ctx, E, R, S>,
   options: RunOptions<I>
-): Effect.Effect<Outcome<Simplify<Ctx>, SignalPaths<S>>, E | RunError, R | Journal> =>
+): Effect.Effect<Outcome<Simplify<Ctx>, WaitPaths<S>>, E | RunError, R | Journal> =>
   runDefinition(workflow as unknown as Definition, {
     ...options,
     leaseDuration: options.leaseDuration === undefined ? undefined : Duration.toMillis(Duration.fromInputUnsafe(options.leaseDuration))

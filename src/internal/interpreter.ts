@@ -19,6 +19,7 @@ import { type JsonCodec, jsonCodec } from "./codec.ts"
 import { fanOut, type Tasks } from "./fanOut.ts"
 import { memoizeByIdentity } from "./memo.ts"
 import { deepMerge, mergeAll, shallowMerge } from "./merge.ts"
+import { runChild } from "./child.ts"
 import type {
   BranchNode,
   ChordNode,
@@ -87,7 +88,7 @@ const runNode = (node: Node, ctx: Ctx, prefix: string, state: RunState): Run<unk
   const path = childPath(prefix, node.name)
   switch (node._tag) {
     case "Step":
-      return runStep(node, path, state, Effect.suspend(() => node.run(ctx)))
+      return runStep(node, path, state, ctx)
     case "Parallel":
       return inSpan("plait.parallel", path, state, runParallel(node, ctx, path, state))
     case "Chord":
@@ -102,6 +103,8 @@ const runNode = (node: Node, ctx: Ctx, prefix: string, state: RunState): Run<unk
       return inSpan("plait.sleep", path, state, runSleep(node, path, state))
     case "Signal":
       return inSpan("plait.signal", path, state, runSignal(node, path, state))
+    case "Child":
+      return inSpan("plait.child", path, state, runChild(node, ctx, path, state))
   }
 }
 
@@ -224,7 +227,7 @@ const runChord = (node: ChordNode, ctx: Ctx, path: string, state: RunState): Run
   Effect.flatMap(runParallel(node.parallel, ctx, path, state), (merged) => {
     const seen = { ...ctx, ...merged }
     return Effect.map(
-      runStep(node.callback, path, state, Effect.suspend(() => node.callback.run(seen))),
+      runStep(node.callback, path, state, seen),
       (value) => ({ ...merged, [node.name]: value })
     )
   })
@@ -235,6 +238,7 @@ const runRace = (node: RaceNode, ctx: Ctx, path: string, state: RunState): Run =
   const stored = state.stored("choice", path)
   const tagged = (key: string, delta: Ctx): Ctx => ({ [node.name]: { _tag: key, value: delta } })
   const won = (replayed: boolean) => (winner: string): StepEvent => ({ _tag: "RaceWon", runId: state.runId, path, winner, replayed })
+  if (state.reached !== undefined) return rebuildRace(node, ctx, path, state, tagged)
   if (stored !== undefined) {
     const winner = decodeStored(state, path, keyCodecOf(node.branches), stored.value) as Exit.Exit<string, JournalError>
     return Effect.flatMap(reported(state, winner, won(true)), (key) =>
@@ -246,6 +250,31 @@ const runRace = (node: RaceNode, ctx: Ctx, path: string, state: RunState): Run =
     return Effect.as(reported(state, journaled, won(false)), tagged(key, delta))
   })
 }
+
+/**
+ * A rebuild replays every branch, losers too: a loser may have completed compensable steps before
+ * it was interrupted. The winner is the journaled one; without one, the journal ends here.
+ */
+const rebuildRace = (
+  node: RaceNode,
+  ctx: Ctx,
+  path: string,
+  state: RunState,
+  tagged: (key: string, delta: Ctx) => Ctx
+): Run =>
+  Effect.flatMap(
+    Effect.forEach(node.branches, ([key, nodes]) => Effect.exit(runSegment(nodes, ctx, childPath(path, key), state)), {
+      concurrency: "unbounded"
+    }),
+    (exits) => {
+      const stored = state.stored("choice", path)
+      if (stored === undefined) return Effect.fail(suspendOn({ path, kind: "replay", until: undefined }))
+      return Effect.flatMap(decodeStored(state, path, keyCodecOf(node.branches), stored.value), (key) => {
+        const exit = exits[node.branches.findIndex(([candidate]) => candidate === key)]!
+        return Effect.map(exit, (delta) => tagged(key as string, delta))
+      })
+    }
+  )
 
 /**
  * Runs every branch; the first to succeed wins and the rest are interrupted. A branch waiting
@@ -304,7 +333,7 @@ const runForEach = (node: ForEachNode, ctx: Ctx, path: string, state: RunState):
       runAt: (index, state) => {
         const itemCtx = { ...ctx, item: items[index], index }
         return body._tag === "Effect"
-          ? runStep(body.step, keys[index]!, state, Effect.suspend(() => body.step.run(itemCtx)))
+          ? runStep(body.step, keys[index]!, state, itemCtx)
           : runSegment(body.nodes, itemCtx, keys[index]!, state)
       }
     }
@@ -365,7 +394,7 @@ const runCase = (
 const runSleep = (node: SleepNode, path: string, state: RunState): Run =>
   Effect.flatMap(deadline(path, state, node.duration), ({ at, now }) => {
     const woke = Effect.as(notify(state, { _tag: "Woke", runId: state.runId, path }), {})
-    if (at <= now || state.readOnly) return woke
+    if (at <= now || state.readOnly || state.reached !== undefined) return woke
     const sleeping = notify(state, { _tag: "Sleeping", runId: state.runId, path, wakeAt: DateTime.makeUnsafe(at) })
     return Effect.andThen(
       sleeping,

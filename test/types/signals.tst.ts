@@ -109,6 +109,46 @@ describe("run", () => {
   })
 })
 
+describe("children that wait", () => {
+  const Approver = Workflow.make("approver", { input: Schema.String }).pipe(
+    Workflow.signal("decision", { schema: Schema.Boolean })
+  )
+  const Quiet = Workflow.make("quiet", { input: Schema.String }).pipe(
+    Workflow.step("n", { success: Schema.Number }, () => Effect.succeed(1))
+  )
+  const Request = Workflow.make("request", { input: Schema.Array(Schema.String) }).pipe(
+    Workflow.child("approved", Approver, (ctx) => ctx.input.join()),
+    Workflow.child("counted", Quiet, () => "q"),
+    Workflow.forEach("each", (ctx) => ctx.input, Workflow.child("per", Approver, (ctx) => ctx.item)),
+    Workflow.parallel("pair", { left: Workflow.child("left", Approver, () => "l") }, { merge: "collect" })
+  )
+
+  test("the parent waits at a child's path while the child waits; a child that cannot wait adds nothing", () => {
+    const run = Workflow.run(Request, { input: ["a"] })
+    type Outcome = Effect.Success<typeof run>
+    expect<Extract<Outcome, { readonly _tag: "Suspended" }>["waitingFor"]>().type.toBe<
+      "approved" | `each[${string}]/per` | "pair/left/left"
+    >()
+  })
+
+  test("the child's signals are its own run's: the parent takes none of them", () => {
+    expect<Workflow.SignalPath<typeof Request>>().type.toBe<never>()
+    // @ts-expect-error Type 'string' is not assignable to type 'never' -- send `decision` to the child run, with Approver
+    Workflow.sendSignal(Request, { runId: "r", path: "approved", value: true as never })
+    expect(Workflow.sendSignal).type.toBeCallableWith(Approver, { runId: "r/approved", path: "decision", value: true })
+  })
+
+  test("a child given as Workflow<I, Ctx, E, R> may wait at its path", () => {
+    const anyChild = Approver as Workflow.Workflow<string, { readonly input: string; readonly decision: boolean }, never, never>
+    const Parent = Workflow.make("parent", { input: Schema.String }).pipe(
+      Workflow.child("c", anyChild, (ctx) => ctx.input)
+    )
+    const run = Workflow.run(Parent, { input: "a" })
+    type Outcome = Effect.Success<typeof run>
+    expect<Extract<Outcome, { readonly _tag: "Suspended" }>["waitingFor"]>().type.toBe<"c">()
+  })
+})
+
 describe("Engine.signal", () => {
   const engine = {} as Engine.Engine["Service"]
 
