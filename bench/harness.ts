@@ -161,6 +161,8 @@ export const ratio = (samples: ReadonlyArray<Sample>, sample: Sample, baseline: 
 export interface TableOptions {
   /** Ratio columns: every system's median divided by each of these systems' medians. */
   readonly baselines?: ReadonlyArray<string> | undefined
+  /** Which systems get the baseline ratios (default: all); others leave those cells empty. */
+  readonly compares?: ((system: string) => boolean) | undefined
   /**
    * One more ratio column, `÷ label`: a system's median divided by the median of the system
    * `of(system)` names (e.g. the same journal with batching off), where there is one.
@@ -205,7 +207,7 @@ export const formatTable = (samples: ReadonlyArray<Sample>, options: TableOption
       const count = s.counts?.[name]
       return count === undefined ? ["", ""] : [String(count), (count / s.steps).toPrecision(3)]
     }),
-    ...baselines.map((b) => ratioCell(s, b)),
+    ...baselines.map((b) => (options.compares?.(s.system) ?? true ? ratioCell(s, b) : "")),
     ...(pair === undefined ? [] : [ratioCell(s, pair.of(s.system))])
   ])
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)))

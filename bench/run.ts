@@ -2,7 +2,8 @@
  * `npm run bench`: plait on its memory journal, effect/workflow on its memory engine and plain
  * Effect, on the same workloads in one process; then plait on durable journals (a SQLite file,
  * Postgres at `PLAIT_PG_URL`, default postgres://postgres@127.0.0.1:5432/test), batching on
- * and off, with the journal's round trips counted.
+ * and off, with the journal's round trips counted, interleaved with DBOS Transact and the raw
+ * driver (the ceiling) on the same Postgres.
  *
  *   --quick              fewer trials (a smoke run; numbers are noisier)
  *   --only=a,b           only these workloads (names as printed, e.g. sequential-1k)
@@ -31,17 +32,22 @@ import {
 } from "./workloads/journal.ts"
 import { plainCases } from "./workloads/plain.ts"
 import { plaitCases } from "./workloads/plait.ts"
+import { rawCases } from "./workloads/raw.ts"
 import { workloads } from "./workloads/shared.ts"
 
 export const PLAIT = "plait (memory journal)"
 export const EFFECT_WORKFLOW = "effect/workflow"
 export const EFFECT_WORKFLOW_CACHED = "effect/workflow, re-execute"
 export const PLAIN = "plain Effect"
+export const DBOS = "DBOS Transact"
+export const RAW = "Postgres, raw PgConnection"
 
 const pgUrl = process.env.PLAIT_PG_URL || "postgres://postgres@127.0.0.1:5432/test"
 const redacted = (url: string) => url.replace(/\/\/([^:/@]*):[^@]*@/, "//$1:***@")
 const sqliteDirectory = mkdtempSync(path.join(os.tmpdir(), "plait-bench-"))
 process.on("exit", () => rmSync(sqliteDirectory, { recursive: true, force: true }))
+/** What a registry set up outside any trial (DBOS's schema), removed once every section ran. */
+const disposers: Array<() => Promise<void>> = []
 
 interface Section {
   readonly title: string
@@ -54,7 +60,7 @@ interface Section {
    * from one `npm run bench` to the next, so a durable journal must start empty (a fresh file,
    * fresh tables).
    */
-  readonly registry: () => Promise<ReadonlyArray<Case>>
+  readonly registry: (wanted: (system: string) => boolean) => Promise<ReadonlyArray<Case>>
   readonly table: TableOptions
 }
 
@@ -72,18 +78,30 @@ const sections: ReadonlyArray<Section> = [
   {
     title: "Durable journals (plait)",
     workloads: Object.values(journalWorkloads),
-    registry: async () => {
+    registry: async (wanted) => {
       const unreachable = await postgresUnreachable(pgUrl)
       if (unreachable !== undefined) {
         console.log(`note: Postgres at ${redacted(pgUrl)} is unreachable (${unreachable}); skipping the Postgres rows`)
       }
-      return [
+      const sqlite = [
         ...journalCases(sqliteBackend(sqliteDirectory, "NORMAL"), { resume: true }),
-        ...journalCases(sqliteBackend(sqliteDirectory, "FULL"), { resume: false }),
-        ...(unreachable === undefined ? journalCases(postgresBackend(pgUrl), { resume: true }) : [])
+        ...journalCases(sqliteBackend(sqliteDirectory, "FULL"), { resume: false })
       ]
+      if (unreachable !== undefined) return sqlite
+      const postgres = [...sqlite, ...journalCases(postgresBackend(pgUrl), { resume: true }), ...rawCases(pgUrl)]
+      if (!wanted(DBOS)) return postgres
+      // Loaded and launched only here: nothing of DBOS is in the process unless its rows run.
+      const { dbosCases } = await import("./workloads/dbos.ts")
+      const dbos = await dbosCases(DBOS, pgUrl)
+      disposers.push(dbos.dispose)
+      return [...postgres, ...dbos.cases]
     },
-    table: { pair: { label: "batching off", of: batchingOffOf } }
+    table: {
+      pair: { label: "batching off", of: batchingOffOf },
+      // DBOS and the raw driver run on Postgres: the SQLite rows have nothing to compare with.
+      baselines: [DBOS, RAW],
+      compares: (system) => system.startsWith("Postgres")
+    }
   }
 ]
 
@@ -136,9 +154,8 @@ for (const section of sections) {
   const chosen = section.workloads.filter((w) => selected.includes(w))
   if (chosen.length === 0) continue
   console.log(`\n${section.title}`)
-  const registry = (await section.registry()).filter((c) =>
-    systems === undefined || systems.some((name) => c.system.includes(name))
-  )
+  const wanted = (system: string) => systems === undefined || systems.some((name) => system.includes(name))
+  const registry = (await section.registry(wanted)).filter((c) => wanted(c.system))
   const sectionSamples: Array<Sample> = []
   for (const workload of chosen) {
     const cases = registry.filter((c) => c.workload === workload.name)
@@ -150,6 +167,8 @@ for (const section of sections) {
   samples.push(...sectionSamples)
   if (sectionSamples.length > 0) tables.push(`${section.title}\n${formatTable(sectionSamples, section.table)}`)
 }
+
+for (const dispose of disposers) await dispose()
 
 console.log(`\n${tables.join("\n\n")}`)
 

@@ -77,30 +77,36 @@ export const sqliteBackend = (directory: string, synchronous: "NORMAL" | "FULL")
   }
 })
 
-const pgClient = (url: string) => PgClient.layer({ url: Redacted.make(url) })
+export const pgClient = (url: string) => PgClient.layer({ url: Redacted.make(url) })
 
 /**
- * Postgres tables under a fresh prefix per trial, dropped when the trial's runtime is disposed.
- * The journal is `PgJournal.layer`'s own composition (`SqlJournal.layer` over a `PgClient`
- * pool), so the drop can share the pool.
+ * plait's journal tables under `tablePrefix`, on a pool of their own, dropped when the trial's
+ * runtime is disposed. The journal is `PgJournal.layer`'s own composition (`SqlJournal.layer`
+ * over a `PgClient` pool); the pool comes along, for the drop and for raw statements.
  */
+export const postgresJournal = (
+  url: string,
+  tablePrefix: string,
+  roundTrips: SqlJournal.RoundTrips
+): Layer.Layer<Journal.Journal | SqlClient.SqlClient | PgClient.PgClient, unknown> => {
+  const dropTables = Layer.effectDiscard(Effect.addFinalizer(() =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      for (const table of ["entries", "runs", "migrations"]) {
+        yield* sql`DROP TABLE IF EXISTS ${sql(`${tablePrefix}${table}`)}`
+      }
+    }).pipe(Effect.orDie)
+  ))
+  return Layer.merge(SqlJournal.layer({ tablePrefix, roundTrips }), dropTables).pipe(Layer.provideMerge(pgClient(url)))
+}
+
+/** Postgres tables under a fresh prefix per trial, dropped when the trial is disposed. */
 export const postgresBackend = (url: string): Backend => ({
   name: "Postgres",
-  fresh: (id, roundTrips) => {
-    const tablePrefix = `plait_bench${process.pid}_${id}_`
-    const dropTables = Layer.effectDiscard(Effect.addFinalizer(() =>
-      Effect.gen(function*() {
-        const sql = yield* SqlClient.SqlClient
-        for (const table of ["entries", "runs", "migrations"]) {
-          yield* sql`DROP TABLE IF EXISTS ${sql(`${tablePrefix}${table}`)}`
-        }
-      }).pipe(Effect.orDie)
-    ))
-    return {
-      layer: Layer.merge(SqlJournal.layer({ tablePrefix, roundTrips }), dropTables).pipe(Layer.provide(pgClient(url))),
-      remove: () => {}
-    }
-  }
+  fresh: (id, roundTrips) => ({
+    layer: postgresJournal(url, `plait_bench${process.pid}_${id}_`, roundTrips),
+    remove: () => {}
+  })
 })
 
 /** `undefined` when `SELECT 1` answers within 5 seconds, else why not. */
