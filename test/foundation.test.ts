@@ -475,5 +475,44 @@ describe("foundation", () => {
         assert.deepStrictEqual(resumed[1], { "plait.run_id": "t", "plait.path": "p/b/b", "plait.attempt": 1, "plait.replayed": false })
         assert.isTrue(spans.some((span) => span.name === "plait.run"))
       }).pipe(Effect.provide(Journal.layerMemory)))
+
+    it.effect("a step's own spans are children of its plait.step span, and every step span ends", () =>
+      Effect.gen(function*() {
+        const spans: Array<Tracer.NativeSpan> = []
+        const tracer = Tracer.make({
+          span(options) {
+            const span = new Tracer.NativeSpan(options)
+            spans.push(span)
+            return span
+          }
+        })
+        const Flow = Workflow.make("nested", { input: Schema.Number }).pipe(
+          Workflow.step("a", { success: Schema.Number }, (ctx) => Effect.withSpan(Effect.succeed(ctx.input + 1), "user.a")),
+          Workflow.forEach("items", () => [1, 2], (item) => Effect.withSpan(Effect.succeed(item), "user.item"), {
+            success: Schema.Number,
+            concurrency: 2
+          })
+        )
+        const pathOf = (span: Tracer.NativeSpan) => span.attributes.get("plait.path")
+        completed(yield* runFor(Workflow.run(Flow, { input: 0, runId: "n" }).pipe(Effect.withTracer(tracer))))
+        const stepSpans = spans.filter((span) => span.name === "plait.step")
+        assert.deepStrictEqual(stepSpans.map(pathOf).sort(), ["a", "items[0]", "items[1]"])
+        const parentPathOf = (name: string) =>
+          spans.filter((span) => span.name === name).map((span) => {
+            const parent = Option.getOrUndefined(span.parent)
+            assert.strictEqual(parent?._tag, "Span")
+            return parent!._tag === "Span" && parent!.name === "plait.step" ? parent!.attributes.get("plait.path") : undefined
+          }).sort()
+        assert.deepStrictEqual(parentPathOf("user.a"), ["a"])
+        assert.deepStrictEqual(parentPathOf("user.item"), ["items[0]", "items[1]"])
+
+        spans.length = 0
+        completed(yield* runFor(Workflow.run(Flow, { input: 0, runId: "n" }).pipe(Effect.withTracer(tracer))))
+        const replayed = spans.filter((span) => span.name === "plait.step")
+        assert.deepStrictEqual(replayed.map(pathOf).sort(), ["a", "items[0]", "items[1]"])
+        assert.isTrue(replayed.every((span) => span.attributes.get("plait.replayed") === true))
+        assert.isFalse(spans.some((span) => span.name.startsWith("user.")), "nothing of a replayed step runs")
+        for (const span of [...stepSpans, ...replayed]) assert.strictEqual(span.status._tag, "Ended", `${pathOf(span)} ended`)
+      }).pipe(Effect.provide(Journal.layerMemory)))
   })
 })

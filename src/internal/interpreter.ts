@@ -38,11 +38,18 @@ import { isSuspend, Suspend } from "./suspend.ts"
 type Run<A = Ctx> = Effect.Effect<A, unknown, unknown>
 
 /** Runs `nodes` in order on a copy of `base`; returns what they added. */
-export const runSegment = (nodes: ReadonlyArray<Node>, base: Ctx, prefix: string, state: RunState): Run =>
-  Effect.suspend(() => {
+export const runSegment = (nodes: ReadonlyArray<Node>, base: Ctx, prefix: string, state: RunState): Run => {
+  const only = nodes.length === 1 ? nodes[0]! : undefined
+  // A segment of one step (a parallel branch, a race arm, a case) adds its output and nothing
+  // else: no copy of the context and no loop, which were most of a one-step branch's cost.
+  if (only?._tag === "Step") {
+    return Effect.map(runStep(only, childPath(prefix, only.name), state, base), (output) => ({ [only.name]: output }))
+  }
+  return Effect.suspend(() => {
     const delta: Ctx = {}
     return Effect.as(runInto(nodes, { ...base }, delta, prefix, state), delta)
   })
+}
 
 /** Runs a whole workflow from `{ input }`; returns the final context. */
 export const runWorkflow = (nodes: ReadonlyArray<Node>, input: unknown, state: RunState): Run =>
@@ -85,7 +92,7 @@ const runNode = (node: Node, ctx: Ctx, prefix: string, state: RunState): Run<unk
   const path = childPath(prefix, node.name)
   switch (node._tag) {
     case "Step":
-      return runStep(node, path, state, Effect.suspend(() => node.run(ctx)))
+      return runStep(node, path, state, ctx)
     case "Parallel":
       return runParallel(node, ctx, path, state)
     case "Chord":
@@ -183,7 +190,7 @@ const runChord = (node: ChordNode, ctx: Ctx, path: string, state: RunState): Run
   Effect.flatMap(runParallel(node.parallel, ctx, path, state), (merged) => {
     const seen = { ...ctx, ...merged }
     return Effect.map(
-      runStep(node.callback, path, state, Effect.suspend(() => node.callback.run(seen))),
+      runStep(node.callback, path, state, seen),
       (value) => ({ ...merged, [node.name]: value })
     )
   })
@@ -260,7 +267,7 @@ const runForEach = (node: ForEachNode, ctx: Ctx, path: string, state: RunState):
       runAt: (index, state) => {
         const itemCtx = { ...ctx, item: items[index], index }
         return body._tag === "Effect"
-          ? runStep(body.step, keys[index]!, state, Effect.suspend(() => body.step.run(itemCtx)))
+          ? runStep(body.step, keys[index]!, state, itemCtx)
           : runSegment(body.nodes, itemCtx, keys[index]!, state)
       }
     }

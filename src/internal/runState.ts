@@ -3,7 +3,7 @@
  * O(1) lookups by the interpreter, and the batching writer for new entries.
  */
 import type * as Effect from "effect/Effect"
-import { entryKey, type JournalEntry } from "../Journal.ts"
+import type { JournalEntry } from "../Journal.ts"
 import type { Writer } from "./writer.ts"
 
 /**
@@ -55,10 +55,16 @@ export const makeRunState = (options: {
   readonly writer: Writer
   readonly observer: Observer | undefined
 }): RunState => {
-  const byKey = new Map<string, JournalEntry>()
+  // Decisions and outputs are the seq-0 entries, looked up by kind then path: no key string is
+  // built per lookup, nor per loaded entry (a resume of 10,000 steps did both 10,000 times).
+  const byKind = new Map<JournalEntry["kind"], Map<string, JournalEntry>>()
   const attemptsByPath = new Map<string, Array<JournalEntry>>()
   for (const entry of options.entries) {
-    byKey.set(entryKey(entry), entry)
+    if (entry.seq === 0) {
+      const paths = byKind.get(entry.kind)
+      if (paths === undefined) byKind.set(entry.kind, new Map([[entry.path, entry]]))
+      else paths.set(entry.path, entry)
+    }
     if (entry.kind === "attempt") {
       const list = attemptsByPath.get(entry.path)
       if (list === undefined) attemptsByPath.set(entry.path, [entry])
@@ -69,14 +75,16 @@ export const makeRunState = (options: {
     runId: options.runId,
     writer: options.writer,
     observer: options.observer,
-    stored: (kind, path) => byKey.get(entryKey({ kind, path, seq: 0 })),
+    stored: (kind, path) => byKind.get(kind)?.get(path),
     attempts: (path) => historyOf(attemptsByPath.get(path)),
     replayFailures: false
   }
 }
 
+const noHistory: AttemptHistory = { failures: 0, nextSeq: 1, exhaustedWith: undefined }
+
 const historyOf = (entries: ReadonlyArray<JournalEntry> | undefined): AttemptHistory => {
-  if (entries === undefined) return { failures: 0, nextSeq: 1, exhaustedWith: undefined }
+  if (entries === undefined) return noHistory
   const sorted = [...entries].sort((a, b) => a.seq - b.seq)
   let failures = 0
   let last: AttemptRecord = {}

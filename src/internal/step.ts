@@ -6,11 +6,12 @@ import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Tracer from "effect/Tracer"
 import { JournalError } from "../Journal.ts"
 import { InvalidOutput, StepTimeout } from "../WorkflowError.ts"
 import { type JsonCodec, jsonCodec } from "./codec.ts"
 import { memoizeByIdentity } from "./memo.ts"
-import type { RetryPolicy, StepNode } from "./node.ts"
+import type { Ctx, RetryPolicy, StepNode } from "./node.ts"
 import type { RunState, StepEvent } from "./runState.ts"
 
 /** Codecs are derived once per step definition, not once per execution. */
@@ -39,13 +40,13 @@ export const decodeStored = (
 }
 
 /**
- * Runs `work` as the step `node` at `path`, or returns its journaled output.
+ * Runs the step `node` at `path` on `ctx`, or returns its journaled output.
  */
 export const runStep = (
   node: StepNode,
   path: string,
   state: RunState,
-  work: Effect.Effect<unknown, unknown, unknown>
+  ctx: Ctx
 ): Effect.Effect<unknown, unknown, unknown> => {
   const codec = codecOf(node)
   const stored = state.stored("step", path)
@@ -56,13 +57,24 @@ export const runStep = (
     const failure = state.attempts(path).exhaustedWith
     if (failure !== undefined) return replayed(state, path, Effect.flatMap(decodeFailure(node, path, state, failure), Effect.fail))
   }
-  return execute(node, path, state, codec, work)
+  return execute(node, path, state, codec, ctx)
 }
 
-const replayed = <A, E>(state: RunState, path: string, outcome: Effect.Effect<A, E>) =>
-  Effect.flatMap(notify(state, { _tag: "Replayed", runId: state.runId, path }), () => outcome).pipe(
-    Effect.withSpan("plait.step", spanOptions(state, path, 0, true), noStackTrace)
-  )
+/**
+ * Nothing runs inside a replayed step, so its span is parent to nothing and starts and ends in
+ * the same instant: made and ended in place, without the parent-span context switch and exit
+ * hook `withSpan` pays for, which were most of a replayed step's cost.
+ */
+const replayed = <A, E>(state: RunState, path: string, outcome: Effect.Effect<A, E>): Effect.Effect<A, E> => {
+  const traced = Effect.flatMap(Effect.makeSpan("plait.step", spanOptions(state, path, 0, true)), (span) => {
+    if (Exit.isExit(outcome)) {
+      span.end(span.status.startTime, outcome)
+      return outcome
+    }
+    return Effect.onExit(outcome, (exit) => Effect.sync(() => span.end(span.status.startTime, exit)))
+  })
+  return state.observer === undefined ? traced : Effect.andThen(notify(state, { _tag: "Replayed", runId: state.runId, path }), traced)
+}
 
 /**
  * A failure is journaled through the step's `error` schema when it has one, so it replays as the
@@ -108,56 +120,109 @@ const spanOptions = (state: RunState, path: string, attempt: number, replayed: b
   }
 })
 
-// A captured stack would always point here, not at the user's step, and capturing it (an `Error`
-// per span) was the largest single cost of a replayed step.
-const noStackTrace = { captureStackTrace: false } as const
-
-const execute = Effect.fnUntraced(function*(
+/**
+ * Attempts the step until it succeeds or its retry budget (counted across runs, from the
+ * journal) is spent. Written as a chain rather than a generator: a step with no observer and
+ * no failure is the span, the work, the encode and the write, and nothing else.
+ */
+const execute = (
   node: StepNode,
   path: string,
   state: RunState,
   codec: JsonCodec,
-  work: Effect.Effect<unknown, unknown, unknown>
-) {
+  ctx: Ctx
+): Effect.Effect<unknown, unknown, unknown> => {
   const history = state.attempts(path)
-  const budget = node.retry?.times ?? 0
-  let failures = history.failures
-  let seq = history.nextSeq
-  const bounded = node.timeout === undefined ? work : withTimeout(work, node.timeout, state, path)
-  while (true) {
-    const attempt = failures + 1
-    yield* notify(state, { _tag: "Started", runId: state.runId, path, attempt })
-    const exit = yield* Effect.exit(
-      bounded.pipe(Effect.withSpan("plait.step", spanOptions(state, path, attempt, false), noStackTrace))
-    )
-    if (Exit.isSuccess(exit)) {
-      const encoded = codec.encode(exit.value)
-      if (Exit.isFailure(encoded)) {
-        return yield* new InvalidOutput({ runId: state.runId, path, issue: Cause.squash(encoded.cause) as string })
-      }
-      yield* state.writer.write({ path, kind: "step", seq: 0, value: encoded.value })
-      yield* notify(state, { _tag: "Completed", runId: state.runId, path, attempt })
-      return exit.value
-    }
-    // Interruptions and defects are not attempts the step can retry; they end the step as they are.
-    const failure = Cause.findErrorOption(exit.cause)
-    if (failure._tag === "None") return yield* exit
-    failures += 1
-    const exhausted = failures > budget
-    yield* state.writer.write({
-      path,
-      kind: "attempt",
-      seq: seq++,
-      value: JSON.stringify(
-        exhausted
-          ? { attempt, exhausted, error: describe(failure.value), failure: encodeFailure(node, failure.value) }
-          : { attempt, exhausted, error: describe(failure.value) }
-      )
-    })
-    yield* notify(state, { _tag: "Failed", runId: state.runId, path, attempt, willRetry: !exhausted })
-    if (exhausted) return yield* exit
-    yield* Effect.sleep(retryDelay(node.retry!, failures))
+  return attempt(node, path, state, codec, ctx, history.failures, history.nextSeq)
+}
+
+/** One attempt, after `failures` failed ones; `seq` numbers its journaled failure, if it fails. */
+const attempt = (
+  node: StepNode,
+  path: string,
+  state: RunState,
+  codec: JsonCodec,
+  ctx: Ctx,
+  failures: number,
+  seq: number
+): Effect.Effect<unknown, unknown, unknown> => {
+  const number = failures + 1
+  const ran = Effect.matchCauseEffect(inSpan(node, ctx, state, path, number), {
+    onSuccess: (value) => complete(path, state, codec, number, value),
+    onFailure: (cause) =>
+      recordFailure(node, path, state, cause, number, seq, () => attempt(node, path, state, codec, ctx, number, seq + 1))
+  })
+  return state.observer === undefined
+    ? ran
+    : Effect.andThen(notify(state, { _tag: "Started", runId: state.runId, path, attempt: number }), ran)
+}
+
+/**
+ * Runs the step's function in its span, as the parent of whatever the work traces. The function
+ * is called when the attempt starts, inside the span (a throw there is a defect of that
+ * attempt). `useSpan` with the parent set directly, rather than `withSpan`, which also pushes a
+ * stack frame: a second context switch per attempt, for a frame that would name this file, not
+ * the user's step.
+ */
+const inSpan = (node: StepNode, ctx: Ctx, state: RunState, path: string, attempt: number) =>
+  Effect.useSpan("plait.step", spanOptions(state, path, attempt, false), (span) => {
+    const timeout = node.timeout
+    const work = timeout === undefined
+      ? node.run(ctx)
+      : withTimeout(Effect.suspend(() => node.run(ctx)), timeout, state, path)
+    return Effect.provideService(work, Tracer.ParentSpan, span)
+  })
+
+/** Writes a successful attempt's output; only then is the step complete. */
+const complete = (
+  path: string,
+  state: RunState,
+  codec: JsonCodec,
+  attempt: number,
+  value: unknown
+): Effect.Effect<unknown, unknown> => {
+  const encoded = codec.encode(value)
+  if (Exit.isFailure(encoded)) {
+    return Effect.fail(new InvalidOutput({ runId: state.runId, path, issue: Cause.squash(encoded.cause) as string }))
   }
+  const written = Effect.as(state.writer.write({ path, kind: "step", seq: 0, value: encoded.value }), value)
+  return state.observer === undefined
+    ? written
+    : Effect.tap(written, () => notify(state, { _tag: "Completed", runId: state.runId, path, attempt }))
+}
+
+/**
+ * Journals a failed attempt, then retries after the policy's delay, or fails with the attempt's
+ * own cause once the budget is spent.
+ */
+const recordFailure = Effect.fnUntraced(function*(
+  node: StepNode,
+  path: string,
+  state: RunState,
+  cause: Cause.Cause<unknown>,
+  attempt: number,
+  seq: number,
+  retry: () => Effect.Effect<unknown, unknown, unknown>
+) {
+  // Interruptions and defects are not attempts the step can retry; they end the step as they are.
+  const failure = Cause.findErrorOption(cause)
+  if (failure._tag === "None") return yield* Effect.failCause(cause)
+  const failures = attempt
+  const exhausted = failures > (node.retry?.times ?? 0)
+  yield* state.writer.write({
+    path,
+    kind: "attempt",
+    seq,
+    value: JSON.stringify(
+      exhausted
+        ? { attempt, exhausted, error: describe(failure.value), failure: encodeFailure(node, failure.value) }
+        : { attempt, exhausted, error: describe(failure.value) }
+    )
+  })
+  yield* notify(state, { _tag: "Failed", runId: state.runId, path, attempt, willRetry: !exhausted })
+  if (exhausted) return yield* Effect.failCause(cause)
+  yield* Effect.sleep(retryDelay(node.retry!, failures))
+  return yield* retry()
 })
 
 const withTimeout = (
