@@ -16,11 +16,15 @@ import { decodeStored } from "./step.ts"
 import { isSuspend } from "./suspend.ts"
 
 /**
- * The tasks of a block: their keys, and how to build the task at an index. Tasks are built only
- * when they start, so a large `forEach` holds at most `concurrency` of them at once.
+ * The tasks of a block: one element each (a forEach's items, a block's branches), the key of
+ * each, and how to build the task at an index. Tasks and their keys are made only when needed
+ * (a task when it starts, a key when a result is filed under it), so a large `forEach` holds at
+ * most `concurrency` tasks at once and no array of keys beside its items.
  */
 export interface Tasks {
-  readonly keys: ReadonlyArray<string>
+  /** Only counted and walked, never copied. */
+  readonly items: ReadonlyArray<unknown>
+  readonly keyAt: (index: number) => string
   readonly runAt: (index: number, state: RunState) => Effect.Effect<unknown, unknown, unknown>
 }
 
@@ -46,7 +50,7 @@ export const fanOut = (
   if (options.onError === "settle") return settleDurably(tasks, state, options)
   const exits = runAll(tasks, () => state, options)
   if (options.onError === "failFast") return exits
-  return Effect.flatMap(exits, (all) => settleExits(tasks.keys, all as ReadonlyArray<Exit.Exit<unknown, unknown>>, state, options))
+  return Effect.flatMap(exits, (all) => settleExits(tasks, all as ReadonlyArray<Exit.Exit<unknown, unknown>>, state, options))
 }
 
 /** Runs the tasks at the bound; failFast returns their values, the other strategies their exits. */
@@ -54,12 +58,12 @@ const runAll = (tasks: Tasks, stateAt: (index: number) => RunState, options: Fan
   const concurrency = options.concurrency ?? "unbounded"
   const onSuccess = options.onSuccess
   const run = onSuccess === undefined
-    ? (_key: string, index: number) => tasks.runAt(index, stateAt(index))
-    : (key: string, index: number) =>
-      Effect.tap(tasks.runAt(index, stateAt(index)), () => Effect.sync(() => onSuccess(key)))
+    ? (_item: unknown, index: number) => tasks.runAt(index, stateAt(index))
+    : (_item: unknown, index: number) =>
+      Effect.tap(tasks.runAt(index, stateAt(index)), () => Effect.sync(() => onSuccess(tasks.keyAt(index))))
   return options.onError === "failFast"
-    ? Effect.forEach(tasks.keys, run, { concurrency })
-    : Effect.forEach(tasks.keys, (key, index) => Effect.exit(run(key, index)), { concurrency })
+    ? Effect.forEach(tasks.items, run, { concurrency })
+    : Effect.forEach(tasks.items, (item, index) => Effect.exit(run(item, index)), { concurrency })
 }
 
 /**
@@ -76,12 +80,15 @@ const settleDurably = (tasks: Tasks, state: RunState, options: FanOutOptions) =>
       new Set((value as { readonly failed: ReadonlyArray<string> }).failed))
   return Effect.flatMap(failedBefore, (failed) => {
     const replaying: RunState = { ...state, replayFailures: true }
-    const stateAt = (index: number) => (failed?.has(tasks.keys[index]!) ? replaying : state)
+    const stateAt = (index: number) => (failed?.has(tasks.keyAt(index)) ? replaying : state)
     return runAll(tasks, stateAt, options).pipe(
-      Effect.flatMap((exits) => settleExits(tasks.keys, exits as ReadonlyArray<Exit.Exit<unknown, unknown>>, state, options)),
+      Effect.flatMap((exits) => settleExits(tasks, exits as ReadonlyArray<Exit.Exit<unknown, unknown>>, state, options)),
       Effect.tap((results) => {
         if (recorded !== undefined) return Effect.void
-        const failedKeys = tasks.keys.filter((_, i) => Result.isFailure(results[i] as Result.Result<unknown, unknown>))
+        const failedKeys: Array<string> = []
+        results.forEach((result, i) => {
+          if (Result.isFailure(result as Result.Result<unknown, unknown>)) failedKeys.push(tasks.keyAt(i))
+        })
         return failedKeys.length === 0
           ? Effect.void
           : state.writer.write({ path: options.path, kind: "choice", seq: 0, value: JSON.stringify({ failed: failedKeys }) })
@@ -93,7 +100,7 @@ const settleDurably = (tasks: Tasks, state: RunState, options: FanOutOptions) =>
 const settledCodec = jsonCodec(Schema.Struct({ failed: Schema.Array(Schema.String) }))
 
 const settleExits = (
-  keys: ReadonlyArray<string>,
+  tasks: Tasks,
   exits: ReadonlyArray<Exit.Exit<unknown, unknown>>,
   state: RunState,
   options: FanOutOptions
@@ -103,7 +110,7 @@ const settleExits = (
   const results: Array<Result.Result<unknown, unknown>> = []
   for (let i = 0; i < exits.length; i++) {
     const exit = exits[i]!
-    const key = keys[i]!
+    const key = tasks.keyAt(i)
     if (Exit.isSuccess(exit)) {
       successes[key] = exit.value
       results.push(Result.succeed(exit.value))
