@@ -33,7 +33,7 @@ export const decodeStored = (
 ): Exit.Exit<unknown, JournalError> => {
   const decoded = codec.decode(text)
   return Exit.isSuccess(decoded)
-    ? Exit.succeed(decoded.value)
+    ? decoded as Exit.Exit<unknown, never>
     : Exit.fail(
       new JournalError({ reason: "Corrupt", runId: state.runId, path, detail: Cause.squash(decoded.cause) as string })
     )
