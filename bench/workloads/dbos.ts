@@ -134,6 +134,8 @@ export const dbosCases = async (
       workload: workloads.resume.name,
       // Untimed: the first execution checkpoints every step and parks. Timed: the resume, from
       // the call to the result: dispatch, then every step read back from the system database.
+      // The first execution takes 7–40 s here (three statements per step), so fewer trials.
+      maxTrials: { warmup: 0, iterations: 3 },
       prepare: () =>
         trial(
           async (workflowID) => {
