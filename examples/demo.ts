@@ -7,7 +7,7 @@
  * `npm run demo -- --fresh` starts a new order.
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Console, Effect, Layer } from "effect"
+import { Console, DateTime, Effect, Layer } from "effect"
 import { Journal, SqliteJournal, Workflow } from "plait"
 import { Carrier, CarrierUnavailable, OrderFulfillment } from "./orderFulfillment.ts"
 
@@ -35,6 +35,20 @@ const describe = (event: Workflow.StepEvent): string => {
       return `  ↺ ${event.path} (skipped: journaled)`
     case "Failed":
       return `  ✗ ${event.path} attempt ${event.attempt} failed${event.willRetry ? ", retrying" : ""}`
+    case "Sleeping":
+      return `  ☾ ${event.path} sleeping until ${DateTime.formatIso(event.wakeAt)} (the wake time is journaled: a restart sleeps only the rest)`
+    case "Woke":
+      return `  ☀ ${event.path} woke`
+    case "AwaitingSignal":
+      return `  … ${event.path} waiting for a signal`
+    case "SignalReceived":
+      return `  ✉ ${event.path} signal received`
+    case "RaceWon":
+      return `  ⚑ ${event.path}: ${event.winner} won${event.replayed ? " (journaled)" : ""}`
+    case "BranchChosen":
+      return `  ⑂ ${event.path}: ${event.choice}${event.replayed ? " (journaled)" : ""}`
+    case "LastWinsOrder":
+      return `  ⇉ ${event.path}: ${event.order.join(", ")}${event.replayed ? " (journaled)" : ""}`
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * The README's onboarding workflow, runnable:
  *
- *   node --conditions=plait-source examples/onboarding.ts
+ *   npm run example -- examples/onboarding.ts
  *
  * The services are small in-memory stand-ins. Billing fails on its first attempt, so the step's
  * retry policy shows; then the same run id is run again, and every step is replayed from the
@@ -89,6 +89,8 @@ const describe = (event: Workflow.StepEvent): string => {
       return `  x ${event.path} attempt ${event.attempt} failed${event.willRetry ? ", retrying" : ""}`
     case "Replayed":
       return `  = ${event.path} (replayed from the journal)`
+    default:
+      return `  ${event._tag} ${event.path}`
   }
 }
 

@@ -6,55 +6,53 @@
  * schema to JSON before it reaches the journal, and decodes it again on replay. Every backend
  * (memory, SQLite, Postgres) therefore sees exactly the same bytes.
  *
+ * A run is executed by one executor at a time. The executor holds the run's lease: an owner
+ * name, an expiry it renews with heartbeats, and a fencing token that changes with every
+ * acquisition. Every write of the executor names its token and is refused once another executor
+ * has taken the run over, in the same statement that would have written it.
+ *
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
-import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
+import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import { makeMemoryBackend } from "./internal/memoryBackend.ts"
+import { RunStore } from "./RunStore.ts"
 
 /**
  * Where a run stands.
  *
+ * - `queued`: created and runnable, nobody executes it yet (or its executor stopped and released it).
+ * - `running`: an executor holds its lease.
+ * - `sleeping`: released until `wakeAt` by a durable sleep.
+ * - `waiting`: released until a signal arrives (or `wakeAt`, a signal's deadline).
+ * - `completed`, `failed`, `cancelled`: finished. A failed run can be driven again; the others are final.
+ *
  * @example
  * ```ts
- * import { Effect, Option } from "effect"
  * import { Journal } from "plait"
  *
- * const needsAttention = (status: Journal.RunStatus) => status === "suspended" || status === "failed"
- *
- * const check = (runId: string) =>
- *   Effect.gen(function*() {
- *     const journal = yield* Journal.Journal
- *     const loaded = yield* journal.load(runId)
- *     return Option.isSome(loaded) && needsAttention(loaded.value.run.status)
- *   })
+ * const isFinished = (status: Journal.RunStatus) =>
+ *   status === "completed" || status === "failed" || status === "cancelled"
  * ```
  *
  * @since 0.1.0
  * @category models
  */
-export type RunStatus = "running" | "suspended" | "completed" | "failed"
+export type RunStatus = "queued" | "running" | "sleeping" | "waiting" | "completed" | "failed" | "cancelled"
 
 /**
- * One stored run: what it runs, with which input, against which structure.
+ * What creating a run stores: what it runs, with which input, against which structure.
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
  * import { Journal } from "plait"
  *
- * // A journal conformance check of your own: `start` creates the run once, then returns it.
  * const record: Journal.RunRecord = {
- *   runId: "order-1", workflow: "order", fingerprint: "[]", input: JSON.stringify({ id: "A-1" }), status: "running"
+ *   runId: "order-1", workflow: "order", fingerprint: "[]", input: JSON.stringify({ id: "A-1" })
  * }
- *
- * const program = Effect.gen(function*() {
- *   const journal = yield* Journal.Journal
- *   const { run } = yield* journal.start(record)
- *   return run.workflow // "order"
- * }).pipe(Effect.provide(Journal.layerMemory))
  * ```
  *
  * @since 0.1.0
@@ -68,7 +66,53 @@ export interface RunRecord {
   readonly fingerprint: string
   /** The run's input, encoded through the input schema (JSON). */
   readonly input: string
+  /** Among runs due at the same time, higher runs first. Defaults to 0. */
+  readonly priority?: number | undefined
+}
+
+/**
+ * A run as stored: its record, where it stands, and who executes it.
+ *
+ * @example
+ * ```ts
+ * import { Journal } from "plait"
+ *
+ * const describe = (run: Journal.RunInfo) =>
+ *   run.owner === undefined ? `${run.runId}: ${run.status}` : `${run.runId}: ${run.status} on ${run.owner}`
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunInfo extends RunRecord {
   readonly status: RunStatus
+  readonly priority: number
+  /** The executor holding the lease, while one does. */
+  readonly owner: string | undefined
+  /** The fencing token of the current (or last) lease; every acquisition increments it. */
+  readonly leaseToken: number
+  /** When the lease ends unless renewed (epoch milliseconds). */
+  readonly leaseExpiresAt: number | undefined
+  /** When a sleeping or waiting run wakes by itself: a sleep's end, a signal's deadline (epoch milliseconds). */
+  readonly wakeAt: number | undefined
+  /**
+   * From when a worker may claim the run (epoch milliseconds): now for a queued or woken run, the
+   * wake time of a sleeping one, the lease expiry of a running one. Undefined while only a signal
+   * can wake it, and once it is finished.
+   */
+  readonly dueAt: number | undefined
+  /** The path (or paths, comma-separated) the run waits on while sleeping or waiting. */
+  readonly waitingFor: string | undefined
+  /** How many times an executor acquired the run. */
+  readonly executions: number
+  /** How many wake-ups (delivered signals) the run has had; an executor compares it on suspension. */
+  readonly wakeups: number
+  /** `cancel` was called; the executor stops the run at its next heartbeat or notification. */
+  readonly cancelRequested: boolean
+  /** Why a failed or cancelled run ended. */
+  readonly error: string | undefined
+  readonly createdAt: number
+  readonly updatedAt: number
 }
 
 /**
@@ -81,28 +125,21 @@ export interface RunRecord {
  * - `order`: the completion order of a `lastWins` parallel block.
  * - `wake`: the wake-up time of a durable sleep.
  * - `signal`: a delivered signal payload.
+ * - `items`: the item keys of a `forEach` whose body waits on a signal, journaled when it
+ *   starts, so a signal for an item it does not have is refused.
  *
  * @example
  * ```ts
- * import { Effect, Option } from "effect"
  * import { Journal } from "plait"
  *
  * const countOf = (loaded: Journal.LoadedRun, kind: Journal.EntryKind) =>
  *   loaded.entries.filter((entry) => entry.kind === kind).length
- *
- * // How many failed attempts a run has journaled, across every step.
- * const failedAttempts = (runId: string) =>
- *   Effect.gen(function*() {
- *     const journal = yield* Journal.Journal
- *     const loaded = yield* journal.load(runId)
- *     return Option.match(loaded, { onNone: () => 0, onSome: (run) => countOf(run, "attempt") })
- *   })
  * ```
  *
  * @since 0.1.0
  * @category models
  */
-export type EntryKind = "step" | "attempt" | "choice" | "order" | "wake" | "signal"
+export type EntryKind = "step" | "attempt" | "choice" | "order" | "wake" | "signal" | "items"
 
 /**
  * One journal entry. `(runId, path, kind, seq)` identifies it; writing the same identity twice
@@ -110,17 +147,9 @@ export type EntryKind = "step" | "attempt" | "choice" | "order" | "wake" | "sign
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
  * import { Journal } from "plait"
  *
  * const charged: Journal.JournalEntry = { path: "charge", kind: "step", seq: 0, value: JSON.stringify("ch_1") }
- *
- * const program = Effect.gen(function*() {
- *   const journal = yield* Journal.Journal
- *   yield* journal.start({ runId: "r-1", workflow: "order", fingerprint: "[]", input: "{}", status: "running" })
- *   yield* journal.append("r-1", [charged])
- *   yield* journal.append("r-1", [{ ...charged, value: JSON.stringify("ch_2") }]) // kept: "ch_1"
- * }).pipe(Effect.provide(Journal.layerMemory))
  * ```
  *
  * @since 0.1.0
@@ -133,6 +162,10 @@ export interface JournalEntry {
   readonly seq: number
   /** JSON text. */
   readonly value: string
+  /** When the work this entry records started (epoch milliseconds), where it has a duration. */
+  readonly startedAt?: number | undefined
+  /** When it finished (epoch milliseconds). */
+  readonly finishedAt?: number | undefined
 }
 
 /**
@@ -140,25 +173,115 @@ export interface JournalEntry {
  *
  * @example
  * ```ts
- * import { Effect, Option } from "effect"
  * import { Journal } from "plait"
  *
  * const summary = ({ entries, run }: Journal.LoadedRun) =>
  *   `${run.workflow} ${run.runId}: ${run.status}, ${entries.length} entries`
- *
- * const program = Effect.gen(function*() {
- *   const journal = yield* Journal.Journal
- *   const loaded = yield* journal.load("order-1")
- *   return Option.map(loaded, summary)
- * })
  * ```
  *
  * @since 0.1.0
  * @category models
  */
 export interface LoadedRun {
-  readonly run: RunRecord
+  readonly run: RunInfo
   readonly entries: ReadonlyArray<JournalEntry>
+}
+
+/**
+ * The right to write to one run: who holds it and the fencing token the backend checks.
+ *
+ * @example
+ * ```ts
+ * import { Journal } from "plait"
+ *
+ * const describe = (lease: Journal.Lease) => `${lease.runId} held by ${lease.owner} (token ${lease.token})`
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Lease {
+  readonly runId: string
+  readonly owner: string
+  readonly token: number
+}
+
+/**
+ * The result of {@link Journal.acquire}: the run as stored after the call, and the lease when it
+ * was taken. No lease means the run is finished (`completed` or `cancelled`) or another
+ * executor holds a live lease on it (`run.owner`).
+ *
+ * @example
+ * ```ts
+ * import { Journal } from "plait"
+ *
+ * const holder = (acquired: Journal.Acquired) => acquired.lease === undefined ? acquired.run.owner : undefined
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Acquired {
+  readonly run: RunInfo
+  readonly lease: Lease | undefined
+  /** The call created the run (it has no entries yet). */
+  readonly created: boolean
+  /**
+   * When no lease was taken: the run's entries, read in the same call, so a finished run can be
+   * replayed without another read.
+   */
+  readonly entries?: ReadonlyArray<JournalEntry> | undefined
+}
+
+/**
+ * How an executor hands a run back when it stops executing it.
+ *
+ * - `completed`, `failed` (with `error`), `cancelled`: finished. A cancelled run keeps the reason
+ *   given to `cancel` unless `error` says otherwise.
+ * - `queued`: stopped before finishing (interrupted, shut down): runnable again at once.
+ * - `sleeping` / `waiting`: suspended until `wakeAt` or a signal. `wakeupsSeen` is the run's
+ *   `wakeups` when the executor loaded it; if a signal arrived since, the run is due at once, so
+ *   no wake-up is lost between loading and suspending.
+ *
+ * @example
+ * ```ts
+ * import { Journal } from "plait"
+ *
+ * const sleepUntil = (wakeAt: number, wakeupsSeen: number): Journal.Release =>
+ *   ({ status: "sleeping", wakeAt, waitingFor: "cooldown", wakeupsSeen })
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Release {
+  readonly status: Exclude<RunStatus, "running">
+  readonly wakeAt?: number | undefined
+  readonly waitingFor?: string | undefined
+  readonly wakeupsSeen?: number | undefined
+  readonly error?: string | undefined
+}
+
+/**
+ * The state of one lease after a heartbeat.
+ *
+ * @example
+ * ```ts
+ * import { Journal } from "plait"
+ *
+ * const mustStop = (state: Journal.LeaseState) => !state.held || state.cancelRequested
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LeaseState {
+  readonly runId: string
+  /** False when another executor took the run over (or the run is gone): stop writing. */
+  readonly held: boolean
+  readonly cancelRequested: boolean
+  /** The reason given to `cancel`, when it was requested. */
+  readonly cancelReason: string | undefined
 }
 
 /**
@@ -166,8 +289,12 @@ export interface LoadedRun {
  *
  * - `Unavailable`: the store could not be reached or the write did not commit; retry later,
  *   nothing already journaled is lost.
- * - `Corrupt`: a stored row cannot be read back (bad JSON, or it no longer matches its schema).
- * - `Conflict`: the run exists with different identity (another workflow under the same id).
+ * - `Corrupt`: a stored row cannot be read back (bad JSON, or it no longer matches its schema),
+ *   or contradicts the rest of the run (a recorded order naming a branch the block lacks).
+ *   The run stops before anything depends on it; nothing is re-run and nothing stored changes.
+ * - `Conflict`: the run exists with different identity (another workflow under the same id), or
+ *   does not exist where it must.
+ * - `TooLarge`: a value is larger than the journal's `maxPayloadBytes`; it was not stored.
  *
  * @example
  * ```ts
@@ -192,7 +319,7 @@ export interface LoadedRun {
  * @category errors
  */
 export class JournalError extends Schema.TaggedError<JournalError>()("JournalError", {
-  reason: Schema.Literals(["Unavailable", "Corrupt", "Conflict"]),
+  reason: Schema.Literals(["Unavailable", "Corrupt", "Conflict", "TooLarge"]),
   runId: Schema.String,
   path: Schema.optional(Schema.String),
   detail: Schema.String,
@@ -205,22 +332,105 @@ export class JournalError extends Schema.TaggedError<JournalError>()("JournalErr
 }
 
 /**
- * The journal service. Every backend passes the same conformance suite.
+ * A journal was configured with an option it cannot work with (a table prefix that is not a
+ * plain identifier, a size that is not a positive whole number). Building the journal fails
+ * with this before it touches the store.
  *
  * @example
  * ```ts
- * import { Effect, Layer } from "effect"
+ * import { Effect } from "effect"
+ * import { Journal, SqliteJournal } from "plait"
+ *
+ * const program = Journal.Journal.use((journal) => journal.load("run-1")).pipe(
+ *   Effect.provide(SqliteJournal.layer({ filename: "journal.sqlite", tablePrefix: "billing-" })),
+ *   Effect.catchTag("InvalidOption", (error) => Effect.logError(`${error.option}: ${error.issue}`))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidOption extends Schema.TaggedError<InvalidOption>()("InvalidOption", {
+  option: Schema.String,
+  issue: Schema.String
+}) {
+  override get message(): string {
+    return `invalid journal option ${this.option}: ${this.issue}`
+  }
+}
+
+/**
+ * The largest value a journal stores unless configured otherwise: 8 MiB of UTF-8, per step
+ * output, signal payload, failure or run input. Generous for workflow state (pass large data
+ * by reference); small enough that a run's journal still loads in one read, within
+ * `@effect/sql-pg`'s default 16 MiB message size.
+ *
+ * @example
+ * ```ts
+ * import { Journal, SqliteJournal } from "plait"
+ *
+ * // Reports of up to 32 MiB, stored inline.
+ * const JournalLive = SqliteJournal.layer({
+ *   filename: "reports.sqlite",
+ *   maxPayloadBytes: 4 * Journal.defaultMaxPayloadBytes
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const defaultMaxPayloadBytes: number = 8 * 1024 * 1024
+
+/**
+ * The executor's lease on the run was taken over by another executor (its own had expired), so
+ * its write was refused and nothing more it does for the run is journaled. The run goes on under
+ * its new owner.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
+ *
+ * const Ping = Workflow.make("ping", { input: Schema.String }).pipe(
+ *   Workflow.step("pong", { success: Schema.String }, (ctx) => Effect.succeed(ctx.input))
+ * )
+ *
+ * const program = Workflow.run(Ping, { input: "hi", runId: "ping-1" }).pipe(
+ *   Effect.catchTag("LeaseLost", (lost) => Effect.logWarning(`${lost.runId} continues elsewhere`)),
+ *   Effect.provide(Journal.layerMemory)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class LeaseLost extends Schema.TaggedError<LeaseLost>()("LeaseLost", {
+  runId: Schema.String,
+  owner: Schema.String,
+  token: Schema.Number,
+  path: Schema.optional(Schema.String)
+}) {
+  override get message(): string {
+    const at = this.path === undefined ? "" : ` writing ${this.path}`
+    return `run ${this.runId}: ${this.owner} lost its lease (token ${this.token})${at}; another executor took the run over`
+  }
+}
+
+/**
+ * The journal service: what an executor needs to run one run. Every backend passes the same
+ * conformance suite. The same layer also provides the {@link RunStore} the engine and workers use.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Option } from "effect"
  * import { Journal } from "plait"
  *
- * // A journal of your own: the in-memory one, logging the size of every batch it writes.
- * const LoggingJournal = Layer.sync(Journal.Journal, () => {
- *   const inner = Journal.makeMemory()
- *   return Journal.Journal.of({
- *     ...inner,
- *     append: (runId, entries) =>
- *       Effect.andThen(Effect.log(`${runId}: ${entries.length} entries`), inner.append(runId, entries))
+ * const statusOf = (runId: string) =>
+ *   Effect.gen(function*() {
+ *     const journal = yield* Journal.Journal
+ *     const loaded = yield* journal.load(runId)
+ *     return Option.map(loaded, ({ run }) => run.status)
  *   })
- * })
  * ```
  *
  * @since 0.1.0
@@ -228,19 +438,46 @@ export class JournalError extends Schema.TaggedError<JournalError>()("JournalErr
  */
 export class Journal extends Context.Service<Journal, {
   /**
-   * Creates the run if it does not exist, then returns the stored run and all its entries.
-   * Loading is one read, never one per step.
+   * Creates the run if it does not exist, and takes its lease for `owner` unless another
+   * executor holds a live one, the run is completed or cancelled, or it was stored with another
+   * workflow, input or (unless `anyFingerprint`) fingerprint. The run becomes `running`. With
+   * `reclaim`, a live lease held by `owner` itself is taken too: the caller knows none of its
+   * executors runs the run any more (it stopped without releasing it, e.g. the store was down).
+   * One statement; the entries are read afterwards with `load` (a read that starts after the
+   * lease is taken sees every write of the previous owner).
    */
-  readonly start: (run: RunRecord) => Effect.Effect<LoadedRun, JournalError>
-  /** Reads a run and all its entries, if the run exists. */
+  readonly acquire: (
+    run: RunRecord,
+    options: {
+      readonly owner: string
+      readonly leaseMs: number
+      readonly anyFingerprint?: boolean | undefined
+      readonly reclaim?: boolean | undefined
+    }
+  ) => Effect.Effect<Acquired, JournalError>
+  /** Reads a run and all its entries, if the run exists. One read. */
   readonly load: (runId: string) => Effect.Effect<Option.Option<LoadedRun>, JournalError>
   /**
-   * Writes entries in one batch: one transaction, one round trip. Entries already stored are
-   * left as they are. Succeeds only once the batch has committed.
+   * Writes entries in one batch: one transaction, one round trip, only while `lease` is the
+   * run's current lease (checked in the same statement). Entries already stored are left as
+   * they are. Succeeds only once the batch has committed.
    */
-  readonly append: (runId: string, entries: ReadonlyArray<JournalEntry>) => Effect.Effect<void, JournalError>
-  /** Records where a run stands. */
-  readonly setStatus: (runId: string, status: RunStatus) => Effect.Effect<void, JournalError>
+  readonly append: (lease: Lease, entries: ReadonlyArray<JournalEntry>) => Effect.Effect<void, JournalError | LeaseLost>
+  /** Renews leases by `leaseMs` from now and reports, for each, whether it is still held. One statement. */
+  readonly heartbeat: (
+    owner: string,
+    leases: ReadonlyArray<Lease>,
+    leaseMs: number
+  ) => Effect.Effect<ReadonlyArray<LeaseState>, JournalError>
+  /** Records where the run stands and gives up the lease, if it is still held. */
+  readonly release: (lease: Lease, release: Release) => Effect.Effect<void, JournalError | LeaseLost>
+  /**
+   * The largest value, in UTF-8 bytes, this journal stores ({@link defaultMaxPayloadBytes}
+   * when absent). A run refuses a larger step output before writing it, with `JournalError`
+   * reason `TooLarge` naming the run and the path, so the steps completing beside it are still
+   * journaled; `acquire`, `append` and the run store's `create` and `deliver` refuse one too.
+   */
+  readonly maxPayloadBytes?: number | undefined
 }>()("plait/Journal") {}
 
 /**
@@ -270,8 +507,9 @@ export const entryKey = (entry: Pick<JournalEntry, "path" | "kind" | "seq">): st
   `${entry.kind}:${entry.seq}:${entry.path}`
 
 /**
- * A journal in process memory, for unit tests. It stores the same JSON text a SQL journal
- * would, so a value that does not survive its schema's encoding fails here too.
+ * A journal and run store in process memory, for unit tests. It stores the same JSON text a SQL
+ * journal would, so a value that does not survive its schema's encoding fails here too. Leases,
+ * wake times and deadlines follow the `Clock`, so `TestClock` drives them.
  *
  * @example
  * ```ts
@@ -288,71 +526,40 @@ export const entryKey = (entry: Pick<JournalEntry, "path" | "kind" | "seq">): st
  * @since 0.1.0
  * @category layers
  */
-export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal, () => makeMemory())
+export const layerMemory: Layer.Layer<Journal | RunStore> = Layer.syncContext(() => {
+  const backend = makeMemory()
+  return Context.make(Journal, backend.journal).pipe(Context.add(RunStore, backend.store))
+})
 
 /**
- * Builds an in-memory journal directly, for callers that want to share one instance.
+ * Builds an in-memory journal and its run store directly, for callers that want to share one
+ * instance or wrap it.
  *
  * @example
  * ```ts
- * import { Effect, Layer, Schema } from "effect"
- * import { Journal, Workflow } from "plait"
+ * import { Context, Effect, Layer, Schema } from "effect"
+ * import { Journal, RunStore, Workflow } from "plait"
  *
  * const Ping = Workflow.make("ping", { input: Schema.String }).pipe(
  *   Workflow.step("pong", { success: Schema.String }, (ctx) => Effect.succeed(ctx.input))
  * )
  *
  * // Keep a handle on the journal to inspect what a run wrote.
- * const journal = Journal.makeMemory()
+ * const memory = Journal.makeMemory()
+ * const backend = Layer.succeedContext(
+ *   Context.make(Journal.Journal, memory.journal).pipe(Context.add(RunStore.RunStore, memory.store))
+ * )
  *
  * const program = Effect.gen(function*() {
  *   yield* Workflow.run(Ping, { input: "hi", runId: "ping-1" })
- *   return yield* journal.load("ping-1")
- * }).pipe(Effect.provide(Layer.succeed(Journal.Journal, journal)))
+ *   return yield* memory.journal.load("ping-1")
+ * }).pipe(Effect.provide(backend))
  * ```
  *
  * @since 0.1.0
  * @category constructors
  */
-export const makeMemory = (): Journal["Service"] => {
-  const runs = new Map<string, { run: RunRecord; entries: Map<string, JournalEntry> }>()
-  const snapshot = (stored: { run: RunRecord; entries: Map<string, JournalEntry> }): LoadedRun => ({
-    run: stored.run,
-    entries: Array.from(stored.entries.values())
-  })
-  const missing = (runId: string) =>
-    new JournalError({ reason: "Conflict", runId, detail: "the run does not exist" })
-  return Journal.of({
-    start: (run) =>
-      Effect.sync(() => {
-        let stored = runs.get(run.runId)
-        if (stored === undefined) {
-          stored = { run, entries: new Map() }
-          runs.set(run.runId, stored)
-        }
-        return snapshot(stored)
-      }),
-    load: (runId) =>
-      Effect.sync(() => {
-        const stored = runs.get(runId)
-        return stored === undefined ? Option.none() : Option.some(snapshot(stored))
-      }),
-    append: (runId, entries) =>
-      Effect.suspend(() => {
-        const stored = runs.get(runId)
-        if (stored === undefined) return Effect.fail(missing(runId))
-        for (const entry of entries) {
-          const key = entryKey(entry)
-          if (!stored.entries.has(key)) stored.entries.set(key, entry)
-        }
-        return Effect.void
-      }),
-    setStatus: (runId, status) =>
-      Effect.suspend(() => {
-        const stored = runs.get(runId)
-        if (stored === undefined) return Effect.fail(missing(runId))
-        stored.run = { ...stored.run, status }
-        return Effect.void
-      })
-  })
-}
+export const makeMemory = (): {
+  readonly journal: Journal["Service"]
+  readonly store: RunStore["Service"]
+} => makeMemoryBackend()

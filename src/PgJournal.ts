@@ -6,6 +6,10 @@
  * server's default `synchronous_commit = on`) means it is in the write-ahead log on disk. See
  * `docs/journals.md`.
  *
+ * Import it from `plait/PgJournal`, not from `plait`: it is the one module that loads the
+ * Postgres driver, `@effect/sql-pg`, an optional peer dependency that an app using only the
+ * SQLite or in-memory journal does not install.
+ *
  * @since 0.1.0
  */
 import { PgClient } from "@effect/sql-pg"
@@ -13,7 +17,9 @@ import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { SqlError } from "effect/sql/SqlError"
-import type * as Journal from "./Journal.ts"
+import * as JournalOptions from "./internal/journalOptions.ts"
+import * as Journal from "./Journal.ts"
+import type { RunStore } from "./RunStore.ts"
 import * as SqlJournal from "./SqlJournal.ts"
 
 /**
@@ -23,7 +29,7 @@ import * as SqlJournal from "./SqlJournal.ts"
  * @example
  * ```ts
  * import { Redacted } from "effect"
- * import { PgJournal } from "plait"
+ * import * as PgJournal from "plait/PgJournal"
  *
  * const options: PgJournal.Options = {
  *   host: "db.internal",
@@ -48,7 +54,7 @@ export interface Options extends PgClient.PgPoolConfig, SqlJournal.Options {}
  * @example
  * ```ts
  * import { Redacted } from "effect"
- * import { PgJournal } from "plait"
+ * import * as PgJournal from "plait/PgJournal"
  *
  * const JournalLive = PgJournal.layer({
  *   url: Redacted.make("postgres://plait@localhost:5432/app"),
@@ -59,9 +65,15 @@ export interface Options extends PgClient.PgPoolConfig, SqlJournal.Options {}
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<Journal.Journal, SqlError> => {
-  const { migrate, roundTrips, tablePrefix, ...pool } = options
-  return SqlJournal.layer({ migrate, roundTrips, tablePrefix }).pipe(Layer.provide(PgClient.layer(pool)))
+export const layer = (options: Options): Layer.Layer<Journal.Journal | RunStore, SqlError | Journal.InvalidOption> => {
+  const { maxPayloadBytes, migrate, operationTimeout, roundTrips, tablePrefix, ...pool } = options
+  return Layer.unwrap(Effect.map(
+    checkOptions(pool, { tablePrefix, maxPayloadBytes, operationTimeout }),
+    (sizes) =>
+      SqlJournal.layer({ migrate, roundTrips, tablePrefix, maxPayloadBytes, operationTimeout }).pipe(
+        Layer.provide(PgClient.layer({ ...pool, ...sizes }))
+      )
+  ))
 }
 
 /**
@@ -70,7 +82,7 @@ export const layer = (options: Options): Layer.Layer<Journal.Journal, SqlError> 
  * @example
  * ```ts
  * import { Config } from "effect"
- * import { PgJournal } from "plait"
+ * import * as PgJournal from "plait/PgJournal"
  *
  * const JournalLive = PgJournal.layerConfig({
  *   url: Config.Redacted("PLAIT_PG_URL"),
@@ -83,5 +95,35 @@ export const layer = (options: Options): Layer.Layer<Journal.Journal, SqlError> 
  */
 export const layerConfig = (
   config: Config.Wrap<Options>
-): Layer.Layer<Journal.Journal, Config.ConfigError | SqlError> =>
+): Layer.Layer<Journal.Journal | RunStore, Config.ConfigError | SqlError | Journal.InvalidOption> =>
   Layer.unwrap(Effect.map(Config.unwrap(config), layer))
+
+// internal
+
+// A load returns each entry as one message, so the largest stored value must fit in one with
+// room to spare for its path and the run row's other columns.
+const messageOverhead = 1024 * 1024
+const defaultMaxMessageSize = 16 * 1024 * 1024
+
+/**
+ * Every option checked before a connection is opened: the journal's own, then the pool's sizes,
+ * with `maxMessageSize` raised to fit the largest value the journal stores.
+ */
+const checkOptions = (pool: PgClient.PgPoolConfig, journal: SqlJournal.Options) =>
+  Effect.gen(function*() {
+    const payload = (yield* JournalOptions.sqlOptions(journal)).maxPayloadBytes
+    const maxConnections = yield* JournalOptions.wholeNumber("maxConnections", pool.maxConnections, {
+      min: 1,
+      max: 10_000,
+      default: 10
+    })
+    yield* JournalOptions.wholeNumber("minConnections", pool.minConnections, { min: 0, max: maxConnections, default: 0 })
+    const needed = payload + messageOverhead
+    if (pool.maxMessageSize !== undefined && pool.maxMessageSize < needed) {
+      return yield* new Journal.InvalidOption({
+        option: "maxMessageSize",
+        issue: `must be at least maxPayloadBytes + 1 MiB (${needed}) so every stored value can be read back; got ${pool.maxMessageSize}`
+      })
+    }
+    return { maxConnections, maxMessageSize: pool.maxMessageSize ?? Math.max(defaultMaxMessageSize, needed) }
+  })

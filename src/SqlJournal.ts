@@ -1,33 +1,48 @@
 /**
- * The journal over any `effect/sql` `SqlClient` whose dialect is Postgres or SQLite.
+ * The journal and run store over any `effect/sql` `SqlClient` whose dialect is Postgres or
+ * SQLite.
  *
- * Two tables hold everything: `plait_runs` (one row per run) and `plait_entries` (one row per
- * entry, keyed by `(run_id, path, kind, seq)`). Their migrations ship with the library and run
- * when the journal is built, or on demand with {@link migrate}.
+ * Two tables hold everything: `plait_runs` (one row per run: its record, status, lease and wake
+ * time) and `plait_entries` (one row per entry, keyed by `(run_id, path, kind, seq)`). Their
+ * migrations ship with the library and run when the journal is built, or on demand with
+ * {@link migrate}. Each dialect's statements live in one place (`internal/sql/pg.ts`,
+ * `internal/sql/sqlite.ts`).
  *
- * What each operation costs:
- *
- * - `start`: one statement on Postgres (a CTE that inserts the run if absent and returns the run
- *   with every entry). On SQLite the same single read as `load`, then, only when the run is
- *   new, an insert-if-absent that returns the inserted row: one round trip to resume, two to
- *   start.
- * - `load`: one statement returning the run row and all its entry rows.
- * - `append`: one statement for the whole batch on Postgres (`unnest` of four arrays, so no
- *   parameter limit applies). On SQLite one multi-row `INSERT`, split only past SQLite's 32766
- *   parameters, the parts inside one transaction.
- * - `setStatus`: one statement.
+ * What the journal's operations cost on Postgres: one statement each. `acquire` is an upsert
+ * that creates the run leased or takes its lease; `load` returns the run row and all its entries;
+ * `append` writes a batch of any size (`unnest` of arrays) only while the lease token is current;
+ * `heartbeat` renews every lease of an executor; `release` records where the run stands. On
+ * SQLite, where statements do not cross a network, a few operations take two or three
+ * statements in one transaction.
  *
  * Storage failures become `JournalError` with reason `Unavailable`, naming the run; the
- * `SqlError` is kept as the cause.
+ * `SqlError` is kept as the cause. So does an operation that does not finish within
+ * `operationTimeout` (waiting for a pooled connection has no limit of its own).
  *
  * @since 0.1.0
  */
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
+import type { Dialect, Exec, NotificationWire, Operation as DialectOperation, Tables } from "./internal/sql/dialect.ts"
+import { pg } from "./internal/sql/pg.ts"
+import { sqlite } from "./internal/sql/sqlite.ts"
+import { decodeCursor, pageLimit } from "./internal/listing.ts"
+import { cursorOf } from "./internal/listing.ts"
+import * as JournalOptions from "./internal/journalOptions.ts"
+import { withLimits } from "./internal/limits.ts"
+import { isEntryKind } from "./internal/rows.ts"
+import { isRunStatus, runStatuses } from "./internal/runRow.ts"
 import * as Journal from "./Journal.ts"
+import { RunStore, type Notification, type StatusCounts } from "./RunStore.ts"
 
 /**
  * How a SQL journal is set up.
@@ -57,26 +72,38 @@ export interface Options {
   readonly migrate?: boolean | undefined
   /** Counts the statements the journal sends, for benchmarks. Off (and free) when absent. */
   readonly roundTrips?: RoundTrips | undefined
+  /**
+   * The largest value, in UTF-8 bytes, the journal stores: a step output, a signal payload, a
+   * failure, a run input. A larger one is refused with `JournalError` reason `TooLarge`, naming
+   * the run and the path. Defaults to `Journal.defaultMaxPayloadBytes` (8 MiB); at most 1 GB.
+   */
+  readonly maxPayloadBytes?: number | undefined
+  /**
+   * How long one journal or run store operation may take, waiting for a pooled connection
+   * included, before it fails with `JournalError` reason `Unavailable`. A connection pool makes
+   * a caller wait for a free connection with no limit; this is that limit. Defaults to 30 seconds.
+   */
+  readonly operationTimeout?: Duration.Input | undefined
 }
 
 /**
- * A journal operation, as counted by {@link RoundTrips}.
+ * A journal or run store operation, as counted by {@link RoundTrips}.
  *
  * @example
  * ```ts
  * import { SqlJournal } from "plait"
  *
  * const roundTrips = SqlJournal.makeRoundTrips()
- * const operations: ReadonlyArray<SqlJournal.Operation> = ["start", "load", "append", "setStatus"]
+ * const operations: ReadonlyArray<SqlJournal.Operation> = ["acquire", "load", "append", "release"]
  *
- * // After a workload: "start 1, load 0, append 3, setStatus 1".
+ * // After a workload: "acquire 1, load 0, append 3, release 1".
  * const report = () => operations.map((operation) => `${operation} ${roundTrips.of(operation)}`).join(", ")
  * ```
  *
  * @since 0.1.0
  * @category models
  */
-export type Operation = "start" | "load" | "append" | "setStatus"
+export type Operation = DialectOperation
 
 /**
  * Counts the round trips a journal makes: every statement it sends and waits for, with
@@ -151,20 +178,20 @@ export interface Migration {
  * @category constructors
  */
 export const makeRoundTrips = (): RoundTrips => {
-  const counts: Record<Operation, number> = { start: 0, load: 0, append: 0, setStatus: 0 }
+  const counts = new Map<Operation, number>()
+  let total = 0
   return {
     get total() {
-      return counts.start + counts.load + counts.append + counts.setStatus
+      return total
     },
-    of: (operation) => counts[operation],
+    of: (operation) => counts.get(operation) ?? 0,
     record: (operation, count) => {
-      counts[operation] += count
+      counts.set(operation, (counts.get(operation) ?? 0) + count)
+      total += count
     },
     reset: () => {
-      counts.start = 0
-      counts.load = 0
-      counts.append = 0
-      counts.setStatus = 0
+      counts.clear()
+      total = 0
     }
   }
 }
@@ -183,7 +210,10 @@ export const makeRoundTrips = (): RoundTrips => {
  * @since 0.1.0
  * @category migrations
  */
-export const migrations: ReadonlyArray<Migration> = [{ version: 1, name: "create_runs_and_entries" }]
+export const migrations: ReadonlyArray<Migration> = [
+  { version: 1, name: "create_runs_and_entries" },
+  { version: 2, name: "leases_wake_times_and_claims" }
+]
 
 /**
  * Brings the journal's tables up to date, creating them if needed, and returns the migrations
@@ -206,57 +236,45 @@ export const migrations: ReadonlyArray<Migration> = [{ version: 1, name: "create
  */
 export const migrate: (
   options?: Pick<Options, "tablePrefix">
-) => Effect.Effect<ReadonlyArray<Migration>, SqlError, SqlClient.SqlClient> = Effect.fn("SqlJournal.migrate")(
+) => Effect.Effect<ReadonlyArray<Migration>, SqlError | Journal.InvalidOption, SqlClient.SqlClient> = Effect.fn(
+  "SqlJournal.migrate"
+)(
   function*(options?: Pick<Options, "tablePrefix">) {
+    const t = tables(yield* JournalOptions.tablePrefix(options?.tablePrefix))
     const sql = yield* SqlClient.SqlClient
     const dialect = yield* dialectOf(sql)
-    const t = tables(options?.tablePrefix)
     const run = (text: string, params: ReadonlyArray<unknown> = []) => sql.unsafe(text, params).unprepared
     const transaction = Effect.gen(function*() {
-      if (dialect === "pg") {
-        yield* run(`SELECT 1 FROM pg_advisory_xact_lock($1, $2) AS l`, [lockNamespace, hash(t.prefix)])
-      }
-      yield* run(
-        dialect === "pg"
-          ? `CREATE TABLE IF NOT EXISTS ${t.migrations} (version integer PRIMARY KEY, name text NOT NULL, ` +
-            `applied_at timestamptz NOT NULL DEFAULT now())`
-          : `CREATE TABLE IF NOT EXISTS ${t.migrations} (version INTEGER PRIMARY KEY NOT NULL, name TEXT NOT NULL, ` +
-            `applied_at TEXT NOT NULL DEFAULT (${sqliteNow}))`
-      )
+      for (const [text, params] of dialect.lockMigrations(t)) yield* run(text, params)
+      yield* run(dialect.createMigrationsTable(t))
       const rows = yield* sql.unsafe(`SELECT version FROM ${t.migrations}`).values
       const done = new Set(rows.map((row) => Number(row[0])))
       const applied: Array<Migration> = []
       for (const migration of migrations) {
         if (done.has(migration.version)) continue
-        for (const statement of ddl[migration.version]!(dialect, t)) yield* run(statement)
-        yield* run(`INSERT INTO ${t.migrations} (version, name) VALUES (${p(dialect, 1)}, ${p(dialect, 2)})`, [
-          migration.version,
-          migration.name
-        ])
+        for (const statement of dialect.migrations[migration.version]!(t)) yield* run(statement)
+        yield* run(dialect.recordMigration(t), [migration.version, migration.name])
         applied.push(migration)
       }
       return applied
     })
-    return yield* dialect === "pg"
-      ? sql.withTransaction(transaction)
-      : sql.withTransaction(transaction).pipe(Effect.provideService(SqlClient.BeginTransaction, "BEGIN IMMEDIATE"))
+    return yield* sql.withTransaction(transaction).pipe(Effect.provideService(SqlClient.BeginTransaction, beginFor(dialect)))
   }
 )
 
 /**
- * Builds a journal over the `SqlClient` in context, migrating first unless `migrate: false`.
- * Use it to share one journal instance by hand; {@link layer} is the usual way in.
+ * Builds the journal and the run store over the `SqlClient` in context, migrating first unless
+ * `migrate: false`. Use it to share one instance by hand; {@link layer} is the usual way in.
  *
  * @example
  * ```ts
  * import { Effect } from "effect"
  * import { SqlJournal } from "plait"
  *
- * const program = Effect.gen(function*() {
- *   const journal = yield* SqlJournal.make({ tablePrefix: "plait_" })
- *   const loaded = yield* journal.load("run-1")
- *   return loaded
- * })
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const { journal } = yield* SqlJournal.make({ tablePrefix: "plait_" })
+ *   return yield* journal.load("run-1")
+ * }))
  * ```
  *
  * @since 0.1.0
@@ -264,127 +282,196 @@ export const migrate: (
  */
 export const make: (
   options?: Options
-) => Effect.Effect<Journal.Journal["Service"], SqlError, SqlClient.SqlClient> = Effect.fnUntraced(
-  function*(options?: Options) {
-    const sql = yield* SqlClient.SqlClient
-    const dialect = yield* dialectOf(sql)
-    const t = tables(options?.tablePrefix)
-    if (options?.migrate !== false) yield* migrate({ tablePrefix: t.prefix })
-    if (dialect === "sqlite") yield* sql.unsafe("PRAGMA foreign_keys = ON").unprepared
-    const counter = options?.roundTrips
-    const statements = dialect === "pg" ? pgStatements(t) : sqliteStatements(t)
+) => Effect.Effect<
+  { readonly journal: Journal.Journal["Service"]; readonly store: RunStore["Service"] },
+  SqlError | Journal.InvalidOption,
+  SqlClient.SqlClient | Scope.Scope
+> = Effect.fnUntraced(function*(options?: Options) {
+  const checked = yield* JournalOptions.sqlOptions(options)
+  const t = tables(checked.tablePrefix)
+  const sql = yield* SqlClient.SqlClient
+  const dialect = yield* dialectOf(sql)
+  if (options?.migrate !== false) yield* migrate({ tablePrefix: t.prefix })
+  if (dialect.name === "sqlite") yield* sql.unsafe("PRAGMA foreign_keys = ON").unprepared
+  const exec = makeExec(sql, dialect, options?.roundTrips)
+  const hub = yield* makeHub(sql, dialect, t)
 
-    const query = (operation: Operation, text: string, params: ReadonlyArray<unknown>) => {
-      const values = sql.unsafe(text, params).values
-      return counter === undefined
-        ? values
-        : Effect.andThen(Effect.sync(() => counter.record(operation, 1)), values)
-    }
+  const failWith = (runId: string, operation: string) => (error: SqlError) => unavailable(runId, operation)(error)
+  const run = (runId: string, json: unknown) => decodeRun(runId, json)
 
-    const loadRows = (runId: string) => query("load", statements.load, [runId])
+  // On Postgres a concurrent creator can commit the run after this statement's snapshot: the
+  // insert does nothing and the read sees no run. The next statement sees it.
+  const retryingRace = <A>(runId: string, operation: string, attempt: Effect.Effect<A | undefined, SqlError>) =>
+    Effect.flatMap(
+      Effect.mapError(Effect.repeat(attempt, { until: (result) => result !== undefined, times: 2 }), failWith(runId, operation)),
+      (result) =>
+        result === undefined
+          ? Effect.fail(new Journal.JournalError({ reason: "Unavailable", runId, detail: `${operation} did not see the run` }))
+          : Effect.succeed(result)
+    )
 
-    const startRows: (run: Journal.RunRecord) => Effect.Effect<ReadonlyArray<ReadonlyArray<unknown>>, SqlError> =
-      dialect === "pg"
-        ? (run) => query("start", statements.start, [run.runId, run.workflow, run.fingerprint, run.input, run.status])
-        : (run) =>
-          Effect.flatMap(query("start", statements.load, [run.runId]), (rows) =>
-            rows.length > 0
-              ? Effect.succeed(rows)
-              : Effect.flatMap(
-                query("start", statements.start, [run.runId, run.workflow, run.fingerprint, run.input, run.status]),
-                // No row returned: another process created the run since the read; read it.
-                (inserted) => inserted.length > 0 ? Effect.succeed(inserted) : query("start", statements.load, [run.runId])
-              ))
-
-    // On Postgres a concurrent writer can create the run after this statement took its
-    // snapshot: the insert does nothing and the read sees no run. The next statement sees it.
-    const start = (
-      run: Journal.RunRecord,
-      attempt = 1
-    ): Effect.Effect<Journal.LoadedRun, Journal.JournalError> =>
+  const journal = Journal.Journal.of({
+    acquire: (record, options) =>
       Effect.flatMap(
-        Effect.mapError(startRows(run), unavailable(run.runId, "start")),
-        (rows) => {
-          const loaded = decode(run.runId, rows)
-          if (loaded instanceof Journal.JournalError) return Effect.fail(loaded)
-          if (Option.isSome(loaded)) return Effect.succeed(loaded.value)
-          return attempt < 3
-            ? start(run, attempt + 1)
-            : Effect.fail(
-              new Journal.JournalError({ reason: "Unavailable", runId: run.runId, detail: "start did not see the run" })
-            )
+        retryingRace(record.runId, "acquire", dialect.acquire(exec, t, record, {
+          owner: options.owner,
+          leaseMs: options.leaseMs,
+          anyFingerprint: options.anyFingerprint === true,
+          reclaim: options.reclaim === true
+        })),
+        (result) =>
+          Effect.flatMap(run(record.runId, result.run), (info) =>
+            result.entries === undefined
+              ? Effect.succeed<Journal.Acquired>({
+                run: info,
+                lease: result.acquired ? { runId: record.runId, owner: options.owner, token: info.leaseToken } : undefined,
+                created: result.created
+              })
+              : Effect.map(decodeEntries(record.runId, result.entries), (entries): Journal.Acquired => ({
+                run: info,
+                lease: undefined,
+                created: false,
+                entries
+              })))
+      ),
+    load: (runId) =>
+      Effect.flatMap(Effect.mapError(dialect.load(exec, t, runId), failWith(runId, "load")), ({ entries, run: json }) => {
+        if (json === undefined || json === null) {
+          return entries.length === 0
+            ? Effect.succeedNone
+            : Effect.fail(corrupt(runId, undefined, "entries exist without their run row"))
         }
-      )
-
-    const load = (runId: string): Effect.Effect<Option.Option<Journal.LoadedRun>, Journal.JournalError> =>
-      Effect.flatMap(Effect.mapError(loadRows(runId), unavailable(runId, "load")), (rows) => {
-        const loaded = decode(runId, rows)
-        return loaded instanceof Journal.JournalError ? Effect.fail(loaded) : Effect.succeed(loaded)
-      })
-
-    const writeBatch: (runId: string, entries: ReadonlyArray<Journal.JournalEntry>) => Effect.Effect<void, SqlError> =
-      dialect === "pg"
-        ? (runId, entries) => {
-          const n = entries.length
-          const paths = new Array<string>(n)
-          const kinds = new Array<string>(n)
-          const seqs = new Array<number>(n)
-          const values = new Array<string>(n)
-          for (let i = 0; i < n; i++) {
-            const entry = entries[i]!
-            paths[i] = entry.path
-            kinds[i] = entry.kind
-            seqs[i] = entry.seq
-            values[i] = entry.value
-          }
-          return Effect.asVoid(query("append", statements.append, [runId, paths, kinds, seqs, values]))
-        }
-        : (runId, entries) => {
-          if (entries.length <= sqliteRowsPerStatement) {
-            return Effect.asVoid(query("append", ...sqliteInsert(t, runId, entries)))
-          }
-          const parts: Array<Effect.Effect<unknown, SqlError>> = []
-          for (let i = 0; i < entries.length; i += sqliteRowsPerStatement) {
-            const part = entries.slice(i, i + sqliteRowsPerStatement)
-            parts.push(query("append", ...sqliteInsert(t, runId, part)))
-          }
-          const transaction = sql.withTransaction(Effect.all(parts, { discard: true })).pipe(
-            Effect.provideService(SqlClient.BeginTransaction, "BEGIN IMMEDIATE")
-          )
-          return counter === undefined
-            ? transaction
-            : Effect.andThen(Effect.sync(() => counter.record("append", 2)), transaction)
-        }
-
-    const append = (runId: string, entries: ReadonlyArray<Journal.JournalEntry>) =>
+        return Effect.flatMap(run(runId, json), (info) =>
+          Effect.map(decodeEntries(runId, entries), (decoded) => Option.some({ run: info, entries: decoded })))
+      }),
+    append: (lease, entries) =>
       entries.length === 0
         ? Effect.void
-        : Effect.catch(writeBatch(runId, entries), (error) => explain(runId, "append", error))
+        : Effect.flatMap(
+          Effect.catch(dialect.append(exec, t, lease, entries), (error) => explain(lease.runId, "append", error)),
+          (held) => (held ? Effect.void : Effect.fail(leaseLost(lease)))
+        ),
+    heartbeat: (owner, leases, leaseMs) =>
+      leases.length === 0
+        ? Effect.succeed([])
+        : Effect.map(
+          Effect.mapError(dialect.heartbeat(exec, t, owner, leases, leaseMs), failWith(leases[0]!.runId, "heartbeat")),
+          (rows) => {
+            const held = new Map(rows.map((row) => [String(row[0]), row]))
+            return leases.map((lease): Journal.LeaseState => {
+              const row = held.get(lease.runId)
+              const cancelRequested = row !== undefined && (row[1] === true || Number(row[1]) === 1)
+              return {
+                runId: lease.runId,
+                held: row !== undefined,
+                cancelRequested,
+                cancelReason: cancelRequested && typeof row![2] === "string" ? row![2] : undefined
+              }
+            })
+          }
+        ),
+    release: (lease, release) =>
+      Effect.flatMap(Effect.mapError(dialect.release(exec, t, lease, release), failWith(lease.runId, "release")), (released) => {
+        if (released === undefined) return Effect.fail(leaseLost(lease))
+        hub.local({ _tag: "Released", runId: lease.runId, status: released.status as Journal.RunStatus })
+        if (released.due) hub.local({ _tag: "Runnable", runId: lease.runId, workflow: released.workflow })
+        return Effect.void
+      })
+  })
 
-    const setStatus = (runId: string, status: Journal.RunStatus) =>
-      query("setStatus", statements.setStatus, [status, runId]).pipe(
-        Effect.mapError(unavailable(runId, "setStatus")),
-        Effect.flatMap((rows) => rows.length === 0 ? Effect.fail(missingRun(runId)) : Effect.void)
+  const store = RunStore.of({
+    create: (record) =>
+      Effect.flatMap(retryingRace(record.runId, "create", dialect.create(exec, t, record)), (result) =>
+        Effect.map(run(record.runId, result.run), (info) => {
+          if (result.created) hub.local({ _tag: "Runnable", runId: info.runId, workflow: info.workflow })
+          return { run: info, created: result.created }
+        })),
+    get: (runId) =>
+      Effect.flatMap(Effect.mapError(dialect.get(exec, t, runId), failWith(runId, "get")), (json) =>
+        json === undefined ? Effect.succeedNone : Effect.map(run(runId, json), Option.some)),
+    claim: (request) =>
+      Effect.flatMap(
+        Effect.mapError(dialect.claim(exec, t, request), failWith(request.owner, "claim")),
+        (rows) =>
+          Effect.forEach(rows, (json) =>
+            Effect.map(run(request.owner, json), (info) => ({
+              run: info,
+              lease: { runId: info.runId, owner: request.owner, token: info.leaseToken }
+            })))
+      ),
+    deliver: (runId, entry) =>
+      Effect.flatMap(Effect.mapError(dialect.deliver(exec, t, runId, entry), failWith(runId, "deliver")), (delivery) =>
+        delivery !== "delivered" || dialect.notifiesAcrossProcesses
+          ? Effect.succeed(delivery)
+          : Effect.map(store.get(runId), (info) => {
+            if (Option.isSome(info) && info.value.status === "waiting") {
+              hub.local({ _tag: "Runnable", runId, workflow: info.value.workflow })
+            }
+            return delivery
+          })),
+    cancel: (runId, reason) =>
+      Effect.flatMap(Effect.mapError(dialect.cancel(exec, t, runId, reason), failWith(runId, "cancel")), (json) =>
+        json === undefined
+          ? Effect.succeedNone
+          : Effect.map(run(runId, json), (info) => {
+            if (info.status === "cancelled") hub.local({ _tag: "Released", runId, status: "cancelled" })
+            else if (info.cancelRequested) hub.local({ _tag: "CancelRequested", runId })
+            return Option.some(info)
+          })),
+    resume: (runId) =>
+      Effect.flatMap(Effect.mapError(dialect.resume(exec, t, runId), failWith(runId, "resume")), (json) =>
+        json === undefined
+          ? Effect.succeedNone
+          : Effect.map(run(runId, json), (info) => {
+            hub.local({ _tag: "Runnable", runId, workflow: info.workflow })
+            return Option.some(info)
+          })),
+    list: (filter) => {
+      const after = decodeCursor(filter.cursor)
+      if (filter.cursor !== undefined && filter.cursor !== "" && after === undefined) {
+        return Effect.fail(corrupt("(list)", undefined, `the cursor ${JSON.stringify(filter.cursor)} is not one list returned`))
+      }
+      const limit = pageLimit(filter.limit)
+      return Effect.flatMap(
+        Effect.mapError(dialect.list(exec, t, filter, after, limit + 1), failWith("(list)", "list")),
+        (rows) =>
+          Effect.map(Effect.forEach(rows.slice(0, limit), (json) => run("(list)", json)), (runs) => ({
+            runs,
+            next: rows.length > limit ? cursorOf(runs[runs.length - 1]!) : undefined
+          }))
       )
+    },
+    counts: (filter) =>
+      Effect.map(Effect.mapError(dialect.counts(exec, t, filter?.workflow), failWith("(counts)", "counts")), (rows) => {
+        const counts = Object.fromEntries(runStatuses.map((status) => [status, 0])) as Record<Journal.RunStatus, number>
+        for (const [status, count] of rows) {
+          if (typeof status === "string" && status in counts) counts[status as Journal.RunStatus] = Number(count)
+        }
+        return counts as StatusCounts
+      }),
+    nextDue: (workflows) =>
+      Effect.map(
+        Effect.mapError(dialect.nextDue(exec, t, workflows), failWith("(nextDue)", "nextDue")),
+        Option.fromNullishOr
+      ),
+    subscribe: hub.subscribe
+  })
 
-    // A constraint failure on append is a missing run (the foreign key) or a malformed entry;
-    // only the failure path pays for telling them apart.
-    const explain = (runId: string, operation: string, error: SqlError) =>
-      error.reason._tag === "ConstraintError"
-        ? query("append", statements.runExists, [runId]).pipe(
-          Effect.matchEffect({
-            onFailure: () => Effect.fail(unavailable(runId, operation)(error)),
-            onSuccess: (rows) => Effect.fail(rows.length === 0 ? missingRun(runId) : unavailable(runId, operation)(error))
-          })
-        )
-        : Effect.fail(unavailable(runId, operation)(error))
+  // A constraint failure on append is a missing run (the foreign key) or a malformed entry;
+  // only the failure path pays for telling them apart.
+  const explain = (runId: string, operation: string, error: SqlError) =>
+    error.reason._tag === "ConstraintError"
+      ? Effect.flatMap(Effect.option(store.get(runId)), (found) =>
+        Effect.fail(
+          Option.isSome(found) && Option.isNone(found.value) ? missingRun(runId) : unavailable(runId, operation)(error)
+        ))
+      : Effect.fail(unavailable(runId, operation)(error))
 
-    return Journal.Journal.of({ start: (run) => start(run), load, append, setStatus })
-  }
-)
+  return withLimits({ journal, store }, checked)
+})
 
 /**
- * The journal as a layer over the `SqlClient` in context.
+ * The journal and run store as a layer over the `SqlClient` in context.
  *
  * @example
  * ```ts
@@ -400,209 +487,190 @@ export const make: (
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options?: Options): Layer.Layer<Journal.Journal, SqlError, SqlClient.SqlClient> =>
-  Layer.effect(Journal.Journal, make(options))
+export const layer = (
+  options?: Options
+): Layer.Layer<Journal.Journal | RunStore, SqlError | Journal.InvalidOption, SqlClient.SqlClient> =>
+  Layer.effectContext(
+    Effect.map(make(options), ({ journal, store }) =>
+      Context.make(Journal.Journal, journal).pipe(Context.add(RunStore, store)))
+  )
 
 // internal
 
-type Dialect = "pg" | "sqlite"
-
-interface Tables {
-  readonly prefix: string
-  readonly runs: string
-  readonly entries: string
-  readonly migrations: string
-}
-
-const defaultPrefix = "plait_"
-
-const tables = (prefix: string = defaultPrefix): Tables => {
-  if (!/^[A-Za-z_][A-Za-z0-9_]{0,39}$/.test(prefix)) {
-    throw new TypeError(`SqlJournal: tablePrefix must be letters, digits and _ (at most 40), got ${JSON.stringify(prefix)}`)
-  }
-  return { prefix, runs: `"${prefix}runs"`, entries: `"${prefix}entries"`, migrations: `"${prefix}migrations"` }
-}
+// `prefix` has been checked to be a plain identifier (`JournalOptions.tablePrefix`).
+const tables = (prefix: string): Tables => ({
+  prefix,
+  runs: `"${prefix}runs"`,
+  entries: `"${prefix}entries"`,
+  migrations: `"${prefix}migrations"`,
+  channel: `${prefix}events`.toLowerCase()
+})
 
 const dialectOf = (sql: SqlClient.SqlClient): Effect.Effect<Dialect> =>
   sql.onDialectOrElse({
-    pg: () => Effect.succeed<Dialect>("pg"),
-    sqlite: () => Effect.succeed<Dialect>("sqlite"),
+    pg: () => Effect.succeed(pg),
+    sqlite: () => Effect.succeed(sqlite),
     orElse: () => Effect.die(new Error("SqlJournal supports Postgres and SQLite clients only"))
   })
 
-const p = (dialect: Dialect, n: number) => dialect === "pg" ? `$${n}` : `?${n}`
+const beginFor = (dialect: Dialect) => (dialect.name === "pg" ? "BEGIN" : "BEGIN IMMEDIATE")
 
-const sqliteNow = `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`
-
-// "plai" as a 32-bit integer: the advisory lock's namespace, next to a hash of the prefix.
-const lockNamespace = 0x706c6169
-
-const hash = (text: string): number => {
-  let h = 0x811c9dc5
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i)
-    h = Math.imul(h, 0x01000193)
+const makeExec = (sql: SqlClient.SqlClient, dialect: Dialect, counter: RoundTrips | undefined): Exec => ({
+  query: (operation, text, params) => {
+    const values = sql.unsafe(text, params).values
+    return counter === undefined ? values : Effect.andThen(Effect.sync(() => counter.record(operation, 1)), values)
+  },
+  transaction: (operation, effect) => {
+    const transaction = sql.withTransaction(effect).pipe(
+      Effect.provideService(SqlClient.BeginTransaction, beginFor(dialect))
+    )
+    return counter === undefined ? transaction : Effect.andThen(Effect.sync(() => counter.record(operation, 2)), transaction)
   }
-  return h | 0
-}
-
-const ddl: Record<number, (dialect: Dialect, t: Tables) => ReadonlyArray<string>> = {
-  1: (dialect, t) =>
-    dialect === "pg"
-      ? [
-        `CREATE TABLE ${t.runs} (
-  run_id text PRIMARY KEY,
-  workflow text NOT NULL,
-  fingerprint text NOT NULL,
-  input text NOT NULL,
-  status text NOT NULL,
-  created_at timestamptz NOT NULL DEFAULT now(),
-  updated_at timestamptz NOT NULL DEFAULT now()
-)`,
-        `CREATE TABLE ${t.entries} (
-  run_id text NOT NULL REFERENCES ${t.runs} (run_id) ON DELETE CASCADE,
-  path text NOT NULL,
-  kind text NOT NULL,
-  seq integer NOT NULL,
-  value text NOT NULL,
-  created_at timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (run_id, path, kind, seq)
-)`
-      ]
-      : [
-        `CREATE TABLE ${t.runs} (
-  run_id TEXT PRIMARY KEY NOT NULL,
-  workflow TEXT NOT NULL,
-  fingerprint TEXT NOT NULL,
-  input TEXT NOT NULL,
-  status TEXT NOT NULL,
-  created_at TEXT NOT NULL DEFAULT (${sqliteNow}),
-  updated_at TEXT NOT NULL DEFAULT (${sqliteNow})
-)`,
-        `CREATE TABLE ${t.entries} (
-  run_id TEXT NOT NULL REFERENCES ${t.runs} (run_id) ON DELETE CASCADE,
-  path TEXT NOT NULL,
-  kind TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  value TEXT NOT NULL,
-  created_at TEXT NOT NULL DEFAULT (${sqliteNow}),
-  PRIMARY KEY (run_id, path, kind, seq)
-)`
-      ]
-}
-
-interface Statements {
-  readonly start: string
-  readonly load: string
-  readonly append: string
-  readonly setStatus: string
-  readonly runExists: string
-}
-
-// Rows of a load: `(0, workflow, fingerprint, input, status, NULL)` for the run,
-// `(1, path, kind, value, NULL, seq)` for each entry.
-const loadSelect = (t: Tables, param: string, nullSeq: string) =>
-  `SELECT 0 AS r, workflow AS a, fingerprint AS b, input AS c, status AS d, ${nullSeq} AS n FROM ${t.runs} WHERE run_id = ${param}
-UNION ALL
-SELECT 1, path, kind, value, NULL, seq FROM ${t.entries} WHERE run_id = ${param}`
-
-const pgStatements = (t: Tables): Statements => ({
-  // The CTE's insert is invisible to the statement's own snapshot, hence the `inserted` branch.
-  start: `WITH inserted AS (
-  INSERT INTO ${t.runs} (run_id, workflow, fingerprint, input, status) VALUES ($1, $2, $3, $4, $5)
-  ON CONFLICT (run_id) DO NOTHING
-  RETURNING workflow, fingerprint, input, status
-)
-SELECT 0 AS r, workflow AS a, fingerprint AS b, input AS c, status AS d, NULL::integer AS n FROM inserted
-UNION ALL
-SELECT 0, workflow, fingerprint, input, status, NULL FROM ${t.runs} WHERE run_id = $1
-UNION ALL
-SELECT 1, path, kind, value, NULL, seq FROM ${t.entries} WHERE run_id = $1`,
-  load: loadSelect(t, "$1", "NULL::integer"),
-  append: `INSERT INTO ${t.entries} (run_id, path, kind, seq, value)
-SELECT $1, e.path, e.kind, e.seq, e.value
-FROM unnest($2::text[], $3::text[], $4::integer[], $5::text[]) AS e (path, kind, seq, value)
-ON CONFLICT DO NOTHING`,
-  setStatus: `UPDATE ${t.runs} SET status = $1, updated_at = now() WHERE run_id = $2 RETURNING 1`,
-  runExists: `SELECT 1 FROM ${t.runs} WHERE run_id = $1`
 })
 
-const sqliteStatements = (t: Tables): Statements => ({
-  // Returns the inserted run as a load's run row (a new run has no entries).
-  start: `INSERT INTO ${t.runs} (run_id, workflow, fingerprint, input, status) VALUES (?1, ?2, ?3, ?4, ?5)
-ON CONFLICT (run_id) DO NOTHING
-RETURNING 0 AS r, workflow AS a, fingerprint AS b, input AS c, status AS d, NULL AS n`,
-  load: loadSelect(t, "?1", "NULL"),
-  append: "", // built per batch by `sqliteInsert`
-  setStatus: `UPDATE ${t.runs} SET status = ?1, updated_at = ${sqliteNow} WHERE run_id = ?2 RETURNING 1`,
-  runExists: `SELECT 1 FROM ${t.runs} WHERE run_id = ?1`
-})
+/**
+ * Notifications to this process's subscribers. On Postgres they arrive through one shared
+ * `LISTEN` connection, opened on the first subscription and reopened if it drops, and carry
+ * every process's changes; elsewhere the journal announces its own changes in process.
+ */
+const makeHub = (sql: SqlClient.SqlClient, dialect: Dialect, t: Tables) =>
+  Effect.gen(function*() {
+    const scope = yield* Effect.scope
+    const subscribers = new Set<Queue.Queue<Notification>>()
+    const publish = (notification: Notification) => {
+      for (const queue of subscribers) Queue.offerUnsafe(queue, notification)
+    }
+    const listen = (sql as Partial<{ listen: (channel: string) => Effect.Effect<Queue.Dequeue<{ readonly payload: string }, SqlError>, SqlError, Scope.Scope> }>).listen
+    let listening = false
+    const ready = yield* Deferred.make<void>()
+    // Subscribers wait for the first `LISTEN` to be confirmed (so they miss nothing sent after
+    // they subscribed), but not forever: while Postgres is unreachable, polling covers.
+    const startListening = Effect.suspend(() => {
+      if (!dialect.notifiesAcrossProcesses || listen === undefined) return Effect.void
+      if (!listening) {
+        listening = true
+        const loop = Effect.scoped(Effect.flatMap(listen(t.channel), (queue) =>
+          Effect.andThen(
+            Deferred.succeed(ready, undefined),
+            Effect.forever(Effect.flatMap(Queue.take(queue), (message) =>
+              Effect.sync(() => {
+                for (const notification of fromWire(message.payload)) publish(notification)
+              })))
+          )))
+        const retried = Effect.retry(loop, Schedule.exponential("100 millis").pipe(
+          Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, Duration.seconds(5))))
+        ))
+        return Effect.andThen(Effect.forkIn(retried, scope), Effect.timeoutOption(Deferred.await(ready), "5 seconds"))
+      }
+      return Effect.timeoutOption(Deferred.await(ready), "5 seconds")
+    })
+    return {
+      /** Announces a change made by this process, where the database does not. */
+      local: (notification: Notification) => {
+        if (!dialect.notifiesAcrossProcesses) publish(notification)
+      },
+      subscribe: Effect.acquireRelease(
+        Effect.tap(Queue.unbounded<Notification>(), (queue) =>
+          Effect.andThen(Effect.sync(() => subscribers.add(queue)), startListening)),
+        (queue) => Effect.andThen(Effect.sync(() => subscribers.delete(queue)), Queue.shutdown(queue))
+      )
+    }
+  })
 
-// SQLite binds at most 32766 parameters per statement; an entry row takes five.
-const sqliteRowsPerStatement = Math.floor(32766 / 5)
-
-const sqliteRow = "(?,?,?,?,?)"
-
-const sqliteInsert = (
-  t: Tables,
-  runId: string,
-  entries: ReadonlyArray<Journal.JournalEntry>
-): [text: string, params: Array<unknown>] => {
-  const params = new Array<unknown>(entries.length * 5)
-  for (let i = 0, j = 0; i < entries.length; i++, j += 5) {
-    const entry = entries[i]!
-    params[j] = runId
-    params[j + 1] = entry.path
-    params[j + 2] = entry.kind
-    params[j + 3] = entry.seq
-    params[j + 4] = entry.value
+const fromWire = (payload: string): ReadonlyArray<Notification> => {
+  try {
+    const wire = JSON.parse(payload) as NotificationWire & { readonly due?: boolean }
+    switch (wire.k) {
+      case "r":
+        return [{ _tag: "Runnable", runId: wire.r, workflow: wire.w ?? "" }]
+      case "c":
+        return [{ _tag: "CancelRequested", runId: wire.r }]
+      case "d": {
+        const released: Notification = { _tag: "Released", runId: wire.r, status: (wire.s ?? "queued") as Journal.RunStatus }
+        return wire.due === true ? [released, { _tag: "Runnable", runId: wire.r, workflow: wire.w ?? "" }] : [released]
+      }
+    }
+  } catch {
+    // Not one of ours: someone else notifies on the channel.
   }
-  const rows = sqliteRow + ",(?,?,?,?,?)".repeat(entries.length - 1)
-  return [`INSERT INTO ${t.entries} (run_id, path, kind, seq, value) VALUES ${rows} ON CONFLICT DO NOTHING`, params]
+  return []
 }
 
-const runStatuses: ReadonlySet<string> = new Set<Journal.RunStatus>(["running", "suspended", "completed", "failed"])
 
-const entryKinds: ReadonlySet<string> = new Set<Journal.EntryKind>([
-  "step",
-  "attempt",
-  "choice",
-  "order",
-  "wake",
-  "signal"
-])
+const optionalNumber = (value: unknown): number | undefined | null =>
+  value === null || value === undefined ? undefined : typeof value === "number" || typeof value === "bigint" || typeof value === "string" ? (Number.isSafeInteger(Number(value)) ? Number(value) : null) : null
 
-const decode = (
+/** Reads a run's JSON as a dialect built it; anything unexpected is a corrupt row. */
+const decodeRun = (runId: string, json: unknown): Effect.Effect<Journal.RunInfo, Journal.JournalError> => {
+  let row: Record<string, unknown>
+  try {
+    row = typeof json === "string" ? JSON.parse(json) : (json as Record<string, unknown>)
+  } catch {
+    return Effect.fail(corrupt(runId, undefined, "the run row cannot be read"))
+  }
+  if (typeof row !== "object" || row === null) return Effect.fail(corrupt(runId, undefined, "the run row cannot be read"))
+  const id = typeof row.runId === "string" ? row.runId : runId
+  const text = ["runId", "workflow", "fingerprint", "input", "status"] as const
+  for (const key of text) {
+    if (typeof row[key] !== "string") return Effect.fail(corrupt(id, undefined, `the run row has a missing or non-text ${key}`))
+  }
+  if (!isRunStatus(row.status)) {
+    return Effect.fail(corrupt(id, undefined, `unknown run status ${JSON.stringify(row.status)}`))
+  }
+  const numbers: Record<string, number | undefined> = {}
+  for (const key of ["priority", "leaseToken", "leaseExpiresAt", "wakeAt", "dueAt", "executions", "wakeups", "createdAt", "updatedAt"]) {
+    const value = optionalNumber(row[key])
+    if (value === null) return Effect.fail(corrupt(id, undefined, `the run row has a non-integer ${key}`))
+    numbers[key] = value
+  }
+  const optionalText = (key: string) => (typeof row[key] === "string" ? (row[key] as string) : undefined)
+  return Effect.succeed({
+    runId: id,
+    workflow: row.workflow as string,
+    fingerprint: row.fingerprint as string,
+    input: row.input as string,
+    status: row.status as Journal.RunStatus,
+    priority: numbers.priority ?? 0,
+    owner: optionalText("owner"),
+    leaseToken: numbers.leaseToken ?? 0,
+    leaseExpiresAt: numbers.leaseExpiresAt,
+    wakeAt: numbers.wakeAt,
+    dueAt: numbers.dueAt,
+    waitingFor: optionalText("waitingFor"),
+    executions: numbers.executions ?? 0,
+    wakeups: numbers.wakeups ?? 0,
+    cancelRequested: row.cancelRequested === true || row.cancelRequested === 1,
+    error: optionalText("error"),
+    createdAt: numbers.createdAt ?? 0,
+    updatedAt: numbers.updatedAt ?? 0
+  })
+}
+
+/** Reads `[path, kind, value, seq, startedAt, finishedAt]` rows; anything unexpected is a corrupt row. */
+const decodeEntries = (
   runId: string,
   rows: ReadonlyArray<ReadonlyArray<unknown>>
-): Option.Option<Journal.LoadedRun> | Journal.JournalError => {
-  let run: Journal.RunRecord | undefined
-  const entries: Array<Journal.JournalEntry> = []
-  for (const row of rows) {
-    const [r, a, b, c, d, n] = row
-    if (Number(r) === 0) {
-      if (typeof a !== "string" || typeof b !== "string" || typeof c !== "string" || typeof d !== "string") {
-        return corrupt(runId, undefined, "the run row has a missing or non-text column")
-      }
-      if (!runStatuses.has(d)) return corrupt(runId, undefined, `unknown run status ${JSON.stringify(d)}`)
-      run = { runId, workflow: a, fingerprint: b, input: c, status: d as Journal.RunStatus }
-    } else {
-      if (typeof a !== "string") return corrupt(runId, undefined, "an entry row has no path")
-      if (typeof b !== "string" || !entryKinds.has(b)) {
-        return corrupt(runId, a, `unknown entry kind ${JSON.stringify(b)}`)
-      }
-      if (typeof c !== "string") return corrupt(runId, a, `the ${b} entry has a non-text value`)
-      const seq = typeof n === "bigint" ? Number(n) : n
-      if (typeof seq !== "number" || !Number.isSafeInteger(seq)) {
-        return corrupt(runId, a, `the ${b} entry has a non-integer seq`)
-      }
-      entries.push({ path: a, kind: b as Journal.EntryKind, seq, value: c })
+): Effect.Effect<ReadonlyArray<Journal.JournalEntry>, Journal.JournalError> => {
+  const entries: Array<Journal.JournalEntry> = new Array(rows.length)
+  for (let i = 0; i < rows.length; i++) {
+    const [path, kind, value, n, started, finished] = rows[i]!
+    if (typeof path !== "string") return Effect.fail(corrupt(runId, undefined, "an entry row has no path"))
+    if (!isEntryKind(kind)) {
+      return Effect.fail(corrupt(runId, path, `unknown entry kind ${JSON.stringify(kind)}`))
     }
+    if (typeof value !== "string") return Effect.fail(corrupt(runId, path, `the ${kind} entry has a non-text value`))
+    const seq = typeof n === "bigint" ? Number(n) : n
+    if (typeof seq !== "number" || !Number.isSafeInteger(seq)) {
+      return Effect.fail(corrupt(runId, path, `the ${kind} entry has a non-integer seq`))
+    }
+    const startedAt = optionalNumber(started)
+    const finishedAt = optionalNumber(finished)
+    if (startedAt === null || finishedAt === null) return Effect.fail(corrupt(runId, path, `the ${kind} entry has a non-integer time`))
+    entries[i] = startedAt === undefined && finishedAt === undefined
+      ? { path, kind, seq, value }
+      : { path, kind, seq, value, startedAt, finishedAt }
   }
-  if (run === undefined) {
-    return entries.length === 0 ? Option.none() : corrupt(runId, undefined, "entries exist without their run row")
-  }
-  return Option.some({ run, entries })
+  return Effect.succeed(entries)
 }
 
 const corrupt = (runId: string, path: string | undefined, detail: string) =>
@@ -619,3 +687,5 @@ const unavailable = (runId: string, operation: string) => (error: SqlError) =>
   })
 
 const missingRun = (runId: string) => new Journal.JournalError({ reason: "Conflict", runId, detail: "the run does not exist" })
+
+const leaseLost = (lease: Journal.Lease) => new Journal.LeaseLost({ runId: lease.runId, owner: lease.owner, token: lease.token })

@@ -13,10 +13,13 @@
  * @since 0.1.0
  */
 import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { SqlError } from "effect/sql/SqlError"
+import * as JournalOptions from "./internal/journalOptions.ts"
 import * as SqliteClient from "./internal/sqliteClient.ts"
 import type * as Journal from "./Journal.ts"
+import type { RunStore } from "./RunStore.ts"
 import * as SqlJournal from "./SqlJournal.ts"
 
 /**
@@ -46,7 +49,7 @@ export interface Options extends SqlJournal.Options {
    * `FULL`: every commit is synced to disk before it is reported.
    */
   readonly synchronous?: "NORMAL" | "FULL" | undefined
-  /** How long a write waits for another process's lock. Defaults to 5 seconds. */
+  /** How long a write waits for another process's lock. Defaults to 5 seconds; zero fails at once. */
   readonly busyTimeout?: Duration.Input | undefined
 }
 
@@ -63,17 +66,22 @@ export interface Options extends SqlJournal.Options {
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<Journal.Journal, SqlError> =>
-  SqlJournal.layer({
-    tablePrefix: options.tablePrefix,
-    migrate: options.migrate,
-    roundTrips: options.roundTrips
-  }).pipe(
-    Layer.provide(SqliteClient.layer({
-      filename: options.filename,
-      synchronous: options.synchronous,
-      busyTimeout: options.busyTimeout === undefined
-        ? undefined
-        : Duration.toMillis(Duration.fromInputUnsafe(options.busyTimeout))
-    }))
-  )
+export const layer = (options: Options): Layer.Layer<Journal.Journal | RunStore, SqlError | Journal.InvalidOption> =>
+  Layer.unwrap(Effect.gen(function*() {
+    // Every option is checked before the file is opened.
+    yield* JournalOptions.sqlOptions(options)
+    const busyTimeout = yield* JournalOptions.duration("busyTimeout", options.busyTimeout, { positive: false })
+    return SqlJournal.layer({
+      tablePrefix: options.tablePrefix,
+      migrate: options.migrate,
+      roundTrips: options.roundTrips,
+      maxPayloadBytes: options.maxPayloadBytes,
+      operationTimeout: options.operationTimeout
+    }).pipe(
+      Layer.provide(SqliteClient.layer({
+        filename: options.filename,
+        synchronous: options.synchronous,
+        busyTimeout: busyTimeout === undefined ? undefined : Duration.toMillis(busyTimeout)
+      }))
+    )
+  }))

@@ -6,25 +6,32 @@
  *
  * @since 0.1.0
  */
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { Pipeable } from "effect/Pipeable"
 import type * as Result from "effect/Result"
 import type * as Schema from "effect/Schema"
-import { Journal, type JournalError } from "./Journal.ts"
+import type { Journal, JournalError } from "./Journal.ts"
+import type { RunStore } from "./RunStore.ts"
 import type { DeepMerge, LastWins } from "./internal/DeepMerge.ts"
 import { Definition, nodesOf, TypeId as DefinitionTypeId } from "./internal/definition.ts"
 import type { ErrorStrategy, MergeStrategy, Node, RetryPolicy, StepNode, Tolerance } from "./internal/node.ts"
+import { graphOfNodes } from "./internal/graph.ts"
+import { renderMermaid } from "./internal/mermaid.ts"
 import { runDefinition } from "./internal/run.ts"
-import { signalEntry } from "./internal/signal.ts"
+import { deliverSignal } from "./internal/signal.ts"
 import type { StepEvent as InternalStepEvent } from "./internal/runState.ts"
 import type { Added, FreshName, Simplify } from "./internal/types.ts"
 import type {
+  DuplicateEffect,
   InvalidOutput,
   ParallelFailureOf,
   RaceFailureOf,
   RunError,
-  SignalTimeout
+  RunNotFound,
+  SignalAlreadyDelivered,
+  SignalTimeout,
+  UnknownSignal
 } from "./WorkflowError.ts"
 
 /**
@@ -332,23 +339,85 @@ export interface Suspended {
 }
 
 /**
- * A step's lifecycle, as reported to `observe`.
+ * The journal paths of the signals a workflow can wait on.
  *
  * @example
  * ```ts
- * import { Effect, Schema } from "effect"
- * import { Journal, Workflow } from "plait"
+ * import { Schema } from "effect"
+ * import { Workflow } from "plait"
  *
- * const Hello = Workflow.make("hello", { input: Schema.String }).pipe(
- *   Workflow.step("greeting", { success: Schema.String }, (ctx) => Effect.succeed(`hello ${ctx.input}`))
+ * const Expense = Workflow.make("expense", { input: Schema.Number }).pipe(
+ *   Workflow.signal("approval", { schema: Schema.Boolean })
  * )
  *
- * const observe = (event: Workflow.StepEvent) =>
- *   event._tag === "Failed"
- *     ? Effect.logWarning(`${event.path} failed on attempt ${event.attempt}${event.willRetry ? ", retrying" : ""}`)
- *     : Effect.logDebug(`${event._tag} ${event.path}`)
+ * const path: Workflow.SignalPath<typeof Expense> = "approval"
+ * ```
  *
- * const program = Workflow.run(Hello, { input: "ada", observe }).pipe(Effect.provide(Journal.layerMemory))
+ * @since 0.1.0
+ * @category type-level
+ */
+export type SignalPath<W> = W extends Workflow<any, any, any, any> ? string : never
+
+/**
+ * The value the signal at path `P` of workflow `W` accepts.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * const Expense = Workflow.make("expense", { input: Schema.Number }).pipe(
+ *   Workflow.signal("approval", { schema: Schema.Boolean })
+ * )
+ *
+ * const value: Workflow.SignalValue<typeof Expense, "approval"> = true
+ * ```
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type SignalValue<W, P extends SignalPath<W>> = [W, P] extends [unknown, unknown] ? unknown : never
+
+/**
+ * What a run reports to `observe`. Every event names the run and the journal path it is about.
+ *
+ * - A step's lifecycle: `Started` and `Completed` (with the attempt), `Failed` (with the
+ *   attempt and whether it will be retried), `Replayed` (its output came from the journal).
+ * - Waits: `Sleeping` when a durable `sleep` starts waiting, with `wakeAt`, the journaled wake
+ *   time (a resumed run reports the same time and sleeps only the rest); `Woke` when it is over.
+ *   `AwaitingSignal` when the run suspends at a `signal` not delivered yet (with its `deadline`
+ *   when the signal has a timeout); `SignalReceived` when the run takes a delivered value.
+ * - Decisions the journal keeps so a resumed run repeats them: `RaceWon` (the `winner`'s branch
+ *   key), `BranchChosen` (the case key, as `choice`) and `LastWinsOrder` (the completion order a
+ *   `lastWins` block merges in). `replayed` is `true` when the decision was read back from the
+ *   journal rather than made by this run.
+ *
+ * Events read back from the journal (`Replayed`, `SignalReceived`, a decision with `replayed`)
+ * are reported again each time an unfinished run resumes. Running a completed run again only
+ * reads its result from the journal and reports nothing.
+ *
+ * @example
+ * ```ts
+ * import { DateTime, Effect, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
+ *
+ * const Reminder = Workflow.make("reminder", { input: Schema.String }).pipe(
+ *   Workflow.sleep("wait", "1 day"),
+ *   Workflow.step("sent", { success: Schema.Boolean }, () => Effect.succeed(true))
+ * )
+ *
+ * const observe = (event: Workflow.StepEvent) => {
+ *   switch (event._tag) {
+ *     case "Sleeping":
+ *       return Effect.log(`${event.runId} sleeps at ${event.path} until ${DateTime.formatIso(event.wakeAt)}`)
+ *     case "Failed":
+ *       return Effect.logWarning(`${event.path} failed on attempt ${event.attempt}${event.willRetry ? ", retrying" : ""}`)
+ *     default:
+ *       return Effect.logDebug(`${event._tag} ${event.path}`)
+ *   }
+ * }
+ *
+ * const program = Workflow.run(Reminder, { input: "ada", observe }).pipe(Effect.provide(Journal.layerMemory))
  * ```
  *
  * @since 0.1.0
@@ -1045,10 +1114,18 @@ export interface RunOptions<I> {
   readonly runId?: string | undefined
   /** Resume even though the workflow's structure changed since the run started. */
   readonly allowDefinitionChange?: boolean | undefined
-  /** Called as steps start, complete, fail or are replayed. */
+  /**
+   * Called as steps start, complete, fail or replay, as sleeps and signal waits begin and end,
+   * and as race, branch and `lastWins` decisions are made or replayed (see `StepEvent`).
+   */
   readonly observe?: ((event: StepEvent) => Effect.Effect<void>) | undefined
   /** Group step completions that finish together into one journal write. Default `true`. */
   readonly batching?: boolean | undefined
+  /**
+   * How long the run's lease lasts without a heartbeat (renewed every third of it). Another
+   * executor can take the run over once it expires, e.g. after this process crashed. Default 30 seconds.
+   */
+  readonly leaseDuration?: Duration.Input | undefined
 }
 
 /**
@@ -1076,16 +1153,23 @@ export const run = <I, Ctx, E, R>(
   workflow: Workflow<I, Ctx, E, R>,
   options: RunOptions<I>
 ): Effect.Effect<Outcome<Ctx>, E | RunError, R | Journal> =>
-  runDefinition(workflow as unknown as Definition, options).pipe(
-    Effect.withSpan("plait.run", { attributes: { "plait.workflow": workflow.name } })
-  ) as any
+  runDefinition(workflow as unknown as Definition, {
+    ...options,
+    leaseDuration: options.leaseDuration === undefined ? undefined : Duration.toMillis(Duration.fromInputUnsafe(options.leaseDuration))
+  }) as any
 
 /**
  * Delivers the signal named by `path` (its journal path: `"approval"` at the top level,
  * `"review/manager/decision"` for a signal `decision` in branch `manager` of a `parallel` or
- * `branch` named `review`) to a run. The value is validated by the signal's schema and
- * journaled; the first value delivered for a path is kept. Run the workflow again with the same
+ * `branch` named `review`, `"reviews[ada]/verdict"` for item `ada` of a `forEach`) to a run. The
+ * value is validated by the signal's schema and journaled; the first value delivered for a path
+ * is kept (a later one fails with `SignalAlreadyDelivered`). Run the workflow again with the same
  * run id to continue.
+ *
+ * A path with no signal fails with `UnknownSignal`, and so does an item a `forEach` on the way
+ * does not have, once that `forEach` has started (before, its items are not known, and the
+ * signal is kept like any signal sent early). A value the schema rejects fails with
+ * `InvalidOutput`. Nothing is written in either case.
  *
  * @example
  * ```ts
@@ -1110,6 +1194,40 @@ export const run = <I, Ctx, E, R>(
 export const sendSignal = <I, Ctx, E, R>(
   workflow: Workflow<I, Ctx, E, R>,
   options: { readonly runId: string; readonly path: string; readonly value: unknown }
-): Effect.Effect<void, InvalidOutput | JournalError, Journal> =>
-  Effect.flatMap(signalEntry(workflow.nodes, options.runId, options.path, options.value), (entry) =>
-    Effect.flatMap(Journal, (journal) => journal.append(options.runId, [entry])))
+): Effect.Effect<
+  void,
+  InvalidOutput | UnknownSignal | DuplicateEffect | SignalAlreadyDelivered | RunNotFound | JournalError,
+  RunStore | Journal
+> =>
+  deliverSignal(workflow as unknown as Definition, options.runId, options.path, options.value)
+
+// -------------------------------------------------------------------------------------------
+// pictures
+// -------------------------------------------------------------------------------------------
+
+/**
+ * The workflow as a Mermaid flowchart, from its definition alone: forks and joins for `parallel`
+ * and `chord`, `race` and `branch` drawn as such, `forEach` as a loop node, sleeps and signals as
+ * waits. `WorkflowGraph` has the graph as data and more drawing options.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * const Onboard = Workflow.make("onboard", { input: Schema.String }).pipe(
+ *   Workflow.step("user", { success: Schema.String }, (ctx) => Effect.succeed(ctx.input)),
+ *   Workflow.parallel("setup", {
+ *     welcome: Workflow.step("welcome", { success: Schema.Boolean }, () => Effect.succeed(true)),
+ *     billing: Workflow.step("billing", { success: Schema.Boolean }, () => Effect.succeed(true))
+ *   })
+ * )
+ *
+ * console.log(Workflow.toMermaid(Onboard)) // flowchart TD ...
+ * ```
+ *
+ * @since 0.1.0
+ * @category rendering
+ */
+export const toMermaid = <I, Ctx, E, R>(workflow: Workflow<I, Ctx, E, R>): string =>
+  renderMermaid(workflow.name, graphOfNodes(workflow.nodes))

@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
-import { JournalError } from "./Journal.ts"
+import { JournalError, LeaseLost } from "./Journal.ts"
 
 /**
  * The run's input did not decode with the workflow's input schema. Nothing was written.
@@ -69,6 +69,42 @@ export class InvalidOutput extends Schema.TaggedError<InvalidOutput>()("InvalidO
 }) {
   override get message(): string {
     return `step ${this.path} of run ${this.runId} returned a value its schema rejects: ${this.issue}`
+  }
+}
+
+/**
+ * `sendSignal` was given a path with no signal to receive it: the workflow has no signal there,
+ * or a `forEach` on the way has started without the item the path names. Nothing was written.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
+ *
+ * const Review = Workflow.make("review", { input: Schema.Array(Schema.String) }).pipe(
+ *   Workflow.forEach("papers", (ctx) => ctx.input, Workflow.signal("verdict", { schema: Schema.Boolean }), {
+ *     key: (title) => title
+ *   })
+ * )
+ *
+ * // A reviewer's link names a paper; a paper the run does not have is reported, not kept.
+ * const onVerdict = (runId: string, paper: string, verdict: boolean) =>
+ *   Workflow.sendSignal(Review, { runId, path: `papers[${paper}]/verdict`, value: verdict }).pipe(
+ *     Effect.catchTag("UnknownSignal", (error) => Effect.logWarning(`${error.path}: ${error.issue}`)),
+ *     Effect.provide(Journal.layerMemory)
+ *   )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class UnknownSignal extends Schema.TaggedError<UnknownSignal>()("UnknownSignal", {
+  runId: Schema.String,
+  path: Schema.String,
+  issue: Schema.String
+}) {
+  override get message(): string {
+    return `run ${this.runId} has no signal at ${this.path}: ${this.issue}`
   }
 }
 
@@ -140,6 +176,201 @@ export class RunConflict extends Schema.TaggedError<RunConflict>()("RunConflict"
 }) {
   override get message(): string {
     return `run ${this.runId} belongs to workflow ${this.stored}, not ${this.requested}`
+  }
+}
+
+/**
+ * Another executor holds a live lease on the run: it is being executed right now (by another
+ * call of `Workflow.run`, another process, or a worker). Nothing was run or written. Try again
+ * once the holder has released the run, or let the holder finish it.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
+ *
+ * const Order = Workflow.make("order", { input: Schema.String }).pipe(
+ *   Workflow.step("charged", { success: Schema.Boolean }, () => Effect.succeed(true))
+ * )
+ *
+ * // A retried request while the first one still runs: answer "in progress" instead of running twice.
+ * const program = Workflow.run(Order, { input: "A-1", runId: "order-A-1" }).pipe(
+ *   Effect.catchTag("RunBusy", (busy) => Effect.succeed(`in progress on ${busy.owner}`)),
+ *   Effect.provide(Journal.layerMemory)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RunBusy extends Schema.TaggedError<RunBusy>()("RunBusy", {
+  runId: Schema.String,
+  owner: Schema.String,
+  leaseExpiresAt: Schema.optional(Schema.Number)
+}) {
+  override get message(): string {
+    const until = this.leaseExpiresAt === undefined ? "" : ` (lease until ${new Date(this.leaseExpiresAt).toISOString()})`
+    return `run ${this.runId} is being executed by ${this.owner}${until}`
+  }
+}
+
+/**
+ * The run was cancelled: it will not run again.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
+ *
+ * const Order = Workflow.make("order", { input: Schema.String }).pipe(
+ *   Workflow.step("charged", { success: Schema.Boolean }, () => Effect.succeed(true))
+ * )
+ *
+ * const program = Workflow.run(Order, { input: "A-1", runId: "order-A-1" }).pipe(
+ *   Effect.catchTag("RunCancelled", (cancelled) => Effect.logInfo(`${cancelled.runId}: ${cancelled.reason}`)),
+ *   Effect.provide(Journal.layerMemory)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RunCancelled extends Schema.TaggedError<RunCancelled>()("RunCancelled", {
+  runId: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `run ${this.runId} was cancelled: ${this.reason}`
+  }
+}
+
+/**
+ * No run has this id.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Engine } from "plait"
+ *
+ * const statusOf = (runId: string) =>
+ *   Effect.flatMap(Engine.Engine, (engine) => engine.inspect(runId)).pipe(
+ *     Effect.map((detail) => detail.run.status as string),
+ *     Effect.catchTag("RunNotFound", () => Effect.succeed("unknown"))
+ *   )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RunNotFound extends Schema.TaggedError<RunNotFound>()("RunNotFound", {
+  runId: Schema.String
+}) {
+  override get message(): string {
+    return `no run has the id ${this.runId}`
+  }
+}
+
+/**
+ * A value for this signal was already delivered to the run; the first value is kept and this
+ * one was not stored.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Engine, Workflow } from "plait"
+ *
+ * const Expense = Workflow.make("expense", { input: Schema.Number }).pipe(
+ *   Workflow.signal("approval", { schema: Schema.Boolean })
+ * )
+ *
+ * const approve = (runId: string) =>
+ *   Effect.flatMap(Engine.Engine, (engine) => engine.signal(Expense, runId, "approval", true)).pipe(
+ *     Effect.catchTag("SignalAlreadyDelivered", () => Effect.logInfo("already decided"))
+ *   )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SignalAlreadyDelivered extends Schema.TaggedError<SignalAlreadyDelivered>()("SignalAlreadyDelivered", {
+  runId: Schema.String,
+  path: Schema.String
+}) {
+  override get message(): string {
+    return `run ${this.runId} already received a value for signal ${this.path}; the first value is kept`
+  }
+}
+
+/**
+ * The run awaited ended `failed`. `error` is what its executor recorded.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Engine, Workflow } from "plait"
+ *
+ * const Order = Workflow.make("order", { input: Schema.String }).pipe(
+ *   Workflow.step("charged", { success: Schema.Boolean }, () => Effect.succeed(true))
+ * )
+ *
+ * const result = (runId: string) =>
+ *   Effect.flatMap(Engine.Engine, (engine) => engine.await(Order, runId)).pipe(
+ *     Effect.catchTag("RunFailed", (failed) => Effect.succeed(`failed: ${failed.error}`))
+ *   )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RunFailed extends Schema.TaggedError<RunFailed>()("RunFailed", {
+  runId: Schema.String,
+  error: Schema.String
+}) {
+  override get message(): string {
+    return `run ${this.runId} failed: ${this.error}`
+  }
+}
+
+/**
+ * The app loads two copies of the `effect` package: a schema of the workflow (at `path`, or
+ * `input`) was built by one copy and plait runs on another (`plaitEffect` says which version and
+ * where). Schemas do not work across copies, so nothing was decoded or written. It happens with
+ * a linked install of plait (the checkout's own `effect` comes along: install the packed tarball
+ * instead), or when the app's `effect` is outside plait's peer range and npm nests a second copy
+ * under plait (`npm ls effect` lists the copies: install an `effect` in the range, then
+ * `npm dedupe`).
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
+ *
+ * const Invite = Workflow.make("invite", { input: Schema.String }).pipe(
+ *   Workflow.step("sent", { success: Schema.Boolean }, () => Effect.succeed(true))
+ * )
+ *
+ * // A broken install is an operator's problem, not bad input: fail loudly, don't answer 400.
+ * const program = Workflow.run(Invite, { input: "ada@example.com" }).pipe(
+ *   Effect.catchTag("DuplicateEffect", (error) => Effect.die(error)),
+ *   Effect.provide(Journal.layerMemory)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class DuplicateEffect extends Schema.TaggedError<DuplicateEffect>()("DuplicateEffect", {
+  runId: Schema.String,
+  workflow: Schema.String,
+  path: Schema.String,
+  plaitEffect: Schema.String
+}) {
+  override get message(): string {
+    return `run ${this.runId} of workflow ${this.workflow}: the schema at ${this.path} was built by a different copy of ` +
+      `the effect package than the one plait runs on (${this.plaitEffect}). The app loads two copies of effect, ` +
+      `and schemas do not work across copies. If plait is linked (npm install ../plait), install its packed ` +
+      `tarball instead; otherwise install an effect within plait's peer range and run npm dedupe ` +
+      `(npm ls effect lists the copies).`
   }
 }
 
@@ -370,15 +601,14 @@ export type RaceFailureOf<Errors> = RaceFailure & {
  * @category errors
  */
 export type WorkflowError =
-  | InvalidInput
-  | InvalidOutput
-  | DefinitionChanged
-  | RunConflict
-  | StepTimeout
+  | RunError
+  | UnknownSignal
   | SignalTimeout
   | ParallelFailure
   | RaceFailure
-  | JournalError
+  | RunNotFound
+  | RunFailed
+  | SignalAlreadyDelivered
 
 /**
  * The errors any run can fail with, whatever its structure. `Workflow.run` fails with these and
@@ -401,7 +631,17 @@ export type WorkflowError =
  * @since 0.1.0
  * @category errors
  */
-export type RunError = InvalidInput | InvalidOutput | DefinitionChanged | RunConflict | StepTimeout | JournalError
+export type RunError =
+  | InvalidInput
+  | InvalidOutput
+  | DuplicateEffect
+  | DefinitionChanged
+  | RunConflict
+  | StepTimeout
+  | RunBusy
+  | RunCancelled
+  | LeaseLost
+  | JournalError
 
 export {
   /**
@@ -427,4 +667,30 @@ export {
    * @category errors
    */
   JournalError
+}
+
+export {
+  /**
+   * Re-exported from `Journal`, for matching all of plait's errors from one module.
+   *
+   * @example
+   * ```ts
+   * import { Effect, Schema } from "effect"
+   * import { Journal, Workflow, WorkflowError } from "plait"
+   *
+   * const Ping = Workflow.make("ping", { input: Schema.String }).pipe(
+   *   Workflow.step("pong", { success: Schema.String }, (ctx) => Effect.succeed(ctx.input))
+   * )
+   *
+   * const program = Workflow.run(Ping, { input: "hi" }).pipe(
+   *   Effect.tapError((error) =>
+   *     error instanceof WorkflowError.LeaseLost ? Effect.logWarning(`${error.runId} moved to another executor`) : Effect.void),
+   *   Effect.provide(Journal.layerMemory)
+   * )
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  LeaseLost
 }

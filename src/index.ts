@@ -1,6 +1,10 @@
 /**
  * plait: typed, durable workflow combinators for Effect 4.
  *
+ * The Postgres journal is not re-exported here: it is the only module that needs the optional
+ * peer `@effect/sql-pg`, so it has its own entry point, `plait/PgJournal`, and an app that uses
+ * only the SQLite or in-memory journal can import `plait` without the driver installed.
+ *
  * @since 0.1.0
  */
 
@@ -32,4 +36,19 @@ export * as SqliteJournal from "./SqliteJournal.ts"
 /**
  * @since 0.1.0
  */
-export * as PgJournal from "./PgJournal.ts"
+export * as RunStore from "./RunStore.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as Engine from "./Engine.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as Worker from "./Worker.ts"
+
+/**
+ * @since 0.1.0
+ */
+export * as WorkflowGraph from "./WorkflowGraph.ts"

@@ -7,7 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Option, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
 import { Journal } from "plait"
-import { newRun } from "./journal-sql.ts"
+import { leaseNew, newRun } from "./journal-sql.ts"
 import { pgUrl, uniquePrefix, withDroppedTables } from "./pg-support.ts"
 import { makeProxy, pgJournalThrough } from "./support/proxy.ts"
 
@@ -36,14 +36,14 @@ describe.skipIf(pgUrl === undefined)("PgJournal when Postgres is unreachable", (
   const pathsOf = (...batches: ReadonlyArray<ReadonlyArray<Journal.JournalEntry>>) =>
     new Set(batches.flat().map((entry) => entry.path))
 
-  const expectUnavailable = <A>(runId: string, effect: Effect.Effect<A, Journal.JournalError>) =>
+  const expectUnavailable = <A>(runId: string, effect: Effect.Effect<A, Journal.JournalError | Journal.LeaseLost>) =>
     Effect.gen(function*() {
       const exit = yield* Effect.exit(Effect.timeoutOrElse(effect, {
         duration: "15 seconds",
         orElse: () => Effect.die(new Error("the journal hung instead of failing"))
       }))
       assert.isTrue(Exit.isFailure(exit), "the operation should fail while Postgres is unreachable")
-      const error = Option.getOrThrow(Exit.findErrorOption(exit as Exit.Exit<A, Journal.JournalError>))
+      const error = Option.getOrThrow(Exit.findErrorOption(exit as Exit.Exit<A, Journal.JournalError | Journal.LeaseLost>)) as Journal.JournalError
       assert.strictEqual(error._tag, "JournalError")
       assert.strictEqual(error.reason, "Unavailable")
       assert.strictEqual(error.runId, runId)
@@ -55,22 +55,23 @@ describe.skipIf(pgUrl === undefined)("PgJournal when Postgres is unreachable", (
     const tablePrefix = uniquePrefix()
     return Effect.gen(function*() {
       const proxy = yield* makeProxy(target)
-      const journal = yield* pgJournalThrough(url.toString(), proxy, tablePrefix)
+      const { journal } = yield* pgJournalThrough(url.toString(), proxy, tablePrefix)
       const run = newRun()
       const [a, b, c] = [entries("a", 5), entries("b", 500), entries("c", 50)]
-      yield* journal.start(run)
-      yield* journal.append(run.runId, a)
-      yield* journal.append(run.runId, b)
+      const lease = yield* leaseNew(journal, run)
+      yield* journal.append(lease, a)
+      yield* journal.append(lease, b)
 
       proxy.cut()
-      yield* expectUnavailable(run.runId, journal.append(run.runId, c))
+      yield* expectUnavailable(run.runId, journal.append(lease, c))
       yield* expectUnavailable(run.runId, journal.load(run.runId))
-      yield* expectUnavailable(run.runId, journal.setStatus(run.runId, "suspended"))
-      yield* expectUnavailable(run.runId, journal.start(run))
+      yield* expectUnavailable(run.runId, journal.release(lease, { status: "waiting", wakeupsSeen: 0 }))
+      yield* expectUnavailable(run.runId, journal.heartbeat(lease.owner, [lease], 60_000))
+      yield* expectUnavailable(run.runId, journal.acquire(run, { owner: "other", leaseMs: 60_000 }))
       assert.deepStrictEqual(yield* storedPaths(tablePrefix, run.runId), pathsOf(a, b))
 
       proxy.restore()
-      yield* journal.append(run.runId, c)
+      yield* journal.append(lease, c)
       const loaded = Option.getOrThrow(yield* journal.load(run.runId))
       assert.deepStrictEqual(new Set(loaded.entries.map((entry) => entry.path)), pathsOf(a, b, c))
       assert.strictEqual(loaded.run.status, "running")
@@ -82,22 +83,22 @@ describe.skipIf(pgUrl === undefined)("PgJournal when Postgres is unreachable", (
     const tablePrefix = uniquePrefix()
     return Effect.gen(function*() {
       const proxy = yield* makeProxy(target)
-      const journal = yield* pgJournalThrough(url.toString(), proxy, tablePrefix)
+      const { journal } = yield* pgJournalThrough(url.toString(), proxy, tablePrefix)
       const run = newRun()
       const before = entries("before", 10)
       const big = entries("big", 50_000) // about 2 MB on the wire
-      yield* journal.start(run)
-      yield* journal.append(run.runId, before)
+      const lease = yield* leaseNew(journal, run)
+      yield* journal.append(lease, before)
 
       // The connection drops halfway through sending the batch.
       proxy.cutAfter(1_000_000)
-      yield* expectUnavailable(run.runId, journal.append(run.runId, big))
+      yield* expectUnavailable(run.runId, journal.append(lease, big))
       assert.strictEqual(proxy.cuts(), 1)
       assert.deepStrictEqual(yield* storedPaths(tablePrefix, run.runId), pathsOf(before))
 
       proxy.restore()
-      yield* journal.append(run.runId, big)
-      yield* journal.append(run.runId, big)
+      yield* journal.append(lease, big)
+      yield* journal.append(lease, big)
       const loaded = Option.getOrThrow(yield* journal.load(run.runId))
       assert.strictEqual(loaded.entries.length, before.length + big.length)
       assert.deepStrictEqual(yield* storedPaths(tablePrefix, run.runId), pathsOf(before, big))

@@ -2,9 +2,11 @@ import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
 import { Config, ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
-import { Journal, PgJournal, SqlJournal } from "plait"
-import { journalConformance, manyRows } from "./journal-conformance.ts"
-import { measureRoundTrips, newRun, rejectedEntry, some, sqlRaw } from "./journal-sql.ts"
+import { Journal, SqlJournal } from "plait"
+import * as PgJournal from "plait/PgJournal"
+import { corruptRowConformance } from "./corrupt-rows.ts"
+import { conformancePayloadBytes, journalConformance, manyRows } from "./journal-conformance.ts"
+import { leaseNew, measureRoundTrips, newRun, rejectedEntry, some, sqlRaw } from "./journal-sql.ts"
 import { pgUrl, uniquePrefix, withDroppedTables } from "./pg-support.ts"
 
 describe.skipIf(pgUrl === undefined)("PgJournal", () => {
@@ -14,33 +16,48 @@ describe.skipIf(pgUrl === undefined)("PgJournal", () => {
 
   journalConformance(
     "PgJournal",
-    Layer.mergeAll(PgJournal.layer({ url, tablePrefix: prefix }), withDroppedTables([prefix])).pipe(
+    Layer.mergeAll(
+      PgJournal.layer({ url, tablePrefix: prefix, maxPayloadBytes: conformancePayloadBytes }),
+      withDroppedTables([prefix])
+    ).pipe(
       Layer.provideMerge(direct)
     ),
     { raw: sqlRaw(prefix), rejectedEntry }
   )
 
+  const corruptPrefix = uniquePrefix()
+  corruptRowConformance(
+    "PgJournal",
+    Layer.merge(PgJournal.layer({ url, tablePrefix: corruptPrefix }), withDroppedTables([corruptPrefix])).pipe(
+      Layer.provide(direct)
+    )
+  )
+
   const entries = (n: number, label = "e"): Array<Journal.JournalEntry> =>
     Array.from({ length: n }, (_, i) => ({ path: `${label}[${i}]`, kind: "step", seq: 0, value: String(i) }))
 
-  it.live("counts round trips: one statement for start, load, append of any size and setStatus", () => {
+  it.live("counts round trips: one statement for acquire, load, append of any size, heartbeat and release", () => {
     const tablePrefix = uniquePrefix()
     const roundTrips = SqlJournal.makeRoundTrips()
     return Effect.gen(function*() {
       const journal = yield* Journal.Journal
       const run = newRun()
       const measure = measureRoundTrips(roundTrips)
-      assert.strictEqual((yield* measure("start", journal.start(run)))[1], 1)
-      assert.strictEqual((yield* measure("append", journal.append(run.runId, entries(3))))[1], 1)
+      const options = { owner: "test", leaseMs: 60_000 }
+      const [acquired, acquireTrips] = yield* measure("acquire", journal.acquire(run, options))
+      assert.strictEqual(acquireTrips, 1)
+      const lease = acquired.lease!
+      assert.strictEqual((yield* measure("append", journal.append(lease, entries(3))))[1], 1)
       // Far past 65535 parameters: still one statement.
-      assert.strictEqual((yield* measure("append", journal.append(run.runId, entries(3 * manyRows, "big"))))[1], 1)
+      assert.strictEqual((yield* measure("append", journal.append(lease, entries(3 * manyRows, "big"))))[1], 1)
       const [loaded, loadTrips] = yield* measure("load", journal.load(run.runId))
       assert.strictEqual(loadTrips, 1)
       assert.strictEqual(some(loaded).entries.length, 3 + 3 * manyRows)
-      const [resumed, startTrips] = yield* measure("start", journal.start(run))
-      assert.strictEqual(startTrips, 1)
-      assert.strictEqual(resumed.entries.length, 3 + 3 * manyRows)
-      assert.strictEqual((yield* measure("setStatus", journal.setStatus(run.runId, "completed")))[1], 1)
+      assert.strictEqual((yield* measure("heartbeat", journal.heartbeat("test", [lease], 60_000)))[1], 1)
+      assert.strictEqual((yield* measure("release", journal.release(lease, { status: "queued" })))[1], 1)
+      const [again, reacquireTrips] = yield* measure("acquire", journal.acquire(run, options))
+      assert.strictEqual(reacquireTrips, 1)
+      assert.strictEqual((yield* measure("release", journal.release(again.lease!, { status: "completed" })))[1], 1)
     }).pipe(
       Effect.provide(
         Layer.merge(PgJournal.layer({ url, tablePrefix, roundTrips }), withDroppedTables([tablePrefix])).pipe(
@@ -50,7 +67,7 @@ describe.skipIf(pgUrl === undefined)("PgJournal", () => {
     )
   })
 
-  it.live("concurrent starts of one new run all return the same run", () => {
+  it.live("concurrent acquires of one new run: one lease, and every caller sees the one stored run", () => {
     const tablePrefix = uniquePrefix()
     return Effect.gen(function*() {
       const journal = yield* Journal.Journal
@@ -58,11 +75,12 @@ describe.skipIf(pgUrl === undefined)("PgJournal", () => {
         const run = newRun()
         const started = yield* Effect.forEach(
           Array.from({ length: 8 }, (_, i) => ({ ...run, input: `{"caller":${i}}` })),
-          (candidate) => journal.start(candidate),
+          (candidate) => journal.acquire(candidate, { owner: candidate.input, leaseMs: 60_000 }),
           { concurrency: "unbounded" }
         )
-        const inputs = new Set(started.map((loaded) => loaded.run.input))
+        const inputs = new Set(started.map((acquired) => acquired.run.input))
         assert.strictEqual(inputs.size, 1, "every caller sees the one stored run")
+        assert.strictEqual(started.filter((acquired) => acquired.lease !== undefined).length, 1, "one lease")
       }
     }).pipe(
       Effect.provide(
@@ -103,7 +121,7 @@ describe.skipIf(pgUrl === undefined)("PgJournal", () => {
     return Effect.gen(function*() {
       const journal = yield* Journal.Journal
       const run = newRun()
-      yield* journal.start(run)
+      yield* leaseNew(journal, run)
       const sql = yield* SqlClient.SqlClient
       const rows = yield* sql<{ run_id: string }>`SELECT run_id FROM ${sql(`${tablePrefix}runs`)}`
       assert.deepStrictEqual(rows.map((row) => row.run_id), [run.runId])
@@ -134,11 +152,74 @@ describe.skipIf(pgUrl === undefined)("PgJournal", () => {
       assert.strictEqual(error._tag, "ConfigError")
     }))
 
+  const badOptions: ReadonlyArray<readonly [option: string, overrides: Partial<PgJournal.Options>]> = [
+    ["tablePrefix", { tablePrefix: "plait-" }],
+    ["maxPayloadBytes", { maxPayloadBytes: 0 }],
+    ["operationTimeout", { operationTimeout: "0 millis" }],
+    ["maxConnections", { maxConnections: 0 }],
+    ["maxConnections", { maxConnections: 2.5 }],
+    ["minConnections", { maxConnections: 2, minConnections: 3 }],
+    ["maxMessageSize", { maxMessageSize: 1024 * 1024 }],
+    ["maxMessageSize", { maxPayloadBytes: 32 * 1024 * 1024, maxMessageSize: 16 * 1024 * 1024 }]
+  ]
+
+  for (const [option, overrides] of badOptions) {
+    it.live(`a bad ${option} (${JSON.stringify(overrides)}) fails the layer with InvalidOption`, () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(Effect.provide(Effect.service(Journal.Journal), PgJournal.layer({ url, ...overrides })))
+        assert.instanceOf(error, Journal.InvalidOption)
+        assert.strictEqual((error as Journal.InvalidOption).option, option)
+      }))
+  }
+
+  it.live("a journal operation that waits for a pooled connection fails with Unavailable after operationTimeout", () => {
+    const tablePrefix = uniquePrefix()
+    return Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const journal = yield* Journal.Journal
+      const run = newRun()
+      yield* leaseNew(journal, run)
+      // The pool's only connection is held: without a timeout, the load would wait for ever.
+      const error = yield* Effect.scoped(Effect.andThen(sql.reserve, Effect.flip(journal.load(run.runId))))
+      assert.strictEqual(error.reason, "Unavailable")
+      assert.strictEqual(error.runId, run.runId)
+      assert.include(error.detail, "did not finish within")
+      // Free again, the journal works, and lost nothing.
+      assert.strictEqual(some(yield* journal.load(run.runId)).run.runId, run.runId)
+    }).pipe(
+      Effect.provide(
+        Layer.merge(SqlJournal.layer({ tablePrefix, operationTimeout: "300 millis" }), withDroppedTables([tablePrefix])).pipe(
+          Layer.provideMerge(PgClient.layer({ url, maxConnections: 1 }))
+        )
+      )
+    )
+  })
+
+  it.live("a value larger than the driver's default message size (16 MiB) is stored and loads back when the bound allows it", () => {
+    const tablePrefix = uniquePrefix()
+    const maxPayloadBytes = 17 * 1024 * 1024
+    return Effect.gen(function*() {
+      const journal = yield* Journal.Journal
+      const lease = yield* leaseNew(journal)
+      const value = JSON.stringify("x".repeat(maxPayloadBytes - 2))
+      yield* journal.append(lease, [{ path: "report", kind: "step", seq: 0, value }])
+      const loaded = some(yield* journal.load(lease.runId))
+      assert.strictEqual(loaded.entries[0]?.value.length, maxPayloadBytes)
+      assert.isTrue(loaded.entries[0]?.value === value)
+    }).pipe(
+      Effect.provide(
+        Layer.merge(PgJournal.layer({ url, tablePrefix, maxPayloadBytes }), withDroppedTables([tablePrefix])).pipe(
+          Layer.provide(direct)
+        )
+      )
+    )
+  })
+
   it.live("load of a run in another prefix is none", () => {
     const [a, b] = [uniquePrefix(), uniquePrefix()]
     return Effect.gen(function*() {
       const run = newRun()
-      yield* Effect.provide(Journal.Journal.use((journal) => journal.start(run)), PgJournal.layer({ url, tablePrefix: a }))
+      yield* Effect.provide(Journal.Journal.use((journal) => leaseNew(journal, run)), PgJournal.layer({ url, tablePrefix: a }))
       const other = yield* Effect.provide(
         Journal.Journal.use((journal) => journal.load(run.runId)),
         PgJournal.layer({ url, tablePrefix: b })

@@ -351,3 +351,18 @@ describe("documentation code blocks", () => {
     120_000
   )
 })
+
+describe("documentation links", () => {
+  it("every relative link in README.md and docs/*.md names a file in the repository", () => {
+    const markdown = ["README.md", ...filesUnder("docs", (name) => name.endsWith(".md")).filter((file) => !file.startsWith("docs/api"))]
+    const broken = markdown.flatMap((source) => {
+      const text = fs.readFileSync(path.join(root, source), "utf8")
+      return [...text.matchAll(/\]\(([^)\s#]+)(?:#[^)]*)?\)/g)]
+        .map(([, target]) => target!)
+        .filter((target) => !/^[a-z]+:/i.test(target))
+        .filter((target) => !fs.existsSync(path.join(root, path.dirname(source), target)))
+        .map((target) => `${source}: ${target}`)
+    })
+    assert.deepStrictEqual(broken, [])
+  })
+})

@@ -62,9 +62,13 @@ export const newRun = (): Journal.RunRecord => ({
   runId: `run-${randomUUID()}`,
   workflow: "w",
   fingerprint: "f",
-  input: "{}",
-  status: "running"
+  input: "{}"
 })
+
+/** Creates a run leased to a test executor and returns the lease. */
+export const leaseNew = (journal: Journal.Journal["Service"], run: Journal.RunRecord = newRun()) =>
+  Effect.flatMap(journal.acquire(run, { owner: "test", leaseMs: 60_000 }), (acquired) =>
+    acquired.lease === undefined ? Effect.die(new Error(`no lease on ${run.runId}`)) : Effect.succeed(acquired.lease))
 
 /**
  * Runs `effect` and returns its value and round trips, checking that the journal's own counter

@@ -69,7 +69,7 @@ describe.skipIf(pgUrl === undefined)("a workflow run when Postgres becomes unrea
     const tablePrefix = uniquePrefix()
     return Effect.gen(function*() {
       const proxy = yield* makeProxy(target)
-      const journal = yield* pgJournalThrough(url.toString(), proxy, tablePrefix)
+      const { context } = yield* pgJournalThrough(url.toString(), proxy, tablePrefix)
       const counts = makeCounts()
       const pipeline = makePipeline(counts)
       const runId = `outage-${randomUUID()}`
@@ -84,7 +84,7 @@ describe.skipIf(pgUrl === undefined)("a workflow run when Postgres becomes unrea
           if (cutWhen(completedBeforeCut)) proxy.cut()
         })
       const exit = yield* Workflow.run(pipeline, { input: { items }, runId, observe }).pipe(
-        Effect.provideService(Journal.Journal, journal),
+        Effect.provide(context),
         Effect.timeoutOrElse({
           duration: "30 seconds",
           orElse: () => Effect.die(new Error("the run hung instead of failing"))
@@ -116,7 +116,7 @@ describe.skipIf(pgUrl === undefined)("a workflow run when Postgres becomes unrea
       // Postgres is back: the same run id resumes and completes without redoing journaled steps.
       proxy.restore()
       const resumed = yield* Effect.exit(
-        Workflow.run(pipeline, { input: { items }, runId }).pipe(Effect.provideService(Journal.Journal, journal))
+        Workflow.run(pipeline, { input: { items }, runId }).pipe(Effect.provide(context))
       )
       assert.deepStrictEqual(completed(resumed), yield* referenceContext)
       for (const path of stepPaths) {

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Data, Effect, Fiber, Result, Schema } from "effect"
+import { Data, Effect, Result, Schema } from "effect"
 import { Journal, Workflow, WorkflowError } from "plait"
-import { completed, entryAt, failure, makeCounts, makeGauge, runFor, stepPaths } from "./support.ts"
+import { completed, entryAt, failure, interrupt, makeCounts, makeGauge, runFor, start, stepPaths } from "./support.ts"
 
 class Boom extends Data.TaggedError("Boom")<{ readonly at: string }> {}
 
@@ -256,9 +256,9 @@ describe("parallel", () => {
               counts.run("slow", Effect.as(Effect.sleep("10 seconds"), 2)).pipe(Effect.onInterrupt(() => counts.hit("slow.interrupted"))))
           }, { concurrency: 2 })
         )
-        const fiber = yield* Effect.forkChild(Workflow.run(Flow, { input: 0, runId: "cut" }))
+        const fiber = yield* start(Workflow.run(Flow, { input: 0, runId: "cut" }))
         yield* runFor(Effect.void, "2 seconds")
-        yield* Fiber.interrupt(fiber)
+        yield* interrupt(fiber)
         assert.strictEqual(counts.of("slow.interrupted"), 1)
         assert.deepStrictEqual(yield* stepPaths("cut"), ["p/fast/fast"])
 

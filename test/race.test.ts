@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Data, Effect, Fiber, Scheduler, Schema } from "effect"
+import { Data, Effect, Option, Scheduler, Schema } from "effect"
 import { Journal, Workflow, WorkflowError } from "plait"
-import { completed, entryAt, failure, makeCounts, runFor, stepPaths } from "./support.ts"
+import { completed, entryAt, failure, interrupt, makeCounts, plant, runFor, start, stepPaths } from "./support.ts"
 
 class Boom extends Data.TaggedError("Boom")<{ readonly at: string }> {}
 
@@ -77,37 +77,39 @@ describe("race", () => {
       assert.isUndefined(yield* entryAt("none", "choice", "answer"))
     }).pipe(Effect.provide(Journal.layerMemory)))
 
-  it.effect("a resumed race replays the journaled winner and runs no loser, even when timing now favors another", () =>
+  it.effect("a resumed race replays its journaled winner, though a fresh race over the same journal would pick another", () =>
     Effect.gen(function*() {
       const counts = makeCounts()
       let firstRun = true
+      // `manual` waits for a signal; `automatic` takes a second. The first run has no signal, so
+      // `automatic` wins. Then the signal arrives: from then on `manual` replays at once and,
+      // declared first, beats `automatic`'s replay in any race run afresh.
       const Flow = Workflow.make("race_resume", { input: Schema.String }).pipe(
-        Workflow.race("answer", {
-          left: Workflow.sequence(
-            Workflow.step("left", { success: Schema.String }, () =>
-              counts.run("left", Effect.as(Effect.sleep(firstRun ? "3 seconds" : "10 seconds"), "L")))
-          ),
-          right: Workflow.sequence(
-            Workflow.step("rightPrep", { success: Schema.Number }, () => counts.run("rightPrep", Effect.succeed(1))),
-            Workflow.step("right", { success: Schema.String }, () =>
-              counts.run("right", Effect.as(Effect.sleep(firstRun ? "5 seconds" : "0 seconds"), "R")))
-          )
+        Workflow.race("decision", {
+          manual: Workflow.signal("approval", { schema: Schema.Boolean }),
+          automatic: Workflow.step("auto", { success: Schema.Boolean }, () =>
+            counts.run("auto", Effect.as(Effect.sleep("1 second"), true)))
         }),
         Workflow.step("after", { success: Schema.String }, (ctx) =>
-          Effect.suspend(() => firstRun ? Effect.fail(new Boom({ at: "after" })) : Effect.succeed(ctx.answer._tag)))
+          Effect.suspend(() => firstRun ? Effect.fail(new Boom({ at: "after" })) : Effect.succeed(ctx.decision._tag)))
       )
-      const first = yield* runFor(Workflow.run(Flow, { input: "k", runId: "rr" }), "3 seconds")
-      assert.instanceOf(failure(first), Boom)
-      const before = counts.snapshot()
-      // The loser had started (and was interrupted): a resume that ran the race again would start it again.
-      assert.deepStrictEqual(before, { left: 1, rightPrep: 1, right: 1 })
-
+      assert.instanceOf(failure(yield* runFor(Workflow.run(Flow, { input: "k", runId: "rr" }), "1 second")), Boom)
+      assert.strictEqual((yield* entryAt("rr", "choice", "decision"))?.value, "\"automatic\"")
+      yield* Workflow.sendSignal(Flow, { runId: "rr", path: "decision/manual/approval", value: false })
       firstRun = false
-      const ctx = completed(yield* runFor(Workflow.run(Flow, { input: "k", runId: "rr" }), "10 seconds"))
-      assert.deepStrictEqual(ctx.answer, { _tag: "left", value: { left: "L" } })
-      assert.strictEqual(ctx.after, "left")
-      // No branch started again: not the winner (replayed), and no loser.
-      assert.deepStrictEqual(counts.snapshot(), before)
+
+      // The premise: the same journal without the recorded winner makes a fresh race pick `manual`.
+      const journal = yield* Journal.Journal
+      const recorded = Option.getOrThrow(yield* journal.load("rr"))
+      yield* plant("rr-fresh", recorded.entries.filter((entry) => entry.kind !== "choice"), recorded.run)
+      const fresh = completed(yield* runFor(Workflow.run(Flow, { input: "k", runId: "rr-fresh" })))
+      assert.deepStrictEqual(fresh.decision, { _tag: "manual", value: { approval: false } })
+
+      const before = counts.snapshot()
+      const ctx = completed(yield* runFor(Workflow.run(Flow, { input: "k", runId: "rr" })))
+      assert.deepStrictEqual(ctx.decision, { _tag: "automatic", value: { auto: true } })
+      assert.strictEqual(ctx.after, "automatic")
+      assert.deepStrictEqual(counts.snapshot(), before, "a branch ran again")
     }).pipe(Effect.provide(Journal.layerMemory)))
 
   it.effect("a race interrupted before any branch won runs again and journals the new winner", () =>
@@ -119,9 +121,9 @@ describe("race", () => {
           b: Workflow.step("b", { success: Schema.String }, () => counts.run("b", Effect.as(Effect.sleep("8 seconds"), "B")))
         })
       )
-      const fiber = yield* Effect.forkChild(Workflow.run(Flow, { input: "k", runId: "cut" }))
+      const fiber = yield* start(Workflow.run(Flow, { input: "k", runId: "cut" }))
       yield* runFor(Effect.void, "2 seconds")
-      yield* Fiber.interrupt(fiber)
+      yield* interrupt(fiber)
       assert.isUndefined(yield* entryAt("cut", "choice", "answer"))
       const ctx = completed(yield* runFor(Workflow.run(Flow, { input: "k", runId: "cut" }), "5 seconds"))
       assert.deepStrictEqual(ctx.answer, { _tag: "a", value: { a: "A" } })
@@ -142,8 +144,7 @@ describe("race", () => {
       completed(yield* runFor(Workflow.run(Flow, { input: "k", runId: "seed" })))
       const seeded = yield* journal.load("seed")
       if (seeded._tag === "None") return assert.fail("seed run missing")
-      yield* journal.start({ ...seeded.value.run, runId: "bad-choice" })
-      yield* journal.append("bad-choice", [{ path: "answer", kind: "choice", seq: 0, value: "\"nope\"" }])
+      yield* plant("bad-choice", [{ path: "answer", kind: "choice", seq: 0, value: "\"nope\"" }], seeded.value.run)
       const before = counts.snapshot()
 
       const error = failure(yield* runFor(Workflow.run(Flow, { input: "k", runId: "bad-choice" })))

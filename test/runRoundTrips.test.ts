@@ -1,16 +1,15 @@
 /**
  * What `Workflow.run` costs in journal round trips, counted with `SqlJournal.makeRoundTrips()`
- * on the SQL journals (DESIGN §5): one write per step, and a resume that needs no new write is
- * the one read of `start`, with no status rewritten.
+ * on the SQL journals (DESIGN §5): one write per step, one statement to take the run's lease
+ * and one to release it, and the journal read in one statement.
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Option, Redacted, Schema } from "effect"
-import { Journal, SqliteJournal, SqlJournal, Workflow } from "plait"
+import { Journal, RunStore, SqliteJournal, SqlJournal, Workflow } from "plait"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { DatabaseSync } from "node:sqlite"
 import { afterAll } from "vitest"
 import { pgUrl, uniquePrefix, withDroppedTables } from "./pg-support.ts"
 
@@ -29,58 +28,61 @@ const Expense = Workflow.make("expense", { input: Schema.Number }).pipe(
   Workflow.step("book", { success: Schema.Boolean }, (ctx) => Effect.succeed(ctx.approval.approved))
 )
 
-/** The round trips of the operations `Workflow.run` uses (the tests' own `load`s aside). */
+/** The round trips of the operations `Workflow.run` uses. */
 const counted = (roundTrips: SqlJournal.RoundTrips) => ({
-  start: roundTrips.of("start"),
+  acquire: roundTrips.of("acquire"),
+  load: roundTrips.of("load"),
   append: roundTrips.of("append"),
-  setStatus: roundTrips.of("setStatus")
+  release: roundTrips.of("release")
 })
 
 /**
- * The round trips of each run, on a journal whose `start` of a new run costs `newStart` and
- * of an existing run one read.
+ * The round trips of each run, on a journal whose `acquire` of a new run costs `newRun` (one
+ * statement on Postgres; BEGIN, INSERT, COMMIT on SQLite), of an existing run `existingRun`, and
+ * of a run it does not lease (a completed one) `missedRun`, which includes reading its journal.
  */
 const suite = (
   name: string,
-  newStart: number,
-  journal: (roundTrips: SqlJournal.RoundTrips) => Layer.Layer<Journal.Journal, unknown>
+  costs: { readonly newRun: number; readonly existingRun: number; readonly missedRun: number },
+  journal: (roundTrips: SqlJournal.RoundTrips) => Layer.Layer<Journal.Journal | RunStore.RunStore, unknown>
 ) =>
   describe(name, () => {
-    it.live("a sequential run: start, one append per step, one setStatus; its resume is one read", () => {
+    it.live("a sequential run: acquire, one append per step, one release; replaying it is acquire and its read", () => {
       const roundTrips = SqlJournal.makeRoundTrips()
       return Effect.gen(function*() {
         const first = yield* Workflow.run(Sequential, { input: 0, runId: "seq" })
         assert.strictEqual(first._tag, "Completed")
-        assert.deepStrictEqual(counted(roundTrips), { start: newStart, append: 3, setStatus: 1 })
+        assert.deepStrictEqual(counted(roundTrips), { acquire: costs.newRun, load: 0, append: 3, release: 1 })
 
         roundTrips.reset()
         const resumed = yield* Workflow.run(Sequential, { input: 0, runId: "seq" })
         assert.deepStrictEqual(resumed, first)
-        assert.deepStrictEqual(counted(roundTrips), { start: 1, append: 0, setStatus: 0 })
-        assert.strictEqual(roundTrips.total, 1)
+        assert.deepStrictEqual(counted(roundTrips), { acquire: costs.missedRun, load: 0, append: 0, release: 0 })
+        assert.strictEqual(roundTrips.total, costs.missedRun)
         const stored = Option.getOrThrow(yield* (yield* Journal.Journal).load("seq"))
         assert.strictEqual(stored.run.status, "completed")
+        assert.isUndefined(stored.run.owner)
       }).pipe(Effect.provide(journal(roundTrips)))
     })
 
-    it.live("a suspended run still waiting is one read; woken, it is marked running before it writes", () => {
+    it.live("a suspended run still waiting costs acquire, load and release; woken, it writes only its new step", () => {
       const roundTrips = SqlJournal.makeRoundTrips()
       return Effect.gen(function*() {
         const journal = yield* Journal.Journal
         const status = Effect.orDie(Effect.map(journal.load("exp"), (loaded) => Option.getOrThrow(loaded).run.status))
         const first = yield* Workflow.run(Expense, { input: 5, runId: "exp" })
         assert.strictEqual(first._tag, "Suspended")
-        assert.deepStrictEqual(counted(roundTrips), { start: newStart, append: 1, setStatus: 1 })
+        assert.deepStrictEqual(counted(roundTrips), { acquire: costs.newRun, load: 0, append: 1, release: 1 })
 
         roundTrips.reset()
         const still = yield* Workflow.run(Expense, { input: 5, runId: "exp" })
         assert.strictEqual(still._tag, "Suspended")
-        assert.deepStrictEqual(counted(roundTrips), { start: 1, append: 0, setStatus: 0 })
-        assert.strictEqual(yield* status, "suspended")
+        assert.deepStrictEqual(counted(roundTrips), { acquire: costs.existingRun, load: 1, append: 0, release: 1 })
+        assert.strictEqual(yield* status, "waiting")
 
         yield* Workflow.sendSignal(Expense, { runId: "exp", path: "approval", value: { approved: true } })
         roundTrips.reset()
-        // Before `book` is written the run is marked running, so a crash leaves it running.
+        // While it runs the run is marked running, so a crash leaves it to be taken over.
         const observed: Array<string> = []
         const done = yield* Workflow.run(Expense, {
           input: 5,
@@ -89,57 +91,20 @@ const suite = (
             event._tag === "Started" ? Effect.map(status, (s) => void observed.push(`${event.path}: ${s}`)) : Effect.void
         })
         assert.strictEqual(done._tag, "Completed")
-        assert.deepStrictEqual(observed, ["book: suspended"])
-        // the read, "running", the append of `book`, "completed"
-        assert.deepStrictEqual(counted(roundTrips), { start: 1, append: 1, setStatus: 2 })
+        assert.deepStrictEqual(observed, ["book: running"])
+        // The run's own load, and the observer's.
+        assert.deepStrictEqual(counted(roundTrips), { acquire: costs.existingRun, load: 2, append: 1, release: 1 })
         assert.strictEqual(yield* status, "completed")
       }).pipe(Effect.provide(journal(roundTrips)))
     })
   })
 
 let files = 0
-suite("SQLite", 2, (roundTrips) =>
+suite("SQLite", { newRun: 3, existingRun: 4, missedRun: 5 }, (roundTrips) =>
   SqliteJournal.layer({ filename: Path.join(root, `${files++}.sqlite`), roundTrips }))
 
-describe("SQLite start", () => {
-  // SQLite's start reads first and inserts only a new run. Another process creating the run
-  // between the two is simulated by a second connection writing it just before the insert.
-  it.live("a run another process creates between the read and the insert is read back", () => {
-    const filename = Path.join(root, `${files++}.sqlite`)
-    const counter = SqlJournal.makeRoundTrips()
-    let starts = 0
-    const roundTrips: SqlJournal.RoundTrips = {
-      get total() {
-        return counter.total
-      },
-      of: counter.of,
-      reset: counter.reset,
-      record: (operation, count) => {
-        counter.record(operation, count)
-        if (operation === "start" && ++starts === 2) {
-          const other = new DatabaseSync(filename)
-          other.prepare(
-            "INSERT INTO plait_runs (run_id, workflow, fingerprint, input, status) VALUES (?, ?, ?, ?, ?)"
-          ).run("raced", "w", "f", "\"theirs\"", "suspended")
-          other.close()
-        }
-      }
-    }
-    return Effect.gen(function*() {
-      const journal = yield* Journal.Journal
-      const loaded = yield* journal.start({ runId: "raced", workflow: "w", fingerprint: "f", input: "\"mine\"", status: "running" })
-      assert.deepStrictEqual(loaded, {
-        run: { runId: "raced", workflow: "w", fingerprint: "f", input: "\"theirs\"", status: "suspended" },
-        entries: []
-      })
-      // the read, the insert that found the run there, the read again
-      assert.strictEqual(counter.of("start"), 3)
-    }).pipe(Effect.provide(SqliteJournal.layer({ filename, roundTrips })))
-  })
-})
-
 describe.skipIf(pgUrl === undefined)("Postgres", () => {
-  suite("PgJournal", 1, (roundTrips) => {
+  suite("PgJournal", { newRun: 1, existingRun: 1, missedRun: 2 }, (roundTrips) => {
     const tablePrefix = uniquePrefix()
     return Layer.merge(
       SqlJournal.layer({ tablePrefix, roundTrips }),

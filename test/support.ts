@@ -3,9 +3,9 @@
  * on a deadlock, counting side effects, and reading back what a run journaled.
  */
 import { assert } from "@effect/vitest"
-import { Cause, Duration, Effect, Exit, Fiber, Layer, Option } from "effect"
+import { Cause, Context, Duration, Effect, Exit, Fiber, Layer, Option } from "effect"
 import { TestClock } from "effect/testing"
-import { Journal, type Workflow } from "plait"
+import { Journal, RunStore, type Workflow } from "plait"
 
 /** Lets every runnable fiber reach its next wait (a sleep, a deferred) before time moves. */
 const settle: Effect.Effect<void> = Effect.gen(function*() {
@@ -30,15 +30,39 @@ export const advance = (total: Duration.Input, tick: Duration.Input = "1 second"
   })
 
 /**
+ * Starts `run` in a fiber the test does not wait for when it ends. A run that cannot be
+ * interrupted (an uninterruptible step, say) would otherwise hold the test open for ever after
+ * it failed: with this, the test fails and the stuck fiber is left behind.
+ */
+export const start = <A, E, R>(run: Effect.Effect<A, E, R>): Effect.Effect<Fiber.Fiber<A, E>, never, R> =>
+  Effect.forkDetach(run)
+
+/** Polls `fiber` a bounded number of scheduler turns: its exit, or `undefined` if still running. */
+const poll = <A, E>(fiber: Fiber.Fiber<A, E>): Effect.Effect<Exit.Exit<A, E> | undefined> =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 1_000 && fiber.pollUnsafe() === undefined; i++) yield* Effect.yieldNow
+    return fiber.pollUnsafe()
+  })
+
+/**
  * The exit of a forked run that must have finished by now. Fails the test (rather than hanging
  * it) when the run is still going: a deadlock, or a wait the test did not advance time for.
  */
 export const finished = <A, E>(fiber: Fiber.Fiber<A, E>): Effect.Effect<Exit.Exit<A, E>> =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 1_000 && fiber.pollUnsafe() === undefined; i++) yield* Effect.yieldNow
-    const exit = fiber.pollUnsafe()
+  Effect.map(poll(fiber), (exit) => {
     assert.isDefined(exit, "the run has not finished: it deadlocked, or waits on time the test did not advance")
     return exit!
+  })
+
+/**
+ * Interrupts a run and checks it stopped. `Fiber.interrupt` would wait for ever on a run that
+ * cannot be interrupted; this fails the test instead.
+ */
+export const interrupt = <A, E>(fiber: Fiber.Fiber<A, E>): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    fiber.interruptUnsafe()
+    const exit = yield* poll(fiber)
+    assert.isDefined(exit, "the run did not stop when interrupted: something in it is uninterruptible")
   })
 
 /** Forks `run`, moves the clock by `time` (in `tick` steps), and returns the run's exit. */
@@ -48,7 +72,7 @@ export const runFor = <A, E, R>(
   tick?: Duration.Input
 ): Effect.Effect<Exit.Exit<A, E>, never, R> =>
   Effect.gen(function*() {
-    const fiber = yield* Effect.forkChild(run)
+    const fiber = yield* start(run)
     yield* advance(time, tick)
     return yield* finished(fiber)
   })
@@ -122,20 +146,52 @@ export const stepPaths = (runId: string) =>
 export const entryAt = (runId: string, kind: Journal.EntryKind, path: string) =>
   Effect.map(entriesOf(runId), (entries) => entries.find((entry) => entry.kind === kind && entry.path === path))
 
+/** A layer providing a memory backend, with its journal wrapped by `wrap`. */
+export const memoryLayer = (
+  wrap: (journal: Journal.Journal["Service"]) => Journal.Journal["Service"] = (journal) => journal,
+  memory = Journal.makeMemory()
+): Layer.Layer<Journal.Journal | RunStore.RunStore> =>
+  Layer.succeedContext(Context.make(Journal.Journal, wrap(memory.journal)).pipe(Context.add(RunStore.RunStore, memory.store)))
+
 /**
  * An in-memory journal that records the size of every `append` batch, to observe how writes
  * are grouped.
  */
 export const countingJournal = () => {
-  const inner = Journal.makeMemory()
   const batches: Array<ReadonlyArray<Journal.JournalEntry>> = []
-  const layer = Layer.succeed(Journal.Journal, {
+  const layer = memoryLayer((inner) => ({
     ...inner,
-    append: (runId, entries) =>
+    append: (lease, entries) =>
       Effect.suspend(() => {
         batches.push([...entries])
-        return inner.append(runId, entries)
+        return inner.append(lease, entries)
       })
-  })
+  }))
   return { layer, batches }
 }
+
+/**
+ * Writes entries into a stored run from outside it, as a hand editing the journal would: takes
+ * the run's lease, appends, and gives the run back with the status it had (or `status`).
+ */
+export const plant = (
+  runId: string,
+  entries: ReadonlyArray<Journal.JournalEntry>,
+  record?: Journal.RunRecord,
+  status?: Journal.Release["status"]
+) =>
+  Effect.gen(function*() {
+    const journal = yield* Journal.Journal
+    const loaded = yield* journal.load(runId)
+    const known = Option.isSome(loaded) ? loaded.value.run : undefined
+    const source = known ?? record
+    if (source === undefined) return assert.fail(`run ${runId} is not in the journal`)
+    const acquired = yield* journal.acquire(
+      { runId, workflow: source.workflow, fingerprint: source.fingerprint, input: source.input },
+      { owner: "test-hand", leaseMs: 60_000, anyFingerprint: true }
+    )
+    if (acquired.lease === undefined) return assert.fail(`run ${runId} could not be leased to plant entries`)
+    yield* journal.append(acquired.lease, entries)
+    const previous = known === undefined || known.status === "running" ? "queued" : known.status
+    yield* journal.release(acquired.lease, { status: status ?? previous, error: known?.error })
+  })

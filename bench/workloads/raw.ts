@@ -144,9 +144,9 @@ const rawTrial = (
   return effectTrial(
     layer,
     Effect.gen(function*() {
-      // The run row the entries' foreign key points at, written as plait's `start` writes it.
+      // The run row the entries' foreign key points at, made as a run makes it.
       const journal = yield* Journal.Journal
-      yield* journal.start({ runId: RUN_ID, workflow: "raw", fingerprint: "[]", input: "0", status: "running" })
+      yield* journal.acquire({ runId: RUN_ID, workflow: "raw", fingerprint: "[]", input: "0" }, { owner: "raw", leaseMs: 600_000 })
       driver = yield* Raw
       yield* setup(driver, sql)
       before = driver.statements()

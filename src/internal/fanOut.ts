@@ -6,14 +6,15 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
 import { JournalError } from "../Journal.ts"
 import { ParallelFailure } from "../WorkflowError.ts"
-import * as Schema from "effect/Schema"
 import { jsonCodec } from "./codec.ts"
+import { isRunFault } from "./faults.ts"
 import type { ErrorStrategy, Tolerance } from "./node.ts"
 import type { RunState } from "./runState.ts"
 import { decodeStored } from "./step.ts"
-import { isSuspend } from "./suspend.ts"
+import { isSuspend, mergeSuspends, type Suspend } from "./suspend.ts"
 
 /**
  * The tasks of a block: one element each (a forEach's items, a block's branches), the key of
@@ -27,6 +28,9 @@ export interface Tasks {
   readonly keyAt: (index: number) => string
   readonly runAt: (index: number, state: RunState) => Effect.Effect<unknown, unknown, unknown>
 }
+
+/** Every task's key, for the records that name them all (a settled block's outcome). */
+const keysOf = (tasks: Tasks): ReadonlyArray<string> => tasks.items.map((_, index) => tasks.keyAt(index))
 
 export interface FanOutOptions {
   readonly path: string
@@ -53,7 +57,11 @@ export const fanOut = (
   return Effect.flatMap(exits, (all) => settleExits(tasks, all as ReadonlyArray<Exit.Exit<unknown, unknown>>, state, options))
 }
 
-/** Runs the tasks at the bound; failFast returns their values, the other strategies their exits. */
+/**
+ * Runs the tasks at the bound; failFast returns their values, the other strategies their exits.
+ * A task that suspends (waits for a signal or, under a worker, a sleep) is not a failure: under
+ * failFast its siblings go on, and the block suspends once none is left running, with every wait.
+ */
 const runAll = (tasks: Tasks, stateAt: (index: number) => RunState, options: FanOutOptions) => {
   const concurrency = options.concurrency ?? "unbounded"
   const onSuccess = options.onSuccess
@@ -61,43 +69,98 @@ const runAll = (tasks: Tasks, stateAt: (index: number) => RunState, options: Fan
     ? (_item: unknown, index: number) => tasks.runAt(index, stateAt(index))
     : (_item: unknown, index: number) =>
       Effect.tap(tasks.runAt(index, stateAt(index)), () => Effect.sync(() => onSuccess(tasks.keyAt(index))))
-  return options.onError === "failFast"
-    ? Effect.forEach(tasks.items, run, { concurrency })
-    : Effect.forEach(tasks.items, (item, index) => Effect.exit(run(item, index)), { concurrency })
+  if (options.onError !== "failFast") {
+    return Effect.forEach(tasks.items, (item, index) => Effect.exit(run(item, index)), { concurrency })
+  }
+  const suspended: Array<Suspend> = []
+  const parked = (item: unknown, index: number) =>
+    Effect.catchIf(run(item, index), isSuspend, (suspend) => Effect.sync(() => void suspended.push(suspend)))
+  return Effect.flatMap(
+    Effect.forEach(tasks.items, parked, { concurrency }),
+    (values) => (suspended.length > 0 ? Effect.fail(mergeSuspends(suspended)) : Effect.succeed(values))
+  )
 }
 
 /**
  * Under `"settle"` a failed branch is part of the block's outcome, which later steps may already
- * have acted on. So the keys that failed are journaled when the block completes, and on resume
- * those branches replay the failure their steps recorded instead of running again (a branch that
- * now succeeded would change a context the journal already depends on).
+ * have acted on. So when the block completes with failures, the outcome of every branch is
+ * journaled, and on resume each branch replays it: a failed one the failure its steps recorded
+ * (a branch that now succeeded would change a context the journal already depends on), a
+ * succeeded one its journaled outputs, never running a step. A record that names a branch the
+ * block lacks, or that the replay contradicts, is corrupt.
  */
 const settleDurably = (tasks: Tasks, state: RunState, options: FanOutOptions) => {
-  const recorded = state.stored("choice", options.path)
-  const failedBefore = recorded === undefined
-    ? Exit.succeed(undefined)
-    : Exit.map(decodeStored(state, options.path, settledCodec, recorded.value), (value) =>
-      new Set((value as { readonly failed: ReadonlyArray<string> }).failed))
-  return Effect.flatMap(failedBefore, (failed) => {
-    const replaying: RunState = { ...state, replayFailures: true }
-    const stateAt = (index: number) => (failed?.has(tasks.keyAt(index)) ? replaying : state)
+  // A settled block's record names every branch, so here every key is needed.
+  const keys = keysOf(tasks)
+  const stored = state.stored("choice", options.path)
+  const recorded = stored === undefined ? Exit.succeed(undefined) : settledRecord(keys, state, options, stored.value)
+  return Effect.flatMap(recorded, (record) => {
+    const failedState: RunState = { ...state, recorded: "failed" }
+    const succeededState: RunState = { ...state, recorded: "succeeded" }
+    const stateAt = (index: number) => {
+      const outcome = record?.get(keys[index]!)
+      return outcome === undefined ? state : outcome ? failedState : succeededState
+    }
     return runAll(tasks, stateAt, options).pipe(
       Effect.flatMap((exits) => settleExits(tasks, exits as ReadonlyArray<Exit.Exit<unknown, unknown>>, state, options)),
-      Effect.tap((results) => {
-        if (recorded !== undefined) return Effect.void
-        const failedKeys: Array<string> = []
-        results.forEach((result, i) => {
-          if (Result.isFailure(result as Result.Result<unknown, unknown>)) failedKeys.push(tasks.keyAt(i))
-        })
-        return failedKeys.length === 0
-          ? Effect.void
-          : state.writer.write({ path: options.path, kind: "choice", seq: 0, value: JSON.stringify({ failed: failedKeys }) })
+      Effect.flatMap((results) => {
+        const failed = (i: number) => Result.isFailure(results[i] as Result.Result<unknown, unknown>)
+        if (record !== undefined) {
+          const contradicted = keys.find((key, i) => record.has(key) && record.get(key) !== failed(i))
+          return contradicted === undefined
+            ? Effect.succeed(results)
+            : corrupt(state, options.path, `branch ${contradicted} replayed differently from its recorded outcome`)
+        }
+        if (!keys.some((_, i) => failed(i))) return Effect.succeed(results)
+        const outcome = {
+          failed: keys.filter((_, i) => failed(i)),
+          succeeded: keys.filter((_, i) => !failed(i))
+        }
+        return Effect.as(
+          state.writer.write({ path: options.path, kind: "choice", seq: 0, value: JSON.stringify(outcome) }),
+          results
+        )
       })
     )
   })
 }
 
-const settledCodec = jsonCodec(Schema.Struct({ failed: Schema.Array(Schema.String) }))
+const settledCodec = jsonCodec(Schema.Struct({
+  failed: Schema.Array(Schema.String),
+  succeeded: Schema.Array(Schema.String)
+}))
+
+/** A settled block's record, checked: each branch's outcome (`true` for failed), by key. */
+const settledRecord = (
+  keys: ReadonlyArray<string>,
+  state: RunState,
+  options: FanOutOptions,
+  text: string
+): Exit.Exit<ReadonlyMap<string, boolean>, JournalError> => {
+  const decoded = decodeStored(state, options.path, settledCodec, text)
+  if (Exit.isFailure(decoded)) return Exit.failCause(decoded.cause)
+  const { failed, succeeded } = decoded.value as {
+    readonly failed: ReadonlyArray<string>
+    readonly succeeded: ReadonlyArray<string>
+  }
+  const outcomes = new Map<string, boolean>()
+  const known = new Set(keys)
+  for (const [list, isFailure] of [[failed, true], [succeeded, false]] as const) {
+    for (const key of list) {
+      if (!known.has(key)) return corrupt(state, options.path, `the record names ${key}, which is not a branch of the block`)
+      if (outcomes.has(key)) return corrupt(state, options.path, `the record names ${key} twice`)
+      outcomes.set(key, isFailure)
+    }
+  }
+  // Written only when some branch failed, and only when the failures were tolerated.
+  if (failed.length === 0 || failed.length > tolerated(options.tolerate, keys.length)) {
+    return corrupt(state, options.path, `the record has ${failed.length} failed branches; the block could not settle so`)
+  }
+  return Exit.succeed(outcomes)
+}
+
+const corrupt = (state: RunState, path: string, detail: string) =>
+  Exit.fail(new JournalError({ reason: "Corrupt", runId: state.runId, path, detail }))
 
 const settleExits = (
   tasks: Tasks,
@@ -108,6 +171,7 @@ const settleExits = (
   const failures: Record<string, unknown> = {}
   const successes: Record<string, unknown> = {}
   const results: Array<Result.Result<unknown, unknown>> = []
+  const suspended: Array<Suspend> = []
   for (let i = 0; i < exits.length; i++) {
     const exit = exits[i]!
     const key = tasks.keyAt(i)
@@ -117,14 +181,17 @@ const settleExits = (
       continue
     }
     const error = Cause.findErrorOption(exit.cause)
-    // A suspension, an interruption, a defect or a journal fault is not a branch failure to
-    // collect: it ends the block. A storage fault turned into a branch `Result` would be hidden.
-    if (error._tag === "None" || isSuspend(error.value) || error.value instanceof JournalError) {
-      return exit as Exit.Exit<never, unknown>
+    // An interruption, a defect or a run fault is not a branch failure to collect: it ends the
+    // block. A storage fault turned into a branch `Result` would be hidden.
+    if (error._tag === "None" || isRunFault(error.value)) return exit as Exit.Exit<never, unknown>
+    if (isSuspend(error.value)) {
+      suspended.push(error.value)
+      continue
     }
     failures[key] = error.value
     results.push(Result.fail(error.value))
   }
+  if (suspended.length > 0) return Effect.fail(mergeSuspends(suspended))
   const failed = exits.length - Object.keys(successes).length
   if (options.onError === "settle" && failed <= tolerated(options.tolerate, exits.length)) {
     return Effect.succeed(results)

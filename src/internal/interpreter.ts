@@ -6,6 +6,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as DateTime from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -31,10 +32,11 @@ import type {
   StepNode
 } from "./node.ts"
 import { childPath, itemPath } from "./path.ts"
-import type { RunState } from "./runState.ts"
-import { signalCodecOf } from "./signal.ts"
+import { notify, type RunState, type StepEvent } from "./runState.ts"
+import { awaitsSignal, journalItems, signalCodecOf } from "./signal.ts"
 import { decodeStored, runStep } from "./step.ts"
-import { isSuspend, Suspend } from "./suspend.ts"
+import { isRunFault } from "./faults.ts"
+import { isSuspend, mergeSuspends, type Suspend, suspendOn } from "./suspend.ts"
 
 type Run<A = Ctx> = Effect.Effect<A, unknown, unknown>
 
@@ -95,21 +97,27 @@ const runNode = (node: Node, ctx: Ctx, prefix: string, state: RunState): Run<unk
     case "Step":
       return runStep(node, path, state, ctx)
     case "Parallel":
-      return runParallel(node, ctx, path, state)
+      return inSpan("plait.parallel", path, state, runParallel(node, ctx, path, state))
     case "Chord":
-      return runChord(node, ctx, path, state)
+      return inSpan("plait.chord", path, state, runChord(node, ctx, path, state))
     case "Race":
-      return runRace(node, ctx, path, state)
+      return inSpan("plait.race", path, state, runRace(node, ctx, path, state))
     case "ForEach":
-      return runForEach(node, ctx, path, state)
+      return inSpan("plait.forEach", path, state, runForEach(node, ctx, path, state))
     case "Branch":
-      return runBranch(node, ctx, path, state)
+      return inSpan("plait.branch", path, state, runBranch(node, ctx, path, state))
     case "Sleep":
-      return runSleep(node, path, state)
+      return inSpan("plait.sleep", path, state, runSleep(node, path, state))
     case "Signal":
-      return runSignal(node, path, state)
+      return inSpan("plait.signal", path, state, runSignal(node, path, state))
   }
 }
+
+/** Every block and wait runs in a span of its own, so a trace nests steps under their blocks. */
+const inSpan = <A>(name: string, path: string, state: RunState, effect: Run<A>): Run<A> =>
+  effect.pipe(Effect.withSpan(name, { attributes: { "plait.run_id": state.runId, "plait.path": path } }, noStackTrace))
+
+const noStackTrace = { captureStackTrace: false } as const
 
 /** Tells the writer when tasks may run at once, so it batches their completions. */
 const concurrently = <A, E, R>(
@@ -146,7 +154,7 @@ const runParallel = (node: ParallelNode, ctx: Ctx, path: string, state: RunState
       concurrency: node.concurrency,
       onSuccess: node.merge === "lastWins" ? (key) => order.push(key) : undefined
     })
-  ).pipe(Effect.flatMap((results) => mergeBranches(node, path, state, tasks, results, order)))
+  ).pipe(Effect.flatMap((results) => mergeBranches(node, path, state, results, order)))
 }
 
 /**
@@ -166,30 +174,31 @@ const mergeBranches = (
   node: ParallelNode,
   path: string,
   state: RunState,
-  tasks: Tasks,
   results: ReadonlyArray<unknown>,
   completionOrder: ReadonlyArray<string>
 ): Run => {
   const lone = loneStepsOf(node)
+  const keyAt = (i: number) => node.branches[i]![0]
   const deltaAt = (i: number, result: unknown): Ctx => {
     const step = lone[i]
     return step === undefined ? result as Ctx : { [step.name]: result }
   }
   if (node.onError === "settle" || node.merge === "collect") {
     const collected: Ctx = {}
-    results.forEach((result, i) => (collected[tasks.keyAt(i)] = deltaAt(i, result)))
+    results.forEach((result, i) => (collected[keyAt(i)] = deltaAt(i, result)))
     return Effect.succeed({ [node.name]: collected })
   }
   if (node.merge === "deep") return Effect.succeed(deepMergeBranches(lone, results))
-  const byKey = new Map(results.map((result, i) => [tasks.keyAt(i), deltaAt(i, result)]))
-  return Effect.map(journaledOrder(path, state, completionOrder), (order) =>
+  const byKey = new Map(results.map((result, i) => [keyAt(i), deltaAt(i, result)]))
+  return Effect.map(journaledOrder(path, state, node.branches.map(([key]) => key), completionOrder), (order) =>
     mergeAll(order.map((key) => byKey.get(key)!), shallowMerge))
 }
 
 /**
  * `mergeAll(deltas, deepMerge)` in one pass: the accumulator is ours, so each branch's keys are
  * added to it instead of copying everything merged so far (quadratic in the branch count). A key
- * two branches share merges exactly as `deepMerge` merges it.
+ * two branches share merges exactly as `deepMerge` merges it. A lone step's output goes in under
+ * its name.
  */
 const deepMergeBranches = (lone: ReadonlyArray<StepNode | undefined>, results: ReadonlyArray<unknown>): Ctx => {
   const out: Ctx = {}
@@ -209,13 +218,46 @@ const deepMergeBranches = (lone: ReadonlyArray<StepNode | undefined>, results: R
 }
 
 /** The `lastWins` completion order: the journaled one on resume, else this run's, journaled now. */
-const journaledOrder = (path: string, state: RunState, completionOrder: ReadonlyArray<string>) => {
+const journaledOrder = (
+  path: string,
+  state: RunState,
+  keys: ReadonlyArray<string>,
+  completionOrder: ReadonlyArray<string>
+) => {
   const stored = state.stored("order", path)
-  if (stored !== undefined) return decodeStored(state, path, orderCodec, stored.value) as Exit.Exit<Array<string>, JournalError>
-  return Effect.as(
-    state.writer.write({ path, kind: "order", seq: 0, value: JSON.stringify(completionOrder) }),
-    completionOrder
-  )
+  const order = stored !== undefined
+    ? storedOrder(path, state, keys, stored.value)
+    : Effect.as(state.writer.write({ path, kind: "order", seq: 0, value: JSON.stringify(completionOrder) }), completionOrder)
+  return reported(state, order, (order) => ({
+    _tag: "LastWinsOrder",
+    runId: state.runId,
+    path,
+    order: [...order],
+    replayed: stored !== undefined
+  }))
+}
+
+/** A journaled order must name each branch once: one that skipped a branch would drop its delta. */
+const storedOrder = (
+  path: string,
+  state: RunState,
+  keys: ReadonlyArray<string>,
+  text: string
+): Exit.Exit<ReadonlyArray<string>, JournalError> => {
+  const decoded = decodeStored(state, path, orderCodec, text)
+  if (Exit.isFailure(decoded)) return Exit.failCause(decoded.cause)
+  const order = decoded.value as ReadonlyArray<string>
+  const expected = new Set(keys)
+  return order.length === keys.length && new Set(order).size === order.length && order.every((key) => expected.has(key))
+    ? Exit.succeed(order)
+    : Exit.fail(
+      new JournalError({
+        reason: "Corrupt",
+        runId: state.runId,
+        path,
+        detail: `the completion order ${text} does not name each branch (${keys.join(", ")}) once`
+      })
+    )
 }
 
 const runChord = (node: ChordNode, ctx: Ctx, path: string, state: RunState): Run =>
@@ -232,16 +274,17 @@ const runChord = (node: ChordNode, ctx: Ctx, path: string, state: RunState): Run
 const runRace = (node: RaceNode, ctx: Ctx, path: string, state: RunState): Run => {
   const stored = state.stored("choice", path)
   const tagged = (key: string, delta: Ctx): Ctx => ({ [node.name]: { _tag: key, value: delta } })
+  const won = (replayed: boolean) => (winner: string): StepEvent => ({ _tag: "RaceWon", runId: state.runId, path, winner, replayed })
   if (stored !== undefined) {
-    return Effect.flatMap(decodeStored(state, path, keyCodecOf(node.branches), stored.value), (key) =>
-      Effect.map(runCase(node.branches, key as string, ctx, path, state), (delta) => tagged(key as string, delta)))
+    const winner = decodeStored(state, path, keyCodecOf(node.branches), stored.value) as Exit.Exit<string, JournalError>
+    return Effect.flatMap(reported(state, winner, won(true)), (key) =>
+      Effect.map(runCase(node.branches, key, ctx, path, state), (delta) => tagged(key, delta)))
   }
   const raced = concurrently(state, node.branches.length, undefined, firstSuccess(node, ctx, path, state))
-  return Effect.flatMap(raced, ([key, delta]) =>
-    Effect.as(
-      state.writer.write({ path, kind: "choice", seq: 0, value: JSON.stringify(key) }),
-      tagged(key, delta)
-    ))
+  return Effect.flatMap(raced, ([key, delta]) => {
+    const journaled = Effect.as(state.writer.write({ path, kind: "choice", seq: 0, value: JSON.stringify(key) }), key)
+    return Effect.as(reported(state, journaled, won(false)), tagged(key, delta))
+  })
 }
 
 /**
@@ -255,7 +298,7 @@ const firstSuccess = (node: RaceNode, ctx: Ctx, path: string, state: RunState) =
     if (node.branches.length === 0) return yield* new RaceFailure({ runId: state.runId, path, failures: {} })
     const winner = yield* Deferred.make<readonly [string, Ctx], unknown>()
     const failures: Record<string, unknown> = {}
-    let waiting: Suspend | undefined
+    const waiting: Array<Suspend> = []
     let pending = node.branches.length
     const fibers = yield* Effect.forEach(node.branches, ([key, nodes]) =>
       Effect.forkChild(
@@ -263,15 +306,17 @@ const firstSuccess = (node: RaceNode, ctx: Ctx, path: string, state: RunState) =
           Effect.flatMap((exit) => {
             if (Exit.isSuccess(exit)) return Deferred.succeed(winner, [key, exit.value] as const)
             const error = Cause.findErrorOption(exit.cause)
-            // An interruption, a defect or a journal fault is not a lost branch: it ends the race.
-            if (error._tag === "None" || error.value instanceof JournalError) {
+            // An interruption, a defect or a run fault is not a lost branch: it ends the race.
+            if (error._tag === "None" || isRunFault(error.value)) {
               return Deferred.done(winner, exit as Exit.Exit<never, unknown>)
             }
-            if (isSuspend(error.value)) waiting ??= error.value
+            if (isSuspend(error.value)) waiting.push(error.value)
             else failures[key] = error.value
-            return --pending === 0
-              ? Deferred.fail(winner, waiting ?? new RaceFailure({ runId: state.runId, path, failures }))
-              : Effect.void
+            if (--pending > 0) return Effect.void
+            return Deferred.fail(
+              winner,
+              waiting.length > 0 ? mergeSuspends(waiting) : new RaceFailure({ runId: state.runId, path, failures })
+            )
           })
         )
       ))
@@ -300,7 +345,7 @@ const runForEach = (node: ForEachNode, ctx: Ctx, path: string, state: RunState):
           : runSegment(body.nodes, itemCtx, keyAt(index), state)
       }
     }
-    return concurrently(
+    const run = concurrently(
       state,
       items.length,
       node.concurrency,
@@ -311,6 +356,9 @@ const runForEach = (node: ForEachNode, ctx: Ctx, path: string, state: RunState):
         tolerate: node.tolerate
       })
     ).pipe(Effect.map((results) => ({ [node.name]: results })))
+    if (!(body._tag === "Segment" && awaitsSignal(body.nodes))) return run
+    // Items that wait for signals are journaled by path when the forEach starts: all of them.
+    return Effect.andThen(journalItems(path, state, items.map((_, index) => keyAt(index))), run)
   })
 
 /**
@@ -349,7 +397,14 @@ const runBranch = (node: BranchNode, ctx: Ctx, path: string, state: RunState): R
       }
       return Effect.as(state.writer.write({ path, kind: "choice", seq: 0, value: JSON.stringify(key) }), key)
     })
-  return Effect.flatMap(chosen, (key) =>
+  const reportedChoice = reported(state, chosen, (choice): StepEvent => ({
+    _tag: "BranchChosen",
+    runId: state.runId,
+    path,
+    choice,
+    replayed: stored !== undefined
+  }))
+  return Effect.flatMap(reportedChoice, (key) =>
     Effect.map(runCase(node.cases, key, ctx, path, state), (delta) => ({ [node.name]: { _tag: key, ...delta } })))
 }
 
@@ -364,24 +419,55 @@ const runCase = (
 
 // --- sleep and signal ----------------------------------------------------------------------
 
+/**
+ * A durable sleep. Under a worker (`suspendSleeps`) the run is released until the wake time
+ * instead of holding its slot; run directly, the remaining time is slept in process.
+ */
 const runSleep = (node: SleepNode, path: string, state: RunState): Run =>
-  Effect.flatMap(deadline(path, state, node.duration), ({ at, now }) =>
-    at > now ? Effect.as(Effect.sleep(at - now), {}) : Effect.succeed({}))
+  Effect.flatMap(deadline(path, state, node.duration), ({ at, now }) => {
+    const woke = Effect.as(notify(state, { _tag: "Woke", runId: state.runId, path }), {})
+    if (at <= now || state.readOnly) return woke
+    const sleeping = notify(state, { _tag: "Sleeping", runId: state.runId, path, wakeAt: DateTime.makeUnsafe(at) })
+    return Effect.andThen(
+      sleeping,
+      state.suspendSleeps
+        ? Effect.fail(suspendOn({ path, kind: "sleep", until: at }))
+        : Effect.andThen(Effect.sleep(at - now), woke)
+    )
+  })
 
 const runSignal = (node: SignalNode, path: string, state: RunState): Run => {
   const stored = state.stored("signal", path)
   if (stored !== undefined) {
-    return Effect.map(decodeStored(state, path, signalCodecOf(node), stored.value), (value) => ({ [node.name]: value }))
+    const value = decodeStored(state, path, signalCodecOf(node), stored.value)
+    const received = reported(state, value, (): StepEvent => ({ _tag: "SignalReceived", runId: state.runId, path }))
+    return Effect.map(received, (value) => ({ [node.name]: value }))
   }
   const timeout = node.timeout
-  if (timeout === undefined) return Effect.fail(new Suspend(path, "signal"))
+  if (timeout === undefined) return awaitSignal(path, state, undefined)
   return Effect.flatMap(deadline(path, state, timeout), ({ at, now }): Run =>
     now < at
-      ? Effect.fail(new Suspend(path, "signal"))
+      ? awaitSignal(path, state, at)
       : Effect.fail(
         new SignalTimeout({ runId: state.runId, path, timeout: Duration.format(Duration.fromInputUnsafe(timeout)) })
       ))
 }
+
+/** Suspends the run at a signal not delivered yet, reporting the wait and its deadline. */
+const awaitSignal = (path: string, state: RunState, deadline: number | undefined) =>
+  Effect.andThen(
+    notify(state, {
+      _tag: "AwaitingSignal",
+      runId: state.runId,
+      path,
+      deadline: deadline === undefined ? undefined : DateTime.makeUnsafe(deadline)
+    }),
+    Effect.fail(suspendOn({ path, kind: "signal", until: deadline }))
+  )
+
+/** Reports the event a journaled decision makes, once it is made or read back. */
+const reported = <A, E, R>(state: RunState, decision: Effect.Effect<A, E, R>, event: (value: A) => StepEvent) =>
+  Effect.tap(decision, (value) => notify(state, event(value)))
 
 /**
  * A deadline `duration` after the first time the run reached `path`: journaled then, read back
@@ -393,14 +479,16 @@ const deadline = (path: string, state: RunState, duration: Duration.Input) =>
     const stored = state.stored("wake", path)
     if (stored !== undefined) return { at: (yield* decodeStored(state, path, wakeCodec, stored.value)) as number, now }
     const at = now + Duration.toMillis(Duration.fromInputUnsafe(duration))
-    yield* state.writer.write({ path, kind: "wake", seq: 0, value: JSON.stringify(at) })
+    // When the wait began, so a timeline can draw it.
+    yield* state.writer.write({ path, kind: "wake", seq: 0, value: JSON.stringify(at), startedAt: now })
     return { at, now }
   })
 
 // --- codecs for journaled decisions ---------------------------------------------------------
 
 const orderCodec = jsonCodec(Schema.Array(Schema.String))
-const wakeCodec = jsonCodec(Schema.Number)
+/** Epoch milliseconds. */
+const wakeCodec = jsonCodec(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)))
 
 /** A stored choice must name one of the keys the definition has now. */
 const keyCodecOf = memoizeByIdentity((keyed: ReadonlyArray<readonly [string, unknown]>): JsonCodec =>

@@ -5,6 +5,7 @@
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Schema from "effect/Schema"
+import { childPath } from "./path.ts"
 
 /** A plain context object; the public types describe its shape. */
 export type Ctx = Record<string, unknown>
@@ -102,5 +103,18 @@ export const keyedChildren = (node: Node): ReadonlyArray<readonly [key: string, 
       return node.cases
     default:
       return []
+  }
+}
+
+/**
+ * Every node under `nodes` with its path, depth first in declaration order. A `forEach` body's
+ * nodes are under `name[]`: item keys are data, not structure.
+ */
+export function* nodesWithPaths(nodes: ReadonlyArray<Node>, prefix = ""): Generator<readonly [Node, string]> {
+  for (const node of nodes) {
+    const path = childPath(prefix, node.name)
+    yield [node, path]
+    for (const [key, branch] of keyedChildren(node)) yield* nodesWithPaths(branch, childPath(path, key))
+    if (node._tag === "ForEach" && node.body._tag === "Segment") yield* nodesWithPaths(node.body.nodes, `${path}[]`)
   }
 }

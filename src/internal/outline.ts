@@ -3,23 +3,27 @@
  * Stored with each run and compared on resume, so a changed definition is caught at the
  * first path where it differs instead of replaying outputs into the wrong steps.
  */
-import { keyedChildren, type Node } from "./node.ts"
-import { childPath } from "./path.ts"
+import { type Node, nodesWithPaths } from "./node.ts"
 
-export const outline = (nodes: ReadonlyArray<Node>): ReadonlyArray<string> => {
-  const lines: Array<string> = []
-  walk(nodes, "", lines)
-  return lines
+const kinds: Record<Lowercase<Node["_tag"]>, true> = {
+  step: true,
+  parallel: true,
+  chord: true,
+  race: true,
+  foreach: true,
+  branch: true,
+  sleep: true,
+  signal: true
 }
 
-const walk = (nodes: ReadonlyArray<Node>, prefix: string, lines: Array<string>): void => {
-  for (const node of nodes) {
-    const path = childPath(prefix, node.name)
-    lines.push(`${path} ${node._tag.toLowerCase()}`)
-    for (const [key, branch] of keyedChildren(node)) walk(branch, childPath(path, key), lines)
-    if (node._tag === "ForEach" && node.body._tag === "Segment") walk(node.body.nodes, `${path}[]`, lines)
-  }
+/** A line `outline` could have written: a path, a space, a node kind. */
+export const isOutlineLine = (line: string): boolean => {
+  const space = line.lastIndexOf(" ")
+  return space >= 0 && Object.hasOwn(kinds, line.slice(space + 1))
 }
+
+export const outline = (nodes: ReadonlyArray<Node>): ReadonlyArray<string> =>
+  Array.from(nodesWithPaths(nodes), ([node, path]) => `${path} ${node._tag.toLowerCase()}`)
 
 /** The first line at which two outlines differ, as the path it names; undefined if equal. */
 export const firstDifference = (

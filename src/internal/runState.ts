@@ -2,12 +2,20 @@
  * What a run knows while it executes: its journal as loaded once at the start, indexed for
  * O(1) lookups by the interpreter, and the batching writer for new entries.
  */
-import type * as Effect from "effect/Effect"
-import type { JournalEntry } from "../Journal.ts"
+import * as Cause from "effect/Cause"
+import type * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Schema from "effect/Schema"
+import { type JournalEntry, JournalError } from "../Journal.ts"
+import { jsonCodec } from "./codec.ts"
+import { isEntryKind } from "./rows.ts"
 import type { Writer } from "./writer.ts"
 
 /**
- * A step's lifecycle as the interpreter reports it to an observer.
+ * What the interpreter reports to an observer: a step's lifecycle, the waits of sleeps and
+ * signals, and the decisions that are journaled so a resumed run repeats them. A decision read
+ * back from the journal is reported again, with `replayed: true`.
  */
 export type StepEvent =
   | { readonly _tag: "Started"; readonly runId: string; readonly path: string; readonly attempt: number }
@@ -20,89 +28,178 @@ export type StepEvent =
     readonly attempt: number
     readonly willRetry: boolean
   }
+  | { readonly _tag: "Sleeping"; readonly runId: string; readonly path: string; readonly wakeAt: DateTime.Utc }
+  | { readonly _tag: "Woke"; readonly runId: string; readonly path: string }
+  | {
+    readonly _tag: "AwaitingSignal"
+    readonly runId: string
+    readonly path: string
+    readonly deadline: DateTime.Utc | undefined
+  }
+  | { readonly _tag: "SignalReceived"; readonly runId: string; readonly path: string }
+  | {
+    readonly _tag: "RaceWon"
+    readonly runId: string
+    readonly path: string
+    readonly winner: string
+    readonly replayed: boolean
+  }
+  | {
+    readonly _tag: "BranchChosen"
+    readonly runId: string
+    readonly path: string
+    readonly choice: string
+    readonly replayed: boolean
+  }
+  | {
+    readonly _tag: "LastWinsOrder"
+    readonly runId: string
+    readonly path: string
+    readonly order: ReadonlyArray<string>
+    readonly replayed: boolean
+  }
 
 export type Observer = (event: StepEvent) => Effect.Effect<void>
+
+/** Reports `event` to the run's observer, if it has one. */
+export const notify = (state: RunState, event: StepEvent): Effect.Effect<void> =>
+  state.observer === undefined ? Effect.void : state.observer(event)
 
 interface AttemptHistory {
   /** Failed attempts since the budget was last exhausted: what counts against the budget now. */
   readonly failures: number
   readonly nextSeq: number
-  /** The failure that exhausted the budget, when that is the step's latest attempt (JSON text). */
-  readonly exhaustedWith: string | undefined
+  /** The failure that exhausted the budget, when that is the step's latest attempt. */
+  readonly exhaustedWith: ExhaustedFailure | undefined
 }
 
-interface AttemptRecord {
-  readonly exhausted?: boolean
-  readonly failure?: unknown
+export interface ExhaustedFailure {
+  /** JSON text: through the step's `error` schema when `typed`, else the error's plain fields. */
+  readonly failure: string
+  readonly typed: boolean
 }
+
+/**
+ * A failed attempt as journaled. `attempt` counts from 1 after each exhaustion, so the
+ * records of a step must number themselves consistently; the last of a budget carries the
+ * failure, replayed when a settled block recorded the step's branch as failed.
+ */
+export const AttemptRecord = Schema.Union([
+  Schema.Struct({ attempt: Schema.Int, exhausted: Schema.Literal(false), error: Schema.String }),
+  Schema.Struct({
+    attempt: Schema.Int,
+    exhausted: Schema.Literal(true),
+    error: Schema.String,
+    failure: Schema.Unknown,
+    typed: Schema.Boolean
+  })
+])
+
+const attemptCodec = jsonCodec(AttemptRecord)
 
 export interface RunState {
   readonly runId: string
   readonly writer: Writer
   readonly observer: Observer | undefined
   readonly stored: (kind: JournalEntry["kind"], path: string) => JournalEntry | undefined
-  readonly attempts: (path: string) => AttemptHistory
+  readonly attempts: (path: string) => Exit.Exit<AttemptHistory, JournalError>
+  /** Under a worker: a durable sleep releases the run until its wake time instead of sleeping. */
+  readonly suspendSleeps: boolean
   /**
-   * Set inside a branch that a settled block recorded as failed: its steps replay the failure
-   * that exhausted them instead of running again, so the block settles as it did before.
+   * Replaying a finished run: nothing runs and nothing is written; a step the journal lacks is a
+   * corrupt journal.
    */
-  readonly replayFailures: boolean
+  readonly readOnly: boolean
+  /**
+   * Set inside a branch of a settled block, to the outcome the block recorded for it. In a
+   * branch recorded as failed, steps replay the failure that exhausted them instead of running
+   * again; in one recorded as succeeded, every step must replay its journaled output. Either
+   * way the block settles as it did before.
+   */
+  readonly recorded: "failed" | "succeeded" | undefined
 }
 
+/**
+ * Indexes a run's entries. Each must have a kind this version knows and the number its kind
+ * allows (attempts count from 1, every other kind has one entry per path, at 0): an entry that
+ * does not is corrupt, and so is the run.
+ */
 export const makeRunState = (options: {
   readonly runId: string
   readonly entries: ReadonlyArray<JournalEntry>
   readonly writer: Writer
   readonly observer: Observer | undefined
-}): RunState => {
-  // Decisions and outputs are the seq-0 entries, looked up by kind then path: no key string is
-  // built per lookup, nor per loaded entry (a resume of 10,000 steps did both 10,000 times).
+  readonly suspendSleeps?: boolean | undefined
+  readonly readOnly?: boolean | undefined
+}): Exit.Exit<RunState, JournalError> => {
+  // Decisions and outputs (the entries at seq 0) are looked up by kind then path: no key string
+  // is built per lookup, nor per loaded entry (a resume of 10,000 steps did both 10,000 times).
   const byKind = new Map<JournalEntry["kind"], Map<string, JournalEntry>>()
   const attemptsByPath = new Map<string, Array<JournalEntry>>()
   for (const entry of options.entries) {
+    if (entry.kind === "attempt") {
+      if (!(Number.isSafeInteger(entry.seq) && entry.seq >= 1)) return corruptEntry(options.runId, entry, `an attempt numbered ${entry.seq}`)
+      const list = attemptsByPath.get(entry.path)
+      if (list === undefined) attemptsByPath.set(entry.path, [entry])
+      else list.push(entry)
+    } else if (entry.seq !== 0 || !isEntryKind(entry.kind)) {
+      return corruptEntry(
+        options.runId,
+        entry,
+        isEntryKind(entry.kind) ? `a ${entry.kind} entry numbered ${entry.seq}, not 0` : `unknown entry kind ${JSON.stringify(entry.kind)}`
+      )
+    }
     if (entry.seq === 0) {
       const paths = byKind.get(entry.kind)
       if (paths === undefined) byKind.set(entry.kind, new Map([[entry.path, entry]]))
       else paths.set(entry.path, entry)
     }
-    if (entry.kind === "attempt") {
-      const list = attemptsByPath.get(entry.path)
-      if (list === undefined) attemptsByPath.set(entry.path, [entry])
-      else list.push(entry)
-    }
   }
-  return {
+  return Exit.succeed({
     runId: options.runId,
     writer: options.writer,
     observer: options.observer,
     stored: (kind, path) => byKind.get(kind)?.get(path),
-    attempts: (path) => historyOf(attemptsByPath.get(path)),
-    replayFailures: false
-  }
+    attempts: (path) => historyOf(options.runId, path, attemptsByPath.get(path)),
+    suspendSleeps: options.suspendSleeps ?? false,
+    readOnly: options.readOnly ?? false,
+    recorded: undefined
+  })
 }
 
-const noHistory: AttemptHistory = { failures: 0, nextSeq: 1, exhaustedWith: undefined }
+const corruptEntry = (runId: string, entry: JournalEntry, detail: string) =>
+  Exit.fail(new JournalError({ reason: "Corrupt", runId, path: entry.path, detail }))
 
-const historyOf = (entries: ReadonlyArray<JournalEntry> | undefined): AttemptHistory => {
+const noHistory: Exit.Exit<AttemptHistory, JournalError> = Exit.succeed({ failures: 0, nextSeq: 1, exhaustedWith: undefined })
+
+const historyOf = (
+  runId: string,
+  path: string,
+  entries: ReadonlyArray<JournalEntry> | undefined
+): Exit.Exit<AttemptHistory, JournalError> => {
   if (entries === undefined) return noHistory
   const sorted = [...entries].sort((a, b) => a.seq - b.seq)
   let failures = 0
-  let last: AttemptRecord = {}
-  for (const entry of sorted) {
-    last = parseAttempt(entry)
-    failures = last.exhausted === true ? 0 : failures + 1
+  let last: typeof AttemptRecord.Type | undefined
+  for (let i = 0; i < sorted.length; i++) {
+    const entry = sorted[i]!
+    const corrupt = (detail: string) =>
+      Exit.fail(new JournalError({ reason: "Corrupt", runId, path, detail: `attempt ${entry.seq}: ${detail}` }))
+    // Attempts are written one after another, each numbered after the last: a gap is a lost row.
+    if (entry.seq !== i + 1) return corrupt(`expected attempt ${i + 1}; attempts are numbered from 1 without gaps`)
+    const decoded = attemptCodec.decode(entry.value)
+    if (Exit.isFailure(decoded)) return corrupt(Cause.squash(decoded.cause) as string)
+    last = decoded.value as typeof AttemptRecord.Type
+    if (last.attempt !== failures + 1) {
+      return corrupt(`it says attempt ${last.attempt} where the records before it make it ${failures + 1}`)
+    }
+    failures = last.exhausted ? 0 : failures + 1
   }
-  return {
+  return Exit.succeed({
     failures,
-    nextSeq: sorted[sorted.length - 1]!.seq + 1,
-    exhaustedWith: last.exhausted === true && "failure" in last ? JSON.stringify(last.failure) : undefined
-  }
-}
-
-const parseAttempt = (entry: JournalEntry): AttemptRecord => {
-  try {
-    return JSON.parse(entry.value) as AttemptRecord
-  } catch {
-    return {}
-  }
+    nextSeq: sorted.length + 1,
+    exhaustedWith: last?.exhausted === true
+      ? { failure: JSON.stringify(last.failure) ?? "null", typed: last.typed }
+      : undefined
+  })
 }

@@ -1,47 +1,155 @@
 /**
  * Delivering a signal: find the signal node a journal path names (item keys in a path are data,
- * so `forEach` bodies are matched by prefix) and encode the value through its schema.
+ * so `forEach` bodies are matched by prefix), check that each `forEach` the path passes through
+ * has the item it names, and journal the value encoded through the signal's schema.
  */
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import type { JournalEntry } from "../Journal.ts"
-import { InvalidOutput } from "../WorkflowError.ts"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { Journal, JournalError, type LeaseLost, type LoadedRun } from "../Journal.ts"
+import { RunStore } from "../RunStore.ts"
+import { InvalidOutput, RunNotFound, SignalAlreadyDelivered, UnknownSignal } from "../WorkflowError.ts"
+import type { Definition } from "./definition.ts"
+import { checkOneEffectCopy } from "./effectCopy.ts"
 import { type JsonCodec, jsonCodec } from "./codec.ts"
 import { memoizeByIdentity } from "./memo.ts"
 import { keyedChildren, type Node, type SignalNode } from "./node.ts"
 import { childPath } from "./path.ts"
+import type { RunState } from "./runState.ts"
+import { decodeStored } from "./step.ts"
 
 export const signalCodecOf = memoizeByIdentity((node: SignalNode): JsonCodec => jsonCodec(node.schema))
 
-/** The journal entry that delivers `value` to the signal at `path`, or why it cannot. */
-export const signalEntry = (
-  nodes: ReadonlyArray<Node>,
+/** Whether a signal waits anywhere in `nodes`, at any depth. */
+export const awaitsSignal: (nodes: ReadonlyArray<Node>) => boolean = memoizeByIdentity((nodes: ReadonlyArray<Node>) =>
+  nodes.some((node) =>
+    node._tag === "Signal" ||
+    keyedChildren(node).some(([, branch]) => awaitsSignal(branch)) ||
+    (node._tag === "ForEach" && node.body._tag === "Segment" && awaitsSignal(node.body.nodes))
+  )
+)
+
+const itemsCodec = jsonCodec(Schema.Array(Schema.String))
+
+/**
+ * A `forEach` whose body may wait on a signal journals its item paths when it first starts, so
+ * that `sendSignal` can refuse a signal for an item it does not have. On every later run the
+ * items must be the journaled ones: different items would replay outputs into the wrong items.
+ */
+export const journalItems = (
+  path: string,
+  state: RunState,
+  itemPaths: ReadonlyArray<string>
+): Effect.Effect<void, JournalError | LeaseLost> => {
+  const stored = state.stored("items", path)
+  if (stored === undefined) return state.writer.write({ path, kind: "items", seq: 0, value: JSON.stringify(itemPaths) })
+  const journaled = storedItems(state.runId, path, stored.value)
+  if (Exit.isFailure(journaled)) return journaled
+  const same = journaled.value.size === itemPaths.length && itemPaths.every((item) => journaled.value.has(item))
+  return same ? Exit.void : Exit.fail(
+    new JournalError({
+      reason: "Corrupt",
+      runId: state.runId,
+      path,
+      detail: `the items journaled when the forEach started (${stored.value}) are not the items it has now`
+    })
+  )
+}
+
+/** A journaled item list, checked: item paths, each once. */
+const storedItems = (runId: string, path: string, text: string): Exit.Exit<ReadonlySet<string>, JournalError> => {
+  const decoded = decodeStored({ runId }, path, itemsCodec, text)
+  if (Exit.isFailure(decoded)) return Exit.failCause(decoded.cause)
+  const items = decoded.value as ReadonlyArray<string>
+  const set = new Set(items)
+  return set.size === items.length && items.every((item) => item.startsWith(`${path}[`) && item.endsWith("]"))
+    ? Exit.succeed(set)
+    : Exit.fail(new JournalError({ reason: "Corrupt", runId, path, detail: "the journaled items are not distinct item paths" }))
+}
+
+/**
+ * Validates a signal against the workflow and hands it to the store, which keeps the first value
+ * per path and wakes the run if it waits. Refused, with nothing written, when the workflow has no
+ * signal at `path`, when a `forEach` on the way has started without the item the path names, or
+ * when the value does not encode with the signal's schema. A signal for an item of a `forEach`
+ * the run has not reached yet is kept, like any signal sent early.
+ */
+export const deliverSignal = (
+  definition: Definition,
   runId: string,
   path: string,
   value: unknown
-): Exit.Exit<JournalEntry, InvalidOutput> => {
-  const node = findSignal(nodes, "", path)
-  if (node === undefined) {
-    return Exit.fail(new InvalidOutput({ runId, path, issue: "the workflow has no signal at this path" }))
+) =>
+  Effect.gen(function*() {
+    yield* checkOneEffectCopy(definition, runId)
+    const target = findSignal(definition.nodes, "", path, [])
+    if (target === undefined) {
+      return yield* new UnknownSignal({ runId, path, issue: "the workflow has no signal at this path" })
+    }
+    const encoded = signalCodecOf(target.node).encode(value)
+    if (Exit.isFailure(encoded)) {
+      return yield* new InvalidOutput({ runId, path, issue: String(Cause.squash(encoded.cause)) })
+    }
+    if (target.items.length > 0) {
+      const loaded = yield* Effect.flatMap(Effect.service(Journal), (journal) => journal.load(runId))
+      if (Option.isNone(loaded)) return yield* new RunNotFound({ runId })
+      yield* missingItem(runId, path, loaded.value, target.items)
+    }
+    const store = yield* RunStore
+    const now = yield* Clock.currentTimeMillis
+    const delivery = yield* store.deliver(runId, { path, kind: "signal", seq: 0, value: encoded.value, finishedAt: now })
+    if (delivery === "missing") return yield* new RunNotFound({ runId })
+    if (delivery === "duplicate") return yield* new SignalAlreadyDelivered({ runId, path })
+  })
+
+/** Fails when a `forEach` on the way has journaled its items and the path's item is not one. */
+const missingItem = (
+  runId: string,
+  path: string,
+  loaded: LoadedRun,
+  crossings: ReadonlyArray<Crossing>
+): Effect.Effect<void, UnknownSignal | JournalError> => {
+  for (const crossing of crossings) {
+    const stored = loaded.entries.find((entry) => entry.kind === "items" && entry.path === crossing.forEach)
+    if (stored === undefined) continue
+    const items = storedItems(runId, crossing.forEach, stored.value)
+    if (Exit.isFailure(items)) return items
+    if (!items.value.has(crossing.item)) {
+      return Effect.fail(
+        new UnknownSignal({ runId, path, issue: `the forEach ${crossing.forEach} has no item ${crossing.item}` })
+      )
+    }
   }
-  const encoded = signalCodecOf(node).encode(value)
-  return Exit.isFailure(encoded)
-    ? Exit.fail(new InvalidOutput({ runId, path, issue: String(Cause.squash(encoded.cause)) }))
-    : Exit.succeed({ path, kind: "signal", seq: 0, value: encoded.value })
+  return Effect.void
 }
 
-const findSignal = (nodes: ReadonlyArray<Node>, prefix: string, path: string): SignalNode | undefined => {
+/** A `forEach` a signal path passes through, and the item path it names there. */
+interface Crossing {
+  readonly forEach: string
+  readonly item: string
+}
+
+const findSignal = (
+  nodes: ReadonlyArray<Node>,
+  prefix: string,
+  path: string,
+  crossed: ReadonlyArray<Crossing>
+): { readonly node: SignalNode; readonly items: ReadonlyArray<Crossing> } | undefined => {
   for (const node of nodes) {
     const at = childPath(prefix, node.name)
-    if (node._tag === "Signal" && at === path) return node
+    if (node._tag === "Signal" && at === path) return { node, items: crossed }
     for (const [key, branchNodes] of keyedChildren(node)) {
-      const found = findSignal(branchNodes, childPath(at, key), path)
+      const found = findSignal(branchNodes, childPath(at, key), path, crossed)
       if (found !== undefined) return found
     }
     // Item keys are data, not structure: try each `name[key]` prefix the path can start with.
     if (node._tag === "ForEach" && node.body._tag === "Segment" && path.startsWith(`${at}[`)) {
       for (let end = path.indexOf("]/", at.length); end !== -1; end = path.indexOf("]/", end + 1)) {
-        const found = findSignal(node.body.nodes, path.slice(0, end + 1), path)
+        const item = path.slice(0, end + 1)
+        const found = findSignal(node.body.nodes, item, path, [...crossed, { forEach: at, item }])
         if (found !== undefined) return found
       }
     }

@@ -20,6 +20,7 @@ import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import type { DatabaseSync, StatementSync } from "node:sqlite"
+import { loadNodeSqlite } from "./nodeSqlite.ts"
 
 /** How hard SQLite pushes a commit to disk; see `docs/journals.md`. */
 export type Synchronous = "OFF" | "NORMAL" | "FULL" | "EXTRA"
@@ -39,10 +40,10 @@ export interface SqliteClientOptions {
 export const make = Effect.fnUntraced(function*(
   options: SqliteClientOptions
 ): Effect.fn.Return<SqlClient.SqlClient, SqlError, Scope.Scope | Reactivity.Reactivity> {
-  // Loaded on first use, so importing plait neither needs `node:sqlite` nor triggers its
-  // experimental-feature warning unless a SQLite journal is built.
-  const sqlite = yield* Effect.tryPromise({
-    try: () => import("node:sqlite"),
+  // Loaded on first use, so importing plait does not need `node:sqlite` unless a SQLite
+  // journal is built.
+  const sqlite = yield* Effect.try({
+    try: loadNodeSqlite,
     catch: (cause) => sqlError(cause, "open", "node:sqlite is unavailable (it needs Node.js 22.13 or later)")
   })
   const db = yield* Effect.acquireRelease(

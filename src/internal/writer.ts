@@ -6,15 +6,18 @@
  */
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import type { Journal, JournalEntry, JournalError } from "../Journal.ts"
+import { defaultMaxPayloadBytes, type Journal, type JournalEntry, JournalError, type Lease, type LeaseLost } from "../Journal.ts"
+import { payloadIssue } from "./rows.ts"
 
 interface Batch {
   readonly entries: Array<JournalEntry>
-  readonly committed: Deferred.Deferred<void, JournalError>
+  readonly committed: Deferred.Deferred<void, WriteError>
 }
 
+type WriteError = JournalError | LeaseLost
+
 export interface Writer {
-  readonly write: (entry: JournalEntry) => Effect.Effect<void, JournalError>
+  readonly write: (entry: JournalEntry) => Effect.Effect<void, WriteError>
   /**
    * Runs `effect`, which runs several fibers of this run at once (a parallel block, a race, a
    * concurrent forEach). Only while one is running can completions arrive together.
@@ -22,11 +25,29 @@ export interface Writer {
   readonly concurrently: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 }
 
-export const makeWriter = (journal: Journal["Service"], runId: string, batching: boolean): Writer => {
-  if (!batching) return { write: (entry) => journal.append(runId, [entry]), concurrently: (effect) => effect }
+/**
+ * Writes under `lease`: every append is fenced by its token, so an executor that lost the run
+ * writes nothing more for it. A value over the journal's bound is refused before it joins a
+ * batch: only its own step fails, and the completions batched beside it are still written.
+ */
+export const makeWriter = (journal: Journal["Service"], lease: Lease, batching: boolean): Writer => {
+  const append = (entries: ReadonlyArray<JournalEntry>) => journal.append(lease, entries)
+  const writer: Writer = batching ? batchingWriter(append) : { write: (entry) => append([entry]), concurrently: (effect) => effect }
+  const limit = journal.maxPayloadBytes ?? defaultMaxPayloadBytes
+  return {
+    concurrently: writer.concurrently,
+    write: (entry) => {
+      const issue = payloadIssue(entry.value, limit)
+      return issue === undefined
+        ? writer.write(entry)
+        : Effect.fail(new JournalError({ reason: "TooLarge", runId: lease.runId, path: entry.path, detail: issue }))
+    }
+  }
+}
 
+const batchingWriter = (append: (entries: ReadonlyArray<JournalEntry>) => Effect.Effect<void, WriteError>): Writer => {
   let open: Batch | undefined
-  let inFlight: Deferred.Deferred<void, JournalError> | undefined
+  let inFlight: Deferred.Deferred<void, WriteError> | undefined
   let concurrent = 0
 
   // The leader of a batch waits for the previous batch (writes stay ordered and one at a time),
@@ -40,7 +61,7 @@ export const makeWriter = (journal: Journal["Service"], runId: string, batching:
       if (concurrent > 0) yield* Effect.yieldNow
       if (open === batch) open = undefined
       inFlight = batch.committed
-      const exit = yield* Effect.exit(journal.append(runId, batch.entries))
+      const exit = yield* Effect.exit(append(batch.entries))
       if (inFlight === batch.committed) inFlight = undefined
       Deferred.doneUnsafe(batch.committed, exit)
       return yield* exit
@@ -62,13 +83,13 @@ export const makeWriter = (journal: Journal["Service"], runId: string, batching:
         Effect.suspend(() => {
           // One fiber and no write in flight: nobody can join, and there is nothing to wait for.
           if (concurrent === 0 && open === undefined && inFlight === undefined) {
-            return journal.append(runId, [entry])
+            return append([entry])
           }
           if (open !== undefined) {
             open.entries.push(entry)
             return restore(Deferred.await(open.committed))
           }
-          const batch: Batch = { entries: [entry], committed: Deferred.makeUnsafe<void, JournalError>() }
+          const batch: Batch = { entries: [entry], committed: Deferred.makeUnsafe<void, WriteError>() }
           open = batch
           return lead(batch)
         })
@@ -76,3 +97,17 @@ export const makeWriter = (journal: Journal["Service"], runId: string, batching:
   }
 }
 
+
+/** The writer of a replay: a finished run has every entry it needs, so any write means its journal is incomplete. */
+export const readOnlyWriter = (runId: string): Writer => ({
+  write: (entry) =>
+    Effect.fail(
+      new JournalError({
+        reason: "Corrupt",
+        runId,
+        path: entry.path,
+        detail: `the run is finished but its journal has no ${entry.kind} entry here`
+      })
+    ),
+  concurrently: (effect) => effect
+})

@@ -15,8 +15,9 @@
  * for an `untilJournaled` point, once that step has been reported completed).
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Effect, Layer, Redacted } from "effect"
-import { PgJournal, SqliteJournal, Workflow } from "plait"
+import { Effect, Layer, Redacted, Schedule } from "effect"
+import { SqliteJournal, Workflow } from "plait"
+import * as PgJournal from "plait/PgJournal"
 import * as Fs from "node:fs"
 import { type KillPoint, matcher } from "./killPoint.ts"
 import { CrashWorkflow, input, SideEffects } from "./workflow.ts"
@@ -75,12 +76,15 @@ const JournalLive = args.journal._tag === "sqlite"
     applicationName: args.journal.applicationName
   })
 
+// The killed incarnation's lease lives on until it expires (a second, here): until then the
+// run is busy, and a restart waits for it, as a real restart would.
 const program = Effect.gen(function*() {
   const outcome = yield* Workflow.run(CrashWorkflow, {
     input,
     runId: args.runId,
+    leaseDuration: "1 second",
     observe: (event) => say(`${event._tag} ${event.path}`)
-  })
+  }).pipe(Effect.retry({ while: (error) => error._tag === "RunBusy", schedule: Schedule.spaced("100 millis"), times: 100 }))
   if (outcome._tag !== "Completed") return yield* Effect.die(new Error(`the run is ${outcome._tag}`))
   yield* say(`Done ${JSON.stringify(outcome.context)}`)
 }).pipe(Effect.provide(Layer.merge(JournalLive, SideEffectsLive)))

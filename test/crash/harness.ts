@@ -38,7 +38,6 @@ export const runChild = (args: ChildArgs, killPoint: KillPoint | undefined, time
       process.execPath,
       [
         "--conditions=plait-source",
-        "--disable-warning=ExperimentalWarning",
         childScript,
         JSON.stringify(killPoint?.freeze === true || killPoint?.untilJournaled === true ? { ...args, freezeAt: killPoint } : args)
       ],

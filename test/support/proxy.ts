@@ -3,7 +3,8 @@
  * from a client without stopping the shared server.
  */
 import { Context, Effect, Layer, Redacted } from "effect"
-import { Journal, PgJournal } from "plait"
+import { Journal } from "plait"
+import * as PgJournal from "plait/PgJournal"
 import * as Net from "node:net"
 
 export interface Proxy {
@@ -96,5 +97,5 @@ export const pgJournalThrough = Effect.fnUntraced(function*(pgUrl: string, proxy
   const context = yield* Layer.build(
     PgJournal.layer({ url: Redacted.make(proxied.toString()), tablePrefix, connectTimeout: "2 seconds" })
   )
-  return Context.get(context, Journal.Journal)
+  return { journal: Context.get(context, Journal.Journal), context }
 })

@@ -1,5 +1,5 @@
-import { Effect, Schema } from "effect"
-import { type Journal, Workflow, type WorkflowError } from "plait"
+import { type DateTime, Effect, Schema } from "effect"
+import { type Journal, type RunStore, Workflow, type WorkflowError } from "plait"
 import { describe, expect, test } from "tstyche"
 
 const start = Workflow.make("expense", { input: Schema.Number })
@@ -70,10 +70,28 @@ describe("signal", () => {
     >()
   })
 
-  test("sendSignal needs a Journal and fails with InvalidOutput or JournalError", () => {
+  test("sendSignal needs the RunStore and the Journal; fails with InvalidOutput, UnknownSignal, DuplicateEffect, SignalAlreadyDelivered, RunNotFound or JournalError", () => {
     const Approved = start.pipe(Workflow.signal("approval", { schema: Approval }))
     expect(Workflow.sendSignal(Approved, { runId: "r1", path: "approval", value: { approved: true, by: "ada" } }))
-      .type.toBe<Effect.Effect<void, WorkflowError.InvalidOutput | WorkflowError.JournalError, Journal.Journal>>()
+      .type.toBe<
+        Effect.Effect<
+          void,
+          | WorkflowError.InvalidOutput
+          | WorkflowError.UnknownSignal
+          | WorkflowError.DuplicateEffect
+          | WorkflowError.SignalAlreadyDelivered
+          | WorkflowError.RunNotFound
+          | WorkflowError.JournalError,
+          RunStore.RunStore | Journal.Journal
+        >
+      >()
+  })
+
+  test("an UnknownSignal names the run, the path and why", () => {
+    expect<WorkflowError.UnknownSignal>().type.toHaveProperty("runId")
+    expect<WorkflowError.UnknownSignal["path"]>().type.toBe<string>()
+    expect<WorkflowError.UnknownSignal["issue"]>().type.toBe<string>()
+    expect<WorkflowError.UnknownSignal>().type.toBeAssignableTo<WorkflowError.WorkflowError>()
   })
 
   test("a timeout adds SignalTimeout to the error type; without one there is none", () => {
@@ -115,5 +133,49 @@ describe("signal", () => {
       // @ts-expect-error is not assignable to type 'Codec<string, any, never, never>' -- payloads decode without services
       Workflow.signal("note", { schema: NeedsService })
     )
+  })
+})
+
+describe("observe", () => {
+  type EventOf<Tag extends Workflow.StepEvent["_tag"]> = Extract<Workflow.StepEvent, { readonly _tag: Tag }>
+
+  test("every event names the run and the path", () => {
+    expect<Workflow.StepEvent["runId"]>().type.toBe<string>()
+    expect<Workflow.StepEvent["path"]>().type.toBe<string>()
+  })
+
+  test("waits carry their times; decisions what was decided and whether it was replayed", () => {
+    expect<EventOf<"Sleeping">["wakeAt"]>().type.toBe<DateTime.Utc>()
+    expect<EventOf<"AwaitingSignal">["deadline"]>().type.toBe<DateTime.Utc | undefined>()
+    expect<EventOf<"RaceWon">["winner"]>().type.toBe<string>()
+    expect<EventOf<"BranchChosen">["choice"]>().type.toBe<string>()
+    expect<EventOf<"LastWinsOrder">["order"]>().type.toBe<ReadonlyArray<string>>()
+    expect<EventOf<"RaceWon" | "BranchChosen" | "LastWinsOrder">["replayed"]>().type.toBe<boolean>()
+  })
+
+  test("a tag's fields are read after narrowing on _tag, not before", () => {
+    const describe = (event: Workflow.StepEvent): string => {
+      if (event._tag === "Sleeping") return event.wakeAt.toString()
+      // @ts-expect-error Property 'wakeAt' does not exist -- only a Sleeping event has a wake time
+      return event.wakeAt
+    }
+    expect(describe).type.toBe<(event: Workflow.StepEvent) => string>()
+  })
+
+  test("an observer returns an Effect that cannot fail and needs nothing", () => {
+    const Hello = start.pipe(Workflow.sleep("nap", "1 second"))
+    Workflow.run(Hello, { input: 1, observe: (event) => Effect.log(event._tag) })
+    Workflow.run(Hello, {
+      input: 1,
+      // @ts-expect-error is not assignable -- an observer's failure would have nowhere to go
+      observe: (event) => Effect.fail(event._tag)
+    })
+  })
+})
+
+describe("RunError", () => {
+  test("includes DuplicateEffect: any run can meet a second copy of effect", () => {
+    expect<WorkflowError.DuplicateEffect>().type.toBeAssignableTo<WorkflowError.RunError>()
+    expect<WorkflowError.DuplicateEffect>().type.toBeAssignableTo<WorkflowError.WorkflowError>()
   })
 })

@@ -1,0 +1,389 @@
+/**
+ * The engine: control over runs from any process (a web handler, the CLI, a test). It starts
+ * runs, delivers signals, cancels, resumes, awaits outcomes, lists and inspects, without
+ * executing anything itself: workers (`Worker.layer`) execute the runs, wherever they are.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import type { Definition } from "./internal/definition.ts"
+import { fingerprintOf, prepareInput, replayFinished } from "./internal/run.ts"
+import { deliverSignal } from "./internal/signal.ts"
+import { Journal, type JournalEntry, type JournalError, type RunInfo } from "./Journal.ts"
+import { type ListFilter, type RunPage, RunStore, type StatusCounts } from "./RunStore.ts"
+import type { Outcome, SignalPath, SignalValue, Workflow } from "./Workflow.ts"
+import {
+  DuplicateEffect,
+  InvalidInput,
+  type InvalidOutput,
+  RunCancelled,
+  RunConflict,
+  RunFailed,
+  RunNotFound,
+  type SignalAlreadyDelivered,
+  type UnknownSignal
+} from "./WorkflowError.ts"
+
+/**
+ * A run `start` created, or found already created under its id.
+ *
+ * @example
+ * ```ts
+ * import { Engine } from "plait"
+ *
+ * const answer = (started: Engine.StartedRun) =>
+ *   started.created ? `started ${started.runId}` : `${started.runId} already ${started.status}`
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StartedRun extends RunInfo {
+  /** False when a run with this id existed: `start` is idempotent per run id. */
+  readonly created: boolean
+}
+
+/**
+ * How to start a run.
+ *
+ * @example
+ * ```ts
+ * import { Engine } from "plait"
+ *
+ * const options: Engine.StartOptions<{ readonly email: string }> = {
+ *   input: { email: "ada@example.com" },
+ *   runId: "onboard-ada@example.com",
+ *   priority: 10
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StartOptions<I> {
+  /** The input in its encoded form; decoded (and refused if invalid) before anything is stored. */
+  readonly input: I
+  /** Names the run; starting the same id again returns the existing run. Default: a random UUID. */
+  readonly runId?: string | undefined
+  /** Among runs due at the same time, higher runs first. Default 0. */
+  readonly priority?: number | undefined
+}
+
+/**
+ * One journal entry of a run, as `inspect` shows it.
+ *
+ * @example
+ * ```ts
+ * import { Engine } from "plait"
+ *
+ * const durationOf = (entry: Engine.EntryDetail) =>
+ *   entry.startedAt === undefined || entry.finishedAt === undefined ? undefined : entry.finishedAt - entry.startedAt
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface EntryDetail extends JournalEntry {
+  /**
+   * The branch the entry belongs to: its path without the last segment (`setup/welcome` for
+   * `setup/welcome/welcome`, `charge[17]` for `charge[17]/charge`); `""` at the top level.
+   * Entries of one lane ran one after another; different lanes may have run at once.
+   */
+  readonly lane: string
+  /** For an `attempt` entry: which attempt failed, and with what. */
+  readonly attempt?: number | undefined
+  readonly error?: string | undefined
+}
+
+/**
+ * A run and its journal, for a timeline or a support ticket.
+ *
+ * @example
+ * ```ts
+ * import { Engine } from "plait"
+ *
+ * const completedSteps = (detail: Engine.RunDetail) => detail.entries.filter((entry) => entry.kind === "step").length
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunDetail {
+  readonly run: RunInfo
+  readonly entries: ReadonlyArray<EntryDetail>
+}
+
+/**
+ * The engine service.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Engine, Workflow } from "plait"
+ *
+ * const Expense = Workflow.make("expense", { input: Schema.Number }).pipe(
+ *   Workflow.signal("approval", { schema: Schema.Struct({ approved: Schema.Boolean }) }),
+ *   Workflow.step("booked", { success: Schema.Boolean }, (ctx) => Effect.succeed(ctx.approval.approved))
+ * )
+ *
+ * const program = Effect.gen(function*() {
+ *   const engine = yield* Engine.Engine
+ *   yield* engine.start(Expense, { input: 120, runId: "expense-7" })
+ *   yield* engine.signal(Expense, "expense-7", "approval", { approved: true })
+ *   return yield* engine.await(Expense, "expense-7")
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export class Engine extends Context.Service<Engine, {
+  /**
+   * Stores a new queued run (its input decoded and validated first) for a worker to execute.
+   * Idempotent per run id: a second start returns the existing run; a different workflow or
+   * input under the same id is refused.
+   */
+  readonly start: <I, Ctx, E, R>(
+    workflow: Workflow<I, Ctx, E, R>,
+    options: StartOptions<I>
+  ) => Effect.Effect<StartedRun, InvalidInput | DuplicateEffect | RunConflict | JournalError>
+  /**
+   * Waits until the run is completed (its final context, rebuilt from the journal), failed,
+   * cancelled, or waiting for a signal (`Suspended`).
+   */
+  readonly await: <I, Ctx, E, R>(
+    workflow: Workflow<I, Ctx, E, R>,
+    runId: string
+  ) => Effect.Effect<Outcome<Ctx>, RunFailed | RunCancelled | RunNotFound | RunConflict | JournalError>
+  /**
+   * Delivers a signal: validated by its schema, stored, and in the same transaction the run is
+   * woken if it waits. A value sent before the run reaches its `signal` is kept until it does;
+   * a second value for the same path is refused, and so is a path with no signal, or an item a
+   * `forEach` on the way does not have once it has started (`UnknownSignal`).
+   */
+  readonly signal: <W extends Workflow<any, any, any, any>, const P extends SignalPath<W>>(
+    workflow: W,
+    runId: string,
+    path: P,
+    value: SignalValue<W, P>
+  ) => Effect.Effect<
+    void,
+    InvalidOutput | UnknownSignal | DuplicateEffect | SignalAlreadyDelivered | RunNotFound | RunConflict | JournalError
+  >
+  /**
+   * Cancels a run: at once when nobody executes it, else its executor interrupts it at its next
+   * heartbeat or notification (finalizers run) and marks it `cancelled`.
+   */
+  readonly cancel: (
+    runId: string,
+    options?: { readonly reason?: string | undefined }
+  ) => Effect.Effect<RunInfo, RunNotFound | JournalError>
+  /** Makes a failed, sleeping or waiting run due now; no input is needed, it is stored. */
+  readonly resume: (runId: string) => Effect.Effect<RunInfo, RunNotFound | RunCancelled | JournalError>
+  readonly list: (filter?: ListFilter) => Effect.Effect<RunPage, JournalError>
+  readonly counts: (filter?: { readonly workflow?: string | undefined }) => Effect.Effect<StatusCounts, JournalError>
+  /** The run and its journal entries with their times, attempts and lanes. */
+  readonly inspect: (runId: string) => Effect.Effect<RunDetail, RunNotFound | JournalError>
+}>()("plait/Engine") {}
+
+/**
+ * Builds the engine over the journal and run store in context.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Engine } from "plait"
+ *
+ * const program = Effect.gen(function*() {
+ *   const engine = yield* Engine.make
+ *   return yield* engine.counts()
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: Effect.Effect<Engine["Service"], never, Journal | RunStore> = Effect.gen(function*() {
+  const store = yield* RunStore
+  const journal = yield* Journal
+
+  const runOf = (runId: string) =>
+    Effect.flatMap(store.get(runId), (run) =>
+      Option.isSome(run) ? Effect.succeed(run.value) : Effect.fail(new RunNotFound({ runId })))
+
+  const ofWorkflow = (run: RunInfo, workflow: string) =>
+    run.workflow === workflow
+      ? Effect.succeed(run)
+      : Effect.fail(new RunConflict({ runId: run.runId, stored: run.workflow, requested: workflow }))
+
+  const start: Engine["Service"]["start"] = (workflow, options) =>
+    Effect.gen(function*() {
+      const definition = workflow as unknown as Definition
+      const runId = options.runId ?? crypto.randomUUID()
+      const input = yield* prepareInput(definition, runId, options.input)
+      const { created, run } = yield* store.create({
+        runId,
+        workflow: definition.name,
+        fingerprint: fingerprintOf(definition),
+        input: input.encoded,
+        priority: options.priority
+      })
+      if (!created) {
+        yield* ofWorkflow(run, definition.name)
+        if (run.input !== input.encoded) {
+          return yield* new InvalidInput({
+            runId,
+            workflow: definition.name,
+            issue: `a run with this id was started with a different input (${run.input})`
+          })
+        }
+      }
+      return { ...run, created }
+    }).pipe(Effect.withSpan("plait.engine.start", { attributes: { "plait.workflow": workflow.name } }))
+
+  // A notification (same process, or any process on Postgres) wakes the wait at once; polling,
+  // backing off to a second, covers processes that cannot notify.
+  const awaitRun: Engine["Service"]["await"] = (workflow, runId) =>
+    Effect.scoped(Effect.gen(function*() {
+      const definition = workflow as unknown as Definition
+      const notifications = yield* store.subscribe
+      let pollMs = 25
+      while (true) {
+        const run = yield* Effect.flatMap(runOf(runId), (run) => ofWorkflow(run, definition.name))
+        const now = yield* Clock.currentTimeMillis
+        switch (run.status) {
+          case "completed":
+            // Replaying a completed run runs no step: it needs no services and fails only on a corrupt journal.
+            return (yield* (replayFinished(definition, run) as Effect.Effect<unknown, JournalError, Journal>)) as never
+          case "failed":
+            return yield* new RunFailed({ runId, error: run.error ?? "unknown error" })
+          case "cancelled":
+            return yield* new RunCancelled({ runId, reason: run.error ?? "cancelled" })
+          case "waiting":
+            if (run.dueAt === undefined || run.dueAt > now) {
+              return { _tag: "Suspended", runId, waitingFor: (run.waitingFor ?? "").split(", ")[0]! } as never
+            }
+        }
+        yield* Effect.timeoutOption(
+          Effect.repeat(Queue.take(notifications), { until: (notification) => notification.runId === runId }),
+          pollMs
+        )
+        pollMs = Math.min(1000, pollMs * 2)
+      }
+    })).pipe(
+      Effect.provideService(Journal, journal),
+      Effect.withSpan("plait.engine.await", { attributes: { "plait.run_id": runId } })
+    )
+
+  const signal: Engine["Service"]["signal"] = (workflow, runId, path, value) =>
+    Effect.gen(function*() {
+      yield* Effect.flatMap(runOf(runId), (run) => ofWorkflow(run, workflow.name))
+      yield* deliverSignal(workflow as unknown as Definition, runId, path, value)
+    }).pipe(
+      Effect.provideService(RunStore, store),
+      Effect.provideService(Journal, journal),
+      Effect.withSpan("plait.engine.signal", { attributes: { "plait.run_id": runId, "plait.path": path } })
+    )
+
+  const cancel: Engine["Service"]["cancel"] = (runId, options) =>
+    Effect.flatMap(store.cancel(runId, options?.reason ?? "cancelled"), (run) =>
+      Option.isSome(run) ? Effect.succeed(run.value) : Effect.fail(new RunNotFound({ runId }))).pipe(
+        Effect.withSpan("plait.engine.cancel", { attributes: { "plait.run_id": runId } })
+      )
+
+  const resume: Engine["Service"]["resume"] = (runId) =>
+    Effect.gen(function*() {
+      const run = yield* Effect.flatMap(store.resume(runId), (run) =>
+        Option.isSome(run) ? Effect.succeed(run.value) : Effect.fail(new RunNotFound({ runId })))
+      if (run.status === "cancelled") return yield* new RunCancelled({ runId, reason: run.error ?? "cancelled" })
+      return run
+    }).pipe(Effect.withSpan("plait.engine.resume", { attributes: { "plait.run_id": runId } }))
+
+  const inspect: Engine["Service"]["inspect"] = (runId) =>
+    Effect.flatMap(journal.load(runId), (loaded) =>
+      Option.isNone(loaded)
+        ? Effect.fail(new RunNotFound({ runId }))
+        : Effect.succeed({ run: loaded.value.run, entries: loaded.value.entries.map(entryDetail) }))
+
+  return Engine.of({
+    start,
+    await: awaitRun,
+    signal,
+    cancel,
+    resume,
+    list: (filter) => store.list(filter ?? {}),
+    counts: (filter) => store.counts(filter),
+    inspect
+  })
+})
+
+/**
+ * The engine as a layer, over the journal layer's run store.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { Engine, SqliteJournal } from "plait"
+ *
+ * const EngineLive = Engine.layer.pipe(Layer.provide(SqliteJournal.layer({ filename: ".plait/app.sqlite" })))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<Engine, never, Journal | RunStore> = Layer.effect(Engine, make)
+
+/**
+ * The lane (branch path) of a journal path: everything before its last `/` outside an item key's
+ * brackets, since item keys are data and may contain `/`. `""` at the top level. This is the
+ * `lane` of every entry `inspect` returns, and of a path a run waits on.
+ *
+ * @example
+ * ```ts
+ * import { Engine } from "plait"
+ *
+ * Engine.laneOf("setup/welcome/welcome") // "setup/welcome"
+ * Engine.laneOf("ship[a/b]/label") // "ship[a/b]"
+ * Engine.laneOf("approval") // ""
+ * ```
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const laneOf = (path: string): string => {
+  let depth = 0
+  for (let i = path.length - 1; i >= 0; i--) {
+    const c = path[i]
+    if (c === "]") depth++
+    else if (c === "[") depth--
+    else if (c === "/" && depth === 0) return path.slice(0, i)
+  }
+  return ""
+}
+
+// internal
+
+const entryDetail = (entry: JournalEntry): EntryDetail => {
+  const lane = laneOf(entry.path)
+  if (entry.kind !== "attempt") return { ...entry, lane }
+  const record = parseAttempt(entry.value)
+  return { ...entry, lane, attempt: record.attempt ?? entry.seq, error: record.error }
+}
+
+
+const parseAttempt = (value: string): { readonly attempt?: number; readonly error?: string } => {
+  try {
+    const parsed = JSON.parse(value) as { attempt?: unknown; error?: unknown }
+    return {
+      ...(typeof parsed.attempt === "number" ? { attempt: parsed.attempt } : {}),
+      ...(typeof parsed.error === "string" ? { error: parsed.error } : {})
+    }
+  } catch {
+    return {}
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * The run store: what the engine and workers need across runs. Creating runs, claiming the
+ * runnable ones, delivering signals, cancelling, listing, and telling idle workers that there is
+ * work. It lives in the same database as the journal (every journal layer provides both), so a
+ * signal and the wake-up of the run it is for commit together.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
+import type * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
+import type { JournalEntry, JournalError, Lease, RunInfo, RunRecord, RunStatus } from "./Journal.ts"
+
+/**
+ * What a worker asks for: up to `limit` runnable runs of the workflows it holds, each with the
+ * fingerprint it holds, leased to `owner` for `leaseMs`.
+ *
+ * @example
+ * ```ts
+ * import { RunStore } from "plait"
+ *
+ * const request: RunStore.ClaimRequest = {
+ *   owner: "worker-1",
+ *   leaseMs: 30_000,
+ *   limit: 8,
+ *   workflows: [{ name: "onboard_user", fingerprint: "[\"user step\"]" }]
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ClaimRequest {
+  readonly owner: string
+  readonly leaseMs: number
+  readonly limit: number
+  readonly workflows: ReadonlyArray<{ readonly name: string; readonly fingerprint: string }>
+}
+
+/**
+ * A claimed run: the run as stored after the claim, and its lease.
+ *
+ * @example
+ * ```ts
+ * import { RunStore } from "plait"
+ *
+ * const label = (claimed: RunStore.Claimed) => `${claimed.run.workflow}/${claimed.run.runId} #${claimed.lease.token}`
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Claimed {
+  readonly run: RunInfo
+  readonly lease: Lease
+}
+
+/**
+ * Which runs `list` returns, newest first. `cursor` is the `next` of the previous page.
+ *
+ * @example
+ * ```ts
+ * import { RunStore } from "plait"
+ *
+ * const failedToday: RunStore.ListFilter = {
+ *   status: "failed",
+ *   createdAfter: Date.now() - 86_400_000,
+ *   limit: 50
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ListFilter {
+  readonly workflow?: string | undefined
+  readonly status?: RunStatus | ReadonlyArray<RunStatus> | undefined
+  /** Only runs created at or after this time (epoch milliseconds). */
+  readonly createdAfter?: number | undefined
+  /** Only runs created before this time (epoch milliseconds). */
+  readonly createdBefore?: number | undefined
+  /** At most this many runs (default 50, at most 1000). */
+  readonly limit?: number | undefined
+  readonly cursor?: string | undefined
+}
+
+/**
+ * One page of runs, and the cursor of the next page when there is one.
+ *
+ * @example
+ * ```ts
+ * import { RunStore } from "plait"
+ *
+ * const ids = (page: RunStore.RunPage) => page.runs.map((run) => run.runId)
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunPage {
+  readonly runs: ReadonlyArray<RunInfo>
+  readonly next: string | undefined
+}
+
+/**
+ * Counts of runs by status, for dashboards.
+ *
+ * @example
+ * ```ts
+ * import { RunStore } from "plait"
+ *
+ * const active = (counts: RunStore.StatusCounts) => counts.running + counts.queued
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StatusCounts = { readonly [S in RunStatus]: number }
+
+/**
+ * What happened to a signal handed to the store.
+ *
+ * - `delivered`: stored now; a run waiting for it is due at once.
+ * - `duplicate`: a value for this path was already stored; the first one is kept.
+ * - `missing`: no run has this id.
+ *
+ * @example
+ * ```ts
+ * import { RunStore } from "plait"
+ *
+ * const accepted = (delivery: RunStore.Delivery) => delivery === "delivered"
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Delivery = "delivered" | "duplicate" | "missing"
+
+/**
+ * A notification from the store. On Postgres they cross processes (`LISTEN`/`NOTIFY`); on SQLite
+ * and in memory they reach subscribers of the same process, and polling covers the rest.
+ *
+ * - `Runnable`: a run of `workflow` became runnable (started, signalled, resumed, released).
+ * - `CancelRequested`: stop the run if you execute it.
+ * - `Released`: the run's executor let it go with `status`.
+ *
+ * @example
+ * ```ts
+ * import { RunStore } from "plait"
+ *
+ * const concerns = (runId: string) => (notification: RunStore.Notification) => notification.runId === runId
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Notification =
+  | { readonly _tag: "Runnable"; readonly runId: string; readonly workflow: string }
+  | { readonly _tag: "CancelRequested"; readonly runId: string }
+  | { readonly _tag: "Released"; readonly runId: string; readonly status: RunStatus }
+
+/**
+ * The run store service. Provided by every journal layer, over the same database.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { RunStore } from "plait"
+ *
+ * const failedCount = Effect.gen(function*() {
+ *   const store = yield* RunStore.RunStore
+ *   const counts = yield* store.counts()
+ *   return counts.failed
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export class RunStore extends Context.Service<RunStore, {
+  /** Creates a queued run unless the id exists; returns the stored run either way. */
+  readonly create: (run: RunRecord) => Effect.Effect<{ readonly run: RunInfo; readonly created: boolean }, JournalError>
+  readonly get: (runId: string) => Effect.Effect<Option.Option<RunInfo>, JournalError>
+  /**
+   * Claims up to `limit` runnable runs in one statement, oldest due first (then priority):
+   * queued runs, sleeping or waiting runs whose wake time came, running runs whose lease expired.
+   * Only runs of the given workflows with the given fingerprints.
+   */
+  readonly claim: (request: ClaimRequest) => Effect.Effect<ReadonlyArray<Claimed>, JournalError>
+  /**
+   * Stores a signal entry unless one is stored for its path, and in the same transaction makes a
+   * waiting run due.
+   */
+  readonly deliver: (runId: string, entry: JournalEntry) => Effect.Effect<Delivery, JournalError>
+  /**
+   * Asks for a run to stop. A run nobody executes (queued, sleeping, waiting, or with an expired
+   * lease) is cancelled at once; a running one is flagged for its executor. Finished runs are
+   * left as they are. Returns the run after the change.
+   */
+  readonly cancel: (runId: string, reason: string) => Effect.Effect<Option.Option<RunInfo>, JournalError>
+  /** Makes a failed, sleeping or waiting run due now. Returns the run after the change. */
+  readonly resume: (runId: string) => Effect.Effect<Option.Option<RunInfo>, JournalError>
+  readonly list: (filter: ListFilter) => Effect.Effect<RunPage, JournalError>
+  readonly counts: (filter?: { readonly workflow?: string | undefined }) => Effect.Effect<StatusCounts, JournalError>
+  /**
+   * The earliest time something of these workflows that is not runnable now becomes runnable (a
+   * wake time, a lease expiry), if any: how long an idle worker may sleep.
+   */
+  readonly nextDue: (workflows: ReadonlyArray<string>) => Effect.Effect<Option.Option<number>, JournalError>
+  /**
+   * Notifications from now on, until the scope closes. The store sends them itself, with the
+   * change they announce.
+   */
+  readonly subscribe: Effect.Effect<Queue.Dequeue<Notification>, JournalError, Scope.Scope>
+}>()("plait/RunStore") {}

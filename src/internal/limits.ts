@@ -1,0 +1,75 @@
+/**
+ * The limits every backend keeps, around its journal and run store: no value over the payload
+ * bound is stored, and no operation waits past the operation timeout (a connection pool has no
+ * limit of its own on the wait for a free connection).
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import { type Journal, type JournalEntry, JournalError } from "../Journal.ts"
+import type { RunStore } from "../RunStore.ts"
+import { payloadIssue } from "./rows.ts"
+
+export interface Limits {
+  readonly maxPayloadBytes: number
+  readonly operationTimeout: Duration.Duration | undefined
+}
+
+interface Backend {
+  readonly journal: Journal["Service"]
+  readonly store: RunStore["Service"]
+}
+
+type Values = ReadonlyArray<readonly [path: string | undefined, value: string]>
+
+const entryValues = (entries: ReadonlyArray<JournalEntry>): Values => entries.map((entry) => [entry.path, entry.value])
+
+export const withLimits = ({ journal, store }: Backend, limits: Limits): Backend => {
+  // Refused before the store sees it: the store would take it, but a run holding it might not
+  // load again.
+  const sized = <A, E>(runId: string, values: Values, effect: Effect.Effect<A, E>): Effect.Effect<A, E | JournalError> =>
+    Effect.suspend((): Effect.Effect<A, E | JournalError> => {
+      for (const [path, value] of values) {
+        const issue = payloadIssue(value, limits.maxPayloadBytes)
+        if (issue !== undefined) return Effect.fail(new JournalError({ reason: "TooLarge", runId, path, detail: issue }))
+      }
+      return effect
+    })
+
+  const timeout = limits.operationTimeout
+  const bounded = <A, E>(runId: string, operation: string, effect: Effect.Effect<A, E>): Effect.Effect<A, E | JournalError> =>
+    timeout === undefined ? effect : Effect.timeoutOrElse(effect, {
+      duration: timeout,
+      orElse: () =>
+        Effect.fail(
+          new JournalError({
+            reason: "Unavailable",
+            runId,
+            detail: `${operation} did not finish within ${Duration.format(timeout)} (waiting for a free connection or for the store)`
+          })
+        )
+    })
+
+  return {
+    journal: {
+      maxPayloadBytes: limits.maxPayloadBytes,
+      acquire: (run, options) => bounded(run.runId, "acquire", sized(run.runId, [[undefined, run.input]], journal.acquire(run, options))),
+      load: (runId) => bounded(runId, "load", journal.load(runId)),
+      append: (lease, entries) =>
+        bounded(lease.runId, "append", sized(lease.runId, entryValues(entries), journal.append(lease, entries))),
+      heartbeat: (owner, leases, leaseMs) => bounded(owner, "heartbeat", journal.heartbeat(owner, leases, leaseMs)),
+      release: (lease, release) => bounded(lease.runId, "release", journal.release(lease, release))
+    },
+    store: {
+      ...store,
+      create: (run) => bounded(run.runId, "create", sized(run.runId, [[undefined, run.input]], store.create(run))),
+      get: (runId) => bounded(runId, "get", store.get(runId)),
+      claim: (request) => bounded(request.owner, "claim", store.claim(request)),
+      deliver: (runId, entry) => bounded(runId, "deliver", sized(runId, entryValues([entry]), store.deliver(runId, entry))),
+      cancel: (runId, reason) => bounded(runId, "cancel", store.cancel(runId, reason)),
+      resume: (runId) => bounded(runId, "resume", store.resume(runId)),
+      list: (filter) => bounded("(list)", "list", store.list(filter)),
+      counts: (filter) => bounded("(counts)", "counts", store.counts(filter)),
+      nextDue: (workflows) => bounded("(nextDue)", "nextDue", store.nextDue(workflows))
+    }
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * Paging through runs, newest first: a cursor names the last run of a page by its creation
+ * time and id, so the next page starts strictly after it whatever was created meanwhile.
+ */
+import type { RunInfo, RunStatus } from "../Journal.ts"
+
+export interface Cursor {
+  readonly createdAt: number
+  readonly runId: string
+}
+
+export const cursorOf = (run: Pick<RunInfo, "createdAt" | "runId">): string =>
+  Buffer.from(JSON.stringify([run.createdAt, run.runId])).toString("base64url")
+
+/** The position a cursor names; an unreadable cursor starts from the top. */
+export const decodeCursor = (cursor: string | undefined): Cursor | undefined => {
+  if (cursor === undefined || cursor === "") return undefined
+  try {
+    const [createdAt, runId] = JSON.parse(Buffer.from(cursor, "base64url").toString()) as [unknown, unknown]
+    return typeof createdAt === "number" && typeof runId === "string" ? { createdAt, runId } : undefined
+  } catch {
+    return undefined
+  }
+}
+
+export const pageLimit = (limit: number | undefined): number =>
+  limit === undefined ? 50 : Math.max(1, Math.min(1000, Math.floor(limit)))
+
+export const statusesOf = (
+  status: RunStatus | ReadonlyArray<RunStatus> | undefined
+): ReadonlyArray<RunStatus> | undefined => (status === undefined ? undefined : typeof status === "string" ? [status] : status)

@@ -1,0 +1,285 @@
+/**
+ * The journal and run store in process memory, for tests. Every operation is synchronous, so
+ * each is atomic the way one SQL statement is; times follow the `Clock` (`TestClock` drives
+ * leases, wake times and deadlines).
+ */
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import type {
+  Acquired,
+  Journal,
+  JournalEntry,
+  Lease,
+  LeaseState,
+  RunInfo,
+  RunRecord,
+  RunStatus
+} from "../Journal.ts"
+import { defaultMaxPayloadBytes, entryKey, JournalError, LeaseLost } from "../Journal.ts"
+import type { Claimed, Notification, RunStore, StatusCounts } from "../RunStore.ts"
+import { cursorOf, decodeCursor, pageLimit, statusesOf } from "./listing.ts"
+import { withLimits } from "./limits.ts"
+import { dueAfterRelease, isDone, isFinal, isRunStatus, runStatuses } from "./runRow.ts"
+
+interface StoredRun {
+  info: RunInfo
+  readonly entries: Map<string, JournalEntry>
+}
+
+export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; readonly store: RunStore["Service"] } => {
+  const runs = new Map<string, StoredRun>()
+  const subscribers = new Set<Queue.Queue<Notification>>()
+  const publish = (notification: Notification) => {
+    for (const queue of subscribers) Queue.offerUnsafe(queue, notification)
+  }
+  const withNow = <A>(f: (now: number) => A) => Effect.map(Clock.currentTimeMillis, f)
+
+  const newRun = (record: RunRecord, now: number, lease: Omit<Lease, "runId"> | undefined, leaseMs: number): StoredRun => ({
+    info: {
+      runId: record.runId,
+      workflow: record.workflow,
+      fingerprint: record.fingerprint,
+      input: record.input,
+      priority: record.priority ?? 0,
+      status: lease === undefined ? "queued" : "running",
+      owner: lease?.owner,
+      leaseToken: lease?.token ?? 0,
+      leaseExpiresAt: lease === undefined ? undefined : now + leaseMs,
+      wakeAt: undefined,
+      dueAt: lease === undefined ? now : now + leaseMs,
+      waitingFor: undefined,
+      executions: lease === undefined ? 0 : 1,
+      wakeups: 0,
+      cancelRequested: false,
+      error: undefined,
+      createdAt: now,
+      updatedAt: now
+    },
+    entries: new Map()
+  })
+
+  const leaseIsLive = (stored: StoredRun, now: number) =>
+    stored.info.owner !== undefined && stored.info.leaseExpiresAt !== undefined && stored.info.leaseExpiresAt > now
+
+  const take = (stored: StoredRun, owner: string, leaseMs: number, now: number): Lease => {
+    const token = stored.info.leaseToken + 1
+    stored.info = {
+      ...stored.info,
+      status: "running",
+      owner,
+      leaseToken: token,
+      leaseExpiresAt: now + leaseMs,
+      executions: stored.info.executions + 1,
+      dueAt: now + leaseMs,
+      updatedAt: now
+    }
+    return { runId: stored.info.runId, owner, token }
+  }
+
+  const holding = (lease: Lease): StoredRun | undefined => {
+    const stored = runs.get(lease.runId)
+    return stored !== undefined && stored.info.leaseToken === lease.token && stored.info.owner === lease.owner
+      ? stored
+      : undefined
+  }
+
+  const lost = (lease: Lease) => new LeaseLost({ runId: lease.runId, owner: lease.owner, token: lease.token })
+
+  const snapshot = (stored: StoredRun) => ({ run: stored.info, entries: Array.from(stored.entries.values()) })
+
+  const journal: Journal["Service"] = {
+    acquire: (record, { anyFingerprint, leaseMs, owner, reclaim }) =>
+      withNow((now): Acquired => {
+        const existing = runs.get(record.runId)
+        if (existing === undefined) {
+          const created = newRun(record, now, { owner, token: 1 }, leaseMs)
+          runs.set(record.runId, created)
+          return { run: created.info, lease: { runId: record.runId, owner, token: 1 }, created: true }
+        }
+        const stored = existing.info
+        const same = stored.workflow === record.workflow && stored.input === record.input &&
+          (anyFingerprint === true || stored.fingerprint === record.fingerprint)
+        const held = leaseIsLive(existing, now) && !(reclaim === true && stored.owner === owner)
+        // A status this version does not know is not taken over: the run reads it and reports it.
+        if (!same || isFinal(stored.status) || !isRunStatus(stored.status) || held) {
+          return { run: existing.info, lease: undefined, created: false, entries: Array.from(existing.entries.values()) }
+        }
+        const lease = take(existing, owner, leaseMs, now)
+        return { run: existing.info, lease, created: false }
+      }),
+    load: (runId) =>
+      Effect.sync(() => {
+        const stored = runs.get(runId)
+        return stored === undefined ? Option.none() : Option.some(snapshot(stored))
+      }),
+    append: (lease, entries) =>
+      Effect.suspend(() => {
+        const stored = holding(lease)
+        if (stored === undefined) return Effect.fail(lost(lease))
+        for (const entry of entries) {
+          const key = entryKey(entry)
+          if (!stored.entries.has(key)) stored.entries.set(key, entry)
+        }
+        return Effect.void
+      }),
+    heartbeat: (_owner, leases, leaseMs) =>
+      withNow((now) =>
+        leases.map((lease): LeaseState => {
+          const stored = holding(lease)
+          if (stored === undefined || stored.info.status !== "running") {
+            return { runId: lease.runId, held: false, cancelRequested: false, cancelReason: undefined }
+          }
+          stored.info = { ...stored.info, leaseExpiresAt: now + leaseMs, dueAt: now + leaseMs, updatedAt: now }
+          const { cancelRequested, error } = stored.info
+          return { runId: lease.runId, held: true, cancelRequested, cancelReason: cancelRequested ? error : undefined }
+        })
+      ),
+    release: (lease, release) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const stored = holding(lease)
+        if (stored === undefined) return Effect.fail(lost(lease))
+        const due = dueAfterRelease(release, stored.info.wakeups, now)
+        stored.info = {
+          ...stored.info,
+          status: due.status,
+          owner: undefined,
+          leaseExpiresAt: undefined,
+          wakeAt: due.wakeAt,
+          dueAt: due.dueAt,
+          waitingFor: release.waitingFor,
+          error: release.status === "cancelled" ? release.error ?? stored.info.error : release.error,
+          updatedAt: now
+        }
+        publish({ _tag: "Released", runId: lease.runId, status: due.status })
+        if (due.dueAt !== undefined && due.dueAt <= now) {
+          publish({ _tag: "Runnable", runId: lease.runId, workflow: stored.info.workflow })
+        }
+        return Effect.void
+      })
+  }
+
+  const store: RunStore["Service"] = {
+    create: (record) =>
+      withNow((now) => {
+        const existing = runs.get(record.runId)
+        if (existing !== undefined) return { run: existing.info, created: false }
+        const created = newRun(record, now, undefined, 0)
+        runs.set(record.runId, created)
+        publish({ _tag: "Runnable", runId: record.runId, workflow: record.workflow })
+        return { run: created.info, created: true }
+      }),
+    get: (runId) => Effect.sync(() => Option.map(Option.fromNullishOr(runs.get(runId)), (stored) => stored.info)),
+    claim: (request) =>
+      withNow((now) => {
+        const wanted = new Map(request.workflows.map((workflow) => [workflow.name, workflow.fingerprint]))
+        const due = Array.from(runs.values()).filter((stored) =>
+          stored.info.dueAt !== undefined && stored.info.dueAt <= now && wanted.get(stored.info.workflow) === stored.info.fingerprint
+        )
+        due.sort((a, b) => a.info.dueAt! - b.info.dueAt! || b.info.priority - a.info.priority)
+        return due.slice(0, request.limit).map((stored): Claimed => {
+          const lease = take(stored, request.owner, request.leaseMs, now)
+          return { run: stored.info, lease }
+        })
+      }),
+    deliver: (runId, entry) =>
+      withNow((now) => {
+        const stored = runs.get(runId)
+        if (stored === undefined) return "missing" as const
+        const key = entryKey(entry)
+        if (stored.entries.has(key)) return "duplicate" as const
+        stored.entries.set(key, entry)
+        stored.info = { ...stored.info, wakeups: stored.info.wakeups + 1, updatedAt: now }
+        if (stored.info.status === "waiting") {
+          stored.info = { ...stored.info, dueAt: now }
+          publish({ _tag: "Runnable", runId, workflow: stored.info.workflow })
+        }
+        return "delivered" as const
+      }),
+    cancel: (runId, reason) =>
+      withNow((now) => {
+        const stored = runs.get(runId)
+        if (stored === undefined) return Option.none()
+        if (isDone(stored.info.status)) return Option.some(stored.info)
+        if (leaseIsLive(stored, now)) {
+          stored.info = { ...stored.info, cancelRequested: true, error: reason, updatedAt: now }
+          publish({ _tag: "CancelRequested", runId })
+        } else {
+          stored.info = {
+            ...stored.info,
+            status: "cancelled",
+            cancelRequested: true,
+            error: reason,
+            // A new token: an executor whose lease had expired cannot write to the run any more.
+            leaseToken: stored.info.leaseToken + 1,
+            owner: undefined,
+            leaseExpiresAt: undefined,
+            wakeAt: undefined,
+            dueAt: undefined,
+            updatedAt: now
+          }
+          publish({ _tag: "Released", runId, status: "cancelled" })
+        }
+        return Option.some(stored.info)
+      }),
+    resume: (runId) =>
+      withNow((now) => {
+        const stored = runs.get(runId)
+        if (stored === undefined) return Option.none()
+        const status = stored.info.status
+        if (status === "failed" || status === "sleeping" || status === "waiting") {
+          stored.info = { ...stored.info, status: status === "failed" ? "queued" : status, dueAt: now, updatedAt: now }
+          publish({ _tag: "Runnable", runId, workflow: stored.info.workflow })
+        }
+        return Option.some(stored.info)
+      }),
+    list: (filter) =>
+      Effect.sync(() => {
+        const statuses = statusesOf(filter.status)
+        const after = decodeCursor(filter.cursor)
+        const limit = pageLimit(filter.limit)
+        const matching = Array.from(runs.values(), (stored) => stored.info)
+          .filter((run) =>
+            (filter.workflow === undefined || run.workflow === filter.workflow) &&
+            (statuses === undefined || statuses.includes(run.status)) &&
+            (filter.createdAfter === undefined || run.createdAt >= filter.createdAfter) &&
+            (filter.createdBefore === undefined || run.createdAt < filter.createdBefore) &&
+            (after === undefined || run.createdAt < after.createdAt ||
+              (run.createdAt === after.createdAt && run.runId < after.runId))
+          )
+          .sort((a, b) => b.createdAt - a.createdAt || (a.runId < b.runId ? 1 : a.runId > b.runId ? -1 : 0))
+        const page = matching.slice(0, limit)
+        return { runs: page, next: matching.length > limit ? cursorOf(page[page.length - 1]!) : undefined }
+      }),
+    counts: (filter) =>
+      Effect.sync(() => {
+        const counts = Object.fromEntries(runStatuses.map((status) => [status, 0])) as Record<RunStatus, number>
+        for (const { info } of runs.values()) {
+          if (filter?.workflow === undefined || info.workflow === filter.workflow) counts[info.status]++
+        }
+        return counts as StatusCounts
+      }),
+    nextDue: (workflows) =>
+      withNow((now) => {
+        let next: number | undefined
+        for (const stored of runs.values()) {
+          const due = stored.info.dueAt
+          if (due !== undefined && due > now && workflows.includes(stored.info.workflow)) {
+            next = next === undefined ? due : Math.min(next, due)
+          }
+        }
+        return Option.fromNullishOr(next)
+      }),
+    subscribe: Effect.acquireRelease(
+      Effect.tap(Queue.unbounded<Notification>(), (queue) => Effect.sync(() => subscribers.add(queue))),
+      (queue) => Effect.sync(() => subscribers.delete(queue)).pipe(Effect.andThen(Queue.shutdown(queue)))
+    )
+  }
+
+  return withLimits({ journal, store }, { maxPayloadBytes: defaultMaxPayloadBytes, operationTimeout: undefined })
+}
+
+/** A journal operation on a run the store does not have. */
+export const missingRun = (runId: string) =>
+  new JournalError({ reason: "Conflict", runId, detail: "the run does not exist" })

@@ -1,0 +1,183 @@
+/**
+ * What a SQL dialect provides to `SqlJournal`: its migrations and, for every journal and run
+ * store operation, the statements that perform it. Each dialect keeps all of its SQL in one file
+ * (`pg.ts`, `sqlite.ts`); `SqlJournal` runs them, decodes rows and maps errors.
+ *
+ * Every statement that returns runs returns each as one JSON text column built by the dialect
+ * (`runJson`), so one decoder reads runs from every statement of every dialect.
+ */
+import type * as Effect from "effect/Effect"
+import type { SqlError } from "effect/sql/SqlError"
+import type { JournalEntry, Lease, Release, RunRecord } from "../../Journal.ts"
+import type { ClaimRequest, Delivery, ListFilter } from "../../RunStore.ts"
+import type { Cursor } from "../listing.ts"
+import { isFinal, runStatuses } from "../runRow.ts"
+
+/** The journal's tables, quoted, for one prefix. */
+export interface Tables {
+  readonly prefix: string
+  readonly runs: string
+  readonly entries: string
+  readonly migrations: string
+  /** The `LISTEN`/`NOTIFY` channel of this prefix (Postgres). */
+  readonly channel: string
+}
+
+/** A journal or run store operation, as counted in round trips. */
+export type Operation =
+  | "acquire"
+  | "load"
+  | "append"
+  | "heartbeat"
+  | "release"
+  | "create"
+  | "get"
+  | "claim"
+  | "deliver"
+  | "cancel"
+  | "resume"
+  | "list"
+  | "counts"
+  | "nextDue"
+
+export type Rows = ReadonlyArray<ReadonlyArray<unknown>>
+
+/** Runs statements for a dialect, counting round trips. */
+export interface Exec {
+  readonly query: (operation: Operation, text: string, params: ReadonlyArray<unknown>) => Effect.Effect<Rows, SqlError>
+  /** Runs `effect` in one transaction; `BEGIN` and `COMMIT` count as round trips of `operation`. */
+  readonly transaction: <A>(operation: Operation, effect: Effect.Effect<A, SqlError>) => Effect.Effect<A, SqlError>
+}
+
+/** A run as a dialect returns it: the JSON text of its row (see `decodeRunJson`). */
+export type RunJson = unknown
+
+export interface AcquireResult {
+  readonly run: RunJson
+  readonly acquired: boolean
+  readonly created: boolean
+  /** When not acquired: the run's entry rows, as `load` returns them. */
+  readonly entries?: Rows | undefined
+}
+
+export interface LoadResult {
+  readonly run: RunJson | undefined
+  /** `[path, kind, value, seq, startedAt, finishedAt]` per entry. */
+  readonly entries: Rows
+}
+
+export interface Dialect {
+  readonly name: "pg" | "sqlite"
+  /** Creates the migrations table; the migrations transaction then runs under `lockMigrations`. */
+  readonly createMigrationsTable: (t: Tables) => string
+  /** Statements run first in the migrations transaction (an advisory lock on Postgres). */
+  readonly lockMigrations: (t: Tables) => ReadonlyArray<readonly [text: string, params: ReadonlyArray<unknown>]>
+  readonly recordMigration: (t: Tables) => string
+  /** The DDL of each migration, by version. */
+  readonly migrations: Readonly<Record<number, (t: Tables) => ReadonlyArray<string>>>
+
+  /** Undefined when the statement raced with another creating the run: try again. */
+  readonly acquire: (
+    exec: Exec,
+    t: Tables,
+    run: RunRecord,
+    options: { readonly owner: string; readonly leaseMs: number; readonly anyFingerprint: boolean; readonly reclaim: boolean }
+  ) => Effect.Effect<AcquireResult | undefined, SqlError>
+  readonly load: (exec: Exec, t: Tables, runId: string) => Effect.Effect<LoadResult, SqlError>
+  /** False when the lease is no longer the run's: nothing was written. */
+  readonly append: (exec: Exec, t: Tables, lease: Lease, entries: ReadonlyArray<JournalEntry>) => Effect.Effect<boolean, SqlError>
+  /** `[runId, cancelRequested, error]` for every lease still held. */
+  readonly heartbeat: (
+    exec: Exec,
+    t: Tables,
+    owner: string,
+    leases: ReadonlyArray<Lease>,
+    leaseMs: number
+  ) => Effect.Effect<Rows, SqlError>
+  /** The released run's workflow, status and whether it is due now; undefined when the lease was lost. */
+  readonly release: (
+    exec: Exec,
+    t: Tables,
+    lease: Lease,
+    release: Release
+  ) => Effect.Effect<{ readonly workflow: string; readonly status: string; readonly due: boolean } | undefined, SqlError>
+
+  /** Undefined when the statement raced with another creating the run: try again. */
+  readonly create: (exec: Exec, t: Tables, run: RunRecord) => Effect.Effect<{ readonly run: RunJson; readonly created: boolean } | undefined, SqlError>
+  readonly get: (exec: Exec, t: Tables, runId: string) => Effect.Effect<RunJson | undefined, SqlError>
+  readonly claim: (exec: Exec, t: Tables, request: ClaimRequest) => Effect.Effect<ReadonlyArray<RunJson>, SqlError>
+  readonly deliver: (exec: Exec, t: Tables, runId: string, entry: JournalEntry) => Effect.Effect<Delivery, SqlError>
+  /** The run after the change, and whether it was cancelled at once (else flagged); undefined when missing. */
+  readonly cancel: (
+    exec: Exec,
+    t: Tables,
+    runId: string,
+    reason: string
+  ) => Effect.Effect<RunJson | undefined, SqlError>
+  readonly resume: (exec: Exec, t: Tables, runId: string) => Effect.Effect<RunJson | undefined, SqlError>
+  readonly list: (
+    exec: Exec,
+    t: Tables,
+    filter: ListFilter,
+    after: Cursor | undefined,
+    limit: number
+  ) => Effect.Effect<ReadonlyArray<RunJson>, SqlError>
+  /** `[status, count]` rows. */
+  readonly counts: (exec: Exec, t: Tables, workflow: string | undefined) => Effect.Effect<Rows, SqlError>
+  readonly nextDue: (exec: Exec, t: Tables, workflows: ReadonlyArray<string>) => Effect.Effect<number | undefined, SqlError>
+  /** Postgres delivers notifications across processes; the others only within this process. */
+  readonly notifiesAcrossProcesses: boolean
+}
+
+/** The fields of a run's JSON, in the order both dialects build them. */
+export const runJsonFields: ReadonlyArray<readonly [key: string, column: string]> = [
+  ["runId", "run_id"],
+  ["workflow", "workflow"],
+  ["fingerprint", "fingerprint"],
+  ["input", "input"],
+  ["status", "status"],
+  ["priority", "priority"],
+  ["owner", "owner"],
+  ["leaseToken", "lease_token"],
+  ["leaseExpiresAt", "lease_expires_at"],
+  ["wakeAt", "wake_at"],
+  ["dueAt", "due_at"],
+  ["waitingFor", "waiting_for"],
+  ["executions", "executions"],
+  ["wakeups", "wakeups"],
+  ["cancelRequested", "cancel_requested"],
+  ["error", "error"],
+  ["createdAt", "created_ms"],
+  ["updatedAt", "updated_ms"]
+]
+
+/** `'runId', r.run_id, 'workflow', r.workflow, ...`: the arguments of a JSON object builder. */
+export const runJsonArguments = (qualifier: string): string =>
+  runJsonFields.map(([key, column]) => `'${key}', ${qualifier}${column}`).join(", ")
+
+/** The notification payload a dialect sends with `pg_notify`, read back by `SqlJournal`. */
+export interface NotificationWire {
+  /** `r` runnable, `c` cancel requested, `d` released. */
+  readonly k: "r" | "c" | "d"
+  readonly r: string
+  readonly w?: string
+  readonly s?: string
+}
+
+/** Splits the rows of a load (`0` then the run's JSON; `1` then an entry's columns) into the run and its entries. */
+export const splitLoad = (rows: Rows): LoadResult => {
+  const entries: Array<ReadonlyArray<unknown>> = []
+  let run: unknown
+  for (const row of rows) {
+    if (Number(row[0]) === 0) run = row[7]
+    else entries.push(row.slice(1, 7))
+  }
+  return { run, entries }
+}
+
+/**
+ * The statuses `acquire` takes a run in, as a SQL list: every status this version knows that is
+ * not final. A status it does not know is not taken over (and overwritten): the run is read
+ * back as it is, and its executor reports the status as corrupt.
+ */
+export const acquirable: string = runStatuses.filter((status) => !isFinal(status)).map((status) => `'${status}'`).join(", ")

@@ -1,0 +1,389 @@
+/**
+ * Every statement the journal and run store send to Postgres.
+ *
+ * Each operation is one statement. Leases are fenced by their token: an append locks the run
+ * row `FOR SHARE` while it checks the token, so a takeover (which updates the row) waits for an
+ * append in flight to commit, and the new owner's load, a later statement, sees it. Claims take
+ * rows `FOR UPDATE SKIP LOCKED`, so concurrent workers never wait for each other. Notifications
+ * are sent with `pg_notify` in the statement that makes the change, so they are delivered when,
+ * and only if, it commits.
+ */
+import * as Effect from "effect/Effect"
+import type { SqlError } from "effect/sql/SqlError"
+import type { AcquireResult, Dialect, Exec, Tables } from "./dialect.ts"
+import { acquirable, runJsonArguments, splitLoad } from "./dialect.ts"
+
+const now = "(extract(epoch from now()) * 1000)::bigint"
+
+const runJson = (qualifier: string) => `json_build_object(${runJsonArguments(qualifier)})::text`
+
+/** `pg_notify` as a boolean expression, so it can stand in a select list beside other columns. */
+const notify = (channelParam: string, fields: string) =>
+  `(pg_notify(${channelParam}, json_build_object(${fields})::text) IS NULL)`
+
+const unowned = `(r.owner IS NULL OR r.lease_expires_at <= ${now})`
+
+const migration1 = (t: Tables) => [
+  `CREATE TABLE ${t.runs} (
+  run_id text PRIMARY KEY,
+  workflow text NOT NULL,
+  fingerprint text NOT NULL,
+  input text NOT NULL,
+  status text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now()
+)`,
+  `CREATE TABLE ${t.entries} (
+  run_id text NOT NULL REFERENCES ${t.runs} (run_id) ON DELETE CASCADE,
+  path text NOT NULL,
+  kind text NOT NULL,
+  seq integer NOT NULL,
+  value text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (run_id, path, kind, seq)
+)`
+]
+
+// Leases, wake times and claims. Times are epoch milliseconds (bigint) on the database's clock;
+// runs that were `running` under the previous version (no lease) become claimable at once, and
+// `suspended` runs become `waiting`.
+const migration2 = (t: Tables) => [
+  `ALTER TABLE ${t.runs}
+  ADD COLUMN priority integer NOT NULL DEFAULT 0,
+  ADD COLUMN owner text,
+  ADD COLUMN lease_token bigint NOT NULL DEFAULT 0,
+  ADD COLUMN lease_expires_at bigint,
+  ADD COLUMN wake_at bigint,
+  ADD COLUMN due_at bigint,
+  ADD COLUMN waiting_for text,
+  ADD COLUMN executions integer NOT NULL DEFAULT 0,
+  ADD COLUMN wakeups integer NOT NULL DEFAULT 0,
+  ADD COLUMN cancel_requested boolean NOT NULL DEFAULT false,
+  ADD COLUMN error text,
+  ADD COLUMN created_ms bigint,
+  ADD COLUMN updated_ms bigint`,
+  `UPDATE ${t.runs} SET
+  created_ms = (extract(epoch from created_at) * 1000)::bigint,
+  updated_ms = (extract(epoch from updated_at) * 1000)::bigint,
+  status = CASE status WHEN 'suspended' THEN 'waiting' WHEN 'running' THEN 'queued' ELSE status END,
+  due_at = CASE WHEN status = 'running' THEN ${now} ELSE NULL END`,
+  `ALTER TABLE ${t.runs}
+  ALTER COLUMN created_ms SET NOT NULL, ALTER COLUMN created_ms SET DEFAULT ${now},
+  ALTER COLUMN updated_ms SET NOT NULL, ALTER COLUMN updated_ms SET DEFAULT ${now}`,
+  `ALTER TABLE ${t.entries} ADD COLUMN started_at bigint, ADD COLUMN finished_at bigint`,
+  `CREATE INDEX "${t.prefix}runs_due" ON ${t.runs} (due_at) WHERE due_at IS NOT NULL`,
+  `CREATE INDEX "${t.prefix}runs_created" ON ${t.runs} (created_ms DESC, run_id DESC)`
+]
+
+const getStatement = (t: Tables) => `SELECT ${runJson("r.")} FROM ${t.runs} AS r WHERE r.run_id = $1`
+
+const get = (exec: Exec, t: Tables, runId: string, operation: "get" | "acquire" | "cancel" | "resume" = "get") =>
+  Effect.map(exec.query(operation, getStatement(t), [runId]), (rows) => rows[0]?.[0])
+
+const load = (exec: Exec, t: Tables, runId: string, operation: "load" | "acquire") =>
+  Effect.map(
+    exec.query(
+      operation,
+      `SELECT 0 AS r, NULL::text, NULL::text, NULL::text, NULL::integer, NULL::bigint, NULL::bigint, ${runJson("r.")}
+FROM ${t.runs} AS r WHERE r.run_id = $1
+UNION ALL
+SELECT 1, path, kind, value, seq, started_at, finished_at, NULL FROM ${t.entries} WHERE run_id = $1`,
+      [runId]
+    ),
+    splitLoad
+  )
+
+export const pg: Dialect = {
+  name: "pg",
+  notifiesAcrossProcesses: true,
+  createMigrationsTable: (t) =>
+    `CREATE TABLE IF NOT EXISTS ${t.migrations} (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+  lockMigrations: (t) => [[`SELECT 1 FROM pg_advisory_xact_lock($1, $2) AS l`, [lockNamespace, hash(t.prefix)]]],
+  recordMigration: (t) => `INSERT INTO ${t.migrations} (version, name) VALUES ($1, $2)`,
+  migrations: { 1: migration1, 2: migration2 },
+
+  // An upsert: creates the run leased, or takes the lease of an existing one when it is free and
+  // matches. `xmax = 0` tells an inserted row from an updated one.
+  acquire: (exec, t, run, { anyFingerprint, leaseMs, owner, reclaim }) =>
+    Effect.flatMap(
+      exec.query(
+        "acquire",
+        `INSERT INTO ${t.runs} AS r (run_id, workflow, fingerprint, input, priority, status, owner, lease_token,
+  lease_expires_at, due_at, executions, created_ms, updated_ms)
+VALUES ($1, $2, $3, $4, $5::integer, 'running', $6, 1, ${now} + $7::bigint, ${now} + $7::bigint, 1, ${now}, ${now})
+ON CONFLICT (run_id) DO UPDATE SET status = 'running', owner = $6, lease_token = r.lease_token + 1,
+  lease_expires_at = ${now} + $7::bigint, due_at = ${now} + $7::bigint, executions = r.executions + 1, updated_ms = ${now}
+WHERE r.workflow = $2 AND r.input = $4 AND ($8::boolean OR r.fingerprint = $3)
+  AND r.status IN (${acquirable}) AND (${unowned} OR ($9::boolean AND r.owner = $6))
+RETURNING ${runJson("r.")}, (r.xmax = 0)`,
+        [run.runId, run.workflow, run.fingerprint, run.input, run.priority ?? 0, owner, leaseMs, anyFingerprint, reclaim]
+      ),
+      (rows): Effect.Effect<AcquireResult | undefined, SqlError> =>
+        rows.length > 0
+          ? Effect.succeed({ run: rows[0]![0], acquired: true, created: rows[0]![1] === true })
+          : Effect.map(load(exec, t, run.runId, "acquire"), (loaded) =>
+            loaded.run === undefined ? undefined : { run: loaded.run, acquired: false, created: false, entries: loaded.entries })
+    ),
+
+  load: (exec, t, runId) => load(exec, t, runId, "load"),
+
+  append: (exec, t, lease, entries) => {
+    const n = entries.length
+    const paths = new Array<string>(n)
+    const kinds = new Array<string>(n)
+    const seqs = new Array<number>(n)
+    const values = new Array<string>(n)
+    // The driver infers an array's type from its elements (an array of nulls has none, and
+    // small and large numbers infer different types): times travel as text, absent ones empty.
+    const started = new Array<string>(n)
+    const finished = new Array<string>(n)
+    for (let i = 0; i < n; i++) {
+      const entry = entries[i]!
+      paths[i] = entry.path
+      kinds[i] = entry.kind
+      seqs[i] = entry.seq
+      values[i] = entry.value
+      started[i] = entry.startedAt === undefined ? "" : String(entry.startedAt)
+      finished[i] = entry.finishedAt === undefined ? "" : String(entry.finishedAt)
+    }
+    return Effect.map(
+      exec.query(
+        "append",
+        `WITH lease AS (SELECT 1 FROM ${t.runs} WHERE run_id = $1 AND lease_token = $2 FOR SHARE),
+written AS (
+  INSERT INTO ${t.entries} (run_id, path, kind, seq, value, started_at, finished_at)
+  SELECT $1, e.path, e.kind, e.seq, e.value, NULLIF(e.started_at, '')::bigint, NULLIF(e.finished_at, '')::bigint
+  FROM unnest($3::text[], $4::text[], $5::integer[], $6::text[], $7::text[], $8::text[])
+    AS e (path, kind, seq, value, started_at, finished_at)
+  WHERE EXISTS (SELECT 1 FROM lease)
+  ON CONFLICT DO NOTHING
+)
+SELECT count(*)::integer FROM lease`,
+        [lease.runId, lease.token, paths, kinds, seqs, values, started, finished]
+      ),
+      (rows) => Number(rows[0]?.[0]) > 0
+    )
+  },
+
+  heartbeat: (exec, t, owner, leases, leaseMs) =>
+    exec.query(
+      "heartbeat",
+      `UPDATE ${t.runs} AS r SET lease_expires_at = ${now} + $2::bigint, due_at = ${now} + $2::bigint, updated_ms = ${now}
+FROM unnest($3::text[], $4::bigint[]) AS l (run_id, token)
+WHERE r.run_id = l.run_id AND r.lease_token = l.token AND r.owner = $1 AND r.status = 'running'
+RETURNING r.run_id, r.cancel_requested, r.error`,
+      [owner, leaseMs, leases.map((lease) => lease.runId), leases.map((lease) => lease.token)]
+    ),
+
+  release: (exec, t, lease, release) =>
+    Effect.map(
+      exec.query(
+        "release",
+        `WITH released AS (
+  UPDATE ${t.runs} AS r SET status = $3::text, owner = NULL, lease_expires_at = NULL, wake_at = $4::bigint,
+    waiting_for = $5::text, updated_ms = ${now},
+    error = CASE WHEN $3::text = 'cancelled' THEN COALESCE($6::text, r.error) ELSE $6::text END,
+    due_at = CASE
+      WHEN $3::text = 'queued' THEN ${now}
+      WHEN $3::text IN ('sleeping', 'waiting') THEN
+        CASE WHEN $7::integer IS NOT NULL AND r.wakeups <> $7::integer THEN ${now} ELSE $4::bigint END
+      ELSE NULL END
+  WHERE r.run_id = $1 AND r.lease_token = $2
+  RETURNING r.workflow, r.status, r.due_at
+)
+SELECT workflow, status, COALESCE(due_at <= ${now}, false) AS due,
+  ${notify("$8", `'k', 'd', 'r', $1::text, 'w', workflow, 's', status, 'due', COALESCE(due_at <= ${now}, false)`)}
+FROM released`,
+        [
+          lease.runId,
+          lease.token,
+          release.status,
+          release.wakeAt ?? null,
+          release.waitingFor ?? null,
+          release.error ?? null,
+          release.wakeupsSeen ?? null,
+          t.channel
+        ]
+      ),
+      (rows) => {
+        const row = rows[0]
+        return row === undefined ? undefined : { workflow: String(row[0]), status: String(row[1]), due: row[2] === true }
+      }
+    ),
+
+  create: (exec, t, run) =>
+    Effect.map(
+      exec.query(
+        "create",
+        `WITH inserted AS (
+  INSERT INTO ${t.runs} AS r (run_id, workflow, fingerprint, input, priority, status, due_at, created_ms, updated_ms)
+  VALUES ($1, $2, $3, $4, $5::integer, 'queued', ${now}, ${now}, ${now})
+  ON CONFLICT (run_id) DO NOTHING
+  RETURNING ${runJson("r.")} AS json
+)
+SELECT json, true, ${notify("$6", `'k', 'r', 'r', $1::text, 'w', $2::text`)} FROM inserted
+UNION ALL
+SELECT ${runJson("r.")}, false, false FROM ${t.runs} AS r WHERE r.run_id = $1 AND NOT EXISTS (SELECT 1 FROM inserted)`,
+        [run.runId, run.workflow, run.fingerprint, run.input, run.priority ?? 0, t.channel]
+      ),
+      (rows) => (rows.length === 0 ? undefined : { run: rows[0]![0], created: rows[0]![1] === true })
+    ),
+
+  get: (exec, t, runId) => get(exec, t, runId),
+
+  claim: (exec, t, request) =>
+    Effect.map(
+      exec.query(
+        "claim",
+        `WITH due AS (
+  SELECT run_id FROM ${t.runs}
+  WHERE due_at <= ${now}
+    AND (workflow, fingerprint) IN (SELECT w, f FROM unnest($4::text[], $5::text[]) AS c (w, f))
+  ORDER BY due_at, priority DESC
+  LIMIT $3
+  FOR UPDATE SKIP LOCKED
+)
+UPDATE ${t.runs} AS r SET status = 'running', owner = $1, lease_token = r.lease_token + 1,
+  lease_expires_at = ${now} + $2::bigint, due_at = ${now} + $2::bigint, executions = r.executions + 1,
+  updated_ms = ${now}
+FROM due WHERE r.run_id = due.run_id
+RETURNING ${runJson("r.")}`,
+        [
+          request.owner,
+          request.leaseMs,
+          request.limit,
+          request.workflows.map((workflow) => workflow.name),
+          request.workflows.map((workflow) => workflow.fingerprint)
+        ]
+      ),
+      (rows) => rows.map((row) => row[0])
+    ),
+
+  // The run row is locked first, so a release deciding whether a waiting run was woken sees
+  // either the run before this signal or after it, never between.
+  deliver: (exec, t, runId, entry) =>
+    Effect.map(
+      exec.query(
+        "deliver",
+        `WITH run AS (SELECT run_id FROM ${t.runs} WHERE run_id = $1 FOR UPDATE),
+stored AS (
+  INSERT INTO ${t.entries} (run_id, path, kind, seq, value, finished_at)
+  SELECT $1, $2, 'signal', 0, $3, $4::bigint FROM run
+  ON CONFLICT DO NOTHING
+  RETURNING 1
+),
+woken AS (
+  UPDATE ${t.runs} AS r SET wakeups = r.wakeups + 1, updated_ms = ${now},
+    due_at = CASE WHEN r.status = 'waiting' THEN ${now} ELSE r.due_at END
+  WHERE r.run_id = $1 AND EXISTS (SELECT 1 FROM stored)
+  RETURNING r.workflow, r.status
+)
+SELECT (SELECT count(*) FROM run)::integer, (SELECT count(*) FROM stored)::integer,
+  (SELECT count(*) FROM woken WHERE status = 'waiting' AND ${notify("$5", `'k', 'r', 'r', $1::text, 'w', workflow`)})::integer`,
+        [runId, entry.path, entry.value, entry.finishedAt ?? null, t.channel]
+      ),
+      (rows) => {
+        const [found, stored] = rows[0] ?? [0, 0]
+        return Number(found) === 0 ? "missing" : Number(stored) === 0 ? "duplicate" : "delivered"
+      }
+    ),
+
+  // Unowned runs are cancelled at once, and their token moves on so an executor whose lease had
+  // expired cannot write to them any more; owned ones are flagged for their executor.
+  cancel: (exec, t, runId, reason) =>
+    Effect.flatMap(
+      exec.query(
+        "cancel",
+        `WITH changed AS (
+  UPDATE ${t.runs} AS r SET cancel_requested = true, error = $2, updated_ms = ${now},
+    status = CASE WHEN ${unowned} THEN 'cancelled' ELSE r.status END,
+    lease_token = CASE WHEN ${unowned} THEN r.lease_token + 1 ELSE r.lease_token END,
+    owner = CASE WHEN ${unowned} THEN NULL ELSE r.owner END,
+    lease_expires_at = CASE WHEN ${unowned} THEN NULL ELSE r.lease_expires_at END,
+    wake_at = CASE WHEN ${unowned} THEN NULL ELSE r.wake_at END,
+    due_at = CASE WHEN ${unowned} THEN NULL ELSE r.due_at END
+  WHERE r.run_id = $1 AND r.status NOT IN ('completed', 'failed', 'cancelled')
+  RETURNING ${runJson("r.")} AS json, r.status, r.workflow
+)
+SELECT json, (pg_notify($3, CASE WHEN status = 'cancelled'
+  THEN json_build_object('k', 'd', 'r', $1::text, 'w', workflow, 's', 'cancelled', 'due', false)::text
+  ELSE json_build_object('k', 'c', 'r', $1::text)::text END) IS NULL) FROM changed`,
+        [runId, reason, t.channel]
+      ),
+      (rows) => (rows.length > 0 ? Effect.succeed(rows[0]![0]) : get(exec, t, runId, "cancel"))
+    ),
+
+  resume: (exec, t, runId) =>
+    Effect.flatMap(
+      exec.query(
+        "resume",
+        `WITH resumed AS (
+  UPDATE ${t.runs} AS r SET due_at = ${now}, updated_ms = ${now},
+    status = CASE WHEN r.status = 'failed' THEN 'queued' ELSE r.status END,
+    error = CASE WHEN r.status = 'failed' THEN NULL ELSE r.error END
+  WHERE r.run_id = $1 AND r.status IN ('failed', 'sleeping', 'waiting')
+  RETURNING ${runJson("r.")} AS json, r.workflow
+)
+SELECT json, ${notify("$2", `'k', 'r', 'r', $1::text, 'w', workflow`)} FROM resumed`,
+        [runId, t.channel]
+      ),
+      (rows) => (rows.length > 0 ? Effect.succeed(rows[0]![0]) : get(exec, t, runId, "resume"))
+    ),
+
+  list: (exec, t, filter, after, limit) => {
+    const params: Array<unknown> = []
+    const where: Array<string> = []
+    const param = (value: unknown) => {
+      params.push(value)
+      return `$${params.length}`
+    }
+    if (filter.workflow !== undefined) where.push(`r.workflow = ${param(filter.workflow)}`)
+    if (filter.status !== undefined) {
+      where.push(`r.status = ANY(${param(typeof filter.status === "string" ? [filter.status] : filter.status)}::text[])`)
+    }
+    if (filter.createdAfter !== undefined) where.push(`r.created_ms >= ${param(filter.createdAfter)}::bigint`)
+    if (filter.createdBefore !== undefined) where.push(`r.created_ms < ${param(filter.createdBefore)}::bigint`)
+    if (after !== undefined) {
+      where.push(`(r.created_ms, r.run_id) < (${param(after.createdAt)}::bigint, ${param(after.runId)}::text)`)
+    }
+    return Effect.map(
+      exec.query(
+        "list",
+        `SELECT ${runJson("r.")} FROM ${t.runs} AS r${where.length === 0 ? "" : ` WHERE ${where.join(" AND ")}`}
+ORDER BY r.created_ms DESC, r.run_id DESC LIMIT ${param(limit)}`,
+        params
+      ),
+      (rows) => rows.map((row) => row[0])
+    )
+  },
+
+  counts: (exec, t, workflow) =>
+    workflow === undefined
+      ? exec.query("counts", `SELECT status, count(*)::integer FROM ${t.runs} GROUP BY status`, [])
+      : exec.query("counts", `SELECT status, count(*)::integer FROM ${t.runs} WHERE workflow = $1 GROUP BY status`, [workflow]),
+
+  nextDue: (exec, t, workflows) =>
+    Effect.map(
+      exec.query(
+        "nextDue",
+        `SELECT min(due_at) FROM ${t.runs} WHERE due_at > ${now} AND workflow = ANY($1::text[])`,
+        [workflows]
+      ),
+      (rows) => {
+        const value = rows[0]?.[0]
+        return value === null || value === undefined ? undefined : Number(value)
+      }
+    )
+}
+
+// "plai" as a 32-bit integer: the advisory lock's namespace, next to a hash of the prefix.
+const lockNamespace = 0x706c6169
+
+const hash = (text: string): number => {
+  let h = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return h | 0
+}

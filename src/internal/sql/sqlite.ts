@@ -1,0 +1,369 @@
+/**
+ * Every statement the journal and run store send to SQLite.
+ *
+ * SQLite has one writer at a time per database file, across every process that opens it, so a
+ * statement (or a `BEGIN IMMEDIATE` transaction) sees no concurrent write: checking a lease
+ * token and writing in the same statement is exact. Where an operation needs several
+ * statements, they run in one transaction. SQLite cannot notify other processes; workers there
+ * rely on polling, and notifications reach subscribers of the same process only.
+ */
+import * as Effect from "effect/Effect"
+import type { JournalEntry } from "../../Journal.ts"
+import type { Dialect, Exec, Tables } from "./dialect.ts"
+import { acquirable, runJsonArguments, splitLoad } from "./dialect.ts"
+
+const now = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
+
+const runJson = (qualifier = "") => `json_object(${runJsonArguments(qualifier)})`
+
+const unowned = `(owner IS NULL OR lease_expires_at <= ${now})`
+
+const sqliteNowText = `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`
+
+const migration1 = (t: Tables) => [
+  `CREATE TABLE ${t.runs} (
+  run_id TEXT PRIMARY KEY NOT NULL,
+  workflow TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  input TEXT NOT NULL,
+  status TEXT NOT NULL,
+  created_at TEXT NOT NULL DEFAULT (${sqliteNowText}),
+  updated_at TEXT NOT NULL DEFAULT (${sqliteNowText})
+)`,
+  `CREATE TABLE ${t.entries} (
+  run_id TEXT NOT NULL REFERENCES ${t.runs} (run_id) ON DELETE CASCADE,
+  path TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  value TEXT NOT NULL,
+  created_at TEXT NOT NULL DEFAULT (${sqliteNowText}),
+  PRIMARY KEY (run_id, path, kind, seq)
+)`
+]
+
+// Leases, wake times and claims, as in the Postgres migration. SQLite cannot add NOT NULL
+// columns without a constant default, so the millisecond timestamps default to 0 and are filled in.
+const migration2 = (t: Tables) => [
+  ...[
+    "priority INTEGER NOT NULL DEFAULT 0",
+    "owner TEXT",
+    "lease_token INTEGER NOT NULL DEFAULT 0",
+    "lease_expires_at INTEGER",
+    "wake_at INTEGER",
+    "due_at INTEGER",
+    "waiting_for TEXT",
+    "executions INTEGER NOT NULL DEFAULT 0",
+    "wakeups INTEGER NOT NULL DEFAULT 0",
+    "cancel_requested INTEGER NOT NULL DEFAULT 0",
+    "error TEXT",
+    "created_ms INTEGER NOT NULL DEFAULT 0",
+    "updated_ms INTEGER NOT NULL DEFAULT 0"
+  ].map((column) => `ALTER TABLE ${t.runs} ADD COLUMN ${column}`),
+  `UPDATE ${t.runs} SET
+  created_ms = CAST((julianday(created_at) - 2440587.5) * 86400000 AS INTEGER),
+  updated_ms = CAST((julianday(updated_at) - 2440587.5) * 86400000 AS INTEGER),
+  due_at = CASE WHEN status = 'running' THEN ${now} ELSE NULL END,
+  status = CASE status WHEN 'suspended' THEN 'waiting' WHEN 'running' THEN 'queued' ELSE status END`,
+  `ALTER TABLE ${t.entries} ADD COLUMN started_at INTEGER`,
+  `ALTER TABLE ${t.entries} ADD COLUMN finished_at INTEGER`,
+  `CREATE INDEX "${t.prefix}runs_due" ON ${t.runs} (due_at) WHERE due_at IS NOT NULL`,
+  `CREATE INDEX "${t.prefix}runs_created" ON ${t.runs} (created_ms DESC, run_id DESC)`
+]
+
+const selectRun = (t: Tables) => `SELECT ${runJson()} FROM ${t.runs} WHERE run_id = ?1`
+
+const get = (exec: Exec, t: Tables, runId: string, operation: "get" | "acquire" | "cancel" | "resume" | "create" = "get") =>
+  Effect.map(exec.query(operation, selectRun(t), [runId]), (rows) => rows[0]?.[0])
+
+const first = (rows: ReadonlyArray<ReadonlyArray<unknown>>) => rows[0]?.[0]
+
+// SQLite binds at most 32766 parameters per statement; an entry row takes seven. Anonymous `?`
+// parameters only: node:sqlite binds numbered ones (`?7`) in time quadratic in their count.
+const rowsPerStatement = Math.floor((32766 - 2) / 7)
+
+const entryRow = "(?,?,?,?,?,?,?)"
+
+const insertEntries = (t: Tables, runId: string, token: number, entries: ReadonlyArray<JournalEntry>) => {
+  const params = new Array<unknown>(entries.length * 7 + 2)
+  for (let i = 0, j = 0; i < entries.length; i++, j += 7) {
+    const entry = entries[i]!
+    params[j] = runId
+    params[j + 1] = entry.path
+    params[j + 2] = entry.kind
+    params[j + 3] = entry.seq
+    params[j + 4] = entry.value
+    params[j + 5] = entry.startedAt ?? null
+    params[j + 6] = entry.finishedAt ?? null
+  }
+  params[entries.length * 7] = runId
+  params[entries.length * 7 + 1] = token
+  return [
+    `INSERT INTO ${t.entries} (run_id, path, kind, seq, value, started_at, finished_at)
+SELECT * FROM (VALUES ${entryRow}${`,${entryRow}`.repeat(entries.length - 1)})
+WHERE EXISTS (SELECT 1 FROM ${t.runs} WHERE run_id = ? AND lease_token = ?)
+ON CONFLICT DO NOTHING
+RETURNING 1`,
+    params
+  ] as const
+}
+
+const load = (exec: Exec, t: Tables, runId: string, operation: "load" | "acquire") =>
+  Effect.map(
+    exec.query(
+      operation,
+      `SELECT 0, NULL, NULL, NULL, NULL, NULL, NULL, ${runJson()} FROM ${t.runs} WHERE run_id = ?1
+UNION ALL
+SELECT 1, path, kind, value, seq, started_at, finished_at, NULL FROM ${t.entries} WHERE run_id = ?1`,
+      [runId]
+    ),
+    splitLoad
+  )
+
+export const sqlite: Dialect = {
+  name: "sqlite",
+  notifiesAcrossProcesses: false,
+  createMigrationsTable: (t) =>
+    `CREATE TABLE IF NOT EXISTS ${t.migrations} (version INTEGER PRIMARY KEY NOT NULL, name TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT (${sqliteNowText}))`,
+  lockMigrations: () => [],
+  recordMigration: (t) => `INSERT INTO ${t.migrations} (version, name) VALUES (?1, ?2)`,
+  migrations: { 1: migration1, 2: migration2 },
+
+  acquire: (exec, t, run, { anyFingerprint, leaseMs, owner, reclaim }) =>
+    exec.transaction(
+      "acquire",
+      Effect.gen(function*() {
+        const created = first(
+          yield* exec.query(
+            "acquire",
+            `INSERT INTO ${t.runs} (run_id, workflow, fingerprint, input, priority, status, owner, lease_token,
+  lease_expires_at, due_at, executions, created_ms, updated_ms)
+VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, 1, ${now} + ?7, ${now} + ?7, 1, ${now}, ${now})
+ON CONFLICT (run_id) DO NOTHING
+RETURNING ${runJson()}`,
+            [run.runId, run.workflow, run.fingerprint, run.input, run.priority ?? 0, owner, leaseMs]
+          )
+        )
+        if (created !== undefined) return { run: created, acquired: true, created: true }
+        const taken = first(
+          yield* exec.query(
+            "acquire",
+            `UPDATE ${t.runs} SET status = 'running', owner = ?2, lease_token = lease_token + 1,
+  lease_expires_at = ${now} + ?3, due_at = ${now} + ?3, executions = executions + 1, updated_ms = ${now}
+WHERE run_id = ?1 AND workflow = ?4 AND input = ?5 AND (?6 OR fingerprint = ?7)
+  AND status IN (${acquirable}) AND (${unowned} OR (?8 AND owner = ?2))
+RETURNING ${runJson()}`,
+            [run.runId, owner, leaseMs, run.workflow, run.input, anyFingerprint ? 1 : 0, run.fingerprint, reclaim ? 1 : 0]
+          )
+        )
+        if (taken !== undefined) return { run: taken, acquired: true, created: false }
+        const stored = yield* load(exec, t, run.runId, "acquire")
+        return stored.run === undefined ? undefined : { run: stored.run, acquired: false, created: false, entries: stored.entries }
+      })
+    ),
+
+  load: (exec, t, runId) => load(exec, t, runId, "load"),
+
+  // One statement writes the batch only if the token is current. Fewer rows back than entries
+  // means duplicates or a lost lease; the token, re-read, tells which (tokens only grow, so a
+  // token current now was current then).
+  append: (exec, t, lease, entries) => {
+    const parts: Array<ReadonlyArray<JournalEntry>> = []
+    for (let i = 0; i < entries.length; i += rowsPerStatement) parts.push(entries.slice(i, i + rowsPerStatement))
+    const write = Effect.map(
+      Effect.forEach(parts, (part) => exec.query("append", ...insertEntries(t, lease.runId, lease.token, part))),
+      (results) => results.reduce((sum, rows) => sum + rows.length, 0)
+    )
+    const written = parts.length > 1 ? exec.transaction("append", write) : write
+    return Effect.flatMap(written, (count) =>
+      count === entries.length
+        ? Effect.succeed(true)
+        : Effect.map(
+          exec.query("append", `SELECT 1 FROM ${t.runs} WHERE run_id = ?1 AND lease_token = ?2`, [lease.runId, lease.token]),
+          (rows) => rows.length > 0
+        ))
+  },
+
+  heartbeat: (exec, t, owner, leases, leaseMs) =>
+    exec.query(
+      "heartbeat",
+      `UPDATE ${t.runs} SET lease_expires_at = ${now} + ?2, due_at = ${now} + ?2, updated_ms = ${now}
+WHERE owner = ?1 AND status = 'running'
+  AND (run_id, lease_token) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?3))
+RETURNING run_id, cancel_requested, error`,
+      [owner, leaseMs, JSON.stringify(leases.map((lease) => [lease.runId, lease.token]))]
+    ),
+
+  release: (exec, t, lease, release) =>
+    Effect.map(
+      exec.query(
+        "release",
+        `UPDATE ${t.runs} SET status = ?3, owner = NULL, lease_expires_at = NULL, wake_at = ?4, waiting_for = ?5,
+  error = CASE WHEN ?3 = 'cancelled' THEN COALESCE(?6, error) ELSE ?6 END, updated_ms = ${now},
+  due_at = CASE
+    WHEN ?3 = 'queued' THEN ${now}
+    WHEN ?3 IN ('sleeping', 'waiting') THEN CASE WHEN ?7 IS NOT NULL AND wakeups <> ?7 THEN ${now} ELSE ?4 END
+    ELSE NULL END
+WHERE run_id = ?1 AND lease_token = ?2
+RETURNING workflow, status, COALESCE(due_at <= ${now}, 0)`,
+        [
+          lease.runId,
+          lease.token,
+          release.status,
+          release.wakeAt ?? null,
+          release.waitingFor ?? null,
+          release.error ?? null,
+          release.wakeupsSeen ?? null
+        ]
+      ),
+      (rows) => {
+        const row = rows[0]
+        return row === undefined ? undefined : { workflow: String(row[0]), status: String(row[1]), due: Number(row[2]) === 1 }
+      }
+    ),
+
+  create: (exec, t, run) =>
+    exec.transaction(
+      "create",
+      Effect.gen(function*() {
+        const created = first(
+          yield* exec.query(
+            "create",
+            `INSERT INTO ${t.runs} (run_id, workflow, fingerprint, input, priority, status, due_at, created_ms, updated_ms)
+VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ${now}, ${now}, ${now})
+ON CONFLICT (run_id) DO NOTHING
+RETURNING ${runJson()}`,
+            [run.runId, run.workflow, run.fingerprint, run.input, run.priority ?? 0]
+          )
+        )
+        if (created !== undefined) return { run: created, created: true }
+        const stored = yield* get(exec, t, run.runId, "create")
+        return stored === undefined ? undefined : { run: stored, created: false }
+      })
+    ),
+
+  get: (exec, t, runId) => get(exec, t, runId),
+
+  claim: (exec, t, request) =>
+    Effect.map(
+      exec.query(
+        "claim",
+        `UPDATE ${t.runs} SET status = 'running', owner = ?1, lease_token = lease_token + 1,
+  lease_expires_at = ${now} + ?2, due_at = ${now} + ?2, executions = executions + 1, updated_ms = ${now}
+WHERE run_id IN (
+  SELECT run_id FROM ${t.runs}
+  WHERE due_at <= ${now}
+    AND (workflow, fingerprint) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?4))
+  ORDER BY due_at, priority DESC
+  LIMIT ?3
+)
+RETURNING ${runJson()}`,
+        [
+          request.owner,
+          request.leaseMs,
+          request.limit,
+          JSON.stringify(request.workflows.map((workflow) => [workflow.name, workflow.fingerprint]))
+        ]
+      ),
+      (rows) => rows.map((row) => row[0])
+    ),
+
+  deliver: (exec, t, runId, entry) =>
+    exec.transaction(
+      "deliver",
+      Effect.gen(function*() {
+        const found = yield* exec.query("deliver", `SELECT 1 FROM ${t.runs} WHERE run_id = ?1`, [runId])
+        if (found.length === 0) return "missing" as const
+        const stored = yield* exec.query(
+          "deliver",
+          `INSERT INTO ${t.entries} (run_id, path, kind, seq, value, finished_at) VALUES (?1, ?2, 'signal', 0, ?3, ?4)
+ON CONFLICT DO NOTHING RETURNING 1`,
+          [runId, entry.path, entry.value, entry.finishedAt ?? null]
+        )
+        if (stored.length === 0) return "duplicate" as const
+        yield* exec.query(
+          "deliver",
+          `UPDATE ${t.runs} SET wakeups = wakeups + 1, updated_ms = ${now},
+  due_at = CASE WHEN status = 'waiting' THEN ${now} ELSE due_at END
+WHERE run_id = ?1`,
+          [runId]
+        )
+        return "delivered" as const
+      })
+    ),
+
+  cancel: (exec, t, runId, reason) =>
+    Effect.flatMap(
+      exec.query(
+        "cancel",
+        `UPDATE ${t.runs} SET cancel_requested = 1, error = ?2, updated_ms = ${now},
+  status = CASE WHEN ${unowned} THEN 'cancelled' ELSE status END,
+  lease_token = CASE WHEN ${unowned} THEN lease_token + 1 ELSE lease_token END,
+  lease_expires_at = CASE WHEN ${unowned} THEN NULL ELSE lease_expires_at END,
+  wake_at = CASE WHEN ${unowned} THEN NULL ELSE wake_at END,
+  due_at = CASE WHEN ${unowned} THEN NULL ELSE due_at END,
+  owner = CASE WHEN ${unowned} THEN NULL ELSE owner END
+WHERE run_id = ?1 AND status NOT IN ('completed', 'failed', 'cancelled')
+RETURNING ${runJson()}`,
+        [runId, reason]
+      ),
+      (rows) => (rows.length > 0 ? Effect.succeed(rows[0]![0]) : get(exec, t, runId, "cancel"))
+    ),
+
+  resume: (exec, t, runId) =>
+    Effect.flatMap(
+      exec.query(
+        "resume",
+        `UPDATE ${t.runs} SET due_at = ${now}, updated_ms = ${now},
+  error = CASE WHEN status = 'failed' THEN NULL ELSE error END,
+  status = CASE WHEN status = 'failed' THEN 'queued' ELSE status END
+WHERE run_id = ?1 AND status IN ('failed', 'sleeping', 'waiting')
+RETURNING ${runJson()}`,
+        [runId]
+      ),
+      (rows) => (rows.length > 0 ? Effect.succeed(rows[0]![0]) : get(exec, t, runId, "resume"))
+    ),
+
+  list: (exec, t, filter, after, limit) => {
+    const params: Array<unknown> = []
+    const where: Array<string> = []
+    const param = (value: unknown) => {
+      params.push(value)
+      return `?${params.length}`
+    }
+    if (filter.workflow !== undefined) where.push(`workflow = ${param(filter.workflow)}`)
+    if (filter.status !== undefined) {
+      const statuses = typeof filter.status === "string" ? [filter.status] : filter.status
+      where.push(`status IN (SELECT value FROM json_each(${param(JSON.stringify(statuses))}))`)
+    }
+    if (filter.createdAfter !== undefined) where.push(`created_ms >= ${param(filter.createdAfter)}`)
+    if (filter.createdBefore !== undefined) where.push(`created_ms < ${param(filter.createdBefore)}`)
+    if (after !== undefined) where.push(`(created_ms, run_id) < (${param(after.createdAt)}, ${param(after.runId)})`)
+    return Effect.map(
+      exec.query(
+        "list",
+        `SELECT ${runJson()} FROM ${t.runs}${where.length === 0 ? "" : ` WHERE ${where.join(" AND ")}`}
+ORDER BY created_ms DESC, run_id DESC LIMIT ${param(limit)}`,
+        params
+      ),
+      (rows) => rows.map((row) => row[0])
+    )
+  },
+
+  counts: (exec, t, workflow) =>
+    workflow === undefined
+      ? exec.query("counts", `SELECT status, count(*) FROM ${t.runs} GROUP BY status`, [])
+      : exec.query("counts", `SELECT status, count(*) FROM ${t.runs} WHERE workflow = ?1 GROUP BY status`, [workflow]),
+
+  nextDue: (exec, t, workflows) =>
+    Effect.map(
+      exec.query(
+        "nextDue",
+        `SELECT min(due_at) FROM ${t.runs} WHERE due_at > ${now} AND workflow IN (SELECT value FROM json_each(?1))`,
+        [JSON.stringify(workflows)]
+      ),
+      (rows) => {
+        const value = rows[0]?.[0]
+        return value === null || value === undefined ? undefined : Number(value)
+      }
+    )
+}
