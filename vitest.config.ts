@@ -8,16 +8,21 @@ import { defineConfig } from "vitest/config"
 const unit = [
   "branch",
   "chord",
+  "child",
+  "compensation",
   "definition",
   "forEach",
   "foundation",
+  "limit",
   "parallel",
   "property",
   "race",
   "resume",
   "scenarios",
+  "schedule",
   "settle",
-  "signal"
+  "signal",
+  "stepInfo"
 ].map((name) => `test/${name}.test.ts`)
 
 export default defineConfig({

@@ -15,6 +15,12 @@ export interface Trial {
   /** Untimed clean-up once the trial is measured. */
   readonly dispose: () => Promise<void>
   /**
+   * Untimed, right after `run`: what `Case.checksum` reads, when the timed part ends before the
+   * result is at hand (a worker released the run; its outcome is read back afterwards). Absent:
+   * `run`'s own result.
+   */
+  readonly outcome?: (() => Promise<unknown>) | undefined
+  /**
    * Read right after `run` (before `dispose`): counts the timed run made, e.g. a journal's
    * round trips (`{ append, total }`). Reported as medians over the trials, and per step.
    */
@@ -50,6 +56,29 @@ export interface Workload {
    * slow for the defaults (a durable journal waits for the disk on every commit).
    */
   readonly trials?: Record<"full" | "quick", { readonly warmup: number; readonly iterations: number }> | undefined
+}
+
+/**
+ * A measurement that does not fit one timed trial per case (worker processes, a latency
+ * distribution, a count over a window): it runs as a whole and reports its own table.
+ */
+export interface Measurement {
+  /** What `--only` selects. */
+  readonly name: string
+  readonly description: string
+  /**
+   * Started before the rest of its section and collected after it: for a measurement that
+   * counts rather than times (an idle worker's statements), which others running beside it do
+   * not disturb.
+   */
+  readonly background?: boolean | undefined
+  readonly run: (options: { readonly quick: boolean; readonly log: (line: string) => void }) => Promise<MeasurementResult>
+}
+
+export interface MeasurementResult {
+  readonly table: string
+  /** Every sample, for `bench/results/latest.json`. */
+  readonly results: unknown
 }
 
 export interface Sample {
@@ -96,10 +125,11 @@ const trial = async (c: Case, workload: Workload, index: number): Promise<Timing
   const prepared = await c.prepare(index)
   const cpuStart = process.cpuUsage()
   const start = performance.now()
-  const result = await prepared.run()
+  const timedResult = await prepared.run()
   const wallMs = performance.now() - start
   const cpu = process.cpuUsage(cpuStart)
   const counts = prepared.counts?.()
+  const result = prepared.outcome === undefined ? timedResult : await prepared.outcome()
   await prepared.dispose()
   const sum = c.checksum(result)
   if (sum !== workload.expected) {
@@ -218,8 +248,17 @@ export const formatTable = (samples: ReadonlyArray<Sample>, options: TableOption
     ...baselines.map((b) => (options.compares?.(s.system) ?? true ? ratioCell(s, b) : "")),
     ...(pair === undefined ? [] : [ratioCell(s, pair.of(s.system))])
   ])
+  return formatRows(header, rows, 2)
+}
+
+/** Rows of cells as aligned text columns: the first `textColumns` to the left, the rest (numbers) to the right. */
+export const formatRows = (
+  header: ReadonlyArray<string>,
+  rows: ReadonlyArray<ReadonlyArray<string>>,
+  textColumns: number
+): string => {
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)))
   const line = (cells: ReadonlyArray<string>) =>
-    cells.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ")
+    cells.map((cell, c) => (c < textColumns ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ")
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n")
 }

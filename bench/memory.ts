@@ -18,9 +18,9 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { Effect, Fiber, Layer, Schema } from "effect"
-import { SqliteJournal, SqlJournal, Workflow } from "plait"
-import type { Journal } from "plait"
-import { postgresJournal, postgresUnreachable } from "./workloads/journal.ts"
+import { SqliteJournal, Workflow } from "plait"
+import type { Journal, RunStore } from "plait"
+import { postgresTables, postgresUnreachable } from "./workloads/journal.ts"
 import { FOR_EACH_CONCURRENCY } from "./workloads/shared.ts"
 
 const pgUrl = process.env.PLAIT_PG_URL || "postgres://postgres@127.0.0.1:5432/test"
@@ -54,9 +54,9 @@ const child = async (journal: string, items: number) => {
   const gc = (globalThis as { gc?: () => void }).gc
   if (gc === undefined) throw new Error("run with --expose-gc")
   const directory = Fs.mkdtempSync(Path.join(Os.tmpdir(), "plait-memory-"))
-  const layer: Layer.Layer<Journal.Journal, unknown> = journal === "SQLite"
+  const layer: Layer.Layer<Journal.Journal | RunStore.RunStore, unknown> = journal === "SQLite"
     ? SqliteJournal.layer({ filename: Path.join(directory, "journal.sqlite") })
-    : postgresJournal(pgUrl, `plait_memory${process.pid}_`, SqlJournal.makeRoundTrips())
+    : postgresTables(pgUrl, { tablePrefix: `plait_memory${process.pid}_` })
   let done = 0
   const flowOf = (count: number) => {
     const numbers = Array.from({ length: count }, (_, i) => i)

@@ -3,10 +3,14 @@
  * Effect, on the same workloads in one process; then plait on durable journals (a SQLite file,
  * Postgres at `PLAIT_PG_URL`, default postgres://postgres@127.0.0.1:5432/test), batching on
  * and off, with the journal's round trips counted, interleaved with DBOS Transact and the raw
- * driver (the ceiling) on the same Postgres.
+ * driver (the ceiling) on the same Postgres; then the engine on Postgres: a run under a
+ * worker against `Workflow.run`, runs per second through worker processes, wake latency, and
+ * what an idle worker costs (`bench/engine/`).
  *
  *   --quick              fewer trials (a smoke run; numbers are noisier)
- *   --only=a,b           only these workloads (names as printed, e.g. sequential-1k)
+ *   --only=a,b           only these sections (memory, journal, engine) or workloads and
+ *                        measurements (names as printed, e.g. sequential-1k, engine-wake);
+ *                        `--only engine` works too
  *   --systems=a,b        only systems whose name contains one of these (e.g. --systems=plait,
  *                        for profiling with node --cpu-prof)
  *   --iterations=N       timed trials per case (default 41, quick 5; journal workloads 7 or 15, quick 2)
@@ -20,7 +24,17 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import * as os from "node:os"
 import * as path from "node:path"
 import { Journal } from "plait"
-import { type Case, formatTable, measureWorkload, type Sample, type TableOptions, type Workload } from "./harness.ts"
+import { engineMeasurements } from "./engine/section.ts"
+import { overheadCases, overheadWorkloads, RUN, summarizeOverhead } from "./engine/overhead.ts"
+import {
+  type Case,
+  formatTable,
+  type Measurement,
+  measureWorkload,
+  type Sample,
+  type TableOptions,
+  type Workload
+} from "./harness.ts"
 import { effectWorkflowCases } from "./workloads/effectWorkflow.ts"
 import {
   batchingOffOf,
@@ -50,6 +64,8 @@ process.on("exit", () => rmSync(sqliteDirectory, { recursive: true, force: true 
 const disposers: Array<() => Promise<void>> = []
 
 interface Section {
+  /** What `--only` selects the whole section by. */
+  readonly id: string
   readonly title: string
   readonly workloads: ReadonlyArray<Workload>
   /**
@@ -62,10 +78,25 @@ interface Section {
    */
   readonly registry: (wanted: (system: string) => boolean) => Promise<ReadonlyArray<Case>>
   readonly table: TableOptions
+  /** A line under the section's table, from its samples (a ratio derived from several rows). */
+  readonly summarize?: ((samples: ReadonlyArray<Sample>) => string | undefined) | undefined
+  /** Measurements that are not one timed trial per case; run after the section's workloads. */
+  readonly measurements?: ReadonlyArray<Measurement> | undefined
+  /** Why the section cannot run here (Postgres unreachable), checked once it is selected. */
+  readonly unavailable?: (() => Promise<string | undefined>) | undefined
+}
+
+let postgresChecked: Promise<string | undefined> | undefined
+const postgresMissing = () => {
+  postgresChecked ??= postgresUnreachable(pgUrl).then((unreachable) =>
+    unreachable === undefined ? undefined : `Postgres at ${redacted(pgUrl)} is unreachable (${unreachable})`
+  )
+  return postgresChecked
 }
 
 const sections: ReadonlyArray<Section> = [
   {
+    id: "memory",
     title: "In memory",
     workloads: Object.values(workloads),
     registry: async () => [
@@ -76,18 +107,17 @@ const sections: ReadonlyArray<Section> = [
     table: { baselines: [EFFECT_WORKFLOW, PLAIN] }
   },
   {
+    id: "journal",
     title: "Durable journals (plait)",
     workloads: Object.values(journalWorkloads),
     registry: async (wanted) => {
-      const unreachable = await postgresUnreachable(pgUrl)
-      if (unreachable !== undefined) {
-        console.log(`note: Postgres at ${redacted(pgUrl)} is unreachable (${unreachable}); skipping the Postgres rows`)
-      }
+      const missing = await postgresMissing()
+      if (missing !== undefined) console.log(`note: ${missing}; skipping the Postgres rows`)
       const sqlite = [
         ...journalCases(sqliteBackend(sqliteDirectory, "NORMAL"), { resume: true }),
         ...journalCases(sqliteBackend(sqliteDirectory, "FULL"), { resume: false })
       ]
-      if (unreachable !== undefined) return sqlite
+      if (missing !== undefined) return sqlite
       const postgres = [...sqlite, ...journalCases(postgresBackend(pgUrl), { resume: true }), ...rawCases(pgUrl)]
       if (!wanted(DBOS)) return postgres
       // Loaded and launched only here: nothing of DBOS is in the process unless its rows run.
@@ -102,12 +132,28 @@ const sections: ReadonlyArray<Section> = [
       baselines: [DBOS, RAW],
       compares: (system) => system.startsWith("Postgres")
     }
+  },
+  {
+    id: "engine",
+    title: "Engine and workers (Postgres)",
+    workloads: Object.values(overheadWorkloads),
+    registry: async () => overheadCases(pgUrl),
+    table: { baselines: [RUN] },
+    summarize: summarizeOverhead,
+    measurements: engineMeasurements(pgUrl),
+    unavailable: postgresMissing
   }
 ]
 
+/** `--name=value`, `--name value` or `--name` (value `""`). */
 const flag = (name: string): string | undefined => {
-  const arg = process.argv.slice(2).find((a) => a === `--${name}` || a.startsWith(`--${name}=`))
-  return arg === undefined ? undefined : (arg.split("=")[1] ?? "")
+  const args = process.argv.slice(2)
+  const at = args.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`))
+  if (at < 0) return undefined
+  const arg = args[at]!
+  if (arg.includes("=")) return arg.slice(arg.indexOf("=") + 1)
+  const next = args[at + 1]
+  return next === undefined || next.startsWith("--") ? "" : next
 }
 
 const quick = flag("quick") !== undefined
@@ -123,10 +169,17 @@ const trialsOf = (workload: Workload) => {
   }
 }
 
-const allWorkloads = sections.flatMap((section) => section.workloads)
-const selected = allWorkloads.filter((w) => only === undefined || only.includes(w.name))
-if (selected.length === 0) {
-  console.error(`no workload matches --only; choose from: ${allWorkloads.map((w) => w.name).join(", ")}`)
+const isSelected = (section: Section, name: string) => only === undefined || only.includes(section.id) || only.includes(name)
+const chosenWorkloads = (section: Section) => section.workloads.filter((w) => isSelected(section, w.name))
+const chosenMeasurements = (section: Section) => (section.measurements ?? []).filter((m) => isSelected(section, m.name))
+const selected = sections.flatMap(chosenWorkloads)
+if (selected.length === 0 && sections.every((section) => chosenMeasurements(section).length === 0)) {
+  const names = sections.flatMap((section) => [
+    section.id,
+    ...section.workloads.map((w) => w.name),
+    ...(section.measurements ?? []).map((m) => m.name)
+  ])
+  console.error(`nothing matches --only; choose from: ${names.join(", ")}`)
   process.exit(1)
 }
 
@@ -149,11 +202,26 @@ console.log(
 )
 
 const samples: Array<Sample> = []
+const measured: Record<string, unknown> = {}
 const tables: Array<string> = []
 for (const section of sections) {
-  const chosen = section.workloads.filter((w) => selected.includes(w))
-  if (chosen.length === 0) continue
+  const chosen = chosenWorkloads(section)
+  const measurements = chosenMeasurements(section)
+  if (chosen.length === 0 && measurements.length === 0) continue
   console.log(`\n${section.title}`)
+  const missing = await section.unavailable?.()
+  if (missing !== undefined) {
+    console.log(`note: ${missing}; skipping this section`)
+    continue
+  }
+  const measure = (measurement: Measurement) => {
+    console.log(`${measurement.name}: ${measurement.description}`)
+    return measurement.run({ quick, log: console.log }).then((result) => {
+      measured[measurement.name] = result.results
+      return `${section.title}: ${measurement.name}\n${result.table}`
+    })
+  }
+  const background = measurements.filter((m) => m.background === true).map(measure)
   const wanted = (system: string) => systems === undefined || systems.some((name) => system.includes(name))
   const registry = (await section.registry(wanted)).filter((c) => wanted(c.system))
   const sectionSamples: Array<Sample> = []
@@ -165,7 +233,12 @@ for (const section of sections) {
     sectionSamples.push(...await measureWorkload(workload, cases, { warmup, iterations, log: console.log }))
   }
   samples.push(...sectionSamples)
-  if (sectionSamples.length > 0) tables.push(`${section.title}\n${formatTable(sectionSamples, section.table)}`)
+  if (sectionSamples.length > 0) {
+    const summary = section.summarize?.(sectionSamples)
+    tables.push(`${section.title}\n${formatTable(sectionSamples, section.table)}${summary === undefined ? "" : `\n${summary}`}`)
+  }
+  for (const measurement of measurements.filter((m) => m.background !== true)) tables.push(await measure(measurement))
+  tables.push(...await Promise.all(background))
 }
 
 for (const dispose of disposers) await dispose()
@@ -186,7 +259,8 @@ const results = {
   },
   workloads: selected,
   baselines: sections.flatMap((section) => section.table.baselines ?? []),
-  results: samples
+  results: samples,
+  measurements: measured
 }
 const out = new URL("./results/latest.json", import.meta.url)
 mkdirSync(new URL("./results/", import.meta.url), { recursive: true })

@@ -13,14 +13,23 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import type { Definition } from "./internal/definition.ts"
 import { fingerprintOf, prepareInput, replayFinished } from "./internal/run.ts"
-import { deliverSignal } from "./internal/signal.ts"
+import { nextTick, parseCron } from "./internal/schedule.ts"
+import { deliverSignal, isSignalPath } from "./internal/signal.ts"
 import { Journal, type JournalEntry, type JournalError, type RunInfo } from "./Journal.ts"
-import { type ListFilter, type RunPage, RunStore, type StatusCounts } from "./RunStore.ts"
+import {
+  type ListFilter,
+  type MissedTicks,
+  type RunPage,
+  RunStore,
+  type ScheduleInfo,
+  type StatusCounts
+} from "./RunStore.ts"
 import type { Outcome, SignalPath, SignalValue, Workflow } from "./Workflow.ts"
 import {
   DuplicateEffect,
   InvalidInput,
   type InvalidOutput,
+  type InvalidSchedule,
   RunCancelled,
   RunConflict,
   RunFailed,
@@ -72,6 +81,40 @@ export interface StartOptions<I> {
   readonly runId?: string | undefined
   /** Among runs due at the same time, higher runs first. Default 0. */
   readonly priority?: number | undefined
+}
+
+/**
+ * How to schedule a workflow: a run with `input` at every tick of `cron` (five fields, or six
+ * with seconds), read in `timezone` (UTC when absent). Workers holding the workflow fire the
+ * ticks, exactly one run per tick, with the id `<id>@<tick as ISO time>`. `missed` says what to
+ * do with ticks nobody fired within a minute (everything was down): `"skip"` them (the default)
+ * or `"catchUp"` with one run for all of them.
+ *
+ * @example
+ * ```ts
+ * import { Engine } from "plait"
+ *
+ * const options: Engine.ScheduleOptions<{ readonly kind: string }> = {
+ *   id: "nightly-report",
+ *   cron: "0 3 * * *",
+ *   timezone: "Europe/Paris",
+ *   input: { kind: "daily" },
+ *   missed: "catchUp"
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ScheduleOptions<I> {
+  /** Names the schedule; scheduling the same id again replaces it. */
+  readonly id: string
+  readonly cron: string
+  /** The input of every run, in its encoded form; decoded (and refused if invalid) now. */
+  readonly input: I
+  /** An IANA time zone (`Europe/Paris`). Default UTC. */
+  readonly timezone?: string | undefined
+  readonly missed?: MissedTicks | undefined
 }
 
 /**
@@ -176,19 +219,38 @@ export class Engine extends Context.Service<Engine, {
     InvalidOutput | UnknownSignal | DuplicateEffect | SignalAlreadyDelivered | RunNotFound | RunConflict | JournalError
   >
   /**
-   * Cancels a run: at once when nobody executes it, else its executor interrupts it at its next
-   * heartbeat or notification (finalizers run) and marks it `cancelled`.
+   * Cancels a run and its unfinished children: at once when nobody executes it and it has no
+   * completed step to compensate, else its executor (the next worker to claim it, if nobody runs
+   * it) interrupts it at its next heartbeat or notification (finalizers run), compensates its
+   * completed steps and marks it `cancelled`.
    */
   readonly cancel: (
     runId: string,
     options?: { readonly reason?: string | undefined }
   ) => Effect.Effect<RunInfo, RunNotFound | JournalError>
-  /** Makes a failed, sleeping or waiting run due now; no input is needed, it is stored. */
+  /**
+   * Makes a failed, sleeping or waiting run due now, and its failed children queued again; no
+   * input is needed, it is stored.
+   */
   readonly resume: (runId: string) => Effect.Effect<RunInfo, RunNotFound | RunCancelled | JournalError>
   readonly list: (filter?: ListFilter) => Effect.Effect<RunPage, JournalError>
   readonly counts: (filter?: { readonly workflow?: string | undefined }) => Effect.Effect<StatusCounts, JournalError>
   /** The run and its journal entries with their times, attempts and lanes. */
   readonly inspect: (runId: string) => Effect.Effect<RunDetail, RunNotFound | JournalError>
+  /**
+   * Stores a schedule (replacing the one with its id): from its next tick on, workers holding
+   * the workflow start one run per tick.
+   */
+  readonly schedule: <I, Ctx, E, R>(
+    workflow: Workflow<I, Ctx, E, R>,
+    options: ScheduleOptions<I>
+  ) => Effect.Effect<ScheduleInfo, InvalidInput | DuplicateEffect | InvalidSchedule | JournalError>
+  /** The stored schedules, by id, optionally of one workflow only. */
+  readonly schedules: (
+    filter?: { readonly workflow?: string | undefined }
+  ) => Effect.Effect<ReadonlyArray<ScheduleInfo>, JournalError>
+  /** Removes a schedule; false when none had the id. The runs it started go on. */
+  readonly unschedule: (id: string) => Effect.Effect<boolean, JournalError>
 }>()("plait/Engine") {}
 
 /**
@@ -264,10 +326,13 @@ export const make: Effect.Effect<Engine["Service"], never, Journal | RunStore> =
             return yield* new RunFailed({ runId, error: run.error ?? "unknown error" })
           case "cancelled":
             return yield* new RunCancelled({ runId, reason: run.error ?? "cancelled" })
-          case "waiting":
-            if (run.dueAt === undefined || run.dueAt > now) {
-              return { _tag: "Suspended", runId, waitingFor: (run.waitingFor ?? "").split(", ")[0]! } as never
+          case "waiting": {
+            // Only a signal needs someone outside; a child run or a concurrency slot comes by itself.
+            const signal = (run.waitingFor ?? "").split(", ").find((path) => isSignalPath(definition.nodes, path))
+            if (signal !== undefined && (run.dueAt === undefined || run.dueAt > now)) {
+              return { _tag: "Suspended", runId, waitingFor: signal } as never
             }
+          }
         }
         yield* Effect.timeoutOption(
           Effect.repeat(Queue.take(notifications), { until: (notification) => notification.runId === runId }),
@@ -310,8 +375,27 @@ export const make: Effect.Effect<Engine["Service"], never, Journal | RunStore> =
         ? Effect.fail(new RunNotFound({ runId }))
         : Effect.succeed({ run: loaded.value.run, entries: loaded.value.entries.map(entryDetail) }))
 
+  const schedule: Engine["Service"]["schedule"] = (workflow, options) =>
+    Effect.gen(function*() {
+      const definition = workflow as unknown as Definition
+      const cron = yield* Effect.fromResult(parseCron(options.id, options.cron, options.timezone))
+      const input = yield* prepareInput(definition, options.id, options.input)
+      return yield* store.saveSchedule({
+        id: options.id,
+        workflow: definition.name,
+        input: input.encoded,
+        cron: options.cron,
+        timezone: options.timezone,
+        missed: options.missed ?? "skip",
+        nextAt: nextTick(cron, yield* Clock.currentTimeMillis)
+      })
+    }).pipe(Effect.withSpan("plait.engine.schedule", { attributes: { "plait.schedule": options.id } }))
+
   return Engine.of({
     start,
+    schedule,
+    schedules: (filter) => store.listSchedules(filter),
+    unschedule: (id) => store.removeSchedule(id),
     await: awaitRun,
     signal,
     cancel,

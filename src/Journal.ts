@@ -68,6 +68,8 @@ export interface RunRecord {
   readonly input: string
   /** Among runs due at the same time, higher runs first. Defaults to 0. */
   readonly priority?: number | undefined
+  /** The run that started this one as a child: its release as finished wakes the parent. */
+  readonly parentRunId?: string | undefined
 }
 
 /**
@@ -87,6 +89,7 @@ export interface RunRecord {
 export interface RunInfo extends RunRecord {
   readonly status: RunStatus
   readonly priority: number
+  readonly parentRunId: string | undefined
   /** The executor holding the lease, while one does. */
   readonly owner: string | undefined
   /** The fencing token of the current (or last) lease; every acquisition increments it. */
@@ -125,6 +128,13 @@ export interface RunInfo extends RunRecord {
  * - `order`: the completion order of a `lastWins` parallel block.
  * - `wake`: the wake-up time of a durable sleep.
  * - `signal`: a delivered signal payload.
+ * - `compensable`: a step with a compensation completed; its value is its place in the run's
+ *   completion order (0, 1, ...), written in the same batch as the step's output.
+ * - `compensating`: the run failed for good or was cancelled and undoes its completed steps
+ *   (path `""`); why, as JSON.
+ * - `compensated`: the compensation at `path` (`<step path>/compensate`) finished.
+ * - `failed`: the failure a run ended with (path `""`, `seq` the execution that ended), so a
+ *   parent or a later reader can match on it.
  * - `items`: the item keys of a `forEach` whose body waits on a signal, journaled when it
  *   starts, so a signal for an item it does not have is refused.
  *
@@ -139,7 +149,18 @@ export interface RunInfo extends RunRecord {
  * @since 0.1.0
  * @category models
  */
-export type EntryKind = "step" | "attempt" | "choice" | "order" | "wake" | "signal" | "items"
+export type EntryKind =
+  | "step"
+  | "attempt"
+  | "choice"
+  | "order"
+  | "wake"
+  | "signal"
+  | "items"
+  | "compensable"
+  | "compensating"
+  | "compensated"
+  | "failed"
 
 /**
  * One journal entry. `(runId, path, kind, seq)` identifies it; writing the same identity twice
@@ -239,9 +260,15 @@ export interface Acquired {
  * - `completed`, `failed` (with `error`), `cancelled`: finished. A cancelled run keeps the reason
  *   given to `cancel` unless `error` says otherwise.
  * - `queued`: stopped before finishing (interrupted, shut down): runnable again at once.
- * - `sleeping` / `waiting`: suspended until `wakeAt` or a signal. `wakeupsSeen` is the run's
- *   `wakeups` when the executor loaded it; if a signal arrived since, the run is due at once, so
- *   no wake-up is lost between loading and suspending.
+ * - `sleeping` / `waiting`: suspended until `wakeAt` or a wake-up (a signal, a child run that
+ *   finished, a freed concurrency slot). `wakeupsSeen` is the run's `wakeups` when the executor
+ *   loaded it; if a wake-up arrived since, the run is due at once, so none is lost between
+ *   loading and suspending.
+ *
+ * With `ifCancelRequested`, an unfinished release (`queued`, `sleeping`, `waiting`) of a run
+ * whose cancellation was requested (too late for its executor to see) takes that status instead:
+ * `cancelled` when the executor has nothing to compensate, `queued` (due now) when an executor
+ * must compensate it. A release as finished wakes the run's parent, if it has one.
  *
  * @example
  * ```ts
@@ -260,6 +287,7 @@ export interface Release {
   readonly waitingFor?: string | undefined
   readonly wakeupsSeen?: number | undefined
   readonly error?: string | undefined
+  readonly ifCancelRequested?: "cancelled" | "queued" | undefined
 }
 
 /**
@@ -283,6 +311,46 @@ export interface LeaseState {
   /** The reason given to `cancel`, when it was requested. */
   readonly cancelReason: string | undefined
 }
+
+/**
+ * A step execution asking for one of the `max` slots of a concurrency limit `key`, for the step
+ * at `path` of the lease's run.
+ *
+ * @example
+ * ```ts
+ * import { Journal } from "plait"
+ *
+ * const request: Journal.SlotRequest = { key: "payments-api", max: 5, path: "charge" }
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SlotRequest {
+  readonly key: string
+  readonly max: number
+  readonly path: string
+}
+
+/**
+ * The answer to a {@link SlotRequest}. Without a slot, the run is registered as a waiter of the
+ * key: the release of a slot of that key wakes it (a waiting run becomes due). `retryAt` is when
+ * the earliest holder's lease runs out, for a holder that dies without releasing.
+ *
+ * @example
+ * ```ts
+ * import { Journal } from "plait"
+ *
+ * const describe = (claim: Journal.SlotClaim) =>
+ *   claim.acquired ? "running" : `waiting until ${claim.retryAt ?? "a slot frees"}`
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SlotClaim =
+  | { readonly acquired: true }
+  | { readonly acquired: false; readonly retryAt: number | undefined }
 
 /**
  * A journal operation failed. `reason` says what a caller can do about it:
@@ -471,6 +539,23 @@ export class Journal extends Context.Service<Journal, {
   ) => Effect.Effect<ReadonlyArray<LeaseState>, JournalError>
   /** Records where the run stands and gives up the lease, if it is still held. */
   readonly release: (lease: Lease, release: Release) => Effect.Effect<void, JournalError | LeaseLost>
+  /**
+   * Creates the child run `child` (queued, with `parentRunId` the lease's run) unless it
+   * exists, only while `lease` is current; returns the child as stored either way. A child that
+   * ends (completed, failed, cancelled) wakes its parent in the same statement.
+   */
+  readonly startChild: (
+    lease: Lease,
+    child: RunRecord
+  ) => Effect.Effect<{ readonly run: RunInfo; readonly created: boolean }, JournalError | LeaseLost>
+  /**
+   * Takes a slot of a concurrency limit for the lease's run, exactly: requests for one key are
+   * serialized, and a slot counts as held while its holder's lease lives. Without a free slot,
+   * registers the run as a waiter of the key in the same transaction.
+   */
+  readonly acquireSlot: (lease: Lease, request: SlotRequest) => Effect.Effect<SlotClaim, JournalError | LeaseLost>
+  /** Gives a slot back and wakes the key's waiters, in one transaction. */
+  readonly releaseSlot: (lease: Lease, request: SlotRequest) => Effect.Effect<void, JournalError>
   /**
    * The largest value, in UTF-8 bytes, this journal stores ({@link defaultMaxPayloadBytes}
    * when absent). A run refuses a larger step output before writing it, with `JournalError`

@@ -66,11 +66,11 @@ export interface Options extends PgClient.PgPoolConfig, SqlJournal.Options {}
  * @category layers
  */
 export const layer = (options: Options): Layer.Layer<Journal.Journal | RunStore, SqlError | Journal.InvalidOption> => {
-  const { maxPayloadBytes, migrate, operationTimeout, roundTrips, tablePrefix, ...pool } = options
+  const { listen, maxPayloadBytes, migrate, operationTimeout, roundTrips, tablePrefix, ...pool } = options
   return Layer.unwrap(Effect.map(
     checkOptions(pool, { tablePrefix, maxPayloadBytes, operationTimeout }),
     (sizes) =>
-      SqlJournal.layer({ migrate, roundTrips, tablePrefix, maxPayloadBytes, operationTimeout }).pipe(
+      SqlJournal.layer({ listen, migrate, roundTrips, tablePrefix, maxPayloadBytes, operationTimeout }).pipe(
         Layer.provide(PgClient.layer({ ...pool, ...sizes }))
       )
   ))

@@ -162,6 +162,109 @@ export type Notification =
   | { readonly _tag: "Released"; readonly runId: string; readonly status: RunStatus }
 
 /**
+ * What to do with ticks of a schedule that no worker fired in time (everything was down):
+ * `"skip"` them, or `"catchUp"` with one run for all of them. A tick is missed when no worker
+ * fired it within a minute of its time.
+ *
+ * @example
+ * ```ts
+ * import { RunStore } from "plait"
+ *
+ * const policy: RunStore.MissedTicks = "catchUp"
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type MissedTicks = "skip" | "catchUp"
+
+/**
+ * A schedule as stored: which workflow it starts, with which input, when.
+ *
+ * @example
+ * ```ts
+ * import { RunStore } from "plait"
+ *
+ * const nightly: RunStore.ScheduleRecord = {
+ *   id: "nightly-report",
+ *   workflow: "report",
+ *   input: JSON.stringify({ kind: "daily" }),
+ *   cron: "0 3 * * *",
+ *   timezone: "Europe/Paris",
+ *   missed: "skip",
+ *   nextAt: Date.parse("2025-01-02T02:00:00Z")
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ScheduleRecord {
+  readonly id: string
+  readonly workflow: string
+  /** The input of every run it starts, encoded through the workflow's input schema (JSON). */
+  readonly input: string
+  /** A cron expression of five or six fields (`effect/Cron`). */
+  readonly cron: string
+  /** The IANA time zone the expression is read in; UTC when absent. */
+  readonly timezone: string | undefined
+  readonly missed: MissedTicks
+  /** The next tick not yet fired (epoch milliseconds). */
+  readonly nextAt: number
+}
+
+/**
+ * A stored schedule and what it did last.
+ *
+ * @example
+ * ```ts
+ * import { RunStore } from "plait"
+ *
+ * const describe = (schedule: RunStore.ScheduleInfo) =>
+ *   `${schedule.id}: next ${new Date(schedule.nextAt).toISOString()}, last run ${schedule.lastRunId ?? "none"}`
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ScheduleInfo extends ScheduleRecord {
+  /** The tick of the last run it started (epoch milliseconds). */
+  readonly lastTickAt: number | undefined
+  readonly lastRunId: string | undefined
+  readonly createdAt: number
+  readonly updatedAt: number
+}
+
+/**
+ * A tick a worker fires: the schedule moves on from `expectedNextAt` to `nextAt` only if no other
+ * worker moved it first, and in the same transaction `run` (the tick's run, when one is due) is
+ * created unless it exists.
+ *
+ * @example
+ * ```ts
+ * import { RunStore } from "plait"
+ *
+ * const fire: RunStore.Firing = {
+ *   id: "nightly-report",
+ *   expectedNextAt: 1_000,
+ *   nextAt: 2_000,
+ *   run: { runId: "nightly-report@1970-01-01T00:00:01.000Z", workflow: "report", fingerprint: "[]", input: "{}" },
+ *   tickAt: 1_000
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Firing {
+  readonly id: string
+  readonly expectedNextAt: number
+  readonly nextAt: number
+  readonly run: RunRecord | undefined
+  readonly tickAt: number | undefined
+}
+
+/**
  * The run store service. Provided by every journal layer, over the same database.
  *
  * @example
@@ -195,12 +298,17 @@ export class RunStore extends Context.Service<RunStore, {
    */
   readonly deliver: (runId: string, entry: JournalEntry) => Effect.Effect<Delivery, JournalError>
   /**
-   * Asks for a run to stop. A run nobody executes (queued, sleeping, waiting, or with an expired
-   * lease) is cancelled at once; a running one is flagged for its executor. Finished runs are
-   * left as they are. Returns the run after the change.
+   * Asks for a run and every unfinished run it started (its children, theirs, ...) to stop, in
+   * one statement. A run nobody executes (queued, sleeping, waiting, or with an expired lease) is
+   * cancelled at once, unless it has completed steps to compensate: then it is flagged and due,
+   * for an executor to compensate it. A running one is flagged for its executor. Finished runs
+   * are left as they are. Returns the run after the change.
    */
   readonly cancel: (runId: string, reason: string) => Effect.Effect<Option.Option<RunInfo>, JournalError>
-  /** Makes a failed, sleeping or waiting run due now. Returns the run after the change. */
+  /**
+   * Makes a failed, sleeping or waiting run due now, and its failed children (theirs, ...)
+   * queued again. Returns the run after the change.
+   */
   readonly resume: (runId: string) => Effect.Effect<Option.Option<RunInfo>, JournalError>
   readonly list: (filter: ListFilter) => Effect.Effect<RunPage, JournalError>
   readonly counts: (filter?: { readonly workflow?: string | undefined }) => Effect.Effect<StatusCounts, JournalError>
@@ -214,4 +322,29 @@ export class RunStore extends Context.Service<RunStore, {
    * change they announce.
    */
   readonly subscribe: Effect.Effect<Queue.Dequeue<Notification>, JournalError, Scope.Scope>
+  /** Stores a schedule, replacing the one with its id. Returns it as stored. */
+  readonly saveSchedule: (schedule: ScheduleRecord) => Effect.Effect<ScheduleInfo, JournalError>
+  /** Removes a schedule; false when none had the id. Runs it started are left as they are. */
+  readonly removeSchedule: (id: string) => Effect.Effect<boolean, JournalError>
+  readonly listSchedules: (
+    filter?: { readonly workflow?: string | undefined }
+  ) => Effect.Effect<ReadonlyArray<ScheduleInfo>, JournalError>
+  /**
+   * The schedules of these workflows whose next tick has come, the store's current time, and the
+   * earliest next tick of the others (how long a scheduler may sleep).
+   */
+  readonly dueSchedules: (workflows: ReadonlyArray<string>) => Effect.Effect<
+    {
+      readonly now: number
+      readonly due: ReadonlyArray<ScheduleInfo>
+      readonly nextAt: number | undefined
+    },
+    JournalError
+  >
+  /**
+   * Fires a tick: moves the schedule on and creates the tick's run in one transaction, only if
+   * the schedule still expects `expectedNextAt` (another worker did not fire it first). True
+   * when this call fired it.
+   */
+  readonly fireSchedule: (firing: Firing) => Effect.Effect<boolean, JournalError>
 }>()("plait/RunStore") {}

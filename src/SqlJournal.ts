@@ -32,7 +32,15 @@ import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
-import type { Dialect, Exec, NotificationWire, Operation as DialectOperation, Tables } from "./internal/sql/dialect.ts"
+import {
+  type Dialect,
+  type Exec,
+  type NotificationWire,
+  type Operation as DialectOperation,
+  type Tables,
+  tables,
+  type Woken
+} from "./internal/sql/dialect.ts"
 import { pg } from "./internal/sql/pg.ts"
 import { sqlite } from "./internal/sql/sqlite.ts"
 import { decodeCursor, pageLimit } from "./internal/listing.ts"
@@ -42,7 +50,7 @@ import { withLimits } from "./internal/limits.ts"
 import { isEntryKind } from "./internal/rows.ts"
 import { isRunStatus, runStatuses } from "./internal/runRow.ts"
 import * as Journal from "./Journal.ts"
-import { RunStore, type Notification, type StatusCounts } from "./RunStore.ts"
+import { type MissedTicks, type Notification, RunStore, type ScheduleInfo, type StatusCounts } from "./RunStore.ts"
 
 /**
  * How a SQL journal is set up.
@@ -72,6 +80,14 @@ export interface Options {
   readonly migrate?: boolean | undefined
   /** Counts the statements the journal sends, for benchmarks. Off (and free) when absent. */
   readonly roundTrips?: RoundTrips | undefined
+  /**
+   * Postgres: hear every process's changes (runs started, signalled, resumed, released,
+   * cancelled) through `LISTEN`/`NOTIFY`, so idle workers and `Engine.await` wake at once.
+   * Defaults to `true`. With `false` this process opens no `LISTEN` connection and learns of
+   * other processes' changes only by polling, as on SQLite (its own changes still reach its
+   * subscribers); the statements still send `NOTIFY` for processes that listen. Ignored on SQLite.
+   */
+  readonly listen?: boolean | undefined
   /**
    * The largest value, in UTF-8 bytes, the journal stores: a step output, a signal payload, a
    * failure, a run input. A larger one is refused with `JournalError` reason `TooLarge`, naming
@@ -212,7 +228,8 @@ export const makeRoundTrips = (): RoundTrips => {
  */
 export const migrations: ReadonlyArray<Migration> = [
   { version: 1, name: "create_runs_and_entries" },
-  { version: 2, name: "leases_wake_times_and_claims" }
+  { version: 2, name: "leases_wake_times_and_claims" },
+  { version: 3, name: "children_slots_and_schedules" }
 ]
 
 /**
@@ -294,7 +311,8 @@ export const make: (
   if (options?.migrate !== false) yield* migrate({ tablePrefix: t.prefix })
   if (dialect.name === "sqlite") yield* sql.unsafe("PRAGMA foreign_keys = ON").unprepared
   const exec = makeExec(sql, dialect, options?.roundTrips)
-  const hub = yield* makeHub(sql, dialect, t)
+  const listens = dialect.notifiesAcrossProcesses && options?.listen !== false
+  const hub = yield* makeHub(sql, listens, t)
 
   const failWith = (runId: string, operation: string) => (error: SqlError) => unavailable(runId, operation)(error)
   const run = (runId: string, json: unknown) => decodeRun(runId, json)
@@ -309,6 +327,10 @@ export const make: (
           ? Effect.fail(new Journal.JournalError({ reason: "Unavailable", runId, detail: `${operation} did not see the run` }))
           : Effect.succeed(result)
     )
+
+  const announceWoken = (woken: ReadonlyArray<Woken>) => {
+    for (const run of woken) if (run.due) hub.local({ _tag: "Runnable", runId: run.runId, workflow: run.workflow })
+  }
 
   const journal = Journal.Journal.of({
     acquire: (record, options) =>
@@ -375,8 +397,32 @@ export const make: (
         if (released === undefined) return Effect.fail(leaseLost(lease))
         hub.local({ _tag: "Released", runId: lease.runId, status: released.status as Journal.RunStatus })
         if (released.due) hub.local({ _tag: "Runnable", runId: lease.runId, workflow: released.workflow })
+        announceWoken(released.parent === undefined ? [] : [released.parent])
         return Effect.void
-      })
+      }),
+    startChild: (lease, child) =>
+      Effect.flatMap(retryingRace(child.runId, "startChild", dialect.startChild(exec, t, lease, child)), (
+        result
+      ): Effect.Effect<{ readonly run: Journal.RunInfo; readonly created: boolean }, Journal.JournalError | Journal.LeaseLost> =>
+        result === "leaseLost"
+          ? Effect.fail(leaseLost(lease))
+          : Effect.map(run(child.runId, result.run), (info) => {
+            if (result.created) hub.local({ _tag: "Runnable", runId: info.runId, workflow: info.workflow })
+            return { run: info, created: result.created }
+          })),
+    acquireSlot: (lease, request) =>
+      Effect.flatMap(
+        Effect.mapError(dialect.acquireSlot(exec, t, lease, request), failWith(lease.runId, "acquireSlot")),
+        (claim): Effect.Effect<Journal.SlotClaim, Journal.LeaseLost> =>
+          claim === undefined
+            ? Effect.fail(leaseLost(lease))
+            : Effect.succeed(claim.acquired ? { acquired: true } : { acquired: false, retryAt: claim.retryAt })
+      ),
+    releaseSlot: (lease, request) =>
+      Effect.map(
+        Effect.mapError(dialect.releaseSlot(exec, t, lease, request), failWith(lease.runId, "releaseSlot")),
+        announceWoken
+      )
   })
 
   const store = RunStore.of({
@@ -401,7 +447,7 @@ export const make: (
       ),
     deliver: (runId, entry) =>
       Effect.flatMap(Effect.mapError(dialect.deliver(exec, t, runId, entry), failWith(runId, "deliver")), (delivery) =>
-        delivery !== "delivered" || dialect.notifiesAcrossProcesses
+        delivery !== "delivered" || listens
           ? Effect.succeed(delivery)
           : Effect.map(store.get(runId), (info) => {
             if (Option.isSome(info) && info.value.status === "waiting") {
@@ -410,22 +456,26 @@ export const make: (
             return delivery
           })),
     cancel: (runId, reason) =>
-      Effect.flatMap(Effect.mapError(dialect.cancel(exec, t, runId, reason), failWith(runId, "cancel")), (json) =>
-        json === undefined
-          ? Effect.succeedNone
-          : Effect.map(run(runId, json), (info) => {
-            if (info.status === "cancelled") hub.local({ _tag: "Released", runId, status: "cancelled" })
-            else if (info.cancelRequested) hub.local({ _tag: "CancelRequested", runId })
-            return Option.some(info)
-          })),
+      Effect.flatMap(Effect.mapError(dialect.cancel(exec, t, runId, reason), failWith(runId, "cancel")), (result) =>
+        Effect.gen(function*() {
+          for (const json of result.changed) {
+            const info = yield* run(runId, json)
+            if (info.status === "cancelled") hub.local({ _tag: "Released", runId: info.runId, status: "cancelled" })
+            else if (info.owner === undefined) hub.local({ _tag: "Runnable", runId: info.runId, workflow: info.workflow })
+            else hub.local({ _tag: "CancelRequested", runId: info.runId })
+          }
+          announceWoken(result.parent === undefined ? [] : [result.parent])
+          return result.run === undefined ? Option.none() : Option.some(yield* run(runId, result.run))
+        })),
     resume: (runId) =>
-      Effect.flatMap(Effect.mapError(dialect.resume(exec, t, runId), failWith(runId, "resume")), (json) =>
-        json === undefined
-          ? Effect.succeedNone
-          : Effect.map(run(runId, json), (info) => {
-            hub.local({ _tag: "Runnable", runId, workflow: info.workflow })
-            return Option.some(info)
-          })),
+      Effect.flatMap(Effect.mapError(dialect.resume(exec, t, runId), failWith(runId, "resume")), (result) =>
+        Effect.gen(function*() {
+          for (const json of result.resumed) {
+            const info = yield* run(runId, json)
+            hub.local({ _tag: "Runnable", runId: info.runId, workflow: info.workflow })
+          }
+          return result.run === undefined ? Option.none() : Option.some(yield* run(runId, result.run))
+        })),
     list: (filter) => {
       const after = decodeCursor(filter.cursor)
       if (filter.cursor !== undefined && filter.cursor !== "" && after === undefined) {
@@ -454,7 +504,38 @@ export const make: (
         Effect.mapError(dialect.nextDue(exec, t, workflows), failWith("(nextDue)", "nextDue")),
         Option.fromNullishOr
       ),
-    subscribe: hub.subscribe
+    subscribe: hub.subscribe,
+    saveSchedule: (schedule) =>
+      Effect.flatMap(
+        Effect.mapError(dialect.saveSchedule(exec, t, schedule), failWith(schedule.id, "saveSchedule")),
+        (json) => decodeSchedule(schedule.id, json)
+      ),
+    removeSchedule: (id) => Effect.mapError(dialect.removeSchedule(exec, t, id), failWith(id, "removeSchedule")),
+    listSchedules: (filter) =>
+      Effect.flatMap(
+        Effect.mapError(dialect.listSchedules(exec, t, filter?.workflow), failWith("(schedules)", "listSchedules")),
+        (rows) => Effect.forEach(rows, (json) => decodeSchedule("(schedules)", json))
+      ),
+    dueSchedules: (workflows) =>
+      Effect.flatMap(
+        Effect.mapError(dialect.schedulesOf(exec, t, workflows), failWith("(schedules)", "dueSchedules")),
+        ({ now, schedules }) =>
+          Effect.map(Effect.forEach(schedules, (json) => decodeSchedule("(schedules)", json)), (decoded) => {
+            const later = decoded.filter((schedule) => schedule.nextAt > now).map((schedule) => schedule.nextAt)
+            return {
+              now,
+              due: decoded.filter((schedule) => schedule.nextAt <= now),
+              nextAt: later.length === 0 ? undefined : Math.min(...later)
+            }
+          })
+      ),
+    fireSchedule: (firing) =>
+      Effect.map(Effect.mapError(dialect.fireSchedule(exec, t, firing), failWith(firing.id, "fireSchedule")), (result) => {
+        if (result.created && firing.run !== undefined) {
+          hub.local({ _tag: "Runnable", runId: firing.run.runId, workflow: firing.run.workflow })
+        }
+        return result.fired
+      })
   })
 
   // A constraint failure on append is a missing run (the foreign key) or a malformed entry;
@@ -497,15 +578,6 @@ export const layer = (
 
 // internal
 
-// `prefix` has been checked to be a plain identifier (`JournalOptions.tablePrefix`).
-const tables = (prefix: string): Tables => ({
-  prefix,
-  runs: `"${prefix}runs"`,
-  entries: `"${prefix}entries"`,
-  migrations: `"${prefix}migrations"`,
-  channel: `${prefix}events`.toLowerCase()
-})
-
 const dialectOf = (sql: SqlClient.SqlClient): Effect.Effect<Dialect> =>
   sql.onDialectOrElse({
     pg: () => Effect.succeed(pg),
@@ -529,11 +601,12 @@ const makeExec = (sql: SqlClient.SqlClient, dialect: Dialect, counter: RoundTrip
 })
 
 /**
- * Notifications to this process's subscribers. On Postgres they arrive through one shared
- * `LISTEN` connection, opened on the first subscription and reopened if it drops, and carry
- * every process's changes; elsewhere the journal announces its own changes in process.
+ * Notifications to this process's subscribers. When `listens` (Postgres, unless switched off)
+ * they arrive through one shared `LISTEN` connection, opened on the first subscription and
+ * reopened if it drops, and carry every process's changes; otherwise the journal announces its
+ * own changes in process.
  */
-const makeHub = (sql: SqlClient.SqlClient, dialect: Dialect, t: Tables) =>
+const makeHub = (sql: SqlClient.SqlClient, listens: boolean, t: Tables) =>
   Effect.gen(function*() {
     const scope = yield* Effect.scope
     const subscribers = new Set<Queue.Queue<Notification>>()
@@ -546,7 +619,7 @@ const makeHub = (sql: SqlClient.SqlClient, dialect: Dialect, t: Tables) =>
     // Subscribers wait for the first `LISTEN` to be confirmed (so they miss nothing sent after
     // they subscribed), but not forever: while Postgres is unreachable, polling covers.
     const startListening = Effect.suspend(() => {
-      if (!dialect.notifiesAcrossProcesses || listen === undefined) return Effect.void
+      if (!listens || listen === undefined) return Effect.void
       if (!listening) {
         listening = true
         const loop = Effect.scoped(Effect.flatMap(listen(t.channel), (queue) =>
@@ -567,7 +640,7 @@ const makeHub = (sql: SqlClient.SqlClient, dialect: Dialect, t: Tables) =>
     return {
       /** Announces a change made by this process, where the database does not. */
       local: (notification: Notification) => {
-        if (!dialect.notifiesAcrossProcesses) publish(notification)
+        if (!listens) publish(notification)
       },
       subscribe: Effect.acquireRelease(
         Effect.tap(Queue.unbounded<Notification>(), (queue) =>
@@ -631,6 +704,7 @@ const decodeRun = (runId: string, json: unknown): Effect.Effect<Journal.RunInfo,
     input: row.input as string,
     status: row.status as Journal.RunStatus,
     priority: numbers.priority ?? 0,
+    parentRunId: optionalText("parentRunId"),
     owner: optionalText("owner"),
     leaseToken: numbers.leaseToken ?? 0,
     leaseExpiresAt: numbers.leaseExpiresAt,
@@ -641,6 +715,48 @@ const decodeRun = (runId: string, json: unknown): Effect.Effect<Journal.RunInfo,
     wakeups: numbers.wakeups ?? 0,
     cancelRequested: row.cancelRequested === true || row.cancelRequested === 1,
     error: optionalText("error"),
+    createdAt: numbers.createdAt ?? 0,
+    updatedAt: numbers.updatedAt ?? 0
+  })
+}
+
+const missedTicks: ReadonlySet<string> = new Set<MissedTicks>(["skip", "catchUp"])
+
+/** Reads a schedule's JSON as a dialect built it; anything unexpected is a corrupt row. */
+const decodeSchedule = (id: string, json: unknown): Effect.Effect<ScheduleInfo, Journal.JournalError> => {
+  let row: Record<string, unknown>
+  try {
+    row = typeof json === "string" ? JSON.parse(json) : (json as Record<string, unknown>)
+  } catch {
+    return Effect.fail(corrupt(id, undefined, "the schedule row cannot be read"))
+  }
+  if (typeof row !== "object" || row === null) return Effect.fail(corrupt(id, undefined, "the schedule row cannot be read"))
+  const scheduleId = typeof row.id === "string" ? row.id : id
+  for (const key of ["id", "workflow", "input", "cron", "missed"] as const) {
+    if (typeof row[key] !== "string") {
+      return Effect.fail(corrupt(scheduleId, undefined, `the schedule row has a missing or non-text ${key}`))
+    }
+  }
+  if (!missedTicks.has(row.missed as string)) {
+    return Effect.fail(corrupt(scheduleId, undefined, `unknown missed-tick policy ${JSON.stringify(row.missed)}`))
+  }
+  const numbers: Record<string, number | undefined> = {}
+  for (const key of ["nextAt", "lastTickAt", "createdAt", "updatedAt"]) {
+    const value = optionalNumber(row[key])
+    if (value === null) return Effect.fail(corrupt(scheduleId, undefined, `the schedule row has a non-integer ${key}`))
+    numbers[key] = value
+  }
+  if (numbers.nextAt === undefined) return Effect.fail(corrupt(scheduleId, undefined, "the schedule row has no nextAt"))
+  return Effect.succeed({
+    id: scheduleId,
+    workflow: row.workflow as string,
+    input: row.input as string,
+    cron: row.cron as string,
+    timezone: typeof row.timezone === "string" ? row.timezone : undefined,
+    missed: row.missed as MissedTicks,
+    nextAt: numbers.nextAt,
+    lastTickAt: numbers.lastTickAt,
+    lastRunId: typeof row.lastRunId === "string" ? row.lastRunId : undefined,
     createdAt: numbers.createdAt ?? 0,
     updatedAt: numbers.updatedAt ?? 0
   })

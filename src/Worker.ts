@@ -10,6 +10,10 @@
  * backs off while nothing happens. Closing the worker's scope (SIGTERM under `NodeRuntime`)
  * interrupts its runs, which are released as `queued` so another worker takes them at once.
  *
+ * A worker also executes the child workflows of the workflows it was given, and fires the ticks
+ * of their schedules: every worker holding a workflow watches its schedules, and each tick is
+ * fired by exactly one of them.
+ *
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
@@ -23,6 +27,7 @@ import * as Queue from "effect/Queue"
 import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
 import type { Definition } from "./internal/definition.ts"
+import { type Node, nodesWithPaths } from "./internal/node.ts"
 import {
   defaultLeaseMs,
   type Execution,
@@ -31,9 +36,10 @@ import {
   executorName,
   fingerprintOf
 } from "./internal/run.ts"
+import { parseCron, planTick, tickRunId } from "./internal/schedule.ts"
 import type { Observer } from "./internal/runState.ts"
 import { Journal, type Lease } from "./Journal.ts"
-import { type Claimed, RunStore } from "./RunStore.ts"
+import { type Claimed, RunStore, type ScheduleInfo } from "./RunStore.ts"
 import type { Workflow } from "./Workflow.ts"
 
 /**
@@ -59,7 +65,10 @@ import type { Workflow } from "./Workflow.ts"
  * @category models
  */
 export interface Options<W extends ReadonlyArray<Workflow<any, any, any, any>>> {
-  /** The workflows this worker executes; it claims only their runs, with their fingerprints. */
+  /**
+   * The workflows this worker executes (and the workflows they start as children); it claims
+   * only their runs, with their fingerprints, and fires their schedules.
+   */
   readonly workflows: W
   /** How many runs it executes at once. Default 16. */
   readonly concurrency?: number | undefined
@@ -265,9 +274,55 @@ export const make = <const W extends ReadonlyArray<Workflow<any, any, any, any>>
       }
     }))
 
+    // Fires the ticks of this worker's workflows' schedules. Any number of workers may see a
+    // tick due: the store lets one of them move the schedule on, with the tick's run.
+    const fire = (schedule: ScheduleInfo, now: number) =>
+      Effect.gen(function*() {
+        const definition = definitions.get(schedule.workflow)!
+        const cron = parseCron(schedule.id, schedule.cron, schedule.timezone)
+        if (cron._tag === "Failure") return yield* Effect.logWarning(`plait worker ${workerId}: ${cron.failure.message}`)
+        const plan = planTick(schedule, cron.success, now)
+        return yield* store.fireSchedule({
+          id: schedule.id,
+          expectedNextAt: schedule.nextAt,
+          nextAt: plan.nextAt,
+          tickAt: plan.tickAt,
+          run: plan.tickAt === undefined ? undefined : {
+            runId: tickRunId(schedule.id, plan.tickAt),
+            workflow: definition.name,
+            fingerprint: fingerprintOf(definition),
+            input: schedule.input
+          }
+        })
+      })
+
+    const scheduler = Effect.forever(Effect.gen(function*() {
+      const schedules = yield* store.dueSchedules(names).pipe(
+        Effect.tapError((error) => Effect.logWarning(`plait worker ${workerId}: reading schedules failed`, error)),
+        Effect.option
+      )
+      let waitMs = maxPollMs
+      if (Option.isSome(schedules)) {
+        const { due, nextAt, now } = schedules.value
+        let fired = false
+        for (const schedule of due) {
+          fired = (yield* fire(schedule, now).pipe(
+            Effect.tapError((error) => Effect.logWarning(`plait worker ${workerId}: firing ${schedule.id} failed`, error)),
+            Effect.orElseSucceed(() => false)
+          )) === true || fired
+        }
+        // A schedule this worker fired may owe more ticks: look again at once.
+        if (fired) waitMs = 0
+        else if (nextAt !== undefined) waitMs = Math.min(waitMs, Math.max(0, nextAt - now))
+      }
+      // A tick is fired right at its time; the poll catches schedules stored since.
+      if (waitMs > 0) yield* Effect.sleep(waitMs)
+    }))
+
     yield* Effect.forkScoped(heartbeat)
     yield* Effect.forkScoped(listen)
     yield* Effect.forkScoped(claimLoop)
+    yield* Effect.forkScoped(scheduler)
     return { workerId, active: Effect.sync(() => leases.size) }
   }) as Effect.Effect<Worker, never, Scope.Scope | Journal | RunStore | ServicesOf<W>>
 
@@ -304,15 +359,21 @@ export const layer = <const W extends ReadonlyArray<Workflow<any, any, any, any>
 const millis = (input: Duration.Input | undefined, fallback: number): number =>
   input === undefined ? fallback : Duration.toMillis(Duration.fromInputUnsafe(input))
 
+/** The workflows given, and every workflow they start as a child, by name. */
 const definitionsByName = (workflows: ReadonlyArray<Workflow<any, any, any, any>>): Map<string, Definition> => {
   const byName = new Map<string, Definition>()
-  for (const workflow of workflows) {
-    const definition = workflow as unknown as Definition
+  const add = (definition: Definition) => {
     const known = byName.get(definition.name)
-    if (known !== undefined && known !== definition) {
+    if (known === definition) return
+    if (known !== undefined) {
       throw new Error(`plait: Worker was given two workflows named "${definition.name}"; names identify runs`)
     }
     byName.set(definition.name, definition)
+    for (const child of childWorkflows(definition.nodes)) add(child)
   }
+  for (const workflow of workflows) add(workflow as unknown as Definition)
   return byName
 }
+
+const childWorkflows = (nodes: ReadonlyArray<Node>): Array<Definition> =>
+  Array.from(nodesWithPaths(nodes)).flatMap(([node]) => (node._tag === "Child" ? [node.workflow] : []))

@@ -15,14 +15,24 @@ import type { Journal, JournalError } from "./Journal.ts"
 import type { RunStore } from "./RunStore.ts"
 import type { DeepMerge, LastWins } from "./internal/DeepMerge.ts"
 import { Definition, nodesOf, TypeId as DefinitionTypeId } from "./internal/definition.ts"
-import type { ErrorStrategy, MergeStrategy, Node, RetryPolicy, StepNode, Tolerance } from "./internal/node.ts"
+import type {
+  ConcurrencyLimit,
+  ErrorStrategy,
+  MergeStrategy,
+  Node,
+  RetryPolicy,
+  StepNode,
+  Tolerance
+} from "./internal/node.ts"
 import { graphOfNodes } from "./internal/graph.ts"
 import { renderMermaid } from "./internal/mermaid.ts"
 import { runDefinition } from "./internal/run.ts"
 import { deliverSignal } from "./internal/signal.ts"
 import type { StepEvent as InternalStepEvent } from "./internal/runState.ts"
+import { StepInfo } from "./internal/stepInfo.ts"
 import type { Added, FreshName, Simplify } from "./internal/types.ts"
 import type {
+  CompensationFailedOf,
   DuplicateEffect,
   InvalidOutput,
   ParallelFailureOf,
@@ -480,6 +490,70 @@ export interface StepOptions<A, E> {
   readonly retry?: Retry | undefined
   /** Interrupts an attempt that runs longer; it fails with `StepTimeout` and may be retried. */
   readonly timeout?: Duration.Input | undefined
+  /**
+   * At most `max` attempts of steps with this `key` run at once, across every process sharing
+   * the journal's database. A run waiting for a slot does not hold a worker's slot.
+   */
+  readonly limit?: Limit | undefined
+}
+
+/**
+ * A global concurrency limit: at most `max` executions of steps with this `key` at once, across
+ * every worker and `Workflow.run` sharing the journal's database. Exact: requests for a key are
+ * serialized by the store. A slot is held for one attempt and given back when it ends, however
+ * it ends; a process that dies holds its slots until its lease runs out.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * // The geocoding API allows 5 calls in flight per account, whatever the number of workers.
+ * const geocoding: Workflow.Limit = { key: "geocoding-api", max: 5 }
+ *
+ * const Locate = Workflow.make("locate", { input: Schema.Array(Schema.String) }).pipe(
+ *   Workflow.forEach("points", (ctx) => ctx.input, (address) => Effect.succeed(`${address}: 48.85,2.35`), {
+ *     success: Schema.String,
+ *     concurrency: 20,
+ *     limit: geocoding
+ *   })
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Limit = ConcurrencyLimit
+
+/**
+ * How a step is undone when its run fails for good or is cancelled: `compensate` is given the
+ * step's output (decoded, as later steps see it) and the context the step saw. Compensations
+ * run in reverse completion order, each once (journaled), retried by `compensateRetry` (the
+ * step's `retry` when absent).
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * type Ctx = { readonly input: { readonly amount: number } }
+ *
+ * const refund: Workflow.Compensation<string, Ctx, never, never> = {
+ *   compensate: (chargeId, ctx) => Effect.log(`refunding ${ctx.input.amount} on ${chargeId}`),
+ *   compensateRetry: { times: 5, delay: "1 second", backoff: "exponential" }
+ * }
+ *
+ * const Checkout = Workflow.make("checkout", { input: Schema.Struct({ amount: Schema.Number }) }).pipe(
+ *   Workflow.step("charge", { success: Schema.String, ...refund }, () => Effect.succeed("ch_1"))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Compensation<A, Ctx, E, R> {
+  readonly compensate: (output: A, ctx: Ctx) => Effect.Effect<unknown, E, R>
+  readonly compensateRetry?: Retry | undefined
 }
 
 /**
@@ -662,19 +736,31 @@ export const make = <S extends Schema.Codec<any, any, never, never>>(
 
 const segment = (node: Node) => (self: Workflow<any, any, any, any>) => (self as unknown as Definition).append(node)
 
-const stepNode = (name: string, options: StepOptions<any, any>, run: StepNode["run"]): StepNode => ({
+const stepNode = (
+  name: string,
+  options: StepOptions<any, any> & Partial<Compensation<any, any, any, any>>,
+  run: StepNode["run"]
+): StepNode => ({
   _tag: "Step",
   name,
   success: options.success,
   error: options.error,
   retry: options.retry,
   timeout: options.timeout,
+  limit: options.limit,
+  compensate: options.compensate,
+  compensateRetry: options.compensateRetry,
   run
 })
 
 /**
  * One journaled unit of work: runs `f(ctx)` and adds `{ [name]: output }` to the context. On
- * resume a completed step returns its journaled output without running.
+ * resume a completed step returns its journaled output without running. Inside `f`,
+ * `Workflow.StepInfo` gives the run id, the path, the attempt and a stable idempotency key.
+ *
+ * With `compensate`, the step is undone if the run later fails for good or is cancelled (a saga;
+ * the workflow's errors then include `CompensationFailed`). With `limit`, at most `max` attempts
+ * of steps with its key run at once across every worker of the database.
  *
  * @example
  * ```ts
@@ -684,19 +770,103 @@ const stepNode = (name: string, options: StepOptions<any, any>, run: StepNode["r
  * const Order = Workflow.make("order", { input: Schema.Struct({ id: Schema.String }) }).pipe(
  *   Workflow.step("total", { success: Schema.Number, retry: { times: 3, delay: "1 second" } }, () =>
  *     Effect.succeed(42)),
- *   Workflow.step("receipt", { success: Schema.String }, (ctx) => Effect.succeed(`${ctx.input.id}: ${ctx.total}`))
+ *   Workflow.step("charge", {
+ *     success: Schema.String,
+ *     limit: { key: "payments-api", max: 5 },
+ *     compensate: (chargeId) => Effect.log(`refund ${chargeId}`)
+ *   }, (ctx) => Workflow.StepInfo.use((info) => Effect.succeed(`ch_${info.idempotencyKey}_${ctx.total}`))),
+ *   Workflow.step("receipt", { success: Schema.String }, (ctx) => Effect.succeed(`${ctx.input.id}: ${ctx.charge}`))
  * )
  * ```
  *
  * @since 0.1.0
  * @category combinators
  */
-export const step = <const Name extends string, Ctx, A, E, R>(
+export const step: {
+  <const Name extends string, Ctx, A, E, R, EC, RC>(
+    name: Name & FreshName<Name, Ctx>,
+    options: StepOptions<A, NoInfer<E>> & Compensation<NoInfer<A>, NoInfer<Ctx>, EC, RC>,
+    f: (ctx: Ctx) => Effect.Effect<NoInfer<A>, E, R>
+  ): Segment<Ctx, { readonly [K in Name]: A }, E | CompensationFailedOf<EC>, Exclude<R | RC, StepInfo>>
+  <const Name extends string, Ctx, A, E, R>(
+    name: Name & FreshName<Name, Ctx>,
+    options: StepOptions<A, NoInfer<E>>,
+    f: (ctx: Ctx) => Effect.Effect<NoInfer<A>, E, R>
+  ): Segment<Ctx, { readonly [K in Name]: A }, E, Exclude<R, StepInfo>>
+} = (name: string, options: StepOptions<any, any>, f: (ctx: any) => Effect.Effect<any, any, any>) =>
+  segment(stepNode(name, options, f)) as any
+
+/**
+ * Runs another workflow as a child run and adds `{ [name]: the child's final context }`. The
+ * child's errors are the parent's. `input(ctx)` is the child's input (in its encoded form).
+ *
+ * The child is a run of its own, listed and inspectable, with the id `<parent run id>/<path>`:
+ * it is started exactly once however often the parent runs, and a parent that resumes finds it
+ * (running, or finished). Under a worker the parent releases its slot while the child runs and
+ * is woken, in the same transaction, when the child ends; under `Workflow.run` the child runs in
+ * the calling fiber. Cancelling the parent cancels its children; resuming a failed parent
+ * re-queues its failed children.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * const Provision = Workflow.make("provision", { input: Schema.Struct({ region: Schema.String }) }).pipe(
+ *   Workflow.step("cluster", { success: Schema.String }, (ctx) => Effect.succeed(`k8s-${ctx.input.region}`))
+ * )
+ *
+ * const Rollout = Workflow.make("rollout", { input: Schema.Array(Schema.String) }).pipe(
+ *   Workflow.forEach("regions", (ctx) => ctx.input, Workflow.child("provisioned", Provision, (ctx) => ({ region: ctx.item })), {
+ *     concurrency: 3,
+ *     key: (region) => region
+ *   })
+ * )
+ * // ctx.regions: ReadonlyArray<{ provisioned: { input: { region: string }; cluster: string } }>
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const child = <const Name extends string, Ctx, I, C, E, R>(
   name: Name & FreshName<Name, Ctx>,
-  options: StepOptions<A, NoInfer<E>>,
-  f: (ctx: Ctx) => Effect.Effect<NoInfer<A>, E, R>
-): Segment<Ctx, { readonly [K in Name]: A }, E, R> =>
-  segment(stepNode(name, options, f as StepNode["run"])) as unknown as Segment<Ctx, { readonly [K in Name]: A }, E, R>
+  workflow: Workflow<I, C, E, R>,
+  input: (ctx: Ctx) => NoInfer<I>
+): Segment<Ctx, { readonly [K in Name]: C }, E, R> =>
+  segment({ _tag: "Child", name, workflow: workflow as unknown as Definition, input: input as (ctx: unknown) => unknown }) as any
+
+export {
+  /**
+   * What a step knows about itself, as a service provided inside its effect (and its
+   * compensation's): the run id, its journal path, the attempt, and an `idempotencyKey` that is
+   * the same for every attempt of this step in this run, across retries, crashes and resumes.
+   * Pass it to services that deduplicate requests, so a retried or resumed step does not charge
+   * or mail twice. A step that uses it does not add it to the workflow's requirements.
+   *
+   * @example
+   * ```ts
+   * import { Effect, Schema } from "effect"
+   * import { Workflow } from "plait"
+   *
+   * const charge = (amount: number, idempotencyKey: string) =>
+   *   Effect.succeed(`ch_${idempotencyKey.slice(-8)}_${amount}`)
+   *
+   * const Checkout = Workflow.make("checkout", { input: Schema.Number }).pipe(
+   *   Workflow.step("charged", { success: Schema.String, retry: { times: 3 } }, (ctx) =>
+   *     Effect.gen(function*() {
+   *       const info = yield* Workflow.StepInfo
+   *       yield* Effect.log(`${info.runId} ${info.path}: attempt ${info.attempt}`)
+   *       return yield* charge(ctx.input, info.idempotencyKey)
+   *     }))
+   * )
+   * // Workflow.Workflow<number, { input: number; charged: string }, never, never>: no StepInfo requirement
+   * ```
+   *
+   * @since 0.1.0
+   * @category services
+   */
+  StepInfo
+}
 
 /**
  * Composes segments in order into one segment, for a parallel branch of several steps.
@@ -838,7 +1008,7 @@ export const chord = <
   Ctx,
   Simplify<Omit<ParallelDelta<Name, Ctx, B, O>, Name> & { readonly [N in Name]: A }>,
   ParallelError<B, O> | E2,
-  ServicesOf<B[keyof B]> | R2
+  ServicesOf<B[keyof B]> | Exclude<R2, StepInfo>
 > =>
   segment({
     _tag: "Chord",
@@ -914,7 +1084,7 @@ export const forEach: {
     Ctx,
     { readonly [N in Name]: ForEachResults<A, E, O> },
     ForEachError<E, O>,
-    R
+    Exclude<R, StepInfo>
   >
   <const Name extends string, Ctx, I, Out, E, R, const O extends ForEachOptions<I> = {}>(
     name: Name & FreshName<Name, Ctx>,

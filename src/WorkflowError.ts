@@ -512,6 +512,100 @@ export class RaceFailure extends Schema.TaggedError<RaceFailure>()("RaceFailure"
 }
 
 /**
+ * A run that failed for good (or was cancelled) undid its completed steps in reverse completion
+ * order, and one compensation still failed after its retries. The run ends `failed`. `path` is
+ * the compensation that failed (`<step path>/compensate`) and `failure` its error;
+ * `compensated` lists the steps already undone, `notCompensated` the failed one and those left
+ * (in the order they would have run); `reason` is why the run was compensating. Resuming the
+ * run tries the remaining compensations again.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
+ *
+ * const Order = Workflow.make("order", { input: Schema.String }).pipe(
+ *   Workflow.step("charge", {
+ *     success: Schema.String,
+ *     compensate: () => Effect.fail("the payment provider is down")
+ *   }, () => Effect.succeed("ch_1")),
+ *   Workflow.step("ship", { success: Schema.Boolean }, () => Effect.fail("out of stock"))
+ * )
+ *
+ * const program = Workflow.run(Order, { input: "A-1" }).pipe(
+ *   Effect.catchTag("CompensationFailed", (error) =>
+ *     Effect.logError(`undo by hand: ${error.notCompensated.join(", ")} (${error.error})`)),
+ *   Effect.provide(Journal.layerMemory)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class CompensationFailed extends Schema.TaggedError<CompensationFailed>()("CompensationFailed", {
+  runId: Schema.String,
+  path: Schema.String,
+  error: Schema.String,
+  failure: Schema.Unknown,
+  compensated: Schema.Array(Schema.String),
+  notCompensated: Schema.Array(Schema.String),
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `run ${this.runId} could not undo ${this.notCompensated.join(", ")}: ${this.path} failed (${this.error}); ` +
+      `it was compensating because ${this.reason}`
+  }
+}
+
+/**
+ * A `CompensationFailed` whose `failure` is typed: the error of the compensation that failed.
+ * `step` gives its failure this type for the errors of its `compensate`.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import type { WorkflowError } from "plait"
+ *
+ * class RefundRefused extends Schema.TaggedError<RefundRefused>()("RefundRefused", { charge: Schema.String }) {}
+ *
+ * const chargeOf = (failure: WorkflowError.CompensationFailedOf<RefundRefused>) => failure.failure.charge
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type CompensationFailedOf<E> = CompensationFailed & { readonly failure: E }
+
+/**
+ * A schedule could not be stored: its cron expression or time zone does not parse.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Engine, Workflow } from "plait"
+ *
+ * const Report = Workflow.make("report", { input: Schema.String }).pipe(
+ *   Workflow.step("sent", { success: Schema.Boolean }, () => Effect.succeed(true))
+ * )
+ *
+ * const program = Effect.flatMap(Engine.Engine, (engine) =>
+ *   engine.schedule(Report, { id: "nightly", cron: "0 3 * * *", input: "daily", timezone: "Europe/Paris" })
+ * ).pipe(Effect.catchTag("InvalidSchedule", (error) => Effect.logError(`${error.scheduleId}: ${error.issue}`)))
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidSchedule extends Schema.TaggedError<InvalidSchedule>()("InvalidSchedule", {
+  scheduleId: Schema.String,
+  issue: Schema.String
+}) {
+  override get message(): string {
+    return `schedule ${this.scheduleId} is invalid: ${this.issue}`
+  }
+}
+
+/**
  * A `ParallelFailure` whose `failures` are typed: each failed branch's error under its key
  * (`Errors` maps branch keys, or item paths, to error types). It is the same runtime value;
  * `parallel`, `chord` and `forEach` give their failure this type.
@@ -606,6 +700,8 @@ export type WorkflowError =
   | SignalTimeout
   | ParallelFailure
   | RaceFailure
+  | CompensationFailed
+  | InvalidSchedule
   | RunNotFound
   | RunFailed
   | SignalAlreadyDelivered

@@ -16,85 +16,16 @@
  * - every step the child reported `Completed` was journaled by then, and the journal only grows;
  * - each step ran at least once, at most once per start of the child, so at most 1 + kills times.
  */
-import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer, Option, Redacted, type Scope } from "effect"
-import { SqlClient } from "effect/sql"
-import { Journal, SqliteJournal, SqlJournal } from "plait"
+import { Effect, type Scope } from "effect"
+import type { Journal } from "plait"
 import { randomBytes } from "node:crypto"
-import * as Fs from "node:fs"
-import * as Os from "node:os"
 import * as Path from "node:path"
-import type { ChildArgs } from "./crash/child.ts"
 import { type ChildRun, pathsOf, readLog, runChild } from "./crash/harness.ts"
 import { describeKillPoint, type KillPoint } from "./crash/killPoint.ts"
+import { pgStore, sqliteStore, type Store, tempDir } from "./crash/stores.ts"
 import { stepPaths } from "./crash/workflow.ts"
-import { pgUrl, uniquePrefix, withDroppedTables } from "./pg-support.ts"
-
-/** Where the child's journal lives, and how the test reads it directly. */
-interface Store {
-  /** The journal settings for the child started under `label`. */
-  readonly journalFor: (label: string) => ChildArgs["journal"]
-  /** Waits until nothing a killed child sent to the store can still commit. */
-  readonly settle: (journal: ChildArgs["journal"]) => Effect.Effect<void, unknown>
-  readonly load: (runId: string) => Effect.Effect<Journal.LoadedRun, unknown>
-}
-
-const tempDir = Effect.acquireRelease(
-  Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "plait-crash-"))),
-  (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
-)
-
-const loadFrom = (journal: Journal.Journal["Service"], runId: string) =>
-  Effect.flatMap(journal.load(runId), (loaded) =>
-    Option.isSome(loaded) ? Effect.succeed(loaded.value) : Effect.fail(new Error(`run ${runId} is not in the journal`)))
-
-/** A SQLite file in `dir`, opened afresh by the test for every read (no child is running then). */
-const sqliteStore = (dir: string): Store => {
-  const filename = Path.join(dir, "journal.sqlite")
-  return {
-    journalFor: () => ({ _tag: "sqlite", filename }),
-    // A killed process holds no lock and has nothing in flight: SQLite's file is final at once.
-    settle: () => Effect.void,
-    load: (runId) =>
-      Effect.scoped(Effect.gen(function*() {
-        const context = yield* Layer.build(SqliteJournal.layer({ filename }))
-        return yield* loadFrom(Context.get(context, Journal.Journal), runId)
-      }))
-  }
-}
-
-/** Postgres tables of their own (dropped afterwards), read over the test's own pool. */
-const pgStore = (url: string) =>
-  Effect.gen(function*() {
-    const tablePrefix = uniquePrefix()
-    const context = yield* Layer.build(
-      SqlJournal.layer({ tablePrefix }).pipe(
-        Layer.provideMerge(withDroppedTables([tablePrefix])),
-        Layer.provideMerge(PgClient.layer({ url: Redacted.make(url) }))
-      )
-    )
-    const journal = Context.get(context, Journal.Journal)
-    const sql = Context.get(context, SqlClient.SqlClient)
-    const store: Store = {
-      journalFor: (label) => ({ _tag: "pg", url, tablePrefix, applicationName: `plait-crash-${label}` }),
-      // Postgres finishes (and may commit) a statement whose client died mid-wait; the killed
-      // child's server sessions end only after that, so the journal is final once they are gone.
-      settle: (journal) =>
-        Effect.gen(function*() {
-          if (journal._tag !== "pg") return
-          for (let i = 0; i < 1_000; i++) {
-            const rows = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity
-              WHERE application_name = ${journal.applicationName}`
-            if (rows[0]!.n === 0) return
-            yield* Effect.sleep("20 millis")
-          }
-          return yield* Effect.fail(new Error(`the sessions of ${journal.applicationName} did not end`))
-        }),
-      load: (runId) => loadFrom(journal, runId)
-    }
-    return store
-  })
+import { pgUrl } from "./pg-support.ts"
 
 const completedSteps = (loaded: Journal.LoadedRun): Set<string> =>
   new Set(loaded.entries.filter((entry) => entry.kind === "step").map((entry) => entry.path))

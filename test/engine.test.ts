@@ -4,44 +4,14 @@
  * with real processes in `test/engine/`.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Data, Deferred, Effect, Exit, Fiber, Layer, Option, Schema, Scope } from "effect"
+import { Data, Deferred, Effect, Fiber, Option, Schema } from "effect"
 import { TestClock } from "effect/testing"
-import { Engine, Journal, Worker, Workflow, WorkflowError } from "plait"
+import { Engine, Journal, Workflow, WorkflowError } from "plait"
+import { backend, hasStatus, settle, startWorker, statusOf, until } from "./engine-support.ts"
 import { advance, completed, failure, makeCounts, memoryLayer } from "./support.ts"
 
 class Declined extends Data.TaggedError("Declined")<{ readonly reason: string }> {}
 
-/** Lets every runnable fiber (the worker's loop, its runs) reach its next wait. */
-const settle = Effect.gen(function*() {
-  for (let i = 0; i < 200; i++) yield* Effect.yieldNow
-})
-
-/** Moves time forward in small ticks until `done` holds; fails the test if it never does. */
-const until = <E, R>(done: Effect.Effect<boolean, E, R>, within: number = 120_000, tick = 100) =>
-  Effect.gen(function*() {
-    for (let elapsed = 0; elapsed <= within; elapsed += tick) {
-      yield* settle
-      if (yield* done) return
-      yield* TestClock.adjust(tick)
-    }
-    return assert.fail(`not reached within ${within} ms of virtual time`)
-  })
-
-const statusOf = (runId: string) =>
-  Effect.map(Engine.Engine.use((engine) => engine.inspect(runId)), (detail) => detail.run.status)
-
-const hasStatus = (runId: string, status: Journal.RunStatus) => Effect.map(statusOf(runId), (s) => s === status)
-
-/** A fresh memory backend with the engine on top. */
-const backend = () => Layer.provideMerge(Engine.layer, memoryLayer())
-
-/** Starts a worker in a scope the test closes when it wants the worker gone. */
-const startWorker = <const W extends ReadonlyArray<Workflow.Workflow<any, any, any, any>>>(options: Worker.Options<W>) =>
-  Effect.gen(function*() {
-    const scope = yield* Scope.make()
-    const worker = yield* Worker.make(options).pipe(Scope.provide(scope))
-    return { worker, stop: Scope.close(scope, Exit.void) }
-  })
 
 const Order = Workflow.make("order", { input: Schema.Struct({ id: Schema.String, amount: Schema.Number }) }).pipe(
   Workflow.step("charged", { success: Schema.String }, (ctx) => Effect.succeed(`ch_${ctx.input.id}`)),
@@ -264,6 +234,22 @@ describe("Engine", () => {
       yield* v2.stop
       yield* startWorker({ workflows: [V1] })
       yield* until(hasStatus("old", "completed"))
+    }).pipe(Effect.provide(backend())))
+
+  it.effect("a run continued under a changed definition is claimed by workers holding that definition", () =>
+    Effect.gen(function*() {
+      const engine = yield* Engine.Engine
+      const V1 = Workflow.make("moved", { input: Schema.Number }).pipe(
+        Workflow.signal("approval", { schema: Schema.Boolean })
+      )
+      const V2 = V1.pipe(Workflow.step("booked", { success: Schema.Boolean }, (ctx) => Effect.succeed(ctx.approval)))
+      assert.strictEqual((yield* Workflow.run(V1, { input: 1, runId: "moved" }))._tag, "Suspended")
+      const continued = yield* Workflow.run(V2, { input: 1, runId: "moved", allowDefinitionChange: true })
+      assert.strictEqual(continued._tag, "Suspended")
+      yield* startWorker({ workflows: [V2] })
+      yield* engine.signal(V2, "moved", "approval", true)
+      yield* until(hasStatus("moved", "completed"))
+      assert.isTrue(completed(yield* Effect.exit(engine.await(V2, "moved"))).booked)
     }).pipe(Effect.provide(backend())))
 
   it.effect("resume re-drives a failed run; list, counts and inspect show runs and their journal", () =>

@@ -1,8 +1,8 @@
 /**
- * A database written by the previous version (schema version 1: no leases, `suspended` and
- * `running` statuses) upgrades in place when this version opens it, and its runs go on: a
- * completed run replays, a suspended one takes its signal, one that was running when its process
- * died resumes without re-running what it journaled.
+ * A database written by an earlier version (schema version 1: no leases, `suspended` and
+ * `running` statuses; version 2: leases, no children, slots or schedules) upgrades in place when
+ * this version opens it, and its runs go on: a completed run replays, a suspended one takes its
+ * signal, one that was running when its process died resumes without re-running what it journaled.
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
@@ -13,7 +13,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterAll } from "vitest"
-import type { Dialect } from "../src/internal/sql/dialect.ts"
+import { type Dialect, tables } from "../src/internal/sql/dialect.ts"
 import { pg } from "../src/internal/sql/pg.ts"
 import { sqlite } from "../src/internal/sql/sqlite.ts"
 import * as SqliteClient from "../src/internal/sqliteClient.ts"
@@ -37,11 +37,14 @@ const version1Rows = [
   { runId: "crashed", status: "running", entries: [["submitted", "step", "9"]] }
 ] as const
 
-/** Creates the version 1 tables with the DDL that version shipped, and fills them. */
-const writeVersion1 = (dialect: Dialect, prefix: string) =>
+/**
+ * Creates the version 1 tables with the DDL that version shipped and fills them, then brings them
+ * to `version` with the migrations that version shipped, as it would have on opening them.
+ */
+const writeVersion = (dialect: Dialect, prefix: string, version: number) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const t = { prefix, runs: `"${prefix}runs"`, entries: `"${prefix}entries"`, migrations: `"${prefix}migrations"`, channel: "" }
+    const t = tables(prefix)
     const p = (n: number) => (dialect.name === "pg" ? `$${n}` : `?${n}`)
     yield* sql.unsafe(dialect.createMigrationsTable(t)).unprepared
     for (const statement of dialect.migrations[1]!(t)) yield* sql.unsafe(statement).unprepared
@@ -57,6 +60,10 @@ const writeVersion1 = (dialect: Dialect, prefix: string) =>
           [row.runId, path, kind, value]
         ).unprepared
       }
+    }
+    for (const migration of SqlJournal.migrations.filter((m) => m.version > 1 && m.version <= version)) {
+      for (const statement of dialect.migrations[migration.version]!(t)) yield* sql.unsafe(statement).unprepared
+      yield* sql.unsafe(dialect.recordMigration(t), [migration.version, migration.name]).unprepared
     }
   })
 
@@ -83,16 +90,18 @@ const upgradesInPlace = (journal: Layer.Layer<Journal.Journal | Engine.Engine, u
     assert.deepStrictEqual(counts.snapshot(), { ...before, booked: (before.booked ?? 0) + 1 })
     const detail = yield* engine.inspect("done")
     assert.isAbove(detail.run.createdAt, 0, "the creation time survives the upgrade")
+    assert.isUndefined(detail.run.parentRunId)
+    assert.deepStrictEqual(yield* engine.schedules(), [], "the tables this version added are there")
   }).pipe(Effect.provide(journal))
 
 const root = Fs.mkdtempSync(Path.join(Os.tmpdir(), "plait-migration-"))
 afterAll(() => Fs.rmSync(root, { recursive: true, force: true }))
 
-describe("a version 1 database upgrades in place", () => {
+describe.each([1, 2])("a version %i database upgrades in place", (version) => {
   it.live("SQLite", () => {
-    const filename = Path.join(root, "v1.sqlite")
+    const filename = Path.join(root, `v${version}.sqlite`)
     return Effect.gen(function*() {
-      yield* Effect.provide(writeVersion1(sqlite, "plait_"), SqliteClient.layer({ filename }))
+      yield* Effect.provide(writeVersion(sqlite, "plait_", version), SqliteClient.layer({ filename }))
       yield* upgradesInPlace(Layer.provideMerge(Engine.layer, SqliteJournal.layer({ filename })))
       const applied = yield* Effect.provide(SqlJournal.migrate(), SqliteClient.layer({ filename }))
       assert.deepStrictEqual(applied, [], "already current")
@@ -103,7 +112,7 @@ describe("a version 1 database upgrades in place", () => {
     const tablePrefix = uniquePrefix()
     const client = PgClient.layer({ url: Redacted.make(pgUrl ?? "") })
     return Effect.gen(function*() {
-      yield* writeVersion1(pg, tablePrefix)
+      yield* writeVersion(pg, tablePrefix, version)
       yield* upgradesInPlace(Layer.provideMerge(Engine.layer, SqlJournal.layer({ tablePrefix })).pipe(Layer.provide(client)))
       assert.deepStrictEqual(yield* SqlJournal.migrate({ tablePrefix }), [])
       const journal = yield* Layer.build(SqlJournal.layer({ tablePrefix }))

@@ -30,7 +30,7 @@ export const withDroppedTables = (prefixes: ReadonlyArray<string>): Layer.Layer<
       Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
         for (const prefix of prefixes) {
-          for (const table of ["entries", "runs", "migrations"]) {
+          for (const table of ["entries", "slots", "slot_waiters", "schedules", "runs", "migrations"]) {
             yield* sql`DROP TABLE IF EXISTS ${sql(`${prefix}${table}`)}`
           }
         }

@@ -11,7 +11,7 @@ import { Effect, Layer, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { type Journal, SqliteJournal, SqlJournal, Workflow } from "plait"
+import { type Journal, type RunStore, SqliteJournal, SqlJournal, Workflow } from "plait"
 import type { Case, Trial, Workload } from "../harness.ts"
 import { type AnyWorkflow, contextOf, forEachWorkflow, itemsSum, sequentialWorkflow, stepNames, sumOf } from "./plait.ts"
 import { effectTrial, FOR_EACH_CONCURRENCY } from "./shared.ts"
@@ -51,7 +51,7 @@ export const journalWorkloads = {
 
 /** Where one trial's journal lives. */
 export interface Store {
-  readonly layer: Layer.Layer<Journal.Journal, unknown>
+  readonly layer: Layer.Layer<Journal.Journal | RunStore.RunStore, unknown>
   /** Removes what the layer left behind once its runtime is disposed. */
   readonly remove: () => void
 }
@@ -80,31 +80,30 @@ export const sqliteBackend = (directory: string, synchronous: "NORMAL" | "FULL")
 export const pgClient = (url: string) => PgClient.layer({ url: Redacted.make(url) })
 
 /**
- * plait's journal tables under `tablePrefix`, on a pool of their own, dropped when the trial's
- * runtime is disposed. The journal is `PgJournal.layer`'s own composition (`SqlJournal.layer`
- * over a `PgClient` pool); the pool comes along, for the drop and for raw statements.
+ * A journal and run store on Postgres tables under `tablePrefix`, created (migrated) when the
+ * layer is built and dropped when it is released. The journal is `PgJournal.layer`'s own
+ * composition (`SqlJournal.layer` over a `PgClient` pool), so the drop can share the pool.
  */
-export const postgresJournal = (
+export const postgresTables = (
   url: string,
-  tablePrefix: string,
-  roundTrips: SqlJournal.RoundTrips
-): Layer.Layer<Journal.Journal | SqlClient.SqlClient | PgClient.PgClient, unknown> => {
+  options: { readonly tablePrefix: string; readonly roundTrips?: SqlJournal.RoundTrips | undefined }
+): Layer.Layer<Journal.Journal | RunStore.RunStore, unknown> => {
   const dropTables = Layer.effectDiscard(Effect.addFinalizer(() =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
       for (const table of ["entries", "runs", "migrations"]) {
-        yield* sql`DROP TABLE IF EXISTS ${sql(`${tablePrefix}${table}`)}`
+        yield* sql`DROP TABLE IF EXISTS ${sql(`${options.tablePrefix}${table}`)}`
       }
     }).pipe(Effect.orDie)
   ))
-  return Layer.merge(SqlJournal.layer({ tablePrefix, roundTrips }), dropTables).pipe(Layer.provideMerge(pgClient(url)))
+  return Layer.merge(SqlJournal.layer(options), dropTables).pipe(Layer.provide(pgClient(url)))
 }
 
-/** Postgres tables under a fresh prefix per trial, dropped when the trial is disposed. */
+/** Postgres tables under a fresh prefix per trial, dropped when the trial's runtime is disposed. */
 export const postgresBackend = (url: string): Backend => ({
   name: "Postgres",
   fresh: (id, roundTrips) => ({
-    layer: postgresJournal(url, `plait_bench${process.pid}_${id}_`, roundTrips),
+    layer: postgresTables(url, { tablePrefix: `plait_bench${process.pid}_${id}_`, roundTrips }),
     remove: () => {}
   })
 })
@@ -132,24 +131,36 @@ let trials_ = 0
 
 /**
  * One trial on a fresh journal: `setup` (untimed; the completed run a resume needs), then the
- * round-trip counter is reset, so `counts` are the timed run's alone.
+ * round-trip counter is reset, so `counts` are the timed run's alone. `services` (an engine, a
+ * worker) are built over the journal, untimed, and count into the same counter; `outcome`
+ * (untimed) reads the result when the timed part does not return it.
  */
-const journalTrial = async (
+export const journalTrial = async <R = never>(
   backend: Backend,
-  setup: (runId: string) => Effect.Effect<unknown, unknown, Journal.Journal>,
-  timed: (runId: string) => Effect.Effect<unknown, unknown, Journal.Journal>
+  setup: (runId: string) => Effect.Effect<unknown, unknown, Journal.Journal | RunStore.RunStore | R>,
+  timed: (runId: string) => Effect.Effect<unknown, unknown, Journal.Journal | RunStore.RunStore | R>,
+  options: {
+    readonly services?: Layer.Layer<R, unknown, Journal.Journal | RunStore.RunStore> | undefined
+    readonly outcome?: ((runId: string) => Effect.Effect<unknown, unknown, Journal.Journal | RunStore.RunStore | R>) | undefined
+  } = {}
 ): Promise<Trial> => {
+  const { outcome, services } = options
   const id = trials_++
   const runId = `run-${id}`
   const roundTrips = SqlJournal.makeRoundTrips()
   const store = backend.fresh(id, roundTrips)
+  const layer = services === undefined
+    ? store.layer as Layer.Layer<Journal.Journal | RunStore.RunStore | R, unknown>
+    : Layer.provideMerge(services, store.layer)
   const trial = await effectTrial(
-    store.layer,
+    layer,
     Effect.andThen(setup(runId), Effect.sync(() => roundTrips.reset())),
-    () => timed(runId)
+    () => timed(runId),
+    outcome === undefined ? undefined : () => outcome(runId)
   )
   return {
     run: trial.run,
+    outcome: trial.outcome,
     counts: () => ({ "append RT": roundTrips.of("append"), RT: roundTrips.total }),
     dispose: async () => {
       await trial.dispose()

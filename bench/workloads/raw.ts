@@ -16,9 +16,9 @@
 import { PgConnection } from "@effect/sql-pg"
 import { Context, Effect, Layer, Redacted, type Scope } from "effect"
 import { SqlClient } from "effect/sql"
-import { Journal, SqlJournal } from "plait"
+import { Journal } from "plait"
 import type { Case, Trial } from "../harness.ts"
-import { journalWorkloads, postgresJournal } from "./journal.ts"
+import { journalWorkloads, pgClient, postgresTables } from "./journal.ts"
 import { effectTrial } from "./shared.ts"
 
 /** How one system sends a statement: a command's row count, or a query's rows. */
@@ -136,8 +136,9 @@ const rawTrial = (
 ): Promise<Trial> => {
   const tablePrefix = `plait_bench_raw${process.pid}_${trials++}_`
   const sql = statementsFor(tablePrefix)
+  // plait's tables (migrated, dropped after), and a pool like the one plait's journal builds.
   const layer = Layer.effect(Raw, counted(make)).pipe(
-    Layer.provideMerge(postgresJournal(url, tablePrefix, SqlJournal.makeRoundTrips()))
+    Layer.provideMerge(Layer.merge(postgresTables(url, { tablePrefix }), pgClient(url)))
   )
   let before = 0
   let driver: Raw["Service"] | undefined

@@ -71,17 +71,20 @@ export const stepsOf = <A>(n: number, make: (i: number) => A): ReadonlyArray<A> 
 
 /**
  * A trial on a fresh runtime built from `layer` (built before the clock starts): `setup` runs
- * untimed, `timed` is what is measured.
+ * untimed, `timed` is what is measured, `outcome` (untimed, when given) reads what the checksum
+ * checks.
  */
 export const effectTrial = async <R, S>(
   layer: Layer.Layer<R, unknown>,
   setup: Effect.Effect<S, unknown, R>,
-  timed: (state: S) => Effect.Effect<unknown, unknown, R>
+  timed: (state: S) => Effect.Effect<unknown, unknown, R>,
+  outcome?: (state: S) => Effect.Effect<unknown, unknown, R>
 ): Promise<Trial> => {
   const runtime = ManagedRuntime.make(layer)
   const state = await runtime.runPromise(setup)
   return {
     run: () => runtime.runPromise(timed(state)),
-    dispose: () => runtime.dispose()
+    dispose: () => runtime.dispose(),
+    outcome: outcome === undefined ? undefined : () => runtime.runPromise(outcome(state))
   }
 }

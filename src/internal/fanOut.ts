@@ -52,6 +52,16 @@ export const fanOut = (
   options: FanOutOptions
 ): Effect.Effect<ReadonlyArray<unknown>, unknown, unknown> => {
   if (options.onError === "settle") return settleDurably(tasks, state, options)
+  // A rebuild runs every task to its end: a failure it replays in one task must not interrupt a
+  // sibling before that sibling reached the steps it journaled.
+  if (options.onError === "failFast" && state.reached !== undefined) {
+    return Effect.flatMap(runAll(tasks, () => state, { ...options, onError: "completeAll" }), (exits) => {
+      const failed = (exits as ReadonlyArray<Exit.Exit<unknown, unknown>>).find(Exit.isFailure)
+      return failed === undefined
+        ? Effect.succeed((exits as ReadonlyArray<Exit.Success<unknown, unknown>>).map((exit) => exit.value))
+        : (failed as Exit.Failure<never, unknown>)
+    })
+  }
   const exits = runAll(tasks, () => state, options)
   if (options.onError === "failFast") return exits
   return Effect.flatMap(exits, (all) => settleExits(tasks, all as ReadonlyArray<Exit.Exit<unknown, unknown>>, state, options))

@@ -7,7 +7,7 @@ import * as Duration from "effect/Duration"
 import { keyedChildren, type Node } from "./node.ts"
 import { childPath } from "./path.ts"
 
-export type GraphKind = "step" | "parallel" | "chord" | "race" | "forEach" | "branch" | "sleep" | "signal"
+export type GraphKind = "step" | "parallel" | "chord" | "race" | "forEach" | "branch" | "sleep" | "signal" | "child"
 
 export interface GraphNode {
   readonly kind: GraphKind
@@ -37,7 +37,8 @@ const kindOf: Record<Node["_tag"], GraphKind> = {
   ForEach: "forEach",
   Branch: "branch",
   Sleep: "sleep",
-  Signal: "signal"
+  Signal: "signal",
+  Child: "child"
 }
 
 export const graphOfNodes = (nodes: ReadonlyArray<Node>, prefix: string = ""): ReadonlyArray<GraphNode> =>
@@ -86,6 +87,8 @@ const detailOf = (node: Node): string | undefined => {
       return durationText(node.duration)
     case "Signal":
       return node.timeout === undefined ? undefined : `timeout ${durationText(node.timeout)}`
+    case "Child":
+      return node.workflow.name
     default:
       return undefined
   }
@@ -99,7 +102,8 @@ const outlineKinds: Record<string, GraphKind> = {
   foreach: "forEach",
   branch: "branch",
   sleep: "sleep",
-  signal: "signal"
+  signal: "signal",
+  child: "child"
 }
 
 interface Building {
@@ -144,7 +148,7 @@ export const graphOfOutline = (lines: ReadonlyArray<string>): ReadonlyArray<Grap
     }
     const node: Building = { kind, name, path, branches: [], detail: undefined }
     siblings.push(node)
-    if (kind !== "step" && kind !== "sleep" && kind !== "signal") open.push(node)
+    if (kind !== "step" && kind !== "sleep" && kind !== "signal" && kind !== "child") open.push(node)
   }
   return top
 }

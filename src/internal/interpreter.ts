@@ -19,6 +19,7 @@ import { type JsonCodec, jsonCodec } from "./codec.ts"
 import { fanOut, type Tasks } from "./fanOut.ts"
 import { memoizeByIdentity } from "./memo.ts"
 import { deepMerge, mergeAll, shallowMerge } from "./merge.ts"
+import { runChild } from "./child.ts"
 import type {
   BranchNode,
   ChordNode,
@@ -110,6 +111,8 @@ const runNode = (node: Node, ctx: Ctx, prefix: string, state: RunState): Run<unk
       return inSpan("plait.sleep", path, state, runSleep(node, path, state))
     case "Signal":
       return inSpan("plait.signal", path, state, runSignal(node, path, state))
+    case "Child":
+      return inSpan("plait.child", path, state, runChild(node, ctx, path, state))
   }
 }
 
@@ -275,6 +278,7 @@ const runRace = (node: RaceNode, ctx: Ctx, path: string, state: RunState): Run =
   const stored = state.stored("choice", path)
   const tagged = (key: string, delta: Ctx): Ctx => ({ [node.name]: { _tag: key, value: delta } })
   const won = (replayed: boolean) => (winner: string): StepEvent => ({ _tag: "RaceWon", runId: state.runId, path, winner, replayed })
+  if (state.reached !== undefined) return rebuildRace(node, ctx, path, state, tagged)
   if (stored !== undefined) {
     const winner = decodeStored(state, path, keyCodecOf(node.branches), stored.value) as Exit.Exit<string, JournalError>
     return Effect.flatMap(reported(state, winner, won(true)), (key) =>
@@ -286,6 +290,31 @@ const runRace = (node: RaceNode, ctx: Ctx, path: string, state: RunState): Run =
     return Effect.as(reported(state, journaled, won(false)), tagged(key, delta))
   })
 }
+
+/**
+ * A rebuild replays every branch, losers too: a loser may have completed compensable steps before
+ * it was interrupted. The winner is the journaled one; without one, the journal ends here.
+ */
+const rebuildRace = (
+  node: RaceNode,
+  ctx: Ctx,
+  path: string,
+  state: RunState,
+  tagged: (key: string, delta: Ctx) => Ctx
+): Run =>
+  Effect.flatMap(
+    Effect.forEach(node.branches, ([key, nodes]) => Effect.exit(runSegment(nodes, ctx, childPath(path, key), state)), {
+      concurrency: "unbounded"
+    }),
+    (exits) => {
+      const stored = state.stored("choice", path)
+      if (stored === undefined) return Effect.fail(suspendOn({ path, kind: "replay", until: undefined }))
+      return Effect.flatMap(decodeStored(state, path, keyCodecOf(node.branches), stored.value), (key) => {
+        const exit = exits[node.branches.findIndex(([candidate]) => candidate === key)]!
+        return Effect.map(exit, (delta) => tagged(key as string, delta))
+      })
+    }
+  )
 
 /**
  * Runs every branch; the first to succeed wins and the rest are interrupted. A branch waiting
@@ -426,7 +455,7 @@ const runCase = (
 const runSleep = (node: SleepNode, path: string, state: RunState): Run =>
   Effect.flatMap(deadline(path, state, node.duration), ({ at, now }) => {
     const woke = Effect.as(notify(state, { _tag: "Woke", runId: state.runId, path }), {})
-    if (at <= now || state.readOnly) return woke
+    if (at <= now || state.readOnly || state.reached !== undefined) return woke
     const sleeping = notify(state, { _tag: "Sleeping", runId: state.runId, path, wakeAt: DateTime.makeUnsafe(at) })
     return Effect.andThen(
       sleeping,

@@ -57,7 +57,11 @@ export const withLimits = ({ journal, store }: Backend, limits: Limits): Backend
       append: (lease, entries) =>
         bounded(lease.runId, "append", sized(lease.runId, entryValues(entries), journal.append(lease, entries))),
       heartbeat: (owner, leases, leaseMs) => bounded(owner, "heartbeat", journal.heartbeat(owner, leases, leaseMs)),
-      release: (lease, release) => bounded(lease.runId, "release", journal.release(lease, release))
+      release: (lease, release) => bounded(lease.runId, "release", journal.release(lease, release)),
+      startChild: (lease, child) =>
+        bounded(child.runId, "startChild", sized(child.runId, [[undefined, child.input]], journal.startChild(lease, child))),
+      acquireSlot: (lease, request) => bounded(lease.runId, "acquireSlot", journal.acquireSlot(lease, request)),
+      releaseSlot: (lease, request) => bounded(lease.runId, "releaseSlot", journal.releaseSlot(lease, request))
     },
     store: {
       ...store,
@@ -69,7 +73,13 @@ export const withLimits = ({ journal, store }: Backend, limits: Limits): Backend
       resume: (runId) => bounded(runId, "resume", store.resume(runId)),
       list: (filter) => bounded("(list)", "list", store.list(filter)),
       counts: (filter) => bounded("(counts)", "counts", store.counts(filter)),
-      nextDue: (workflows) => bounded("(nextDue)", "nextDue", store.nextDue(workflows))
+      nextDue: (workflows) => bounded("(nextDue)", "nextDue", store.nextDue(workflows)),
+      saveSchedule: (schedule) =>
+        bounded(schedule.id, "saveSchedule", sized(schedule.id, [[undefined, schedule.input]], store.saveSchedule(schedule))),
+      removeSchedule: (id) => bounded(id, "removeSchedule", store.removeSchedule(id)),
+      listSchedules: (filter) => bounded("(schedules)", "listSchedules", store.listSchedules(filter)),
+      dueSchedules: (workflows) => bounded("(schedules)", "dueSchedules", store.dueSchedules(workflows)),
+      fireSchedule: (firing) => bounded(firing.id, "fireSchedule", store.fireSchedule(firing))
     }
   }
 }

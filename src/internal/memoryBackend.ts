@@ -15,10 +15,11 @@ import type {
   LeaseState,
   RunInfo,
   RunRecord,
-  RunStatus
+  RunStatus,
+  SlotClaim
 } from "../Journal.ts"
 import { defaultMaxPayloadBytes, entryKey, JournalError, LeaseLost } from "../Journal.ts"
-import type { Claimed, Notification, RunStore, StatusCounts } from "../RunStore.ts"
+import type { Claimed, Notification, RunStore, ScheduleInfo, StatusCounts } from "../RunStore.ts"
 import { cursorOf, decodeCursor, pageLimit, statusesOf } from "./listing.ts"
 import { withLimits } from "./limits.ts"
 import { dueAfterRelease, isDone, isFinal, isRunStatus, runStatuses } from "./runRow.ts"
@@ -30,6 +31,11 @@ interface StoredRun {
 
 export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; readonly store: RunStore["Service"] } => {
   const runs = new Map<string, StoredRun>()
+  /** Concurrency slots: per key, the holders by `runId path`, with the lease token they hold under. */
+  const slots = new Map<string, Map<string, { readonly runId: string; readonly token: number }>>()
+  /** Runs waiting for a slot of a key. */
+  const slotWaiters = new Map<string, Set<string>>()
+  const schedules = new Map<string, ScheduleInfo>()
   const subscribers = new Set<Queue.Queue<Notification>>()
   const publish = (notification: Notification) => {
     for (const queue of subscribers) Queue.offerUnsafe(queue, notification)
@@ -43,6 +49,7 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
       fingerprint: record.fingerprint,
       input: record.input,
       priority: record.priority ?? 0,
+      parentRunId: record.parentRunId,
       status: lease === undefined ? "queued" : "running",
       owner: lease?.owner,
       leaseToken: lease?.token ?? 0,
@@ -89,6 +96,46 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
 
   const snapshot = (stored: StoredRun) => ({ run: stored.info, entries: Array.from(stored.entries.values()) })
 
+  /** A wake-up (a signal, a child that ended, a freed slot): a waiting run becomes due. */
+  const wake = (stored: StoredRun, now: number) => {
+    stored.info = { ...stored.info, wakeups: stored.info.wakeups + 1, updatedAt: now }
+    if (stored.info.status === "waiting") {
+      stored.info = { ...stored.info, dueAt: now }
+      publish({ _tag: "Runnable", runId: stored.info.runId, workflow: stored.info.workflow })
+    }
+  }
+
+  const wakeParent = (stored: StoredRun, now: number) => {
+    const parent = stored.info.parentRunId === undefined ? undefined : runs.get(stored.info.parentRunId)
+    if (parent !== undefined) wake(parent, now)
+  }
+
+  const mustCompensate = (stored: StoredRun) => {
+    for (const entry of stored.entries.values()) if (entry.kind === "compensable") return true
+    return false
+  }
+
+  /** The run and every run it started, transitively. */
+  const family = (runId: string): Array<StoredRun> => {
+    const found: Array<StoredRun> = []
+    const ids = [runId]
+    for (let i = 0; i < ids.length; i++) {
+      const stored = runs.get(ids[i]!)
+      if (stored === undefined) continue
+      found.push(stored)
+      for (const candidate of runs.values()) {
+        if (candidate.info.parentRunId === ids[i]) ids.push(candidate.info.runId)
+      }
+    }
+    return found
+  }
+
+  const holdsLease = (runId: string, token: number, now: number) => {
+    const stored = runs.get(runId)
+    return stored !== undefined && stored.info.leaseToken === token && stored.info.status === "running" &&
+      leaseIsLive(stored, now)
+  }
+
   const journal: Journal["Service"] = {
     acquire: (record, { anyFingerprint, leaseMs, owner, reclaim }) =>
       withNow((now): Acquired => {
@@ -106,6 +153,9 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
         if (!same || isFinal(stored.status) || !isRunStatus(stored.status) || held) {
           return { run: existing.info, lease: undefined, created: false, entries: Array.from(existing.entries.values()) }
         }
+        // A run continued under a changed definition carries that definition's fingerprint from
+        // now on, so workers holding it claim the run when it next suspends.
+        existing.info = { ...existing.info, fingerprint: record.fingerprint }
         const lease = take(existing, owner, leaseMs, now)
         return { run: existing.info, lease, created: false }
       }),
@@ -140,7 +190,11 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const stored = holding(lease)
         if (stored === undefined) return Effect.fail(lost(lease))
-        const due = dueAfterRelease(release, stored.info.wakeups, now)
+        const overridden = release.ifCancelRequested !== undefined && stored.info.cancelRequested &&
+          !isDone(release.status)
+        const due = overridden
+          ? dueAfterRelease({ status: release.ifCancelRequested! }, stored.info.wakeups, now)
+          : dueAfterRelease(release, stored.info.wakeups, now)
         stored.info = {
           ...stored.info,
           status: due.status,
@@ -149,15 +203,95 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
           wakeAt: due.wakeAt,
           dueAt: due.dueAt,
           waitingFor: release.waitingFor,
-          error: release.status === "cancelled" ? release.error ?? stored.info.error : release.error,
+          // The reason given to `cancel` is kept while the cancellation is pending or done.
+          error: due.status === "cancelled" || overridden ? release.error ?? stored.info.error : release.error,
           updatedAt: now
         }
+        if (isDone(due.status)) wakeParent(stored, now)
         publish({ _tag: "Released", runId: lease.runId, status: due.status })
         if (due.dueAt !== undefined && due.dueAt <= now) {
           publish({ _tag: "Runnable", runId: lease.runId, workflow: stored.info.workflow })
         }
         return Effect.void
+      }),
+    startChild: (lease, record) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<{ run: RunInfo; created: boolean }, LeaseLost> => {
+        if (holding(lease) === undefined) return Effect.fail(lost(lease))
+        const existing = runs.get(record.runId)
+        if (existing !== undefined) return Effect.succeed({ run: existing.info, created: false })
+        const created = newRun({ ...record, parentRunId: lease.runId }, now, undefined, 0)
+        runs.set(record.runId, created)
+        publish({ _tag: "Runnable", runId: record.runId, workflow: record.workflow })
+        return Effect.succeed({ run: created.info, created: true })
+      }),
+    acquireSlot: (lease, request) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<SlotClaim, LeaseLost> => {
+        if (holding(lease) === undefined) return Effect.fail(lost(lease))
+        const holders = slots.get(request.key) ?? new Map<string, { readonly runId: string; readonly token: number }>()
+        slots.set(request.key, holders)
+        const self = `${lease.runId} ${request.path}`
+        let live = 0
+        let retryAt: number | undefined
+        for (const [holder, { runId, token }] of holders) {
+          if (holder === self) continue
+          if (!holdsLease(runId, token, now)) {
+            holders.delete(holder)
+            continue
+          }
+          live++
+          const expires = runs.get(runId)!.info.leaseExpiresAt!
+          retryAt = retryAt === undefined ? expires : Math.min(retryAt, expires)
+        }
+        if (live < request.max) {
+          holders.set(self, { runId: lease.runId, token: lease.token })
+          return Effect.succeed({ acquired: true } as const)
+        }
+        const waiters = slotWaiters.get(request.key) ?? new Set<string>()
+        slotWaiters.set(request.key, waiters.add(lease.runId))
+        return Effect.succeed({ acquired: false, retryAt } as const)
+      }),
+    releaseSlot: (lease, request) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const holders = slots.get(request.key)
+        const self = `${lease.runId} ${request.path}`
+        if (holders?.get(self)?.token === lease.token) holders.delete(self)
+        const waiters = slotWaiters.get(request.key)
+        slotWaiters.delete(request.key)
+        for (const runId of waiters ?? []) {
+          const stored = runs.get(runId)
+          if (stored !== undefined) wake(stored, now)
+        }
+        return Effect.void
       })
+  }
+
+  const cancelOne = (stored: StoredRun, reason: string, now: number) => {
+    const runId = stored.info.runId
+    if (isDone(stored.info.status)) return
+    if (leaseIsLive(stored, now)) {
+      stored.info = { ...stored.info, cancelRequested: true, error: reason, updatedAt: now }
+      publish({ _tag: "CancelRequested", runId })
+    } else if (mustCompensate(stored)) {
+      // Nobody executes it, but its completed steps must be undone: due now, for an executor.
+      stored.info = { ...stored.info, status: "queued", cancelRequested: true, error: reason, dueAt: now, updatedAt: now }
+      publish({ _tag: "Runnable", runId, workflow: stored.info.workflow })
+    } else {
+      stored.info = {
+        ...stored.info,
+        status: "cancelled",
+        cancelRequested: true,
+        error: reason,
+        // A new token: an executor whose lease had expired cannot write to the run any more.
+        leaseToken: stored.info.leaseToken + 1,
+        owner: undefined,
+        leaseExpiresAt: undefined,
+        wakeAt: undefined,
+        dueAt: undefined,
+        updatedAt: now
+      }
+      wakeParent(stored, now)
+      publish({ _tag: "Released", runId, status: "cancelled" })
+    }
   }
 
   const store: RunStore["Service"] = {
@@ -190,49 +324,34 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
         const key = entryKey(entry)
         if (stored.entries.has(key)) return "duplicate" as const
         stored.entries.set(key, entry)
-        stored.info = { ...stored.info, wakeups: stored.info.wakeups + 1, updatedAt: now }
-        if (stored.info.status === "waiting") {
-          stored.info = { ...stored.info, dueAt: now }
-          publish({ _tag: "Runnable", runId, workflow: stored.info.workflow })
-        }
+        wake(stored, now)
         return "delivered" as const
       }),
     cancel: (runId, reason) =>
       withNow((now) => {
-        const stored = runs.get(runId)
-        if (stored === undefined) return Option.none()
-        if (isDone(stored.info.status)) return Option.some(stored.info)
-        if (leaseIsLive(stored, now)) {
-          stored.info = { ...stored.info, cancelRequested: true, error: reason, updatedAt: now }
-          publish({ _tag: "CancelRequested", runId })
-        } else {
-          stored.info = {
-            ...stored.info,
-            status: "cancelled",
-            cancelRequested: true,
-            error: reason,
-            // A new token: an executor whose lease had expired cannot write to the run any more.
-            leaseToken: stored.info.leaseToken + 1,
-            owner: undefined,
-            leaseExpiresAt: undefined,
-            wakeAt: undefined,
-            dueAt: undefined,
-            updatedAt: now
-          }
-          publish({ _tag: "Released", runId, status: "cancelled" })
-        }
-        return Option.some(stored.info)
+        const root = runs.get(runId)
+        if (root === undefined) return Option.none()
+        for (const stored of family(runId)) cancelOne(stored, reason, now)
+        return Option.some(root.info)
       }),
     resume: (runId) =>
       withNow((now) => {
-        const stored = runs.get(runId)
-        if (stored === undefined) return Option.none()
-        const status = stored.info.status
-        if (status === "failed" || status === "sleeping" || status === "waiting") {
-          stored.info = { ...stored.info, status: status === "failed" ? "queued" : status, dueAt: now, updatedAt: now }
-          publish({ _tag: "Runnable", runId, workflow: stored.info.workflow })
+        const root = runs.get(runId)
+        if (root === undefined) return Option.none()
+        for (const stored of family(runId)) {
+          const status = stored.info.status
+          if (status === "failed" || (stored === root && (status === "sleeping" || status === "waiting"))) {
+            stored.info = {
+              ...stored.info,
+              status: status === "failed" ? "queued" : status,
+              error: status === "failed" ? undefined : stored.info.error,
+              dueAt: now,
+              updatedAt: now
+            }
+            publish({ _tag: "Runnable", runId: stored.info.runId, workflow: stored.info.workflow })
+          }
         }
-        return Option.some(stored.info)
+        return Option.some(root.info)
       }),
     list: (filter) =>
       Effect.sync(() => {
@@ -270,6 +389,53 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
           }
         }
         return Option.fromNullishOr(next)
+      }),
+    saveSchedule: (record) =>
+      withNow((now) => {
+        const existing = schedules.get(record.id)
+        const saved: ScheduleInfo = {
+          ...record,
+          lastTickAt: existing?.lastTickAt,
+          lastRunId: existing?.lastRunId,
+          createdAt: existing?.createdAt ?? now,
+          updatedAt: now
+        }
+        schedules.set(record.id, saved)
+        return saved
+      }),
+    removeSchedule: (id) => Effect.sync(() => schedules.delete(id)),
+    listSchedules: (filter) =>
+      Effect.sync(() =>
+        Array.from(schedules.values())
+          .filter((schedule) => filter?.workflow === undefined || schedule.workflow === filter.workflow)
+          .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      ),
+    dueSchedules: (workflows) =>
+      withNow((now) => {
+        const mine = Array.from(schedules.values()).filter((schedule) => workflows.includes(schedule.workflow))
+        const later = mine.filter((schedule) => schedule.nextAt > now).map((schedule) => schedule.nextAt)
+        return {
+          now,
+          due: mine.filter((schedule) => schedule.nextAt <= now),
+          nextAt: later.length === 0 ? undefined : Math.min(...later)
+        }
+      }),
+    fireSchedule: (firing) =>
+      withNow((now) => {
+        const schedule = schedules.get(firing.id)
+        if (schedule === undefined || schedule.nextAt !== firing.expectedNextAt) return false
+        schedules.set(firing.id, {
+          ...schedule,
+          nextAt: firing.nextAt,
+          lastTickAt: firing.run === undefined ? schedule.lastTickAt : firing.tickAt,
+          lastRunId: firing.run === undefined ? schedule.lastRunId : firing.run.runId,
+          updatedAt: now
+        })
+        if (firing.run !== undefined && !runs.has(firing.run.runId)) {
+          runs.set(firing.run.runId, newRun(firing.run, now, undefined, 0))
+          publish({ _tag: "Runnable", runId: firing.run.runId, workflow: firing.run.workflow })
+        }
+        return true
       }),
     subscribe: Effect.acquireRelease(
       Effect.tap(Queue.unbounded<Notification>(), (queue) => Effect.sync(() => subscribers.add(queue))),

@@ -83,6 +83,10 @@ export const renderMermaid = (title: string, nodes: ReadonlyArray<GraphNode>, op
       case "signal":
         shape(id, "([", `wait for signal ${node.name}${node.detail === undefined ? "" : ` (${node.detail})`}`, "])", "wait", node.path)
         return { entry: id, exits: [{ id }] }
+      case "child":
+        // A run of another workflow, drawn on its own: a shape no other node has.
+        shape(id, "[/", node.detail === undefined ? `${node.name} (child)` : `${node.name} (child ${node.detail})`, "/]", undefined, node.path)
+        return { entry: id, exits: [{ id }] }
       case "parallel":
       case "race": {
         shape(id, "{{", named(node.kind), "}}", "block", node.path)

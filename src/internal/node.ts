@@ -5,6 +5,7 @@
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Schema from "effect/Schema"
+import type { Definition } from "./definition.ts"
 import { childPath } from "./path.ts"
 
 /** A plain context object; the public types describe its shape. */
@@ -21,6 +22,12 @@ export interface RetryPolicy {
   readonly backoff?: "fixed" | "exponential" | undefined
 }
 
+/** At most `max` executions of steps with this key at once, across every executor of the database. */
+export interface ConcurrencyLimit {
+  readonly key: string
+  readonly max: number
+}
+
 export interface StepNode {
   readonly _tag: "Step"
   readonly name: string
@@ -28,6 +35,11 @@ export interface StepNode {
   readonly error: AnyCodec | undefined
   readonly retry: RetryPolicy | undefined
   readonly timeout: Duration.Input | undefined
+  readonly limit: ConcurrencyLimit | undefined
+  /** Undoes the step once the run fails for good or is cancelled: given its output and the context it saw. */
+  readonly compensate: ((output: unknown, ctx: Ctx) => Effect.Effect<unknown, unknown, unknown>) | undefined
+  /** The compensation's own retry policy; the step's when absent. */
+  readonly compensateRetry: RetryPolicy | undefined
   readonly run: (ctx: Ctx) => Effect.Effect<unknown, unknown, unknown>
 }
 
@@ -89,7 +101,24 @@ export interface SignalNode {
   readonly timeout: Duration.Input | undefined
 }
 
-export type Node = StepNode | ParallelNode | ChordNode | RaceNode | ForEachNode | BranchNode | SleepNode | SignalNode
+/** A run of another workflow, started by this one; its final context is this node's output. */
+export interface ChildNode {
+  readonly _tag: "Child"
+  readonly name: string
+  readonly workflow: Definition
+  readonly input: (ctx: Ctx) => unknown
+}
+
+export type Node =
+  | StepNode
+  | ParallelNode
+  | ChordNode
+  | RaceNode
+  | ForEachNode
+  | BranchNode
+  | SleepNode
+  | SignalNode
+  | ChildNode
 
 /** The keyed child segments a node holds (a parallel's, chord's or race's branches, a branch's cases). */
 export const keyedChildren = (node: Node): ReadonlyArray<readonly [key: string, nodes: ReadonlyArray<Node>]> => {

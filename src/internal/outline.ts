@@ -13,7 +13,8 @@ const kinds: Record<Lowercase<Node["_tag"]>, true> = {
   foreach: true,
   branch: true,
   sleep: true,
-  signal: true
+  signal: true,
+  child: true
 }
 
 /** A line `outline` could have written: a path, a space, a node kind. */

@@ -14,7 +14,11 @@ const kinds: Record<EntryKind, true> = {
   order: true,
   wake: true,
   signal: true,
-  items: true
+  items: true,
+  compensable: true,
+  compensating: true,
+  compensated: true,
+  failed: true
 }
 
 export const isEntryKind = (kind: unknown): kind is EntryKind => typeof kind === "string" && Object.hasOwn(kinds, kind)

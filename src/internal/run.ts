@@ -12,7 +12,6 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
 import { hostname } from "node:os"
 import {
   Journal,
@@ -23,17 +22,19 @@ import {
   type Release,
   type RunInfo
 } from "../Journal.ts"
-import { InvalidInput, RunBusy, RunCancelled } from "../WorkflowError.ts"
-import { jsonCodec } from "./codec.ts"
+import { CompensationFailed, RunBusy, RunCancelled } from "../WorkflowError.ts"
+import { compensate, type Ending, endingEntry, endingOf, hasCompensable, storedEnding } from "./compensation.ts"
 import type { Definition } from "./definition.ts"
-import { checkOneEffectCopy, duplicateEffectIn } from "./effectCopy.ts"
+import { checkOneEffectCopy } from "./effectCopy.ts"
+import { fingerprintOf, inputCodecOf, prepareInput, storedInput } from "./identity.ts"
 import { runWorkflow } from "./interpreter.ts"
-import { memoizeByIdentity } from "./memo.ts"
-import { outline } from "./outline.ts"
-import { makeRunState, type Observer } from "./runState.ts"
+import { type ChildRuns, makeRunState, type Observer, type RunState } from "./runState.ts"
+import { describeError, plainFailure } from "./step.ts"
 import { checkStoredRun } from "./storedRun.ts"
 import { isSuspend, releaseOf } from "./suspend.ts"
 import { makeWriter, readOnlyWriter } from "./writer.ts"
+
+export { fingerprintOf, prepareInput } from "./identity.ts"
 
 export interface RunOptions {
   readonly input: unknown
@@ -77,60 +78,24 @@ export const defaultLeaseMs = 30_000
 export const executorName = (kind: string): string =>
   `${kind}:${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`
 
-export const fingerprintOf = memoizeByIdentity((definition: Definition) => JSON.stringify(outline(definition.nodes)))
-
-const inputCodecOf = memoizeByIdentity((definition: Definition) => {
-  const decode = Schema.decodeUnknownExit(definition.input)
-  return {
-    json: jsonCodec(definition.input),
-    // Every issue, not only the first: the caller fixes the input in one go.
-    decode: (input: unknown) => decode(input, { errors: "all" })
-  }
-})
-
-/**
- * Decodes a caller's input and encodes it for the journal, or says why it is invalid. First
- * makes sure the workflow's schemas come from plait's copy of `effect`: from another copy they
- * would reject valid input.
- */
-export const prepareInput = (definition: Definition, runId: string, input: unknown) => {
-  const duplicate = duplicateEffectIn(definition, runId)
-  if (duplicate !== undefined) return Exit.fail(duplicate)
-  const codecs = inputCodecOf(definition)
-  const decoded = codecs.decode(input)
-  if (Exit.isFailure(decoded)) {
-    return Exit.fail(new InvalidInput({ runId, workflow: definition.name, issue: issueText(decoded.cause) }))
-  }
-  const encoded = codecs.json.encode(decoded.value)
-  return Exit.isFailure(encoded)
-    ? Exit.fail(new InvalidInput({ runId, workflow: definition.name, issue: issueText(encoded.cause) }))
-    : Exit.succeed({ decoded: decoded.value, encoded: encoded.value })
-}
-
-/** Decodes the input a run was stored with. */
-const storedInput = (definition: Definition, run: RunInfo) =>
-  Exit.mapError(
-    inputCodecOf(definition).json.decode(run.input),
-    (issue) => new JournalError({ reason: "Corrupt", runId: run.runId, detail: `the stored input does not decode: ${issue}` })
-  )
-
 // -------------------------------------------------------------------------------------------
 // Workflow.run
 // -------------------------------------------------------------------------------------------
 
 /**
- * `Workflow.run` executes under one owner name per process, and keeps, per journal, the runs it
- * is executing. So a second call for a run this process already executes is refused without
- * asking the store, and a run this process held but no longer executes (its release failed
- * while the store was down) is taken back at once instead of after its lease expires.
+ * `Workflow.run` executes, per journal instance, under one owner name, and keeps the runs it is
+ * executing. So a second call for a run this journal instance already executes is refused
+ * without asking the store, and a run it held but no longer executes (its release failed while
+ * the store was down) is taken back at once instead of after its lease expires. Another journal
+ * instance in the same process (a layer built again, with its own pool) is another executor:
+ * sharing an owner name with it would let it take back a run this one is executing.
  */
-let processOwner: string | undefined
-const executing = new WeakMap<object, Set<string>>()
+const executors = new WeakMap<object, { readonly owner: string; readonly runs: Set<string> }>()
 
-const executingIn = (journal: object): Set<string> => {
-  let runs = executing.get(journal)
-  if (runs === undefined) executing.set(journal, runs = new Set())
-  return runs
+const executorFor = (journal: object) => {
+  let executor = executors.get(journal)
+  if (executor === undefined) executors.set(journal, executor = { owner: executorName("run"), runs: new Set() })
+  return executor
 }
 
 /**
@@ -142,8 +107,7 @@ export const runDefinition = (definition: Definition, options: RunOptions) =>
     const runId = options.runId ?? crypto.randomUUID()
     const input = yield* prepareInput(definition, runId, options.input)
     const journal = yield* Journal
-    const owner = processOwner ??= executorName("run")
-    const mine = executingIn(journal)
+    const { owner, runs: mine } = executorFor(journal)
     if (mine.has(runId)) return yield* new RunBusy({ runId, owner })
     mine.add(runId)
     return yield* Effect.ensuring(
@@ -264,6 +228,40 @@ class Stopped {
   }
 }
 
+/**
+ * How a controller stops a run: the run's work stops for a cancellation or a lost lease; its
+ * compensations, which are what a cancellation asks for, stop only for a lost lease.
+ */
+const makeStops = Effect.gen(function*() {
+  const cancelled = yield* Deferred.make<string | undefined>()
+  const leaseLost = yield* Deferred.make<void>()
+  const onLeaseLost = Effect.flatMap(Deferred.await(leaseLost), () => Effect.fail(new Stopped({ _tag: "LeaseLost" })))
+  return {
+    stop: (reason: StopReason): Effect.Effect<void> =>
+      Effect.asVoid(
+        reason._tag === "LeaseLost" ? Deferred.succeed(leaseLost, undefined) : Deferred.succeed(cancelled, reason.reason)
+      ),
+    work: Effect.raceFirst(
+      onLeaseLost,
+      Effect.flatMap(Deferred.await(cancelled), (reason) => Effect.fail(new Stopped({ _tag: "Cancel", reason })))
+    ),
+    compensation: onLeaseLost
+  }
+})
+
+/** Everything the end of an execution needs. */
+interface Executing {
+  readonly definition: Definition
+  readonly input: unknown
+  readonly lease: Lease
+  readonly run: RunInfo
+  readonly state: RunState
+  /** A state over other entries (reloaded ones), writing through the same writer and lease. */
+  readonly stateOf: (entries: ReadonlyArray<JournalEntry>) => Exit.Exit<RunState, JournalError>
+  readonly stops: Effect.Success<typeof makeStops>
+  readonly restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+}
+
 const execute = (
   definition: Definition,
   input: unknown,
@@ -277,52 +275,50 @@ const execute = (
     Effect.gen(function*() {
       const journal = yield* Journal
       const runId = run.runId
-      if (run.cancelRequested) {
-        const reason = run.error ?? "cancelled"
-        yield* journal.release(lease, { status: "cancelled", error: reason })
-        return yield* new RunCancelled({ runId, reason })
-      }
-
-      const stopped = yield* Deferred.make<StopReason>()
-      const stop = (reason: StopReason) => Effect.asVoid(Deferred.succeed(stopped, reason))
-      register?.({ lease, stop })
+      const stops = yield* makeStops
+      register?.({ lease, stop: stops.stop })
       const fenced: Journal["Service"] = {
         ...journal,
         append: (lease, batch) =>
           Effect.tapError(journal.append(lease, batch), (error) =>
-            error instanceof LeaseLost ? stop({ _tag: "LeaseLost" }) : Effect.void)
+            error instanceof LeaseLost ? stops.stop({ _tag: "LeaseLost" }) : Effect.void)
       }
-      const made = makeRunState({
-        runId,
-        entries,
-        writer: makeWriter(fenced, lease, settings.batching),
-        observer: settings.observer,
-        suspendSleeps: settings.suspendSleeps
-      })
+      const writer = makeWriter(fenced, lease, settings.batching)
+      const children = childRuns(journal, settings)
+      const stateOf = (entries: ReadonlyArray<JournalEntry>) =>
+        makeRunState({
+          runId,
+          entries,
+          writer,
+          observer: settings.observer,
+          suspendSleeps: settings.suspendSleeps,
+          journal: fenced,
+          lease,
+          children
+        })
+      const made = stateOf(entries)
       if (Exit.isFailure(made)) {
         yield* Effect.ignore(journal.release(lease, { status: "failed", error: describeCause(made.cause) }))
-        return yield* made
+        return yield* (made as Exit.Exit<never, JournalError>)
       }
       const state = made.value
-      if (settings.heartbeat) yield* Effect.forkChild(heartbeat(lease, settings, stop), { startImmediately: true })
+      const executing: Executing = { definition, input, lease, run, state, stateOf, stops, restore }
+      if (settings.heartbeat) yield* Effect.forkChild(heartbeat(lease, settings, stops.stop), { startImmediately: true })
 
-      const work = Effect.raceFirst(
-        runWorkflow(definition.nodes, input, state),
-        Effect.flatMap(Deferred.await(stopped), (reason) => Effect.fail(new Stopped(reason)))
-      )
-      const exit = yield* Effect.exit(restore(work))
-      return yield* settle(exit, lease, run, settings)
+      // A run that started compensating goes on compensating, whoever executes it next.
+      const ending = yield* storedEnding(state)
+      if (ending !== undefined) return yield* compensateAndEnd(executing, ending, undefined)
+      if (run.cancelRequested) return yield* cancel(executing, run.error ?? "cancelled")
+
+      const exit = yield* Effect.exit(restore(Effect.raceFirst(runWorkflow(definition.nodes, input, state), stops.work)))
+      return yield* settle(executing, exit)
     })
   )
 
 /** Records where the run stands once its work ended, and what the caller gets. */
-const settle = (
-  exit: Exit.Exit<Record<string, unknown>, unknown>,
-  lease: Lease,
-  run: RunInfo,
-  _settings: ExecutorSettings
-) =>
+const settle = (executing: Executing, exit: Exit.Exit<Record<string, unknown>, unknown>) =>
   Effect.gen(function*() {
+    const { lease, run, state } = executing
     const journal = yield* Journal
     const runId = run.runId
     const release = (release: Release) => journal.release(lease, release)
@@ -332,12 +328,13 @@ const settle = (
       const outcome: RawOutcome = { _tag: "Completed", runId, context: exit.value }
       return outcome
     }
+    const failed = exit as Exit.Exit<never, unknown>
     const error = Cause.findErrorOption(exit.cause)
     if (error._tag === "None") {
       // Interrupted from outside (the caller, a worker shutting down): runnable again at once.
-      if (Cause.hasInterruptsOnly(exit.cause)) yield* Effect.ignore(release({ status: "queued" }))
+      if (Cause.hasInterruptsOnly(exit.cause)) yield* Effect.ignore(release(unfinished(state, { status: "queued" })))
       else yield* Effect.ignore(release({ status: "failed", error: describeCause(exit.cause) }))
-      return yield* exit
+      return yield* failed
     }
     const failure = error.value
     if (failure instanceof Stopped) {
@@ -345,23 +342,137 @@ const settle = (
         return yield* new LeaseLost({ runId, owner: lease.owner, token: lease.token })
       }
       // Without a reason at hand (a notification carries none) the one given to `cancel` is kept.
-      yield* release({ status: "cancelled", error: failure.reason.reason })
-      return yield* new RunCancelled({ runId, reason: failure.reason.reason ?? run.error ?? "cancelled" })
+      return yield* cancel(executing, failure.reason.reason ?? run.error ?? "cancelled", failure.reason.reason)
     }
     if (isSuspend(failure)) {
-      yield* release(releaseOf(failure, run.wakeups))
+      yield* release(unfinished(state, releaseOf(failure, run.wakeups)))
       const outcome: RawOutcome = { _tag: "Suspended", runId, waitingFor: failure.path }
       return outcome
     }
-    if (failure instanceof LeaseLost) return yield* exit
-    if (failure instanceof JournalError && failure.reason === "Unavailable") {
+    if (failure instanceof LeaseLost) return yield* failed
+    if (failure instanceof JournalError) {
       // The store, not the run, failed: let it be retried rather than end it.
-      yield* Effect.ignore(release({ status: "queued" }))
-      return yield* exit
+      if (failure.reason === "Unavailable") yield* Effect.ignore(release(unfinished(state, { status: "queued" })))
+      else yield* Effect.ignore(release({ status: "failed", error: describeCause(exit.cause) }))
+      return yield* failed
     }
-    yield* Effect.ignore(release({ status: "failed", error: describeCause(exit.cause) }))
+    // The run failed for good.
+    if (state.compensation.next > 0) return yield* compensateAndEnd(executing, endingOf({ failure }), failed)
+    return yield* endFailed(executing, failure, failed)
+  })
+
+/**
+ * An unfinished release (queued, suspended): if a cancellation arrived too late for this
+ * executor to see, the store ends the run cancelled, or queues it for compensation.
+ */
+const unfinished = (state: RunState, release: Release): Release => ({
+  ...release,
+  ifCancelRequested: state.compensation.next > 0 ? "queued" : "cancelled"
+})
+
+/**
+ * The run was cancelled: it compensates what it completed, if anything, and ends cancelled. The
+ * store keeps the reason given to `cancel` unless this executor was told another.
+ */
+const cancel = (executing: Executing, reason: string, given?: string | undefined) =>
+  Effect.gen(function*() {
+    if (executing.state.compensation.next > 0) {
+      return yield* compensateAndEnd(executing, endingOf({ cancelled: reason }), undefined)
+    }
+    yield* Journal.use((journal) => journal.release(executing.lease, { status: "cancelled", error: given }))
+    return yield* new RunCancelled({ runId: executing.run.runId, reason })
+  })
+
+/**
+ * Journals the failure the run ends with (for a parent, an inspector), then releases the run
+ * as failed. Writing it is best effort: the release records the error's text either way.
+ */
+const endFailed = (executing: Executing, failure: unknown, exit: Exit.Exit<never, unknown>) =>
+  Effect.gen(function*() {
+    const { lease, run, state } = executing
+    yield* Effect.ignore(state.writer.write({
+      path: "",
+      kind: "failed",
+      seq: run.executions,
+      value: JSON.stringify({ error: describeError(failure), failure: plainFailure(failure) })
+    }))
+    yield* Effect.ignore(Journal.use((journal) =>
+      journal.release(lease, { status: "failed", error: Exit.isFailure(exit) ? describeCause(exit.cause) : describeError(failure) })
+    ))
     return yield* exit
   })
+
+/**
+ * Undoes the run's completed steps, then ends it as it was ending: cancelled, or failed with its
+ * failure (`original` when this execution saw it, else as journaled). The journal is reloaded
+ * first: it is the one record of what completed, in what order, whoever executed it.
+ */
+const compensateAndEnd = (executing: Executing, ending: Ending, original: Exit.Exit<never, unknown> | undefined) =>
+  Effect.gen(function*() {
+    const { definition, input, lease, restore, run, stateOf, stops } = executing
+    const journal = yield* Journal
+    const runId = run.runId
+    const compensating = Effect.gen(function*() {
+      const entries = yield* loadEntries(runId)
+      if (!hasCompensable(entries)) return []
+      const state = yield* stateOf(entries)
+      if (state.stored("compensating", "") === undefined) yield* state.writer.write(endingEntry(ending))
+      return yield* compensate(definition, input, entries, state, ending)
+    })
+    const exit = yield* Effect.exit(restore(Effect.raceFirst(compensating, stops.compensation) as Effect.Effect<
+      ReadonlyArray<string>,
+      unknown,
+      unknown
+    >))
+    if (Exit.isSuccess(exit)) {
+      if (ending.reason === "cancelled") {
+        yield* journal.release(lease, { status: "cancelled" })
+        return yield* new RunCancelled({ runId, reason: ending.error })
+      }
+      const failed = original ?? Exit.fail(ending.failure)
+      return yield* endFailed(executing, Cause.squash((failed as Exit.Failure<never, unknown>).cause), failed)
+    }
+    const error = Cause.findErrorOption(exit.cause)
+    const failure = error._tag === "Some" ? error.value : undefined
+    if (failure instanceof Stopped || failure instanceof LeaseLost) {
+      return yield* new LeaseLost({ runId, owner: lease.owner, token: lease.token })
+    }
+    const failed = exit as Exit.Exit<never, unknown>
+    if (failure instanceof CompensationFailed) return yield* endFailed(executing, failure, failed)
+    // Interrupted, or the store is down: the journal says the run is compensating, so whoever
+    // executes it next goes on from there.
+    if (Cause.hasInterruptsOnly(exit.cause) || (failure instanceof JournalError && failure.reason === "Unavailable")) {
+      yield* Effect.ignore(journal.release(lease, { status: "queued" }))
+      return yield* failed
+    }
+    yield* Effect.ignore(journal.release(lease, { status: "failed", error: describeCause(exit.cause) }))
+    return yield* failed
+  })
+
+/** Children of a run: loaded and replayed from the journal, and executed in process by `Workflow.run`. */
+const childRuns = (journal: Journal["Service"], settings: ExecutorSettings | undefined): ChildRuns => ({
+  load: (runId) => journal.load(runId),
+  replay: (definition, loaded) =>
+    Effect.map(replayFinished(definition, loaded.run, loaded.entries), (outcome) => (outcome as RawOutcome & { _tag: "Completed" }).context),
+  execute: settings === undefined || settings.suspendSleeps
+    ? undefined
+    : (definition, runId, input) =>
+      Effect.map(
+        // `runDefinition` succeeds with an outcome only: its other result types come from exits
+        // it yields when they are failures.
+        runDefinition(definition, {
+          input,
+          runId,
+          observe: settings.observer,
+          batching: settings.batching,
+          leaseDuration: settings.leaseMs
+        }) as Effect.Effect<RawOutcome, unknown, unknown>,
+        (outcome: RawOutcome) =>
+          outcome._tag === "Completed"
+            ? { _tag: "Completed" as const, context: outcome.context }
+            : { _tag: "Suspended" as const, waitingFor: outcome.waitingFor }
+      )
+})
 
 /**
  * Renews the lease every third of its length, and stops the run when the lease was taken over or
@@ -399,7 +510,8 @@ export const replayFinished = (definition: Definition, run: RunInfo, loaded?: Re
       entries,
       writer: readOnlyWriter(run.runId),
       observer: undefined,
-      readOnly: true
+      readOnly: true,
+      children: childRuns(yield* Journal, undefined)
     })
     const exit = yield* Effect.exit(runWorkflow(definition.nodes, input, state))
     if (Exit.isSuccess(exit)) {
@@ -415,20 +527,7 @@ export const replayFinished = (definition: Definition, run: RunInfo, loaded?: Re
         detail: "the run is completed but its journal has no value for this signal"
       })
     }
-    return yield* exit
+    return yield* (exit as Exit.Exit<never, unknown>)
   })
 
-const issueText = (cause: Cause.Cause<unknown>): string => {
-  const error = Cause.squash(cause)
-  return typeof error === "string" ? error : error instanceof Error ? error.message : String(error)
-}
-
-const describeCause = (cause: Cause.Cause<unknown>): string => {
-  const error = Cause.squash(cause)
-  if (error instanceof Error) return `${error.name}: ${error.message}`
-  try {
-    return JSON.stringify(error) ?? String(error)
-  } catch {
-    return String(error)
-  }
-}
+const describeCause = (cause: Cause.Cause<unknown>): string => describeError(Cause.squash(cause))

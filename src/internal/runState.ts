@@ -6,9 +6,12 @@ import * as Cause from "effect/Cause"
 import type * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { type JournalEntry, JournalError } from "../Journal.ts"
+import { type Journal, type JournalEntry, JournalError, type Lease, type LoadedRun } from "../Journal.ts"
 import { jsonCodec } from "./codec.ts"
+import type { Definition } from "./definition.ts"
+import type { Ctx, StepNode } from "./node.ts"
 import { isEntryKind } from "./rows.ts"
 import type { Writer } from "./writer.ts"
 
@@ -97,9 +100,44 @@ export const AttemptRecord = Schema.Union([
 
 const attemptCodec = jsonCodec(AttemptRecord)
 
+/** A compensable step a rebuild reached: what its compensation is given. */
+export interface Reached {
+  readonly node: StepNode
+  readonly output: unknown
+  readonly ctx: Ctx
+}
+
+/** How a child run finished when its parent executed it in process. */
+export type ChildOutcome =
+  | { readonly _tag: "Completed"; readonly context: Ctx }
+  | { readonly _tag: "Suspended"; readonly waitingFor: string }
+
+/** What a run needs to start, await and replay its children. */
+export interface ChildRuns {
+  readonly load: (runId: string) => Effect.Effect<Option.Option<LoadedRun>, JournalError>
+  /** The final context of a completed child, rebuilt from its journal. */
+  readonly replay: (definition: Definition, loaded: LoadedRun) => Effect.Effect<Ctx, unknown, unknown>
+  /** Executes a child in this fiber (`Workflow.run`); absent under a worker, where the parent waits instead. */
+  readonly execute:
+    | ((definition: Definition, runId: string, input: unknown) => Effect.Effect<ChildOutcome, unknown, unknown>)
+    | undefined
+}
+
 export interface RunState {
   readonly runId: string
   readonly writer: Writer
+  /** The executor's journal and lease, for what a run does beyond writing entries (children, slots). */
+  readonly journal: Journal["Service"] | undefined
+  readonly lease: Lease | undefined
+  readonly children: ChildRuns | undefined
+  /** The place the next compensable completion takes in the run's completion order. */
+  readonly compensation: { next: number }
+  /**
+   * Set in a rebuild: the journal is replayed to learn what each completed compensable step saw,
+   * recorded here by path. Nothing runs, nothing is written, and a step with no output stops its
+   * branch (a `replay` suspension) unless it failed for good, which it replays.
+   */
+  readonly reached: Map<string, Reached> | undefined
   readonly observer: Observer | undefined
   readonly stored: (kind: JournalEntry["kind"], path: string) => JournalEntry | undefined
   readonly attempts: (path: string) => Exit.Exit<AttemptHistory, JournalError>
@@ -121,8 +159,9 @@ export interface RunState {
 
 /**
  * Indexes a run's entries. Each must have a kind this version knows and the number its kind
- * allows (attempts count from 1, every other kind has one entry per path, at 0): an entry that
- * does not is corrupt, and so is the run.
+ * allows (attempts count from 1, failures by the execution that ended, every other kind has one
+ * entry per path, at 0): an entry that does not is corrupt, and so is the run. A compensable
+ * step's place in the completion order (its entry's value) must be a whole number.
  */
 export const makeRunState = (options: {
   readonly runId: string
@@ -131,23 +170,35 @@ export const makeRunState = (options: {
   readonly observer: Observer | undefined
   readonly suspendSleeps?: boolean | undefined
   readonly readOnly?: boolean | undefined
+  readonly journal?: Journal["Service"] | undefined
+  readonly lease?: Lease | undefined
+  readonly children?: ChildRuns | undefined
+  readonly reached?: Map<string, Reached> | undefined
 }): Exit.Exit<RunState, JournalError> => {
   // Decisions and outputs (the entries at seq 0) are looked up by kind then path: no key string
   // is built per lookup, nor per loaded entry (a resume of 10,000 steps did both 10,000 times).
   const byKind = new Map<JournalEntry["kind"], Map<string, JournalEntry>>()
   const attemptsByPath = new Map<string, Array<JournalEntry>>()
+  let nextCompensable = 0
   for (const entry of options.entries) {
     if (entry.kind === "attempt") {
       if (!(Number.isSafeInteger(entry.seq) && entry.seq >= 1)) return corruptEntry(options.runId, entry, `an attempt numbered ${entry.seq}`)
       const list = attemptsByPath.get(entry.path)
       if (list === undefined) attemptsByPath.set(entry.path, [entry])
       else list.push(entry)
+    } else if (entry.kind === "failed") {
+      if (!(Number.isSafeInteger(entry.seq) && entry.seq >= 1)) return corruptEntry(options.runId, entry, `a failure numbered ${entry.seq}`)
     } else if (entry.seq !== 0 || !isEntryKind(entry.kind)) {
       return corruptEntry(
         options.runId,
         entry,
         isEntryKind(entry.kind) ? `a ${entry.kind} entry numbered ${entry.seq}, not 0` : `unknown entry kind ${JSON.stringify(entry.kind)}`
       )
+    }
+    if (entry.kind === "compensable") {
+      const order = completionOrderOf(entry)
+      if (order === undefined) return corruptEntry(options.runId, entry, `a completion order ${JSON.stringify(entry.value)}`)
+      nextCompensable = Math.max(nextCompensable, order + 1)
     }
     if (entry.seq === 0) {
       const paths = byKind.get(entry.kind)
@@ -158,6 +209,11 @@ export const makeRunState = (options: {
   return Exit.succeed({
     runId: options.runId,
     writer: options.writer,
+    journal: options.journal,
+    lease: options.lease,
+    children: options.children,
+    compensation: { next: nextCompensable },
+    reached: options.reached,
     observer: options.observer,
     stored: (kind, path) => byKind.get(kind)?.get(path),
     attempts: (path) => historyOf(options.runId, path, attemptsByPath.get(path)),
@@ -165,6 +221,12 @@ export const makeRunState = (options: {
     readOnly: options.readOnly ?? false,
     recorded: undefined
   })
+}
+
+/** A compensable step's place in the run's completion order, as its entry holds it. */
+export const completionOrderOf = (entry: JournalEntry): number | undefined => {
+  const order = Number(entry.value)
+  return entry.value !== "" && Number.isSafeInteger(order) && order >= 0 ? order : undefined
 }
 
 const corruptEntry = (runId: string, entry: JournalEntry, detail: string) =>

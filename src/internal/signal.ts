@@ -126,6 +126,9 @@ const missingItem = (
   return Effect.void
 }
 
+/** Whether `path` names a signal of the workflow (rather than a child, a step, a sleep). */
+export const isSignalPath = (nodes: ReadonlyArray<Node>, path: string): boolean => findSignal(nodes, "", path, []) !== undefined
+
 /** A `forEach` a signal path passes through, and the item path it names there. */
 interface Crossing {
   readonly forEach: string

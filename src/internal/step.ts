@@ -1,9 +1,11 @@
 /**
- * One journaled unit of work: replay it from the journal, or run it with its retry budget and
- * timeout, then write its encoded output before anyone can depend on it.
+ * One journaled unit of work: replay it from the journal, or run it with its retry budget,
+ * timeout and concurrency limit, then write its encoded output before anyone can depend on it.
+ * A step's compensation is a unit of work of its own, run the same way.
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -13,7 +15,11 @@ import { InvalidOutput, StepTimeout } from "../WorkflowError.ts"
 import { type JsonCodec, jsonCodec } from "./codec.ts"
 import { memoizeByIdentity } from "./memo.ts"
 import type { Ctx, RetryPolicy, StepNode } from "./node.ts"
-import { type ExhaustedFailure, notify, type RunState } from "./runState.ts"
+import { childPath } from "./path.ts"
+import { type ExhaustedFailure, notify, type Reached, type RunState } from "./runState.ts"
+import { withSlot } from "./slot.ts"
+import { idempotencyKeyOf, StepInfo } from "./stepInfo.ts"
+import { suspendOn } from "./suspend.ts"
 
 /** Codecs are derived once per step definition, not once per execution. */
 export const codecOf = memoizeByIdentity((node: StepNode): JsonCodec => jsonCodec(node.success))
@@ -38,7 +44,7 @@ export const decodeStored = (
 }
 
 /**
- * Runs the step `node` at `path` on `ctx`, or returns its journaled output.
+ * Runs the step `node` at `path` on the context `ctx`, or returns its journaled output.
  */
 export const runStep = (
   node: StepNode,
@@ -49,7 +55,12 @@ export const runStep = (
   const codec = codecOf(node)
   const stored = state.stored("step", path)
   if (stored !== undefined) {
-    return replayed(state, path, decodeStored(state, path, codec, stored.value))
+    const output = decodeStored(state, path, codec, stored.value)
+    if (state.reached !== undefined && node.compensate !== undefined && Exit.isSuccess(output)) {
+      // A segment adds outputs to its context object as it goes: keep what the step saw.
+      state.reached.set(path, { node, output: output.value, ctx: { ...ctx } })
+    }
+    return replayed(state, path, output)
   }
   if (state.recorded === "succeeded") {
     return Exit.fail(
@@ -61,7 +72,9 @@ export const runStep = (
       })
     )
   }
-  if (state.recorded === "failed") {
+  // A rebuild replays failures too: a settled block then settles as it did, and what came after
+  // it is reached.
+  if (state.recorded === "failed" || state.reached !== undefined) {
     const history = state.attempts(path)
     if (Exit.isFailure(history)) return history
     const exhausted = history.value.exhaustedWith
@@ -69,15 +82,71 @@ export const runStep = (
       return replayed(state, path, Effect.flatMap(decodeFailure(node, path, state, exhausted), Effect.fail))
     }
   }
+  if (state.reached !== undefined) return Effect.fail(suspendOn({ path, kind: "replay", until: undefined }))
   if (state.readOnly) {
     return Effect.fail(
       new JournalError({ reason: "Corrupt", runId: state.runId, path, detail: "the run is finished but this step has no journaled output" })
     )
   }
-  // The step's span is the parent of its attempts' spans and of its journal write.
-  return Effect.useSpan("plait.step", spanOptions(state, path, false), (span) =>
-    Effect.provideService(execute(node, path, state, codec, ctx, span), Tracer.ParentSpan, span))
+  const encode = codec.encode
+  return inStepSpan(state, path, (span) => execute(node, path, state, span, (value, startedAt, finishedAt) => {
+    const encoded = encode(value)
+    if (Exit.isFailure(encoded)) return encoded as Exit.Exit<never, string>
+    const output: JournalEntry = { path, kind: "step", seq: 0, value: encoded.value, startedAt, finishedAt }
+    // The step's place in the completion order commits with its output, so the order the
+    // compensations run in is exactly the order the steps' completions became durable.
+    return Exit.succeed(
+      node.compensate === undefined
+        ? [output]
+        : [output, { path, kind: "compensable", seq: 0, value: String(state.compensation.next++), finishedAt }]
+    )
+  }, Effect.suspend(() => node.run(ctx))))
 }
+
+/** Where a step's compensation is journaled: below the step, where no other node can be. */
+export const compensationPath = (stepPath: string): string => childPath(stepPath, "compensate")
+
+/**
+ * Undoes the completed step at `path` with its compensation, retried by its own policy (the
+ * step's when it has none) and journaled as done, unless the journal says it is done already.
+ */
+export const runCompensation = (path: string, reached: Reached, state: RunState) => {
+  const at = compensationPath(path)
+  if (state.stored("compensated", at) !== undefined) return replayed(state, at, Effect.void)
+  return inStepSpan(state, at, (span) =>
+    execute(
+      compensationNodeOf(reached.node),
+      at,
+      state,
+      span,
+      (_, startedAt, finishedAt) => Exit.succeed([{ path: at, kind: "compensated", seq: 0, value: "null", startedAt, finishedAt }]),
+      Effect.suspend(() => reached.node.compensate!(reached.output, reached.ctx))
+    ))
+}
+
+/**
+ * Runs an executed unit of work in its `plait.step` span, the parent of its attempts' spans and
+ * of its journal write. `useSpan` with the parent set directly, rather than `withSpan`, which
+ * also pushes a stack frame: a second context switch per span (a step has two), for a frame that
+ * would name this file, not the user's step.
+ */
+const inStepSpan = (
+  state: RunState,
+  path: string,
+  f: (span: Tracer.Span) => Effect.Effect<unknown, unknown, unknown>
+): Effect.Effect<unknown, unknown, unknown> =>
+  Effect.useSpan("plait.step", spanOptions(state, path, false), (span) => Effect.provideService(f(span), Tracer.ParentSpan, span))
+
+/** The compensation as a unit of work: its retry policy, no timeout, no limit, no typed error. */
+const compensationNodeOf = memoizeByIdentity((node: StepNode): StepNode => ({
+  ...node,
+  name: "compensate",
+  error: undefined,
+  retry: node.compensateRetry ?? node.retry,
+  timeout: undefined,
+  limit: undefined,
+  compensate: undefined
+}))
 
 /**
  * Nothing runs inside a replayed step, so its span is parent to nothing and starts and ends in
@@ -109,10 +178,11 @@ const encodeFailure = (node: StepNode, error: unknown): { readonly failure: unkn
     const encoded = codec.encode(error)
     if (Exit.isSuccess(encoded)) return { failure: JSON.parse(encoded.value), typed: true }
   }
-  return { failure: plainFields(error), typed: false }
+  return { failure: plainFailure(error), typed: false }
 }
 
-const plainFields = (error: unknown): unknown => {
+/** A failure as plain JSON: its own fields, `_tag`, `name` and `message`. */
+export const plainFailure = (error: unknown): unknown => {
   if (error === null || typeof error !== "object") return error ?? null
   const fields: Record<string, unknown> = { ...error }
   if ("_tag" in error) fields._tag = error._tag
@@ -123,7 +193,7 @@ const plainFields = (error: unknown): unknown => {
   try {
     return JSON.parse(JSON.stringify(fields))
   } catch {
-    return { message: describe(error) }
+    return { message: describeError(error) }
   }
 }
 
@@ -150,8 +220,8 @@ const failedAttempt = (
   ...times,
   value: JSON.stringify(
     exhausted
-      ? { attempt, exhausted, error: describe(error), ...encodeFailure(node, error) }
-      : { attempt, exhausted, error: describe(error) }
+      ? { attempt, exhausted, error: describeError(error), ...encodeFailure(node, error) }
+      : { attempt, exhausted, error: describeError(error) }
   )
 })
 
@@ -165,133 +235,153 @@ const attemptSpanOptions = (state: RunState, path: string, attempt: number) => (
 })
 
 /**
- * Attempts the step until it succeeds or its retry budget (counted across runs, from the
- * journal) is spent. Written as a chain rather than a generator: a step with no observer and
- * no failure is its attempt's span, the work, the encode and the write, and nothing else.
+ * What a unit of work journals once it succeeded, or why its output cannot be journaled. Called
+ * right before the write, so what it allocates (a place in the completion order) is in write order.
+ */
+type Completion = (
+  value: unknown,
+  startedAt: number,
+  finishedAt: number
+) => Exit.Exit<ReadonlyArray<JournalEntry>, string>
+
+/**
+ * Attempts a unit of work until it succeeds or its retry budget (counted across runs, from the
+ * journal) is spent. Written as a chain rather than a generator: an unlimited step with no
+ * observer and no failure is its attempt's span, the work, the completion and the write, and
+ * nothing else; this is every step's hot path.
  */
 const execute = (
   node: StepNode,
   path: string,
   state: RunState,
-  codec: JsonCodec,
-  ctx: Ctx,
-  stepSpan: Tracer.Span
+  stepSpan: Tracer.Span,
+  complete: Completion,
+  work: Effect.Effect<unknown, unknown, unknown>
 ): Effect.Effect<unknown, unknown, unknown> => {
   const history = state.attempts(path)
   if (Exit.isFailure(history)) return history
-  return attempt(node, path, state, codec, ctx, stepSpan, history.value.failures, history.value.nextSeq)
+  const bounded = node.timeout === undefined ? work : withTimeout(work, node.timeout, state, path)
+  const unit: Unit = { node, path, state, stepSpan, complete, work: bounded, key: lazyKey(state.runId, path) }
+  return attempt(unit, history.value.failures + 1, history.value.nextSeq)
 }
 
-/** One attempt, after `failures` failed ones; `seq` numbers its journaled failure, if it fails. */
-const attempt = (
-  node: StepNode,
-  path: string,
-  state: RunState,
-  codec: JsonCodec,
-  ctx: Ctx,
-  stepSpan: Tracer.Span,
-  failures: number,
-  seq: number
-): Effect.Effect<unknown, unknown, unknown> => {
-  const number = failures + 1
-  // The step's span carries the attempt it is at; each attempt also has a span of its own.
-  stepSpan.attribute("plait.attempt", number)
-  // One clock read starts the attempt; the one that ends it is made in place when it ends.
-  const ran = Clock.clockWith((clock) => {
-    const startedAt = clock.currentTimeMillisUnsafe()
-    return Effect.matchCauseEffect(inAttemptSpan(node, ctx, state, path, number), {
-      onSuccess: (value) =>
-        complete(node, path, state, codec, number, seq, value, { startedAt, finishedAt: clock.currentTimeMillisUnsafe() }),
-      onFailure: (cause) =>
-        recordFailure(
-          node,
-          path,
-          state,
-          cause,
-          number,
-          seq,
-          { startedAt, finishedAt: clock.currentTimeMillisUnsafe() },
-          () => attempt(node, path, state, codec, ctx, stepSpan, number, seq + 1)
-        )
-    })
-  })
-  return state.observer === undefined
-    ? ran
-    : Effect.andThen(notify(state, { _tag: "Started", runId: state.runId, path, attempt: number }), ran)
+/** What every attempt of one unit of work shares. */
+interface Unit {
+  readonly node: StepNode
+  readonly path: string
+  readonly state: RunState
+  readonly stepSpan: Tracer.Span
+  readonly complete: Completion
+  readonly work: Effect.Effect<unknown, unknown, unknown>
+  readonly key: () => string
 }
 
 /**
- * Runs the step's function in its attempt's span, as the parent of whatever the work traces.
- * The function is called when the attempt starts, inside the span (a throw there is a defect of
- * that attempt). `useSpan` with the parent set directly, rather than `withSpan`, which also
- * pushes a stack frame: a second context switch per span, for a frame that would name this
- * file, not the user's step.
+ * Attempt number `number`; `seq` numbers its journaled failure, if it fails. A limited step
+ * holds its slot for one attempt: waiting for a slot is not an attempt.
  */
-const inAttemptSpan = (node: StepNode, ctx: Ctx, state: RunState, path: string, attempt: number) =>
-  Effect.useSpan("plait.attempt", attemptSpanOptions(state, path, attempt), (span) => {
-    const timeout = node.timeout
-    const work = timeout === undefined
-      ? node.run(ctx)
-      : withTimeout(Effect.suspend(() => node.run(ctx)), timeout, state, path)
-    return Effect.provideService(work, Tracer.ParentSpan, span)
+const attempt = (unit: Unit, number: number, seq: number): Effect.Effect<unknown, unknown, unknown> => {
+  const settle = (exit: Exit.Exit<unknown, unknown>, startedAt: number, finishedAt: number) =>
+    Exit.isSuccess(exit)
+      ? succeeded(unit, number, seq, exit.value, { startedAt, finishedAt })
+      : failed(unit, number, seq, exit.cause, { startedAt, finishedAt })
+  const limit = unit.node.limit
+  if (limit === undefined) {
+    // One clock read starts the attempt; the one that ends it is made in place when it ends.
+    return Clock.clockWith((clock) =>
+      Effect.flatMap(timedAttempt(unit, number, clock), ([exit, startedAt]) => settle(exit, startedAt, clock.currentTimeMillisUnsafe()))
+    )
+  }
+  return Clock.clockWith((clock) =>
+    Effect.flatMap(withSlot(limit, unit.path, unit.state, timedAttempt(unit, number, clock)), ([exit, startedAt]) =>
+      settle(exit, startedAt, clock.currentTimeMillisUnsafe()))
+  )
+}
+
+/** One attempt of a unit of work: its exit, and when it started. */
+const timedAttempt = (unit: Unit, number: number, clock: Clock.Clock) => {
+  const { path, state } = unit
+  // The step's span carries the attempt it is at; each attempt also has a span of its own.
+  unit.stepSpan.attribute("plait.attempt", number)
+  const run = Effect.suspend(() => {
+    const startedAt = clock.currentTimeMillisUnsafe()
+    return Effect.map(Effect.exit(inAttemptSpan(unit, number)), (exit) => [exit, startedAt] as const)
   })
+  return state.observer === undefined
+    ? run
+    : Effect.andThen(notify(state, { _tag: "Started", runId: state.runId, path, attempt: number }), run)
+}
+
+/**
+ * The work in its attempt's span, as the parent of whatever it traces, with the attempt's
+ * `StepInfo`: both in one change of the fiber's context.
+ */
+const inAttemptSpan = (unit: Unit, number: number) =>
+  Effect.useSpan("plait.attempt", attemptSpanOptions(unit.state, unit.path, number), (span) =>
+    Effect.updateContext(unit.work, (context: Context.Context<unknown>) =>
+      Context.add(Context.add(context, StepInfo, stepInfo(unit.state.runId, unit.path, number, unit.key)), Tracer.ParentSpan, span)))
 
 interface AttemptTimes {
   readonly startedAt: number
   readonly finishedAt: number
 }
 
-/** Writes a successful attempt's output; only then is the step complete. */
-const complete = (
-  node: StepNode,
-  path: string,
-  state: RunState,
-  codec: JsonCodec,
-  attempt: number,
-  seq: number,
-  value: unknown,
-  times: AttemptTimes
-): Effect.Effect<unknown, unknown> => {
-  const encoded = codec.encode(value)
-  if (Exit.isFailure(encoded)) {
-    const invalid = new InvalidOutput({ runId: state.runId, path, issue: Cause.squash(encoded.cause) as string })
+/** Journals a successful attempt's completion; only then is the unit complete. */
+const succeeded = (unit: Unit, number: number, seq: number, value: unknown, times: AttemptTimes) => {
+  const { node, path, state } = unit
+  const entries = unit.complete(value, times.startedAt, times.finishedAt)
+  if (Exit.isFailure(entries)) {
+    const invalid = new InvalidOutput({ runId: state.runId, path, issue: Cause.squash(entries.cause) as string })
     // Journaled as the attempt that exhausts the budget: a settled block that recorded this
     // branch as failed then replays the failure instead of running the step again.
-    return Effect.andThen(state.writer.write(failedAttempt(node, path, seq, attempt, true, invalid, times)), Effect.fail(invalid))
+    return Effect.andThen(state.writer.write(failedAttempt(node, path, seq, number, true, invalid, times)), Effect.fail(invalid))
   }
-  const written = Effect.as(
-    state.writer.write({ path, kind: "step", seq: 0, value: encoded.value, startedAt: times.startedAt, finishedAt: times.finishedAt }),
-    value
-  )
+  const written = Effect.as(state.writer.writeAll(entries.value), value)
   return state.observer === undefined
     ? written
-    : Effect.tap(written, () => notify(state, { _tag: "Completed", runId: state.runId, path, attempt }))
+    : Effect.tap(written, () => notify(state, { _tag: "Completed", runId: state.runId, path, attempt: number }))
 }
 
 /**
  * Journals a failed attempt, then retries after the policy's delay, or fails with the attempt's
- * own cause once the budget is spent.
+ * own cause once the budget is spent. Interruptions and defects are not attempts the step can
+ * retry; they end the step as they are.
  */
-const recordFailure = Effect.fnUntraced(function*(
-  node: StepNode,
-  path: string,
-  state: RunState,
-  cause: Cause.Cause<unknown>,
-  attempt: number,
+const failed = Effect.fnUntraced(function*(
+  unit: Unit,
+  number: number,
   seq: number,
-  times: AttemptTimes,
-  retry: () => Effect.Effect<unknown, unknown, unknown>
+  cause: Cause.Cause<unknown>,
+  times: AttemptTimes
 ) {
-  // Interruptions and defects are not attempts the step can retry; they end the step as they are.
+  const { node, path, state } = unit
   const failure = Cause.findErrorOption(cause)
   if (failure._tag === "None") return yield* Effect.failCause(cause)
-  // `attempt` is one more than the failures before it: it is also the failures now.
-  const exhausted = attempt > (node.retry?.times ?? 0)
-  yield* state.writer.write(failedAttempt(node, path, seq, attempt, exhausted, failure.value, times))
-  yield* notify(state, { _tag: "Failed", runId: state.runId, path, attempt, willRetry: !exhausted })
+  // Attempt `number` is one more than the failures before it: it is also the failures now.
+  const exhausted = number > (node.retry?.times ?? 0)
+  yield* state.writer.write(failedAttempt(node, path, seq, number, exhausted, failure.value, times))
+  yield* notify(state, { _tag: "Failed", runId: state.runId, path, attempt: number, willRetry: !exhausted })
   if (exhausted) return yield* Effect.failCause(cause)
-  yield* Effect.sleep(retryDelay(node.retry!, attempt))
-  return yield* retry()
+  yield* Effect.sleep(retryDelay(node.retry!, number))
+  return yield* attempt(unit, number + 1, seq + 1)
+})
+
+/**
+ * The key is hashed on first use only: most steps never read it, and a hash per step would cost
+ * more than the rest of its bookkeeping.
+ */
+const lazyKey = (runId: string, path: string) => {
+  let key: string | undefined
+  return () => (key ??= idempotencyKeyOf(runId, path))
+}
+
+const stepInfo = (runId: string, path: string, attempt: number, key: () => string): StepInfo["Service"] => ({
+  runId,
+  path,
+  attempt,
+  get idempotencyKey() {
+    return key()
+  }
 })
 
 const withTimeout = (
@@ -310,8 +400,13 @@ const retryDelay = (policy: RetryPolicy, failures: number): Duration.Duration =>
   return policy.backoff === "exponential" ? Duration.times(base, 2 ** (failures - 1)) : base
 }
 
-const describe = (error: unknown): string => {
-  if (error instanceof Error) return `${error.name}: ${error.message}`
+export const describeError = (error: unknown): string => {
+  // A tagged error often has no message of its own: its fields say what happened.
+  if (error instanceof Error) return `${error.name}: ${error.message === "" ? safeJson({ ...error }) : error.message}`
+  return safeJson(error)
+}
+
+const safeJson = (error: unknown): string => {
   try {
     return JSON.stringify(error) ?? String(error)
   } catch {

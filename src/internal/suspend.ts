@@ -1,15 +1,20 @@
 /**
  * A run that must wait for the outside world (a signal not yet delivered, or, under a worker, a
- * durable sleep) stops by failing with `Suspend`; the executor turns it into a `Suspended`
- * outcome and releases the run until it is due. It never reaches users as an error.
+ * durable sleep, a child run, a concurrency slot) stops by failing with `Suspend`; the executor
+ * turns it into a `Suspended` outcome and releases the run until it is due. It never reaches
+ * users as an error.
  *
  * Blocks running several branches collect the waits of every branch that suspended, so the run
  * wakes for whichever comes first.
+ *
+ * A rebuild (replaying a run's journal to find what its compensations need, running nothing)
+ * stops each branch where the journal ends with a `replay` wait, so a branch that cannot go on
+ * never interrupts a sibling that can.
  */
 
 export interface Wait {
   readonly path: string
-  readonly kind: "signal" | "sleep"
+  readonly kind: "signal" | "sleep" | "child" | "limit" | "replay"
   /** When the wait ends by itself (a sleep's wake time, a signal's deadline), epoch milliseconds. */
   readonly until: number | undefined
 }

@@ -18,6 +18,8 @@ type WriteError = JournalError | LeaseLost
 
 export interface Writer {
   readonly write: (entry: JournalEntry) => Effect.Effect<void, WriteError>
+  /** Writes entries that must commit together (a step's output and its place in the completion order). */
+  readonly writeAll: (entries: ReadonlyArray<JournalEntry>) => Effect.Effect<void, WriteError>
   /**
    * Runs `effect`, which runs several fibers of this run at once (a parallel block, a race, a
    * concurrent forEach). Only while one is running can completions arrive together.
@@ -32,17 +34,20 @@ export interface Writer {
  */
 export const makeWriter = (journal: Journal["Service"], lease: Lease, batching: boolean): Writer => {
   const append = (entries: ReadonlyArray<JournalEntry>) => journal.append(lease, entries)
-  const writer: Writer = batching ? batchingWriter(append) : { write: (entry) => append([entry]), concurrently: (effect) => effect }
+  const writer: Writer = batching
+    ? batchingWriter(append)
+    : { write: (entry) => append([entry]), writeAll: append, concurrently: (effect) => effect }
   const limit = journal.maxPayloadBytes ?? defaultMaxPayloadBytes
-  return {
-    concurrently: writer.concurrently,
-    write: (entry) => {
+  const writeAll = (entries: ReadonlyArray<JournalEntry>) => {
+    for (const entry of entries) {
       const issue = payloadIssue(entry.value, limit)
-      return issue === undefined
-        ? writer.write(entry)
-        : Effect.fail(new JournalError({ reason: "TooLarge", runId: lease.runId, path: entry.path, detail: issue }))
+      if (issue !== undefined) {
+        return Effect.fail(new JournalError({ reason: "TooLarge", runId: lease.runId, path: entry.path, detail: issue }))
+      }
     }
+    return writer.writeAll(entries)
   }
+  return { concurrently: writer.concurrently, write: (entry) => writeAll([entry]), writeAll }
 }
 
 const batchingWriter = (append: (entries: ReadonlyArray<JournalEntry>) => Effect.Effect<void, WriteError>): Writer => {
@@ -71,6 +76,24 @@ const batchingWriter = (append: (entries: ReadonlyArray<JournalEntry>) => Effect
   // between (a race loser, a failFast sibling) would leave `open` pointing at a batch nobody
   // writes, and every later write of the run would join it and wait forever. Followers stay
   // interruptible; their entry is written with the batch either way.
+  // Entries pushed together land in one batch, in order: they commit together or not at all.
+  const writeAll = (entries: ReadonlyArray<JournalEntry>) =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.suspend(() => {
+        // One fiber and no write in flight: nobody can join, and there is nothing to wait for.
+        if (concurrent === 0 && open === undefined && inFlight === undefined) {
+          return append(entries)
+        }
+        if (open !== undefined) {
+          open.entries.push(...entries)
+          return restore(Deferred.await(open.committed))
+        }
+        const batch: Batch = { entries: [...entries], committed: Deferred.makeUnsafe<void, WriteError>() }
+        open = batch
+        return lead(batch)
+      })
+    )
+
   return {
     concurrently: (effect) =>
       Effect.acquireUseRelease(
@@ -78,36 +101,25 @@ const batchingWriter = (append: (entries: ReadonlyArray<JournalEntry>) => Effect
         () => effect,
         () => Effect.sync(() => concurrent--)
       ),
-    write: (entry) =>
-      Effect.uninterruptibleMask((restore) =>
-        Effect.suspend(() => {
-          // One fiber and no write in flight: nobody can join, and there is nothing to wait for.
-          if (concurrent === 0 && open === undefined && inFlight === undefined) {
-            return append([entry])
-          }
-          if (open !== undefined) {
-            open.entries.push(entry)
-            return restore(Deferred.await(open.committed))
-          }
-          const batch: Batch = { entries: [entry], committed: Deferred.makeUnsafe<void, WriteError>() }
-          open = batch
-          return lead(batch)
-        })
-      )
+    write: (entry) => writeAll([entry]),
+    writeAll
   }
 }
 
 
 /** The writer of a replay: a finished run has every entry it needs, so any write means its journal is incomplete. */
-export const readOnlyWriter = (runId: string): Writer => ({
-  write: (entry) =>
-    Effect.fail(
-      new JournalError({
-        reason: "Corrupt",
-        runId,
-        path: entry.path,
-        detail: `the run is finished but its journal has no ${entry.kind} entry here`
-      })
-    ),
+export const readOnlyWriter = (runId: string): Writer => refusingWriter((entry) =>
+  new JournalError({
+    reason: "Corrupt",
+    runId,
+    path: entry.path,
+    detail: `the run is finished but its journal has no ${entry.kind} entry here`
+  })
+)
+
+/** A writer that writes nothing: every write fails with what `refuse` makes of its first entry. */
+export const refusingWriter = <E>(refuse: (entry: JournalEntry) => E): Writer => ({
+  write: (entry) => Effect.fail(refuse(entry) as never),
+  writeAll: (entries) => Effect.fail(refuse(entries[0]!) as never),
   concurrently: (effect) => effect
 })

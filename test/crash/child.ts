@@ -15,17 +15,15 @@
  * for an `untilJournaled` point, once that step has been reported completed).
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Effect, Layer, Redacted, Schedule } from "effect"
-import { SqliteJournal, Workflow } from "plait"
-import * as PgJournal from "plait/PgJournal"
-import * as Fs from "node:fs"
-import { type KillPoint, matcher } from "./killPoint.ts"
+import { Effect, Layer, Schedule } from "effect"
+import { Workflow } from "plait"
+import { type JournalArgs, journalLayer, syncedLog } from "./childJournal.ts"
+import type { KillPoint } from "./killPoint.ts"
+import { makeSay } from "./progress.ts"
 import { CrashWorkflow, input, SideEffects } from "./workflow.ts"
 
 export type ChildArgs = {
-  readonly journal:
-    | { readonly _tag: "sqlite"; readonly filename: string }
-    | { readonly _tag: "pg"; readonly url: string; readonly tablePrefix: string; readonly applicationName: string }
+  readonly journal: JournalArgs
   readonly runId: string
   readonly log: string
   /** Which start of the run this is, 1 for the first; written on each side-effect line. */
@@ -35,46 +33,15 @@ export type ChildArgs = {
 
 const args = JSON.parse(process.argv[2] ?? "") as ChildArgs
 
-const isKillPoint = args.freezeAt === undefined ? () => false : matcher(args.freezeAt)
-const untilJournaled = args.freezeAt?.untilJournaled === true
-// For an `untilJournaled` point: the line at which to hold still (the step's completion).
-let holdAt: string | undefined
+const say = makeSay(args.freezeAt)
 
-const freeze = () => {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000)
-  process.exit(70) // never killed: the test will report it
-}
-
-// Stdout is a pipe, written synchronously on Linux: the line is out before the thread blocks.
-const say = (line: string) =>
-  Effect.sync(() => {
-    process.stdout.write(`${line}\n`)
-    if (line === holdAt) return freeze()
-    if (!isKillPoint(line)) return
-    if (!untilJournaled) return freeze()
-    holdAt = `Completed ${line.slice(line.indexOf(" ") + 1)}`
-  })
-
-const log = Fs.openSync(args.log, "a")
+const log = syncedLog(args.log)
 
 const SideEffectsLive = Layer.succeed(SideEffects, {
-  record: (path) =>
-    Effect.andThen(
-      Effect.sync(() => {
-        Fs.writeSync(log, `${args.incarnation} ${path}\n`)
-        Fs.fsyncSync(log)
-      }),
-      say(`SideEffect ${path}`)
-    )
+  record: (path) => Effect.andThen(log(`${args.incarnation} ${path}`), say(`SideEffect ${path}`))
 })
 
-const JournalLive = args.journal._tag === "sqlite"
-  ? SqliteJournal.layer({ filename: args.journal.filename })
-  : PgJournal.layer({
-    url: Redacted.make(args.journal.url),
-    tablePrefix: args.journal.tablePrefix,
-    applicationName: args.journal.applicationName
-  })
+const JournalLive = journalLayer(args.journal)
 
 // The killed incarnation's lease lives on until it expires (a second, here): until then the
 // run is busy, and a restart waits for it, as a real restart would.

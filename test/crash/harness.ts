@@ -12,7 +12,7 @@ import type { ChildArgs } from "./child.ts"
 import { describeKillPoint, type KillPoint, matcher } from "./killPoint.ts"
 
 const childScript = fileURLToPath(new URL("./child.ts", import.meta.url))
-const repoRoot = Path.resolve(Path.dirname(childScript), "..", "..")
+export const repoRoot = Path.resolve(Path.dirname(childScript), "..", "..")
 
 /** What one start of the child did. */
 export interface ChildRun {
@@ -27,18 +27,31 @@ export interface ChildRun {
 export const pathsOf = (run: ChildRun, event: string): Array<string> =>
   run.lines.filter((line) => line.startsWith(`${event} `)).map((line) => line.slice(event.length + 1))
 
+/** What a child script is told: which run, which start of it, and where to hold still. */
+export interface ScriptArgs {
+  readonly runId: string
+  readonly incarnation: number
+}
+
 /**
  * Starts the child and waits for it to end: killed at `killPoint`, or completed. Fails when a
  * required kill point is never reached, when the child fails, or when it runs for more than
  * `timeout` (it is killed then too).
  */
 export const runChild = (args: ChildArgs, killPoint: KillPoint | undefined, timeout = 60_000) =>
+  runScript(childScript, args, killPoint, timeout)
+
+/**
+ * Runs `script` (a child that ends with a `Done <json>` line) as `runChild` runs `child.ts`: its
+ * arguments are `args` as JSON, with `freezeAt` when the kill point is frozen.
+ */
+export const runScript = <A extends ScriptArgs>(script: string, args: A, killPoint: KillPoint | undefined, timeout = 60_000) =>
   Effect.callback<ChildRun, Error>((resume) => {
     const child = ChildProcess.spawn(
       process.execPath,
       [
         "--conditions=plait-source",
-        childScript,
+        script,
         JSON.stringify(killPoint?.freeze === true || killPoint?.untilJournaled === true ? { ...args, freezeAt: killPoint } : args)
       ],
       { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] }

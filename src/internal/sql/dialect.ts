@@ -8,8 +8,8 @@
  */
 import type * as Effect from "effect/Effect"
 import type { SqlError } from "effect/sql/SqlError"
-import type { JournalEntry, Lease, Release, RunRecord } from "../../Journal.ts"
-import type { ClaimRequest, Delivery, ListFilter } from "../../RunStore.ts"
+import type { JournalEntry, Lease, Release, RunRecord, SlotRequest } from "../../Journal.ts"
+import type { ClaimRequest, Delivery, Firing, ListFilter, ScheduleRecord } from "../../RunStore.ts"
 import type { Cursor } from "../listing.ts"
 import { isFinal, runStatuses } from "../runRow.ts"
 
@@ -19,9 +19,29 @@ export interface Tables {
   readonly runs: string
   readonly entries: string
   readonly migrations: string
+  /** Concurrency slots held: `(key, run_id, path)` and the holder's lease token. */
+  readonly slots: string
+  /** Runs waiting for a slot of a key. */
+  readonly slotWaiters: string
+  readonly schedules: string
   /** The `LISTEN`/`NOTIFY` channel of this prefix (Postgres). */
   readonly channel: string
 }
+
+/**
+ * The tables of the journal under `prefix`. The prefix has been checked to be a plain identifier
+ * (`JournalOptions.tablePrefix`).
+ */
+export const tables = (prefix: string): Tables => ({
+  prefix,
+  runs: `"${prefix}runs"`,
+  entries: `"${prefix}entries"`,
+  migrations: `"${prefix}migrations"`,
+  slots: `"${prefix}slots"`,
+  slotWaiters: `"${prefix}slot_waiters"`,
+  schedules: `"${prefix}schedules"`,
+  channel: `${prefix}events`.toLowerCase()
+})
 
 /** A journal or run store operation, as counted in round trips. */
 export type Operation =
@@ -39,6 +59,14 @@ export type Operation =
   | "list"
   | "counts"
   | "nextDue"
+  | "startChild"
+  | "acquireSlot"
+  | "releaseSlot"
+  | "saveSchedule"
+  | "removeSchedule"
+  | "listSchedules"
+  | "dueSchedules"
+  | "fireSchedule"
 
 export type Rows = ReadonlyArray<ReadonlyArray<unknown>>
 
@@ -52,6 +80,9 @@ export interface Exec {
 /** A run as a dialect returns it: the JSON text of its row (see `decodeRunJson`). */
 export type RunJson = unknown
 
+/** A schedule as a dialect returns it: the JSON text of its row. */
+export type ScheduleJson = unknown
+
 export interface AcquireResult {
   readonly run: RunJson
   readonly acquired: boolean
@@ -64,6 +95,13 @@ export interface LoadResult {
   readonly run: RunJson | undefined
   /** `[path, kind, value, seq, startedAt, finishedAt]` per entry. */
   readonly entries: Rows
+}
+
+/** A run a statement woke (a parent, a slot waiter): due now if it was waiting. */
+export interface Woken {
+  readonly runId: string
+  readonly workflow: string
+  readonly due: boolean
 }
 
 export interface Dialect {
@@ -94,27 +132,88 @@ export interface Dialect {
     leases: ReadonlyArray<Lease>,
     leaseMs: number
   ) => Effect.Effect<Rows, SqlError>
-  /** The released run's workflow, status and whether it is due now; undefined when the lease was lost. */
+  /**
+   * The released run's workflow, status, whether it is due now, and its parent if the release
+   * (as finished) woke it; undefined when the lease was lost.
+   */
   readonly release: (
     exec: Exec,
     t: Tables,
     lease: Lease,
     release: Release
-  ) => Effect.Effect<{ readonly workflow: string; readonly status: string; readonly due: boolean } | undefined, SqlError>
+  ) => Effect.Effect<
+    {
+      readonly workflow: string
+      readonly status: string
+      readonly due: boolean
+      readonly parent: Woken | undefined
+    } | undefined,
+    SqlError
+  >
+  /**
+   * The child as stored and whether this call created it; `leaseLost` when the parent's lease
+   * is not current; undefined when the statement raced with another creating the child.
+   */
+  readonly startChild: (
+    exec: Exec,
+    t: Tables,
+    lease: Lease,
+    child: RunRecord
+  ) => Effect.Effect<{ readonly run: RunJson; readonly created: boolean } | "leaseLost" | undefined, SqlError>
+  /** Undefined when the lease was lost; else whether a slot was taken, and the earliest live holder's lease expiry. */
+  readonly acquireSlot: (
+    exec: Exec,
+    t: Tables,
+    lease: Lease,
+    request: SlotRequest
+  ) => Effect.Effect<{ readonly acquired: boolean; readonly retryAt: number | undefined } | undefined, SqlError>
+  /** The waiters it woke. */
+  readonly releaseSlot: (
+    exec: Exec,
+    t: Tables,
+    lease: Lease,
+    request: SlotRequest
+  ) => Effect.Effect<ReadonlyArray<Woken>, SqlError>
+  readonly saveSchedule: (exec: Exec, t: Tables, schedule: ScheduleRecord) => Effect.Effect<ScheduleJson, SqlError>
+  readonly removeSchedule: (exec: Exec, t: Tables, id: string) => Effect.Effect<boolean, SqlError>
+  readonly listSchedules: (exec: Exec, t: Tables, workflow: string | undefined) => Effect.Effect<ReadonlyArray<ScheduleJson>, SqlError>
+  /** The store's time, and every schedule of these workflows. */
+  readonly schedulesOf: (
+    exec: Exec,
+    t: Tables,
+    workflows: ReadonlyArray<string>
+  ) => Effect.Effect<{ readonly now: number; readonly schedules: ReadonlyArray<ScheduleJson> }, SqlError>
+  /** Whether this call fired the tick, and the run it created (when it created one). */
+  readonly fireSchedule: (
+    exec: Exec,
+    t: Tables,
+    firing: Firing
+  ) => Effect.Effect<{ readonly fired: boolean; readonly created: boolean }, SqlError>
 
   /** Undefined when the statement raced with another creating the run: try again. */
   readonly create: (exec: Exec, t: Tables, run: RunRecord) => Effect.Effect<{ readonly run: RunJson; readonly created: boolean } | undefined, SqlError>
   readonly get: (exec: Exec, t: Tables, runId: string) => Effect.Effect<RunJson | undefined, SqlError>
   readonly claim: (exec: Exec, t: Tables, request: ClaimRequest) => Effect.Effect<ReadonlyArray<RunJson>, SqlError>
   readonly deliver: (exec: Exec, t: Tables, runId: string, entry: JournalEntry) => Effect.Effect<Delivery, SqlError>
-  /** The run after the change, and whether it was cancelled at once (else flagged); undefined when missing. */
+  /**
+   * The run after the change (undefined when missing), every run the cascade changed, and the
+   * parent the run's cancellation woke.
+   */
   readonly cancel: (
     exec: Exec,
     t: Tables,
     runId: string,
     reason: string
-  ) => Effect.Effect<RunJson | undefined, SqlError>
-  readonly resume: (exec: Exec, t: Tables, runId: string) => Effect.Effect<RunJson | undefined, SqlError>
+  ) => Effect.Effect<
+    { readonly run: RunJson | undefined; readonly changed: ReadonlyArray<RunJson>; readonly parent: Woken | undefined },
+    SqlError
+  >
+  /** The run after the change (undefined when missing), and every run the cascade made due. */
+  readonly resume: (
+    exec: Exec,
+    t: Tables,
+    runId: string
+  ) => Effect.Effect<{ readonly run: RunJson | undefined; readonly resumed: ReadonlyArray<RunJson> }, SqlError>
   readonly list: (
     exec: Exec,
     t: Tables,
@@ -137,6 +236,7 @@ export const runJsonFields: ReadonlyArray<readonly [key: string, column: string]
   ["input", "input"],
   ["status", "status"],
   ["priority", "priority"],
+  ["parentRunId", "parent_run_id"],
   ["owner", "owner"],
   ["leaseToken", "lease_token"],
   ["leaseExpiresAt", "lease_expires_at"],
@@ -152,8 +252,31 @@ export const runJsonFields: ReadonlyArray<readonly [key: string, column: string]
 ]
 
 /** `'runId', r.run_id, 'workflow', r.workflow, ...`: the arguments of a JSON object builder. */
-export const runJsonArguments = (qualifier: string): string =>
-  runJsonFields.map(([key, column]) => `'${key}', ${qualifier}${column}`).join(", ")
+export const runJsonArguments = (qualifier: string): string => jsonArguments(runJsonFields, qualifier)
+
+/** The fields of a schedule's JSON, in the order both dialects build them. */
+export const scheduleJsonFields: ReadonlyArray<readonly [key: string, column: string]> = [
+  ["id", "id"],
+  ["workflow", "workflow"],
+  ["input", "input"],
+  ["cron", "cron"],
+  ["timezone", "timezone"],
+  ["missed", "missed"],
+  ["nextAt", "next_at"],
+  ["lastTickAt", "last_tick_at"],
+  ["lastRunId", "last_run_id"],
+  ["createdAt", "created_ms"],
+  ["updatedAt", "updated_ms"]
+]
+
+export const scheduleJsonArguments = (qualifier: string): string => jsonArguments(scheduleJsonFields, qualifier)
+
+const jsonArguments = (fields: ReadonlyArray<readonly [key: string, column: string]>, qualifier: string) =>
+  fields.map(([key, column]) => `'${key}', ${qualifier}${column}`).join(", ")
+
+/** Reads the rows `[run_id, workflow, due]` of runs a statement woke. */
+export const wokenRows = (rows: Rows): ReadonlyArray<Woken> =>
+  rows.map((row) => ({ runId: String(row[0]), workflow: String(row[1]), due: row[2] === true || Number(row[2]) === 1 }))
 
 /** The notification payload a dialect sends with `pg_notify`, read back by `SqlJournal`. */
 export interface NotificationWire {

@@ -11,7 +11,7 @@
 import * as Effect from "effect/Effect"
 import type { SqlError } from "effect/sql/SqlError"
 import type { AcquireResult, Dialect, Exec, Tables } from "./dialect.ts"
-import { acquirable, runJsonArguments, splitLoad } from "./dialect.ts"
+import { acquirable, runJsonArguments, scheduleJsonArguments, splitLoad, wokenRows } from "./dialect.ts"
 
 const now = "(extract(epoch from now()) * 1000)::bigint"
 
@@ -75,6 +75,69 @@ const migration2 = (t: Tables) => [
   `CREATE INDEX "${t.prefix}runs_created" ON ${t.runs} (created_ms DESC, run_id DESC)`
 ]
 
+// Children, concurrency slots and schedules. A child names its parent (indexed, for cancel and
+// resume cascades); slots and their waiters have tables of their own, as do schedules.
+const migration3 = (t: Tables) => [
+  `ALTER TABLE ${t.runs} ADD COLUMN parent_run_id text`,
+  `CREATE INDEX "${t.prefix}runs_parent" ON ${t.runs} (parent_run_id) WHERE parent_run_id IS NOT NULL`,
+  `CREATE TABLE ${t.slots} (
+  key text NOT NULL,
+  run_id text NOT NULL,
+  path text NOT NULL,
+  lease_token bigint NOT NULL,
+  acquired_ms bigint NOT NULL,
+  PRIMARY KEY (key, run_id, path)
+)`,
+  `CREATE TABLE ${t.slotWaiters} (
+  key text NOT NULL,
+  run_id text NOT NULL,
+  PRIMARY KEY (key, run_id)
+)`,
+  `CREATE TABLE ${t.schedules} (
+  id text PRIMARY KEY,
+  workflow text NOT NULL,
+  input text NOT NULL,
+  cron text NOT NULL,
+  timezone text,
+  missed text NOT NULL,
+  next_at bigint NOT NULL,
+  last_tick_at bigint,
+  last_run_id text,
+  created_ms bigint NOT NULL,
+  updated_ms bigint NOT NULL
+)`,
+  `CREATE INDEX "${t.prefix}schedules_workflow" ON ${t.schedules} (workflow)`
+]
+
+/**
+ * A wake-up of the runs `ids` selects (`run_id` column): each counts it, and a waiting one is due
+ * now (a notification says so). Returns `run_id, workflow, due`.
+ */
+const wakeRuns = (t: Tables, ids: string, channelParam: string) =>
+  `UPDATE ${t.runs} AS w SET wakeups = w.wakeups + 1, updated_ms = ${now},
+    due_at = CASE WHEN w.status = 'waiting' THEN ${now} ELSE w.due_at END
+  FROM (${ids}) AS ids WHERE w.run_id = ids.run_id
+  RETURNING w.run_id, w.workflow,
+    (w.status = 'waiting' AND ${notify(channelParam, `'k', 'r', 'r', w.run_id, 'w', w.workflow`)}) AS due`
+
+/** The run and every run it started, transitively, as `tree (run_id)`. */
+const family = (t: Tables, rootParam: string) =>
+  `tree AS (
+  SELECT run_id FROM ${t.runs} WHERE run_id = ${rootParam}
+  UNION SELECT c.run_id FROM ${t.runs} AS c JOIN tree ON c.parent_run_id = tree.run_id
+)`
+
+/** Slot requests of one key are serialized by an advisory lock, held until the transaction ends. */
+const lockSlots = (exec: Exec, t: Tables, operation: "acquireSlot" | "releaseSlot", key: string) =>
+  exec.query(operation, `SELECT 1 FROM pg_advisory_xact_lock($1::integer, hashtext($2::text)) AS l`, [
+    slotLockNamespace,
+    `${t.prefix}${key}`
+  ])
+
+const liveHolder = (slot: string, run: string) =>
+  `${run}.run_id = ${slot}.run_id AND ${run}.lease_token = ${slot}.lease_token AND ${run}.status = 'running'
+    AND ${run}.lease_expires_at > ${now}`
+
 const getStatement = (t: Tables) => `SELECT ${runJson("r.")} FROM ${t.runs} AS r WHERE r.run_id = $1`
 
 const get = (exec: Exec, t: Tables, runId: string, operation: "get" | "acquire" | "cancel" | "resume" = "get") =>
@@ -100,7 +163,7 @@ export const pg: Dialect = {
     `CREATE TABLE IF NOT EXISTS ${t.migrations} (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
   lockMigrations: (t) => [[`SELECT 1 FROM pg_advisory_xact_lock($1, $2) AS l`, [lockNamespace, hash(t.prefix)]]],
   recordMigration: (t) => `INSERT INTO ${t.migrations} (version, name) VALUES ($1, $2)`,
-  migrations: { 1: migration1, 2: migration2 },
+  migrations: { 1: migration1, 2: migration2, 3: migration3 },
 
   // An upsert: creates the run leased, or takes the lease of an existing one when it is free and
   // matches. `xmax = 0` tells an inserted row from an updated one.
@@ -112,7 +175,8 @@ export const pg: Dialect = {
   lease_expires_at, due_at, executions, created_ms, updated_ms)
 VALUES ($1, $2, $3, $4, $5::integer, 'running', $6, 1, ${now} + $7::bigint, ${now} + $7::bigint, 1, ${now}, ${now})
 ON CONFLICT (run_id) DO UPDATE SET status = 'running', owner = $6, lease_token = r.lease_token + 1,
-  lease_expires_at = ${now} + $7::bigint, due_at = ${now} + $7::bigint, executions = r.executions + 1, updated_ms = ${now}
+  lease_expires_at = ${now} + $7::bigint, due_at = ${now} + $7::bigint, executions = r.executions + 1, updated_ms = ${now},
+  fingerprint = excluded.fingerprint
 WHERE r.workflow = $2 AND r.input = $4 AND ($8::boolean OR r.fingerprint = $3)
   AND r.status IN (${acquirable}) AND (${unowned} OR ($9::boolean AND r.owner = $6))
 RETURNING ${runJson("r.")}, (r.xmax = 0)`,
@@ -175,25 +239,33 @@ RETURNING r.run_id, r.cancel_requested, r.error`,
       [owner, leaseMs, leases.map((lease) => lease.runId), leases.map((lease) => lease.token)]
     ),
 
-  release: (exec, t, lease, release) =>
-    Effect.map(
+  // The status a release asks for, unless a cancellation came too late for the executor to see.
+  release: (exec, t, lease, release) => {
+    const status = `(CASE WHEN $9::text IS NOT NULL AND r.cancel_requested AND $3::text IN ('queued', 'sleeping', 'waiting')
+      THEN $9::text ELSE $3::text END)`
+    return Effect.map(
       exec.query(
         "release",
         `WITH released AS (
-  UPDATE ${t.runs} AS r SET status = $3::text, owner = NULL, lease_expires_at = NULL, wake_at = $4::bigint,
+  UPDATE ${t.runs} AS r SET status = ${status}, owner = NULL, lease_expires_at = NULL, wake_at = $4::bigint,
     waiting_for = $5::text, updated_ms = ${now},
-    error = CASE WHEN $3::text = 'cancelled' THEN COALESCE($6::text, r.error) ELSE $6::text END,
+    error = CASE WHEN ${status} = 'cancelled' OR ${status} <> $3::text THEN COALESCE($6::text, r.error) ELSE $6::text END,
     due_at = CASE
-      WHEN $3::text = 'queued' THEN ${now}
-      WHEN $3::text IN ('sleeping', 'waiting') THEN
+      WHEN ${status} = 'queued' THEN ${now}
+      WHEN ${status} IN ('sleeping', 'waiting') THEN
         CASE WHEN $7::integer IS NOT NULL AND r.wakeups <> $7::integer THEN ${now} ELSE $4::bigint END
       ELSE NULL END
   WHERE r.run_id = $1 AND r.lease_token = $2
-  RETURNING r.workflow, r.status, r.due_at
+  RETURNING r.workflow, r.status, r.due_at, r.parent_run_id
+),
+parent AS (
+  ${wakeRuns(t, `SELECT parent_run_id AS run_id FROM released WHERE status IN ('completed', 'failed', 'cancelled')`, "$8")}
 )
-SELECT workflow, status, COALESCE(due_at <= ${now}, false) AS due,
+SELECT 0, workflow, status, COALESCE(due_at <= ${now}, false) AS due,
   ${notify("$8", `'k', 'd', 'r', $1::text, 'w', workflow, 's', status, 'due', COALESCE(due_at <= ${now}, false)`)}
-FROM released`,
+FROM released
+UNION ALL
+SELECT 1, run_id, workflow, due, NULL::boolean FROM parent`,
         [
           lease.runId,
           lease.token,
@@ -202,13 +274,105 @@ FROM released`,
           release.waitingFor ?? null,
           release.error ?? null,
           release.wakeupsSeen ?? null,
-          t.channel
+          t.channel,
+          release.ifCancelRequested ?? null
         ]
       ),
       (rows) => {
-        const row = rows[0]
-        return row === undefined ? undefined : { workflow: String(row[0]), status: String(row[1]), due: row[2] === true }
+        const row = rows.find((row) => Number(row[0]) === 0)
+        const parent = rows.find((row) => Number(row[0]) === 1)
+        return row === undefined ? undefined : {
+          workflow: String(row[1]),
+          status: String(row[2]),
+          due: row[3] === true,
+          parent: parent === undefined ? undefined : wokenRows([parent.slice(1)])[0]
+        }
       }
+    )
+  },
+
+  startChild: (exec, t, lease, child) =>
+    Effect.map(
+      exec.query(
+        "startChild",
+        `WITH lease AS (SELECT 1 FROM ${t.runs} WHERE run_id = $6 AND lease_token = $7 FOR SHARE),
+inserted AS (
+  INSERT INTO ${t.runs} AS r (run_id, workflow, fingerprint, input, priority, status, due_at, created_ms, updated_ms,
+    parent_run_id)
+  SELECT $1, $2, $3, $4, $5::integer, 'queued', ${now}, ${now}, ${now}, $6 FROM lease
+  ON CONFLICT (run_id) DO NOTHING
+  RETURNING ${runJson("r.")} AS json
+)
+SELECT json, true, ${notify("$8", `'k', 'r', 'r', $1::text, 'w', $2::text`)} FROM inserted
+UNION ALL
+SELECT ${runJson("r.")}, false, false FROM ${t.runs} AS r
+WHERE r.run_id = $1 AND NOT EXISTS (SELECT 1 FROM inserted) AND EXISTS (SELECT 1 FROM lease)
+UNION ALL
+SELECT NULL, NULL, NULL WHERE NOT EXISTS (SELECT 1 FROM lease)`,
+        [child.runId, child.workflow, child.fingerprint, child.input, child.priority ?? 0, lease.runId, lease.token, t.channel]
+      ),
+      (rows) => {
+        const row = rows[0]
+        // No row: the child was created concurrently after this statement's snapshot; try again.
+        if (row === undefined) return undefined
+        return row[0] === null ? "leaseLost" as const : { run: row[0], created: row[1] === true }
+      }
+    ),
+
+  acquireSlot: (exec, t, lease, request) =>
+    exec.transaction(
+      "acquireSlot",
+      Effect.gen(function*() {
+        yield* lockSlots(exec, t, "acquireSlot", request.key)
+        const rows = yield* exec.query(
+          "acquireSlot",
+          `WITH lease AS (SELECT 1 FROM ${t.runs} WHERE run_id = $2 AND lease_token = $3),
+live AS (
+  SELECT s.run_id, s.path, r.lease_expires_at FROM ${t.slots} AS s JOIN ${t.runs} AS r ON ${liveHolder("s", "r")}
+  WHERE s.key = $1 AND NOT (s.run_id = $2 AND s.path = $4)
+),
+purged AS (
+  DELETE FROM ${t.slots} AS s WHERE s.key = $1 AND NOT (s.run_id = $2 AND s.path = $4)
+    AND NOT EXISTS (SELECT 1 FROM ${t.runs} AS r WHERE ${liveHolder("s", "r")})
+),
+taken AS (
+  INSERT INTO ${t.slots} (key, run_id, path, lease_token, acquired_ms)
+  SELECT $1, $2, $4, $3, ${now} FROM lease WHERE (SELECT count(*) FROM live) < $5::integer
+  ON CONFLICT (key, run_id, path) DO UPDATE SET lease_token = excluded.lease_token, acquired_ms = excluded.acquired_ms
+  RETURNING 1
+),
+waiting AS (
+  INSERT INTO ${t.slotWaiters} (key, run_id) SELECT $1, $2 FROM lease WHERE NOT EXISTS (SELECT 1 FROM taken)
+  ON CONFLICT DO NOTHING
+)
+SELECT (SELECT count(*) FROM lease)::integer, (SELECT count(*) FROM taken)::integer, (SELECT min(lease_expires_at) FROM live)`,
+          [request.key, lease.runId, lease.token, request.path, request.max]
+        )
+        const [held, taken, retryAt] = rows[0] ?? [0, 0, null]
+        return Number(held) === 0
+          ? undefined
+          : { acquired: Number(taken) > 0, retryAt: retryAt === null || retryAt === undefined ? undefined : Number(retryAt) }
+      })
+    ),
+
+  releaseSlot: (exec, t, lease, request) =>
+    exec.transaction(
+      "releaseSlot",
+      Effect.gen(function*() {
+        yield* lockSlots(exec, t, "releaseSlot", request.key)
+        return wokenRows(
+          yield* exec.query(
+            "releaseSlot",
+            `WITH freed AS (
+  DELETE FROM ${t.slots} WHERE key = $1 AND run_id = $2 AND path = $3 AND lease_token = $4
+),
+waiters AS (DELETE FROM ${t.slotWaiters} WHERE key = $1 RETURNING run_id),
+woken AS (${wakeRuns(t, "SELECT run_id FROM waiters", "$5")})
+SELECT * FROM woken`,
+            [request.key, lease.runId, request.path, lease.token, t.channel]
+          )
+        )
+      })
     ),
 
   create: (exec, t, run) =>
@@ -289,45 +453,66 @@ SELECT (SELECT count(*) FROM run)::integer, (SELECT count(*) FROM stored)::integ
     ),
 
   // Unowned runs are cancelled at once, and their token moves on so an executor whose lease had
-  // expired cannot write to them any more; owned ones are flagged for their executor.
-  cancel: (exec, t, runId, reason) =>
-    Effect.flatMap(
+  // expired cannot write to them any more; owned ones are flagged for their executor, and so are
+  // unowned ones with steps to compensate, made due for an executor to do it. Children follow
+  // their parent in the same statement.
+  cancel: (exec, t, runId, reason) => {
+    const compensable = `EXISTS (SELECT 1 FROM ${t.entries} AS e WHERE e.run_id = r.run_id AND e.kind = 'compensable')`
+    const cancelNow = `(${unowned} AND NOT ${compensable})`
+    const queueNow = `(${unowned} AND ${compensable})`
+    return Effect.flatMap(
       exec.query(
         "cancel",
-        `WITH changed AS (
+        `WITH RECURSIVE ${family(t, "$1")},
+changed AS (
   UPDATE ${t.runs} AS r SET cancel_requested = true, error = $2, updated_ms = ${now},
-    status = CASE WHEN ${unowned} THEN 'cancelled' ELSE r.status END,
+    status = CASE WHEN ${cancelNow} THEN 'cancelled' WHEN ${queueNow} THEN 'queued' ELSE r.status END,
     lease_token = CASE WHEN ${unowned} THEN r.lease_token + 1 ELSE r.lease_token END,
     owner = CASE WHEN ${unowned} THEN NULL ELSE r.owner END,
     lease_expires_at = CASE WHEN ${unowned} THEN NULL ELSE r.lease_expires_at END,
     wake_at = CASE WHEN ${unowned} THEN NULL ELSE r.wake_at END,
-    due_at = CASE WHEN ${unowned} THEN NULL ELSE r.due_at END
-  WHERE r.run_id = $1 AND r.status NOT IN ('completed', 'failed', 'cancelled')
-  RETURNING ${runJson("r.")} AS json, r.status, r.workflow
+    due_at = CASE WHEN ${cancelNow} THEN NULL WHEN ${queueNow} THEN ${now} ELSE r.due_at END
+  FROM tree WHERE r.run_id = tree.run_id AND r.status NOT IN ('completed', 'failed', 'cancelled')
+  RETURNING ${runJson("r.")} AS json, r.run_id, r.status, r.workflow, r.parent_run_id, r.owner IS NULL AS unowned
+),
+parent AS (
+  ${wakeRuns(t, `SELECT parent_run_id AS run_id FROM changed WHERE run_id = $1 AND status = 'cancelled'`, "$3")}
 )
-SELECT json, (pg_notify($3, CASE WHEN status = 'cancelled'
-  THEN json_build_object('k', 'd', 'r', $1::text, 'w', workflow, 's', 'cancelled', 'due', false)::text
-  ELSE json_build_object('k', 'c', 'r', $1::text)::text END) IS NULL) FROM changed`,
+SELECT 0, json, NULL::text, (pg_notify($3, CASE
+  WHEN status = 'cancelled' THEN json_build_object('k', 'd', 'r', run_id, 'w', workflow, 's', 'cancelled', 'due', false)::text
+  WHEN unowned THEN json_build_object('k', 'r', 'r', run_id, 'w', workflow)::text
+  ELSE json_build_object('k', 'c', 'r', run_id)::text END) IS NULL) FROM changed
+UNION ALL
+SELECT 1, run_id, workflow, due FROM parent`,
         [runId, reason, t.channel]
       ),
-      (rows) => (rows.length > 0 ? Effect.succeed(rows[0]![0]) : get(exec, t, runId, "cancel"))
-    ),
+      (rows) => {
+        const changed = rows.filter((row) => Number(row[0]) === 0).map((row) => row[1])
+        const parent = rows.find((row) => Number(row[0]) === 1)
+        const woken = parent === undefined ? undefined : wokenRows([parent.slice(1)])[0]
+        return Effect.map(get(exec, t, runId, "cancel"), (run) => ({ run, changed, parent: woken }))
+      }
+    )
+  },
 
+  // A failed run is queued again, with its failed children; a suspended one is made due.
   resume: (exec, t, runId) =>
     Effect.flatMap(
       exec.query(
         "resume",
-        `WITH resumed AS (
+        `WITH RECURSIVE ${family(t, "$1")},
+resumed AS (
   UPDATE ${t.runs} AS r SET due_at = ${now}, updated_ms = ${now},
     status = CASE WHEN r.status = 'failed' THEN 'queued' ELSE r.status END,
     error = CASE WHEN r.status = 'failed' THEN NULL ELSE r.error END
-  WHERE r.run_id = $1 AND r.status IN ('failed', 'sleeping', 'waiting')
-  RETURNING ${runJson("r.")} AS json, r.workflow
+  FROM tree WHERE r.run_id = tree.run_id
+    AND (r.status = 'failed' OR (r.run_id = $1 AND r.status IN ('sleeping', 'waiting')))
+  RETURNING ${runJson("r.")} AS json, r.run_id, r.workflow
 )
-SELECT json, ${notify("$2", `'k', 'r', 'r', $1::text, 'w', workflow`)} FROM resumed`,
+SELECT json, ${notify("$2", `'k', 'r', 'r', run_id, 'w', workflow`)} FROM resumed`,
         [runId, t.channel]
       ),
-      (rows) => (rows.length > 0 ? Effect.succeed(rows[0]![0]) : get(exec, t, runId, "resume"))
+      (rows) => Effect.map(get(exec, t, runId, "resume"), (run) => ({ run, resumed: rows.map((row) => row[0]) }))
     ),
 
   list: (exec, t, filter, after, limit) => {
@@ -373,11 +558,92 @@ ORDER BY r.created_ms DESC, r.run_id DESC LIMIT ${param(limit)}`,
         const value = rows[0]?.[0]
         return value === null || value === undefined ? undefined : Number(value)
       }
+    ),
+
+  saveSchedule: (exec, t, schedule) =>
+    Effect.map(
+      exec.query(
+        "saveSchedule",
+        `INSERT INTO ${t.schedules} AS s (id, workflow, input, cron, timezone, missed, next_at, created_ms, updated_ms)
+VALUES ($1, $2, $3, $4, $5, $6, $7::bigint, ${now}, ${now})
+ON CONFLICT (id) DO UPDATE SET workflow = excluded.workflow, input = excluded.input, cron = excluded.cron,
+  timezone = excluded.timezone, missed = excluded.missed, next_at = excluded.next_at, updated_ms = excluded.updated_ms
+RETURNING ${scheduleJson("s.")}`,
+        [schedule.id, schedule.workflow, schedule.input, schedule.cron, schedule.timezone ?? null, schedule.missed, schedule.nextAt]
+      ),
+      (rows) => rows[0]?.[0]
+    ),
+
+  removeSchedule: (exec, t, id) =>
+    Effect.map(exec.query("removeSchedule", `DELETE FROM ${t.schedules} WHERE id = $1 RETURNING 1`, [id]), (rows) => rows.length > 0),
+
+  listSchedules: (exec, t, workflow) =>
+    Effect.map(
+      exec.query(
+        "listSchedules",
+        `SELECT ${scheduleJson("s.")} FROM ${t.schedules} AS s WHERE $1::text IS NULL OR s.workflow = $1 ORDER BY s.id`,
+        [workflow ?? null]
+      ),
+      (rows) => rows.map((row) => row[0])
+    ),
+
+  schedulesOf: (exec, t, workflows) =>
+    Effect.map(
+      exec.query(
+        "dueSchedules",
+        `SELECT 0, ${now}, NULL UNION ALL
+SELECT 1, s.next_at, ${scheduleJson("s.")} FROM ${t.schedules} AS s WHERE s.workflow = ANY($1::text[])`,
+        [workflows]
+      ),
+      (rows) => ({
+        now: Number(rows.find((row) => Number(row[0]) === 0)?.[1]),
+        schedules: rows.filter((row) => Number(row[0]) === 1).map((row) => row[2])
+      })
+    ),
+
+  // The schedule moves on only from the tick this worker read, and the tick's run is created in
+  // the same statement: a tick is fired once, and a fired tick always has its run.
+  fireSchedule: (exec, t, firing) =>
+    Effect.map(
+      exec.query(
+        "fireSchedule",
+        `WITH fired AS (
+  UPDATE ${t.schedules} SET next_at = $3::bigint, updated_ms = ${now},
+    last_tick_at = COALESCE($4::bigint, last_tick_at), last_run_id = COALESCE($5::text, last_run_id)
+  WHERE id = $1 AND next_at = $2::bigint
+  RETURNING id
+),
+created AS (
+  INSERT INTO ${t.runs} (run_id, workflow, fingerprint, input, priority, status, due_at, created_ms, updated_ms)
+  SELECT $5, $6, $7, $8, 0, 'queued', ${now}, ${now}, ${now} FROM fired WHERE $5::text IS NOT NULL
+  ON CONFLICT (run_id) DO NOTHING
+  RETURNING run_id, workflow
+)
+SELECT (SELECT count(*) FROM fired)::integer,
+  (SELECT count(*) FROM created WHERE ${notify("$9", `'k', 'r', 'r', run_id, 'w', workflow`)})::integer`,
+        [
+          firing.id,
+          firing.expectedNextAt,
+          firing.nextAt,
+          firing.tickAt ?? null,
+          firing.run?.runId ?? null,
+          firing.run?.workflow ?? null,
+          firing.run?.fingerprint ?? null,
+          firing.run?.input ?? null,
+          t.channel
+        ]
+      ),
+      (rows) => ({ fired: Number(rows[0]?.[0]) > 0, created: Number(rows[0]?.[1]) > 0 })
     )
 }
 
+const scheduleJson = (qualifier: string) => `json_build_object(${scheduleJsonArguments(qualifier)})::text`
+
 // "plai" as a 32-bit integer: the advisory lock's namespace, next to a hash of the prefix.
 const lockNamespace = 0x706c6169
+
+// "plas": the namespace of the per-key slot locks, next to a hash of the prefix and the key.
+const slotLockNamespace = 0x706c6173
 
 const hash = (text: string): number => {
   let h = 0x811c9dc5

@@ -9,8 +9,8 @@
  */
 import * as Effect from "effect/Effect"
 import type { JournalEntry } from "../../Journal.ts"
-import type { Dialect, Exec, Tables } from "./dialect.ts"
-import { acquirable, runJsonArguments, splitLoad } from "./dialect.ts"
+import type { Dialect, Exec, Rows, Tables } from "./dialect.ts"
+import { acquirable, runJsonArguments, scheduleJsonArguments, splitLoad, wokenRows } from "./dialect.ts"
 
 const now = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
 
@@ -70,9 +70,77 @@ const migration2 = (t: Tables) => [
   `CREATE INDEX "${t.prefix}runs_created" ON ${t.runs} (created_ms DESC, run_id DESC)`
 ]
 
+// Children, concurrency slots and schedules, as in the Postgres migration.
+const migration3 = (t: Tables) => [
+  `ALTER TABLE ${t.runs} ADD COLUMN parent_run_id TEXT`,
+  `CREATE INDEX "${t.prefix}runs_parent" ON ${t.runs} (parent_run_id) WHERE parent_run_id IS NOT NULL`,
+  `CREATE TABLE ${t.slots} (
+  key TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  path TEXT NOT NULL,
+  lease_token INTEGER NOT NULL,
+  acquired_ms INTEGER NOT NULL,
+  PRIMARY KEY (key, run_id, path)
+)`,
+  `CREATE TABLE ${t.slotWaiters} (
+  key TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  PRIMARY KEY (key, run_id)
+)`,
+  `CREATE TABLE ${t.schedules} (
+  id TEXT PRIMARY KEY NOT NULL,
+  workflow TEXT NOT NULL,
+  input TEXT NOT NULL,
+  cron TEXT NOT NULL,
+  timezone TEXT,
+  missed TEXT NOT NULL,
+  next_at INTEGER NOT NULL,
+  last_tick_at INTEGER,
+  last_run_id TEXT,
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL
+)`,
+  `CREATE INDEX "${t.prefix}schedules_workflow" ON ${t.schedules} (workflow)`
+]
+
+const scheduleJson = (qualifier = "") => `json_object(${scheduleJsonArguments(qualifier)})`
+
+/** The run and every run it started, transitively, as `tree (run_id)`. */
+const family = (t: Tables) =>
+  `WITH RECURSIVE tree (run_id) AS (
+  SELECT ?1 UNION SELECT c.run_id FROM ${t.runs} AS c JOIN tree ON c.parent_run_id = tree.run_id
+)`
+
+/** A wake-up of the runs whose ids are in the JSON array `?1`: `run_id, workflow, due` of each. */
+const wakeRuns = (exec: Exec, t: Tables, operation: "cancel" | "releaseSlot", runIds: ReadonlyArray<string>) =>
+  runIds.length === 0
+    ? Effect.succeed([] as Rows)
+    : exec.query(
+      operation,
+      `UPDATE ${t.runs} SET wakeups = wakeups + 1, updated_ms = ${now},
+  due_at = CASE WHEN status = 'waiting' THEN ${now} ELSE due_at END
+WHERE run_id IN (SELECT value FROM json_each(?1))
+RETURNING run_id, workflow, status = 'waiting'`,
+      [JSON.stringify(runIds)]
+    )
+
+const liveHolder = `r.run_id = s.run_id AND r.lease_token = s.lease_token AND r.status = 'running'
+  AND r.lease_expires_at > ${now}`
+
+const leaseHeld = (exec: Exec, t: Tables, operation: "startChild" | "acquireSlot", runId: string, token: number) =>
+  Effect.map(
+    exec.query(operation, `SELECT 1 FROM ${t.runs} WHERE run_id = ?1 AND lease_token = ?2`, [runId, token]),
+    (rows) => rows.length > 0
+  )
+
 const selectRun = (t: Tables) => `SELECT ${runJson()} FROM ${t.runs} WHERE run_id = ?1`
 
-const get = (exec: Exec, t: Tables, runId: string, operation: "get" | "acquire" | "cancel" | "resume" | "create" = "get") =>
+const get = (
+  exec: Exec,
+  t: Tables,
+  runId: string,
+  operation: "get" | "acquire" | "cancel" | "resume" | "create" | "startChild" = "get"
+) =>
   Effect.map(exec.query(operation, selectRun(t), [runId]), (rows) => rows[0]?.[0])
 
 const first = (rows: ReadonlyArray<ReadonlyArray<unknown>>) => rows[0]?.[0]
@@ -126,7 +194,7 @@ export const sqlite: Dialect = {
     `CREATE TABLE IF NOT EXISTS ${t.migrations} (version INTEGER PRIMARY KEY NOT NULL, name TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT (${sqliteNowText}))`,
   lockMigrations: () => [],
   recordMigration: (t) => `INSERT INTO ${t.migrations} (version, name) VALUES (?1, ?2)`,
-  migrations: { 1: migration1, 2: migration2 },
+  migrations: { 1: migration1, 2: migration2, 3: migration3 },
 
   acquire: (exec, t, run, { anyFingerprint, leaseMs, owner, reclaim }) =>
     exec.transaction(
@@ -148,7 +216,8 @@ RETURNING ${runJson()}`,
           yield* exec.query(
             "acquire",
             `UPDATE ${t.runs} SET status = 'running', owner = ?2, lease_token = lease_token + 1,
-  lease_expires_at = ${now} + ?3, due_at = ${now} + ?3, executions = executions + 1, updated_ms = ${now}
+  lease_expires_at = ${now} + ?3, due_at = ${now} + ?3, executions = executions + 1, updated_ms = ${now},
+  fingerprint = ?7
 WHERE run_id = ?1 AND workflow = ?4 AND input = ?5 AND (?6 OR fingerprint = ?7)
   AND status IN (${acquirable}) AND (${unowned} OR (?8 AND owner = ?2))
 RETURNING ${runJson()}`,
@@ -193,18 +262,37 @@ RETURNING run_id, cancel_requested, error`,
       [owner, leaseMs, JSON.stringify(leases.map((lease) => [lease.runId, lease.token]))]
     ),
 
-  release: (exec, t, lease, release) =>
-    Effect.map(
+  // One statement releases the run and, when it ends, wakes its parent: both rows are updated by
+  // the same UPDATE, each by its own branch of every CASE. The parent's row is found through the
+  // run's, whose lease token and cancellation flag the release does not change.
+  release: (exec, t, lease, release) => {
+    const status = (row: string) =>
+      `(CASE WHEN ?8 IS NOT NULL AND ${row}cancel_requested AND ?3 IN ('queued', 'sleeping', 'waiting') THEN ?8 ELSE ?3 END)`
+    const own = status("")
+    return Effect.map(
       exec.query(
         "release",
-        `UPDATE ${t.runs} SET status = ?3, owner = NULL, lease_expires_at = NULL, wake_at = ?4, waiting_for = ?5,
-  error = CASE WHEN ?3 = 'cancelled' THEN COALESCE(?6, error) ELSE ?6 END, updated_ms = ${now},
+        `UPDATE ${t.runs} SET
+  status = CASE WHEN run_id = ?1 THEN ${own} ELSE status END,
+  owner = CASE WHEN run_id = ?1 THEN NULL ELSE owner END,
+  lease_expires_at = CASE WHEN run_id = ?1 THEN NULL ELSE lease_expires_at END,
+  wake_at = CASE WHEN run_id = ?1 THEN ?4 ELSE wake_at END,
+  waiting_for = CASE WHEN run_id = ?1 THEN ?5 ELSE waiting_for END,
+  error = CASE WHEN run_id <> ?1 THEN error
+    WHEN ${own} = 'cancelled' OR ${own} <> ?3 THEN COALESCE(?6, error) ELSE ?6 END,
   due_at = CASE
-    WHEN ?3 = 'queued' THEN ${now}
-    WHEN ?3 IN ('sleeping', 'waiting') THEN CASE WHEN ?7 IS NOT NULL AND wakeups <> ?7 THEN ${now} ELSE ?4 END
-    ELSE NULL END
-WHERE run_id = ?1 AND lease_token = ?2
-RETURNING workflow, status, COALESCE(due_at <= ${now}, 0)`,
+    WHEN run_id <> ?1 THEN CASE WHEN status = 'waiting' THEN ${now} ELSE due_at END
+    WHEN ${own} = 'queued' THEN ${now}
+    WHEN ${own} IN ('sleeping', 'waiting') THEN CASE WHEN ?7 IS NOT NULL AND wakeups <> ?7 THEN ${now} ELSE ?4 END
+    ELSE NULL END,
+  wakeups = CASE WHEN run_id = ?1 THEN wakeups ELSE wakeups + 1 END,
+  updated_ms = ${now}
+WHERE (run_id = ?1 AND lease_token = ?2)
+  OR run_id = (
+    SELECT c.parent_run_id FROM ${t.runs} AS c WHERE c.run_id = ?1 AND c.lease_token = ?2
+      AND ${status("c.")} IN ('completed', 'failed', 'cancelled')
+  )
+RETURNING run_id, workflow, status, COALESCE(due_at <= ${now}, 0)`,
         [
           lease.runId,
           lease.token,
@@ -212,13 +300,98 @@ RETURNING workflow, status, COALESCE(due_at <= ${now}, 0)`,
           release.wakeAt ?? null,
           release.waitingFor ?? null,
           release.error ?? null,
-          release.wakeupsSeen ?? null
+          release.wakeupsSeen ?? null,
+          release.ifCancelRequested ?? null
         ]
       ),
       (rows) => {
-        const row = rows[0]
-        return row === undefined ? undefined : { workflow: String(row[0]), status: String(row[1]), due: Number(row[2]) === 1 }
+        const row = rows.find((row) => row[0] === lease.runId)
+        const parent = rows.find((row) => row[0] !== lease.runId)
+        return row === undefined ? undefined : {
+          workflow: String(row[1]),
+          status: String(row[2]),
+          due: Number(row[3]) === 1,
+          parent: parent === undefined
+            ? undefined
+            : { runId: String(parent[0]), workflow: String(parent[1]), due: parent[2] === "waiting" }
+        }
       }
+    )
+  },
+
+  startChild: (exec, t, lease, child) =>
+    exec.transaction(
+      "startChild",
+      Effect.gen(function*() {
+        if (!(yield* leaseHeld(exec, t, "startChild", lease.runId, lease.token))) return "leaseLost" as const
+        const created = first(
+          yield* exec.query(
+            "startChild",
+            `INSERT INTO ${t.runs} (run_id, workflow, fingerprint, input, priority, status, due_at, created_ms, updated_ms,
+  parent_run_id)
+VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ${now}, ${now}, ${now}, ?6)
+ON CONFLICT (run_id) DO NOTHING
+RETURNING ${runJson()}`,
+            [child.runId, child.workflow, child.fingerprint, child.input, child.priority ?? 0, lease.runId]
+          )
+        )
+        if (created !== undefined) return { run: created, created: true }
+        const stored = yield* get(exec, t, child.runId, "startChild")
+        return stored === undefined ? undefined : { run: stored, created: false }
+      })
+    ),
+
+  // SQLite's single writer serializes the whole transaction: counting the live holders and taking
+  // a slot cannot interleave with another request.
+  acquireSlot: (exec, t, lease, request) =>
+    exec.transaction(
+      "acquireSlot",
+      Effect.gen(function*() {
+        if (!(yield* leaseHeld(exec, t, "acquireSlot", lease.runId, lease.token))) return undefined
+        const others = `s.key = ?1 AND NOT (s.run_id = ?2 AND s.path = ?3)`
+        yield* exec.query(
+          "acquireSlot",
+          `DELETE FROM ${t.slots} AS s WHERE ${others} AND NOT EXISTS (SELECT 1 FROM ${t.runs} AS r WHERE ${liveHolder})`,
+          [request.key, lease.runId, request.path]
+        )
+        const [live, retryAt] = (yield* exec.query(
+          "acquireSlot",
+          `SELECT count(*), min(r.lease_expires_at) FROM ${t.slots} AS s JOIN ${t.runs} AS r ON ${liveHolder} WHERE ${others}`,
+          [request.key, lease.runId, request.path]
+        ))[0] ?? [0, null]
+        const acquired = Number(live) < request.max
+        yield* acquired
+          ? exec.query(
+            "acquireSlot",
+            `INSERT INTO ${t.slots} (key, run_id, path, lease_token, acquired_ms) VALUES (?1, ?2, ?3, ?4, ${now})
+ON CONFLICT (key, run_id, path) DO UPDATE SET lease_token = excluded.lease_token, acquired_ms = excluded.acquired_ms`,
+            [request.key, lease.runId, request.path, lease.token]
+          )
+          : exec.query(
+            "acquireSlot",
+            `INSERT INTO ${t.slotWaiters} (key, run_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING`,
+            [request.key, lease.runId]
+          )
+        return { acquired, retryAt: retryAt === null || retryAt === undefined ? undefined : Number(retryAt) }
+      })
+    ),
+
+  releaseSlot: (exec, t, lease, request) =>
+    exec.transaction(
+      "releaseSlot",
+      Effect.gen(function*() {
+        yield* exec.query(
+          "releaseSlot",
+          `DELETE FROM ${t.slots} WHERE key = ?1 AND run_id = ?2 AND path = ?3 AND lease_token = ?4`,
+          [request.key, lease.runId, request.path, lease.token]
+        )
+        const waiters = yield* exec.query(
+          "releaseSlot",
+          `DELETE FROM ${t.slotWaiters} WHERE key = ?1 RETURNING run_id`,
+          [request.key]
+        )
+        return wokenRows(yield* wakeRuns(exec, t, "releaseSlot", waiters.map((row) => String(row[0]))))
+      })
     ),
 
   create: (exec, t, run) =>
@@ -291,36 +464,52 @@ WHERE run_id = ?1`,
       })
     ),
 
+  // As on Postgres: unowned runs are cancelled at once (or queued to compensate), owned ones
+  // flagged, children with their parent; the run's parent is woken when it ended now.
   cancel: (exec, t, runId, reason) =>
-    Effect.flatMap(
-      exec.query(
-        "cancel",
-        `UPDATE ${t.runs} SET cancel_requested = 1, error = ?2, updated_ms = ${now},
-  status = CASE WHEN ${unowned} THEN 'cancelled' ELSE status END,
-  lease_token = CASE WHEN ${unowned} THEN lease_token + 1 ELSE lease_token END,
-  lease_expires_at = CASE WHEN ${unowned} THEN NULL ELSE lease_expires_at END,
-  wake_at = CASE WHEN ${unowned} THEN NULL ELSE wake_at END,
-  due_at = CASE WHEN ${unowned} THEN NULL ELSE due_at END,
-  owner = CASE WHEN ${unowned} THEN NULL ELSE owner END
-WHERE run_id = ?1 AND status NOT IN ('completed', 'failed', 'cancelled')
-RETURNING ${runJson()}`,
-        [runId, reason]
-      ),
-      (rows) => (rows.length > 0 ? Effect.succeed(rows[0]![0]) : get(exec, t, runId, "cancel"))
+    exec.transaction(
+      "cancel",
+      Effect.gen(function*() {
+        const compensable = `EXISTS (SELECT 1 FROM ${t.entries} AS e WHERE e.run_id = r.run_id AND e.kind = 'compensable')`
+        const unownedRow = `(r.owner IS NULL OR r.lease_expires_at <= ${now})`
+        const cancelNow = `(${unownedRow} AND NOT ${compensable})`
+        const queueNow = `(${unownedRow} AND ${compensable})`
+        const changed = yield* exec.query(
+          "cancel",
+          `${family(t)}
+UPDATE ${t.runs} AS r SET cancel_requested = 1, error = ?2, updated_ms = ${now},
+  status = CASE WHEN ${cancelNow} THEN 'cancelled' WHEN ${queueNow} THEN 'queued' ELSE status END,
+  lease_token = CASE WHEN ${unownedRow} THEN lease_token + 1 ELSE lease_token END,
+  lease_expires_at = CASE WHEN ${unownedRow} THEN NULL ELSE lease_expires_at END,
+  wake_at = CASE WHEN ${unownedRow} THEN NULL ELSE wake_at END,
+  due_at = CASE WHEN ${cancelNow} THEN NULL WHEN ${queueNow} THEN ${now} ELSE due_at END,
+  owner = CASE WHEN ${unownedRow} THEN NULL ELSE owner END
+WHERE r.run_id IN (SELECT run_id FROM tree) AND r.status NOT IN ('completed', 'failed', 'cancelled')
+RETURNING ${runJson()}, run_id, status, parent_run_id`,
+          [runId, reason]
+        )
+        const root = changed.find((row) => row[1] === runId)
+        const parentId = root !== undefined && root[2] === "cancelled" && typeof root[3] === "string" ? root[3] : undefined
+        const woken = wokenRows(yield* wakeRuns(exec, t, "cancel", parentId === undefined ? [] : [parentId]))
+        return { run: yield* get(exec, t, runId, "cancel"), changed: changed.map((row) => row[0]), parent: woken[0] }
+      })
     ),
 
+  // A failed run is queued again, with its failed children; a suspended one is made due.
   resume: (exec, t, runId) =>
     Effect.flatMap(
       exec.query(
         "resume",
-        `UPDATE ${t.runs} SET due_at = ${now}, updated_ms = ${now},
+        `${family(t)}
+UPDATE ${t.runs} SET due_at = ${now}, updated_ms = ${now},
   error = CASE WHEN status = 'failed' THEN NULL ELSE error END,
   status = CASE WHEN status = 'failed' THEN 'queued' ELSE status END
-WHERE run_id = ?1 AND status IN ('failed', 'sleeping', 'waiting')
+WHERE run_id IN (SELECT run_id FROM tree)
+  AND (status = 'failed' OR (run_id = ?1 AND status IN ('sleeping', 'waiting')))
 RETURNING ${runJson()}`,
         [runId]
       ),
-      (rows) => (rows.length > 0 ? Effect.succeed(rows[0]![0]) : get(exec, t, runId, "resume"))
+      (rows) => Effect.map(get(exec, t, runId, "resume"), (run) => ({ run, resumed: rows.map((row) => row[0]) }))
     ),
 
   list: (exec, t, filter, after, limit) => {
@@ -365,5 +554,73 @@ ORDER BY created_ms DESC, run_id DESC LIMIT ${param(limit)}`,
         const value = rows[0]?.[0]
         return value === null || value === undefined ? undefined : Number(value)
       }
+    ),
+
+  saveSchedule: (exec, t, schedule) =>
+    Effect.map(
+      exec.query(
+        "saveSchedule",
+        `INSERT INTO ${t.schedules} (id, workflow, input, cron, timezone, missed, next_at, created_ms, updated_ms)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ${now}, ${now})
+ON CONFLICT (id) DO UPDATE SET workflow = excluded.workflow, input = excluded.input, cron = excluded.cron,
+  timezone = excluded.timezone, missed = excluded.missed, next_at = excluded.next_at, updated_ms = excluded.updated_ms
+RETURNING ${scheduleJson()}`,
+        [schedule.id, schedule.workflow, schedule.input, schedule.cron, schedule.timezone ?? null, schedule.missed, schedule.nextAt]
+      ),
+      first
+    ),
+
+  removeSchedule: (exec, t, id) =>
+    Effect.map(exec.query("removeSchedule", `DELETE FROM ${t.schedules} WHERE id = ?1 RETURNING 1`, [id]), (rows) => rows.length > 0),
+
+  listSchedules: (exec, t, workflow) =>
+    Effect.map(
+      exec.query(
+        "listSchedules",
+        `SELECT ${scheduleJson()} FROM ${t.schedules} WHERE ?1 IS NULL OR workflow = ?1 ORDER BY id`,
+        [workflow ?? null]
+      ),
+      (rows) => rows.map((row) => row[0])
+    ),
+
+  schedulesOf: (exec, t, workflows) =>
+    Effect.map(
+      exec.query(
+        "dueSchedules",
+        `SELECT 0, ${now}, NULL UNION ALL
+SELECT 1, next_at, ${scheduleJson()} FROM ${t.schedules} WHERE workflow IN (SELECT value FROM json_each(?1))`,
+        [JSON.stringify(workflows)]
+      ),
+      (rows) => ({
+        now: Number(rows.find((row) => Number(row[0]) === 0)?.[1]),
+        schedules: rows.filter((row) => Number(row[0]) === 1).map((row) => row[2])
+      })
+    ),
+
+  fireSchedule: (exec, t, firing) =>
+    exec.transaction(
+      "fireSchedule",
+      Effect.gen(function*() {
+        const fired = yield* exec.query(
+          "fireSchedule",
+          `UPDATE ${t.schedules} SET next_at = ?3, updated_ms = ${now},
+  last_tick_at = COALESCE(?4, last_tick_at), last_run_id = COALESCE(?5, last_run_id)
+WHERE id = ?1 AND next_at = ?2
+RETURNING id`,
+          [firing.id, firing.expectedNextAt, firing.nextAt, firing.tickAt ?? null, firing.run?.runId ?? null]
+        )
+        if (fired.length === 0) return { fired: false, created: false }
+        const run = firing.run
+        if (run === undefined) return { fired: true, created: false }
+        const created = yield* exec.query(
+          "fireSchedule",
+          `INSERT INTO ${t.runs} (run_id, workflow, fingerprint, input, priority, status, due_at, created_ms, updated_ms)
+VALUES (?1, ?2, ?3, ?4, 0, 'queued', ${now}, ${now}, ${now})
+ON CONFLICT (run_id) DO NOTHING
+RETURNING 1`,
+          [run.runId, run.workflow, run.fingerprint, run.input]
+        )
+        return { fired: true, created: created.length > 0 }
+      })
     )
 }

@@ -1,0 +1,151 @@
+/**
+ * The engine section of `npm run bench` (`npm run bench -- --only engine`), on Postgres:
+ *
+ * - `engine-overhead-1`, `engine-overhead-200` (harness cases, `overhead.ts`): a run under a
+ *   worker against the same run under `Workflow.run`;
+ * - `engine-throughput` (`throughput.ts`): runs per second through 1, 2 and 4 worker processes,
+ *   and the statements each run costs;
+ * - `engine-wake` (`latency.ts`): wake latency from `engine.signal` to the next step, with
+ *   `NOTIFY` and with polling only;
+ * - `engine-idle` (`idle.ts`): statements per second an idle worker sends.
+ */
+import { formatRows, type Measurement, median } from "../harness.ts"
+import { type IdleResult, idleConfigs, measureIdle } from "./idle.ts"
+import { measureWake, percentile, type WakeConfig, wakeConfigs } from "./latency.ts"
+import { throughputTrial, type ThroughputTrial } from "./throughput.ts"
+import { OneStep, TenSteps } from "./workflows.ts"
+import { operations } from "./protocol.ts"
+
+const workerCounts = [1, 2, 4] as const
+const shapes = [
+  { workflow: OneStep, steps: 1, runs: { full: 500, quick: 100 } },
+  { workflow: TenSteps, steps: 10, runs: { full: 200, quick: 40 } }
+] as const
+/** Runs each worker process executes at once. */
+const CONCURRENCY = 16
+
+const throughput = (url: string): Measurement => ({
+  name: "engine-throughput",
+  description:
+    `runs per second through 1, 2 and 4 worker processes (concurrency ${CONCURRENCY} each), a 1-step and a 10-step workflow`,
+  run: async ({ log, quick }) => {
+    const rounds = quick ? 1 : 5
+    const configs = shapes.flatMap((shape) => workerCounts.map((workers) => ({ ...shape, workers })))
+    const trials = configs.map(() => [] as Array<ThroughputTrial>)
+    // Round by round, each configuration once, in an order that rotates, so drift in the
+    // machine's load falls on every configuration alike.
+    for (let round = 0; round < rounds; round++) {
+      for (let k = 0; k < configs.length; k++) {
+        const at = (k + round) % configs.length
+        const config = configs[at]!
+        const runs = config.runs[quick ? "quick" : "full"]
+        const trial = await throughputTrial({ url, ...config, runs, concurrency: CONCURRENCY })
+        log(`  ${config.steps}-step × ${runs}, ${config.workers} worker(s): ${trial.runsPerSecond.toFixed(0)} runs/s`)
+        trials[at]!.push(trial)
+      }
+    }
+    const summary = configs.map((config, i) => {
+      const runs = config.runs[quick ? "quick" : "full"]
+      const perRun = (count: (trial: ThroughputTrial) => number) => median(trials[i]!.map(count)) / runs
+      return {
+        steps: config.steps,
+        workers: config.workers,
+        runs,
+        runsPerSecond: median(trials[i]!.map((trial) => trial.runsPerSecond)),
+        stepsPerSecond: median(trials[i]!.map((trial) => trial.runsPerSecond)) * config.steps,
+        statementsPerRun: perRun((trial) => trial.statementsTotal),
+        workerCpuMsPerRun: perRun((trial) => trial.workerCpuMs),
+        perOperation: Object.fromEntries(operations.map((operation) => [operation, perRun((trial) => trial.statements[operation] ?? 0)])),
+        trials: trials[i]!
+      }
+    })
+    const shown = ["claim", "load", "append", "release", "nextDue", "heartbeat"] as const
+    const table = formatRows(
+      [
+        "workflow",
+        "workers",
+        "runs",
+        "runs/s",
+        "steps/s",
+        "÷ 1 worker",
+        "worker CPU ms/run",
+        "statements/run",
+        ...shown.map((o) => `${o}/run`)
+      ],
+      summary.map((row) => {
+        const single = summary.find((other) => other.steps === row.steps && other.workers === 1)!
+        return [
+          `${row.steps}-step`,
+          String(row.workers),
+          String(row.runs),
+          row.runsPerSecond.toFixed(0),
+          row.stepsPerSecond.toFixed(0),
+          `${(row.runsPerSecond / single.runsPerSecond).toFixed(2)}×`,
+          row.workerCpuMsPerRun.toFixed(2),
+          row.statementsPerRun.toFixed(2),
+          ...shown.map((operation) => row.perOperation[operation]!.toFixed(2))
+        ]
+      }),
+      1
+    )
+    return { table: `medians over ${rounds} trial(s); statements counted by the workers' journals\n${table}`, results: summary }
+  }
+})
+
+const wake = (url: string): Measurement => ({
+  name: "engine-wake",
+  description: "wake latency from engine.signal to the start of the next step, with NOTIFY and with polling only",
+  run: async ({ log, quick }) => {
+    const results = await Promise.all(wakeConfigs.map((config) => measureWake({ url, config, quick })))
+    const pattern = (config: WakeConfig) => `${config.pipelines} at a time, 0–${config.maxDelayMs / 1000} s`
+    for (const result of results) {
+      log(`  ${result.config.name}, ${pattern(result.config)}: p50 ${percentile(result.samplesMs, 50).toFixed(1)} ms`)
+    }
+    const table = formatRows(
+      ["woken by", "runs, signal after suspension", "samples", "p50 ms", "p99 ms", "max ms", "p50 ÷ NOTIFY"],
+      results.map((result) => {
+        const p50 = percentile(result.samplesMs, 50)
+        const notify = results.find((other) => other.config.listen && pattern(other.config) === pattern(result.config))
+        return [
+          result.config.name,
+          pattern(result.config),
+          String(result.samplesMs.length),
+          p50.toFixed(1),
+          percentile(result.samplesMs, 99).toFixed(1),
+          Math.max(...result.samplesMs).toFixed(1),
+          notify === undefined ? "" : `${(p50 / percentile(notify.samplesMs, 50)).toFixed(1)}×`
+        ]
+      }),
+      2
+    )
+    return { table: `configurations side by side, one worker process each\n${table}`, results }
+  }
+})
+
+const idle = (url: string): Measurement => ({
+  name: "engine-idle",
+  description: "statements per second an idle worker sends, once its poll has backed off",
+  background: true,
+  run: async ({ quick }) => {
+    const warmupMs = 10_000
+    const windowMs = quick ? 15_000 : 60_000
+    const results: ReadonlyArray<IdleResult> = await Promise.all(
+      idleConfigs.map((config) => measureIdle({ url, config, warmupMs, windowMs }))
+    )
+    const table = formatRows(
+      ["worker", "window s", "statements", "per second", "claim", "nextDue"],
+      results.map((result) => [
+        result.config.name,
+        (result.counts.elapsedMs / 1000).toFixed(1),
+        String(result.counts.total),
+        result.perSecond.toFixed(2),
+        String(result.counts.byOperation.claim ?? 0),
+        String(result.counts.byOperation.nextDue ?? 0)
+      ]),
+      1
+    )
+    return { table: `counted from ${warmupMs / 1000} s after the worker started, over ${windowMs / 1000} s\n${table}`, results }
+  }
+})
+
+export const engineMeasurements = (url: string): ReadonlyArray<Measurement> => [idle(url), throughput(url), wake(url)]

@@ -1,0 +1,111 @@
+/**
+ * Child workflows. A `child` node starts a run of another workflow, with an id derived from the
+ * parent's id and the node's path, so the parent creates it exactly once however often the
+ * parent itself runs (the store's create is idempotent and fenced by the parent's lease). Its
+ * output is the child's final context, rebuilt from the child's journal.
+ *
+ * Under a worker the parent does not wait in process: it suspends (a `child` wait), freeing its
+ * worker slot, and the child's release as finished wakes it in the same statement. Under
+ * `Workflow.run` the parent executes the child in its own fiber, as a run of its own.
+ */
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { JournalError, type JournalEntry, type LoadedRun } from "../Journal.ts"
+import { InvalidInput, RunCancelled, RunConflict } from "../WorkflowError.ts"
+import { fingerprintOf, prepareInput } from "./identity.ts"
+import type { ChildNode, Ctx } from "./node.ts"
+import { isDone } from "./runRow.ts"
+import type { RunState } from "./runState.ts"
+import { suspendOn } from "./suspend.ts"
+
+/** The run id of the child at `path` of the run `parentRunId`. */
+export const childRunId = (parentRunId: string, path: string): string => `${parentRunId}/${path}`
+
+/** Runs the child node: its delta is `{ [name]: child's final context }`. */
+export const runChild = (node: ChildNode, ctx: Ctx, path: string, state: RunState) =>
+  Effect.gen(function*() {
+    const runId = childRunId(state.runId, path)
+    const children = state.children!
+    const delta = (context: Ctx): Ctx => ({ [node.name]: context })
+    // A replay starts nothing: the child ended, or the journal ends here.
+    if (state.readOnly || state.reached !== undefined || state.journal === undefined || state.lease === undefined) {
+      const loaded = yield* children.load(runId)
+      if (Option.isSome(loaded) && isDone(loaded.value.run.status)) return delta(yield* ended(node, loaded.value, state))
+      if (state.reached !== undefined) return yield* Effect.fail(suspendOn({ path, kind: "replay", until: undefined }))
+      return yield* new JournalError({
+        reason: "Corrupt",
+        runId: state.runId,
+        path,
+        detail: `the run is finished but its child ${runId} is not`
+      })
+    }
+    const definition = node.workflow
+    const input = node.input(ctx)
+    const encoded = yield* prepareInput(definition, runId, input)
+    const { run } = yield* state.journal.startChild(state.lease, {
+      runId,
+      workflow: definition.name,
+      fingerprint: fingerprintOf(definition),
+      input: encoded.encoded
+    })
+    if (run.workflow !== definition.name) {
+      return yield* new RunConflict({ runId, stored: run.workflow, requested: definition.name })
+    }
+    // The input is derived from the parent's context, which replays identically: another one
+    // means the parent's definition changed under it.
+    if (run.input !== encoded.encoded) {
+      return yield* new InvalidInput({
+        runId,
+        workflow: definition.name,
+        issue: `the child was started with a different input (${run.input}) than the parent gives it now`
+      })
+    }
+    const execute = children.execute
+    // A failed child is driven again by a parent that runs it in process, as `Workflow.run`
+    // drives a failed run again; under a worker, resuming the parent re-queues it.
+    if (run.status === "completed" || run.status === "cancelled" || (run.status === "failed" && execute === undefined)) {
+      const loaded = yield* children.load(runId)
+      if (Option.isSome(loaded)) return delta(yield* ended(node, loaded.value, state))
+    }
+    if (execute === undefined) return yield* Effect.fail(suspendOn({ path, kind: "child", until: undefined }))
+    const outcome = yield* execute(definition, runId, input)
+    return outcome._tag === "Completed"
+      ? delta(outcome.context)
+      : yield* Effect.fail(suspendOn({ path, kind: "child", until: undefined }))
+  })
+
+/** What a finished child gives its parent: its final context, or its failure. */
+const ended = (node: ChildNode, loaded: LoadedRun, state: RunState) => {
+  const run = loaded.run
+  switch (run.status) {
+    case "completed":
+      return state.children!.replay(node.workflow, loaded)
+    case "cancelled":
+      return Effect.fail(new RunCancelled({ runId: run.runId, reason: run.error ?? "cancelled" }))
+    default: {
+      const failure = lastFailure(loaded.entries)
+      return failure === undefined
+        ? Effect.die(new Error(`plait: child run ${run.runId} failed: ${run.error ?? "unknown error"}`))
+        : Effect.fail(failure.value)
+    }
+  }
+}
+
+/**
+ * The failure the child's latest execution ended with, as its executor journaled it: the error's
+ * JSON (through the failing step's error schema when it had one), so the parent can match on its
+ * `_tag` and fields.
+ */
+const lastFailure = (entries: ReadonlyArray<JournalEntry>): { readonly value: unknown } | undefined => {
+  let latest: JournalEntry | undefined
+  for (const entry of entries) {
+    if (entry.kind === "failed" && (latest === undefined || entry.seq > latest.seq)) latest = entry
+  }
+  if (latest === undefined) return undefined
+  try {
+    const parsed = JSON.parse(latest.value) as { readonly failure?: unknown }
+    return { value: parsed.failure }
+  } catch {
+    return undefined
+  }
+}
