@@ -536,16 +536,22 @@ describe("foundation", () => {
   })
 
   describe("spans", () => {
+    /** A tracer that keeps every span it makes. */
+    const recordingTracer = () => {
+      const spans: Array<Tracer.NativeSpan> = []
+      const tracer = Tracer.make({
+        span(options) {
+          const span = new Tracer.NativeSpan(options)
+          spans.push(span)
+          return span
+        }
+      })
+      return { spans, tracer }
+    }
+
     it.effect("every step runs in a plait.step span with run id, path, attempt and replayed; each attempt in a plait.attempt span", () =>
       Effect.gen(function*() {
-        const spans: Array<Tracer.NativeSpan> = []
-        const tracer = Tracer.make({
-          span(options) {
-            const span = new Tracer.NativeSpan(options)
-            spans.push(span)
-            return span
-          }
-        })
+        const { spans, tracer } = recordingTracer()
         let attempts = 0
         let failing = true
         const Flow = Workflow.make("traced", { input: Schema.Number }).pipe(
@@ -586,14 +592,7 @@ describe("foundation", () => {
 
     it.effect("a step's own spans are children of its attempt's span, inside the step's; every step and attempt span ends", () =>
       Effect.gen(function*() {
-        const spans: Array<Tracer.NativeSpan> = []
-        const tracer = Tracer.make({
-          span(options) {
-            const span = new Tracer.NativeSpan(options)
-            spans.push(span)
-            return span
-          }
-        })
+        const { spans, tracer } = recordingTracer()
         const Flow = Workflow.make("nested", { input: Schema.Number }).pipe(
           Workflow.step("a", { success: Schema.Number }, (ctx) => Effect.withSpan(Effect.succeed(ctx.input + 1), "user.a")),
           Workflow.forEach("items", () => [1, 2], (item) => Effect.withSpan(Effect.succeed(item), "user.item"), {
