@@ -216,7 +216,14 @@ export class Engine extends Context.Service<Engine, {
     value: SignalValue<W, P>
   ) => Effect.Effect<
     void,
-    InvalidOutput | UnknownSignal | DuplicateEffect | SignalAlreadyDelivered | RunNotFound | RunConflict | JournalError
+    | InvalidOutput
+    | UnknownSignal
+    | DuplicateEffect
+    | SignalAlreadyDelivered
+    | RunNotFound
+    | RunConflict
+    | RunCancelled
+    | JournalError
   >
   /**
    * Cancels a run and its unfinished children: at once when nobody executes it and it has no
@@ -347,7 +354,9 @@ export const make: Effect.Effect<Engine["Service"], never, Journal | RunStore> =
 
   const signal: Engine["Service"]["signal"] = (workflow, runId, path, value) =>
     Effect.gen(function*() {
-      yield* Effect.flatMap(runOf(runId), (run) => ofWorkflow(run, workflow.name))
+      const run = yield* Effect.flatMap(runOf(runId), (run) => ofWorkflow(run, workflow.name))
+      // A cancelled run will never read it: storing it would report a delivery that means nothing.
+      if (run.status === "cancelled") return yield* new RunCancelled({ runId, reason: run.error ?? "cancelled" })
       yield* deliverSignal(workflow as unknown as Definition, runId, path, value)
     }).pipe(
       Effect.provideService(RunStore, store),

@@ -193,6 +193,8 @@ describe("Engine", () => {
         assert.isUndefined(cancelled.dueAt)
       }
       assert.strictEqual(failure(yield* Effect.exit(engine.cancel("nobody")))._tag, "RunNotFound")
+      const late = failure(yield* Effect.exit(engine.signal(Both, "waiter", "wait/signal/go", true)))
+      assert.instanceOf(late, WorkflowError.RunCancelled, "a signal to a cancelled run is refused, not stored")
     }).pipe(Effect.provide(backend())))
 
   it.effect("closing a worker releases its runs as queued; another worker completes them without repeating journaled steps", () =>
