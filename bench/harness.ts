@@ -36,6 +36,12 @@ export interface Case {
   readonly prepare: (trial: number) => Promise<Trial>
   /** Reads the workload's checksum from what `run` returned; checked after every trial. */
   readonly checksum: (result: unknown) => number
+  /**
+   * At most this many warm-up and timed trials for this case, fewer than the workload's when
+   * its set-up is long (a peer that must first run thousands of steps to have something to
+   * replay). It then sits out the remaining rounds; the others still rotate around it.
+   */
+  readonly maxTrials?: { readonly warmup: number; readonly iterations: number } | undefined
 }
 
 export interface Workload {
@@ -143,12 +149,14 @@ export const measureWorkload = async (
 ): Promise<ReadonlyArray<Sample>> => {
   let index = 0
   for (const c of cases) {
-    for (let i = 0; i < options.warmup; i++) await trial(c, workload, index++)
+    const warmup = Math.min(options.warmup, c.maxTrials?.warmup ?? Infinity)
+    for (let i = 0; i < warmup; i++) await trial(c, workload, index++)
   }
   const samples = cases.map(() => [] as Array<Timing>)
   for (let round = 0; round < options.iterations; round++) {
     for (let k = 0; k < cases.length; k++) {
       const at = (k + round) % cases.length
+      if (round >= (cases[at]!.maxTrials?.iterations ?? Infinity)) continue
       samples[at]!.push(await trial(cases[at]!, workload, index++))
     }
   }
@@ -191,6 +199,8 @@ export const ratio = (samples: ReadonlyArray<Sample>, sample: Sample, baseline: 
 export interface TableOptions {
   /** Ratio columns: every system's median divided by each of these systems' medians. */
   readonly baselines?: ReadonlyArray<string> | undefined
+  /** Which systems get the baseline ratios (default: all); others leave those cells empty. */
+  readonly compares?: ((system: string) => boolean) | undefined
   /**
    * One more ratio column, `÷ label`: a system's median divided by the median of the system
    * `of(system)` names (e.g. the same journal with batching off), where there is one.
@@ -235,7 +245,7 @@ export const formatTable = (samples: ReadonlyArray<Sample>, options: TableOption
       const count = s.counts?.[name]
       return count === undefined ? ["", ""] : [String(count), (count / s.steps).toPrecision(3)]
     }),
-    ...baselines.map((b) => ratioCell(s, b)),
+    ...baselines.map((b) => (options.compares?.(s.system) ?? true ? ratioCell(s, b) : "")),
     ...(pair === undefined ? [] : [ratioCell(s, pair.of(s.system))])
   ])
   return formatRows(header, rows, 2)

@@ -2,7 +2,8 @@
  * `npm run bench`: plait on its memory journal, effect/workflow on its memory engine and plain
  * Effect, on the same workloads in one process; then plait on durable journals (a SQLite file,
  * Postgres at `PLAIT_PG_URL`, default postgres://postgres@127.0.0.1:5432/test), batching on
- * and off, with the journal's round trips counted; then the engine on Postgres: a run under a
+ * and off, with the journal's round trips counted, interleaved with DBOS Transact and the raw
+ * driver (the ceiling) on the same Postgres; then the engine on Postgres: a run under a
  * worker against `Workflow.run`, runs per second through worker processes, wake latency, and
  * what an idle worker costs (`bench/engine/`).
  *
@@ -45,17 +46,22 @@ import {
 } from "./workloads/journal.ts"
 import { plainCases } from "./workloads/plain.ts"
 import { plaitCases } from "./workloads/plait.ts"
+import { rawCases } from "./workloads/raw.ts"
 import { workloads } from "./workloads/shared.ts"
 
 export const PLAIT = "plait (memory journal)"
 export const EFFECT_WORKFLOW = "effect/workflow"
 export const EFFECT_WORKFLOW_CACHED = "effect/workflow, re-execute"
 export const PLAIN = "plain Effect"
+export const DBOS = "DBOS Transact"
+export const RAW = "Postgres, raw PgConnection"
 
 const pgUrl = process.env.PLAIT_PG_URL || "postgres://postgres@127.0.0.1:5432/test"
 const redacted = (url: string) => url.replace(/\/\/([^:/@]*):[^@]*@/, "//$1:***@")
 const sqliteDirectory = mkdtempSync(path.join(os.tmpdir(), "plait-bench-"))
 process.on("exit", () => rmSync(sqliteDirectory, { recursive: true, force: true }))
+/** What a registry set up outside any trial (DBOS's schema), removed once every section ran. */
+const disposers: Array<() => Promise<void>> = []
 
 interface Section {
   /** What `--only` selects the whole section by. */
@@ -70,7 +76,7 @@ interface Section {
    * from one `npm run bench` to the next, so a durable journal must start empty (a fresh file,
    * fresh tables).
    */
-  readonly registry: () => Promise<ReadonlyArray<Case>>
+  readonly registry: (wanted: (system: string) => boolean) => Promise<ReadonlyArray<Case>>
   readonly table: TableOptions
   /** A line under the section's table, from its samples (a ratio derived from several rows). */
   readonly summarize?: ((samples: ReadonlyArray<Sample>) => string | undefined) | undefined
@@ -104,16 +110,28 @@ const sections: ReadonlyArray<Section> = [
     id: "journal",
     title: "Durable journals (plait)",
     workloads: Object.values(journalWorkloads),
-    registry: async () => {
+    registry: async (wanted) => {
       const missing = await postgresMissing()
       if (missing !== undefined) console.log(`note: ${missing}; skipping the Postgres rows`)
-      return [
+      const sqlite = [
         ...journalCases(sqliteBackend(sqliteDirectory, "NORMAL"), { resume: true }),
-        ...journalCases(sqliteBackend(sqliteDirectory, "FULL"), { resume: false }),
-        ...(missing === undefined ? journalCases(postgresBackend(pgUrl), { resume: true }) : [])
+        ...journalCases(sqliteBackend(sqliteDirectory, "FULL"), { resume: false })
       ]
+      if (missing !== undefined) return sqlite
+      const postgres = [...sqlite, ...journalCases(postgresBackend(pgUrl), { resume: true }), ...rawCases(pgUrl)]
+      if (!wanted(DBOS)) return postgres
+      // Loaded and launched only here: nothing of DBOS is in the process unless its rows run.
+      const { dbosCases } = await import("./workloads/dbos.ts")
+      const dbos = await dbosCases(DBOS, pgUrl)
+      disposers.push(dbos.dispose)
+      return [...postgres, ...dbos.cases]
     },
-    table: { pair: { label: "batching off", of: batchingOffOf } }
+    table: {
+      pair: { label: "batching off", of: batchingOffOf },
+      // DBOS and the raw driver run on Postgres: the SQLite rows have nothing to compare with.
+      baselines: [DBOS, RAW],
+      compares: (system) => system.startsWith("Postgres")
+    }
   },
   {
     id: "engine",
@@ -204,9 +222,8 @@ for (const section of sections) {
     })
   }
   const background = measurements.filter((m) => m.background === true).map(measure)
-  const registry = (await section.registry()).filter((c) =>
-    systems === undefined || systems.some((name) => c.system.includes(name))
-  )
+  const wanted = (system: string) => systems === undefined || systems.some((name) => system.includes(name))
+  const registry = (await section.registry(wanted)).filter((c) => wanted(c.system))
   const sectionSamples: Array<Sample> = []
   for (const workload of chosen) {
     const cases = registry.filter((c) => c.workload === workload.name)
@@ -223,6 +240,8 @@ for (const section of sections) {
   for (const measurement of measurements.filter((m) => m.background !== true)) tables.push(await measure(measurement))
   tables.push(...await Promise.all(background))
 }
+
+for (const dispose of disposers) await dispose()
 
 console.log(`\n${tables.join("\n\n")}`)
 

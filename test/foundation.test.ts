@@ -539,16 +539,22 @@ describe("foundation", () => {
   })
 
   describe("spans", () => {
+    /** A tracer that keeps every span it makes. */
+    const recordingTracer = () => {
+      const spans: Array<Tracer.NativeSpan> = []
+      const tracer = Tracer.make({
+        span(options) {
+          const span = new Tracer.NativeSpan(options)
+          spans.push(span)
+          return span
+        }
+      })
+      return { spans, tracer }
+    }
+
     it.effect("every step runs in a plait.step span with run id, path, attempt and replayed; each attempt in a plait.attempt span", () =>
       Effect.gen(function*() {
-        const spans: Array<Tracer.NativeSpan> = []
-        const tracer = Tracer.make({
-          span(options) {
-            const span = new Tracer.NativeSpan(options)
-            spans.push(span)
-            return span
-          }
-        })
+        const { spans, tracer } = recordingTracer()
         let attempts = 0
         let failing = true
         const Flow = Workflow.make("traced", { input: Schema.Number }).pipe(
@@ -585,6 +591,38 @@ describe("foundation", () => {
         // `b` exhausted its budget in the first run; the re-driven run starts a fresh one.
         assert.deepStrictEqual(resumed[1], { "plait.run_id": "t", "plait.path": "p/b/b", "plait.attempt": 1, "plait.replayed": false })
         assert.isTrue(spans.some((span) => span.name === "plait.run"))
+      }).pipe(Effect.provide(Journal.layerMemory)))
+
+    it.effect("a step's own spans are children of its attempt's span, inside the step's; every step and attempt span ends", () =>
+      Effect.gen(function*() {
+        const { spans, tracer } = recordingTracer()
+        const Flow = Workflow.make("nested", { input: Schema.Number }).pipe(
+          Workflow.step("a", { success: Schema.Number }, (ctx) => Effect.withSpan(Effect.succeed(ctx.input + 1), "user.a")),
+          Workflow.forEach("items", () => [1, 2], (item) => Effect.withSpan(Effect.succeed(item), "user.item"), {
+            success: Schema.Number,
+            concurrency: 2
+          })
+        )
+        const pathOf = (span: Tracer.NativeSpan) => span.attributes.get("plait.path")
+        // For each span called `name`: its parent's name and path.
+        const parentsOf = (name: string) =>
+          spans.filter((span) => span.name === name).map((span) => {
+            const parent = Option.getOrUndefined(span.parent)
+            return parent?._tag === "Span" ? `${parent.name} ${String(parent.attributes.get("plait.path"))}` : "none"
+          }).sort()
+        completed(yield* runFor(Workflow.run(Flow, { input: 0, runId: "n" }).pipe(Effect.withTracer(tracer))))
+        const executed = spans.filter((span) => span.name === "plait.step" || span.name === "plait.attempt")
+        assert.deepStrictEqual(parentsOf("user.a"), ["plait.attempt a"])
+        assert.deepStrictEqual(parentsOf("user.item"), ["plait.attempt items[0]", "plait.attempt items[1]"])
+        assert.deepStrictEqual(parentsOf("plait.attempt"), ["plait.step a", "plait.step items[0]", "plait.step items[1]"])
+
+        spans.length = 0
+        completed(yield* runFor(Workflow.run(Flow, { input: 0, runId: "n" }).pipe(Effect.withTracer(tracer))))
+        const replayed = spans.filter((span) => span.name === "plait.step")
+        assert.deepStrictEqual(replayed.map(pathOf).sort(), ["a", "items[0]", "items[1]"])
+        assert.isTrue(replayed.every((span) => span.attributes.get("plait.replayed") === true))
+        assert.isFalse(spans.some((span) => span.name.startsWith("user.") || span.name === "plait.attempt"), "nothing of a replayed step runs")
+        for (const span of [...executed, ...replayed]) assert.strictEqual(span.status._tag, "Ended", `${span.name} ${pathOf(span)} ended`)
       }).pipe(Effect.provide(Journal.layerMemory)))
   })
 })

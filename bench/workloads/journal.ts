@@ -77,7 +77,7 @@ export const sqliteBackend = (directory: string, synchronous: "NORMAL" | "FULL")
   }
 })
 
-const pgClient = (url: string) => PgClient.layer({ url: Redacted.make(url) })
+export const pgClient = (url: string) => PgClient.layer({ url: Redacted.make(url) })
 
 /**
  * A journal and run store on Postgres tables under `tablePrefix`, created (migrated) when the
@@ -91,9 +91,11 @@ export const postgresTables = (
   const dropTables = Layer.effectDiscard(Effect.addFinalizer(() =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
-      for (const table of ["entries", "runs", "migrations"]) {
-        yield* sql`DROP TABLE IF EXISTS ${sql(`${options.tablePrefix}${table}`)}`
-      }
+      // Every table the migrations made under the prefix, however many they make by now (a
+      // fixed list of three left `schedules`, `slots` and `slot_waiters` behind each trial).
+      const tables = yield* sql<{ readonly tablename: string }>`SELECT tablename FROM pg_tables
+WHERE schemaname = current_schema() AND starts_with(tablename, ${options.tablePrefix})`
+      for (const { tablename } of tables) yield* sql`DROP TABLE IF EXISTS ${sql(tablename)} CASCADE`
     }).pipe(Effect.orDie)
   ))
   return Layer.merge(SqlJournal.layer(options), dropTables).pipe(Layer.provide(pgClient(url)))

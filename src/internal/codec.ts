@@ -34,7 +34,8 @@ export const jsonCodec = (schema: AnyCodec): JsonCodec => {
         return Exit.fail(`stored value is not JSON: ${String(error)}`)
       }
       const exit = decode(parsed)
-      return Exit.isFailure(exit) ? Exit.fail(issueOf(Cause.squash(exit.cause))) : Exit.succeed(exit.value)
+      // A success is passed on as it is: a replay decodes every step, one Exit each is enough.
+      return Exit.isFailure(exit) ? Exit.fail(issueOf(Cause.squash(exit.cause))) : exit as Exit.Exit<unknown, never>
     }
   }
 }

@@ -17,13 +17,20 @@ import { decodeStored } from "./step.ts"
 import { isSuspend, mergeSuspends, type Suspend } from "./suspend.ts"
 
 /**
- * The tasks of a block: their keys, and how to build the task at an index. Tasks are built only
- * when they start, so a large `forEach` holds at most `concurrency` of them at once.
+ * The tasks of a block: one element each (a forEach's items, a block's branches), the key of
+ * each, and how to build the task at an index. Tasks and their keys are made only when needed
+ * (a task when it starts, a key when a result is filed under it), so a large `forEach` holds at
+ * most `concurrency` tasks at once and no array of keys beside its items.
  */
 export interface Tasks {
-  readonly keys: ReadonlyArray<string>
+  /** Only counted and walked, never copied. */
+  readonly items: ReadonlyArray<unknown>
+  readonly keyAt: (index: number) => string
   readonly runAt: (index: number, state: RunState) => Effect.Effect<unknown, unknown, unknown>
 }
+
+/** Every task's key, for the records that name them all (a settled block's outcome). */
+const keysOf = (tasks: Tasks): ReadonlyArray<string> => tasks.items.map((_, index) => tasks.keyAt(index))
 
 export interface FanOutOptions {
   readonly path: string
@@ -57,7 +64,7 @@ export const fanOut = (
   }
   const exits = runAll(tasks, () => state, options)
   if (options.onError === "failFast") return exits
-  return Effect.flatMap(exits, (all) => settleExits(tasks.keys, all as ReadonlyArray<Exit.Exit<unknown, unknown>>, state, options))
+  return Effect.flatMap(exits, (all) => settleExits(tasks, all as ReadonlyArray<Exit.Exit<unknown, unknown>>, state, options))
 }
 
 /**
@@ -69,17 +76,17 @@ const runAll = (tasks: Tasks, stateAt: (index: number) => RunState, options: Fan
   const concurrency = options.concurrency ?? "unbounded"
   const onSuccess = options.onSuccess
   const run = onSuccess === undefined
-    ? (_key: string, index: number) => tasks.runAt(index, stateAt(index))
-    : (key: string, index: number) =>
-      Effect.tap(tasks.runAt(index, stateAt(index)), () => Effect.sync(() => onSuccess(key)))
+    ? (_item: unknown, index: number) => tasks.runAt(index, stateAt(index))
+    : (_item: unknown, index: number) =>
+      Effect.tap(tasks.runAt(index, stateAt(index)), () => Effect.sync(() => onSuccess(tasks.keyAt(index))))
   if (options.onError !== "failFast") {
-    return Effect.forEach(tasks.keys, (key, index) => Effect.exit(run(key, index)), { concurrency })
+    return Effect.forEach(tasks.items, (item, index) => Effect.exit(run(item, index)), { concurrency })
   }
   const suspended: Array<Suspend> = []
-  const parked = (key: string, index: number) =>
-    Effect.catchIf(run(key, index), isSuspend, (suspend) => Effect.sync(() => void suspended.push(suspend)))
+  const parked = (item: unknown, index: number) =>
+    Effect.catchIf(run(item, index), isSuspend, (suspend) => Effect.sync(() => void suspended.push(suspend)))
   return Effect.flatMap(
-    Effect.forEach(tasks.keys, parked, { concurrency }),
+    Effect.forEach(tasks.items, parked, { concurrency }),
     (values) => (suspended.length > 0 ? Effect.fail(mergeSuspends(suspended)) : Effect.succeed(values))
   )
 }
@@ -93,29 +100,31 @@ const runAll = (tasks: Tasks, stateAt: (index: number) => RunState, options: Fan
  * block lacks, or that the replay contradicts, is corrupt.
  */
 const settleDurably = (tasks: Tasks, state: RunState, options: FanOutOptions) => {
+  // A settled block's record names every branch, so here every key is needed.
+  const keys = keysOf(tasks)
   const stored = state.stored("choice", options.path)
-  const recorded = stored === undefined ? Exit.succeed(undefined) : settledRecord(tasks, state, options, stored.value)
+  const recorded = stored === undefined ? Exit.succeed(undefined) : settledRecord(keys, state, options, stored.value)
   return Effect.flatMap(recorded, (record) => {
     const failedState: RunState = { ...state, recorded: "failed" }
     const succeededState: RunState = { ...state, recorded: "succeeded" }
     const stateAt = (index: number) => {
-      const outcome = record?.get(tasks.keys[index]!)
+      const outcome = record?.get(keys[index]!)
       return outcome === undefined ? state : outcome ? failedState : succeededState
     }
     return runAll(tasks, stateAt, options).pipe(
-      Effect.flatMap((exits) => settleExits(tasks.keys, exits as ReadonlyArray<Exit.Exit<unknown, unknown>>, state, options)),
+      Effect.flatMap((exits) => settleExits(tasks, exits as ReadonlyArray<Exit.Exit<unknown, unknown>>, state, options)),
       Effect.flatMap((results) => {
         const failed = (i: number) => Result.isFailure(results[i] as Result.Result<unknown, unknown>)
         if (record !== undefined) {
-          const contradicted = tasks.keys.find((key, i) => record.has(key) && record.get(key) !== failed(i))
+          const contradicted = keys.find((key, i) => record.has(key) && record.get(key) !== failed(i))
           return contradicted === undefined
             ? Effect.succeed(results)
             : corrupt(state, options.path, `branch ${contradicted} replayed differently from its recorded outcome`)
         }
-        if (!tasks.keys.some((_, i) => failed(i))) return Effect.succeed(results)
+        if (!keys.some((_, i) => failed(i))) return Effect.succeed(results)
         const outcome = {
-          failed: tasks.keys.filter((_, i) => failed(i)),
-          succeeded: tasks.keys.filter((_, i) => !failed(i))
+          failed: keys.filter((_, i) => failed(i)),
+          succeeded: keys.filter((_, i) => !failed(i))
         }
         return Effect.as(
           state.writer.write({ path: options.path, kind: "choice", seq: 0, value: JSON.stringify(outcome) }),
@@ -133,7 +142,7 @@ const settledCodec = jsonCodec(Schema.Struct({
 
 /** A settled block's record, checked: each branch's outcome (`true` for failed), by key. */
 const settledRecord = (
-  tasks: Tasks,
+  keys: ReadonlyArray<string>,
   state: RunState,
   options: FanOutOptions,
   text: string
@@ -145,16 +154,16 @@ const settledRecord = (
     readonly succeeded: ReadonlyArray<string>
   }
   const outcomes = new Map<string, boolean>()
-  const keys = new Set(tasks.keys)
+  const known = new Set(keys)
   for (const [list, isFailure] of [[failed, true], [succeeded, false]] as const) {
     for (const key of list) {
-      if (!keys.has(key)) return corrupt(state, options.path, `the record names ${key}, which is not a branch of the block`)
+      if (!known.has(key)) return corrupt(state, options.path, `the record names ${key}, which is not a branch of the block`)
       if (outcomes.has(key)) return corrupt(state, options.path, `the record names ${key} twice`)
       outcomes.set(key, isFailure)
     }
   }
   // Written only when some branch failed, and only when the failures were tolerated.
-  if (failed.length === 0 || failed.length > tolerated(options.tolerate, tasks.keys.length)) {
+  if (failed.length === 0 || failed.length > tolerated(options.tolerate, keys.length)) {
     return corrupt(state, options.path, `the record has ${failed.length} failed branches; the block could not settle so`)
   }
   return Exit.succeed(outcomes)
@@ -164,7 +173,7 @@ const corrupt = (state: RunState, path: string, detail: string) =>
   Exit.fail(new JournalError({ reason: "Corrupt", runId: state.runId, path, detail }))
 
 const settleExits = (
-  keys: ReadonlyArray<string>,
+  tasks: Tasks,
   exits: ReadonlyArray<Exit.Exit<unknown, unknown>>,
   state: RunState,
   options: FanOutOptions
@@ -175,7 +184,7 @@ const settleExits = (
   const suspended: Array<Suspend> = []
   for (let i = 0; i < exits.length; i++) {
     const exit = exits[i]!
-    const key = keys[i]!
+    const key = tasks.keyAt(i)
     if (Exit.isSuccess(exit)) {
       successes[key] = exit.value
       results.push(Result.succeed(exit.value))

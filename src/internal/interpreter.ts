@@ -29,7 +29,8 @@ import type {
   ParallelNode,
   RaceNode,
   SignalNode,
-  SleepNode
+  SleepNode,
+  StepNode
 } from "./node.ts"
 import { childPath, itemPath } from "./path.ts"
 import { notify, type RunState, type StepEvent } from "./runState.ts"
@@ -41,11 +42,18 @@ import { isSuspend, mergeSuspends, type Suspend, suspendOn } from "./suspend.ts"
 type Run<A = Ctx> = Effect.Effect<A, unknown, unknown>
 
 /** Runs `nodes` in order on a copy of `base`; returns what they added. */
-export const runSegment = (nodes: ReadonlyArray<Node>, base: Ctx, prefix: string, state: RunState): Run =>
-  Effect.suspend(() => {
+export const runSegment = (nodes: ReadonlyArray<Node>, base: Ctx, prefix: string, state: RunState): Run => {
+  const only = nodes.length === 1 ? nodes[0]! : undefined
+  // A segment of one step (a parallel branch, a race arm, a case) adds its output and nothing
+  // else: no copy of the context and no loop, which were most of a one-step branch's cost.
+  if (only?._tag === "Step") {
+    return Effect.map(runStep(only, childPath(prefix, only.name), state, base), (output) => ({ [only.name]: output }))
+  }
+  return Effect.suspend(() => {
     const delta: Ctx = {}
     return Effect.as(runInto(nodes, { ...base }, delta, prefix, state), delta)
   })
+}
 
 /** Runs a whole workflow from `{ input }`; returns the final context. */
 export const runWorkflow = (nodes: ReadonlyArray<Node>, input: unknown, state: RunState): Run =>
@@ -126,16 +134,22 @@ const concurrently = <A, E, R>(
 
 const runParallel = (node: ParallelNode, ctx: Ctx, path: string, state: RunState): Run => {
   const order: Array<string> = []
+  const lone = loneStepsOf(node)
   const tasks: Tasks = {
-    keys: node.branches.map(([key]) => key),
+    items: node.branches,
+    keyAt: (index) => node.branches[index]![0],
     runAt: (index, state) => {
       const [key, nodes] = node.branches[index]!
-      return runSegment(nodes, ctx, childPath(path, key), state)
+      const step = lone[index]
+      const branchPath = childPath(path, key)
+      return step === undefined
+        ? runSegment(nodes, ctx, branchPath, state)
+        : runStep(step, childPath(branchPath, step.name), state, ctx)
     }
   }
   return concurrently(
     state,
-    tasks.keys.length,
+    tasks.items.length,
     node.concurrency,
     fanOut(tasks, state, {
       path,
@@ -143,39 +157,65 @@ const runParallel = (node: ParallelNode, ctx: Ctx, path: string, state: RunState
       concurrency: node.concurrency,
       onSuccess: node.merge === "lastWins" ? (key) => order.push(key) : undefined
     })
-  ).pipe(Effect.flatMap((results) => mergeBranches(node, path, state, tasks, results as Array<Ctx>, order)))
+  ).pipe(Effect.flatMap((results) => mergeBranches(node, path, state, results, order)))
 }
+
+/**
+ * The step of each branch that is one step and nothing else, else `undefined`. Such a branch
+ * yields that step's output rather than a delta: the default deep merge then writes it in under
+ * the step's name, with no one-key object built per branch and taken apart again. Only under
+ * `failFast`: the other strategies hand each branch's delta to the user (`ParallelFailure`'s
+ * successes, `settle`'s results).
+ */
+const loneStepsOf = memoizeByIdentity((node: ParallelNode): ReadonlyArray<StepNode | undefined> =>
+  node.branches.map(([, nodes]) =>
+    node.onError === "failFast" && nodes.length === 1 && nodes[0]!._tag === "Step" ? nodes[0] : undefined
+  )
+)
 
 const mergeBranches = (
   node: ParallelNode,
   path: string,
   state: RunState,
-  tasks: Tasks,
-  results: ReadonlyArray<Ctx>,
+  results: ReadonlyArray<unknown>,
   completionOrder: ReadonlyArray<string>
 ): Run => {
+  const lone = loneStepsOf(node)
+  const keyAt = (i: number) => node.branches[i]![0]
+  const deltaAt = (i: number, result: unknown): Ctx => {
+    const step = lone[i]
+    return step === undefined ? result as Ctx : { [step.name]: result }
+  }
   if (node.onError === "settle" || node.merge === "collect") {
     const collected: Ctx = {}
-    tasks.keys.forEach((key, i) => (collected[key] = results[i]))
+    results.forEach((result, i) => (collected[keyAt(i)] = deltaAt(i, result)))
     return Effect.succeed({ [node.name]: collected })
   }
-  if (node.merge === "deep") return Effect.succeed(deepMergeBranches(results))
-  const byKey = new Map(tasks.keys.map((key, i) => [key, results[i]!]))
-  return Effect.map(journaledOrder(path, state, tasks.keys, completionOrder), (order) =>
+  if (node.merge === "deep") return Effect.succeed(deepMergeBranches(lone, results))
+  const byKey = new Map(results.map((result, i) => [keyAt(i), deltaAt(i, result)]))
+  return Effect.map(journaledOrder(path, state, node.branches.map(([key]) => key), completionOrder), (order) =>
     mergeAll(order.map((key) => byKey.get(key)!), shallowMerge))
 }
 
 /**
  * `mergeAll(deltas, deepMerge)` in one pass: the accumulator is ours, so each branch's keys are
  * added to it instead of copying everything merged so far (quadratic in the branch count). A key
- * two branches share merges exactly as `deepMerge` merges it.
+ * two branches share merges exactly as `deepMerge` merges it. A lone step's output goes in under
+ * its name.
  */
-const deepMergeBranches = (deltas: ReadonlyArray<Ctx>): Ctx => {
+const deepMergeBranches = (lone: ReadonlyArray<StepNode | undefined>, results: ReadonlyArray<unknown>): Ctx => {
   const out: Ctx = {}
-  for (const delta of deltas) {
-    for (const key of Object.keys(delta)) {
-      out[key] = Object.hasOwn(out, key) ? deepMerge({ [key]: out[key] }, { [key]: delta[key] })[key] : delta[key]
+  const add = (key: string, value: unknown) => {
+    out[key] = Object.hasOwn(out, key) ? deepMerge({ [key]: out[key] }, { [key]: value })[key] : value
+  }
+  for (let i = 0; i < results.length; i++) {
+    const step = lone[i]
+    if (step !== undefined) {
+      add(step.name, results[i])
+      continue
     }
+    const delta = results[i] as Ctx
+    for (const key of Object.keys(delta)) add(key, delta[key])
   }
   return out
 }
@@ -316,30 +356,27 @@ const firstSuccess = (node: RaceNode, ctx: Ctx, path: string, state: RunState) =
 
 const runForEach = (node: ForEachNode, ctx: Ctx, path: string, state: RunState): Run =>
   Effect.suspend(() => {
-    const items = Array.from(node.items(ctx))
+    const produced = node.items(ctx)
+    // An array is walked as it is: a copy would be one more thing that grows with the items.
+    const items = Array.isArray(produced) ? produced : Array.from(produced)
     const body = node.body
-    const keyOf = node.key
-    const keys = items.map((item, index) => itemPath(path, keyOf === undefined ? index : keyOf(item, index)))
-    // Two items under one key would share one journal slot: the second would replay the
-    // first's output on resume. A key function that collides is a bug in the definition.
-    if (keyOf !== undefined && new Set(keys).size !== keys.length) {
-      const duplicate = keys.find((key, i) => keys.indexOf(key) !== i)
-      return Effect.die(
-        new Error(`plait: forEach ${path} in run ${state.runId} has two items with the key ${duplicate}; keys must be unique`)
-      )
-    }
+    const keyed = keysOf(node, items, path, state)
+    if (Effect.isEffect(keyed)) return keyed
+    // Without a key function an item's path is its index, made when the item starts.
+    const keyAt = node.key === undefined ? (index: number) => itemPath(path, index) : (index: number) => keyed[index]!
     const tasks: Tasks = {
-      keys,
+      items,
+      keyAt,
       runAt: (index, state) => {
         const itemCtx = { ...ctx, item: items[index], index }
         return body._tag === "Effect"
-          ? runStep(body.step, keys[index]!, state, itemCtx)
-          : runSegment(body.nodes, itemCtx, keys[index]!, state)
+          ? runStep(body.step, keyAt(index), state, itemCtx)
+          : runSegment(body.nodes, itemCtx, keyAt(index), state)
       }
     }
     const run = concurrently(
       state,
-      keys.length,
+      items.length,
       node.concurrency,
       fanOut(tasks, state, {
         path,
@@ -348,8 +385,32 @@ const runForEach = (node: ForEachNode, ctx: Ctx, path: string, state: RunState):
         tolerate: node.tolerate
       })
     ).pipe(Effect.map((results) => ({ [node.name]: results })))
-    return body._tag === "Segment" && awaitsSignal(body.nodes) ? Effect.andThen(journalItems(path, state, keys), run) : run
+    if (!(body._tag === "Segment" && awaitsSignal(body.nodes))) return run
+    // Items that wait for signals are journaled by path when the forEach starts: all of them.
+    return Effect.andThen(journalItems(path, state, items.map((_, index) => keyAt(index))), run)
   })
+
+/**
+ * The item paths a key function gives, all of them before any item runs: two items under one
+ * key would share one journal slot (the second would replay the first's output on resume), so a
+ * key function that collides is a bug in the definition, reported before anything is journaled.
+ * Without a key function there is nothing to check and nothing to hold.
+ */
+const keysOf = (
+  node: ForEachNode,
+  items: ReadonlyArray<unknown>,
+  path: string,
+  state: RunState
+): ReadonlyArray<string> | Effect.Effect<never> => {
+  const keyOf = node.key
+  if (keyOf === undefined) return []
+  const keys = items.map((item, index) => itemPath(path, keyOf(item, index)))
+  if (new Set(keys).size === keys.length) return keys
+  const duplicate = keys.find((key, i) => keys.indexOf(key) !== i)
+  return Effect.die(
+    new Error(`plait: forEach ${path} in run ${state.runId} has two items with the key ${duplicate}; keys must be unique`)
+  )
+}
 
 // --- branch --------------------------------------------------------------------------------
 

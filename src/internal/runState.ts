@@ -8,7 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { entryKey, type Journal, type JournalEntry, JournalError, type Lease, type LoadedRun } from "../Journal.ts"
+import { type Journal, type JournalEntry, JournalError, type Lease, type LoadedRun } from "../Journal.ts"
 import { jsonCodec } from "./codec.ts"
 import type { Definition } from "./definition.ts"
 import type { Ctx, StepNode } from "./node.ts"
@@ -175,7 +175,9 @@ export const makeRunState = (options: {
   readonly children?: ChildRuns | undefined
   readonly reached?: Map<string, Reached> | undefined
 }): Exit.Exit<RunState, JournalError> => {
-  const byKey = new Map<string, JournalEntry>()
+  // Decisions and outputs (the entries at seq 0) are looked up by kind then path: no key string
+  // is built per lookup, nor per loaded entry (a resume of 10,000 steps did both 10,000 times).
+  const byKind = new Map<JournalEntry["kind"], Map<string, JournalEntry>>()
   const attemptsByPath = new Map<string, Array<JournalEntry>>()
   let nextCompensable = 0
   for (const entry of options.entries) {
@@ -198,7 +200,11 @@ export const makeRunState = (options: {
       if (order === undefined) return corruptEntry(options.runId, entry, `a completion order ${JSON.stringify(entry.value)}`)
       nextCompensable = Math.max(nextCompensable, order + 1)
     }
-    byKey.set(entryKey(entry), entry)
+    if (entry.seq === 0) {
+      const paths = byKind.get(entry.kind)
+      if (paths === undefined) byKind.set(entry.kind, new Map([[entry.path, entry]]))
+      else paths.set(entry.path, entry)
+    }
   }
   return Exit.succeed({
     runId: options.runId,
@@ -209,7 +215,7 @@ export const makeRunState = (options: {
     compensation: { next: nextCompensable },
     reached: options.reached,
     observer: options.observer,
-    stored: (kind, path) => byKey.get(entryKey({ kind, path, seq: 0 })),
+    stored: (kind, path) => byKind.get(kind)?.get(path),
     attempts: (path) => historyOf(options.runId, path, attemptsByPath.get(path)),
     suspendSleeps: options.suspendSleeps ?? false,
     readOnly: options.readOnly ?? false,
@@ -226,12 +232,14 @@ export const completionOrderOf = (entry: JournalEntry): number | undefined => {
 const corruptEntry = (runId: string, entry: JournalEntry, detail: string) =>
   Exit.fail(new JournalError({ reason: "Corrupt", runId, path: entry.path, detail }))
 
+const noHistory: Exit.Exit<AttemptHistory, JournalError> = Exit.succeed({ failures: 0, nextSeq: 1, exhaustedWith: undefined })
+
 const historyOf = (
   runId: string,
   path: string,
   entries: ReadonlyArray<JournalEntry> | undefined
 ): Exit.Exit<AttemptHistory, JournalError> => {
-  if (entries === undefined) return Exit.succeed({ failures: 0, nextSeq: 1, exhaustedWith: undefined })
+  if (entries === undefined) return noHistory
   const sorted = [...entries].sort((a, b) => a.seq - b.seq)
   let failures = 0
   let last: typeof AttemptRecord.Type | undefined

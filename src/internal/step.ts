@@ -5,9 +5,11 @@
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Tracer from "effect/Tracer"
 import { type JournalEntry, JournalError } from "../Journal.ts"
 import { InvalidOutput, StepTimeout } from "../WorkflowError.ts"
 import { type JsonCodec, jsonCodec } from "./codec.ts"
@@ -35,7 +37,7 @@ export const decodeStored = (
 ): Exit.Exit<unknown, JournalError> => {
   const decoded = codec.decode(text)
   return Exit.isSuccess(decoded)
-    ? Exit.succeed(decoded.value)
+    ? decoded as Exit.Exit<unknown, never>
     : Exit.fail(
       new JournalError({ reason: "Corrupt", runId: state.runId, path, detail: Cause.squash(decoded.cause) as string })
     )
@@ -87,7 +89,7 @@ export const runStep = (
     )
   }
   const encode = codec.encode
-  return execute(node, path, state, (value, startedAt, finishedAt) => {
+  return inStepSpan(state, path, (span) => execute(node, path, state, span, (value, startedAt, finishedAt) => {
     const encoded = encode(value)
     if (Exit.isFailure(encoded)) return encoded as Exit.Exit<never, string>
     const output: JournalEntry = { path, kind: "step", seq: 0, value: encoded.value, startedAt, finishedAt }
@@ -98,7 +100,7 @@ export const runStep = (
         ? [output]
         : [output, { path, kind: "compensable", seq: 0, value: String(state.compensation.next++), finishedAt }]
     )
-  }, Effect.suspend(() => node.run(ctx))).pipe(Effect.withSpan("plait.step", spanOptions(state, path, false), noStackTrace))
+  }, Effect.suspend(() => node.run(ctx))))
 }
 
 /** Where a step's compensation is journaled: below the step, where no other node can be. */
@@ -111,14 +113,29 @@ export const compensationPath = (stepPath: string): string => childPath(stepPath
 export const runCompensation = (path: string, reached: Reached, state: RunState) => {
   const at = compensationPath(path)
   if (state.stored("compensated", at) !== undefined) return replayed(state, at, Effect.void)
-  return execute(
-    compensationNodeOf(reached.node),
-    at,
-    state,
-    (_, startedAt, finishedAt) => Exit.succeed([{ path: at, kind: "compensated", seq: 0, value: "null", startedAt, finishedAt }]),
-    Effect.suspend(() => reached.node.compensate!(reached.output, reached.ctx))
-  ).pipe(Effect.withSpan("plait.step", spanOptions(state, at, false), noStackTrace))
+  return inStepSpan(state, at, (span) =>
+    execute(
+      compensationNodeOf(reached.node),
+      at,
+      state,
+      span,
+      (_, startedAt, finishedAt) => Exit.succeed([{ path: at, kind: "compensated", seq: 0, value: "null", startedAt, finishedAt }]),
+      Effect.suspend(() => reached.node.compensate!(reached.output, reached.ctx))
+    ))
 }
+
+/**
+ * Runs an executed unit of work in its `plait.step` span, the parent of its attempts' spans and
+ * of its journal write. `useSpan` with the parent set directly, rather than `withSpan`, which
+ * also pushes a stack frame: a second context switch per span (a step has two), for a frame that
+ * would name this file, not the user's step.
+ */
+const inStepSpan = (
+  state: RunState,
+  path: string,
+  f: (span: Tracer.Span) => Effect.Effect<unknown, unknown, unknown>
+): Effect.Effect<unknown, unknown, unknown> =>
+  Effect.useSpan("plait.step", spanOptions(state, path, false), (span) => Effect.provideService(f(span), Tracer.ParentSpan, span))
 
 /** The compensation as a unit of work: its retry policy, no timeout, no limit, no typed error. */
 const compensationNodeOf = memoizeByIdentity((node: StepNode): StepNode => ({
@@ -131,10 +148,23 @@ const compensationNodeOf = memoizeByIdentity((node: StepNode): StepNode => ({
   compensate: undefined
 }))
 
-const replayed = <A, E>(state: RunState, path: string, outcome: Effect.Effect<A, E>) =>
-  Effect.flatMap(notify(state, { _tag: "Replayed", runId: state.runId, path }), () => outcome).pipe(
-    Effect.withSpan("plait.step", spanOptions(state, path, true), noStackTrace)
-  )
+/**
+ * Nothing runs inside a replayed step, so its span is parent to nothing and starts and ends in
+ * the same instant: made and ended in place, without the parent-span context switch and exit
+ * hook `withSpan` pays for, which were most of a replayed step's cost.
+ */
+const replayed = <A, E>(state: RunState, path: string, outcome: Effect.Effect<A, E>): Effect.Effect<A, E> => {
+  const traced = Effect.flatMap(Effect.makeSpan("plait.step", spanOptions(state, path, true)), (span) => {
+    if (Exit.isExit(outcome)) {
+      span.end(span.status.startTime, outcome)
+      return outcome
+    }
+    return Effect.onExit(outcome, (exit) => Effect.sync(() => span.end(span.status.startTime, exit)))
+  })
+  return state.observer === undefined
+    ? traced
+    : Effect.andThen(notify(state, { _tag: "Replayed", runId: state.runId, path }), traced)
+}
 
 /**
  * A failure is journaled through the step's `error` schema when it has one and the failure is
@@ -204,10 +234,6 @@ const attemptSpanOptions = (state: RunState, path: string, attempt: number) => (
   attributes: { "plait.run_id": state.runId, "plait.path": path, "plait.attempt": attempt }
 })
 
-// A captured stack would always point here, not at the user's step, and capturing it (an `Error`
-// per span) was the largest single cost of a replayed step.
-const noStackTrace = { captureStackTrace: false } as const
-
 /**
  * What a unit of work journals once it succeeded, or why its output cannot be journaled. Called
  * right before the write, so what it allocates (a place in the completion order) is in write order.
@@ -218,74 +244,127 @@ type Completion = (
   finishedAt: number
 ) => Exit.Exit<ReadonlyArray<JournalEntry>, string>
 
-const execute = Effect.fnUntraced(function*(
+/**
+ * Attempts a unit of work until it succeeds or its retry budget (counted across runs, from the
+ * journal) is spent. Written as a chain rather than a generator: an unlimited step with no
+ * observer and no failure is its attempt's span, the work, the completion and the write, and
+ * nothing else; this is every step's hot path.
+ */
+const execute = (
   node: StepNode,
   path: string,
   state: RunState,
+  stepSpan: Tracer.Span,
   complete: Completion,
   work: Effect.Effect<unknown, unknown, unknown>
-) {
-  const history = yield* state.attempts(path)
-  const budget = node.retry?.times ?? 0
-  let failures = history.failures
-  let seq = history.nextSeq
+): Effect.Effect<unknown, unknown, unknown> => {
+  const history = state.attempts(path)
+  if (Exit.isFailure(history)) return history
   const bounded = node.timeout === undefined ? work : withTimeout(work, node.timeout, state, path)
-  const key = lazyKey(state.runId, path)
-  while (true) {
-    const attempt = failures + 1
-    const once = () => attemptOnce(state, path, attempt, bounded, key)
-    // A limited step holds its slot for one attempt: waiting for a slot is not an attempt. An
-    // unlimited one runs its attempt inline: this is every step's hot path.
-    const [exit, startedAt] = node.limit === undefined
-      ? yield* once()
-      : yield* withSlot(node.limit, path, state, Effect.gen(once))
-    if (Exit.isSuccess(exit)) {
-      const finishedAt = yield* Clock.currentTimeMillis
-      const entries = complete(exit.value, startedAt, finishedAt)
-      if (Exit.isFailure(entries)) {
-        const invalid = new InvalidOutput({ runId: state.runId, path, issue: Cause.squash(entries.cause) as string })
-        // Journaled as the attempt that exhausts the budget: a settled block that recorded this
-        // branch as failed then replays the failure instead of running the step again.
-        yield* state.writer.write(failedAttempt(node, path, seq, attempt, true, invalid, { startedAt, finishedAt }))
-        return yield* invalid
-      }
-      yield* state.writer.writeAll(entries.value)
-      yield* notify(state, { _tag: "Completed", runId: state.runId, path, attempt })
-      return exit.value
-    }
-    // Interruptions and defects are not attempts the step can retry; they end the step as they are.
-    const failure = Cause.findErrorOption(exit.cause)
-    if (failure._tag === "None") return yield* exit
-    failures += 1
-    const exhausted = failures > budget
-    const finishedAt = yield* Clock.currentTimeMillis
-    yield* state.writer.write(failedAttempt(node, path, seq++, attempt, exhausted, failure.value, { startedAt, finishedAt }))
-    yield* notify(state, { _tag: "Failed", runId: state.runId, path, attempt, willRetry: !exhausted })
-    if (exhausted) return yield* exit
-    yield* Effect.sleep(retryDelay(node.retry!, failures))
+  const unit: Unit = { node, path, state, stepSpan, complete, work: bounded, key: lazyKey(state.runId, path) }
+  return attempt(unit, history.value.failures + 1, history.value.nextSeq)
+}
+
+/** What every attempt of one unit of work shares. */
+interface Unit {
+  readonly node: StepNode
+  readonly path: string
+  readonly state: RunState
+  readonly stepSpan: Tracer.Span
+  readonly complete: Completion
+  readonly work: Effect.Effect<unknown, unknown, unknown>
+  readonly key: () => string
+}
+
+/**
+ * Attempt number `number`; `seq` numbers its journaled failure, if it fails. A limited step
+ * holds its slot for one attempt: waiting for a slot is not an attempt.
+ */
+const attempt = (unit: Unit, number: number, seq: number): Effect.Effect<unknown, unknown, unknown> => {
+  const settle = (exit: Exit.Exit<unknown, unknown>, startedAt: number, finishedAt: number) =>
+    Exit.isSuccess(exit)
+      ? succeeded(unit, number, seq, exit.value, { startedAt, finishedAt })
+      : failed(unit, number, seq, exit.cause, { startedAt, finishedAt })
+  const limit = unit.node.limit
+  if (limit === undefined) {
+    // One clock read starts the attempt; the one that ends it is made in place when it ends.
+    return Clock.clockWith((clock) =>
+      Effect.flatMap(timedAttempt(unit, number, clock), ([exit, startedAt]) => settle(exit, startedAt, clock.currentTimeMillisUnsafe()))
+    )
   }
-})
+  return Clock.clockWith((clock) =>
+    Effect.flatMap(withSlot(limit, unit.path, unit.state, timedAttempt(unit, number, clock)), ([exit, startedAt]) =>
+      settle(exit, startedAt, clock.currentTimeMillisUnsafe()))
+  )
+}
 
 /** One attempt of a unit of work: its exit, and when it started. */
-function* attemptOnce(
-  state: RunState,
-  path: string,
-  attempt: number,
-  work: Effect.Effect<unknown, unknown, unknown>,
-  key: () => string
-) {
+const timedAttempt = (unit: Unit, number: number, clock: Clock.Clock) => {
+  const { path, state } = unit
   // The step's span carries the attempt it is at; each attempt also has a span of its own.
-  yield* Effect.annotateCurrentSpan("plait.attempt", attempt)
-  yield* notify(state, { _tag: "Started", runId: state.runId, path, attempt })
-  const startedAt = yield* Clock.currentTimeMillis
-  const exit = yield* Effect.exit(
-    work.pipe(
-      Effect.provideService(StepInfo, stepInfo(state.runId, path, attempt, key)),
-      Effect.withSpan("plait.attempt", attemptSpanOptions(state, path, attempt), noStackTrace)
-    )
-  )
-  return [exit, startedAt] as const
+  unit.stepSpan.attribute("plait.attempt", number)
+  const run = Effect.suspend(() => {
+    const startedAt = clock.currentTimeMillisUnsafe()
+    return Effect.map(Effect.exit(inAttemptSpan(unit, number)), (exit) => [exit, startedAt] as const)
+  })
+  return state.observer === undefined
+    ? run
+    : Effect.andThen(notify(state, { _tag: "Started", runId: state.runId, path, attempt: number }), run)
 }
+
+/**
+ * The work in its attempt's span, as the parent of whatever it traces, with the attempt's
+ * `StepInfo`: both in one change of the fiber's context.
+ */
+const inAttemptSpan = (unit: Unit, number: number) =>
+  Effect.useSpan("plait.attempt", attemptSpanOptions(unit.state, unit.path, number), (span) =>
+    Effect.updateContext(unit.work, (context: Context.Context<unknown>) =>
+      Context.add(Context.add(context, StepInfo, stepInfo(unit.state.runId, unit.path, number, unit.key)), Tracer.ParentSpan, span)))
+
+interface AttemptTimes {
+  readonly startedAt: number
+  readonly finishedAt: number
+}
+
+/** Journals a successful attempt's completion; only then is the unit complete. */
+const succeeded = (unit: Unit, number: number, seq: number, value: unknown, times: AttemptTimes) => {
+  const { node, path, state } = unit
+  const entries = unit.complete(value, times.startedAt, times.finishedAt)
+  if (Exit.isFailure(entries)) {
+    const invalid = new InvalidOutput({ runId: state.runId, path, issue: Cause.squash(entries.cause) as string })
+    // Journaled as the attempt that exhausts the budget: a settled block that recorded this
+    // branch as failed then replays the failure instead of running the step again.
+    return Effect.andThen(state.writer.write(failedAttempt(node, path, seq, number, true, invalid, times)), Effect.fail(invalid))
+  }
+  const written = Effect.as(state.writer.writeAll(entries.value), value)
+  return state.observer === undefined
+    ? written
+    : Effect.tap(written, () => notify(state, { _tag: "Completed", runId: state.runId, path, attempt: number }))
+}
+
+/**
+ * Journals a failed attempt, then retries after the policy's delay, or fails with the attempt's
+ * own cause once the budget is spent. Interruptions and defects are not attempts the step can
+ * retry; they end the step as they are.
+ */
+const failed = Effect.fnUntraced(function*(
+  unit: Unit,
+  number: number,
+  seq: number,
+  cause: Cause.Cause<unknown>,
+  times: AttemptTimes
+) {
+  const { node, path, state } = unit
+  const failure = Cause.findErrorOption(cause)
+  if (failure._tag === "None") return yield* Effect.failCause(cause)
+  // Attempt `number` is one more than the failures before it: it is also the failures now.
+  const exhausted = number > (node.retry?.times ?? 0)
+  yield* state.writer.write(failedAttempt(node, path, seq, number, exhausted, failure.value, times))
+  yield* notify(state, { _tag: "Failed", runId: state.runId, path, attempt: number, willRetry: !exhausted })
+  if (exhausted) return yield* Effect.failCause(cause)
+  yield* Effect.sleep(retryDelay(node.retry!, number))
+  return yield* attempt(unit, number + 1, seq + 1)
+})
 
 /**
  * The key is hashed on first use only: most steps never read it, and a hash per step would cost
