@@ -1296,7 +1296,10 @@ export const step = nestable<3>()(<
   options:
     & StepSettings<NoInfer<E>>
     & { readonly success: Success }
-    & Partial<Compensation<NoInfer<Success["Type"]>, CallbackContext<I0, C0, Ctx>, EC, RC>>,
+    & {
+      readonly compensate?: (output: NoInfer<Success["Type"]>, ctx: CallbackContext<I0, C0, Ctx>) => Effect.Effect<unknown, EC, RC>
+      readonly compensateRetry?: Retry | undefined
+    },
   f: (ctx: CallbackContext<I0, C0, Ctx>) => Effect.Effect<NoInfer<Success["Type"]>, E, R>
 ): SegmentFor<
   I0,
