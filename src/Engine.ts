@@ -12,6 +12,8 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import type { Definition } from "./internal/definition.ts"
+import type { WaitPaths } from "./internal/SignalPaths.ts"
+import type { Simplify } from "./internal/types.ts"
 import { fingerprintOf, prepareInput, replayFinished } from "./internal/run.ts"
 import { nextTick, parseCron } from "./internal/schedule.ts"
 import { deliverSignal, isSignalPath } from "./internal/signal.ts"
@@ -199,10 +201,10 @@ export class Engine extends Context.Service<Engine, {
    * Waits until the run is completed (its final context, rebuilt from the journal), failed,
    * cancelled, or waiting for a signal (`Suspended`).
    */
-  readonly await: <I, Ctx, E, R>(
-    workflow: Workflow<I, Ctx, E, R>,
+  readonly await: <I, Ctx, E, R, S>(
+    workflow: Workflow<I, Ctx, E, R, S>,
     runId: string
-  ) => Effect.Effect<Outcome<Ctx>, RunFailed | RunCancelled | RunNotFound | RunConflict | JournalError>
+  ) => Effect.Effect<Outcome<Simplify<Ctx>, WaitPaths<S>>, RunFailed | RunCancelled | RunNotFound | RunConflict | JournalError>
   /**
    * Delivers a signal: validated by its schema, stored, and in the same transaction the run is
    * woken if it waits. A value sent before the run reaches its `signal` is kept until it does;

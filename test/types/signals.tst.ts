@@ -1,5 +1,5 @@
 import { Effect, Schema } from "effect"
-import { type Engine, Workflow } from "plait"
+import { type Engine, Workflow, type WorkflowError } from "plait"
 import { describe, expect, test } from "tstyche"
 
 const Approval = Schema.Struct({ approved: Schema.Boolean, by: Schema.String })
@@ -162,5 +162,32 @@ describe("Engine.signal", () => {
     engine.signal(Review, "r", "budget", 900)
     // @ts-expect-error Argument of type 'string' is not assignable to parameter of type 'number' -- the schema decides the payload
     engine.signal(Review, "r", "review/finance/budget", "900")
+  })
+})
+
+describe("Engine calls", () => {
+  const engine = {} as Engine.Engine["Service"]
+  const Expense = Workflow.make("expense", { input: Schema.Number }).pipe(
+    Workflow.signal("approval", { schema: Schema.Boolean }),
+    Workflow.step("booked", { success: Schema.Boolean }, (ctx) => Effect.succeed(ctx.approval))
+  )
+
+  test("await gives the flat final context and the paths the run can wait on", () => {
+    expect(engine.await(Expense, "r")).type.toBe<
+      Effect.Effect<
+        Workflow.Outcome<{ readonly input: number; readonly approval: boolean; readonly booked: boolean }, "approval">,
+        | WorkflowError.RunFailed
+        | WorkflowError.RunCancelled
+        | WorkflowError.RunNotFound
+        | WorkflowError.RunConflict
+        | WorkflowError.JournalError
+      >
+    >()
+  })
+
+  test("start takes the encoded input; a wrong one does not compile", () => {
+    expect(engine.start).type.toBeCallableWith(Expense, { input: 120, runId: "expense-7" })
+    // @ts-expect-error Type 'string' is not assignable to type 'number'
+    engine.start(Expense, { input: "120" })
   })
 })
