@@ -10,7 +10,8 @@
  * - at most max(128, 8 × concurrency) items are started and not yet ended, however long the
  *   journal stalls;
  * - a failure under `failFast` while completions are still being written resumes exactly;
- * - a lost lease still ends the run at once.
+ * - a lost lease still ends the run at once;
+ * - `lastWins` journals the branches in the order their batches committed.
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
@@ -71,6 +72,8 @@ const slowJournal = (
 ) => {
   const roundTrips = SqlJournal.makeRoundTrips()
   const batches: Array<number> = []
+  /** The step outputs of each append, by path. */
+  const batchPaths: Array<ReadonlyArray<string>> = []
   let appends = 0
   let built: Journal.Journal["Service"] | undefined
   const layer = Layer.effectContext(Effect.gen(function*() {
@@ -85,7 +88,9 @@ const slowJournal = (
           return yield* new Journal.LeaseLost({ runId: lease.runId, owner: lease.owner, token: lease.token })
         }
         yield* journal.append(lease, entries)
-        batches.push(entries.filter((entry) => entry.kind === "step").length)
+        const outputs = entries.filter((entry) => entry.kind === "step").map((entry) => entry.path)
+        batches.push(outputs.length)
+        batchPaths.push(outputs)
       })
     return Context.make(Journal.Journal, { ...journal, append }).pipe(Context.add(RunStore.RunStore, runStore))
   })).pipe(Layer.provide(store.layer(roundTrips)))
@@ -95,7 +100,7 @@ const slowJournal = (
       new Set(
         loaded._tag === "Some" ? loaded.value.entries.filter((entry) => entry.kind === "step").map((entry) => entry.path) : []
       ))
-  return { layer, batches, roundTrips, outputs }
+  return { layer, batches, batchPaths, roundTrips, outputs }
 }
 
 const Numbers = Schema.Array(Schema.Number)
@@ -332,6 +337,37 @@ for (const store of stores) {
           assert.strictEqual(journal.batches.length, 2)
           assert.strictEqual(watch.completedPaths.length, written)
           assert.deepStrictEqual(watch.early, [])
+        }).pipe(Effect.provide(journal.layer))
+      }))
+
+    it.live("lastWins: branches whose completions commit in an earlier batch come first in the journaled order", () =>
+      Effect.gen(function*() {
+        const keys = range(12).map((i) => `k${i}`)
+        const branches = Object.fromEntries(keys.map((key, i) => [
+          key,
+          Workflow.step("winner", { success: Schema.String }, () => Effect.as(Effect.sleep(`${(i * 7) % 5} millis`), key))
+        ]))
+        const Flow = Workflow.make("pipelined_last_wins", { input: Schema.Number }).pipe(
+          (Workflow.parallel as any)("p", branches, { merge: "lastWins", concurrency: 2 })
+        ) as Workflow.Workflow<any, any, any, any>
+        const journal = slowJournal(store, { latency: "20 millis" })
+        yield* Effect.gen(function*() {
+          const orders: Array<ReadonlyArray<string>> = []
+          const observe = (event: Workflow.StepEvent) =>
+            Effect.sync(() => void (event._tag === "LastWinsOrder" && orders.push(event.order)))
+          const first: any = completed(yield* Effect.exit(Workflow.run(Flow, { input: 0, runId: "lw", observe })))
+          const order = orders[0]!
+          assert.deepStrictEqual([...order].sort(), [...keys].sort())
+          assert.strictEqual(first.winner, order[order.length - 1])
+          // Several completions share a batch, and the order follows the batches.
+          const batchOf = (key: string) => journal.batchPaths.findIndex((paths) => paths.includes(`p/${key}/winner`))
+          assert.isAbove(Math.max(...journal.batches), 2, `batches: ${journal.batches.join(" ")}`)
+          for (let i = 1; i < order.length; i++) {
+            assert.isAtMost(batchOf(order[i - 1]!), batchOf(order[i]!), `order ${order.join(" ")}`)
+          }
+          // A second run replays the journaled order, and so the winner.
+          const again: any = completed(yield* Effect.exit(Workflow.run(Flow, { input: 0, runId: "lw" })))
+          assert.deepStrictEqual(again, first)
         }).pipe(Effect.provide(journal.layer))
       }))
   })
