@@ -46,6 +46,7 @@ import { sqlite } from "./internal/sql/sqlite.ts"
 import { decodeCursor, pageLimit } from "./internal/listing.ts"
 import { cursorOf } from "./internal/listing.ts"
 import * as JournalOptions from "./internal/journalOptions.ts"
+import { makeDeadline } from "./internal/deadline.ts"
 import { withLimits } from "./internal/limits.ts"
 import { isEntryKind } from "./internal/rows.ts"
 import { isRunStatus, runStatuses } from "./internal/runRow.ts"
@@ -313,6 +314,7 @@ export const make: (
   const exec = makeExec(sql, dialect, options?.roundTrips)
   const listens = dialect.notifiesAcrossProcesses && options?.listen !== false
   const hub = yield* makeHub(sql, listens, t)
+  const deadline = yield* makeDeadline(checked.operationTimeout)
 
   const failWith = (runId: string, operation: string) => (error: SqlError) => unavailable(runId, operation)(error)
   const run = (runId: string, json: unknown) => decodeRun(runId, json)
@@ -548,7 +550,7 @@ export const make: (
         ))
       : Effect.fail(unavailable(runId, operation)(error))
 
-  return withLimits({ journal, store }, checked)
+  return withLimits({ journal, store }, { maxPayloadBytes: checked.maxPayloadBytes, deadline })
 })
 
 /**

@@ -7,11 +7,13 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { type Journal, type JournalEntry, JournalError } from "../Journal.ts"
 import type { RunStore } from "../RunStore.ts"
+import type { Deadline } from "./deadline.ts"
 import { payloadIssue } from "./rows.ts"
 
 export interface Limits {
   readonly maxPayloadBytes: number
-  readonly operationTimeout: Duration.Duration | undefined
+  /** The operation timeout's watchdog (`makeDeadline`), when operations have a timeout. */
+  readonly deadline: Deadline | undefined
 }
 
 interface Backend {
@@ -24,34 +26,29 @@ type Values = ReadonlyArray<readonly [path: string | undefined, value: string]>
 const entryValues = (entries: ReadonlyArray<JournalEntry>): Values => entries.map((entry) => [entry.path, entry.value])
 
 export const withLimits = ({ journal, store }: Backend, limits: Limits): Backend => {
+  const { deadline, maxPayloadBytes } = limits
   // Refused before the store sees it: the store would take it, but a run holding it might not
   // load again.
   const sized = <A, E>(runId: string, values: Values, effect: Effect.Effect<A, E>): Effect.Effect<A, E | JournalError> =>
     Effect.suspend((): Effect.Effect<A, E | JournalError> => {
       for (const [path, value] of values) {
-        const issue = payloadIssue(value, limits.maxPayloadBytes)
+        const issue = payloadIssue(value, maxPayloadBytes)
         if (issue !== undefined) return Effect.fail(new JournalError({ reason: "TooLarge", runId, path, detail: issue }))
       }
       return effect
     })
 
-  const timeout = limits.operationTimeout
   const bounded = <A, E>(runId: string, operation: string, effect: Effect.Effect<A, E>): Effect.Effect<A, E | JournalError> =>
-    timeout === undefined ? effect : Effect.timeoutOrElse(effect, {
-      duration: timeout,
-      orElse: () =>
-        Effect.fail(
-          new JournalError({
-            reason: "Unavailable",
-            runId,
-            detail: `${operation} did not finish within ${Duration.format(timeout)} (waiting for a free connection or for the store)`
-          })
-        )
-    })
+    deadline === undefined ? effect : deadline.bound(effect, () =>
+      new JournalError({
+        reason: "Unavailable",
+        runId,
+        detail: `${operation} did not finish within ${Duration.format(deadline.timeout)} (waiting for a free connection or for the store)`
+      }))
 
   return {
     journal: {
-      maxPayloadBytes: limits.maxPayloadBytes,
+      maxPayloadBytes,
       acquire: (run, options) => bounded(run.runId, "acquire", sized(run.runId, [[undefined, run.input]], journal.acquire(run, options))),
       load: (runId) => bounded(runId, "load", journal.load(runId)),
       append: (lease, entries) =>
