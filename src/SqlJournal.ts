@@ -371,10 +371,10 @@ export const make: (
     append: (lease, entries) =>
       entries.length === 0
         ? Effect.void
-        : Effect.flatMap(
-          Effect.catch(dialect.append(exec, t, lease, entries), (error) => explain(lease.runId, "append", error)),
-          (held) => (held ? Effect.void : Effect.fail(leaseLost(lease)))
-        ),
+        : Effect.matchEffect(dialect.append(exec, t, lease, entries), {
+          onFailure: (error) => explain(lease.runId, "append", error),
+          onSuccess: (held) => (held ? Effect.void : Effect.fail(leaseLost(lease)))
+        }),
     heartbeat: (owner, leases, leaseMs) =>
       leases.length === 0
         ? Effect.succeed([])
@@ -590,10 +590,11 @@ const dialectOf = (sql: SqlClient.SqlClient): Effect.Effect<Dialect> =>
 const beginFor = (dialect: Dialect) => (dialect.name === "pg" ? "BEGIN" : "BEGIN IMMEDIATE")
 
 const makeExec = (sql: SqlClient.SqlClient, dialect: Dialect, counter: RoundTrips | undefined): Exec => ({
-  query: (operation, text, params) => {
-    const values = sql.unsafe(text, params).values
-    return counter === undefined ? values : Effect.andThen(Effect.sync(() => counter.record(operation, 1)), values)
-  },
+  query: (operation, text, params) =>
+    counter === undefined ? sql.unsafe(text, params).values : Effect.suspend(() => {
+      counter.record(operation, 1)
+      return sql.unsafe(text, params).values
+    }),
   transaction: (operation, effect) => {
     const transaction = sql.withTransaction(effect).pipe(
       Effect.provideService(SqlClient.BeginTransaction, beginFor(dialect))
