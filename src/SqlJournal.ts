@@ -12,8 +12,8 @@
  * that creates the run leased or takes its lease; `load` returns the run row and all its entries;
  * `append` writes one entry (scalar parameters) or a batch of any size (`unnest` of arrays) only
  * while the lease token is current; `heartbeat` renews every lease of an executor; `release`
- * records where the run stands. On SQLite, where statements do not cross a network, a few operations take two or three
- * statements in one transaction.
+ * records where the run stands. On SQLite, where statements do not cross a network, a few
+ * operations take two or three statements in one transaction.
  *
  * Storage failures become `JournalError` with reason `Unavailable`, naming the run; the
  * `SqlError` is kept as the cause. So does an operation that does not finish within
