@@ -443,7 +443,7 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
     )
   }
 
-  return withLimits({ journal, store }, { maxPayloadBytes: defaultMaxPayloadBytes, operationTimeout: undefined })
+  return withLimits({ journal, store }, { maxPayloadBytes: defaultMaxPayloadBytes, deadline: undefined })
 }
 
 /** A journal operation on a run the store does not have. */

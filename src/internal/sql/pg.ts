@@ -11,6 +11,7 @@
 import * as Effect from "effect/Effect"
 import type { SqlError } from "effect/sql/SqlError"
 import type { AcquireResult, ClaimedRow, Dialect, Exec, Rows, RunJson, Tables } from "./dialect.ts"
+import { memoizeByIdentity } from "../memo.ts"
 import { acquirable, runJsonArguments, scheduleJsonArguments, splitLoad, wokenRows } from "./dialect.ts"
 
 const now = "(extract(epoch from now()) * 1000)::bigint"
@@ -157,10 +158,34 @@ SELECT 1, path, kind, value, seq, started_at, finished_at, NULL FROM ${t.entries
   )
 
 /**
+ * The append's statements, built once per set of tables: the entries are written only while the
+ * lease token is current, checked under a `FOR SHARE` lock of the run row in the same statement.
+ */
+const appendStatements = memoizeByIdentity((t: Tables) => {
+  const fenced = (rows: string) =>
+    `WITH lease AS (SELECT 1 FROM ${t.runs} WHERE run_id = $1 AND lease_token = $2 FOR SHARE),
+written AS (
+  INSERT INTO ${t.entries} (run_id, path, kind, seq, value, started_at, finished_at)
+  ${rows}
+  ON CONFLICT DO NOTHING
+)
+SELECT count(*)::integer FROM lease`
+  return {
+    one: fenced(`SELECT $1, $3::text, $4::text, $5::integer, $6::text, $7::bigint, $8::bigint WHERE EXISTS (SELECT 1 FROM lease)`),
+    many: fenced(`SELECT $1, e.path, e.kind, e.seq, e.value, NULLIF(e.started_at, '')::bigint, NULLIF(e.finished_at, '')::bigint
+  FROM unnest($3::text[], $4::text[], $5::integer[], $6::text[], $7::text[], $8::text[])
+    AS e (path, kind, seq, value, started_at, finished_at)
+  WHERE EXISTS (SELECT 1 FROM lease)`)
+  }
+})
+
+const leaseHeld = (rows: ReadonlyArray<ReadonlyArray<unknown>>) => Number(rows[0]?.[0]) > 0
+
+/**
  * Splits the rows of a claim (`0`, the run id, six empty columns, the run's JSON and
  * whether its entries follow; `1`, the run id, then an entry's columns) into the claimed runs.
  */
-export const splitClaim = (rows: Rows): ReadonlyArray<ClaimedRow> => {
+const splitClaim = (rows: Rows): ReadonlyArray<ClaimedRow> => {
   const claimed = new Map<unknown, { run: RunJson; entries: Array<ReadonlyArray<unknown>> | undefined }>()
   for (const row of rows) {
     if (Number(row[0]) === 0) claimed.set(row[1], { run: row[8], entries: row[9] === true ? [] : undefined })
@@ -208,6 +233,24 @@ RETURNING ${runJson("r.")}, (r.xmax = 0)`,
 
   append: (exec, t, lease, entries) => {
     const n = entries.length
+    // One entry, a step's output in a sequential run, the common case: scalar parameters, which
+    // encode without the array machinery and plan without `unnest`.
+    if (n === 1) {
+      const entry = entries[0]!
+      return Effect.map(
+        exec.query("append", appendStatements(t).one, [
+          lease.runId,
+          lease.token,
+          entry.path,
+          entry.kind,
+          entry.seq,
+          entry.value,
+          entry.startedAt ?? null,
+          entry.finishedAt ?? null
+        ]),
+        leaseHeld
+      )
+    }
     const paths = new Array<string>(n)
     const kinds = new Array<string>(n)
     const seqs = new Array<number>(n)
@@ -226,21 +269,8 @@ RETURNING ${runJson("r.")}, (r.xmax = 0)`,
       finished[i] = entry.finishedAt === undefined ? "" : String(entry.finishedAt)
     }
     return Effect.map(
-      exec.query(
-        "append",
-        `WITH lease AS (SELECT 1 FROM ${t.runs} WHERE run_id = $1 AND lease_token = $2 FOR SHARE),
-written AS (
-  INSERT INTO ${t.entries} (run_id, path, kind, seq, value, started_at, finished_at)
-  SELECT $1, e.path, e.kind, e.seq, e.value, NULLIF(e.started_at, '')::bigint, NULLIF(e.finished_at, '')::bigint
-  FROM unnest($3::text[], $4::text[], $5::integer[], $6::text[], $7::text[], $8::text[])
-    AS e (path, kind, seq, value, started_at, finished_at)
-  WHERE EXISTS (SELECT 1 FROM lease)
-  ON CONFLICT DO NOTHING
-)
-SELECT count(*)::integer FROM lease`,
-        [lease.runId, lease.token, paths, kinds, seqs, values, started, finished]
-      ),
-      (rows) => Number(rows[0]?.[0]) > 0
+      exec.query("append", appendStatements(t).many, [lease.runId, lease.token, paths, kinds, seqs, values, started, finished]),
+      leaseHeld
     )
   },
 
