@@ -51,7 +51,7 @@ import { withLimits } from "./internal/limits.ts"
 import { isEntryKind } from "./internal/rows.ts"
 import { isRunStatus, runStatuses } from "./internal/runRow.ts"
 import * as Journal from "./Journal.ts"
-import { type MissedTicks, type Notification, RunStore, type ScheduleInfo, type StatusCounts } from "./RunStore.ts"
+import { type Claimed, type MissedTicks, type Notification, RunStore, type ScheduleInfo, type StatusCounts } from "./RunStore.ts"
 
 /**
  * How a SQL journal is set up.
@@ -441,11 +441,16 @@ export const make: (
       Effect.flatMap(
         Effect.mapError(dialect.claim(exec, t, request), failWith(request.owner, "claim")),
         (rows) =>
-          Effect.forEach(rows, (json) =>
-            Effect.map(run(request.owner, json), (info) => ({
-              run: info,
-              lease: { runId: info.runId, owner: request.owner, token: info.leaseToken }
-            })))
+          Effect.forEach(rows, (row) =>
+            Effect.flatMap(run(request.owner, row.run), (info) =>
+              Effect.map(
+                row.entries === undefined ? Effect.succeed(undefined) : decodeEntries(info.runId, row.entries),
+                (entries): Claimed => ({
+                  run: info,
+                  lease: { runId: info.runId, owner: request.owner, token: info.leaseToken },
+                  entries
+                })
+              )))
       ),
     deliver: (runId, entry) =>
       Effect.flatMap(Effect.mapError(dialect.deliver(exec, t, runId, entry), failWith(runId, "deliver")), (delivery) =>
