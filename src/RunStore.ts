@@ -40,13 +40,20 @@ export interface ClaimRequest {
 }
 
 /**
- * A claimed run: the run as stored after the claim, and its lease.
+ * A claimed run: the run as stored after the claim, its lease, and its journal as the claim read
+ * it, so the run's executor needs no `load` first.
+ *
+ * `entries` is absent when the store could not read the journal consistently with the claim: on
+ * Postgres, a run taken over from an expired lease (its last owner may be committing an append
+ * while the claim runs) or changed between the start of the claim's statement and its lock on the
+ * run (a signal delivered just then). The executor then loads the journal itself.
  *
  * @example
  * ```ts
  * import { RunStore } from "plait"
  *
- * const label = (claimed: RunStore.Claimed) => `${claimed.run.workflow}/${claimed.run.runId} #${claimed.lease.token}`
+ * const label = (claimed: RunStore.Claimed) =>
+ *   `${claimed.run.workflow}/${claimed.run.runId} #${claimed.lease.token}: ${claimed.entries?.length ?? "unread"} entries`
  * ```
  *
  * @since 0.1.0
@@ -55,6 +62,7 @@ export interface ClaimRequest {
 export interface Claimed {
   readonly run: RunInfo
   readonly lease: Lease
+  readonly entries?: ReadonlyArray<JournalEntry> | undefined
 }
 
 /**
@@ -289,7 +297,8 @@ export class RunStore extends Context.Service<RunStore, {
   /**
    * Claims up to `limit` runnable runs in one statement, oldest due first (then priority):
    * queued runs, sleeping or waiting runs whose wake time came, running runs whose lease expired.
-   * Only runs of the given workflows with the given fingerprints.
+   * Only runs of the given workflows with the given fingerprints. The same statement reads the
+   * claimed runs' journals (see `Claimed.entries` for when it cannot).
    */
   readonly claim: (request: ClaimRequest) => Effect.Effect<ReadonlyArray<Claimed>, JournalError>
   /**

@@ -10,10 +10,10 @@
  *
  * What the journal's operations cost on Postgres: one statement each. `acquire` is an upsert
  * that creates the run leased or takes its lease; `load` returns the run row and all its entries;
- * `append` writes a batch of any size (`unnest` of arrays) only while the lease token is current;
- * `heartbeat` renews every lease of an executor; `release` records where the run stands. On
- * SQLite, where statements do not cross a network, a few operations take two or three
- * statements in one transaction.
+ * `append` writes one entry (scalar parameters) or a batch of any size (`unnest` of arrays) only
+ * while the lease token is current; `heartbeat` renews every lease of an executor; `release`
+ * records where the run stands. On SQLite, where statements do not cross a network, a few
+ * operations take two or three statements in one transaction.
  *
  * Storage failures become `JournalError` with reason `Unavailable`, naming the run; the
  * `SqlError` is kept as the cause. So does an operation that does not finish within
@@ -46,11 +46,12 @@ import { sqlite } from "./internal/sql/sqlite.ts"
 import { decodeCursor, pageLimit } from "./internal/listing.ts"
 import { cursorOf } from "./internal/listing.ts"
 import * as JournalOptions from "./internal/journalOptions.ts"
+import { makeDeadline } from "./internal/deadline.ts"
 import { withLimits } from "./internal/limits.ts"
 import { isEntryKind } from "./internal/rows.ts"
 import { isRunStatus, runStatuses } from "./internal/runRow.ts"
 import * as Journal from "./Journal.ts"
-import { type MissedTicks, type Notification, RunStore, type ScheduleInfo, type StatusCounts } from "./RunStore.ts"
+import { type Claimed, type MissedTicks, type Notification, RunStore, type ScheduleInfo, type StatusCounts } from "./RunStore.ts"
 
 /**
  * How a SQL journal is set up.
@@ -313,6 +314,7 @@ export const make: (
   const exec = makeExec(sql, dialect, options?.roundTrips)
   const listens = dialect.notifiesAcrossProcesses && options?.listen !== false
   const hub = yield* makeHub(sql, listens, t)
+  const deadline = yield* makeDeadline(checked.operationTimeout)
 
   const failWith = (runId: string, operation: string) => (error: SqlError) => unavailable(runId, operation)(error)
   const run = (runId: string, json: unknown) => decodeRun(runId, json)
@@ -369,10 +371,10 @@ export const make: (
     append: (lease, entries) =>
       entries.length === 0
         ? Effect.void
-        : Effect.flatMap(
-          Effect.catch(dialect.append(exec, t, lease, entries), (error) => explain(lease.runId, "append", error)),
-          (held) => (held ? Effect.void : Effect.fail(leaseLost(lease)))
-        ),
+        : Effect.matchEffect(dialect.append(exec, t, lease, entries), {
+          onFailure: (error) => explain(lease.runId, "append", error),
+          onSuccess: (held) => (held ? Effect.void : Effect.fail(leaseLost(lease)))
+        }),
     heartbeat: (owner, leases, leaseMs) =>
       leases.length === 0
         ? Effect.succeed([])
@@ -439,11 +441,16 @@ export const make: (
       Effect.flatMap(
         Effect.mapError(dialect.claim(exec, t, request), failWith(request.owner, "claim")),
         (rows) =>
-          Effect.forEach(rows, (json) =>
-            Effect.map(run(request.owner, json), (info) => ({
-              run: info,
-              lease: { runId: info.runId, owner: request.owner, token: info.leaseToken }
-            })))
+          Effect.forEach(rows, (row) =>
+            Effect.flatMap(run(request.owner, row.run), (info) =>
+              Effect.map(
+                row.entries === undefined ? Effect.succeed(undefined) : decodeEntries(info.runId, row.entries),
+                (entries): Claimed => ({
+                  run: info,
+                  lease: { runId: info.runId, owner: request.owner, token: info.leaseToken },
+                  entries
+                })
+              )))
       ),
     deliver: (runId, entry) =>
       Effect.flatMap(Effect.mapError(dialect.deliver(exec, t, runId, entry), failWith(runId, "deliver")), (delivery) =>
@@ -548,7 +555,7 @@ export const make: (
         ))
       : Effect.fail(unavailable(runId, operation)(error))
 
-  return withLimits({ journal, store }, checked)
+  return withLimits({ journal, store }, { maxPayloadBytes: checked.maxPayloadBytes, deadline })
 })
 
 /**
@@ -588,10 +595,11 @@ const dialectOf = (sql: SqlClient.SqlClient): Effect.Effect<Dialect> =>
 const beginFor = (dialect: Dialect) => (dialect.name === "pg" ? "BEGIN" : "BEGIN IMMEDIATE")
 
 const makeExec = (sql: SqlClient.SqlClient, dialect: Dialect, counter: RoundTrips | undefined): Exec => ({
-  query: (operation, text, params) => {
-    const values = sql.unsafe(text, params).values
-    return counter === undefined ? values : Effect.andThen(Effect.sync(() => counter.record(operation, 1)), values)
-  },
+  query: (operation, text, params) =>
+    counter === undefined ? sql.unsafe(text, params).values : Effect.suspend(() => {
+      counter.record(operation, 1)
+      return sql.unsafe(text, params).values
+    }),
   transaction: (operation, effect) => {
     const transaction = sql.withTransaction(effect).pipe(
       Effect.provideService(SqlClient.BeginTransaction, beginFor(dialect))

@@ -195,10 +195,11 @@ export const make = <const W extends ReadonlyArray<Workflow<any, any, any, any>>
     const poke = () => void Queue.offerUnsafe(wake, undefined)
     const notifications = yield* Effect.orDie(store.subscribe)
 
-    const startRun = ({ lease, run }: Claimed) => {
+    const startRun = (claimed: Claimed) => {
+      const { lease, run } = claimed
       leases.set(run.runId, lease)
       return FiberSet.run(runs)(
-        executeClaimed(definitions.get(run.workflow)!, run, lease, settings, (execution) =>
+        executeClaimed(definitions.get(run.workflow)!, claimed, settings, (execution) =>
           void executions.set(run.runId, execution)).pipe(
             Effect.catchCause((cause) =>
               Cause.hasInterruptsOnly(cause)

@@ -2,7 +2,7 @@ import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
 import { Config, ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
-import { Journal, SqlJournal } from "plait"
+import { Journal, RunStore, SqlJournal } from "plait"
 import * as PgJournal from "plait/PgJournal"
 import { corruptRowConformance } from "./corrupt-rows.ts"
 import { conformancePayloadBytes, journalConformance, manyRows } from "./journal-conformance.ts"
@@ -58,6 +58,39 @@ describe.skipIf(pgUrl === undefined)("PgJournal", () => {
       const [again, reacquireTrips] = yield* measure("acquire", journal.acquire(run, options))
       assert.strictEqual(reacquireTrips, 1)
       assert.strictEqual((yield* measure("release", journal.release(again.lease!, { status: "completed" })))[1], 1)
+    }).pipe(
+      Effect.provide(
+        Layer.merge(PgJournal.layer({ url, tablePrefix, roundTrips }), withDroppedTables([tablePrefix])).pipe(
+          Layer.provide(direct)
+        )
+      )
+    )
+  })
+
+  it.live("a claim is one statement with the runs' journals; a takeover's, which an append may be committing, is left unread", () => {
+    const tablePrefix = uniquePrefix()
+    const roundTrips = SqlJournal.makeRoundTrips()
+    return Effect.gen(function*() {
+      const journal = yield* Journal.Journal
+      const store = yield* RunStore.RunStore
+      const released = newRun()
+      const lease = yield* leaseNew(journal, released)
+      yield* journal.append(lease, entries(3))
+      yield* journal.release(lease, { status: "queued" })
+      const queued = newRun()
+      yield* store.create(queued)
+      const abandoned = newRun()
+      const stale = yield* Effect.map(journal.acquire(abandoned, { owner: "dead", leaseMs: -1 }), (acquired) => acquired.lease!)
+      yield* journal.append(stale, entries(2))
+
+      const request = { owner: "test", leaseMs: 60_000, limit: 10, workflows: [{ name: released.workflow, fingerprint: released.fingerprint }] }
+      const [claimed, claimTrips] = yield* measureRoundTrips(roundTrips)("claim", store.claim(request))
+      assert.strictEqual(claimTrips, 1)
+      const of = (run: Journal.RunRecord) => claimed.find((c) => c.run.runId === run.runId)
+      assert.strictEqual(of(released)?.entries?.length, 3)
+      assert.deepStrictEqual(of(queued)?.entries, [])
+      assert.isDefined(of(abandoned))
+      assert.isUndefined(of(abandoned)!.entries, "the executor loads a takeover's journal itself")
     }).pipe(
       Effect.provide(
         Layer.merge(PgJournal.layer({ url, tablePrefix, roundTrips }), withDroppedTables([tablePrefix])).pipe(

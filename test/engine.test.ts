@@ -314,8 +314,9 @@ describe("Engine", () => {
 })
 
 describe("Workflow.run under leases", () => {
-  it.effect("two runs of one id at once: one executes, the other fails with RunBusy naming the holder", () =>
-    Effect.gen(function*() {
+  it.effect("two runs of one id at once: one executes, the other fails with RunBusy naming the holder", () => {
+    const memory = Journal.makeMemory()
+    return Effect.gen(function*() {
       const counts = makeCounts()
       const gate = yield* Deferred.make<void>()
       const Slow = Workflow.make("slow", { input: Schema.Number }).pipe(
@@ -327,10 +328,23 @@ describe("Workflow.run under leases", () => {
       assert.instanceOf(busy, WorkflowError.RunBusy)
       assert.strictEqual((busy as WorkflowError.RunBusy).runId, "once")
       assert.isString((busy as WorkflowError.RunBusy).owner)
+      // Another executor over the same store (another journal object, as another layer would be):
+      // not refused by the executor's own bookkeeping, so only the lease taken in acquire stops it.
+      const other = yield* Effect.forkChild(
+        Workflow.run(Slow, { input: 1, runId: "once" }).pipe(Effect.provide(memoryLayer((journal) => ({ ...journal }), memory)))
+      )
+      yield* settle
+      assert.strictEqual(counts.of("work"), 1, "a second executor ran the step")
+      const otherExit = other.pollUnsafe()
+      assert.isDefined(otherExit, "a second executor was not refused")
+      const elsewhere = failure(otherExit!)
+      assert.instanceOf(elsewhere, WorkflowError.RunBusy)
+      assert.strictEqual((elsewhere as WorkflowError.RunBusy).owner, (busy as WorkflowError.RunBusy).owner)
       yield* Deferred.succeed(gate, undefined)
       completed(yield* Fiber.await(first))
       assert.strictEqual(counts.of("work"), 1)
-    }).pipe(Effect.provide(memoryLayer())))
+    }).pipe(Effect.provide(memoryLayer(undefined, memory)))
+  })
 
   it.effect("an executor whose lease was taken over stops with LeaseLost and journals nothing more", () =>
     Effect.gen(function*() {

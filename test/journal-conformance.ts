@@ -553,6 +553,46 @@ export const journalConformance = <R = never, E = never>(
         yield* expectLeaseLost(stale, journal.append(stale, [{ path: "zombie", kind: "step", seq: 0, value: "1" }]))
       }))
 
+    it.effect("claim returns each run's journal as load reads it, but for a takeover, which it may leave unread", () =>
+      Effect.gen(function*() {
+        const store = yield* RunStore.RunStore
+        const journal = yield* Journal.Journal
+        const workflow = `journaled_${randomUUID().slice(0, 8)}`
+        const queued = newRun({ workflow })
+        yield* store.create(queued)
+        // A run with steps and timings, woken by a signal.
+        const woken = newRun({ workflow })
+        const lease = yield* leased(woken)
+        const steps: ReadonlyArray<Journal.JournalEntry> = [
+          { path: "a", kind: "step", seq: 0, value: "1", startedAt: 1_000, finishedAt: 1_250 },
+          { path: "b", kind: "attempt", seq: 2, value: "{\"failed\":\"boom\"}" },
+          { path: "b", kind: "step", seq: 0, value: "\"two\"" }
+        ]
+        yield* journal.append(lease, steps)
+        yield* journal.release(lease, { status: "waiting", waitingFor: "go", wakeupsSeen: 0 })
+        const signal: Journal.JournalEntry = { path: "go", kind: "signal", seq: 0, value: "true" }
+        assert.strictEqual(yield* store.deliver(woken.runId, signal), "delivered")
+        const takenOver = newRun({ workflow })
+        const stale = yield* leased(takenOver, "dead-worker", -1)
+        yield* journal.append(stale, [{ path: "before the crash", kind: "step", seq: 0, value: "0" }])
+
+        const claimed = yield* store.claim({
+          owner: "worker-3",
+          leaseMs,
+          limit: 10,
+          workflows: [{ name: workflow, fingerprint: queued.fingerprint }]
+        })
+        assert.deepStrictEqual(claimed.map((c) => c.run.runId).sort(), [queued.runId, woken.runId, takenOver.runId].sort())
+        const of = (runId: string) => claimed.find((c) => c.run.runId === runId)!
+        assert.deepStrictEqual(of(queued.runId).entries, [])
+        assert.isDefined(of(woken.runId).entries, "a woken run's journal comes with its claim")
+        assertSameEntries(of(woken.runId).entries!, [...steps, signal])
+        for (const { entries, run } of claimed) {
+          if (entries !== undefined) assertSameEntries(entries, (yield* loadSome(run.runId)).entries)
+        }
+        assert.strictEqual((yield* loadSome(takenOver.runId)).entries.length, 1)
+      }))
+
     it.effect("deliver stores the first value per path, wakes a waiting run, and reports missing runs", () =>
       Effect.gen(function*() {
         const store = yield* RunStore.RunStore

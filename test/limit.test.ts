@@ -75,6 +75,17 @@ describe("limit", () => {
       completed(yield* runFor(Workflow.run(Retry, { input: 1, runId: "r1" }), "5 seconds"))
       // A second run gets the slot at once: nothing was left held.
       completed(yield* runFor(Workflow.run(Retry, { input: 2, runId: "r2" })))
+
+      // An attempt that fails for good while its run goes on (a settled branch): no retry of the
+      // step hands the slot back for it, so the step after the block gets it only if the failure did.
+      const Settled = Workflow.make("settled", { input: Schema.Number }).pipe(
+        Workflow.parallel("p", {
+          x: Workflow.step("x", { success: Schema.Number, limit: { key: "two", max: 1 } }, () => Effect.fail("no")),
+          y: Workflow.step("y", { success: Schema.Number }, () => Effect.succeed(1))
+        }, { onError: "settle" }),
+        Workflow.step("after", { success: Schema.Number, limit: { key: "two", max: 1 } }, () => Effect.succeed(2))
+      )
+      assert.strictEqual(completed(yield* runFor(Workflow.run(Settled, { input: 0, runId: "s1" }))).after, 2)
     }).pipe(Effect.provide(memoryLayer())))
 
   it.effect("a holder whose lease ran out holds its slot no more", () =>

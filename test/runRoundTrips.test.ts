@@ -1,12 +1,13 @@
 /**
  * What `Workflow.run` costs in journal round trips, counted with `SqlJournal.makeRoundTrips()`
  * on the SQL journals (DESIGN §5): one write per step, one statement to take the run's lease
- * and one to release it, and the journal read in one statement.
+ * and one to release it, and the journal read in one statement. Under a worker, the claim reads
+ * the journal: no `load`.
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Option, Redacted, Schema } from "effect"
-import { Journal, RunStore, SqliteJournal, SqlJournal, Workflow } from "plait"
+import { Effect, Layer, Option, Queue, Redacted, Schema } from "effect"
+import { Engine, Journal, RunStore, SqliteJournal, SqlJournal, Worker, Workflow } from "plait"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -35,6 +36,15 @@ const counted = (roundTrips: SqlJournal.RoundTrips) => ({
   append: roundTrips.of("append"),
   release: roundTrips.of("release")
 })
+
+/** Waits until the run is released with `status`, heard on `notifications`. */
+const released = (notifications: Queue.Dequeue<RunStore.Notification>, runId: string, status: string) =>
+  Effect.gen(function*() {
+    while (true) {
+      const notification = yield* Queue.take(notifications)
+      if (notification._tag === "Released" && notification.runId === runId && notification.status === status) return
+    }
+  })
 
 /**
  * The round trips of each run, on a journal whose `acquire` of a new run costs `newRun` (one
@@ -96,6 +106,29 @@ const suite = (
         assert.deepStrictEqual(counted(roundTrips), { acquire: costs.existingRun, load: 2, append: 1, release: 1 })
         assert.strictEqual(yield* status, "completed")
       }).pipe(Effect.provide(journal(roundTrips)))
+    })
+
+    it.live("a run under a worker: its claims read its journal, so it is never loaded, queued or woken", () => {
+      const roundTrips = SqlJournal.makeRoundTrips()
+      const worked = (operation: "claim" | "load" | "append" | "release") => roundTrips.of(operation)
+      return Effect.gen(function*() {
+        const engine = yield* Engine.Engine
+        const notifications = yield* Effect.flatMap(RunStore.RunStore, (store) => store.subscribe)
+        yield* Worker.make({ workflows: [Expense], concurrency: 4 })
+        roundTrips.reset()
+        yield* engine.start(Expense, { input: 5, runId: "worked" })
+        yield* released(notifications, "worked", "waiting")
+        assert.deepStrictEqual([worked("load"), worked("append"), worked("release")], [0, 1, 1])
+        assert.isAtLeast(worked("claim"), 1)
+
+        roundTrips.reset()
+        yield* engine.signal(Expense, "worked", "approval", { approved: true })
+        yield* released(notifications, "worked", "completed")
+        // The woken run's claim read `submit` and the signal.
+        assert.deepStrictEqual([worked("load"), worked("append"), worked("release")], [0, 1, 1])
+        const outcome = yield* engine.await(Expense, "worked")
+        assert.strictEqual(outcome._tag === "Completed" && outcome.context.book, true)
+      }).pipe(Effect.scoped, Effect.provide(Layer.provideMerge(Engine.layer, journal(roundTrips))))
     })
   })
 

@@ -1,13 +1,15 @@
 /**
- * The bench's side of `worker.ts`: spawn worker processes, send them commands, read their lines.
+ * The bench's side of `worker.ts` and `dbosWorker.ts`: spawn worker processes, send them
+ * commands, read their lines.
  */
 import * as ChildProcess from "node:child_process"
 import * as Path from "node:path"
 import * as Readline from "node:readline"
 import { fileURLToPath } from "node:url"
-import type { Counts, WorkerArgs } from "./protocol.ts"
+import type { Counts, DbosWorkerArgs, WorkerArgs } from "./protocol.ts"
 
 const workerScript = fileURLToPath(new URL("./worker.ts", import.meta.url))
+const dbosWorkerScript = fileURLToPath(new URL("./dbosWorker.ts", import.meta.url))
 const repoRoot = Path.resolve(Path.dirname(workerScript), "..", "..")
 
 export interface WorkerProcess {
@@ -23,10 +25,16 @@ export interface WorkerProcess {
   readonly stop: () => Promise<void>
 }
 
-export const spawnWorker = (args: WorkerArgs): WorkerProcess => {
+/** A plait worker process (`worker.ts`). */
+export const spawnWorker = (args: WorkerArgs): WorkerProcess => spawnProcess(workerScript, args)
+
+/** A DBOS worker process (`dbosWorker.ts`): `woke` lines never come, `reset` restarts its counts. */
+export const spawnDbosWorker = (args: DbosWorkerArgs): WorkerProcess => spawnProcess(dbosWorkerScript, args)
+
+const spawnProcess = (script: string, args: WorkerArgs | DbosWorkerArgs): WorkerProcess => {
   const child = ChildProcess.spawn(
     process.execPath,
-    ["--conditions=plait-source", workerScript, JSON.stringify(args)],
+    ["--conditions=plait-source", script, JSON.stringify(args)],
     { cwd: repoRoot, stdio: ["pipe", "pipe", "pipe"] }
   )
   let stderr = ""

@@ -15,6 +15,22 @@ export interface WorkerArgs {
   readonly maxPollInterval?: number | undefined
 }
 
+/** A DBOS worker process's settings (`dbosWorker.ts`). */
+export interface DbosWorkerArgs {
+  readonly url: string
+  /** DBOS's system database: a schema of the bench's database. */
+  readonly schema: string
+  readonly queue: string
+  /** The queue's `workerConcurrency`: workflows this process runs at once. */
+  readonly concurrency: number
+  /** The queue's `minPollingIntervalMs`: how often this process polls it for work. */
+  readonly pollMs: number
+  /** DBOS's `executorID`, distinct per process. */
+  readonly executorID: string
+  /** `true` for a trial's first process: it creates the schema and registers the queue first. */
+  readonly setup: boolean
+}
+
 /** What a worker did over a window: the statements it sent, by journal operation, and its CPU time. */
 export interface Counts {
   readonly total: number
@@ -23,6 +39,12 @@ export interface Counts {
   /** The worker process's CPU time (user + system) over the window. */
   readonly cpuMs: number
 }
+
+/** The DBOS application of the bench's DBOS processes: it owns the queue and the enqueued workflows. */
+export const DBOS_APP = "plait-bench-queue"
+
+/** The application version every DBOS process of the bench runs and every workflow is enqueued for. */
+export const DBOS_APP_VERSION = "plait-bench"
 
 export const operations: ReadonlyArray<SqlJournal.Operation> = [
   "claim",

@@ -3,8 +3,9 @@
  *
  * - `engine-overhead-1`, `engine-overhead-200` (harness cases, `overhead.ts`): a run under a
  *   worker against the same run under `Workflow.run`;
- * - `engine-throughput` (`throughput.ts`): runs per second through 1, 2 and 4 worker processes,
- *   and the statements each run costs;
+ * - `engine-throughput` (`throughput.ts`, `dbosThroughput.ts`): runs per second through 1, 2 and
+ *   4 worker processes, and the statements each run costs; beside them, DBOS Transact's queue
+ *   through 1, 2 and 4 DBOS processes;
  * - `engine-wake` (`latency.ts`): wake latency from `engine.signal` to the next step, with
  *   `NOTIFY` and with polling only;
  * - `engine-idle` (`idle.ts`): statements per second an idle worker sends.
@@ -12,6 +13,7 @@
 import { formatRows, type Measurement, median } from "../harness.ts"
 import { type IdleResult, idleConfigs, measureIdle } from "./idle.ts"
 import { measureWake, percentile, type WakeConfig, wakeConfigs } from "./latency.ts"
+import { dbosThroughputTrial } from "./dbosThroughput.ts"
 import { throughputTrial, type ThroughputTrial } from "./throughput.ts"
 import { OneStep, TenSteps } from "./workflows.ts"
 import { operations } from "./protocol.ts"
@@ -21,16 +23,27 @@ const shapes = [
   { workflow: OneStep, steps: 1, runs: { full: 500, quick: 100 } },
   { workflow: TenSteps, steps: 10, runs: { full: 200, quick: 40 } }
 ] as const
-/** Runs each worker process executes at once. */
+/** Runs each worker process executes at once: plait's `concurrency`, DBOS's `workerConcurrency`. */
 const CONCURRENCY = 16
+/**
+ * DBOS's queue poll (`minPollingIntervalMs`; its default is 1 s, which caps a process at
+ * `CONCURRENCY` workflows a second). 10 ms, as the journal bench's resume queue: at 1, 5, 10
+ * and 50 ms one process ran 72–102 1-step runs/s here, no trend, so the poll is not the limit.
+ */
+const DBOS_POLL_MS = 10
+
+const systems = ["plait", "DBOS"] as const
+type System = (typeof systems)[number]
 
 const throughput = (url: string): Measurement => ({
   name: "engine-throughput",
-  description:
-    `runs per second through 1, 2 and 4 worker processes (concurrency ${CONCURRENCY} each), a 1-step and a 10-step workflow`,
+  description: `runs per second through 1, 2 and 4 worker processes (concurrency ${CONCURRENCY} each), a 1-step ` +
+    `and a 10-step workflow: plait's workers, and DBOS Transact's queue (polled every ${DBOS_POLL_MS} ms)`,
   run: async ({ log, quick }) => {
     const rounds = quick ? 1 : 5
-    const configs = shapes.flatMap((shape) => workerCounts.map((workers) => ({ ...shape, workers })))
+    const configs = systems.flatMap((system) =>
+      shapes.flatMap((shape) => workerCounts.map((workers) => ({ ...shape, workers, system })))
+    )
     const trials = configs.map(() => [] as Array<ThroughputTrial>)
     // Round by round, each configuration once, in an order that rotates, so drift in the
     // machine's load falls on every configuration alike.
@@ -39,8 +52,11 @@ const throughput = (url: string): Measurement => ({
         const at = (k + round) % configs.length
         const config = configs[at]!
         const runs = config.runs[quick ? "quick" : "full"]
-        const trial = await throughputTrial({ url, ...config, runs, concurrency: CONCURRENCY })
-        log(`  ${config.steps}-step × ${runs}, ${config.workers} worker(s): ${trial.runsPerSecond.toFixed(0)} runs/s`)
+        const settings = { url, steps: config.steps, workers: config.workers, runs, concurrency: CONCURRENCY }
+        const trial = config.system === "plait"
+          ? await throughputTrial({ ...settings, workflow: config.workflow })
+          : await dbosThroughputTrial({ ...settings, pollMs: DBOS_POLL_MS })
+        log(`  ${config.system}, ${config.steps}-step × ${runs}, ${config.workers} worker(s): ${trial.runsPerSecond.toFixed(0)} runs/s`)
         trials[at]!.push(trial)
       }
     }
@@ -48,6 +64,7 @@ const throughput = (url: string): Measurement => ({
       const runs = config.runs[quick ? "quick" : "full"]
       const perRun = (count: (trial: ThroughputTrial) => number) => median(trials[i]!.map(count)) / runs
       return {
+        system: config.system,
         steps: config.steps,
         workers: config.workers,
         runs,
@@ -59,36 +76,56 @@ const throughput = (url: string): Measurement => ({
         trials: trials[i]!
       }
     })
+    type Row = (typeof summary)[number]
+    const find = (system: System, steps: number, workers: number) =>
+      summary.find((row) => row.system === system && row.steps === steps && row.workers === workers)!
     const shown = ["claim", "load", "append", "release", "nextDue", "heartbeat"] as const
-    const table = formatRows(
-      [
-        "workflow",
-        "workers",
-        "runs",
-        "runs/s",
-        "steps/s",
-        "÷ 1 worker",
-        "worker CPU ms/run",
-        "statements/run",
-        ...shown.map((o) => `${o}/run`)
-      ],
-      summary.map((row) => {
-        const single = summary.find((other) => other.steps === row.steps && other.workers === 1)!
+    const columns = (row: Row) => [
+      `${row.steps}-step`,
+      String(row.workers),
+      String(row.runs),
+      row.runsPerSecond.toFixed(0),
+      row.stepsPerSecond.toFixed(0),
+      `${(row.runsPerSecond / find(row.system, row.steps, 1).runsPerSecond).toFixed(2)}×`,
+      row.workerCpuMsPerRun.toFixed(2),
+      row.statementsPerRun.toFixed(2)
+    ]
+    const header = ["workflow", "workers", "runs", "runs/s", "steps/s", "÷ 1 worker", "worker CPU ms/run", "statements/run"]
+    const plait = formatRows(
+      [...header, ...shown.map((o) => `${o}/run`)],
+      summary.filter((row) => row.system === "plait").map((row) => [
+        ...columns(row),
+        ...shown.map((operation) => row.perOperation[operation]!.toFixed(2))
+      ]),
+      1
+    )
+    const dbos = formatRows(header, summary.filter((row) => row.system === "DBOS").map(columns), 1)
+    const versus = formatRows(
+      ["workflow", "workers", "plait runs/s", "DBOS runs/s", "plait ÷ DBOS", "plait CPU ms/run", "DBOS CPU ms/run"],
+      summary.filter((row) => row.system === "plait").map((row) => {
+        const other = find("DBOS", row.steps, row.workers)
         return [
           `${row.steps}-step`,
           String(row.workers),
-          String(row.runs),
           row.runsPerSecond.toFixed(0),
-          row.stepsPerSecond.toFixed(0),
-          `${(row.runsPerSecond / single.runsPerSecond).toFixed(2)}×`,
+          other.runsPerSecond.toFixed(0),
+          `${(row.runsPerSecond / other.runsPerSecond).toFixed(2)}×`,
           row.workerCpuMsPerRun.toFixed(2),
-          row.statementsPerRun.toFixed(2),
-          ...shown.map((operation) => row.perOperation[operation]!.toFixed(2))
+          other.workerCpuMsPerRun.toFixed(2)
         ]
       }),
       1
     )
-    return { table: `medians over ${rounds} trial(s); statements counted by the workers' journals\n${table}`, results: summary }
+    return {
+      table: [
+        `medians over ${rounds} trial(s), plait and DBOS interleaved`,
+        `plait's workers; statements counted by the workers' journals\n${plait}`,
+        `DBOS Transact's queue (workerConcurrency ${CONCURRENCY}, polled every ${DBOS_POLL_MS} ms); ` +
+        `statements counted at pg's Client.query in the workers, BEGIN and COMMIT included\n${dbos}`,
+        `runs per second, plait ÷ DBOS (above 1×: plait completes more runs per second)\n${versus}`
+      ].join("\n\n"),
+      results: summary
+    }
   }
 })
 

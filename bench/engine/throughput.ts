@@ -62,20 +62,25 @@ export const throughputTrial = async (options: {
 
     const counted = await Promise.all(processes.map((worker) => worker.counts()))
     await runtime.runPromise(checkCompleted(options.workflow, options.steps, runIds))
-    const statements: Record<string, number> = {}
-    for (const counts of counted) {
-      for (const [operation, n] of Object.entries(counts.byOperation)) statements[operation] = (statements[operation] ?? 0) + n
-    }
-    return {
-      ms,
-      runsPerSecond: (options.runs * 1000) / ms,
-      statements,
-      statementsTotal: counted.reduce((total, counts) => total + counts.total, 0),
-      workerCpuMs: counted.reduce((total, counts) => total + counts.cpuMs, 0)
-    }
+    return throughputOf(options.runs, ms, counted)
   } finally {
     await Promise.all(processes.map((worker) => worker.stop()))
     await runtime.dispose()
+  }
+}
+
+/** A trial's figures: `runs` in `ms`, and the counts of every worker process, summed. */
+export const throughputOf = (runs: number, ms: number, counted: ReadonlyArray<Counts>): ThroughputTrial => {
+  const statements: Record<string, number> = {}
+  for (const counts of counted) {
+    for (const [operation, n] of Object.entries(counts.byOperation)) statements[operation] = (statements[operation] ?? 0) + n
+  }
+  return {
+    ms,
+    runsPerSecond: (runs * 1000) / ms,
+    statements,
+    statementsTotal: counted.reduce((total, counts) => total + counts.total, 0),
+    workerCpuMs: counted.reduce((total, counts) => total + counts.cpuMs, 0)
   }
 }
 

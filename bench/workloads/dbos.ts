@@ -14,17 +14,9 @@ import { Effect } from "effect"
 import { SqlClient } from "effect/sql"
 import type { Case, Trial } from "../harness.ts"
 import { journalWorkloads, pgClient } from "./journal.ts"
+import { noop, sequential } from "./dbosWorkflows.ts"
 import { FOR_EACH_CONCURRENCY, sum } from "./shared.ts"
 
-/** The step every workflow runs: nothing but a checkpoint. */
-const noop = (i: number) => Promise.resolve(i)
-
-/** `n` steps one after another. */
-const sequential = DBOS.registerWorkflow(async (n: number): Promise<number> => {
-  let total = 0
-  for (let i = 0; i < n; i++) total += await DBOS.runStep(() => noop(i), { name: `s${i}` })
-  return total
-}, { name: "plait_bench_sequential" })
 
 /**
  * `n` steps, `concurrency` at a time: a sliding window, as `Workflow.forEach` runs. DBOS numbers

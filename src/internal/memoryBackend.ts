@@ -315,7 +315,7 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
         due.sort((a, b) => a.info.dueAt! - b.info.dueAt! || b.info.priority - a.info.priority)
         return due.slice(0, request.limit).map((stored): Claimed => {
           const lease = take(stored, request.owner, request.leaseMs, now)
-          return { run: stored.info, lease }
+          return { ...snapshot(stored), lease }
         })
       }),
     deliver: (runId, entry) =>
@@ -444,7 +444,7 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
     )
   }
 
-  return withLimits({ journal, store }, { maxPayloadBytes: defaultMaxPayloadBytes, operationTimeout: undefined })
+  return withLimits({ journal, store }, { maxPayloadBytes: defaultMaxPayloadBytes, deadline: undefined })
 }
 
 /** A journal operation on a run the store does not have. */

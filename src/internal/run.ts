@@ -22,6 +22,7 @@ import {
   type Release,
   type RunInfo
 } from "../Journal.ts"
+import type { Claimed } from "../RunStore.ts"
 import { CompensationFailed, RunBusy, RunCancelled } from "../WorkflowError.ts"
 import { compensate, type Ending, endingEntry, endingOf, hasCompensable, storedEnding } from "./compensation.ts"
 import type { Definition } from "./definition.ts"
@@ -189,11 +190,13 @@ const loadEntries = (runId: string) =>
 // claimed runs (workers)
 // -------------------------------------------------------------------------------------------
 
-/** Executes a run a worker claimed: its input and journal come from the store. */
+/**
+ * Executes a run a worker claimed: its input and journal come from the store, the journal with
+ * the claim when the claim could read it (`claimed`), else loaded here.
+ */
 export const executeClaimed = (
   definition: Definition,
-  run: RunInfo,
-  lease: Lease,
+  { entries: claimed, lease, run }: Claimed,
   settings: ExecutorSettings,
   register: (execution: Execution) => void
 ) =>
@@ -208,7 +211,7 @@ export const executeClaimed = (
       yield* journal.release(lease, { status: "failed", error: error.message })
       return yield* input
     }
-    const entries = yield* loadEntries(run.runId)
+    const entries = claimed ?? (yield* loadEntries(run.runId))
     return yield* execute(definition, input.value, lease, run, entries, settings, register)
   }).pipe(runSpan(definition, run.runId))
 

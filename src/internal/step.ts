@@ -375,14 +375,28 @@ const lazyKey = (runId: string, path: string) => {
   return () => (key ??= idempotencyKeyOf(runId, path))
 }
 
-const stepInfo = (runId: string, path: string, attempt: number, key: () => string): StepInfo["Service"] => ({
-  runId,
-  path,
-  attempt,
-  get idempotencyKey() {
-    return key()
+/**
+ * A step's `StepInfo`: a class, so the key's getter is on the prototype rather than made with
+ * an object literal's accessor for every attempt (the slowest allocation of a step).
+ */
+class AttemptInfo {
+  readonly runId: string
+  readonly path: string
+  readonly attempt: number
+  readonly #key: () => string
+  constructor(runId: string, path: string, attempt: number, key: () => string) {
+    this.runId = runId
+    this.path = path
+    this.attempt = attempt
+    this.#key = key
   }
-})
+  get idempotencyKey() {
+    return this.#key()
+  }
+}
+
+const stepInfo = (runId: string, path: string, attempt: number, key: () => string): StepInfo["Service"] =>
+  new AttemptInfo(runId, path, attempt, key)
 
 const withTimeout = (
   work: Effect.Effect<unknown, unknown, unknown>,

@@ -53,3 +53,11 @@ describe("journal errors", () => {
     expect<"teleport">().type.not.toBeAssignableTo<Journal.EntryKind>()
   })
 })
+
+describe("run store", () => {
+  test("a claimed run carries its journal when the claim read it, and may not", () => {
+    expect<RunStore.Claimed["entries"]>().type.toBe<ReadonlyArray<Journal.JournalEntry> | undefined>()
+    expect<RunStore.Claimed>().type.toBeAssignableFrom<{ run: Journal.RunInfo; lease: Journal.Lease }>()
+    expect<RunStore.Claimed["run"]>().type.toBe<Journal.RunInfo>()
+  })
+})

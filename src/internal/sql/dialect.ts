@@ -91,6 +91,12 @@ export interface AcquireResult {
   readonly entries?: Rows | undefined
 }
 
+/** A run a claim took, and its entry rows as `load` returns them, or undefined when unread. */
+export interface ClaimedRow {
+  readonly run: RunJson
+  readonly entries: Rows | undefined
+}
+
 export interface LoadResult {
   readonly run: RunJson | undefined
   /** `[path, kind, value, seq, startedAt, finishedAt]` per entry. */
@@ -193,7 +199,8 @@ export interface Dialect {
   /** Undefined when the statement raced with another creating the run: try again. */
   readonly create: (exec: Exec, t: Tables, run: RunRecord) => Effect.Effect<{ readonly run: RunJson; readonly created: boolean } | undefined, SqlError>
   readonly get: (exec: Exec, t: Tables, runId: string) => Effect.Effect<RunJson | undefined, SqlError>
-  readonly claim: (exec: Exec, t: Tables, request: ClaimRequest) => Effect.Effect<ReadonlyArray<RunJson>, SqlError>
+  /** Claimed runs, each with its entry rows when the statement read them consistently with the claim. */
+  readonly claim: (exec: Exec, t: Tables, request: ClaimRequest) => Effect.Effect<ReadonlyArray<ClaimedRow>, SqlError>
   readonly deliver: (exec: Exec, t: Tables, runId: string, entry: JournalEntry) => Effect.Effect<Delivery, SqlError>
   /**
    * The run after the change (undefined when missing), every run the cascade changed, and the

@@ -10,7 +10,8 @@
  */
 import * as Effect from "effect/Effect"
 import type { SqlError } from "effect/sql/SqlError"
-import type { AcquireResult, Dialect, Exec, Tables } from "./dialect.ts"
+import type { AcquireResult, ClaimedRow, Dialect, Exec, Rows, RunJson, Tables } from "./dialect.ts"
+import { memoizeByIdentity } from "../memo.ts"
 import { acquirable, runJsonArguments, scheduleJsonArguments, splitLoad, wokenRows } from "./dialect.ts"
 
 const now = "(extract(epoch from now()) * 1000)::bigint"
@@ -156,6 +157,45 @@ SELECT 1, path, kind, value, seq, started_at, finished_at, NULL FROM ${t.entries
     splitLoad
   )
 
+/**
+ * The append's statements, built once per set of tables: the entries are written only while the
+ * lease token is current, checked under a `FOR SHARE` lock of the run row in the same statement.
+ */
+const appendStatements = memoizeByIdentity((t: Tables) => {
+  const fenced = (rows: string) =>
+    `WITH lease AS (SELECT 1 FROM ${t.runs} WHERE run_id = $1 AND lease_token = $2 FOR SHARE),
+written AS (
+  INSERT INTO ${t.entries} (run_id, path, kind, seq, value, started_at, finished_at)
+  ${rows}
+  ON CONFLICT DO NOTHING
+)
+SELECT count(*)::integer FROM lease`
+  return {
+    one: fenced(`SELECT $1, $3::text, $4::text, $5::integer, $6::text, $7::bigint, $8::bigint WHERE EXISTS (SELECT 1 FROM lease)`),
+    many: fenced(`SELECT $1, e.path, e.kind, e.seq, e.value, NULLIF(e.started_at, '')::bigint, NULLIF(e.finished_at, '')::bigint
+  FROM unnest($3::text[], $4::text[], $5::integer[], $6::text[], $7::text[], $8::text[])
+    AS e (path, kind, seq, value, started_at, finished_at)
+  WHERE EXISTS (SELECT 1 FROM lease)`)
+  }
+})
+
+const leaseHeld = (rows: ReadonlyArray<ReadonlyArray<unknown>>) => Number(rows[0]?.[0]) > 0
+
+/**
+ * Splits the rows of a claim (`0`, the run id, six empty columns, the run's JSON and
+ * whether its entries follow; `1`, the run id, then an entry's columns) into the claimed runs.
+ */
+const splitClaim = (rows: Rows): ReadonlyArray<ClaimedRow> => {
+  const claimed = new Map<unknown, { run: RunJson; entries: Array<ReadonlyArray<unknown>> | undefined }>()
+  for (const row of rows) {
+    if (Number(row[0]) === 0) claimed.set(row[1], { run: row[8], entries: row[9] === true ? [] : undefined })
+  }
+  for (const row of rows) {
+    if (Number(row[0]) === 1) claimed.get(row[1])?.entries?.push(row.slice(2, 8))
+  }
+  return Array.from(claimed.values())
+}
+
 export const pg: Dialect = {
   name: "pg",
   notifiesAcrossProcesses: true,
@@ -193,6 +233,24 @@ RETURNING ${runJson("r.")}, (r.xmax = 0)`,
 
   append: (exec, t, lease, entries) => {
     const n = entries.length
+    // One entry, a step's output in a sequential run, the common case: scalar parameters, which
+    // encode without the array machinery and plan without `unnest`.
+    if (n === 1) {
+      const entry = entries[0]!
+      return Effect.map(
+        exec.query("append", appendStatements(t).one, [
+          lease.runId,
+          lease.token,
+          entry.path,
+          entry.kind,
+          entry.seq,
+          entry.value,
+          entry.startedAt ?? null,
+          entry.finishedAt ?? null
+        ]),
+        leaseHeld
+      )
+    }
     const paths = new Array<string>(n)
     const kinds = new Array<string>(n)
     const seqs = new Array<number>(n)
@@ -211,21 +269,8 @@ RETURNING ${runJson("r.")}, (r.xmax = 0)`,
       finished[i] = entry.finishedAt === undefined ? "" : String(entry.finishedAt)
     }
     return Effect.map(
-      exec.query(
-        "append",
-        `WITH lease AS (SELECT 1 FROM ${t.runs} WHERE run_id = $1 AND lease_token = $2 FOR SHARE),
-written AS (
-  INSERT INTO ${t.entries} (run_id, path, kind, seq, value, started_at, finished_at)
-  SELECT $1, e.path, e.kind, e.seq, e.value, NULLIF(e.started_at, '')::bigint, NULLIF(e.finished_at, '')::bigint
-  FROM unnest($3::text[], $4::text[], $5::integer[], $6::text[], $7::text[], $8::text[])
-    AS e (path, kind, seq, value, started_at, finished_at)
-  WHERE EXISTS (SELECT 1 FROM lease)
-  ON CONFLICT DO NOTHING
-)
-SELECT count(*)::integer FROM lease`,
-        [lease.runId, lease.token, paths, kinds, seqs, values, started, finished]
-      ),
-      (rows) => Number(rows[0]?.[0]) > 0
+      exec.query("append", appendStatements(t).many, [lease.runId, lease.token, paths, kinds, seqs, values, started, finished]),
+      leaseHeld
     )
   },
 
@@ -395,23 +440,35 @@ SELECT ${runJson("r.")}, false, false FROM ${t.runs} AS r WHERE r.run_id = $1 AN
 
   get: (exec, t, runId) => get(exec, t, runId),
 
+  // Claims the due runs and reads their entries in one statement, whose snapshot is taken when
+  // it starts. The entries are returned only for a run that snapshot saw as it was locked (its
+  // `xmin` unchanged: no signal came in between) and that had no live owner before (not a
+  // takeover from an expired lease, whose owner may commit an append after the snapshot without
+  // changing the row); for the others the executor loads them, in a later statement.
   claim: (exec, t, request) =>
     Effect.map(
       exec.query(
         "claim",
         `WITH due AS (
-  SELECT run_id FROM ${t.runs}
+  SELECT run_id, status AS was, xmin AS version FROM ${t.runs}
   WHERE due_at <= ${now}
     AND (workflow, fingerprint) IN (SELECT w, f FROM unnest($4::text[], $5::text[]) AS c (w, f))
   ORDER BY due_at, priority DESC
   LIMIT $3
   FOR UPDATE SKIP LOCKED
+),
+claimed AS (
+  UPDATE ${t.runs} AS r SET status = 'running', owner = $1, lease_token = r.lease_token + 1,
+    lease_expires_at = ${now} + $2::bigint, due_at = ${now} + $2::bigint, executions = r.executions + 1,
+    updated_ms = ${now}
+  FROM due WHERE r.run_id = due.run_id
+  RETURNING r.run_id, ${runJson("r.")} AS json,
+    (due.was <> 'running' AND due.version = (SELECT s.xmin FROM ${t.runs} AS s WHERE s.run_id = r.run_id)) AS fresh
 )
-UPDATE ${t.runs} AS r SET status = 'running', owner = $1, lease_token = r.lease_token + 1,
-  lease_expires_at = ${now} + $2::bigint, due_at = ${now} + $2::bigint, executions = r.executions + 1,
-  updated_ms = ${now}
-FROM due WHERE r.run_id = due.run_id
-RETURNING ${runJson("r.")}`,
+SELECT 0 AS r, run_id, NULL::text, NULL::text, NULL::text, NULL::integer, NULL::bigint, NULL::bigint, json, fresh FROM claimed
+UNION ALL
+SELECT 1, e.run_id, e.path, e.kind, e.value, e.seq, e.started_at, e.finished_at, NULL, NULL
+FROM ${t.entries} AS e JOIN claimed AS c ON e.run_id = c.run_id WHERE c.fresh`,
         [
           request.owner,
           request.leaseMs,
@@ -420,7 +477,7 @@ RETURNING ${runJson("r.")}`,
           request.workflows.map((workflow) => workflow.fingerprint)
         ]
       ),
-      (rows) => rows.map((row) => row[0])
+      splitClaim
     ),
 
   // The run row is locked first, so a release deciding whether a waiting run was woken sees

@@ -416,6 +416,8 @@ RETURNING ${runJson()}`,
 
   get: (exec, t, runId) => get(exec, t, runId),
 
+  // One statement claims the runs and reads their entries (SQLite has one writer at a time, so
+  // no append can come between): as a JSON array per run, a subquery of \`RETURNING\`.
   claim: (exec, t, request) =>
     Effect.map(
       exec.query(
@@ -429,7 +431,10 @@ WHERE run_id IN (
   ORDER BY due_at, priority DESC
   LIMIT ?3
 )
-RETURNING ${runJson()}`,
+RETURNING ${runJson()}, (
+  SELECT json_group_array(json_array(e.path, e.kind, e.value, e.seq, e.started_at, e.finished_at))
+  FROM ${t.entries} AS e WHERE e.run_id = ${t.runs}.run_id
+)`,
         [
           request.owner,
           request.leaseMs,
@@ -437,7 +442,7 @@ RETURNING ${runJson()}`,
           JSON.stringify(request.workflows.map((workflow) => [workflow.name, workflow.fingerprint]))
         ]
       ),
-      (rows) => rows.map((row) => row[0])
+      (rows) => rows.map((row) => ({ run: row[0], entries: JSON.parse(String(row[1])) as Rows }))
     ),
 
   deliver: (exec, t, runId, entry) =>
