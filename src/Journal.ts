@@ -563,6 +563,13 @@ export class Journal extends Context.Service<Journal, {
    * journaled; `acquire`, `append` and the run store's `create` and `deliver` refuse one too.
    */
   readonly maxPayloadBytes?: number | undefined
+  /**
+   * `true` when `append` finishes in process without waiting for any I/O, as the memory
+   * journal's does. A bounded `parallel` or `forEach` then keeps each branch's slot until its
+   * step's completion has committed, instead of starting the next branch meanwhile (pipelining):
+   * with no write latency to hide, pipelining would only cost CPU. Absent: `false`.
+   */
+  readonly instantAppends?: boolean | undefined
 }>()("plait/Journal") {}
 
 /**

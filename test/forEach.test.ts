@@ -125,8 +125,10 @@ describe("forEach", () => {
       assert.deepStrictEqual(ctx.items, range(100).map((n) => n + 1))
       const written = batched.batches.flat().filter((entry) => entry.kind === "step")
       assert.strictEqual(written.length, 100)
-      // No batch can hold more items than run at once; and each holds every completion that
-      // arrived while the one before it was written, which for steps finishing at once is all.
+      // The memory journal's appends are instant, so items are not pipelined on it (see
+      // pipeline.test.ts for journals that take time): no batch can hold more items than run at
+      // once, and each holds every completion that arrived while the one before it was written,
+      // which for steps finishing at once is all.
       // Counting batches alone would pass with batches capped below 16 (15 per batch is also 7).
       assert.deepStrictEqual(batched.batches.map((batch) => batch.length), [16, 16, 16, 16, 16, 16, 4])
       assert.strictEqual(batched.batches.length, Math.ceil(100 / 16))

@@ -12,6 +12,7 @@ import { ParallelFailure } from "../WorkflowError.ts"
 import { jsonCodec } from "./codec.ts"
 import { isRunFault } from "./faults.ts"
 import type { ErrorStrategy, Tolerance } from "./node.ts"
+import { inFlightFor, pipelined } from "./pipeline.ts"
 import type { RunState } from "./runState.ts"
 import { decodeStored } from "./step.ts"
 import { isSuspend, mergeSuspends, type Suspend } from "./suspend.ts"
@@ -27,6 +28,8 @@ export interface Tasks {
   readonly items: ReadonlyArray<unknown>
   readonly keyAt: (index: number) => string
   readonly runAt: (index: number, state: RunState) => Effect.Effect<unknown, unknown, unknown>
+  /** Whether the task at an index is one step and nothing else: its step's completion ends it. */
+  readonly isOneStep: (index: number) => boolean
 }
 
 /** Every task's key, for the records that name them all (a settled block's outcome). */
@@ -55,14 +58,14 @@ export const fanOut = (
   // A rebuild runs every task to its end: a failure it replays in one task must not interrupt a
   // sibling before that sibling reached the steps it journaled.
   if (options.onError === "failFast" && state.reached !== undefined) {
-    return Effect.flatMap(runAll(tasks, () => state, { ...options, onError: "completeAll" }), (exits) => {
+    return Effect.flatMap(runAll(tasks, state, { ...options, onError: "completeAll" }), (exits) => {
       const failed = (exits as ReadonlyArray<Exit.Exit<unknown, unknown>>).find(Exit.isFailure)
       return failed === undefined
         ? Effect.succeed((exits as ReadonlyArray<Exit.Success<unknown, unknown>>).map((exit) => exit.value))
         : (failed as Exit.Failure<never, unknown>)
     })
   }
-  const exits = runAll(tasks, () => state, options)
+  const exits = runAll(tasks, state, options)
   if (options.onError === "failFast") return exits
   return Effect.flatMap(exits, (all) => settleExits(tasks, all as ReadonlyArray<Exit.Exit<unknown, unknown>>, state, options))
 }
@@ -72,13 +75,23 @@ export const fanOut = (
  * A task that suspends (waits for a signal or, under a worker, a sleep) is not a failure: under
  * failFast its siblings go on, and the block suspends once none is left running, with every wait.
  */
-const runAll = (tasks: Tasks, stateAt: (index: number) => RunState, options: FanOutOptions) => {
-  const concurrency = options.concurrency ?? "unbounded"
-  const onSuccess = options.onSuccess
-  const run = onSuccess === undefined
-    ? (_item: unknown, index: number) => tasks.runAt(index, stateAt(index))
-    : (_item: unknown, index: number) =>
-      Effect.tap(tasks.runAt(index, stateAt(index)), () => Effect.sync(() => onSuccess(tasks.keyAt(index))))
+const runAll = (
+  tasks: Tasks,
+  state: RunState,
+  options: FanOutOptions,
+  stateAt: (index: number) => RunState = () => state
+) => {
+  const bound = options.concurrency
+  const task = options.onSuccess === undefined
+    ? (index: number) => tasks.runAt(index, stateAt(index))
+    : (index: number) =>
+      Effect.tap(tasks.runAt(index, stateAt(index)), () => Effect.sync(() => options.onSuccess!(tasks.keyAt(index))))
+  // Under a bound of more than one, fewer than the tasks, the bound is on running tasks: one
+  // waiting for its write to commit lets the next start (see pipeline.ts).
+  const isPipelined = state.writer.pipelines && bound !== undefined && bound > 1 && bound < tasks.items.length
+  const concurrency = isPipelined ? inFlightFor(bound) : bound ?? "unbounded"
+  const inSlot = isPipelined ? pipelined(bound, task, tasks.isOneStep) : task
+  const run = (_item: unknown, index: number) => inSlot(index)
   if (options.onError !== "failFast") {
     return Effect.forEach(tasks.items, (item, index) => Effect.exit(run(item, index)), { concurrency })
   }
@@ -111,7 +124,7 @@ const settleDurably = (tasks: Tasks, state: RunState, options: FanOutOptions) =>
       const outcome = record?.get(keys[index]!)
       return outcome === undefined ? state : outcome ? failedState : succeededState
     }
-    return runAll(tasks, stateAt, options).pipe(
+    return runAll(tasks, state, options, stateAt).pipe(
       Effect.flatMap((exits) => settleExits(tasks, exits as ReadonlyArray<Exit.Exit<unknown, unknown>>, state, options)),
       Effect.flatMap((results) => {
         const failed = (i: number) => Result.isFailure(results[i] as Result.Result<unknown, unknown>)

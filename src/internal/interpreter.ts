@@ -55,6 +55,9 @@ export const runSegment = (nodes: ReadonlyArray<Node>, base: Ctx, prefix: string
   })
 }
 
+/** A segment that is one step and nothing else. */
+const isOneStep = (nodes: ReadonlyArray<Node>): boolean => nodes.length === 1 && nodes[0]!._tag === "Step"
+
 /** Runs a whole workflow from `{ input }`; returns the final context. */
 export const runWorkflow = (nodes: ReadonlyArray<Node>, input: unknown, state: RunState): Run =>
   Effect.suspend(() => {
@@ -145,7 +148,8 @@ const runParallel = (node: ParallelNode, ctx: Ctx, path: string, state: RunState
       return step === undefined
         ? runSegment(nodes, ctx, branchPath, state)
         : runStep(step, childPath(branchPath, step.name), state, ctx)
-    }
+    },
+    isOneStep: (index) => isOneStep(node.branches[index]![1])
   }
   return concurrently(
     state,
@@ -372,7 +376,8 @@ const runForEach = (node: ForEachNode, ctx: Ctx, path: string, state: RunState):
         return body._tag === "Effect"
           ? runStep(body.step, keyAt(index), state, itemCtx)
           : runSegment(body.nodes, itemCtx, keyAt(index), state)
-      }
+      },
+      isOneStep: () => body._tag === "Effect" || isOneStep(body.nodes)
     }
     const run = concurrently(
       state,

@@ -49,6 +49,7 @@ export const withLimits = ({ journal, store }: Backend, limits: Limits): Backend
   return {
     journal: {
       maxPayloadBytes,
+      instantAppends: journal.instantAppends,
       acquire: (run, options) => bounded(run.runId, "acquire", sized(run.runId, [{ value: run.input }], journal.acquire(run, options))),
       load: (runId) => bounded(runId, "load", journal.load(runId)),
       append: (lease, entries) =>

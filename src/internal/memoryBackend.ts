@@ -137,6 +137,7 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
   }
 
   const journal: Journal["Service"] = {
+    instantAppends: true,
     acquire: (record, { anyFingerprint, leaseMs, owner, reclaim }) =>
       withNow((now): Acquired => {
         const existing = runs.get(record.runId)

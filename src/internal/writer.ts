@@ -2,11 +2,14 @@
  * Group commit for one run: step completions that arrive while a write is being prepared or
  * is in flight are written together, in one `Journal.append` (one transaction, one round
  * trip). Every caller waits until the batch holding its entry has committed, so a step is
- * never reported complete before its write is durable.
+ * never reported complete before its write is durable. An item of a pipelined fan-out gives its
+ * slot to the next item while it waits (see `pipeline.ts`), so batches can outgrow the block's
+ * concurrency.
  */
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import { defaultMaxPayloadBytes, type Journal, type JournalEntry, JournalError, type Lease, type LeaseLost } from "../Journal.ts"
+import { awaitCommit } from "./pipeline.ts"
 import { payloadIssue } from "./rows.ts"
 
 interface Batch {
@@ -25,6 +28,11 @@ export interface Writer {
    * concurrent forEach). Only while one is running can completions arrive together.
    */
   readonly concurrently: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /**
+   * Whether a bounded fan-out pipelines its items (see `pipeline.ts`): only a batching writer
+   * does, and only on a journal whose appends wait for I/O.
+   */
+  readonly pipelines: boolean
 }
 
 /**
@@ -35,8 +43,8 @@ export interface Writer {
 export const makeWriter = (journal: Journal["Service"], lease: Lease, batching: boolean): Writer => {
   const append = (entries: ReadonlyArray<JournalEntry>) => journal.append(lease, entries)
   const writer: Writer = batching
-    ? batchingWriter(append)
-    : { write: (entry) => append([entry]), writeAll: append, concurrently: (effect) => effect }
+    ? batchingWriter(append, journal.instantAppends !== true)
+    : { write: (entry) => append([entry]), writeAll: append, concurrently: (effect) => effect, pipelines: false }
   const limit = journal.maxPayloadBytes ?? defaultMaxPayloadBytes
   const writeAll = (entries: ReadonlyArray<JournalEntry>) => {
     for (const entry of entries) {
@@ -47,10 +55,13 @@ export const makeWriter = (journal: Journal["Service"], lease: Lease, batching: 
     }
     return writer.writeAll(entries)
   }
-  return { concurrently: writer.concurrently, write: (entry) => writeAll([entry]), writeAll }
+  return { concurrently: writer.concurrently, write: (entry) => writeAll([entry]), writeAll, pipelines: writer.pipelines }
 }
 
-const batchingWriter = (append: (entries: ReadonlyArray<JournalEntry>) => Effect.Effect<void, WriteError>): Writer => {
+const batchingWriter = (
+  append: (entries: ReadonlyArray<JournalEntry>) => Effect.Effect<void, WriteError>,
+  pipelines: boolean
+): Writer => {
   let open: Batch | undefined
   let inFlight: Deferred.Deferred<void, WriteError> | undefined
   let concurrent = 0
@@ -77,6 +88,8 @@ const batchingWriter = (append: (entries: ReadonlyArray<JournalEntry>) => Effect
   // writes, and every later write of the run would join it and wait forever. Followers stay
   // interruptible; their entry is written with the batch either way.
   // Entries pushed together land in one batch, in order: they commit together or not at all.
+  // An item of a pipelined fan-out lets the next item start once its step's completion (an
+  // output, written first) is queued; it still goes on only once the batch has committed.
   const writeAll = (entries: ReadonlyArray<JournalEntry>) =>
     Effect.uninterruptibleMask((restore) =>
       Effect.suspend(() => {
@@ -84,15 +97,21 @@ const batchingWriter = (append: (entries: ReadonlyArray<JournalEntry>) => Effect
         if (concurrent === 0 && open === undefined && inFlight === undefined) {
           return append(entries)
         }
-        if (open !== undefined) {
-          open.entries.push(...entries)
-          return restore(Deferred.await(open.committed))
-        }
-        const batch: Batch = { entries: [...entries], committed: Deferred.makeUnsafe<void, WriteError>() }
-        open = batch
-        return lead(batch)
+        const committed = queue(entries, restore)
+        return pipelines && entries[0]!.kind === "step" ? awaitCommit(committed, restore) : committed
       })
     )
+
+  /** Puts `entries` in the open batch, or opens one: the wait for its commit. */
+  const queue = (entries: ReadonlyArray<JournalEntry>, restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) => {
+    if (open !== undefined) {
+      open.entries.push(...entries)
+      return restore(Deferred.await(open.committed))
+    }
+    const batch: Batch = { entries: [...entries], committed: Deferred.makeUnsafe<void, WriteError>() }
+    open = batch
+    return lead(batch)
+  }
 
   return {
     concurrently: (effect) =>
@@ -102,7 +121,8 @@ const batchingWriter = (append: (entries: ReadonlyArray<JournalEntry>) => Effect
         () => Effect.sync(() => concurrent--)
       ),
     write: (entry) => writeAll([entry]),
-    writeAll
+    writeAll,
+    pipelines
   }
 }
 
@@ -121,5 +141,6 @@ export const readOnlyWriter = (runId: string): Writer => refusingWriter((entry) 
 export const refusingWriter = <E>(refuse: (entry: JournalEntry) => E): Writer => ({
   write: (entry) => Effect.fail(refuse(entry) as never),
   writeAll: (entries) => Effect.fail(refuse(entries[0]!) as never),
-  concurrently: (effect) => effect
+  concurrently: (effect) => effect,
+  pipelines: false
 })
