@@ -48,6 +48,7 @@ import { cursorOf } from "./internal/listing.ts"
 import * as JournalOptions from "./internal/journalOptions.ts"
 import { makeDeadline } from "./internal/deadline.ts"
 import { withLimits } from "./internal/limits.ts"
+import { dueOf } from "./internal/schedule.ts"
 import { isEntryKind } from "./internal/rows.ts"
 import { isRunStatus, runStatuses } from "./internal/runRow.ts"
 import * as Journal from "./Journal.ts"
@@ -527,14 +528,7 @@ export const make: (
       Effect.flatMap(
         Effect.mapError(dialect.schedulesOf(exec, t, workflows), failWith("(schedules)", "dueSchedules")),
         ({ now, schedules }) =>
-          Effect.map(Effect.forEach(schedules, (json) => decodeSchedule("(schedules)", json)), (decoded) => {
-            const later = decoded.filter((schedule) => schedule.nextAt > now).map((schedule) => schedule.nextAt)
-            return {
-              now,
-              due: decoded.filter((schedule) => schedule.nextAt <= now),
-              nextAt: later.length === 0 ? undefined : Math.min(...later)
-            }
-          })
+          Effect.map(Effect.forEach(schedules, (json) => decodeSchedule("(schedules)", json)), (decoded) => dueOf(now, decoded))
       ),
     fireSchedule: (firing) =>
       Effect.map(Effect.mapError(dialect.fireSchedule(exec, t, firing), failWith(firing.id, "fireSchedule")), (result) => {
@@ -678,31 +672,52 @@ const fromWire = (payload: string): ReadonlyArray<Notification> => {
 }
 
 
+/** A row's JSON as a dialect built it (text, or already parsed), or undefined if it is not an object. */
+const rowObject = (json: unknown): Record<string, unknown> | undefined => {
+  try {
+    const row: unknown = typeof json === "string" ? JSON.parse(json) : json
+    return typeof row === "object" && row !== null ? (row as Record<string, unknown>) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Checks that `texts` are text in a `what` row and reads `integers`, each absent or a safe
+ * integer: the integers read, or what is wrong with the row.
+ */
+const readFields = (
+  what: string,
+  row: Record<string, unknown>,
+  texts: ReadonlyArray<string>,
+  integers: ReadonlyArray<string>
+): Record<string, number | undefined> | string => {
+  for (const key of texts) {
+    if (typeof row[key] !== "string") return `the ${what} row has a missing or non-text ${key}`
+  }
+  const numbers: Record<string, number | undefined> = {}
+  for (const key of integers) {
+    const value = optionalNumber(row[key])
+    if (value === null) return `the ${what} row has a non-integer ${key}`
+    numbers[key] = value
+  }
+  return numbers
+}
+
 const optionalNumber = (value: unknown): number | undefined | null =>
   value === null || value === undefined ? undefined : typeof value === "number" || typeof value === "bigint" || typeof value === "string" ? (Number.isSafeInteger(Number(value)) ? Number(value) : null) : null
 
 /** Reads a run's JSON as a dialect built it; anything unexpected is a corrupt row. */
 const decodeRun = (runId: string, json: unknown): Effect.Effect<Journal.RunInfo, Journal.JournalError> => {
-  let row: Record<string, unknown>
-  try {
-    row = typeof json === "string" ? JSON.parse(json) : (json as Record<string, unknown>)
-  } catch {
-    return Effect.fail(corrupt(runId, undefined, "the run row cannot be read"))
-  }
-  if (typeof row !== "object" || row === null) return Effect.fail(corrupt(runId, undefined, "the run row cannot be read"))
+  const row = rowObject(json)
+  if (row === undefined) return Effect.fail(corrupt(runId, undefined, "the run row cannot be read"))
   const id = typeof row.runId === "string" ? row.runId : runId
-  const text = ["runId", "workflow", "fingerprint", "input", "status"] as const
-  for (const key of text) {
-    if (typeof row[key] !== "string") return Effect.fail(corrupt(id, undefined, `the run row has a missing or non-text ${key}`))
-  }
+  const numbers = readFields("run", row, ["runId", "workflow", "fingerprint", "input", "status"], [
+    "priority", "leaseToken", "leaseExpiresAt", "wakeAt", "dueAt", "executions", "wakeups", "createdAt", "updatedAt"
+  ])
+  if (typeof numbers === "string") return Effect.fail(corrupt(id, undefined, numbers))
   if (!isRunStatus(row.status)) {
     return Effect.fail(corrupt(id, undefined, `unknown run status ${JSON.stringify(row.status)}`))
-  }
-  const numbers: Record<string, number | undefined> = {}
-  for (const key of ["priority", "leaseToken", "leaseExpiresAt", "wakeAt", "dueAt", "executions", "wakeups", "createdAt", "updatedAt"]) {
-    const value = optionalNumber(row[key])
-    if (value === null) return Effect.fail(corrupt(id, undefined, `the run row has a non-integer ${key}`))
-    numbers[key] = value
   }
   const optionalText = (key: string) => (typeof row[key] === "string" ? (row[key] as string) : undefined)
   return Effect.succeed({
@@ -732,27 +747,15 @@ const missedTicks: ReadonlySet<string> = new Set<MissedTicks>(["skip", "catchUp"
 
 /** Reads a schedule's JSON as a dialect built it; anything unexpected is a corrupt row. */
 const decodeSchedule = (id: string, json: unknown): Effect.Effect<ScheduleInfo, Journal.JournalError> => {
-  let row: Record<string, unknown>
-  try {
-    row = typeof json === "string" ? JSON.parse(json) : (json as Record<string, unknown>)
-  } catch {
-    return Effect.fail(corrupt(id, undefined, "the schedule row cannot be read"))
-  }
-  if (typeof row !== "object" || row === null) return Effect.fail(corrupt(id, undefined, "the schedule row cannot be read"))
+  const row = rowObject(json)
+  if (row === undefined) return Effect.fail(corrupt(id, undefined, "the schedule row cannot be read"))
   const scheduleId = typeof row.id === "string" ? row.id : id
-  for (const key of ["id", "workflow", "input", "cron", "missed"] as const) {
-    if (typeof row[key] !== "string") {
-      return Effect.fail(corrupt(scheduleId, undefined, `the schedule row has a missing or non-text ${key}`))
-    }
-  }
+  const numbers = readFields("schedule", row, ["id", "workflow", "input", "cron", "missed"], [
+    "nextAt", "lastTickAt", "createdAt", "updatedAt"
+  ])
+  if (typeof numbers === "string") return Effect.fail(corrupt(scheduleId, undefined, numbers))
   if (!missedTicks.has(row.missed as string)) {
     return Effect.fail(corrupt(scheduleId, undefined, `unknown missed-tick policy ${JSON.stringify(row.missed)}`))
-  }
-  const numbers: Record<string, number | undefined> = {}
-  for (const key of ["nextAt", "lastTickAt", "createdAt", "updatedAt"]) {
-    const value = optionalNumber(row[key])
-    if (value === null) return Effect.fail(corrupt(scheduleId, undefined, `the schedule row has a non-integer ${key}`))
-    numbers[key] = value
   }
   if (numbers.nextAt === undefined) return Effect.fail(corrupt(scheduleId, undefined, "the schedule row has no nextAt"))
   return Effect.succeed({

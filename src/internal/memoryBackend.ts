@@ -22,6 +22,7 @@ import { defaultMaxPayloadBytes, entryKey, JournalError, LeaseLost } from "../Jo
 import type { Claimed, Notification, RunStore, ScheduleInfo, StatusCounts } from "../RunStore.ts"
 import { cursorOf, decodeCursor, pageLimit, statusesOf } from "./listing.ts"
 import { withLimits } from "./limits.ts"
+import { dueOf } from "./schedule.ts"
 import { dueAfterRelease, isDone, isFinal, isRunStatus, runStatuses } from "./runRow.ts"
 
 interface StoredRun {
@@ -412,15 +413,7 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
           .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
       ),
     dueSchedules: (workflows) =>
-      withNow((now) => {
-        const mine = Array.from(schedules.values()).filter((schedule) => workflows.includes(schedule.workflow))
-        const later = mine.filter((schedule) => schedule.nextAt > now).map((schedule) => schedule.nextAt)
-        return {
-          now,
-          due: mine.filter((schedule) => schedule.nextAt <= now),
-          nextAt: later.length === 0 ? undefined : Math.min(...later)
-        }
-      }),
+      withNow((now) => dueOf(now, Array.from(schedules.values()).filter((schedule) => workflows.includes(schedule.workflow)))),
     fireSchedule: (firing) =>
       withNow((now) => {
         const schedule = schedules.get(firing.id)

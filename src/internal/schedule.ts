@@ -42,3 +42,16 @@ export const planTick = (
     nextAt: nextTick(cron, Math.max(tick, lastMissed))
   }
 }
+
+/** Splits a worker's schedules at `now`: the ones due, and when the next of the others falls. */
+export const dueOf = (
+  now: number,
+  schedules: ReadonlyArray<ScheduleInfo>
+): { readonly now: number; readonly due: ReadonlyArray<ScheduleInfo>; readonly nextAt: number | undefined } => {
+  const later = schedules.filter((schedule) => schedule.nextAt > now).map((schedule) => schedule.nextAt)
+  return {
+    now,
+    due: schedules.filter((schedule) => schedule.nextAt <= now),
+    nextAt: later.length === 0 ? undefined : Math.min(...later)
+  }
+}
