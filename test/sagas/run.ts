@@ -10,21 +10,17 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { Cause, Effect, Exit, Layer, Schedule } from "effect"
 import { Workflow } from "plait"
-import { type JournalArgs, journalLayer, syncedLog } from "../crash/childJournal.ts"
-import type { KillPoint } from "../crash/killPoint.ts"
+import type { ChildArgs } from "../crash/child.ts"
+import { journalLayer, syncedLog } from "../crash/childJournal.ts"
 import { makeSay } from "../crash/progress.ts"
 import { Effects, Keyed, Rollout, Trip } from "./workflows.ts"
 
 const runnable = { Trip, Rollout, Keyed } as const
 
-export interface RunArgs {
-  readonly journal: JournalArgs
+/** A crash child's arguments, and which workflow to run on what input. */
+export interface RunArgs extends ChildArgs {
   readonly workflow: keyof typeof runnable
   readonly input: unknown
-  readonly runId: string
-  readonly log: string
-  readonly incarnation: number
-  readonly freezeAt?: KillPoint | undefined
 }
 
 const args = JSON.parse(process.argv[2] ?? "") as RunArgs
