@@ -1,0 +1,44 @@
+// Lint and format as Effect does: typescript-eslint's recommended rules and @effect/eslint-plugin's
+// dprint rule (2 spaces, 120 columns, double quotes, no semicolons, no trailing commas).
+// `npm run lint` checks; `npm run lint:fix` formats.
+import effectPlugin from "@effect/eslint-plugin"
+import tseslint from "typescript-eslint"
+
+export default tseslint.config(
+  {
+    ignores: ["dist/**", "node_modules/**", "docs/api/**", "bench/results/**", "**/*.d.ts", ".plait/**"]
+  },
+  ...tseslint.configs.recommended,
+  ...effectPlugin.configs.dprint,
+  {
+    files: ["**/*.ts", "**/*.mjs"],
+    rules: {
+      "@effect/dprint": ["error", {
+        config: {
+          indentWidth: 2,
+          lineWidth: 120,
+          semiColons: "asi",
+          quoteStyle: "alwaysDouble",
+          trailingCommas: "never",
+          operatorPosition: "maintain",
+          "arrowFunction.useParentheses": "force"
+        }
+      }],
+      "@typescript-eslint/array-type": ["error", { default: "generic", readonly: "generic" }],
+      "@typescript-eslint/consistent-type-imports": ["error", { fixStyle: "inline-type-imports" }],
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "@typescript-eslint/no-explicit-any": "off",
+      "@typescript-eslint/no-empty-object-type": "off",
+      "@typescript-eslint/no-namespace": "off",
+      "@typescript-eslint/ban-ts-comment": "off"
+    }
+  },
+  {
+    // Type tests declare values only to read their types, and state expressions only to check them.
+    files: ["test/types/**/*.tst.ts"],
+    rules: {
+      "@typescript-eslint/no-unused-vars": "off",
+      "@typescript-eslint/no-unused-expressions": "off"
+    }
+  }
+)
