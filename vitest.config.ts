@@ -35,7 +35,13 @@ export default defineConfig({
       {
         extends: true,
         // Real stores, real processes and real time: Postgres, SQLite files, crash children.
-        test: { name: "storage", include: ["test/**/*.test.ts"], exclude: unit, testTimeout: 60_000, hookTimeout: 60_000 }
+        test: {
+          name: "storage",
+          include: ["test/**/*.test.ts"],
+          exclude: unit,
+          testTimeout: 60_000,
+          hookTimeout: 60_000
+        }
       }
     ]
   }

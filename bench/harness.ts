@@ -72,7 +72,9 @@ export interface Measurement {
    * not disturb.
    */
   readonly background?: boolean | undefined
-  readonly run: (options: { readonly quick: boolean; readonly log: (line: string) => void }) => Promise<MeasurementResult>
+  readonly run: (
+    options: { readonly quick: boolean; readonly log: (line: string) => void }
+  ) => Promise<MeasurementResult>
 }
 
 export interface MeasurementResult {

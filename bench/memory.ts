@@ -13,11 +13,11 @@
  *   --items=10000,100000   item counts (default 10,000 and 100,000)
  *   --journals=sqlite,pg   journals (default both; Postgres skipped when unreachable)
  */
+import { Effect, Fiber, type Layer, Schema } from "effect"
 import { execFileSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { Effect, Fiber, Layer, Schema } from "effect"
 import { SqliteJournal, Workflow } from "plait"
 import type { Journal, RunStore } from "plait"
 import { postgresTables, postgresUnreachable } from "./workloads/journal.ts"
@@ -156,7 +156,8 @@ const parent = async () => {
     ]
   })
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)))
-  const line = (cells: ReadonlyArray<string>) => cells.map((cell, c) => (c < 1 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ")
+  const line = (cells: ReadonlyArray<string>) =>
+    cells.map((cell, c) => (c < 1 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ")
   console.log(["", line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n"))
 }
 

@@ -66,7 +66,10 @@ const categories: ReadonlyArray<readonly [string, (url: string, name: string) =>
   ["effect/sql: statements, spans, pool glue", (url) => url.includes("effect/dist/sql/")],
   ["@effect/sql-pg: protocol encode/decode", (url) => url.includes("sql-pg/dist/PgProtocol")],
   ["@effect/sql-pg: connection, pool, client", (url) => url.includes("sql-pg/dist/")],
-  ["effect: Schema (JSON codecs)", (url) => url.includes("effect/dist/Schema") || url.includes("effect/dist/internal/schema")],
+  [
+    "effect: Schema (JSON codecs)",
+    (url) => url.includes("effect/dist/Schema") || url.includes("effect/dist/internal/schema")
+  ],
   ["effect: tracer", (url) => url.includes("effect/dist/Tracer")],
   ["effect: runtime (fibers, primitives, context)", (url) => url.includes("effect/dist/")],
   ["Node: streams, timers, async hooks", (url) => url.startsWith("node:")],
@@ -100,15 +103,23 @@ await (async () => {
       const category = categories.find(([, matches]) => matches(frame.url, frame.functionName))![0]
       const micros = profile.timeDeltas[s] ?? 0
       byCategory.set(category, (byCategory.get(category) ?? 0) + micros)
-      const where = `${frame.functionName || "(anonymous)"} ${frame.url.replace(/.*node_modules\//, "").replace(/.*\/(src|bench)\//, "$1/")}:${frame.lineNumber + 1}`
+      const where = `${frame.functionName || "(anonymous)"} ${
+        frame.url.replace(/.*node_modules\//, "").replace(/.*\/(src|bench)\//, "$1/")
+      }:${frame.lineNumber + 1}`
       if (category !== "idle") byFunction.set(where, (byFunction.get(where) ?? 0) + micros)
     })
   }
   const steps = workload.steps * trials
   const busy = [...byCategory].filter(([name]) => name !== "idle").reduce((sum, [, micros]) => sum + micros, 0)
-  console.log(`${system} / ${workloadName}, ${trials} trials: ${(busy / steps).toFixed(1)} µs busy per step (sampled, main thread)`)
+  console.log(
+    `${system} / ${workloadName}, ${trials} trials: ${
+      (busy / steps).toFixed(1)
+    } µs busy per step (sampled, main thread)`
+  )
   for (const [name, micros] of [...byCategory].filter(([name]) => name !== "idle").sort((a, b) => b[1] - a[1])) {
-    console.log(`${(micros / steps).toFixed(2).padStart(8)} µs  ${((100 * micros) / busy).toFixed(1).padStart(5)}%  ${name}`)
+    console.log(
+      `${(micros / steps).toFixed(2).padStart(8)} µs  ${((100 * micros) / busy).toFixed(1).padStart(5)}%  ${name}`
+    )
   }
   if (top > 0) {
     console.log("\nheaviest functions (self time per step)")

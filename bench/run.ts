@@ -24,8 +24,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import * as os from "node:os"
 import * as path from "node:path"
 import { Journal } from "plait"
-import { engineMeasurements } from "./engine/section.ts"
 import { overheadCases, overheadWorkloads, RUN, summarizeOverhead } from "./engine/overhead.ts"
+import { engineMeasurements } from "./engine/section.ts"
 import {
   type Case,
   formatTable,
@@ -162,14 +162,16 @@ const systems = flag("systems")?.split(",").filter((name) => name !== "")
 const iterationsFlag = flag("iterations")
 const warmupFlag = flag("warmup")
 const trialsOf = (workload: Workload) => {
-  const defaults = workload.trials?.[quick ? "quick" : "full"] ?? (quick ? { warmup: 2, iterations: 5 } : { warmup: 8, iterations: 41 })
+  const defaults = workload.trials?.[quick ? "quick" : "full"] ??
+    (quick ? { warmup: 2, iterations: 5 } : { warmup: 8, iterations: 41 })
   return {
     warmup: warmupFlag === undefined ? defaults.warmup : Number(warmupFlag),
     iterations: iterationsFlag === undefined ? defaults.iterations : Number(iterationsFlag)
   }
 }
 
-const isSelected = (section: Section, name: string) => only === undefined || only.includes(section.id) || only.includes(name)
+const isSelected = (section: Section, name: string) =>
+  only === undefined || only.includes(section.id) || only.includes(name)
 const chosenWorkloads = (section: Section) => section.workloads.filter((w) => isSelected(section, w.name))
 const chosenMeasurements = (section: Section) => (section.measurements ?? []).filter((m) => isSelected(section, m.name))
 const selected = sections.flatMap(chosenWorkloads)
@@ -183,9 +185,10 @@ if (selected.length === 0 && sections.every((section) => chosenMeasurements(sect
   process.exit(1)
 }
 
-const effectVersion = (JSON.parse(readFileSync(new URL("../node_modules/effect/package.json", import.meta.url), "utf8")) as {
-  version: string
-}).version
+const effectVersion =
+  (JSON.parse(readFileSync(new URL("../node_modules/effect/package.json", import.meta.url), "utf8")) as {
+    version: string
+  }).version
 const commit = (() => {
   try {
     return execSync("git rev-parse --short HEAD", { stdio: ["ignore", "pipe", "ignore"] }).toString().trim()
@@ -235,7 +238,9 @@ for (const section of sections) {
   samples.push(...sectionSamples)
   if (sectionSamples.length > 0) {
     const summary = section.summarize?.(sectionSamples)
-    tables.push(`${section.title}\n${formatTable(sectionSamples, section.table)}${summary === undefined ? "" : `\n${summary}`}`)
+    tables.push(
+      `${section.title}\n${formatTable(sectionSamples, section.table)}${summary === undefined ? "" : `\n${summary}`}`
+    )
   }
   for (const measurement of measurements.filter((m) => m.background !== true)) tables.push(await measure(measurement))
   tables.push(...await Promise.all(background))

@@ -36,7 +36,9 @@ const describe = (event: Workflow.StepEvent): string => {
     case "Failed":
       return `  ✗ ${event.path} attempt ${event.attempt} failed${event.willRetry ? ", retrying" : ""}`
     case "Sleeping":
-      return `  ☾ ${event.path} sleeping until ${DateTime.formatIso(event.wakeAt)} (the wake time is journaled: a restart sleeps only the rest)`
+      return `  ☾ ${event.path} sleeping until ${
+        DateTime.formatIso(event.wakeAt)
+      } (the wake time is journaled: a restart sleeps only the rest)`
     case "Woke":
       return `  ☀ ${event.path} woke`
     case "AwaitingSignal":
@@ -71,7 +73,9 @@ const attempt = (label: string, carrierUp: boolean) =>
       }
     }).pipe(Effect.provide(carrier(carrierUp)))
     if (outcome._tag === "Completed") {
-      yield* Console.log(`run ${runId} completed (${replayed} steps skipped as already done): ${outcome.context.receipt}`)
+      yield* Console.log(
+        `run ${runId} completed (${replayed} steps skipped as already done): ${outcome.context.receipt}`
+      )
     }
   })
 

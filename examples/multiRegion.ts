@@ -11,10 +11,10 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Layer, Schema } from "effect"
-import { Engine, SqliteJournal, Worker, Workflow } from "plait"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { Engine, SqliteJournal, Worker, Workflow } from "plait"
 
 const work = <A>(value: A) => Effect.as(Effect.sleep("300 millis"), value)
 
@@ -27,15 +27,21 @@ const ProvisionRegion = Workflow.make("provision_region", { input: Schema.Struct
   Workflow.step("endpoint", { success: Schema.String }, (ctx) => work(`https://${ctx.input.region}.example.com`))
 )
 
-const Rollout = Workflow.make("rollout", { input: Schema.Struct({ release: Schema.String, regions: Schema.Array(Schema.String) }) }).pipe(
+const Rollout = Workflow.make("rollout", {
+  input: Schema.Struct({ release: Schema.String, regions: Schema.Array(Schema.String) })
+}).pipe(
   Workflow.forEach(
     "regions",
     (ctx) => ctx.input.regions,
     Workflow.child("provisioned", ProvisionRegion, (ctx) => ({ region: ctx.item })),
     { concurrency: 3, key: (region) => region }
   ),
-  Workflow.step("summary", { success: Schema.Array(Schema.String) }, (ctx) =>
-    Effect.succeed(ctx.regions.map((region) => `${region.provisioned.input.region}: ${region.provisioned.endpoint}`)))
+  Workflow.step(
+    "summary",
+    { success: Schema.Array(Schema.String) },
+    (ctx) =>
+      Effect.succeed(ctx.regions.map((region) => `${region.provisioned.input.region}: ${region.provisioned.endpoint}`))
+  )
 )
 
 const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "plait-multi-region-"))
@@ -43,7 +49,10 @@ const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "plait-multi-region-"))
 const program = Effect.gen(function*() {
   const engine = yield* Engine.Engine
   yield* Worker.make({ workflows: [Rollout], concurrency: 1 })
-  const run = yield* engine.start(Rollout, { input: { release: "v42", regions: ["eu-west", "us-east", "ap-south"] }, runId: "rollout-v42" })
+  const run = yield* engine.start(Rollout, {
+    input: { release: "v42", regions: ["eu-west", "us-east", "ap-south"] },
+    runId: "rollout-v42"
+  })
   yield* Console.log(`started ${run.runId}`)
   const outcome = yield* engine.await(Rollout, run.runId)
   if (outcome._tag === "Completed") {
@@ -52,7 +61,9 @@ const program = Effect.gen(function*() {
   }
   const children = yield* engine.list({ workflow: "provision_region" })
   yield* Console.log("child runs:")
-  for (const child of children.runs) yield* Console.log(`  ${child.runId}: ${child.status} (parent ${child.parentRunId})`)
+  for (const child of children.runs) {
+    yield* Console.log(`  ${child.runId}: ${child.status} (parent ${child.parentRunId})`)
+  }
 }).pipe(
   Effect.scoped,
   Effect.provide(Layer.provideMerge(Engine.layer, SqliteJournal.layer({ filename: Path.join(dir, "journal.sqlite") }))),

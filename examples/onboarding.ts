@@ -42,29 +42,50 @@ class Billing extends Context.Service<Billing, {
 const Onboard = Workflow.make("onboard_user", { input: Schema.Struct({ email: Schema.String }) }).pipe(
   Workflow.step("user", { success: User }, (ctx) => Users.use((users) => users.create(ctx.input.email))),
   Workflow.parallel("setup", {
-    welcome: Workflow.step("welcome", { success: Schema.Boolean }, (ctx) =>
-      Mailer.use((mailer) => mailer.welcome(ctx.user.id))),
-    workspace: Workflow.step("workspace", { success: Workspace }, (ctx) =>
-      Workspaces.use((workspaces) => workspaces.create(ctx.user.id))),
-    billing: Workflow.step("billing", { success: Schema.Boolean, error: CardDeclined, retry: { times: 3 } }, (ctx) =>
-      Billing.use((billing) => billing.setup(ctx.user.id)))
+    welcome: Workflow.step(
+      "welcome",
+      { success: Schema.Boolean },
+      (ctx) => Mailer.use((mailer) => mailer.welcome(ctx.user.id))
+    ),
+    workspace: Workflow.step(
+      "workspace",
+      { success: Workspace },
+      (ctx) => Workspaces.use((workspaces) => workspaces.create(ctx.user.id))
+    ),
+    billing: Workflow.step(
+      "billing",
+      { success: Schema.Boolean, error: CardDeclined, retry: { times: 3 } },
+      (ctx) => Billing.use((billing) => billing.setup(ctx.user.id))
+    )
   }),
-  Workflow.step("complete", { success: Schema.Void }, (ctx) =>
-    Effect.log(`onboarded ${ctx.user.id} into ${ctx.workspace.id}`))
+  Workflow.step(
+    "complete",
+    { success: Schema.Void },
+    (ctx) => Effect.log(`onboarded ${ctx.user.id} into ${ctx.workspace.id}`)
+  )
 )
 
 // --- small implementations -------------------------------------------------------------------------
 
 const Services = Layer.mergeAll(
-  Layer.succeed(Users, Users.of({
-    create: (email) => Effect.succeed({ id: `user-${email.split("@")[0]}`, email })
-  })),
-  Layer.succeed(Mailer, Mailer.of({
-    welcome: (userId) => Effect.as(Console.log(`    (mail) welcome, ${userId}`), true)
-  })),
-  Layer.succeed(Workspaces, Workspaces.of({
-    create: (owner) => Effect.succeed({ id: `ws-${owner}`, owner })
-  })),
+  Layer.succeed(
+    Users,
+    Users.of({
+      create: (email) => Effect.succeed({ id: `user-${email.split("@")[0]}`, email })
+    })
+  ),
+  Layer.succeed(
+    Mailer,
+    Mailer.of({
+      welcome: (userId) => Effect.as(Console.log(`    (mail) welcome, ${userId}`), true)
+    })
+  ),
+  Layer.succeed(
+    Workspaces,
+    Workspaces.of({
+      create: (owner) => Effect.succeed({ id: `ws-${owner}`, owner })
+    })
+  ),
   Layer.effect(
     Billing,
     Effect.sync(() => {

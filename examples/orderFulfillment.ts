@@ -24,12 +24,18 @@ export class Carrier extends Context.Service<Carrier, {
 const work = <A>(value: A) => Effect.as(Effect.sleep("400 millis"), value)
 
 export const OrderFulfillment = Workflow.make("order_fulfillment", { input: Order }).pipe(
-  Workflow.step("validated", { success: Schema.Number }, (ctx) =>
-    work(ctx.input.items.reduce((total, item) => total + item.quantity, 0))),
+  Workflow.step(
+    "validated",
+    { success: Schema.Number },
+    (ctx) => work(ctx.input.items.reduce((total, item) => total + item.quantity, 0))
+  ),
   Workflow.parallel("checks", {
     inventory: Workflow.step("reserved", { success: Schema.Boolean }, () => work(true)),
-    payment: Workflow.step("charged", { success: Schema.String, retry: { times: 2, delay: "200 millis" } }, (ctx) =>
-      work(`ch_${ctx.input.id}`)),
+    payment: Workflow.step(
+      "charged",
+      { success: Schema.String, retry: { times: 2, delay: "200 millis" } },
+      (ctx) => work(`ch_${ctx.input.id}`)
+    ),
     fraud: Workflow.step("riskScore", { success: Schema.Number }, (ctx) => work(ctx.validated > 10 ? 0.4 : 0.1))
   }),
   Workflow.forEach("packed", (ctx) => ctx.input.items, (item) => work(`${item.quantity} x ${item.sku}`), {
@@ -38,11 +44,19 @@ export const OrderFulfillment = Workflow.make("order_fulfillment", { input: Orde
     key: (item) => item.sku
   }),
   Workflow.sleep("coolOff", "1 second"),
-  Workflow.step("shipment", { success: Schema.String, retry: { times: 1, delay: "300 millis" } }, (ctx) =>
-    Effect.gen(function*() {
-      const carrier = yield* Carrier
-      return yield* carrier.book(ctx.input.id)
-    })),
-  Workflow.step("receipt", { success: Schema.String }, (ctx) =>
-    work(`order ${ctx.input.id}: ${ctx.packed.length} lines packed, charge ${ctx.charged}, tracking ${ctx.shipment}`))
+  Workflow.step(
+    "shipment",
+    { success: Schema.String, retry: { times: 1, delay: "300 millis" } },
+    (ctx) =>
+      Effect.gen(function*() {
+        const carrier = yield* Carrier
+        return yield* carrier.book(ctx.input.id)
+      })
+  ),
+  Workflow.step(
+    "receipt",
+    { success: Schema.String },
+    (ctx) =>
+      work(`order ${ctx.input.id}: ${ctx.packed.length} lines packed, charge ${ctx.charged}, tracking ${ctx.shipment}`)
+  )
 )

@@ -28,7 +28,13 @@ class Carrier extends Context.Service<Carrier, {
   readonly ship: (country: string) => Effect.Effect<string, NoCarrier>
 }>()("saga/Carrier") {}
 
-const Order = Schema.Struct({ id: Schema.String, sku: Schema.String, quantity: Schema.Number, amount: Schema.Number, country: Schema.String })
+const Order = Schema.Struct({
+  id: Schema.String,
+  sku: Schema.String,
+  quantity: Schema.Number,
+  amount: Schema.Number,
+  country: Schema.String
+})
 
 const Checkout = Workflow.make("checkout", { input: Order }).pipe(
   Workflow.step("reservation", {
@@ -49,22 +55,36 @@ const Checkout = Workflow.make("checkout", { input: Order }).pipe(
       const info = yield* Workflow.StepInfo
       return yield* Payments.use((payments) => payments.charge(ctx.input.amount, info.idempotencyKey))
     })),
-  Workflow.step("shipment", { success: Schema.String, error: NoCarrier, retry: { times: 2, delay: "100 millis" } }, (ctx) =>
-    Carrier.use((carrier) => carrier.ship(ctx.input.country)))
+  Workflow.step(
+    "shipment",
+    { success: Schema.String, error: NoCarrier, retry: { times: 2, delay: "100 millis" } },
+    (ctx) => Carrier.use((carrier) => carrier.ship(ctx.input.country))
+  )
 )
 
 const Services = Layer.mergeAll(
-  Layer.succeed(Payments, Payments.of({
-    charge: (amount, key) => Effect.as(Console.log(`    (payments) charged ${amount} EUR, key ${key}`), `ch_${key.slice(-6)}`),
-    refund: (chargeId, key) => Console.log(`    (payments) refunded ${chargeId}, key ${key}`)
-  })),
-  Layer.succeed(Stock, Stock.of({
-    reserve: (sku, quantity) => Effect.as(Console.log(`    (stock) reserved ${quantity} x ${sku}`), `res_${sku}`),
-    release: (reservation) => Console.log(`    (stock) released ${reservation}`)
-  })),
-  Layer.succeed(Carrier, Carrier.of({
-    ship: (country) => Effect.andThen(Console.log(`    (carrier) no carrier for ${country}`), Effect.fail(new NoCarrier({ country })))
-  }))
+  Layer.succeed(
+    Payments,
+    Payments.of({
+      charge: (amount, key) =>
+        Effect.as(Console.log(`    (payments) charged ${amount} EUR, key ${key}`), `ch_${key.slice(-6)}`),
+      refund: (chargeId, key) => Console.log(`    (payments) refunded ${chargeId}, key ${key}`)
+    })
+  ),
+  Layer.succeed(
+    Stock,
+    Stock.of({
+      reserve: (sku, quantity) => Effect.as(Console.log(`    (stock) reserved ${quantity} x ${sku}`), `res_${sku}`),
+      release: (reservation) => Console.log(`    (stock) released ${reservation}`)
+    })
+  ),
+  Layer.succeed(
+    Carrier,
+    Carrier.of({
+      ship: (country) =>
+        Effect.andThen(Console.log(`    (carrier) no carrier for ${country}`), Effect.fail(new NoCarrier({ country })))
+    })
+  )
 )
 
 const observe = (event: Workflow.StepEvent) =>
@@ -75,14 +95,18 @@ const observe = (event: Workflow.StepEvent) =>
 const program = Effect.gen(function*() {
   const order = { id: "A-17", sku: "lamp", quantity: 2, amount: 120, country: "Atlantis" }
   const result = yield* Effect.exit(Workflow.run(Checkout, { input: order, runId: "checkout-A-17", observe }))
-  yield* Console.log(`\nthe run ended: ${result._tag === "Failure" ? "failed, with what shipping failed with" : "completed"}`)
+  yield* Console.log(
+    `\nthe run ended: ${result._tag === "Failure" ? "failed, with what shipping failed with" : "completed"}`
+  )
 
   // The journal says what completed, in which order, and what was undone.
   const journal = yield* Journal.Journal
   const loaded = Option.getOrThrow(yield* journal.load("checkout-A-17"))
   yield* Console.log(`status: ${loaded.run.status}`)
   for (const entry of loaded.entries) {
-    if (entry.kind === "compensable" || entry.kind === "compensated") yield* Console.log(`  ${entry.kind} ${entry.path}`)
+    if (entry.kind === "compensable" || entry.kind === "compensated") {
+      yield* Console.log(`  ${entry.kind} ${entry.path}`)
+    }
   }
 }).pipe(Effect.provide(Layer.merge(Services, Journal.layerMemory)))
 

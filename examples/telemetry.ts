@@ -15,8 +15,11 @@ const Signup = Workflow.make("signup", { input: Schema.String }).pipe(
   Workflow.step("user", { success: Schema.String }, (ctx) => Effect.succeed(`user-${ctx.input}`)),
   Workflow.parallel("setup", {
     mail: Workflow.step("mail", { success: Schema.Boolean }, () => Effect.succeed(true)),
-    billing: Workflow.step("billing", { success: Schema.Boolean, retry: { times: 1 } }, () =>
-      Effect.suspend(() => (++attempts === 1 ? Effect.fail("card declined") : Effect.succeed(true))))
+    billing: Workflow.step(
+      "billing",
+      { success: Schema.Boolean, retry: { times: 1 } },
+      () => Effect.suspend(() => (++attempts === 1 ? Effect.fail("card declined") : Effect.succeed(true)))
+    )
   })
 )
 

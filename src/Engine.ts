@@ -12,11 +12,11 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import type { Definition } from "./internal/definition.ts"
-import type { WaitPaths } from "./internal/SignalPaths.ts"
-import type { Simplify } from "./internal/types.ts"
 import { fingerprintOf, prepareInput, replayFinished } from "./internal/run.ts"
 import { nextTick, parseCron } from "./internal/schedule.ts"
 import { deliverSignal, isSignalPath } from "./internal/signal.ts"
+import type { WaitPaths } from "./internal/SignalPaths.ts"
+import type { Simplify } from "./internal/types.ts"
 import { Journal, type JournalEntry, type JournalError, type RunInfo } from "./Journal.ts"
 import {
   type ListFilter,
@@ -28,7 +28,7 @@ import {
 } from "./RunStore.ts"
 import type { Outcome, SignalPath, SignalValue, Workflow } from "./Workflow.ts"
 import {
-  DuplicateEffect,
+  type DuplicateEffect,
   InvalidInput,
   type InvalidOutput,
   type InvalidSchedule,
@@ -204,7 +204,10 @@ export class Engine extends Context.Service<Engine, {
   readonly await: <I, Ctx, E, R, S>(
     workflow: Workflow<I, Ctx, E, R, S>,
     runId: string
-  ) => Effect.Effect<Outcome<Simplify<Ctx>, WaitPaths<S>>, RunFailed | RunCancelled | RunNotFound | RunConflict | JournalError>
+  ) => Effect.Effect<
+    Outcome<Simplify<Ctx>, WaitPaths<S>>,
+    RunFailed | RunCancelled | RunNotFound | RunConflict | JournalError
+  >
   /**
    * Delivers a signal: validated by its schema, stored, and in the same transaction the run is
    * woken if it waits. A value sent before the run reaches its `signal` is kept until it does;
@@ -284,8 +287,10 @@ export const make: Effect.Effect<Engine["Service"], never, Journal | RunStore> =
   const journal = yield* Journal
 
   const runOf = (runId: string) =>
-    Effect.flatMap(store.get(runId), (run) =>
-      Option.isSome(run) ? Effect.succeed(run.value) : Effect.fail(new RunNotFound({ runId })))
+    Effect.flatMap(
+      store.get(runId),
+      (run) => Option.isSome(run) ? Effect.succeed(run.value) : Effect.fail(new RunNotFound({ runId }))
+    )
 
   const ofWorkflow = (run: RunInfo, workflow: string) =>
     run.workflow === workflow
@@ -367,16 +372,20 @@ export const make: Effect.Effect<Engine["Service"], never, Journal | RunStore> =
     )
 
   const cancel: Engine["Service"]["cancel"] = (runId, options) =>
-    Effect.flatMap(store.cancel(runId, options?.reason ?? "cancelled"), (run) =>
-      Option.isSome(run) ? Effect.succeed(run.value) : Effect.fail(new RunNotFound({ runId }))).pipe(
-        Effect.withSpan("plait.engine.cancel", { attributes: { "plait.run_id": runId } })
-      )
+    Effect.flatMap(
+      store.cancel(runId, options?.reason ?? "cancelled"),
+      (run) => Option.isSome(run) ? Effect.succeed(run.value) : Effect.fail(new RunNotFound({ runId }))
+    ).pipe(
+      Effect.withSpan("plait.engine.cancel", { attributes: { "plait.run_id": runId } })
+    )
 
   const resume: Engine["Service"]["resume"] = (runId) =>
     Effect.gen(function*() {
       const run = yield* Effect.flatMap(store.resume(runId), (run) =>
         Option.isSome(run) ? Effect.succeed(run.value) : Effect.fail(new RunNotFound({ runId })))
-      if (run.status === "cancelled") return yield* new RunCancelled({ runId, reason: run.error ?? "cancelled" })
+      if (run.status === "cancelled") {
+        return yield* new RunCancelled({ runId, reason: run.error ?? "cancelled" })
+      }
       return run
     }).pipe(Effect.withSpan("plait.engine.resume", { attributes: { "plait.run_id": runId } }))
 
@@ -469,7 +478,6 @@ const entryDetail = (entry: JournalEntry): EntryDetail => {
   const record = parseAttempt(entry.value)
   return { ...entry, lane, attempt: record.attempt ?? entry.seq, error: record.error }
 }
-
 
 const parseAttempt = (value: string): { readonly attempt?: number; readonly error?: string } => {
   try {

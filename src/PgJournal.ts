@@ -117,12 +117,17 @@ const checkOptions = (pool: PgClient.PgPoolConfig, journal: SqlJournal.Options) 
       max: 10_000,
       default: 10
     })
-    yield* JournalOptions.wholeNumber("minConnections", pool.minConnections, { min: 0, max: maxConnections, default: 0 })
+    yield* JournalOptions.wholeNumber("minConnections", pool.minConnections, {
+      min: 0,
+      max: maxConnections,
+      default: 0
+    })
     const needed = payload + messageOverhead
     if (pool.maxMessageSize !== undefined && pool.maxMessageSize < needed) {
       return yield* new Journal.InvalidOption({
         option: "maxMessageSize",
-        issue: `must be at least maxPayloadBytes + 1 MiB (${needed}) so every stored value can be read back; got ${pool.maxMessageSize}`
+        issue:
+          `must be at least maxPayloadBytes + 1 MiB (${needed}) so every stored value can be read back; got ${pool.maxMessageSize}`
       })
     }
     return { maxConnections, maxMessageSize: pool.maxMessageSize ?? Math.max(defaultMaxMessageSize, needed) }

@@ -32,6 +32,14 @@ import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
+import { makeDeadline } from "./internal/deadline.ts"
+import * as JournalOptions from "./internal/journalOptions.ts"
+import { withLimits } from "./internal/limits.ts"
+import { decodeCursor, pageLimit } from "./internal/listing.ts"
+import { cursorOf } from "./internal/listing.ts"
+import { isEntryKind } from "./internal/rows.ts"
+import { isRunStatus, runStatuses } from "./internal/runRow.ts"
+import { dueOf } from "./internal/schedule.ts"
 import {
   type Dialect,
   type Exec,
@@ -43,16 +51,15 @@ import {
 } from "./internal/sql/dialect.ts"
 import { pg } from "./internal/sql/pg.ts"
 import { sqlite } from "./internal/sql/sqlite.ts"
-import { decodeCursor, pageLimit } from "./internal/listing.ts"
-import { cursorOf } from "./internal/listing.ts"
-import * as JournalOptions from "./internal/journalOptions.ts"
-import { makeDeadline } from "./internal/deadline.ts"
-import { withLimits } from "./internal/limits.ts"
-import { dueOf } from "./internal/schedule.ts"
-import { isEntryKind } from "./internal/rows.ts"
-import { isRunStatus, runStatuses } from "./internal/runRow.ts"
 import * as Journal from "./Journal.ts"
-import { type Claimed, type MissedTicks, type Notification, RunStore, type ScheduleInfo, type StatusCounts } from "./RunStore.ts"
+import {
+  type Claimed,
+  type MissedTicks,
+  type Notification,
+  RunStore,
+  type ScheduleInfo,
+  type StatusCounts
+} from "./RunStore.ts"
 
 /**
  * How a SQL journal is set up.
@@ -277,7 +284,9 @@ export const migrate: (
       }
       return applied
     })
-    return yield* sql.withTransaction(transaction).pipe(Effect.provideService(SqlClient.BeginTransaction, beginFor(dialect)))
+    return yield* sql.withTransaction(transaction).pipe(
+      Effect.provideService(SqlClient.BeginTransaction, beginFor(dialect))
+    )
   }
 )
 
@@ -324,10 +333,15 @@ export const make: (
   // insert does nothing and the read sees no run. The next statement sees it.
   const retryingRace = <A>(runId: string, operation: string, attempt: Effect.Effect<A | undefined, SqlError>) =>
     Effect.flatMap(
-      Effect.mapError(Effect.repeat(attempt, { until: (result) => result !== undefined, times: 2 }), failWith(runId, operation)),
+      Effect.mapError(
+        Effect.repeat(attempt, { until: (result) => result !== undefined, times: 2 }),
+        failWith(runId, operation)
+      ),
       (result) =>
         result === undefined
-          ? Effect.fail(new Journal.JournalError({ reason: "Unavailable", runId, detail: `${operation} did not see the run` }))
+          ? Effect.fail(
+            new Journal.JournalError({ reason: "Unavailable", runId, detail: `${operation} did not see the run` })
+          )
           : Effect.succeed(result)
     )
 
@@ -338,18 +352,24 @@ export const make: (
   const journal = Journal.Journal.of({
     acquire: (record, options) =>
       Effect.flatMap(
-        retryingRace(record.runId, "acquire", dialect.acquire(exec, t, record, {
-          owner: options.owner,
-          leaseMs: options.leaseMs,
-          anyFingerprint: options.anyFingerprint === true,
-          reclaim: options.reclaim === true
-        })),
+        retryingRace(
+          record.runId,
+          "acquire",
+          dialect.acquire(exec, t, record, {
+            owner: options.owner,
+            leaseMs: options.leaseMs,
+            anyFingerprint: options.anyFingerprint === true,
+            reclaim: options.reclaim === true
+          })
+        ),
         (result) =>
           Effect.flatMap(run(record.runId, result.run), (info) =>
             result.entries === undefined
               ? Effect.succeed<Journal.Acquired>({
                 run: info,
-                lease: result.acquired ? { runId: record.runId, owner: options.owner, token: info.leaseToken } : undefined,
+                lease: result.acquired
+                  ? { runId: record.runId, owner: options.owner, token: info.leaseToken }
+                  : undefined,
                 created: result.created
               })
               : Effect.map(decodeEntries(record.runId, result.entries), (entries): Journal.Acquired => ({
@@ -360,15 +380,18 @@ export const make: (
               })))
       ),
     load: (runId) =>
-      Effect.flatMap(Effect.mapError(dialect.load(exec, t, runId), failWith(runId, "load")), ({ entries, run: json }) => {
-        if (json === undefined || json === null) {
-          return entries.length === 0
-            ? Effect.succeedNone
-            : Effect.fail(corrupt(runId, undefined, "entries exist without their run row"))
+      Effect.flatMap(
+        Effect.mapError(dialect.load(exec, t, runId), failWith(runId, "load")),
+        ({ entries, run: json }) => {
+          if (json === undefined || json === null) {
+            return entries.length === 0
+              ? Effect.succeedNone
+              : Effect.fail(corrupt(runId, undefined, "entries exist without their run row"))
+          }
+          return Effect.flatMap(run(runId, json), (info) =>
+            Effect.map(decodeEntries(runId, entries), (decoded) => Option.some({ run: info, entries: decoded })))
         }
-        return Effect.flatMap(run(runId, json), (info) =>
-          Effect.map(decodeEntries(runId, entries), (decoded) => Option.some({ run: info, entries: decoded })))
-      }),
+      ),
     append: (lease, entries) =>
       entries.length === 0
         ? Effect.void
@@ -396,17 +419,23 @@ export const make: (
           }
         ),
     release: (lease, release) =>
-      Effect.flatMap(Effect.mapError(dialect.release(exec, t, lease, release), failWith(lease.runId, "release")), (released) => {
-        if (released === undefined) return Effect.fail(leaseLost(lease))
-        hub.local({ _tag: "Released", runId: lease.runId, status: released.status as Journal.RunStatus })
-        if (released.due) hub.local({ _tag: "Runnable", runId: lease.runId, workflow: released.workflow })
-        announceWoken(released.parent === undefined ? [] : [released.parent])
-        return Effect.void
-      }),
+      Effect.flatMap(
+        Effect.mapError(dialect.release(exec, t, lease, release), failWith(lease.runId, "release")),
+        (released) => {
+          if (released === undefined) return Effect.fail(leaseLost(lease))
+          hub.local({ _tag: "Released", runId: lease.runId, status: released.status as Journal.RunStatus })
+          if (released.due) hub.local({ _tag: "Runnable", runId: lease.runId, workflow: released.workflow })
+          announceWoken(released.parent === undefined ? [] : [released.parent])
+          return Effect.void
+        }
+      ),
     startChild: (lease, child) =>
       Effect.flatMap(retryingRace(child.runId, "startChild", dialect.startChild(exec, t, lease, child)), (
         result
-      ): Effect.Effect<{ readonly run: Journal.RunInfo; readonly created: boolean }, Journal.JournalError | Journal.LeaseLost> =>
+      ): Effect.Effect<
+        { readonly run: Journal.RunInfo; readonly created: boolean },
+        Journal.JournalError | Journal.LeaseLost
+      > =>
         result === "leaseLost"
           ? Effect.fail(leaseLost(lease))
           : Effect.map(run(child.runId, result.run), (info) => {
@@ -430,14 +459,19 @@ export const make: (
 
   const store = RunStore.of({
     create: (record) =>
-      Effect.flatMap(retryingRace(record.runId, "create", dialect.create(exec, t, record)), (result) =>
-        Effect.map(run(record.runId, result.run), (info) => {
-          if (result.created) hub.local({ _tag: "Runnable", runId: info.runId, workflow: info.workflow })
-          return { run: info, created: result.created }
-        })),
+      Effect.flatMap(
+        retryingRace(record.runId, "create", dialect.create(exec, t, record)),
+        (result) =>
+          Effect.map(run(record.runId, result.run), (info) => {
+            if (result.created) hub.local({ _tag: "Runnable", runId: info.runId, workflow: info.workflow })
+            return { run: info, created: result.created }
+          })
+      ),
     get: (runId) =>
-      Effect.flatMap(Effect.mapError(dialect.get(exec, t, runId), failWith(runId, "get")), (json) =>
-        json === undefined ? Effect.succeedNone : Effect.map(run(runId, json), Option.some)),
+      Effect.flatMap(
+        Effect.mapError(dialect.get(exec, t, runId), failWith(runId, "get")),
+        (json) => json === undefined ? Effect.succeedNone : Effect.map(run(runId, json), Option.some)
+      ),
     claim: (request) =>
       Effect.flatMap(
         Effect.mapError(dialect.claim(exec, t, request), failWith(request.owner, "claim")),
@@ -454,40 +488,52 @@ export const make: (
               )))
       ),
     deliver: (runId, entry) =>
-      Effect.flatMap(Effect.mapError(dialect.deliver(exec, t, runId, entry), failWith(runId, "deliver")), (delivery) =>
-        delivery !== "delivered" || listens
-          ? Effect.succeed(delivery)
-          : Effect.map(store.get(runId), (info) => {
-            if (Option.isSome(info) && info.value.status === "waiting") {
-              hub.local({ _tag: "Runnable", runId, workflow: info.value.workflow })
-            }
-            return delivery
-          })),
+      Effect.flatMap(
+        Effect.mapError(dialect.deliver(exec, t, runId, entry), failWith(runId, "deliver")),
+        (delivery) =>
+          delivery !== "delivered" || listens
+            ? Effect.succeed(delivery)
+            : Effect.map(store.get(runId), (info) => {
+              if (Option.isSome(info) && info.value.status === "waiting") {
+                hub.local({ _tag: "Runnable", runId, workflow: info.value.workflow })
+              }
+              return delivery
+            })
+      ),
     cancel: (runId, reason) =>
-      Effect.flatMap(Effect.mapError(dialect.cancel(exec, t, runId, reason), failWith(runId, "cancel")), (result) =>
-        Effect.gen(function*() {
-          for (const json of result.changed) {
-            const info = yield* run(runId, json)
-            if (info.status === "cancelled") hub.local({ _tag: "Released", runId: info.runId, status: "cancelled" })
-            else if (info.owner === undefined) hub.local({ _tag: "Runnable", runId: info.runId, workflow: info.workflow })
-            else hub.local({ _tag: "CancelRequested", runId: info.runId })
-          }
-          announceWoken(result.parent === undefined ? [] : [result.parent])
-          return result.run === undefined ? Option.none() : Option.some(yield* run(runId, result.run))
-        })),
+      Effect.flatMap(
+        Effect.mapError(dialect.cancel(exec, t, runId, reason), failWith(runId, "cancel")),
+        (result) =>
+          Effect.gen(function*() {
+            for (const json of result.changed) {
+              const info = yield* run(runId, json)
+              if (info.status === "cancelled") hub.local({ _tag: "Released", runId: info.runId, status: "cancelled" })
+              else if (info.owner === undefined) {
+                hub.local({ _tag: "Runnable", runId: info.runId, workflow: info.workflow })
+              } else hub.local({ _tag: "CancelRequested", runId: info.runId })
+            }
+            announceWoken(result.parent === undefined ? [] : [result.parent])
+            return result.run === undefined ? Option.none() : Option.some(yield* run(runId, result.run))
+          })
+      ),
     resume: (runId) =>
-      Effect.flatMap(Effect.mapError(dialect.resume(exec, t, runId), failWith(runId, "resume")), (result) =>
-        Effect.gen(function*() {
-          for (const json of result.resumed) {
-            const info = yield* run(runId, json)
-            hub.local({ _tag: "Runnable", runId: info.runId, workflow: info.workflow })
-          }
-          return result.run === undefined ? Option.none() : Option.some(yield* run(runId, result.run))
-        })),
+      Effect.flatMap(
+        Effect.mapError(dialect.resume(exec, t, runId), failWith(runId, "resume")),
+        (result) =>
+          Effect.gen(function*() {
+            for (const json of result.resumed) {
+              const info = yield* run(runId, json)
+              hub.local({ _tag: "Runnable", runId: info.runId, workflow: info.workflow })
+            }
+            return result.run === undefined ? Option.none() : Option.some(yield* run(runId, result.run))
+          })
+      ),
     list: (filter) => {
       const after = decodeCursor(filter.cursor)
       if (filter.cursor !== undefined && filter.cursor !== "" && after === undefined) {
-        return Effect.fail(corrupt("(list)", undefined, `the cursor ${JSON.stringify(filter.cursor)} is not one list returned`))
+        return Effect.fail(
+          corrupt("(list)", undefined, `the cursor ${JSON.stringify(filter.cursor)} is not one list returned`)
+        )
       }
       const limit = pageLimit(filter.limit)
       return Effect.flatMap(
@@ -528,15 +574,19 @@ export const make: (
       Effect.flatMap(
         Effect.mapError(dialect.schedulesOf(exec, t, workflows), failWith("(schedules)", "dueSchedules")),
         ({ now, schedules }) =>
-          Effect.map(Effect.forEach(schedules, (json) => decodeSchedule("(schedules)", json)), (decoded) => dueOf(now, decoded))
+          Effect.map(Effect.forEach(schedules, (json) => decodeSchedule("(schedules)", json)), (decoded) =>
+            dueOf(now, decoded))
       ),
     fireSchedule: (firing) =>
-      Effect.map(Effect.mapError(dialect.fireSchedule(exec, t, firing), failWith(firing.id, "fireSchedule")), (result) => {
-        if (result.created && firing.run !== undefined) {
-          hub.local({ _tag: "Runnable", runId: firing.run.runId, workflow: firing.run.workflow })
+      Effect.map(
+        Effect.mapError(dialect.fireSchedule(exec, t, firing), failWith(firing.id, "fireSchedule")),
+        (result) => {
+          if (result.created && firing.run !== undefined) {
+            hub.local({ _tag: "Runnable", runId: firing.run.runId, workflow: firing.run.workflow })
+          }
+          return result.fired
         }
-        return result.fired
-      })
+      )
   })
 
   // A constraint failure on append is a missing run (the foreign key) or a malformed entry;
@@ -573,8 +623,10 @@ export const layer = (
   options?: Options
 ): Layer.Layer<Journal.Journal | RunStore, SqlError | Journal.InvalidOption, SqlClient.SqlClient> =>
   Layer.effectContext(
-    Effect.map(make(options), ({ journal, store }) =>
-      Context.make(Journal.Journal, journal).pipe(Context.add(RunStore, store)))
+    Effect.map(
+      make(options),
+      ({ journal, store }) => Context.make(Journal.Journal, journal).pipe(Context.add(RunStore, store))
+    )
   )
 
 // internal
@@ -598,7 +650,9 @@ const makeExec = (sql: SqlClient.SqlClient, dialect: Dialect, counter: RoundTrip
     const transaction = sql.withTransaction(effect).pipe(
       Effect.provideService(SqlClient.BeginTransaction, beginFor(dialect))
     )
-    return counter === undefined ? transaction : Effect.andThen(Effect.sync(() => counter.record(operation, 2)), transaction)
+    return counter === undefined
+      ? transaction
+      : Effect.andThen(Effect.sync(() => counter.record(operation, 2)), transaction)
   }
 })
 
@@ -615,7 +669,13 @@ const makeHub = (sql: SqlClient.SqlClient, listens: boolean, t: Tables) =>
     const publish = (notification: Notification) => {
       for (const queue of subscribers) Queue.offerUnsafe(queue, notification)
     }
-    const listen = (sql as Partial<{ listen: (channel: string) => Effect.Effect<Queue.Dequeue<{ readonly payload: string }, SqlError>, SqlError, Scope.Scope> }>).listen
+    const listen = (sql as Partial<
+      {
+        listen: (
+          channel: string
+        ) => Effect.Effect<Queue.Dequeue<{ readonly payload: string }, SqlError>, SqlError, Scope.Scope>
+      }
+    >).listen
     let listening = false
     const ready = yield* Deferred.make<void>()
     // Subscribers wait for the first `LISTEN` to be confirmed (so they miss nothing sent after
@@ -632,9 +692,12 @@ const makeHub = (sql: SqlClient.SqlClient, listens: boolean, t: Tables) =>
                 for (const notification of fromWire(message.payload)) publish(notification)
               })))
           )))
-        const retried = Effect.retry(loop, Schedule.exponential("100 millis").pipe(
-          Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, Duration.seconds(5))))
-        ))
+        const retried = Effect.retry(
+          loop,
+          Schedule.exponential("100 millis").pipe(
+            Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, Duration.seconds(5))))
+          )
+        )
         return Effect.andThen(Effect.forkIn(retried, scope), Effect.timeoutOption(Deferred.await(ready), "5 seconds"))
       }
       return Effect.timeoutOption(Deferred.await(ready), "5 seconds")
@@ -647,7 +710,8 @@ const makeHub = (sql: SqlClient.SqlClient, listens: boolean, t: Tables) =>
       subscribe: Effect.acquireRelease(
         Effect.tap(Queue.unbounded<Notification>(), (queue) =>
           Effect.andThen(Effect.sync(() => subscribers.add(queue)), startListening)),
-        (queue) => Effect.andThen(Effect.sync(() => subscribers.delete(queue)), Queue.shutdown(queue))
+        (queue) =>
+          Effect.andThen(Effect.sync(() => subscribers.delete(queue)), Queue.shutdown(queue))
       )
     }
   })
@@ -661,7 +725,11 @@ const fromWire = (payload: string): ReadonlyArray<Notification> => {
       case "c":
         return [{ _tag: "CancelRequested", runId: wire.r }]
       case "d": {
-        const released: Notification = { _tag: "Released", runId: wire.r, status: (wire.s ?? "queued") as Journal.RunStatus }
+        const released: Notification = {
+          _tag: "Released",
+          runId: wire.r,
+          status: (wire.s ?? "queued") as Journal.RunStatus
+        }
         return wire.due === true ? [released, { _tag: "Runnable", runId: wire.r, workflow: wire.w ?? "" }] : [released]
       }
     }
@@ -670,7 +738,6 @@ const fromWire = (payload: string): ReadonlyArray<Notification> => {
   }
   return []
 }
-
 
 /** A row's JSON as a dialect built it (text, or already parsed), or undefined if it is not an object. */
 const rowObject = (json: unknown): Record<string, unknown> | undefined => {
@@ -705,7 +772,11 @@ const readFields = (
 }
 
 const optionalNumber = (value: unknown): number | undefined | null =>
-  value === null || value === undefined ? undefined : typeof value === "number" || typeof value === "bigint" || typeof value === "string" ? (Number.isSafeInteger(Number(value)) ? Number(value) : null) : null
+  value === null || value === undefined
+    ? undefined
+    : typeof value === "number" || typeof value === "bigint" || typeof value === "string"
+    ? (Number.isSafeInteger(Number(value)) ? Number(value) : null)
+    : null
 
 /** Reads a run's JSON as a dialect built it; anything unexpected is a corrupt row. */
 const decodeRun = (runId: string, json: unknown): Effect.Effect<Journal.RunInfo, Journal.JournalError> => {
@@ -713,7 +784,15 @@ const decodeRun = (runId: string, json: unknown): Effect.Effect<Journal.RunInfo,
   if (row === undefined) return Effect.fail(corrupt(runId, undefined, "the run row cannot be read"))
   const id = typeof row.runId === "string" ? row.runId : runId
   const numbers = readFields("run", row, ["runId", "workflow", "fingerprint", "input", "status"], [
-    "priority", "leaseToken", "leaseExpiresAt", "wakeAt", "dueAt", "executions", "wakeups", "createdAt", "updatedAt"
+    "priority",
+    "leaseToken",
+    "leaseExpiresAt",
+    "wakeAt",
+    "dueAt",
+    "executions",
+    "wakeups",
+    "createdAt",
+    "updatedAt"
   ])
   if (typeof numbers === "string") return Effect.fail(corrupt(id, undefined, numbers))
   if (!isRunStatus(row.status)) {
@@ -751,7 +830,10 @@ const decodeSchedule = (id: string, json: unknown): Effect.Effect<ScheduleInfo, 
   if (row === undefined) return Effect.fail(corrupt(id, undefined, "the schedule row cannot be read"))
   const scheduleId = typeof row.id === "string" ? row.id : id
   const numbers = readFields("schedule", row, ["id", "workflow", "input", "cron", "missed"], [
-    "nextAt", "lastTickAt", "createdAt", "updatedAt"
+    "nextAt",
+    "lastTickAt",
+    "createdAt",
+    "updatedAt"
   ])
   if (typeof numbers === "string") return Effect.fail(corrupt(scheduleId, undefined, numbers))
   if (!missedTicks.has(row.missed as string)) {
@@ -792,7 +874,9 @@ const decodeEntries = (
     }
     const startedAt = optionalNumber(started)
     const finishedAt = optionalNumber(finished)
-    if (startedAt === null || finishedAt === null) return Effect.fail(corrupt(runId, path, `the ${kind} entry has a non-integer time`))
+    if (startedAt === null || finishedAt === null) {
+      return Effect.fail(corrupt(runId, path, `the ${kind} entry has a non-integer time`))
+    }
     entries[i] = startedAt === undefined && finishedAt === undefined
       ? { path, kind, seq, value }
       : { path, kind, seq, value, startedAt, finishedAt }
@@ -813,6 +897,8 @@ const unavailable = (runId: string, operation: string) => (error: SqlError) =>
     cause: error
   })
 
-const missingRun = (runId: string) => new Journal.JournalError({ reason: "Conflict", runId, detail: "the run does not exist" })
+const missingRun = (runId: string) =>
+  new Journal.JournalError({ reason: "Conflict", runId, detail: "the run does not exist" })
 
-const leaseLost = (lease: Journal.Lease) => new Journal.LeaseLost({ runId: lease.runId, owner: lease.owner, token: lease.token })
+const leaseLost = (lease: Journal.Lease) =>
+  new Journal.LeaseLost({ runId: lease.runId, owner: lease.owner, token: lease.token })

@@ -30,14 +30,14 @@ import type { Definition } from "./internal/definition.ts"
 import { type Node, nodesWithPaths } from "./internal/node.ts"
 import {
   defaultLeaseMs,
-  type Execution,
   executeClaimed,
-  type ExecutorSettings,
+  type Execution,
   executorName,
+  type ExecutorSettings,
   fingerprintOf
 } from "./internal/run.ts"
-import { parseCron, planTick, tickRunId } from "./internal/schedule.ts"
 import type { Observer } from "./internal/runState.ts"
+import { parseCron, planTick, tickRunId } from "./internal/schedule.ts"
 import { Journal, type Lease } from "./Journal.ts"
 import { type Claimed, RunStore, type ScheduleInfo } from "./RunStore.ts"
 import type { Workflow } from "./Workflow.ts"
@@ -222,8 +222,12 @@ export const make = <const W extends ReadonlyArray<Workflow<any, any, any, any>>
         let claimedAny = false
         if (free > 0) {
           const claimed = yield* store.claim({ owner: workerId, leaseMs, limit: free, workflows: claimable }).pipe(
-            Effect.tapError((error) => Effect.logWarning(`plait worker ${workerId}: claim failed`, error)),
-            Effect.orElseSucceed(() => [] as ReadonlyArray<Claimed>)
+            Effect.tapError((error) =>
+              Effect.logWarning(`plait worker ${workerId}: claim failed`, error)
+            ),
+            Effect.orElseSucceed(() =>
+              [] as ReadonlyArray<Claimed>
+            )
           )
           for (const claimed1 of claimed) yield* startRun(claimed1)
           claimedAny = claimed.length > 0
@@ -281,7 +285,9 @@ export const make = <const W extends ReadonlyArray<Workflow<any, any, any, any>>
       Effect.gen(function*() {
         const definition = definitions.get(schedule.workflow)!
         const cron = parseCron(schedule.id, schedule.cron, schedule.timezone)
-        if (cron._tag === "Failure") return yield* Effect.logWarning(`plait worker ${workerId}: ${cron.failure.message}`)
+        if (cron._tag === "Failure") {
+          return yield* Effect.logWarning(`plait worker ${workerId}: ${cron.failure.message}`)
+        }
         const plan = planTick(schedule, cron.success, now)
         return yield* store.fireSchedule({
           id: schedule.id,
@@ -308,9 +314,11 @@ export const make = <const W extends ReadonlyArray<Workflow<any, any, any, any>>
         let fired = false
         for (const schedule of due) {
           fired = (yield* fire(schedule, now).pipe(
-            Effect.tapError((error) => Effect.logWarning(`plait worker ${workerId}: firing ${schedule.id} failed`, error)),
-            Effect.orElseSucceed(() => false)
-          )) === true || fired
+                Effect.tapError((error) =>
+                  Effect.logWarning(`plait worker ${workerId}: firing ${schedule.id} failed`, error)
+                ),
+                Effect.orElseSucceed(() => false)
+              )) === true || fired
         }
         // A schedule this worker fired may owe more ticks: look again at once.
         if (fired) waitMs = 0

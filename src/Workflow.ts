@@ -7,14 +7,14 @@
  * @since 0.1.0
  */
 import * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
+import type * as Effect from "effect/Effect"
 import type { Pipeable } from "effect/Pipeable"
 import type * as Result from "effect/Result"
 import type * as Schema from "effect/Schema"
-import type { Journal, JournalError } from "./Journal.ts"
-import type { RunStore } from "./RunStore.ts"
 import type { DeepMerge, DeepMergeable, LastWins } from "./internal/DeepMerge.ts"
 import { Definition, nodesOf, TypeId as DefinitionTypeId } from "./internal/definition.ts"
+import { graphOfNodes } from "./internal/graph.ts"
+import { renderMermaid } from "./internal/mermaid.ts"
 import type {
   ConcurrencyLimit,
   ErrorStrategy,
@@ -24,11 +24,9 @@ import type {
   StepNode,
   Tolerance
 } from "./internal/node.ts"
-import { graphOfNodes } from "./internal/graph.ts"
-import { renderMermaid } from "./internal/mermaid.ts"
 import { runDefinition } from "./internal/run.ts"
-import { deliverSignal } from "./internal/signal.ts"
 import type { StepEvent as InternalStepEvent } from "./internal/runState.ts"
+import { deliverSignal } from "./internal/signal.ts"
 import type {
   AnySignals,
   ChildWaits,
@@ -41,6 +39,8 @@ import type {
 import { StepInfo } from "./internal/stepInfo.ts"
 import type { Added, FreshName, Simplify } from "./internal/types.ts"
 import type { Unrepeated } from "./internal/Unrepeated.ts"
+import type { Journal, JournalError } from "./Journal.ts"
+import type { RunStore } from "./RunStore.ts"
 import type {
   CompensationFailedOf,
   DuplicateEffect,
@@ -1205,7 +1205,13 @@ export const make = <S extends Schema.Codec<any, any, never, never>>(
   name: string,
   options: { readonly input: S }
 ): Workflow<S["Encoded"], { readonly input: S["Type"] }, never, never, never> =>
-  new Definition(name, options.input) as unknown as Workflow<S["Encoded"], { readonly input: S["Type"] }, never, never, never>
+  new Definition(name, options.input) as unknown as Workflow<
+    S["Encoded"],
+    { readonly input: S["Type"] },
+    never,
+    never,
+    never
+  >
 
 // -------------------------------------------------------------------------------------------
 // combinators
@@ -1222,7 +1228,10 @@ const segment = (node: Node) => (self: Workflow<any, any, any, any>) => (self as
  * types (the context, the item type). Its arity keeps it out of error messages, but for
  * "Expected at least 3 arguments" when a call has too few.
  */
-type Nestable<Arity extends number> = <T>(this: never, ...args: [...NeverTuple<Arity>, never, ...Array<never>]) => () => T
+type Nestable<Arity extends number> = <T>(
+  this: never,
+  ...args: [...NeverTuple<Arity>, never, ...Array<never>]
+) => () => T
 
 type NeverTuple<N extends number, T extends ReadonlyArray<never> = []> = T["length"] extends N ? T
   : NeverTuple<N, [...T, never]>
@@ -1297,7 +1306,10 @@ export const step = nestable<3>()(<
     & StepSettings<NoInfer<E>>
     & { readonly success: Success }
     & {
-      readonly compensate?: (output: NoInfer<Success["Type"]>, ctx: CallbackContext<I0, C0, Ctx>) => Effect.Effect<unknown, EC, RC>
+      readonly compensate?: (
+        output: NoInfer<Success["Type"]>,
+        ctx: CallbackContext<I0, C0, Ctx>
+      ) => Effect.Effect<unknown, EC, RC>
       readonly compensateRetry?: Retry | undefined
     },
   f: (ctx: CallbackContext<I0, C0, Ctx>) => Effect.Effect<NoInfer<Success["Type"]>, E, R>
@@ -1312,8 +1324,7 @@ export const step = nestable<3>()(<
   E | IfCompensated<EC, CompensationFailedOf<EC>>,
   Exclude<R | IfCompensated<EC, RC>, StepInfo>,
   never
-> =>
-  segment(stepNode(name, options as unknown as StepOptions<any, any>, f as StepNode["run"])) as any)
+> => segment(stepNode(name, options as unknown as StepOptions<any, any>, f as StepNode["run"])) as any)
 
 /** A step's compensation type parameters when it has none. */
 interface NoCompensation {
@@ -1378,7 +1389,13 @@ export const child = nestable<3>()(<
   workflow: Workflow<I, C, E, R, S>,
   input: (ctx: CallbackContext<I0, C0, Ctx>) => NoInfer<I>
 ): SegmentFor<I0, C0, E0, R0, S0, Ctx, { readonly [K in Name]: Simplify<C> }, E, R, ChildWaits<Name, S>> =>
-  segment({ _tag: "Child", name, workflow: workflow as unknown as Definition, input: input as (ctx: unknown) => unknown }) as any)
+  segment({
+    _tag: "Child",
+    name,
+    workflow: workflow as unknown as Definition,
+    input: input as (ctx: unknown) => unknown
+  }) as any
+)
 
 export {
   /**
@@ -1464,13 +1481,61 @@ export const sequence: {
     s2: (self: Workflow<NoInfer<I0>, C1, never, never, S1>) => Workflow<any, C2, E2, R2, S2>,
     s3: (self: Workflow<NoInfer<I0>, C2, never, never, S2>) => Workflow<any, C3, E3, R3, S3>
   ): SegmentFor<I0, C0, E0, R0, S0, C0, Added<C3, C0>, E1 | E2 | E3, R1 | R2 | R3, S3>
-  <C1, E1, R1, S1, C2, E2, R2, S2, C3, E3, R3, S3, C4, E4, R4, S4, I0 = Unbound, C0 = unknown, E0 = never, R0 = never, S0 = never>(
+  <
+    C1,
+    E1,
+    R1,
+    S1,
+    C2,
+    E2,
+    R2,
+    S2,
+    C3,
+    E3,
+    R3,
+    S3,
+    C4,
+    E4,
+    R4,
+    S4,
+    I0 = Unbound,
+    C0 = unknown,
+    E0 = never,
+    R0 = never,
+    S0 = never
+  >(
     s1: (self: Workflow<NoInfer<I0>, C0, never, never, never>) => Workflow<any, C1, E1, R1, S1>,
     s2: (self: Workflow<NoInfer<I0>, C1, never, never, S1>) => Workflow<any, C2, E2, R2, S2>,
     s3: (self: Workflow<NoInfer<I0>, C2, never, never, S2>) => Workflow<any, C3, E3, R3, S3>,
     s4: (self: Workflow<NoInfer<I0>, C3, never, never, S3>) => Workflow<any, C4, E4, R4, S4>
   ): SegmentFor<I0, C0, E0, R0, S0, C0, Added<C4, C0>, E1 | E2 | E3 | E4, R1 | R2 | R3 | R4, S4>
-  <C1, E1, R1, S1, C2, E2, R2, S2, C3, E3, R3, S3, C4, E4, R4, S4, C5, E5, R5, S5, I0 = Unbound, C0 = unknown, E0 = never, R0 = never, S0 = never>(
+  <
+    C1,
+    E1,
+    R1,
+    S1,
+    C2,
+    E2,
+    R2,
+    S2,
+    C3,
+    E3,
+    R3,
+    S3,
+    C4,
+    E4,
+    R4,
+    S4,
+    C5,
+    E5,
+    R5,
+    S5,
+    I0 = Unbound,
+    C0 = unknown,
+    E0 = never,
+    R0 = never,
+    S0 = never
+  >(
     s1: (self: Workflow<NoInfer<I0>, C0, never, never, never>) => Workflow<any, C1, E1, R1, S1>,
     s2: (self: Workflow<NoInfer<I0>, C1, never, never, S1>) => Workflow<any, C2, E2, R2, S2>,
     s3: (self: Workflow<NoInfer<I0>, C2, never, never, S2>) => Workflow<any, C3, E3, R3, S3>,
@@ -1479,8 +1544,8 @@ export const sequence: {
   ): SegmentFor<I0, C0, E0, R0, S0, C0, Added<C5, C0>, E1 | E2 | E3 | E4 | E5, R1 | R2 | R3 | R4 | R5, S5>
 } & Nestable<5> = ((
   ...segments: ReadonlyArray<(self: any) => any>
-) => (self: any) =>
-  segments.reduce((workflow, next) => next(workflow), self)) as any
+) =>
+(self: any) => segments.reduce((workflow, next) => next(workflow), self)) as any
 
 /**
  * Runs branches concurrently; each sees the context from before the block, never a sibling's
@@ -1533,8 +1598,7 @@ export const parallel = nestable<3>()(<
   ParallelError<B, O>,
   ServicesOf<B[keyof B]>,
   ParallelSignals<Name, B, O>
-> =>
-  segment(parallelNode(name, branches, options)) as any)
+> => segment(parallelNode(name, branches, options)) as any)
 
 const keyed = (branches: Branches<any>) =>
   Object.entries(branches).map(([key, branch]) => [key, nodesOf(branch)] as const)
@@ -1584,7 +1648,9 @@ export const chord = nestable<4>()(<
 >(
   name: Name & FreshName<Name, C0, S0> & MergeCheck<B, O>,
   branches: B,
-  callback: (ctx: NoInfer<Simplify<C0 & ParallelDelta<Name, C0, B, O>>>) => Effect.Effect<NoInfer<Success["Type"]>, E2, R2>,
+  callback: (
+    ctx: NoInfer<Simplify<C0 & ParallelDelta<Name, C0, B, O>>>
+  ) => Effect.Effect<NoInfer<Success["Type"]>, E2, R2>,
   options: O & StepSettings<NoInfer<E2>> & { readonly success: Success }
 ): SegmentFor<
   I0,
@@ -1603,7 +1669,8 @@ export const chord = nestable<4>()(<
     name,
     parallel: parallelNode(name, branches, options),
     callback: stepNode(name, options as unknown as StepOptions<any, any>, callback as StepNode["run"])
-  }) as any)
+  }) as any
+)
 
 /**
  * The first branch to succeed wins; the others are interrupted. The winner is journaled, so a
@@ -1676,80 +1743,82 @@ export const race = nestable<2>()(<
  * @since 0.1.0
  * @category combinators
  */
-export const forEach: (<
-  const Name extends string,
-  E,
-  R,
-  Out,
-  S,
-  // `never` until the items say: an annotated Effect body is checked before the items are read.
-  I = never,
-  const O extends ForEachOptions<I> & StepSettings<NoInfer<E>> = {},
-  Success extends OutputSchema | NoSuccess = NoSuccess,
-  Misfit = never,
-  I0 = Unbound,
-  C0 = unknown,
-  E0 = never,
-  R0 = never,
-  S0 = never,
-  Ctx = C0
->(
-  name: Name & FreshName<Name, ContextFor<I0, C0, Ctx>, S0> & EffectBodyCheck<Success, Misfit>,
-  items: (ctx: CallbackContext<I0, C0, Ctx>) => Iterable<I>,
-  // A segment unless `success` is given: tested this way round because, while `success` is not
-  // read yet, TypeScript takes it for `never`. One signature either way (a segment ignores the
-  // extra parameters), so a reusable segment is instantiated against it.
-  body: (
-    item: [Success] extends [NoSuccess]
-      // `& ItemFields<I>`: an Effect function given without `success` still reads its item, so
-      // the one error is the name's, and it says what is missing.
-      ? Workflow<any, ItemContext<ContextFor<I0, C0, Ctx>, I>, never, never, never> & ItemFields<NoInfer<I>>
-      : NoInfer<I>,
-    ctx: CallbackContext<I0, C0, Ctx>,
-    index: number
-  ) => [Success] extends [NoSuccess] ? Workflow<any, Out, E, R, S> | Effect.Effect<Misfit, any, any>
-    : Effect.Effect<NoInfer<Exclude<Success, NoSuccess>["Type"]>, E, R>,
-  // `success` is read apart from `O` so that it is known even when the options hold functions
-  // (`key`), which TypeScript reads only after the body: it decides what the body is.
-  options?: O & ForEachOptions<I> & StepSettings<NoInfer<E>> & { readonly success?: Success }
-) => SegmentFor<
-  I0,
-  C0,
-  E0,
-  R0,
-  S0,
-  Ctx,
-  {
-    readonly [N in Name]: ForEachResults<
-      Success extends OutputSchema ? Success["Type"] : Added<Out, ItemContext<ContextFor<I0, C0, Ctx>, I>>,
-      E,
-      O
-    >
-  },
-  ForEachError<E, O>,
-  Exclude<R, StepInfo>,
-  Success extends OutputSchema ? never : NestedSignals<S, `${Name}[${string}]/`>
->) & Nestable<4> = ((
-  name: string,
-  items: any,
-  body: any,
-  options?: any
-) =>
-  segment({
-    _tag: "ForEach",
-    name,
-    items,
-    body: options !== undefined && "success" in options
-      ? {
-        _tag: "Effect",
-        step: stepNode(name, options, (ctx) => body(ctx.item, ctx, ctx.index))
-      }
-      : { _tag: "Segment", nodes: nodesOf(body) },
-    concurrency: options?.concurrency ?? 1,
-    onError: options?.onError ?? "failFast",
-    tolerate: options?.tolerate,
-    key: options?.key
-  })) as any
+export const forEach:
+  & (<
+    const Name extends string,
+    E,
+    R,
+    Out,
+    S,
+    // `never` until the items say: an annotated Effect body is checked before the items are read.
+    I = never,
+    const O extends ForEachOptions<I> & StepSettings<NoInfer<E>> = {},
+    Success extends OutputSchema | NoSuccess = NoSuccess,
+    Misfit = never,
+    I0 = Unbound,
+    C0 = unknown,
+    E0 = never,
+    R0 = never,
+    S0 = never,
+    Ctx = C0
+  >(
+    name: Name & FreshName<Name, ContextFor<I0, C0, Ctx>, S0> & EffectBodyCheck<Success, Misfit>,
+    items: (ctx: CallbackContext<I0, C0, Ctx>) => Iterable<I>,
+    // A segment unless `success` is given: tested this way round because, while `success` is not
+    // read yet, TypeScript takes it for `never`. One signature either way (a segment ignores the
+    // extra parameters), so a reusable segment is instantiated against it.
+    body: (
+      item: [Success] extends [NoSuccess]
+        // `& ItemFields<I>`: an Effect function given without `success` still reads its item, so
+        // the one error is the name's, and it says what is missing.
+        ? Workflow<any, ItemContext<ContextFor<I0, C0, Ctx>, I>, never, never, never> & ItemFields<NoInfer<I>>
+        : NoInfer<I>,
+      ctx: CallbackContext<I0, C0, Ctx>,
+      index: number
+    ) => [Success] extends [NoSuccess] ? Workflow<any, Out, E, R, S> | Effect.Effect<Misfit, any, any>
+      : Effect.Effect<NoInfer<Exclude<Success, NoSuccess>["Type"]>, E, R>,
+    // `success` is read apart from `O` so that it is known even when the options hold functions
+    // (`key`), which TypeScript reads only after the body: it decides what the body is.
+    options?: O & ForEachOptions<I> & StepSettings<NoInfer<E>> & { readonly success?: Success }
+  ) => SegmentFor<
+    I0,
+    C0,
+    E0,
+    R0,
+    S0,
+    Ctx,
+    {
+      readonly [N in Name]: ForEachResults<
+        Success extends OutputSchema ? Success["Type"] : Added<Out, ItemContext<ContextFor<I0, C0, Ctx>, I>>,
+        E,
+        O
+      >
+    },
+    ForEachError<E, O>,
+    Exclude<R, StepInfo>,
+    Success extends OutputSchema ? never : NestedSignals<S, `${Name}[${string}]/`>
+  >)
+  & Nestable<4> = ((
+    name: string,
+    items: any,
+    body: any,
+    options?: any
+  ) =>
+    segment({
+      _tag: "ForEach",
+      name,
+      items,
+      body: options !== undefined && "success" in options
+        ? {
+          _tag: "Effect",
+          step: stepNode(name, options, (ctx) => body(ctx.item, ctx, ctx.index))
+        }
+        : { _tag: "Segment", nodes: nodesOf(body) },
+      concurrency: options?.concurrency ?? 1,
+      onError: options?.onError ?? "failFast",
+      tolerate: options?.tolerate,
+      key: options?.key
+    })) as any
 
 /**
  * @example
@@ -1839,9 +1908,11 @@ export const branch = nestable<3>()(<
   R0,
   S0,
   Ctx,
-  { readonly [N in Name]: {
-    [K in keyof Cases]: Simplify<{ readonly _tag: K } & DeltaOf<Cases[K], ContextFor<I0, C0, Ctx>>>
-  }[keyof Cases] },
+  {
+    readonly [N in Name]: {
+      [K in keyof Cases]: Simplify<{ readonly _tag: K } & DeltaOf<Cases[K], ContextFor<I0, C0, Ctx>>>
+    }[keyof Cases]
+  },
   ErrorOf<Cases[keyof Cases]>,
   ServicesOf<Cases[keyof Cases]>,
   BranchSignals<Name, Cases>
@@ -1875,7 +1946,8 @@ export const sleep = nestable<2>()(<
   name: Name & FreshName<Name, C0, S0>,
   duration: Duration.Input
 ): SegmentFor<I0, C0, E0, R0, S0, C0, {}, never, never, Reserved<Name>> =>
-  segment({ _tag: "Sleep", name, duration }) as any)
+  segment({ _tag: "Sleep", name, duration }) as any
+)
 
 /**
  * Waits for a value from outside (a human approval, a webhook). While it has not been
@@ -1903,7 +1975,10 @@ export const sleep = nestable<2>()(<
 export const signal = nestable<2>()(<
   const Name extends string,
   A,
-  const O extends { readonly schema: Schema.Codec<A, any, never, never>; readonly timeout?: Duration.Input | undefined },
+  const O extends {
+    readonly schema: Schema.Codec<A, any, never, never>
+    readonly timeout?: Duration.Input | undefined
+  },
   I0 = Unbound,
   C0 = unknown,
   E0 = never,
@@ -1923,8 +1998,7 @@ export const signal = nestable<2>()(<
   O extends { readonly timeout: Duration.Input } ? SignalTimeout : never,
   never,
   SignalAt<Name, A>
-> =>
-  segment({ _tag: "Signal", name, schema: options.schema, timeout: options.timeout }) as any)
+> => segment({ _tag: "Signal", name, schema: options.schema, timeout: options.timeout }) as any)
 
 // -------------------------------------------------------------------------------------------
 // running
@@ -2001,7 +2075,9 @@ export const run = <I, Ctx, E, R, S>(
 ): Effect.Effect<Outcome<Simplify<Ctx>, WaitPaths<S>>, E | RunError, R | Journal> =>
   runDefinition(workflow as unknown as Definition, {
     ...options,
-    leaseDuration: options.leaseDuration === undefined ? undefined : Duration.toMillis(Duration.fromInputUnsafe(options.leaseDuration))
+    leaseDuration: options.leaseDuration === undefined
+      ? undefined
+      : Duration.toMillis(Duration.fromInputUnsafe(options.leaseDuration))
   }) as any
 
 /**
@@ -2044,8 +2120,7 @@ export const sendSignal = <W extends Workflow<any, any, any, any, any>, const P 
   void,
   InvalidOutput | UnknownSignal | DuplicateEffect | SignalAlreadyDelivered | RunNotFound | JournalError,
   RunStore | Journal
-> =>
-  deliverSignal(workflow as unknown as Definition, options.runId, options.path, options.value)
+> => deliverSignal(workflow as unknown as Definition, options.runId, options.path, options.value)
 
 // -------------------------------------------------------------------------------------------
 // pictures

@@ -210,7 +210,9 @@ export class RunBusy extends Schema.TaggedError<RunBusy>()("RunBusy", {
   leaseExpiresAt: Schema.optional(Schema.Number)
 }) {
   override get message(): string {
-    const until = this.leaseExpiresAt === undefined ? "" : ` (lease until ${new Date(this.leaseExpiresAt).toISOString()})`
+    const until = this.leaseExpiresAt === undefined
+      ? ""
+      : ` (lease until ${new Date(this.leaseExpiresAt).toISOString()})`
     return `run ${this.runId} is being executed by ${this.owner}${until}`
   }
 }

@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import * as Option from "effect/Option"
-import { graphOfNodes, graphOfOutline, type GraphKind, templatePath } from "./internal/graph.ts"
+import { type GraphKind, graphOfNodes, graphOfOutline, templatePath } from "./internal/graph.ts"
 import { renderMermaid } from "./internal/mermaid.ts"
 import type { Workflow } from "./Workflow.ts"
 

@@ -24,27 +24,29 @@ describe.skipIf(pgUrl === undefined)("PgJournal listen", () => {
 
   it.live("with listen: false, subscribers hear this process's changes and not another's", () => {
     const tablePrefix = uniquePrefix()
-    return Effect.scoped(Effect.gen(function*() {
-      const { listening, polling } = yield* twoProcesses(tablePrefix)
-      const heardByListener = yield* listening.subscribe
-      const heardByPoller = yield* polling.subscribe
+    return Effect.scoped(
+      Effect.gen(function*() {
+        const { listening, polling } = yield* twoProcesses(tablePrefix)
+        const heardByListener = yield* listening.subscribe
+        const heardByPoller = yield* polling.subscribe
 
-      const elsewhere = newRun()
-      yield* listening.create(elsewhere)
-      // Delivered to listeners: a listening poller would now have it queued before anything else.
-      const first = yield* Queue.take(heardByListener)
-      assert.strictEqual(first.runId, elsewhere.runId)
+        const elsewhere = newRun()
+        yield* listening.create(elsewhere)
+        // Delivered to listeners: a listening poller would now have it queued before anything else.
+        const first = yield* Queue.take(heardByListener)
+        assert.strictEqual(first.runId, elsewhere.runId)
 
-      const here = newRun()
-      yield* polling.create(here)
-      const heard = yield* Queue.take(heardByPoller)
-      assert.deepStrictEqual(heard, { _tag: "Runnable", runId: here.runId, workflow: here.workflow })
-      // The poller's own change went out by NOTIFY too, for processes that listen.
-      const second = yield* Queue.take(heardByListener)
-      assert.strictEqual(second.runId, here.runId)
-    }).pipe(
-      Effect.provide(withDroppedTables([tablePrefix]).pipe(Layer.provide(PgClient.layer({ url })))),
-      Effect.timeout("20 seconds")
-    ))
+        const here = newRun()
+        yield* polling.create(here)
+        const heard = yield* Queue.take(heardByPoller)
+        assert.deepStrictEqual(heard, { _tag: "Runnable", runId: here.runId, workflow: here.workflow })
+        // The poller's own change went out by NOTIFY too, for processes that listen.
+        const second = yield* Queue.take(heardByListener)
+        assert.strictEqual(second.runId, here.runId)
+      }).pipe(
+        Effect.provide(withDroppedTables([tablePrefix]).pipe(Layer.provide(PgClient.layer({ url })))),
+        Effect.timeout("20 seconds")
+      )
+    )
   })
 })

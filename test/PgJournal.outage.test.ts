@@ -6,7 +6,7 @@ import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Option, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
-import { Journal } from "plait"
+import { type Journal } from "plait"
 import { leaseNew, newRun } from "./journal-sql.ts"
 import { pgUrl, uniquePrefix, withDroppedTables } from "./pg-support.ts"
 import { makeProxy, pgJournalThrough } from "./support/proxy.ts"
@@ -24,12 +24,13 @@ describe.skipIf(pgUrl === undefined)("PgJournal when Postgres is unreachable", (
   const target = { host: url.hostname, port: Number(url.port || 5432) }
   const direct = PgClient.layer({ url: Redacted.make(url.toString()) })
 
-
   /** The run's entry paths, read over a direct connection. */
   const storedPaths = (tablePrefix: string, runId: string) =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
-      const rows = yield* sql<{ path: string }>`SELECT path FROM ${sql(`${tablePrefix}entries`)} WHERE run_id = ${runId}`
+      const rows = yield* sql<{ path: string }>`SELECT path FROM ${
+        sql(`${tablePrefix}entries`)
+      } WHERE run_id = ${runId}`
       return new Set(rows.map((row) => row.path))
     })
 
@@ -43,7 +44,9 @@ describe.skipIf(pgUrl === undefined)("PgJournal when Postgres is unreachable", (
         orElse: () => Effect.die(new Error("the journal hung instead of failing"))
       }))
       assert.isTrue(Exit.isFailure(exit), "the operation should fail while Postgres is unreachable")
-      const error = Option.getOrThrow(Exit.findErrorOption(exit as Exit.Exit<A, Journal.JournalError | Journal.LeaseLost>)) as Journal.JournalError
+      const error = Option.getOrThrow(
+        Exit.findErrorOption(exit as Exit.Exit<A, Journal.JournalError | Journal.LeaseLost>)
+      ) as Journal.JournalError
       assert.strictEqual(error._tag, "JournalError")
       assert.strictEqual(error.reason, "Unavailable")
       assert.strictEqual(error.runId, runId)

@@ -80,10 +80,18 @@ describe.skipIf(pgUrl === undefined)("PgJournal", () => {
       const queued = newRun()
       yield* store.create(queued)
       const abandoned = newRun()
-      const stale = yield* Effect.map(journal.acquire(abandoned, { owner: "dead", leaseMs: -1 }), (acquired) => acquired.lease!)
+      const stale = yield* Effect.map(
+        journal.acquire(abandoned, { owner: "dead", leaseMs: -1 }),
+        (acquired) => acquired.lease!
+      )
       yield* journal.append(stale, entries(2))
 
-      const request = { owner: "test", leaseMs: 60_000, limit: 10, workflows: [{ name: released.workflow, fingerprint: released.fingerprint }] }
+      const request = {
+        owner: "test",
+        leaseMs: 60_000,
+        limit: 10,
+        workflows: [{ name: released.workflow, fingerprint: released.fingerprint }]
+      }
       const [claimed, claimTrips] = yield* measureRoundTrips(roundTrips)("claim", store.claim(request))
       assert.strictEqual(claimTrips, 1)
       const of = (run: Journal.RunRecord) => claimed.find((c) => c.run.runId === run.runId)
@@ -199,7 +207,9 @@ describe.skipIf(pgUrl === undefined)("PgJournal", () => {
   for (const [option, overrides] of badOptions) {
     it.live(`a bad ${option} (${JSON.stringify(overrides)}) fails the layer with InvalidOption`, () =>
       Effect.gen(function*() {
-        const error = yield* Effect.flip(Effect.provide(Effect.service(Journal.Journal), PgJournal.layer({ url, ...overrides })))
+        const error = yield* Effect.flip(
+          Effect.provide(Effect.service(Journal.Journal), PgJournal.layer({ url, ...overrides }))
+        )
         assert.instanceOf(error, Journal.InvalidOption)
         assert.strictEqual((error as Journal.InvalidOption).option, option)
       }))
@@ -221,9 +231,10 @@ describe.skipIf(pgUrl === undefined)("PgJournal", () => {
       assert.strictEqual(some(yield* journal.load(run.runId)).run.runId, run.runId)
     }).pipe(
       Effect.provide(
-        Layer.merge(SqlJournal.layer({ tablePrefix, operationTimeout: "300 millis" }), withDroppedTables([tablePrefix])).pipe(
-          Layer.provideMerge(PgClient.layer({ url, maxConnections: 1 }))
-        )
+        Layer.merge(SqlJournal.layer({ tablePrefix, operationTimeout: "300 millis" }), withDroppedTables([tablePrefix]))
+          .pipe(
+            Layer.provideMerge(PgClient.layer({ url, maxConnections: 1 }))
+          )
       )
     )
   })
@@ -252,7 +263,10 @@ describe.skipIf(pgUrl === undefined)("PgJournal", () => {
     const [a, b] = [uniquePrefix(), uniquePrefix()]
     return Effect.gen(function*() {
       const run = newRun()
-      yield* Effect.provide(Journal.Journal.use((journal) => leaseNew(journal, run)), PgJournal.layer({ url, tablePrefix: a }))
+      yield* Effect.provide(
+        Journal.Journal.use((journal) => leaseNew(journal, run)),
+        PgJournal.layer({ url, tablePrefix: a })
+      )
       const other = yield* Effect.provide(
         Journal.Journal.use((journal) => journal.load(run.runId)),
         PgJournal.layer({ url, tablePrefix: b })

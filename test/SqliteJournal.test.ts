@@ -1,12 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
 import { SqlClient } from "effect/sql"
-import { Journal, SqliteJournal, SqlJournal } from "plait"
+import { spawn } from "node:child_process"
 import { randomUUID } from "node:crypto"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { spawn } from "node:child_process"
+import { Journal, SqliteJournal, SqlJournal } from "plait"
 import { afterAll } from "vitest"
 import { loadNodeSqlite } from "../src/internal/nodeSqlite.ts"
 import * as SqliteClient from "../src/internal/sqliteClient.ts"
@@ -44,7 +44,14 @@ const writerProcess = (filename: string, lease: Journal.Lease, label: string, si
   Effect.callback<number, Error>((resume) => {
     const child = spawn(
       process.execPath,
-      ["--conditions=plait-source", Path.join(import.meta.dirname, "sqlite-writer.ts"), filename, JSON.stringify(lease), label, ...sizes.map(String)],
+      [
+        "--conditions=plait-source",
+        Path.join(import.meta.dirname, "sqlite-writer.ts"),
+        filename,
+        JSON.stringify(lease),
+        label,
+        ...sizes.map(String)
+      ],
       { stdio: ["ignore", "inherit", "inherit"] }
     )
     child.on("error", (error) => resume(Effect.fail(error)))
@@ -53,18 +60,20 @@ const writerProcess = (filename: string, lease: Journal.Lease, label: string, si
 
 /** Runs `code` (an ES module) in a fresh Node process in the repository; its stdout and stderr. */
 const nodeProcess = (code: string) =>
-  Effect.callback<{ readonly stdout: string; readonly stderr: string; readonly code: number | null }, Error>((resume) => {
-    const child = spawn(process.execPath, ["--conditions=plait-source", "--input-type=module", "--eval", code], {
-      cwd: Path.join(import.meta.dirname, ".."),
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (chunk) => (stdout += chunk))
-    child.stderr.on("data", (chunk) => (stderr += chunk))
-    child.on("error", (error) => resume(Effect.fail(error)))
-    child.on("close", (code) => resume(Effect.succeed({ stdout, stderr, code })))
-  })
+  Effect.callback<{ readonly stdout: string; readonly stderr: string; readonly code: number | null }, Error>(
+    (resume) => {
+      const child = spawn(process.execPath, ["--conditions=plait-source", "--input-type=module", "--eval", code], {
+        cwd: Path.join(import.meta.dirname, ".."),
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      let stdout = ""
+      let stderr = ""
+      child.stdout.on("data", (chunk) => (stdout += chunk))
+      child.stderr.on("data", (chunk) => (stderr += chunk))
+      child.on("error", (error) => resume(Effect.fail(error)))
+      child.on("close", (code) => resume(Effect.succeed({ stdout, stderr, code })))
+    }
+  )
 
 describe("SqliteJournal", () => {
   it.live("opening it prints no warning: node:sqlite's ExperimentalWarning is plait's business, not the app's", () =>
@@ -92,7 +101,8 @@ describe("SqliteJournal", () => {
       yield* withJournal({ filename }, (journal) =>
         Effect.flatMap(leaseNew(journal, run), (lease) => journal.append(lease, entries(3))))
       assert.isTrue(Fs.existsSync(filename))
-      const loaded = yield* withJournal({ filename }, (journal) => journal.load(run.runId))
+      const loaded = yield* withJournal({ filename }, (journal) =>
+        journal.load(run.runId))
       assert.strictEqual(some(loaded).entries.length, 3)
     }))
 
@@ -119,7 +129,10 @@ describe("SqliteJournal", () => {
         Effect.gen(function*() {
           const run = newRun()
           const measure = measureRoundTrips(roundTrips)
-          const [acquired, acquireTrips] = yield* measure("acquire", journal.acquire(run, { owner: "test", leaseMs: 60_000 }))
+          const [acquired, acquireTrips] = yield* measure(
+            "acquire",
+            journal.acquire(run, { owner: "test", leaseMs: 60_000 })
+          )
           assert.strictEqual(acquireTrips, 3)
           const lease = acquired.lease!
           assert.strictEqual((yield* measure("append", journal.append(lease, entries(100))))[1], 1)
@@ -167,7 +180,10 @@ describe("SqliteJournal", () => {
       const names = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all()
       db.close()
       const tables = ["entries", "migrations", "runs", "schedules", "slot_waiters", "slots"]
-      assert.deepStrictEqual(names.map((row) => row.name), [...tables.map((t) => `a_${t}`), ...tables.map((t) => `b_${t}`)])
+      assert.deepStrictEqual(names.map((row) => row.name), [
+        ...tables.map((t) => `a_${t}`),
+        ...tables.map((t) => `b_${t}`)
+      ])
     }))
 
   it.live("several processes append under one lease to one file without losing a batch", () =>

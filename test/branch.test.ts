@@ -13,8 +13,16 @@ describe("branch", () => {
       const counts = makeCounts()
       const Flow = Workflow.make("branch_basic", { input: Input }).pipe(
         Workflow.branch("route", (ctx) => (ctx.input.digital ? "digital" : "physical"), {
-          digital: Workflow.step("link", { success: Schema.String }, () => counts.run("link", Effect.succeed("https://dl"))),
-          physical: Workflow.step("label", { success: Schema.String }, () => counts.run("label", Effect.succeed("LBL-1")))
+          digital: Workflow.step(
+            "link",
+            { success: Schema.String },
+            () => counts.run("link", Effect.succeed("https://dl"))
+          ),
+          physical: Workflow.step(
+            "label",
+            { success: Schema.String },
+            () => counts.run("label", Effect.succeed("LBL-1"))
+          )
         })
       )
       const ctx = completed(yield* runFor(Workflow.run(Flow, { input: { digital: false }, runId: "ship" })))
@@ -33,8 +41,17 @@ describe("branch", () => {
         Workflow.branch("mode", () => preferred, {
           fast: Workflow.sequence(
             Workflow.step("quick", { success: Schema.Number }, () => counts.run("quick", Effect.succeed(1))),
-            Workflow.step("finish", { success: Schema.Number }, (ctx) =>
-              counts.run("finish", Effect.suspend(() => failing ? Effect.fail(new Boom({ at: "finish" })) : Effect.succeed(ctx.quick + 1))))
+            Workflow.step(
+              "finish",
+              { success: Schema.Number },
+              (ctx) =>
+                counts.run(
+                  "finish",
+                  Effect.suspend(() =>
+                    failing ? Effect.fail(new Boom({ at: "finish" })) : Effect.succeed(ctx.quick + 1)
+                  )
+                )
+            )
           ),
           careful: Workflow.step("slow", { success: Schema.Number }, () => counts.run("slow", Effect.succeed(100)))
         })
@@ -68,7 +85,9 @@ describe("branch", () => {
           )
         })
       )
-      const ctx = completed(yield* runFor(Workflow.run(Flow, { input: { digital: false }, runId: "nested" }), "1 second"))
+      const ctx = completed(
+        yield* runFor(Workflow.run(Flow, { input: { digital: false }, runId: "nested" }), "1 second")
+      )
       assert.deepStrictEqual(ctx.route, { _tag: "physical", label: "LBL-o-1", box: "M", ship: "LBL-o-1 in M" })
       assert.deepStrictEqual(yield* stepPaths("nested"), [
         "order",

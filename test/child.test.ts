@@ -18,18 +18,28 @@ const Provision = Workflow.make("provision", { input: Schema.Struct({ region: Sc
   Workflow.step("cluster", { success: Schema.String, error: RegionDown }, (ctx) =>
     counts.run(
       `cluster ${ctx.input.region}`,
-      ctx.input.region === "mars" ? Effect.fail(new RegionDown({ region: ctx.input.region })) : Effect.succeed(`k8s-${ctx.input.region}`)
+      ctx.input.region === "mars"
+        ? Effect.fail(new RegionDown({ region: ctx.input.region }))
+        : Effect.succeed(`k8s-${ctx.input.region}`)
     )),
   Workflow.step("dns", { success: Schema.String }, (ctx) => Effect.succeed(`${ctx.cluster}.example.com`))
 )
 
 const Rollout = Workflow.make("rollout", { input: Schema.Array(Schema.String) }).pipe(
-  Workflow.forEach("regions", (ctx) => ctx.input, Workflow.child("provisioned", Provision, (ctx) => ({ region: ctx.item })), {
-    concurrency: 3,
-    key: (region) => region
-  }),
-  Workflow.step("summary", { success: Schema.String }, (ctx) =>
-    Effect.succeed(ctx.regions.map((region) => region.provisioned.dns).join(" ")))
+  Workflow.forEach(
+    "regions",
+    (ctx) => ctx.input,
+    Workflow.child("provisioned", Provision, (ctx) => ({ region: ctx.item })),
+    {
+      concurrency: 3,
+      key: (region) => region
+    }
+  ),
+  Workflow.step(
+    "summary",
+    { success: Schema.String },
+    (ctx) => Effect.succeed(ctx.regions.map((region) => region.provisioned.dns).join(" "))
+  )
 )
 
 const loadRun = (runId: string) =>
@@ -40,7 +50,11 @@ describe("child workflows under Workflow.run", () => {
     Effect.gen(function*() {
       const before = counts.snapshot()
       const ctx = completed(yield* runFor(Workflow.run(Rollout, { input: ["eu", "us"], runId: "r1" })))
-      assert.deepStrictEqual(ctx.regions[0]!.provisioned, { input: { region: "eu" }, cluster: "k8s-eu", dns: "k8s-eu.example.com" })
+      assert.deepStrictEqual(ctx.regions[0]!.provisioned, {
+        input: { region: "eu" },
+        cluster: "k8s-eu",
+        dns: "k8s-eu.example.com"
+      })
       assert.strictEqual(ctx.summary, "k8s-eu.example.com k8s-us.example.com")
       const child = yield* loadRun("r1/regions[eu]/provisioned")
       assert.strictEqual(child.status, "completed")
@@ -86,12 +100,18 @@ describe("cancelling a parent under Workflow.run", () => {
     Effect.gen(function*() {
       const finalized = makeCounts()
       const Hang = Workflow.make("hang", { input: Schema.Number }).pipe(
-        Workflow.step("forever", { success: Schema.Number }, () => Effect.never.pipe(Effect.ensuring(finalized.hit("forever"))))
+        Workflow.step("forever", { success: Schema.Number }, () =>
+          Effect.never.pipe(Effect.ensuring(finalized.hit("forever"))))
       )
-      const Parent = Workflow.make("waiter", { input: Schema.Number }).pipe(Workflow.child("hung", Hang, (ctx) => ctx.input))
-      const running = yield* Effect.forkChild(Workflow.run(Parent, { input: 1, runId: "c1", leaseDuration: "3 seconds" }))
+      const Parent = Workflow.make("waiter", { input: Schema.Number }).pipe(Workflow.child("hung", Hang, (ctx) =>
+        ctx.input))
+      const running = yield* Effect.forkChild(
+        Workflow.run(Parent, { input: 1, runId: "c1", leaseDuration: "3 seconds" })
+      )
       yield* settle
-      yield* RunStore.RunStore.use((store) => store.cancel("c1", "abandoned"))
+      yield* RunStore.RunStore.use((store) =>
+        store.cancel("c1", "abandoned")
+      )
       yield* runFor(Effect.void, "2 seconds", "100 millis")
       const error = failure(yield* Fiber.await(running))
       assert.instanceOf(error, WorkflowError.RunCancelled)
@@ -106,7 +126,11 @@ describe("child workflows in pictures", () => {
   it("a child is a node of its own kind, from the definition and from a run's stored outline", () => {
     const fromDefinition = WorkflowGraph.flatten(WorkflowGraph.fromWorkflow(Rollout))
     const child = fromDefinition.find((node) => node.kind === "child")!
-    assert.deepStrictEqual([child.name, child.path, child.detail], ["provisioned", "regions[]/provisioned", "provision"])
+    assert.deepStrictEqual([child.name, child.path, child.detail], [
+      "provisioned",
+      "regions[]/provisioned",
+      "provision"
+    ])
     // The outline a run of Rollout stores.
     const fingerprint = JSON.stringify(["regions foreach", "regions[]/provisioned child", "summary step"])
     const fromOutline = WorkflowGraph.flatten(Option.getOrThrow(WorkflowGraph.fromFingerprint("rollout", fingerprint)))
@@ -127,7 +151,9 @@ describe("child workflows under a worker", () => {
       const Gated = Workflow.make("gated", { input: Schema.Number }).pipe(
         Workflow.step("opened", { success: Schema.Number }, (ctx) => Effect.as(Deferred.await(gate), ctx.input))
       )
-      const Holder = Workflow.make("holder", { input: Schema.Number }).pipe(Workflow.child("held", Gated, (ctx) => ctx.input))
+      const Holder = Workflow.make("holder", { input: Schema.Number }).pipe(
+        Workflow.child("held", Gated, (ctx) => ctx.input)
+      )
       yield* startWorker({ workflows: [Rollout, Holder], concurrency: 1 })
       yield* engine.start(Holder, { input: 1, runId: "h0" })
       yield* until(Effect.map(Effect.all([statusOf("h0"), statusOf("h0/held")]), (s) => s.join() === "waiting,running"))
@@ -171,8 +197,11 @@ describe("child workflows under a worker", () => {
       const engine = yield* Engine.Engine
       let down = true
       const Flaky = Workflow.make("flaky", { input: Schema.String }).pipe(
-        Workflow.step("up", { success: Schema.String, error: RegionDown }, (ctx) =>
-          down ? Effect.fail(new RegionDown({ region: ctx.input })) : Effect.succeed(ctx.input))
+        Workflow.step(
+          "up",
+          { success: Schema.String, error: RegionDown },
+          (ctx) => down ? Effect.fail(new RegionDown({ region: ctx.input })) : Effect.succeed(ctx.input)
+        )
       )
       const Parent = Workflow.make("parent", { input: Schema.String }).pipe(
         Workflow.child("region", Flaky, (ctx) => ctx.input)
@@ -199,21 +228,29 @@ describe("child workflows under a worker", () => {
       const finalized = makeCounts()
       const Slow = Workflow.make("slow", { input: Schema.Number }).pipe(
         Workflow.step("work", { success: Schema.Number }, () =>
-          Effect.andThen(Deferred.succeed(started, undefined), Effect.never).pipe(Effect.ensuring(finalized.hit("work"))))
+          Effect.andThen(Deferred.succeed(started, undefined), Effect.never).pipe(
+            Effect.ensuring(finalized.hit("work"))
+          ))
       )
       const Parent = Workflow.make("holder", { input: Schema.Number }).pipe(
         Workflow.parallel("both", {
-          one: Workflow.child("one", Slow, (ctx) => ctx.input),
-          two: Workflow.child("two", Slow, (ctx) => ctx.input + 1)
+          one: Workflow.child("one", Slow, (ctx) =>
+            ctx.input),
+          two: Workflow.child("two", Slow, (ctx) =>
+            ctx.input + 1)
         })
       )
       yield* startWorker({ workflows: [Parent], concurrency: 2 })
       yield* engine.start(Parent, { input: 1, runId: "h1" })
-      yield* until(Effect.map(Effect.all([statusOf("h1"), statusOf("h1/both/one/one")]), (s) => s.join() === "waiting,running"))
+      yield* until(Effect.map(Effect.all([statusOf("h1"), statusOf("h1/both/one/one")]), (s) =>
+        s.join() === "waiting,running"))
       yield* engine.cancel("h1", { reason: "rollback" })
       yield* until(Effect.map(
         Effect.all([statusOf("h1"), statusOf("h1/both/one/one"), statusOf("h1/both/two/two")]),
-        (s) => s.every((status) => status === "cancelled")
+        (s) =>
+          s.every((status) =>
+            status === "cancelled"
+          )
       ))
       assert.isAtLeast(finalized.of("work"), 1, "a running child was interrupted")
       assert.strictEqual((yield* engine.inspect("h1/both/two/two")).run.error, "rollback")

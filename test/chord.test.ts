@@ -12,10 +12,18 @@ describe("chord", () => {
       let seen: ReadonlyArray<string> = []
       const Flow = Workflow.make("chord_basic", { input: Schema.Number }).pipe(
         Workflow.chord("total", {
-          a: Workflow.step("a", { success: Schema.Number }, (ctx) => counts.run("a", Effect.as(Effect.sleep("2 seconds"), ctx.input))),
+          a: Workflow.step(
+            "a",
+            { success: Schema.Number },
+            (ctx) => counts.run("a", Effect.as(Effect.sleep("2 seconds"), ctx.input))
+          ),
           b: Workflow.step("b", { success: Schema.Number }, (ctx) => counts.run("b", Effect.succeed(ctx.input * 10))),
           c: Workflow.sequence(
-            Workflow.step("c1", { success: Schema.Number }, () => counts.run("c1", Effect.as(Effect.sleep("1 second"), 100))),
+            Workflow.step(
+              "c1",
+              { success: Schema.Number },
+              () => counts.run("c1", Effect.as(Effect.sleep("1 second"), 100))
+            ),
             Workflow.step("c2", { success: Schema.Number }, (ctx) => counts.run("c2", Effect.succeed(ctx.c1 + 1)))
           )
         }, (ctx) =>
@@ -50,7 +58,9 @@ describe("chord", () => {
         }, (ctx) =>
           counts.run(
             "best",
-            Effect.suspend(() => failing ? Effect.fail(new Boom({ at: "best" })) : Effect.succeed(Math.max(ctx.a, ctx.b)))
+            Effect.suspend(() =>
+              failing ? Effect.fail(new Boom({ at: "best" })) : Effect.succeed(Math.max(ctx.a, ctx.b))
+            )
           ), { success: Schema.Number })
       )
       assert.instanceOf(failure(yield* runFor(Workflow.run(Flow, { input: 0, runId: "cb" }))), Boom)
@@ -65,10 +75,12 @@ describe("chord", () => {
       const counts = makeCounts()
       const Flow = Workflow.make("chord_branch_fails", { input: Schema.Number }).pipe(
         Workflow.chord("sum", {
-          a: Workflow.step("a", { success: Schema.Number }, () => Effect.fail(new Boom({ at: "a" }))),
+          a: Workflow.step("a", { success: Schema.Number }, () =>
+            Effect.fail(new Boom({ at: "a" }))),
           b: Workflow.step("b", { success: Schema.Number }, () =>
             Effect.as(Effect.sleep("1 second"), 1).pipe(Effect.onInterrupt(() => counts.hit("b.interrupted"))))
-        }, (ctx) => counts.run("sum", Effect.succeed(ctx.a + ctx.b)), { success: Schema.Number })
+        }, (ctx) =>
+          counts.run("sum", Effect.succeed(ctx.a + ctx.b)), { success: Schema.Number })
       )
       const error = failure(yield* runFor(Workflow.run(Flow, { input: 0, runId: "bf" }), "1 second"))
       assert.strictEqual((error as Boom).at, "a")
@@ -80,10 +92,19 @@ describe("chord", () => {
     Effect.gen(function*() {
       const counts = makeCounts()
       const Flow = Workflow.make("chord_complete_all", { input: Schema.Number }).pipe(
-        Workflow.chord("sum", {
-          a: Workflow.step("a", { success: Schema.Number }, () => Effect.fail(new Boom({ at: "a" }))),
-          b: Workflow.step("b", { success: Schema.Number }, () => counts.run("b", Effect.as(Effect.sleep("1 second"), 1)))
-        }, () => counts.run("sum", Effect.succeed(0)), { success: Schema.Number, onError: "completeAll" })
+        Workflow.chord(
+          "sum",
+          {
+            a: Workflow.step("a", { success: Schema.Number }, () => Effect.fail(new Boom({ at: "a" }))),
+            b: Workflow.step(
+              "b",
+              { success: Schema.Number },
+              () => counts.run("b", Effect.as(Effect.sleep("1 second"), 1))
+            )
+          },
+          () => counts.run("sum", Effect.succeed(0)),
+          { success: Schema.Number, onError: "completeAll" }
+        )
       )
       const error = failure(yield* runFor(Workflow.run(Flow, { input: 0, runId: "ca" }), "1 second"))
       assert.instanceOf(error, WorkflowError.ParallelFailure)

@@ -8,7 +8,7 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Console, Effect, Exit, Layer, Scope } from "effect"
 import { spawnSync } from "node:child_process"
 import * as path from "node:path"
-import { Engine } from "plait"
+import { type Engine } from "plait"
 import { run } from "../src/cli/Cli.ts"
 import { type Backend, backends, seed, waitFor } from "./tools-support.ts"
 
@@ -19,8 +19,14 @@ const fixtures = path.join(root, "test", "fixtures", "workflows.ts")
 const cli = (...argv: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const printed: Array<string> = []
-    const capture = { ...globalThis.console, log: (...args: Array<unknown>) => printed.push(args.join(" ")), error: (...args: Array<unknown>) => printed.push(args.join(" ")) }
-    const exit = yield* Effect.exit(run(argv).pipe(Effect.provide(NodeServices.layer), Effect.provideService(Console.Console, capture)))
+    const capture = {
+      ...globalThis.console,
+      log: (...args: Array<unknown>) => printed.push(args.join(" ")),
+      error: (...args: Array<unknown>) => printed.push(args.join(" "))
+    }
+    const exit = yield* Effect.exit(
+      run(argv).pipe(Effect.provide(NodeServices.layer), Effect.provideService(Console.Console, capture))
+    )
     return { output: printed.join("\n"), ok: Exit.isSuccess(exit) }
   })
 
@@ -28,7 +34,12 @@ const cli = (...argv: ReadonlyArray<string>) =>
 const bin = (...argv: ReadonlyArray<string>) => {
   const result = spawnSync(
     process.execPath,
-    ["--conditions=plait-source", "--disable-warning=ExperimentalWarning", path.join(root, "src", "cli", "bin.ts"), ...argv],
+    [
+      "--conditions=plait-source",
+      "--disable-warning=ExperimentalWarning",
+      path.join(root, "src", "cli", "bin.ts"),
+      ...argv
+    ],
     { encoding: "utf8", env: { ...process.env, PLAIT_PG_URL: "", PLAIT_SQLITE: "" }, timeout: 30_000 }
   )
   return { status: result.status, output: `${result.stdout}${result.stderr}` }
@@ -38,9 +49,13 @@ for (const backend of backends()) {
   describe(`plait CLI on ${backend.name}`, () => {
     const scope = Effect.runSync(Scope.make())
     const context = Layer.buildWithScope(backend.layer, scope)
-    const inEngine = <A, E>(effect: Effect.Effect<A, E, Engine.Engine>) => Effect.flatMap(context, (ctx) => Effect.provideContext(effect, ctx))
+    const inEngine = <A, E>(effect: Effect.Effect<A, E, Engine.Engine>) =>
+      Effect.flatMap(context, (ctx) => Effect.provideContext(effect, ctx))
     const flags = backend.flags
-    beforeAll(() => Effect.runPromise(Effect.flatMap(context, (ctx) => Effect.provideContext(seed(scope), ctx))), 60_000)
+    beforeAll(
+      () => Effect.runPromise(Effect.flatMap(context, (ctx) => Effect.provideContext(seed(scope), ctx))),
+      60_000
+    )
     afterAll(async () => {
       await Effect.runPromise(Scope.close(scope, Exit.void))
       await backend.cleanup()
@@ -89,16 +104,52 @@ for (const backend of backends()) {
         const unchecked = yield* cli(...flags, "runs", "signal", "expense-7", "approval", "{\"approved\":true}")
         assert.isFalse(unchecked.ok)
         assert.include(unchecked.output, "--workflow")
-        const bad = yield* cli(...flags, "runs", "signal", "expense-7", "approval", "{\"approved\":\"yes\"}", "--workflow", `${fixtures}#Expense`)
+        const bad = yield* cli(
+          ...flags,
+          "runs",
+          "signal",
+          "expense-7",
+          "approval",
+          "{\"approved\":\"yes\"}",
+          "--workflow",
+          `${fixtures}#Expense`
+        )
         assert.isFalse(bad.ok)
         assert.include(bad.output, "approval")
-        const wrongExport = yield* cli(...flags, "runs", "signal", "expense-7", "approval", "{}", "--workflow", `${fixtures}#notAWorkflow`)
+        const wrongExport = yield* cli(
+          ...flags,
+          "runs",
+          "signal",
+          "expense-7",
+          "approval",
+          "{}",
+          "--workflow",
+          `${fixtures}#notAWorkflow`
+        )
         assert.include(wrongExport.output, "is not a plait workflow")
-        const good = yield* cli(...flags, "runs", "signal", "expense-7", "approval", "{\"approved\":true}", "--workflow", `${fixtures}#Expense`)
+        const good = yield* cli(
+          ...flags,
+          "runs",
+          "signal",
+          "expense-7",
+          "approval",
+          "{\"approved\":true}",
+          "--workflow",
+          `${fixtures}#Expense`
+        )
         assert.isTrue(good.ok, good.output)
         assert.include(good.output, "delivered approval to expense-7")
         yield* inEngine(waitFor("expense-7", (status) => status === "completed"))
-        const again = yield* cli(...flags, "runs", "signal", "expense-7", "approval", "{\"approved\":false}", "--workflow", `${fixtures}#Expense`)
+        const again = yield* cli(
+          ...flags,
+          "runs",
+          "signal",
+          "expense-7",
+          "approval",
+          "{\"approved\":false}",
+          "--workflow",
+          `${fixtures}#Expense`
+        )
         assert.isFalse(again.ok)
         assert.include(again.output, "already")
       }))
@@ -144,10 +195,13 @@ describe("plait CLI without a database", () => {
       const previous = [process.env.PLAIT_PG_URL, process.env.PLAIT_SQLITE]
       process.env.PLAIT_PG_URL = ""
       process.env.PLAIT_SQLITE = ""
-      const result = yield* Effect.ensuring(cli("runs", "list"), Effect.sync(() => {
-        process.env.PLAIT_PG_URL = previous[0]
-        process.env.PLAIT_SQLITE = previous[1]
-      }))
+      const result = yield* Effect.ensuring(
+        cli("runs", "list"),
+        Effect.sync(() => {
+          process.env.PLAIT_PG_URL = previous[0]
+          process.env.PLAIT_SQLITE = previous[1]
+        })
+      )
       assert.isFalse(result.ok)
       assert.include(result.output, "pass --sqlite FILE or --pg URL")
       const noFile = yield* cli("--sqlite", "/nonexistent/plait.sqlite", "runs", "list")
@@ -164,8 +218,18 @@ describe("plait CLI without a database", () => {
     }
     const viaEnv = spawnSync(
       process.execPath,
-      ["--conditions=plait-source", "--disable-warning=ExperimentalWarning", path.join(root, "src", "cli", "bin.ts"), "runs", "list"],
-      { encoding: "utf8", env: { ...process.env, PLAIT_PG_URL: `postgres://bob:${password}@127.0.0.1:1/x` }, timeout: 30_000 }
+      [
+        "--conditions=plait-source",
+        "--disable-warning=ExperimentalWarning",
+        path.join(root, "src", "cli", "bin.ts"),
+        "runs",
+        "list"
+      ],
+      {
+        encoding: "utf8",
+        env: { ...process.env, PLAIT_PG_URL: `postgres://bob:${password}@127.0.0.1:1/x` },
+        timeout: 30_000
+      }
     )
     assert.notStrictEqual(viaEnv.status, 0)
     assert.include(`${viaEnv.stdout}${viaEnv.stderr}`, "postgres://bob:***@127.0.0.1:1/x")

@@ -7,8 +7,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Schema } from "effect"
 import { Engine, Journal, Workflow, WorkflowError } from "plait"
-import { entriesOf, failure, makeCounts, memoryLayer, runFor } from "./support.ts"
 import { backend, settle, startWorker, statusOf, until } from "./engine-support.ts"
+import { entriesOf, failure, makeCounts, memoryLayer, runFor } from "./support.ts"
 
 class Declined extends Schema.TaggedError<Declined>()("Declined", { reason: Schema.String }) {}
 class RefundFailed extends Schema.TaggedError<RefundFailed>()("RefundFailed", { charge: Schema.String }) {}
@@ -21,7 +21,8 @@ const makeUndoLog = () => {
   return {
     undone,
     paths: () => undone.map((entry) => entry.path),
-    undo: (path: string) => (output: unknown, ctx: unknown) => Effect.sync(() => void undone.push({ path, output, ctx }))
+    undo: (path: string) => (output: unknown, ctx: unknown) =>
+      Effect.sync(() => void undone.push({ path, output, ctx }))
   }
 }
 
@@ -30,13 +31,22 @@ describe("compensation", () => {
     Effect.gen(function*() {
       const log = makeUndoLog()
       const Checkout = Workflow.make("checkout", { input: Order }).pipe(
-        Workflow.step("reserved", { success: Schema.Number, compensate: log.undo("reserved") }, (ctx) =>
-          Effect.succeed(ctx.input.amount * 2)),
-        Workflow.step("charged", { success: Schema.String, compensate: log.undo("charged") }, (ctx) =>
-          Effect.succeed(`ch_${ctx.input.id}_${ctx.reserved}`)),
+        Workflow.step(
+          "reserved",
+          { success: Schema.Number, compensate: log.undo("reserved") },
+          (ctx) => Effect.succeed(ctx.input.amount * 2)
+        ),
+        Workflow.step(
+          "charged",
+          { success: Schema.String, compensate: log.undo("charged") },
+          (ctx) => Effect.succeed(`ch_${ctx.input.id}_${ctx.reserved}`)
+        ),
         Workflow.step("noted", { success: Schema.Boolean }, () => Effect.succeed(true)),
-        Workflow.step("shipped", { success: Schema.Boolean, error: Declined }, () =>
-          Effect.fail(new Declined({ reason: "no courier" })))
+        Workflow.step(
+          "shipped",
+          { success: Schema.Boolean, error: Declined },
+          () => Effect.fail(new Declined({ reason: "no courier" }))
+        )
       )
       const error = failure(yield* runFor(Workflow.run(Checkout, { input: { id: "A", amount: 5 }, runId: "c1" })))
       assert.instanceOf(error, Declined, "the run fails with the step's own error once compensated")
@@ -48,7 +58,10 @@ describe("compensation", () => {
       const entries = yield* entriesOf("c1")
       const kinds = (kind: Journal.EntryKind) => entries.filter((e) => e.kind === kind).map((e) => [e.path, e.value])
       assert.deepStrictEqual(kinds("compensable"), [["reserved", "0"], ["charged", "1"]])
-      assert.deepStrictEqual(kinds("compensated").map(([path]) => path).sort(), ["charged/compensate", "reserved/compensate"])
+      assert.deepStrictEqual(kinds("compensated").map(([path]) => path).sort(), [
+        "charged/compensate",
+        "reserved/compensate"
+      ])
       const ending = JSON.parse(entries.find((e) => e.kind === "compensating")!.value)
       assert.strictEqual(ending.reason, "failed")
       assert.include(ending.error, "no courier")
@@ -77,7 +90,9 @@ describe("compensation", () => {
       const exit = yield* runFor(Workflow.run(Fan, { input: 1, runId: "fan" }), "1 second", "50 millis")
       assert.strictEqual(failure(exit), "boom")
       assert.deepStrictEqual(log.paths(), ["a", "b", "c"])
-      const order = (yield* entriesOf("fan")).filter((e) => e.kind === "compensable").sort((x, y) => Number(x.value) - Number(y.value))
+      const order = (yield* entriesOf("fan")).filter((e) => e.kind === "compensable").sort((x, y) =>
+        Number(x.value) - Number(y.value)
+      )
       assert.deepStrictEqual(order.map((e) => e.path), ["all/c/c", "all/b/b", "all/a/a"])
     }).pipe(Effect.provide(memoryLayer())))
 
@@ -88,15 +103,22 @@ describe("compensation", () => {
         Workflow.race("quote", {
           fast: Workflow.step("fast", { success: Schema.String }, () => Effect.as(Effect.sleep(100), "fast")),
           slow: Workflow.sequence(
-            Workflow.step("held", { success: Schema.String, compensate: log.undo("held") }, () => Effect.succeed("hold")),
+            Workflow.step(
+              "held",
+              { success: Schema.String, compensate: log.undo("held") },
+              () => Effect.succeed("hold")
+            ),
             Workflow.step("slow", { success: Schema.String }, () => Effect.as(Effect.sleep(1000), "slow"))
           )
         }),
         Workflow.parallel("tries", {
           ok: Workflow.step("ok", { success: Schema.String, compensate: log.undo("ok") }, () => Effect.succeed("ok")),
           bad: Workflow.sequence(
-            Workflow.step("prepared", { success: Schema.String, compensate: log.undo("prepared") }, () =>
-              Effect.succeed("p")),
+            Workflow.step(
+              "prepared",
+              { success: Schema.String, compensate: log.undo("prepared") },
+              () => Effect.succeed("p")
+            ),
             Workflow.step("broken", { success: Schema.String }, () => Effect.fail("nope"))
           )
         }, { onError: "settle" }),
@@ -159,16 +181,25 @@ describe("compensation", () => {
       const gate = yield* Deferred.make<void>()
       let blocking = true
       const Trip = Workflow.make("trip", { input: Schema.Number }).pipe(
-        Workflow.step("hotel", { success: Schema.String, compensate: () => counts.hit("undo hotel") }, () =>
-          Effect.succeed("h")),
+        Workflow.step(
+          "hotel",
+          { success: Schema.String, compensate: () => counts.hit("undo hotel") },
+          () => Effect.succeed("h")
+        ),
         Workflow.step("flight", {
           success: Schema.String,
           compensate: () => Effect.andThen(counts.hit("undo flight"), blocking ? Deferred.await(gate) : Effect.void)
         }, () => Effect.succeed("f")),
-        Workflow.step("car", { success: Schema.String, compensate: () => counts.hit("undo car") }, () =>
-          Effect.succeed("c")),
-        Workflow.step("visa", { success: Schema.String, retry: { times: 1 } }, () =>
-          Effect.andThen(counts.hit("visa"), Effect.fail("refused")))
+        Workflow.step(
+          "car",
+          { success: Schema.String, compensate: () => counts.hit("undo car") },
+          () => Effect.succeed("c")
+        ),
+        Workflow.step(
+          "visa",
+          { success: Schema.String, retry: { times: 1 } },
+          () => Effect.andThen(counts.hit("visa"), Effect.fail("refused"))
+        )
       )
       const first = yield* Effect.forkChild(Workflow.run(Trip, { input: 1, runId: "trip" }))
       yield* settle
@@ -212,7 +243,11 @@ describe("compensation under a worker", () => {
       const engine = yield* Engine.Engine
       const log = makeUndoLog()
       const Book = Workflow.make("book", { input: Schema.Number }).pipe(
-        Workflow.step("seat", { success: Schema.Number, compensate: log.undo("seat") }, (ctx) => Effect.succeed(ctx.input)),
+        Workflow.step(
+          "seat",
+          { success: Schema.Number, compensate: log.undo("seat") },
+          (ctx) => Effect.succeed(ctx.input)
+        ),
         Workflow.step("wait", { success: Schema.Number }, () => Effect.never)
       )
       yield* startWorker({ workflows: [Book] })
@@ -234,14 +269,20 @@ describe("compensation under a worker", () => {
       const engine = yield* Engine.Engine
       const log = makeUndoLog()
       const Nap = Workflow.make("nap", { input: Schema.Number }).pipe(
-        Workflow.step("held", { success: Schema.Number, compensate: log.undo("held") }, (ctx) => Effect.succeed(ctx.input)),
+        Workflow.step(
+          "held",
+          { success: Schema.Number, compensate: log.undo("held") },
+          (ctx) => Effect.succeed(ctx.input)
+        ),
         Workflow.sleep("rest", "1 day")
       )
       const Plain = Workflow.make("plain", { input: Schema.Number }).pipe(Workflow.sleep("rest", "1 day"))
       const worker = yield* startWorker({ workflows: [Nap, Plain] })
       yield* engine.start(Nap, { input: 3, runId: "nap" })
       yield* engine.start(Plain, { input: 3, runId: "plain" })
-      yield* until(Effect.map(Effect.all([statusOf("nap"), statusOf("plain")]), (s) => s.join() === "sleeping,sleeping"))
+      yield* until(
+        Effect.map(Effect.all([statusOf("nap"), statusOf("plain")]), (s) => s.join() === "sleeping,sleeping")
+      )
       yield* worker.stop
       const flagged = yield* engine.cancel("nap")
       assert.strictEqual(flagged.status, "queued", "it has a step to undo: it waits for an executor")

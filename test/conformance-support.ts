@@ -4,8 +4,8 @@
  */
 import { assert } from "@effect/vitest"
 import { Effect, Exit, Option } from "effect"
-import { Journal } from "plait"
 import { randomUUID } from "node:crypto"
+import { Journal } from "plait"
 
 export const newRun = (overrides: Partial<Journal.RunRecord> = {}): Journal.RunRecord => ({
   runId: `run-${randomUUID()}`,

@@ -8,8 +8,8 @@
  */
 import { assert, layer } from "@effect/vitest"
 import { Cause, Effect, Exit, type Layer, Option, Schema } from "effect"
-import { Journal, type RunStore, Workflow, WorkflowError } from "plait"
 import { randomUUID } from "node:crypto"
+import { Journal, type RunStore, Workflow, WorkflowError } from "plait"
 import { makeCounts, plant } from "./support.ts"
 
 class Boom extends Schema.TaggedError<Boom>()("Boom", { at: Schema.String }) {}
@@ -36,18 +36,27 @@ interface Scenario {
   readonly input?: unknown
   readonly workflow: (counts: Counts, phase: { seeding: boolean }) => AnyWorkflow
   /** Builds the original run (runs, signals) from nothing; one run when absent. */
-  readonly seed?: (workflow: AnyWorkflow, runId: string) => Effect.Effect<void, unknown, Journal.Journal | RunStore.RunStore>
+  readonly seed?: (
+    workflow: AnyWorkflow,
+    runId: string
+  ) => Effect.Effect<void, unknown, Journal.Journal | RunStore.RunStore>
   readonly alterations: ReadonlyArray<Alteration>
 }
 
 /** Replaces the value of the entry of `kind` at `path` (and `seq`, when given). */
-const setValue = (kind: Journal.EntryKind, path: string, value: string, seq = kind === "attempt" ? undefined : 0) =>
-(entries: Entries): Entries => {
-  assert.isTrue(entries.some((entry) => entry.kind === kind && entry.path === path), `no ${kind} entry at ${path} to alter`)
-  return entries.map((entry) =>
-    entry.kind === kind && entry.path === path && (seq === undefined || entry.seq === seq) ? { ...entry, value } : entry
-  )
-}
+const setValue =
+  (kind: Journal.EntryKind, path: string, value: string, seq = kind === "attempt" ? undefined : 0) =>
+  (entries: Entries): Entries => {
+    assert.isTrue(
+      entries.some((entry) => entry.kind === kind && entry.path === path),
+      `no ${kind} entry at ${path} to alter`
+    )
+    return entries.map((entry) =>
+      entry.kind === kind && entry.path === path && (seq === undefined || entry.seq === seq)
+        ? { ...entry, value }
+        : entry
+    )
+  }
 
 /** One alteration per `[label, value]`: the value of the entry of `kind` at `path` replaced. */
 const values = (
@@ -86,7 +95,10 @@ const scenarios: ReadonlyArray<Scenario> = [
     workflow: (counts, phase) =>
       Workflow.make("corrupt_attempt", { input: Schema.Number }).pipe(
         Workflow.step("charge", { success: Schema.Number, error: Boom, retry: { times: 1 } }, () =>
-          counts.run("charge", Effect.suspend(() => phase.seeding ? Effect.fail(new Boom({ at: "charge" })) : Effect.succeed(1))))
+          counts.run(
+            "charge",
+            Effect.suspend(() => phase.seeding ? Effect.fail(new Boom({ at: "charge" })) : Effect.succeed(1))
+          ))
       ),
     alterations: [
       ...values("attempt", "charge", [
@@ -103,15 +115,26 @@ const scenarios: ReadonlyArray<Scenario> = [
       },
       {
         label: "an exhausted attempt without its failure",
-        entries: setValue("attempt", "charge", JSON.stringify({ attempt: 2, exhausted: true, error: "x", typed: false }), 2)
+        entries: setValue(
+          "attempt",
+          "charge",
+          JSON.stringify({ attempt: 2, exhausted: true, error: "x", typed: false }),
+          2
+        )
       },
       {
         label: "a missing attempt (a gap in the numbering)",
-        entries: (entries) => entries.map((entry) => entry.kind === "attempt" && entry.seq === 2 ? { ...entry, seq: 3 } : entry)
+        entries: (entries) =>
+          entries.map((entry) => entry.kind === "attempt" && entry.seq === 2 ? { ...entry, seq: 3 } : entry)
       },
       {
         label: "an attempt numbered 0",
-        entries: withEntry({ path: "charge", kind: "attempt", seq: 0, value: JSON.stringify({ attempt: 1, exhausted: false, error: "x" }) })
+        entries: withEntry({
+          path: "charge",
+          kind: "attempt",
+          seq: 0,
+          value: JSON.stringify({ attempt: 1, exhausted: false, error: "x" })
+        })
       }
     ]
   },
@@ -122,7 +145,8 @@ const scenarios: ReadonlyArray<Scenario> = [
       Workflow.make("corrupt_race", { input: Schema.Number }).pipe(
         Workflow.race("answer", {
           a: Workflow.step("a", { success: Schema.String }, () => counts.run("a", Effect.succeed("A"))),
-          b: Workflow.step("b", { success: Schema.String }, () => counts.run("b", Effect.as(Effect.sleep("20 millis"), "B")))
+          b: Workflow.step("b", { success: Schema.String }, () =>
+            counts.run("b", Effect.as(Effect.sleep("20 millis"), "B")))
         })
       ),
     alterations: values("choice", "answer", [
@@ -187,7 +211,8 @@ const scenarios: ReadonlyArray<Scenario> = [
     workflow: (counts) =>
       Workflow.make("corrupt_signal", { input: Schema.Number }).pipe(
         Workflow.signal("approval", { schema: Schema.Struct({ approved: Schema.Boolean }) }),
-        Workflow.step("book", { success: Schema.Boolean }, (ctx) => counts.run("book", Effect.succeed(ctx.approval.approved)))
+        Workflow.step("book", { success: Schema.Boolean }, (ctx) =>
+          counts.run("book", Effect.succeed(ctx.approval.approved)))
       ),
     seed: (workflow, runId) =>
       Effect.gen(function*() {
@@ -209,7 +234,10 @@ const scenarios: ReadonlyArray<Scenario> = [
       Workflow.make("corrupt_settle", { input: Schema.Number }).pipe(
         Workflow.parallel("p", {
           x: Workflow.step("x", { success: Schema.Number, error: Boom }, () =>
-            counts.run("x", Effect.suspend(() => phase.seeding ? Effect.fail(new Boom({ at: "x" })) : Effect.succeed(1)))),
+            counts.run(
+              "x",
+              Effect.suspend(() => phase.seeding ? Effect.fail(new Boom({ at: "x" })) : Effect.succeed(1))
+            )),
           y: Workflow.step("y", { success: Schema.Number }, () => counts.run("y", Effect.succeed(2)))
         }, { onError: "settle" }),
         Workflow.step("after", { success: Schema.Number }, () => counts.run("after", Effect.succeed(3)))
@@ -240,10 +268,19 @@ const scenarios: ReadonlyArray<Scenario> = [
     input: ["ada", "bob"],
     workflow: (counts) =>
       Workflow.make("corrupt_items", { input: Schema.Array(Schema.String) }).pipe(
-        Workflow.forEach("reviews", (ctx) => ctx.input, Workflow.sequence(
-          Workflow.signal("verdict", { schema: Schema.Boolean }),
-          Workflow.step("noted", { success: Schema.Boolean }, (ctx) => counts.run("noted", Effect.succeed(ctx.verdict)))
-        ), { key: (name) => name })
+        Workflow.forEach(
+          "reviews",
+          (ctx) => ctx.input,
+          Workflow.sequence(
+            Workflow.signal("verdict", { schema: Schema.Boolean }),
+            Workflow.step(
+              "noted",
+              { success: Schema.Boolean },
+              (ctx) => counts.run("noted", Effect.succeed(ctx.verdict))
+            )
+          ),
+          { key: (name) => name }
+        )
       ),
     seed: (workflow, runId) =>
       Effect.gen(function*() {
@@ -324,8 +361,7 @@ const load = (runId: string) =>
   )
 
 /** The copy's rows, read around the journal's checks: they must not change. */
-const rowsOf = (entries: Entries) =>
-  entries.map((entry) => `${Journal.entryKey(entry)}=${entry.value}`).sort()
+const rowsOf = (entries: Entries) => entries.map((entry) => `${Journal.entryKey(entry)}=${entry.value}`).sort()
 
 /**
  * Copies `original` under `runId`, with one alteration, and with the status it had or `queued`:

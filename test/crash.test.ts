@@ -18,9 +18,9 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, type Scope } from "effect"
-import type { Journal } from "plait"
 import { randomBytes } from "node:crypto"
 import * as Path from "node:path"
+import type { Journal } from "plait"
 import { type ChildRun, pathsOf, readLog, runChild } from "./crash/harness.ts"
 import { describeKillPoint, type KillPoint } from "./crash/killPoint.ts"
 import { pgStore, sqliteStore, type Store, tempDir } from "./crash/stores.ts"
@@ -59,7 +59,11 @@ const crashAndResume = (store: Store, dir: string, plan: (incarnation: number) =
     )
     const referenceExecutions = readLog(referenceLog)
     assert.deepStrictEqual([...referenceExecutions.keys()], [1])
-    assert.deepStrictEqual(sorted(referenceExecutions.get(1)!), sorted(stepPaths), "an uncrashed run runs each step once")
+    assert.deepStrictEqual(
+      sorted(referenceExecutions.get(1)!),
+      sorted(stepPaths),
+      "an uncrashed run runs each step once"
+    )
     assert.deepStrictEqual(
       sorted(completedSteps(yield* store.load(referenceId))),
       sorted(stepPaths),
@@ -70,7 +74,8 @@ const crashAndResume = (store: Store, dir: string, plan: (incarnation: number) =
     const runId = `crash-${tag}`
     const log = Path.join(dir, `${runId}.log`)
     const kills: Array<Kill> = []
-    const at = (kill: Kill) => `child ${kill.incarnation}, killed ${describeKillPoint(kill.point)} ("${kill.run.killedAfter}")`
+    const at = (kill: Kill) =>
+      `child ${kill.incarnation}, killed ${describeKillPoint(kill.point)} ("${kill.run.killedAfter}")`
 
     // Nothing journaled before a kill runs, or even starts, again after it: checked as soon as
     // each child ends, so a broken replay fails at the first restart.
@@ -86,10 +91,16 @@ const crashAndResume = (store: Store, dir: string, plan: (incarnation: number) =
       const previous = kills.at(-1)
       if (previous === undefined) return
       for (const path of pathsOf(run, "Started")) {
-        assert.isFalse(previous.journaled.has(path), `${path} was journaled when ${at(previous)}, yet the next child started it`)
+        assert.isFalse(
+          previous.journaled.has(path),
+          `${path} was journaled when ${at(previous)}, yet the next child started it`
+        )
       }
       for (const path of pathsOf(run, "Replayed")) {
-        assert.isTrue(previous.journaled.has(path), `the next child replayed ${path}, not journaled when ${at(previous)}`)
+        assert.isTrue(
+          previous.journaled.has(path),
+          `the next child replayed ${path}, not journaled when ${at(previous)}`
+        )
       }
     }
 
@@ -114,14 +125,20 @@ const crashAndResume = (store: Store, dir: string, plan: (incarnation: number) =
     const executedIn = (incarnation: number) => executions.get(incarnation) ?? []
 
     // 1. Same result as the uncrashed run, and a completed run in the journal.
-    assert.deepStrictEqual(final.context, reference.context, "the resumed run's context differs from an uncrashed run's")
+    assert.deepStrictEqual(
+      final.context,
+      reference.context,
+      "the resumed run's context differs from an uncrashed run's"
+    )
     assert.strictEqual(finalLoaded.run.status, "completed")
     assert.deepStrictEqual(sorted(completedSteps(finalLoaded)), sorted(stepPaths))
 
     // 2. The journal only grows, and a step reported completed was journaled by then.
     for (const [i, kill] of kills.entries()) {
       const after = kills[i + 1]?.journaled ?? completedSteps(finalLoaded)
-      for (const path of kill.journaled) assert.isTrue(after.has(path), `${path} vanished from the journal after ${at(kill)}`)
+      for (const path of kill.journaled) {
+        assert.isTrue(after.has(path), `${path} vanished from the journal after ${at(kill)}`)
+      }
       for (const path of pathsOf(kill.run, "Completed")) {
         assert.isTrue(kill.journaled.has(path), `${path} was reported completed but not journaled when ${at(kill)}`)
       }
@@ -140,7 +157,11 @@ const crashAndResume = (store: Store, dir: string, plan: (incarnation: number) =
       }
     }
     for (const [incarnation, paths] of executions) {
-      assert.strictEqual(new Set(paths).size, paths.length, `child ${incarnation} ran a step twice: ${paths.join(", ")}`)
+      assert.strictEqual(
+        new Set(paths).size,
+        paths.length,
+        `child ${incarnation} ran a step twice: ${paths.join(", ")}`
+      )
     }
 
     // 4. Every step ran, at most once per start of the child.
@@ -191,25 +212,33 @@ const everyFifthCompletion: KillPoint = { event: "Completed", prefix: "", nth: 5
 
 const suite = (name: string, makeStore: (dir: string) => Effect.Effect<Store, unknown, Scope.Scope>, skip = false) =>
   describe.skipIf(skip)(`${name}: a child process killed with SIGKILL and restarted`, () => {
-    it.live("at chosen points resumes to an uncrashed run's context without re-running journaled steps", () =>
-      Effect.gen(function*() {
-        const dir = yield* tempDir
-        const store = yield* makeStore(dir)
-        const result = yield* crashAndResume(store, dir, (incarnation) => chosenPoints[incarnation - 1])
-        assert.strictEqual(result.kills, chosenPoints.length)
-        // The frozen side effects at least: the log does see a step that legitimately ran twice.
-        assert.include(result.reran, "receipt")
-      }), 180_000)
+    it.live(
+      "at chosen points resumes to an uncrashed run's context without re-running journaled steps",
+      () =>
+        Effect.gen(function*() {
+          const dir = yield* tempDir
+          const store = yield* makeStore(dir)
+          const result = yield* crashAndResume(store, dir, (incarnation) => chosenPoints[incarnation - 1])
+          assert.strictEqual(result.kills, chosenPoints.length)
+          // The frozen side effects at least: the log does see a step that legitimately ran twice.
+          assert.include(result.reran, "receipt")
+        }),
+      180_000
+    )
 
-    it.live("after every fifth completion resumes to an uncrashed run's context without re-running journaled steps", () =>
-      Effect.gen(function*() {
-        const dir = yield* tempDir
-        const store = yield* makeStore(dir)
-        const result = yield* crashAndResume(store, dir, () => everyFifthCompletion)
-        // Unfrozen kills land wherever the test's reaction puts them: on a loaded machine a child
-        // gets further than five completions before it dies, so fewer kills fit in one run.
-        assert.isAtLeast(result.kills, 3)
-      }), 180_000)
+    it.live(
+      "after every fifth completion resumes to an uncrashed run's context without re-running journaled steps",
+      () =>
+        Effect.gen(function*() {
+          const dir = yield* tempDir
+          const store = yield* makeStore(dir)
+          const result = yield* crashAndResume(store, dir, () => everyFifthCompletion)
+          // Unfrozen kills land wherever the test's reaction puts them: on a loaded machine a child
+          // gets further than five completions before it dies, so fewer kills fit in one run.
+          assert.isAtLeast(result.kills, 3)
+        }),
+      180_000
+    )
   })
 
 suite("SQLite", (dir) => Effect.succeed(sqliteStore(dir)))

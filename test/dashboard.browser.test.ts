@@ -12,9 +12,9 @@ import * as fs from "node:fs"
 import { createServer } from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
-import { type BrowserContext, chromium, type Page } from "playwright-core"
 import { Engine, Workflow } from "plait"
 import { Dashboard } from "plait/dashboard"
+import { type BrowserContext, chromium, type Page } from "playwright-core"
 import * as Fixtures from "./fixtures/workflows.ts"
 import { seed, sqliteBackend, waitFor } from "./tools-support.ts"
 
@@ -26,7 +26,9 @@ const images = process.env.PLAIT_DOC_IMAGES === "1"
   ? path.join(root, "docs", "images")
   : fs.mkdtempSync(path.join(os.tmpdir(), "plait-images-"))
 const available = fs.existsSync(chromiumPath)
-if (!available && process.env.CI === "true") throw new Error(`${chromiumPath} is missing: .ci/run installs Debian's chromium`)
+if (!available && process.env.CI === "true") {
+  throw new Error(`${chromiumPath} is missing: .ci/run installs Debian's chromium`)
+}
 
 const hostileId = "<img src=x onerror=\"window.__pwned=1\">&amp;"
 const hostileInput = "</pre><script>window.__pwned=2</script>"
@@ -39,7 +41,8 @@ describe.skipIf(!available)("dashboard in Chromium", () => {
   let browser: BrowserContext
   let page: Page
   const requests: Array<string> = []
-  const inEngine = <A, E>(effect: Effect.Effect<A, E, Engine.Engine>) => Effect.runPromise(Effect.provideContext(effect, context))
+  const inEngine = <A, E>(effect: Effect.Effect<A, E, Engine.Engine>) =>
+    Effect.runPromise(Effect.provideContext(effect, context))
 
   beforeAll(async () => {
     context = await Effect.runPromise(Layer.buildWithScope(backend.layer, scope))
@@ -51,12 +54,17 @@ describe.skipIf(!available)("dashboard in Chromium", () => {
       yield* waitFor(hostileId, (status) => status === "completed")
       yield* waitFor("expense-9", (status) => status === "waiting")
     }) as Effect.Effect<unknown, unknown, Engine.Engine>)
-    const server = HttpRouter.serve(Dashboard.layer({ workflows: Fixtures.all, refreshInterval: 200 }), { disableLogger: true, disableListenLog: true }).pipe(
+    const server = HttpRouter.serve(Dashboard.layer({ workflows: Fixtures.all, refreshInterval: 200 }), {
+      disableLogger: true,
+      disableListenLog: true
+    }).pipe(
       Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
       Layer.provide(Layer.succeedContext(context))
     )
     const built = await Effect.runPromise(Layer.buildWithScope(server, scope))
-    base = `${await Effect.runPromise(HttpServer.addressFormattedWith((address) => Effect.succeed(address)).pipe(Effect.provideContext(built)))}/plait`
+    base = `${await Effect.runPromise(
+      HttpServer.addressFormattedWith((address) => Effect.succeed(address)).pipe(Effect.provideContext(built))
+    )}/plait`
     // A fresh profile directory per run; playwright passes it to Chromium as --user-data-dir.
     browser = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), "plait-chromium-")), {
       executablePath: chromiumPath,
@@ -97,11 +105,19 @@ describe.skipIf(!available)("dashboard in Chromium", () => {
 
   it("a run with a parallel block shows one lane per branch, its retried attempt, and the graph by status", async () => {
     await page.goto(`${base}/runs/onboard-ada`)
-    const lanes = await page.locator("svg.timeline g.lane").evaluateAll((nodes) => nodes.map((node) => node.getAttribute("data-lane")))
+    const lanes = await page.locator("svg.timeline g.lane").evaluateAll((nodes) =>
+      nodes.map((node) => node.getAttribute("data-lane"))
+    )
     assert.deepStrictEqual([...lanes].sort(), ["(run)", "setup/billing", "setup/welcome", "setup/workspace"])
     assert.strictEqual(await page.locator(`g.lane[data-lane="setup/billing"] rect.bar.failed`).count(), 1)
-    assert.strictEqual(await page.locator(`g.lane[data-lane="setup/billing"] rect.bar.completed[data-attempt="2"]`).count(), 1)
-    assert.strictEqual(await page.locator(`.graph [data-path="setup/billing/billing"]`).getAttribute("data-status"), "completed")
+    assert.strictEqual(
+      await page.locator(`g.lane[data-lane="setup/billing"] rect.bar.completed[data-attempt="2"]`).count(),
+      1
+    )
+    assert.strictEqual(
+      await page.locator(`.graph [data-path="setup/billing/billing"]`).getAttribute("data-status"),
+      "completed"
+    )
     assert.strictEqual(await page.locator(`.graph [data-path="setup"]`).getAttribute("data-status"), "completed")
     fs.mkdirSync(images, { recursive: true })
     await page.screenshot({ path: path.join(images, "dashboard-run.png"), fullPage: true })
@@ -137,44 +153,62 @@ describe.skipIf(!available)("dashboard in Chromium", () => {
     assert.deepStrictEqual(requests.filter((url) => !url.startsWith(origin)), [])
   })
 
-  it("Workflow.toMermaid writes flowcharts Mermaid's parser accepts; the docs' pictures are rendered from them", async () => {
-    const Tricky = Workflow.make("quotes \"and\" <tags> #1; end", { input: Schema.String }).pipe(
-      Workflow.step("end", { success: Schema.String }, (ctx) => Effect.succeed(ctx.input)),
-      Workflow.parallel("graph|subgraph", {
-        "a\"b": Workflow.step("x[1]{2}(3)", { success: Schema.String }, () => Effect.succeed("")),
-        "é ✓": Workflow.sleep("zz", "1 day")
-      })
-    )
-    const graphs: Record<string, Workflow.Workflow<any, any, any, any>> = { onboard: Fixtures.Onboard, expense: Fixtures.Expense, batch: Fixtures.Batch, tricky: Tricky }
-    const mermaidPage = await browser.newPage()
-    await mermaidPage.setContent("<!doctype html><html><body></body></html>")
-    await mermaidPage.addScriptTag({ path: path.join(root, "node_modules", "mermaid", "dist", "mermaid.min.js") })
-    await mermaidPage.evaluate(() => (globalThis as any).mermaid.initialize({ startOnLoad: false, securityLevel: "strict" }))
-    for (const [name, workflow] of Object.entries(graphs)) {
-      const text = Workflow.toMermaid(workflow)
-      const parsed = await mermaidPage.evaluate(async (source) => {
-        try {
-          return await (globalThis as any).mermaid.parse(source)
-        } catch (error) {
-          return { error: String(error) }
+  it(
+    "Workflow.toMermaid writes flowcharts Mermaid's parser accepts; the docs' pictures are rendered from them",
+    async () => {
+      const Tricky = Workflow.make("quotes \"and\" <tags> #1; end", { input: Schema.String }).pipe(
+        Workflow.step("end", { success: Schema.String }, (ctx) => Effect.succeed(ctx.input)),
+        Workflow.parallel("graph|subgraph", {
+          "a\"b": Workflow.step("x[1]{2}(3)", { success: Schema.String }, () => Effect.succeed("")),
+          "é ✓": Workflow.sleep("zz", "1 day")
+        })
+      )
+      const graphs: Record<string, Workflow.Workflow<any, any, any, any>> = {
+        onboard: Fixtures.Onboard,
+        expense: Fixtures.Expense,
+        batch: Fixtures.Batch,
+        tricky: Tricky
+      }
+      const mermaidPage = await browser.newPage()
+      await mermaidPage.setContent("<!doctype html><html><body></body></html>")
+      await mermaidPage.addScriptTag({ path: path.join(root, "node_modules", "mermaid", "dist", "mermaid.min.js") })
+      await mermaidPage.evaluate(() =>
+        (globalThis as any).mermaid.initialize({ startOnLoad: false, securityLevel: "strict" })
+      )
+      for (const [name, workflow] of Object.entries(graphs)) {
+        const text = Workflow.toMermaid(workflow)
+        const parsed = await mermaidPage.evaluate(async (source) => {
+          try {
+            return await (globalThis as any).mermaid.parse(source)
+          } catch (error) {
+            return { error: String(error) }
+          }
+        }, text)
+        assert.strictEqual(
+          (parsed as { diagramType?: string }).diagramType,
+          "flowchart-v2",
+          `${name}: ${JSON.stringify(parsed)}\n${text}`
+        )
+        if (name !== "tricky") {
+          const svg: string = await mermaidPage.evaluate(
+            async ([id, source]) => (await (globalThis as any).mermaid.render(id, source)).svg,
+            [`g-${name}`, text]
+          )
+          fs.writeFileSync(path.join(images, `graph-${name}.svg`), svg)
         }
-      }, text)
-      assert.strictEqual((parsed as { diagramType?: string }).diagramType, "flowchart-v2", `${name}: ${JSON.stringify(parsed)}\n${text}`)
-      if (name !== "tricky") {
-        const svg: string = await mermaidPage.evaluate(async ([id, source]) => (await (globalThis as any).mermaid.render(id, source)).svg, [`g-${name}`, text])
-        fs.writeFileSync(path.join(images, `graph-${name}.svg`), svg)
       }
-    }
-    // A broken text is refused: the check above can fail.
-    const broken = await mermaidPage.evaluate(async () => {
-      try {
-        await (globalThis as any).mermaid.parse("flowchart TD\n  a[\"x\" --> b")
-        return "accepted"
-      } catch {
-        return "refused"
-      }
-    })
-    assert.strictEqual(broken, "refused")
-    await mermaidPage.close()
-  }, 60_000)
+      // A broken text is refused: the check above can fail.
+      const broken = await mermaidPage.evaluate(async () => {
+        try {
+          await (globalThis as any).mermaid.parse("flowchart TD\n  a[\"x\" --> b")
+          return "accepted"
+        } catch {
+          return "refused"
+        }
+      })
+      assert.strictEqual(broken, "refused")
+      await mermaidPage.close()
+    },
+    60_000
+  )
 })

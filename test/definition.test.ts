@@ -50,15 +50,23 @@ describe("definition check", () => {
       )
       let failing = true
       const gate = Workflow.step("gate", { success: Schema.Number }, () =>
-        Effect.suspend(() => failing ? Effect.fail(new Boom()) : Effect.succeed(0)))
+        Effect.suspend(() =>
+          failing ? Effect.fail(new Boom()) : Effect.succeed(0)
+        ))
       const before = start.pipe(
         Workflow.step("pause", { success: Schema.Number }, () => counts.run("pause", Effect.succeed(2))),
         gate
       )
       const after = start.pipe(Workflow.sleep("pause", "0 millis"), gate)
-      yield* expectChanged(before, after, { path: "pause", stored: "pause step", current: "pause sleep" }, counts, () => {
-        failing = false
-      })
+      yield* expectChanged(
+        before,
+        after,
+        { path: "pause", stored: "pause step", current: "pause sleep" },
+        counts,
+        () => {
+          failing = false
+        }
+      )
     }).pipe(Effect.provide(Journal.layerMemory)))
 
   it.effect("a node whose kind changed at the same path, keeping its branch keys: a race that became a branch", () =>
@@ -84,7 +92,9 @@ describe("definition check", () => {
       const before = Workflow.make("added_at_end", { input: Items }).pipe(
         Workflow.step("a", { success: Schema.Number }, () => counts.run("a", Effect.succeed(1))),
         Workflow.step("b", { success: Schema.Number }, () =>
-          Effect.suspend(() => failing ? Effect.fail(new Boom()) : Effect.succeed(2)))
+          Effect.suspend(() =>
+            failing ? Effect.fail(new Boom()) : Effect.succeed(2)
+          ))
       )
       const after = before.pipe(
         Workflow.step("c", { success: Schema.Number }, () => counts.run("c", Effect.succeed(3)))
@@ -111,30 +121,54 @@ describe("definition check", () => {
     Effect.gen(function*() {
       const counts = makeCounts()
       const before = Workflow.make("for_each_body", { input: Items }).pipe(
-        Workflow.forEach("items", (ctx) => ctx.input, Workflow.sequence(
-          Workflow.step("fetch", { success: Schema.Number }, (ctx) => counts.run("fetch", Effect.succeed(ctx.item))),
-          Workflow.step("store", { success: Schema.Number }, () => Effect.fail(new Boom()))
-        ), { concurrency: 2 })
+        Workflow.forEach(
+          "items",
+          (ctx) => ctx.input,
+          Workflow.sequence(
+            Workflow.step("fetch", { success: Schema.Number }, (ctx) => counts.run("fetch", Effect.succeed(ctx.item))),
+            Workflow.step("store", { success: Schema.Number }, () => Effect.fail(new Boom()))
+          ),
+          { concurrency: 2 }
+        )
       )
       const after = Workflow.make("for_each_body", { input: Items }).pipe(
-        Workflow.forEach("items", (ctx) => ctx.input, Workflow.sequence(
-          Workflow.step("fetch", { success: Schema.Number }, (ctx) => counts.run("fetch", Effect.succeed(ctx.item))),
-          Workflow.step("save", { success: Schema.Number }, () => Effect.succeed(0))
-        ), { concurrency: 2 })
+        Workflow.forEach(
+          "items",
+          (ctx) => ctx.input,
+          Workflow.sequence(
+            Workflow.step("fetch", { success: Schema.Number }, (ctx) => counts.run("fetch", Effect.succeed(ctx.item))),
+            Workflow.step("save", { success: Schema.Number }, () => Effect.succeed(0))
+          ),
+          { concurrency: 2 }
+        )
       )
-      yield* expectChanged(before, after, { path: "items[]/save", stored: "items[]/store step", current: "items[]/save step" }, counts)
+      yield* expectChanged(before, after, {
+        path: "items[]/save",
+        stored: "items[]/store step",
+        current: "items[]/save step"
+      }, counts)
     }).pipe(Effect.provide(Journal.layerMemory)))
 
   it.effect("a forEach whose Effect body became a segment", () =>
     Effect.gen(function*() {
       const counts = makeCounts()
       const before = Workflow.make("for_each_body_kind", { input: Items }).pipe(
-        Workflow.forEach("items", (ctx) => ctx.input, (_item: number) => Effect.fail(new Boom()), { success: Schema.Number })
+        Workflow.forEach("items", (ctx) => ctx.input, (_item: number) => Effect.fail(new Boom()), {
+          success: Schema.Number
+        })
       )
       const after = Workflow.make("for_each_body_kind", { input: Items }).pipe(
-        Workflow.forEach("items", (ctx) => ctx.input, Workflow.step("each", { success: Schema.Number }, (ctx) =>
-          counts.run("each", Effect.succeed(ctx.item))))
+        Workflow.forEach(
+          "items",
+          (ctx) => ctx.input,
+          Workflow.step("each", { success: Schema.Number }, (ctx) => counts.run("each", Effect.succeed(ctx.item)))
+        )
       )
-      yield* expectChanged(before, after, { path: "items[]/each", stored: "(nothing)", current: "items[]/each step" }, counts)
+      yield* expectChanged(
+        before,
+        after,
+        { path: "items[]/each", stored: "(nothing)", current: "items[]/each step" },
+        counts
+      )
     }).pipe(Effect.provide(Journal.layerMemory)))
 })

@@ -157,7 +157,9 @@ const filesUnder = (dir: string, accept: (name: string) => boolean): Array<strin
 const collect = () => {
   const markdown = [
     "README.md",
-    ...fs.readdirSync(path.join(root, "docs")).filter((name) => name.endsWith(".md")).sort().map((name) => `docs/${name}`)
+    ...fs.readdirSync(path.join(root, "docs")).filter((name) => name.endsWith(".md")).sort().map((name) =>
+      `docs/${name}`
+    )
   ]
   const fromSources = filesUnder("src", (name) => name.endsWith(".ts")).map(fromSource)
   return {
@@ -218,7 +220,8 @@ const topLevelNames = (file: ts.SourceFile): ReadonlySet<number> => {
     if (ts.isVariableStatement(statement)) {
       for (const declaration of statement.declarationList.declarations) starts.add(declaration.name.getStart(file))
     } else if (
-      (ts.isFunctionDeclaration(statement) || ts.isClassDeclaration(statement) || ts.isInterfaceDeclaration(statement) ||
+      (ts.isFunctionDeclaration(statement) || ts.isClassDeclaration(statement) ||
+        ts.isInterfaceDeclaration(statement) ||
         ts.isTypeAliasDeclaration(statement) || ts.isEnumDeclaration(statement)) && statement.name !== undefined
     ) {
       starts.add(statement.name.getStart(file))
@@ -229,10 +232,14 @@ const topLevelNames = (file: ts.SourceFile): ReadonlySet<number> => {
 
 const describeDiagnostic = (snippet: Snippet, diagnostic: ts.Diagnostic): string => {
   const message = ts.flattenDiagnosticMessageText(diagnostic.messageText, "\n  ")
-  if (diagnostic.file === undefined || diagnostic.start === undefined) return `${snippet.source}: TS${diagnostic.code} ${message}`
+  if (diagnostic.file === undefined || diagnostic.start === undefined) {
+    return `${snippet.source}: TS${diagnostic.code} ${message}`
+  }
   const { line, character } = diagnostic.file.getLineAndCharacterOfPosition(diagnostic.start)
   if (diagnostic.file.fileName !== snippet.fileName) {
-    return `${snippet.source}:${snippet.line} (in ${path.relative(root, diagnostic.file.fileName)}:${line + 1}): TS${diagnostic.code} ${message}`
+    return `${snippet.source}:${snippet.line} (in ${path.relative(root, diagnostic.file.fileName)}:${
+      line + 1
+    }): TS${diagnostic.code} ${message}`
   }
   return `${snippet.source}:${snippet.line + line}:${snippet.indent + character + 1}: TS${diagnostic.code} ${message}`
 }
@@ -249,7 +256,12 @@ interface Export {
 
 /** The exports of a module with the tags of the doc comment each is declared under. */
 const exportsOf = (source: string): Array<Export> => {
-  const file = ts.createSourceFile(source, fs.readFileSync(path.join(root, source), "utf8"), ts.ScriptTarget.Latest, true)
+  const file = ts.createSourceFile(
+    source,
+    fs.readFileSync(path.join(root, source), "utf8"),
+    ts.ScriptTarget.Latest,
+    true
+  )
   const found: Array<Export> = []
   const add = (name: string, node: ts.Node, tagsFrom: ts.Node = node) =>
     found.push({
@@ -285,7 +297,8 @@ const exportsOf = (source: string): Array<Export> => {
       if (!overloaded.has(name)) add(name, statement)
       overloaded.add(name)
     } else if (
-      ts.isClassDeclaration(statement) || ts.isInterfaceDeclaration(statement) || ts.isTypeAliasDeclaration(statement) ||
+      ts.isClassDeclaration(statement) || ts.isInterfaceDeclaration(statement) ||
+      ts.isTypeAliasDeclaration(statement) ||
       ts.isEnumDeclaration(statement) || ts.isModuleDeclaration(statement)
     ) {
       const kind = ts.isInterfaceDeclaration(statement) || ts.isTypeAliasDeclaration(statement) ? " (type)" : ""
@@ -337,7 +350,11 @@ describe("documentation code blocks", () => {
 
   it("finds the blocks to check", () => {
     assert.isAbove(snippets.filter((snippet) => snippet.source.startsWith("docs/")).length, 0, "no blocks in docs/*.md")
-    assert.isAbove(snippets.filter((snippet) => snippet.source.startsWith("src/")).length, 0, "no @example blocks in src")
+    assert.isAbove(
+      snippets.filter((snippet) => snippet.source.startsWith("src/")).length,
+      0,
+      "no @example blocks in src"
+    )
     assert.deepStrictEqual(problems, [])
   })
 
@@ -354,7 +371,10 @@ describe("documentation code blocks", () => {
 
 describe("documentation links", () => {
   it("every relative link in README.md and docs/*.md names a file in the repository", () => {
-    const markdown = ["README.md", ...filesUnder("docs", (name) => name.endsWith(".md")).filter((file) => !file.startsWith("docs/api"))]
+    const markdown = [
+      "README.md",
+      ...filesUnder("docs", (name) => name.endsWith(".md")).filter((file) => !file.startsWith("docs/api"))
+    ]
     const broken = markdown.flatMap((source) => {
       const text = fs.readFileSync(path.join(root, source), "utf8")
       return [...text.matchAll(/\]\(([^)\s#]+)(?:#[^)]*)?\)/g)]

@@ -28,7 +28,14 @@ import { type Execution, readExecutions } from "./engine/effects.ts"
 import { makeFleet } from "./engine/fleet.ts"
 import { approvalFor, ChaosFlow, chaosInput, SideEffects } from "./engine/flows.ts"
 import { eventually } from "./engine/processes.ts"
-import { type BackendKind, backendKinds, setup, spawnSignaller, spawnWorker, untilAllCompleted } from "./engine/setup.ts"
+import {
+  type BackendKind,
+  backendKinds,
+  setup,
+  spawnSignaller,
+  spawnWorker,
+  untilAllCompleted
+} from "./engine/setup.ts"
 
 const runCount = 300
 
@@ -52,7 +59,9 @@ const referenceContexts = Effect.gen(function*() {
   yield* Worker.make({ workflows: [ChaosFlow], concurrency: runCount, pollInterval: 10 })
   yield* Effect.forEach(runIds, (runId, n) => engine.start(ChaosFlow, { input: chaosInput(runId, n), runId }))
   yield* Effect.forEach(runIds, (runId) => engine.signal(ChaosFlow, runId, "approval", approvalFor(runId)))
-  const outcomes = yield* Effect.forEach(runIds, (runId) => engine.await(ChaosFlow, runId), { concurrency: "unbounded" })
+  const outcomes = yield* Effect.forEach(runIds, (runId) => engine.await(ChaosFlow, runId), {
+    concurrency: "unbounded"
+  })
   return new Map(outcomes.map((outcome) => {
     if (outcome._tag !== "Completed") throw new Error(`the reference run ${outcome.runId} is ${outcome._tag}`)
     return [outcome.runId, outcome.context as unknown]
@@ -92,7 +101,9 @@ const chaos = (kind: BackendKind, workers: number) =>
     })
     yield* Effect.andThen(sendWaves, untilAllCompleted(env, runCount, completionBoundMs)).pipe(
       Effect.raceFirst(Effect.flatMap(Fiber.join(killer), () => Effect.never)),
-      Effect.catch((error) => Effect.fail(new Error(`${error instanceof Error ? error.message : String(error)}\n\n${fleet.describe()}`)))
+      Effect.catch((error) =>
+        Effect.fail(new Error(`${error instanceof Error ? error.message : String(error)}\n\n${fleet.describe()}`))
+      )
     )
     yield* Fiber.interrupt(killer)
     yield* signaller.waitFor("Done", (line) => line === "Done")
@@ -148,9 +159,15 @@ const chaos = (kind: BackendKind, workers: number) =>
 
 describe("worker processes SIGKILLed at random while they execute 300 runs", () => {
   const [pg, sqlite] = backendKinds
-  it.live.skipIf(pg!.skip)("Postgres, 4 workers: every run completes as if uncrashed, no journaled step reruns, no signal is lost", () =>
-    chaos("pg", 4), completionBoundMs + 60_000)
+  it.live.skipIf(pg!.skip)(
+    "Postgres, 4 workers: every run completes as if uncrashed, no journaled step reruns, no signal is lost",
+    () => chaos("pg", 4),
+    completionBoundMs + 60_000
+  )
 
-  it.live("SQLite, 3 workers on one file: every run completes as if uncrashed, no journaled step reruns, no signal is lost", () =>
-    chaos(sqlite!.kind, 3), completionBoundMs + 60_000)
+  it.live(
+    "SQLite, 3 workers on one file: every run completes as if uncrashed, no journaled step reruns, no signal is lost",
+    () => chaos(sqlite!.kind, 3),
+    completionBoundMs + 60_000
+  )
 })

@@ -11,7 +11,15 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import { Journal, Workflow } from "plait"
 import { readExecutions } from "./engine/effects.ts"
-import { approvalFor, CancelFlow, CancelInput, SideEffects, VersionedV1, VersionedV2, type WorkflowSet } from "./engine/flows.ts"
+import {
+  approvalFor,
+  CancelFlow,
+  type CancelInput,
+  SideEffects,
+  VersionedV1,
+  VersionedV2,
+  type WorkflowSet
+} from "./engine/flows.ts"
 import { eventually, isReady } from "./engine/processes.ts"
 import { type BackendKind, backendKinds, type Setup, setup, spawnWorker, untilAllCompleted } from "./engine/setup.ts"
 import { failure } from "./support.ts"
@@ -23,8 +31,7 @@ const startWorker = (env: Setup, label: string, workflows: WorkflowSet) =>
     return worker
   })
 
-const statusOf = (env: Setup, runId: string) =>
-  Effect.map(env.store.get(runId), (run) => Option.getOrThrow(run).status)
+const statusOf = (env: Setup, runId: string) => Effect.map(env.store.get(runId), (run) => Option.getOrThrow(run).status)
 
 const hasStatus = (env: Setup, runId: string, status: Journal.RunStatus) =>
   Effect.map(statusOf(env, runId), (current) => current === status)
@@ -90,10 +97,13 @@ const oldAndNewDefinitions = (kind: BackendKind) =>
   Effect.gen(function*() {
     const env = yield* setup(kind)
     const ids = (prefix: string, from: number) => Array.from({ length: 10 }, (_, i) => `${prefix}-${from + i}`)
-    const startAll = <Ctx>(runIds: ReadonlyArray<string>, version: Workflow.Workflow<{ readonly id: string }, Ctx, never, SideEffects>) =>
-      Effect.forEach(runIds, (runId) => env.engine.start(version, { input: { id: runId }, runId }))
+    const startAll = <Ctx>(
+      runIds: ReadonlyArray<string>,
+      version: Workflow.Workflow<{ readonly id: string }, Ctx, never, SideEffects>
+    ) => Effect.forEach(runIds, (runId) => env.engine.start(version, { input: { id: runId }, runId }))
     const completed = (runIds: ReadonlyArray<string>) =>
-      Effect.map(Effect.forEach(runIds, (runId) => statusOf(env, runId)), (statuses) => statuses.every((s) => s === "completed"))
+      Effect.map(Effect.forEach(runIds, (runId) => statusOf(env, runId)), (statuses) =>
+        statuses.every((s) => s === "completed"))
 
     // Only a worker with the new definition is up: it executes the new runs, though the old
     // ones were due first, and leaves the old ones queued.
@@ -124,7 +134,11 @@ const oldAndNewDefinitions = (kind: BackendKind) =>
     for (const runId of [...oldRuns, ...moreOld]) {
       assert.deepStrictEqual([...executors.get(runId) ?? []], ["old"], `${runId} (old definition)`)
       const outcome = yield* env.engine.await(VersionedV1, runId)
-      assert.deepStrictEqual(outcome._tag === "Completed" ? outcome.context : outcome, { input: { id: runId }, a: "old", b: "old" })
+      assert.deepStrictEqual(outcome._tag === "Completed" ? outcome.context : outcome, {
+        input: { id: runId },
+        a: "old",
+        b: "old"
+      })
     }
     for (const runId of [...newRuns, ...moreNew]) {
       assert.deepStrictEqual([...executors.get(runId) ?? []], ["new"], `${runId} (new definition)`)
@@ -150,7 +164,10 @@ describe("cancelling runs a worker process executes", () => {
 
 describe("old and new definitions side by side", () => {
   for (const { kind, skip } of backendKinds) {
-    it.live.skipIf(skip)(`${kind}: each worker claims only runs of its own definition's fingerprint`, () =>
-      oldAndNewDefinitions(kind), 120_000)
+    it.live.skipIf(skip)(
+      `${kind}: each worker claims only runs of its own definition's fingerprint`,
+      () => oldAndNewDefinitions(kind),
+      120_000
+    )
   }
 })

@@ -11,9 +11,9 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Layer, Option, Ref } from "effect"
-import { Journal, Workflow } from "plait"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
+import { Journal, Workflow } from "plait"
 import { forProcess, journalLayer } from "./engine/backend.ts"
 import { type Execution, readExecutions, releaseFile } from "./engine/effects.ts"
 import { GateFlow, HoldFlow, holdSteps, SideEffects } from "./engine/flows.ts"
@@ -34,7 +34,8 @@ const stoppedPastItsLease = (kind: BackendKind) =>
       spawnWorker(env, label, { hold, leaseMs, concurrency: 4, maxPollMs: 200, traceWrites: true })
     const runId = "held-1"
     const holding = (line: string) => line === `Holding ${runId} held`
-    const appendOf = (path: string) => (line: string) => line.startsWith(`Append ${runId} `) && line.split(" ")[2]!.split(",").includes(path)
+    const appendOf = (path: string) => (line: string) =>
+      line.startsWith(`Append ${runId} `) && line.split(" ")[2]!.split(",").includes(path)
 
     // A executes the run up to `held`, where it holds its only thread; the test stops it there.
     const a = yield* worker("A", "freeze")
@@ -132,14 +133,20 @@ const twoProcesses = (kind: BackendKind) =>
     yield* Effect.forEach(runners, (runner) => Effect.timeout(runner.exit, "30 seconds"))
     assert.deepStrictEqual(readExecutions(env.dir).map((execution) => execution.by), [executor!.label])
     const loaded = Option.getOrThrow(yield* env.journal.load(runId))
-    assert.deepStrictEqual(loaded.entries.map((entry) => [entry.path, entry.value]), [["only", JSON.stringify(executor!.label)]])
+    assert.deepStrictEqual(loaded.entries.map((entry) => [entry.path, entry.value]), [[
+      "only",
+      JSON.stringify(executor!.label)
+    ]])
   }).pipe(Effect.scoped)
 
 /**
  * Two fibers of one process run one id at once. With `separateLayers`, each builds its own
  * journal layer (its own connection pool), as two requests that each provide the layer do.
  */
-const oneProcess = <E extends { readonly _tag: string }>(journal: Layer.Layer<Journal.Journal, E>, separateLayers: boolean) =>
+const oneProcess = <E extends { readonly _tag: string }>(
+  journal: Layer.Layer<Journal.Journal, E>,
+  separateLayers: boolean
+) =>
   Effect.gen(function*() {
     const runId = "gate-1"
     const executed = yield* Ref.make<ReadonlyArray<string>>([])
@@ -170,8 +177,11 @@ const oneProcess = <E extends { readonly _tag: string }>(journal: Layer.Layer<Jo
 
 describe("a worker SIGSTOPped past its lease while another takes the run over, then SIGCONTed", () => {
   for (const { kind, skip } of backendKinds) {
-    it.live.skipIf(skip)(`${kind}: its write is refused (LeaseLost) and nothing it did after losing the lease is journaled`, () =>
-      stoppedPastItsLease(kind), 120_000)
+    it.live.skipIf(skip)(
+      `${kind}: its write is refused (LeaseLost) and nothing it did after losing the lease is journaled`,
+      () => stoppedPastItsLease(kind),
+      120_000
+    )
   }
 })
 
@@ -179,11 +189,21 @@ describe("two Workflow.run calls of one run id at once: exactly one executes, th
   for (const { kind, skip } of backendKinds) {
     it.live.skipIf(skip)(`${kind}: in two processes`, () => twoProcesses(kind), 120_000)
 
-    it.live.skipIf(skip)(`${kind}: in one process, one journal layer`, () =>
-      Effect.flatMap(setup(kind), (env) => oneProcess(journalLayer(forProcess(env.backend, "one")), false)).pipe(Effect.scoped))
+    it.live.skipIf(skip)(
+      `${kind}: in one process, one journal layer`,
+      () =>
+        Effect.flatMap(setup(kind), (env) => oneProcess(journalLayer(forProcess(env.backend, "one")), false)).pipe(
+          Effect.scoped
+        )
+    )
 
-    it.live.skipIf(skip)(`${kind}: in one process, a journal layer per call`, () =>
-      Effect.flatMap(setup(kind), (env) => oneProcess(journalLayer(forProcess(env.backend, "one")), true)).pipe(Effect.scoped))
+    it.live.skipIf(skip)(
+      `${kind}: in one process, a journal layer per call`,
+      () =>
+        Effect.flatMap(setup(kind), (env) => oneProcess(journalLayer(forProcess(env.backend, "one")), true)).pipe(
+          Effect.scoped
+        )
+    )
   }
 
   it.live("memory: in one process", () => oneProcess(Journal.layerMemory, false))

@@ -14,7 +14,14 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { approvalFor, SignalRaceFlow } from "./engine/flows.ts"
 import { isReady } from "./engine/processes.ts"
-import { type BackendKind, backendKinds, setup, spawnSignaller, spawnWorker, untilAllCompleted } from "./engine/setup.ts"
+import {
+  type BackendKind,
+  backendKinds,
+  setup,
+  spawnSignaller,
+  spawnWorker,
+  untilAllCompleted
+} from "./engine/setup.ts"
 
 const runCount = 1_000
 
@@ -39,8 +46,10 @@ const signalRace = (kind: BackendKind) =>
       })
     }
 
-    const runIds = Array.from({ length: runCount }, (_, n) => `race-${n}`)
-    yield* Effect.forEach(runIds, (runId) => env.engine.start(SignalRaceFlow, { input: { id: runId }, runId }), {
+    const runIds = Array.from({ length: runCount }, (_, n) =>
+      `race-${n}`)
+    yield* Effect.forEach(runIds, (runId) =>
+      env.engine.start(SignalRaceFlow, { input: { id: runId }, runId }), {
       concurrency: 8
     })
     yield* untilAllCompleted(env, runCount, completionBoundMs)

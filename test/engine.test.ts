@@ -12,7 +12,6 @@ import { advance, completed, failure, makeCounts, memoryLayer } from "./support.
 
 class Declined extends Data.TaggedError("Declined")<{ readonly reason: string }> {}
 
-
 const Order = Workflow.make("order", { input: Schema.Struct({ id: Schema.String, amount: Schema.Number }) }).pipe(
   Workflow.step("charged", { success: Schema.String }, (ctx) => Effect.succeed(`ch_${ctx.input.id}`)),
   Workflow.step("receipt", { success: Schema.String }, (ctx) => Effect.succeed(`${ctx.charged}: ${ctx.input.amount}`))
@@ -29,14 +28,20 @@ describe("Engine", () => {
       assert.isFalse(again.created)
       assert.strictEqual(again.runId, "order-A-1")
 
-      const other = failure(yield* Effect.exit(engine.start(Order, { input: { id: "A-1", amount: 99 }, runId: "order-A-1" })))
+      const other = failure(
+        yield* Effect.exit(engine.start(Order, { input: { id: "A-1", amount: 99 }, runId: "order-A-1" }))
+      )
       assert.instanceOf(other, WorkflowError.InvalidInput)
 
       const Refund = Workflow.make("refund", { input: Schema.Struct({ id: Schema.String, amount: Schema.Number }) })
-      const conflict = failure(yield* Effect.exit(engine.start(Refund, { input: { id: "A-1", amount: 10 }, runId: "order-A-1" })))
+      const conflict = failure(
+        yield* Effect.exit(engine.start(Refund, { input: { id: "A-1", amount: 10 }, runId: "order-A-1" }))
+      )
       assert.instanceOf(conflict, WorkflowError.RunConflict)
 
-      const bad = failure(yield* Effect.exit(engine.start(Order, { input: { id: "B", amount: "ten" } as never, runId: "bad" })))
+      const bad = failure(
+        yield* Effect.exit(engine.start(Order, { input: { id: "B", amount: "ten" } as never, runId: "bad" }))
+      )
       assert.instanceOf(bad, WorkflowError.InvalidInput)
       assert.strictEqual(failure(yield* Effect.exit(engine.inspect("bad")))._tag, "RunNotFound")
     }).pipe(Effect.provide(backend())))
@@ -51,10 +56,13 @@ describe("Engine", () => {
       const ctx = completed(yield* Fiber.await(awaited))
       assert.deepStrictEqual(ctx, { input: { id: "A-2", amount: 5 }, charged: "ch_A-2", receipt: "ch_A-2: 5" })
       const detail = yield* engine.inspect("a2")
-      assert.deepStrictEqual(detail.entries.filter((entry) => entry.kind === "step").map((entry) => entry.path).sort(), [
-        "charged",
-        "receipt"
-      ])
+      assert.deepStrictEqual(
+        detail.entries.filter((entry) => entry.kind === "step").map((entry) => entry.path).sort(),
+        [
+          "charged",
+          "receipt"
+        ]
+      )
       assert.isUndefined(detail.run.owner)
     }).pipe(Effect.provide(backend())))
 
@@ -65,7 +73,11 @@ describe("Engine", () => {
       const Nap = Workflow.make("nap", { input: Schema.String }).pipe(
         Workflow.step("before", { success: Schema.String }, (ctx) => counts.run("before", Effect.succeed(ctx.input))),
         Workflow.sleep("rest", "1 hour"),
-        Workflow.step("after", { success: Schema.String }, (ctx) => counts.run("after", Effect.succeed(`${ctx.before}!`)))
+        Workflow.step(
+          "after",
+          { success: Schema.String },
+          (ctx) => counts.run("after", Effect.succeed(`${ctx.before}!`))
+        )
       )
       const Quick = Workflow.make("quick", { input: Schema.Number }).pipe(
         Workflow.step("done", { success: Schema.Number }, (ctx) => Effect.succeed(ctx.input + 1))
@@ -155,8 +167,11 @@ describe("Engine", () => {
       const engine = yield* Engine.Engine
       const finalized = makeCounts()
       const Long = Workflow.make("long", { input: Schema.Number }).pipe(
-        Workflow.step("work", { success: Schema.Number }, () =>
-          Effect.never.pipe(Effect.ensuring(finalized.hit("work")), Effect.as(1)))
+        Workflow.step(
+          "work",
+          { success: Schema.Number },
+          () => Effect.never.pipe(Effect.ensuring(finalized.hit("work")), Effect.as(1))
+        )
       )
       yield* startWorker({ workflows: [Long], leaseDuration: "30 seconds" })
       yield* engine.start(Long, { input: 1, runId: "long" })
@@ -185,7 +200,9 @@ describe("Engine", () => {
       const { stop } = yield* startWorker({ workflows: [Both] })
       yield* engine.start(Both, { input: true, runId: "sleeper" })
       yield* engine.start(Both, { input: false, runId: "waiter" })
-      yield* until(Effect.map(Effect.all([statusOf("sleeper"), statusOf("waiter")]), (s) => s.join() === "sleeping,waiting"))
+      yield* until(
+        Effect.map(Effect.all([statusOf("sleeper"), statusOf("waiter")]), (s) => s.join() === "sleeping,waiting")
+      )
       yield* stop
       for (const runId of ["sleeper", "waiter"]) {
         const cancelled = yield* engine.cancel(runId)
@@ -203,8 +220,11 @@ describe("Engine", () => {
       const counts = makeCounts()
       const Two = Workflow.make("two", { input: Schema.Number }).pipe(
         Workflow.step("first", { success: Schema.Number }, (ctx) => counts.run("first", Effect.succeed(ctx.input))),
-        Workflow.step("second", { success: Schema.Number }, (ctx) =>
-          counts.run("second", Effect.as(Effect.sleep("10 minutes"), ctx.first + 1)))
+        Workflow.step(
+          "second",
+          { success: Schema.Number },
+          (ctx) => counts.run("second", Effect.as(Effect.sleep("10 minutes"), ctx.first + 1))
+        )
       )
       const first = yield* startWorker({ workflows: [Two], workerId: "worker-1" })
       yield* engine.start(Two, { input: 1, runId: "two" })
@@ -261,8 +281,11 @@ describe("Engine", () => {
       const Pay = Workflow.make("pay", { input: Schema.Number }).pipe(
         Workflow.parallel("checks", {
           fraud: Workflow.step("fraud", { success: Schema.Boolean }, () => Effect.succeed(true)),
-          card: Workflow.step("card", { success: Schema.Boolean, retry: { times: 1 } }, () =>
-            declining ? Effect.fail(new Declined({ reason: "expired" })) : Effect.succeed(true))
+          card: Workflow.step(
+            "card",
+            { success: Schema.Boolean, retry: { times: 1 } },
+            () => declining ? Effect.fail(new Declined({ reason: "expired" })) : Effect.succeed(true)
+          )
         }, { onError: "completeAll" })
       )
       yield* startWorker({ workflows: [Pay] })
@@ -299,8 +322,11 @@ describe("Engine", () => {
       const Mixed = Workflow.make("mixed", { input: Schema.Number }).pipe(
         Workflow.parallel("both", {
           nap: Workflow.sleep("nap", "1 hour"),
-          work: Workflow.step("work", { success: Schema.Number }, (ctx) =>
-            counts.run("work", Effect.as(Effect.sleep("5 minutes"), ctx.input)))
+          work: Workflow.step(
+            "work",
+            { success: Schema.Number },
+            (ctx) => counts.run("work", Effect.as(Effect.sleep("5 minutes"), ctx.input))
+          )
         })
       )
       yield* startWorker({ workflows: [Mixed] })
@@ -320,7 +346,11 @@ describe("Workflow.run under leases", () => {
       const counts = makeCounts()
       const gate = yield* Deferred.make<void>()
       const Slow = Workflow.make("slow", { input: Schema.Number }).pipe(
-        Workflow.step("work", { success: Schema.Number }, (ctx) => counts.run("work", Effect.as(Deferred.await(gate), ctx.input)))
+        Workflow.step(
+          "work",
+          { success: Schema.Number },
+          (ctx) => counts.run("work", Effect.as(Deferred.await(gate), ctx.input))
+        )
       )
       const first = yield* Effect.forkChild(Workflow.run(Slow, { input: 1, runId: "once" }))
       yield* settle
@@ -331,7 +361,9 @@ describe("Workflow.run under leases", () => {
       // Another executor over the same store (another journal object, as another layer would be):
       // not refused by the executor's own bookkeeping, so only the lease taken in acquire stops it.
       const other = yield* Effect.forkChild(
-        Workflow.run(Slow, { input: 1, runId: "once" }).pipe(Effect.provide(memoryLayer((journal) => ({ ...journal }), memory)))
+        Workflow.run(Slow, { input: 1, runId: "once" }).pipe(
+          Effect.provide(memoryLayer((journal) => ({ ...journal }), memory))
+        )
       )
       yield* settle
       assert.strictEqual(counts.of("work"), 1, "a second executor ran the step")
@@ -355,7 +387,11 @@ describe("Workflow.run under leases", () => {
       const silenced = memoryLayer((journal) => ({ ...journal, heartbeat: () => Effect.never }), memory)
       const Flow = Workflow.make("flow", { input: Schema.Number }).pipe(
         Workflow.step("a", { success: Schema.Number }, (ctx) => counts.run("a", Effect.succeed(ctx.input))),
-        Workflow.step("b", { success: Schema.Number }, (ctx) => counts.run("b", Effect.as(Deferred.await(gate), ctx.a + 1))),
+        Workflow.step(
+          "b",
+          { success: Schema.Number },
+          (ctx) => counts.run("b", Effect.as(Deferred.await(gate), ctx.a + 1))
+        ),
         Workflow.step("c", { success: Schema.Number }, (ctx) => counts.run("c", Effect.succeed(ctx.b + 1)))
       )
       const stale = yield* Effect.forkChild(

@@ -49,6 +49,9 @@ describe("examples/engine", () => {
         assert.strictEqual(lines.filter((line) => line === `[worker] ${step}`).length, 1, output)
       }
       assert.notInclude(lines, "[worker] yacht-t1: payment")
-      assert.isTrue(lines.some((line) => /^\[client\] +\+\d+ ms {2}wake payoutWindow: sleeps until \+\d+ ms$/.test(line)), output)
+      assert.isTrue(
+        lines.some((line) => /^\[client\] +\+\d+ ms {2}wake payoutWindow: sleeps until \+\d+ ms$/.test(line)),
+        output
+      )
     }).pipe(Effect.scoped))
 })

@@ -1,16 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Data, Effect, Result, Schema } from "effect"
 import { Journal, Workflow, WorkflowError } from "plait"
-import {
-  completed,
-  countingJournal,
-  entryAt,
-  failure,
-  makeCounts,
-  makeGauge,
-  runFor,
-  stepPaths
-} from "./support.ts"
+import { completed, countingJournal, entryAt, failure, makeCounts, makeGauge, runFor, stepPaths } from "./support.ts"
 
 class Boom extends Data.TaggedError("Boom")<{ readonly at: string }> {}
 
@@ -22,10 +13,15 @@ describe("forEach", () => {
   it.effect("results are in input order whatever the completion order; items are journaled at name[i]", () =>
     Effect.gen(function*() {
       const Flow = Workflow.make("for_each_order", { input: Numbers }).pipe(
-        Workflow.forEach("scaled", (ctx) => ctx.input, (seconds) => Effect.as(Effect.sleep(`${seconds} seconds`), seconds * 10), {
-          success: Schema.Number,
-          concurrency: 3
-        })
+        Workflow.forEach(
+          "scaled",
+          (ctx) => ctx.input,
+          (seconds) => Effect.as(Effect.sleep(`${seconds} seconds`), seconds * 10),
+          {
+            success: Schema.Number,
+            concurrency: 3
+          }
+        )
       )
       const ctx = completed(yield* runFor(Workflow.run(Flow, { input: [3, 1, 2], runId: "order" }), "3 seconds"))
       assert.deepStrictEqual(ctx.scaled, [30, 10, 20])
@@ -42,8 +38,12 @@ describe("forEach", () => {
           success: Schema.Number,
           key: (line) => line.sku
         }),
-        Workflow.forEach("pack", (ctx) => ctx.input, Workflow.step("box", { success: Schema.String }, (ctx) =>
-          Effect.succeed(`${ctx.item.sku}x${ctx.item.qty}`)), { key: (line) => line.sku })
+        Workflow.forEach(
+          "pack",
+          (ctx) => ctx.input,
+          Workflow.step("box", { success: Schema.String }, (ctx) => Effect.succeed(`${ctx.item.sku}x${ctx.item.qty}`)),
+          { key: (line) => line.sku }
+        )
       )
       const input = [{ sku: "apple", qty: 1 }, { sku: "pear", qty: 3 }]
       const ctx = completed(yield* runFor(Workflow.run(Flow, { input, runId: "keys" })))
@@ -137,7 +137,9 @@ describe("forEach", () => {
       const unbatched = countingJournal()
       completed(
         yield* runFor(
-          Workflow.run(Flow, { input: range(100), runId: "unbatched", batching: false }).pipe(Effect.provide(unbatched.layer))
+          Workflow.run(Flow, { input: range(100), runId: "unbatched", batching: false }).pipe(
+            Effect.provide(unbatched.layer)
+          )
         )
       )
       assert.strictEqual(unbatched.batches.length, 100)
@@ -147,10 +149,19 @@ describe("forEach", () => {
     Effect.gen(function*() {
       const Flow = Workflow.make("for_each_segment", { input: Schema.Array(Schema.String) }).pipe(
         Workflow.step("prefix", { success: Schema.String }, () => Effect.succeed("#")),
-        Workflow.forEach("labels", (ctx) => ctx.input, Workflow.sequence(
-          Workflow.step("upper", { success: Schema.String }, (ctx) => Effect.succeed(ctx.item.toUpperCase())),
-          Workflow.step("label", { success: Schema.String }, (ctx) => Effect.succeed(`${ctx.prefix}${ctx.index} ${ctx.upper}`))
-        ), { concurrency: 2 })
+        Workflow.forEach(
+          "labels",
+          (ctx) => ctx.input,
+          Workflow.sequence(
+            Workflow.step("upper", { success: Schema.String }, (ctx) => Effect.succeed(ctx.item.toUpperCase())),
+            Workflow.step(
+              "label",
+              { success: Schema.String },
+              (ctx) => Effect.succeed(`${ctx.prefix}${ctx.index} ${ctx.upper}`)
+            )
+          ),
+          { concurrency: 2 }
+        )
       )
       const ctx = completed(yield* runFor(Workflow.run(Flow, { input: ["a", "b"], runId: "segment" })))
       assert.deepStrictEqual(ctx.labels, [{ upper: "A", label: "#0 A" }, { upper: "B", label: "#1 B" }])
@@ -169,25 +180,44 @@ describe("forEach", () => {
       let failing = true
       const Line = Schema.Struct({ sku: Schema.String, digital: Schema.Boolean })
       const Flow = Workflow.make("for_each_nested", { input: Schema.Array(Line) }).pipe(
-        Workflow.forEach("lines", (ctx) => ctx.input, Workflow.sequence(
-          Workflow.step("price", { success: Schema.Number }, (ctx) => counts.run(`price ${ctx.item.sku}`, Effect.succeed(ctx.index + 10))),
-          Workflow.branch("route", (ctx) => (ctx.item.digital ? "digital" : "physical"), {
-            digital: Workflow.step("link", { success: Schema.String }, (ctx) =>
-              counts.run(`link ${ctx.item.sku}`, Effect.succeed(`https://dl/${ctx.item.sku}`))),
-            physical: Workflow.parallel("ship", {
-              label: Workflow.step("label", { success: Schema.String }, (ctx) =>
-                counts.run(`label ${ctx.item.sku}`, Effect.succeed(`LBL-${ctx.item.sku}-${ctx.price}`))),
-              pickup: Workflow.step("pickup", { success: Schema.String }, (ctx) =>
-                counts.run(
-                  `pickup ${ctx.item.sku}`,
-                  Effect.andThen(
-                    Effect.sleep("1 second"),
-                    Effect.suspend(() => failing && ctx.item.sku === "box" ? Effect.fail(new Boom({ at: "pickup" })) : Effect.succeed("tomorrow"))
-                  )
-                ))
-            }, { concurrency: 2 })
-          })
-        ), { concurrency: 2 })
+        Workflow.forEach(
+          "lines",
+          (ctx) => ctx.input,
+          Workflow.sequence(
+            Workflow.step(
+              "price",
+              { success: Schema.Number },
+              (ctx) => counts.run(`price ${ctx.item.sku}`, Effect.succeed(ctx.index + 10))
+            ),
+            Workflow.branch("route", (ctx) => (ctx.item.digital ? "digital" : "physical"), {
+              digital: Workflow.step(
+                "link",
+                { success: Schema.String },
+                (ctx) => counts.run(`link ${ctx.item.sku}`, Effect.succeed(`https://dl/${ctx.item.sku}`))
+              ),
+              physical: Workflow.parallel("ship", {
+                label: Workflow.step(
+                  "label",
+                  { success: Schema.String },
+                  (ctx) => counts.run(`label ${ctx.item.sku}`, Effect.succeed(`LBL-${ctx.item.sku}-${ctx.price}`))
+                ),
+                pickup: Workflow.step("pickup", { success: Schema.String }, (ctx) =>
+                  counts.run(
+                    `pickup ${ctx.item.sku}`,
+                    Effect.andThen(
+                      Effect.sleep("1 second"),
+                      Effect.suspend(() =>
+                        failing && ctx.item.sku === "box"
+                          ? Effect.fail(new Boom({ at: "pickup" }))
+                          : Effect.succeed("tomorrow")
+                      )
+                    )
+                  ))
+              }, { concurrency: 2 })
+            })
+          ),
+          { concurrency: 2 }
+        )
       )
       const input = [{ sku: "ebook", digital: true }, { sku: "box", digital: false }]
       const first = yield* runFor(Workflow.run(Flow, { input, runId: "nested" }), "3 seconds")
@@ -235,7 +265,8 @@ describe("forEach", () => {
   describe("error strategies", () => {
     const flaky = (failing: ReadonlySet<number>) =>
       Workflow.make("for_each_flaky", { input: Numbers }).pipe(
-        Workflow.forEach("items", (ctx) => ctx.input, (n) =>
+        Workflow.forEach("items", (ctx) =>
+          ctx.input, (n) =>
           failing.has(n) ? Effect.fail(new Boom({ at: `${n}` })) : Effect.succeed(n * 2), {
           success: Schema.Number,
           concurrency: 2,
@@ -278,13 +309,17 @@ describe("forEach", () => {
 
     const settling = (tolerate: { readonly count: number } | { readonly fraction: number }) =>
       Workflow.make("for_each_settle", { input: Numbers }).pipe(
-        Workflow.forEach("items", (ctx) => ctx.input, (n) =>
-          n % 2 === 1 ? Effect.fail(new Boom({ at: `${n}` })) : Effect.succeed(n), {
-          success: Schema.Number,
-          concurrency: 4,
-          onError: "settle",
-          tolerate
-        })
+        Workflow.forEach(
+          "items",
+          (ctx) => ctx.input,
+          (n) => n % 2 === 1 ? Effect.fail(new Boom({ at: `${n}` })) : Effect.succeed(n),
+          {
+            success: Schema.Number,
+            concurrency: 4,
+            onError: "settle",
+            tolerate
+          }
+        )
       )
 
     // Five items, two of which (1 and 3) fail.
@@ -309,7 +344,10 @@ describe("forEach", () => {
         Effect.gen(function*() {
           const error = failure(yield* runFor(Workflow.run(settling(tolerate), { input: range(5), runId: "settle" })))
           assert.instanceOf(error, WorkflowError.ParallelFailure)
-          assert.deepStrictEqual(Object.keys((error as WorkflowError.ParallelFailure).failures).sort(), ["items[1]", "items[3]"])
+          assert.deepStrictEqual(Object.keys((error as WorkflowError.ParallelFailure).failures).sort(), [
+            "items[1]",
+            "items[3]"
+          ])
         }).pipe(Effect.provide(Journal.layerMemory)))
     }
 

@@ -30,8 +30,12 @@ describe("foundation", () => {
           Workflow.step("a", { success: Schema.Number }, (ctx) => counts.run("a", Effect.succeed(ctx.input + 1))),
           Workflow.step("b", { success: Schema.Number }, (ctx) => counts.run("b", Effect.succeed(ctx.a * 2))),
           Workflow.step("c", { success: Schema.Number }, (ctx) =>
-            counts.run("c", Effect.suspend(() => failing ? Effect.fail(new Boom({ attempt: 1 })) : Effect.succeed(ctx.b + 1)))),
-          Workflow.step("d", { success: Schema.String }, (ctx) => counts.run("d", Effect.succeed(`${ctx.a}/${ctx.b}/${ctx.c}`)))
+            counts.run(
+              "c",
+              Effect.suspend(() => failing ? Effect.fail(new Boom({ attempt: 1 })) : Effect.succeed(ctx.b + 1))
+            )),
+          Workflow.step("d", { success: Schema.String }, (ctx) =>
+            counts.run("d", Effect.succeed(`${ctx.a}/${ctx.b}/${ctx.c}`)))
         )
         assert.instanceOf(failure(yield* runFor(Workflow.run(Flow, { input: 1, runId: "r" }))), Boom)
         assert.deepStrictEqual(counts.snapshot(), { a: 1, b: 1, c: 1 })
@@ -47,7 +51,9 @@ describe("foundation", () => {
 
   describe("retries", () => {
     /** A step that fails its first `failures` attempts (counted across runs), then succeeds. */
-    const flaky = (options: { readonly failures: () => number; readonly times: number; readonly delay?: Duration.Input }) => {
+    const flaky = (
+      options: { readonly failures: () => number; readonly times: number; readonly delay?: Duration.Input }
+    ) => {
       let attempts = 0
       const Flow = Workflow.make("flaky", { input: Schema.Number }).pipe(
         Workflow.step("charge", {
@@ -56,7 +62,9 @@ describe("foundation", () => {
         }, () =>
           Effect.suspend(() => {
             attempts++
-            return attempts <= options.failures() ? Effect.fail(new Boom({ attempt: attempts })) : Effect.succeed(`ok after ${attempts}`)
+            return attempts <= options.failures()
+              ? Effect.fail(new Boom({ attempt: attempts }))
+              : Effect.succeed(`ok after ${attempts}`)
           }))
       )
       return { Flow, attempts: () => attempts }
@@ -115,12 +123,16 @@ describe("foundation", () => {
         const counts = makeCounts()
         const Flow = Workflow.make("timeout", { input: Schema.Number }).pipe(
           Workflow.parallel("p", {
-            slow: Workflow.step("slow", { success: Schema.Number, timeout: "1 second" }, () =>
-              counts.run("started", Effect.sleep("10 seconds")).pipe(
-                Effect.andThen(counts.hit("finished")),
-                Effect.as(1),
-                Effect.onInterrupt(() => counts.hit("interrupted"))
-              ))
+            slow: Workflow.step(
+              "slow",
+              { success: Schema.Number, timeout: "1 second" },
+              () =>
+                counts.run("started", Effect.sleep("10 seconds")).pipe(
+                  Effect.andThen(counts.hit("finished")),
+                  Effect.as(1),
+                  Effect.onInterrupt(() => counts.hit("interrupted"))
+                )
+            )
           })
         )
         const error = failure(yield* runFor(Workflow.run(Flow, { input: 0, runId: "slow-run" }), "2 seconds"))
@@ -138,8 +150,14 @@ describe("foundation", () => {
       Effect.gen(function*() {
         let attempts = 0
         const Flow = Workflow.make("timeout_retry", { input: Schema.Number }).pipe(
-          Workflow.step("fetch", { success: Schema.Number, timeout: "1 second", retry: { times: 1 } }, () =>
-            Effect.suspend(() => (++attempts === 1 ? Effect.as(Effect.sleep("1 minute"), 0) : Effect.succeed(attempts))))
+          Workflow.step(
+            "fetch",
+            { success: Schema.Number, timeout: "1 second", retry: { times: 1 } },
+            () =>
+              Effect.suspend(
+                () => (++attempts === 1 ? Effect.as(Effect.sleep("1 minute"), 0) : Effect.succeed(attempts))
+              )
+          )
         )
         const ctx = completed(yield* runFor(Workflow.run(Flow, { input: 0, runId: "tr" }), "2 seconds"))
         assert.strictEqual(ctx.fetch, 2)
@@ -156,7 +174,9 @@ describe("foundation", () => {
 
     it.effect("bad input fails with InvalidInput and leaves no run in the journal", () =>
       Effect.gen(function*() {
-        const exit = yield* runFor(Workflow.run(Typed, { input: { email: 42 } as unknown as { email: string }, runId: "bad" }))
+        const exit = yield* runFor(
+          Workflow.run(Typed, { input: { email: 42 } as unknown as { email: string }, runId: "bad" })
+        )
         const error = failure(exit)
         assert.instanceOf(error, WorkflowError.InvalidInput)
         assert.strictEqual((error as WorkflowError.InvalidInput).runId, "bad")
@@ -181,12 +201,16 @@ describe("foundation", () => {
       Effect.gen(function*() {
         completed(yield* runFor(Workflow.run(Typed, { input: { email: "ada@example.com" }, runId: "owned" })))
 
-        const otherInput = failure(yield* runFor(Workflow.run(Typed, { input: { email: "bob@example.com" }, runId: "owned" })))
+        const otherInput = failure(
+          yield* runFor(Workflow.run(Typed, { input: { email: "bob@example.com" }, runId: "owned" }))
+        )
         assert.instanceOf(otherInput, WorkflowError.InvalidInput)
         assert.strictEqual((otherInput as WorkflowError.InvalidInput).runId, "owned")
 
         const Other = Workflow.make("other", { input: Schema.Struct({ email: Schema.String }) })
-        const conflict = failure(yield* runFor(Workflow.run(Other, { input: { email: "ada@example.com" }, runId: "owned" })))
+        const conflict = failure(
+          yield* runFor(Workflow.run(Other, { input: { email: "ada@example.com" }, runId: "owned" }))
+        )
         assert.instanceOf(conflict, WorkflowError.RunConflict)
         assert.strictEqual((conflict as WorkflowError.RunConflict).stored, "typed")
         assert.strictEqual((conflict as WorkflowError.RunConflict).requested, "other")
@@ -246,15 +270,27 @@ describe("foundation", () => {
         assert.deepStrictEqual(yield* stepPaths("out"), ["ok"])
       }).pipe(Effect.provide(Journal.layerMemory)))
 
-    for (const [label, value] of [["a value its schema rejects", "\"not a number\""], ["text that is not JSON", "{oops"]] as const) {
+    for (
+      const [label, value] of [["a value its schema rejects", "\"not a number\""], [
+        "text that is not JSON",
+        "{oops"
+      ]] as const
+    ) {
       it.effect(`a corrupt journal row (${label}) fails with JournalError Corrupt naming run and path; the step does not run`, () =>
         Effect.gen(function*() {
           const counts = makeCounts()
           let failing = true
           const Flow = Workflow.make("corrupt", { input: Schema.Number }).pipe(
             Workflow.step("a", { success: Schema.Number }, () => counts.run("a", Effect.succeed(1))),
-            Workflow.step("b", { success: Schema.Number }, () =>
-              counts.run("b", Effect.suspend(() => failing ? Effect.fail(new Boom({ attempt: 1 })) : Effect.succeed(2))))
+            Workflow.step(
+              "b",
+              { success: Schema.Number },
+              () =>
+                counts.run(
+                  "b",
+                  Effect.suspend(() => failing ? Effect.fail(new Boom({ attempt: 1 })) : Effect.succeed(2))
+                )
+            )
           )
           assert.instanceOf(failure(yield* runFor(Workflow.run(Flow, { input: 0, runId: "c" }))), Boom)
           yield* plant("c", [{ path: "b", kind: "step", seq: 0, value }])
@@ -269,7 +305,14 @@ describe("foundation", () => {
           assert.isString(corrupt.detail)
           assert.deepStrictEqual(counts.snapshot(), { a: 1, b: 1 })
           // Nothing already journaled was lost.
-          assert.deepStrictEqual(yield* entryAt("c", "step", "a"), { path: "a", kind: "step", seq: 0, value: "1", startedAt: 0, finishedAt: 0 })
+          assert.deepStrictEqual(yield* entryAt("c", "step", "a"), {
+            path: "a",
+            kind: "step",
+            seq: 0,
+            value: "1",
+            startedAt: 0,
+            finishedAt: 0
+          })
           assert.strictEqual((yield* entryAt("c", "step", "b"))?.value, value)
         }).pipe(Effect.provide(Journal.layerMemory)))
     }
@@ -283,7 +326,9 @@ describe("foundation", () => {
         append: (lease, entries) =>
           Effect.suspend(() =>
             down(entries)
-              ? Effect.fail(new Journal.JournalError({ reason: "Unavailable", runId: lease.runId, detail: "store down" }))
+              ? Effect.fail(
+                new Journal.JournalError({ reason: "Unavailable", runId: lease.runId, detail: "store down" })
+              )
               : inner.append(lease, entries)
           )
       }))
@@ -349,7 +394,9 @@ describe("foundation", () => {
         )
         const observe = (event: Workflow.StepEvent) =>
           Effect.sync(() => {
-            if (event._tag === "Completed") reported.push(`${event.path} ${committed.has(event.path) ? "committed" : "NOT committed"}`)
+            if (event._tag === "Completed") {
+              reported.push(`${event.path} ${committed.has(event.path) ? "committed" : "NOT committed"}`)
+            }
           })
         const fiber = yield* start(Workflow.run(Flow, { input: 0, runId: "held", observe }))
         yield* advance(0)
@@ -381,14 +428,21 @@ describe("foundation", () => {
         const counts = makeCounts()
         let gateOpen = false
         const Flow = Workflow.make("race_fault", { input: Schema.Number }).pipe(
-          Workflow.step("gate", { success: Schema.Boolean }, () =>
-            Effect.suspend(() => gateOpen ? Effect.succeed(true) : Effect.fail(new Boom({ attempt: 1 })))),
+          Workflow.step(
+            "gate",
+            { success: Schema.Boolean },
+            () => Effect.suspend(() => gateOpen ? Effect.succeed(true) : Effect.fail(new Boom({ attempt: 1 })))
+          ),
           Workflow.race("r", {
             damaged: Workflow.sequence(
               Workflow.step("first", { success: Schema.Number }, () => counts.run("first", Effect.succeed(1))),
               Workflow.step("second", { success: Schema.Number }, () => Effect.as(Effect.sleep("1 minute"), 2))
             ),
-            healthy: Workflow.step("healthy", { success: Schema.Number }, () => counts.run("healthy", Effect.succeed(3)))
+            healthy: Workflow.step(
+              "healthy",
+              { success: Schema.Number },
+              () => counts.run("healthy", Effect.succeed(3))
+            )
           })
         )
         assert.instanceOf(failure(yield* runFor(Workflow.run(Flow, { input: 0, runId: "rf" }))), Boom)
@@ -451,8 +505,11 @@ describe("foundation", () => {
         const Flow = Workflow.make("expense", { input: Schema.Number }).pipe(
           Workflow.step("submit", { success: Schema.Number }, (ctx) => counts.run("submit", Effect.succeed(ctx.input))),
           Workflow.signal("approval", { schema: Approval }),
-          Workflow.step("book", { success: Schema.String }, (ctx) =>
-            counts.run("book", Effect.succeed(ctx.approval.approved ? `booked ${ctx.submit}` : "rejected")))
+          Workflow.step(
+            "book",
+            { success: Schema.String },
+            (ctx) => counts.run("book", Effect.succeed(ctx.approval.approved ? `booked ${ctx.submit}` : "rejected"))
+          )
         )
         const journal = yield* Journal.Journal
 
@@ -534,7 +591,10 @@ describe("foundation", () => {
         yield* advance("10 minutes", "1 minute")
         yield* interrupt(fiber)
         yield* TestClock.adjust("2 hours")
-        assert.deepStrictEqual(completed(yield* runFor(Workflow.run(Flow, { input: 0, runId: "late" }))), { input: 0, after: 1 })
+        assert.deepStrictEqual(completed(yield* runFor(Workflow.run(Flow, { input: 0, runId: "late" }))), {
+          input: 0,
+          after: 1
+        })
       }).pipe(Effect.provide(Journal.layerMemory)))
   })
 
@@ -558,16 +618,25 @@ describe("foundation", () => {
         let attempts = 0
         let failing = true
         const Flow = Workflow.make("traced", { input: Schema.Number }).pipe(
-          Workflow.step("a", { success: Schema.Number, retry: { times: 1 } }, () =>
-            Effect.suspend(() => (++attempts === 1 ? Effect.fail(new Boom({ attempt: 1 })) : Effect.succeed(1)))),
+          Workflow.step(
+            "a",
+            { success: Schema.Number, retry: { times: 1 } },
+            () => Effect.suspend(() => (++attempts === 1 ? Effect.fail(new Boom({ attempt: 1 })) : Effect.succeed(1)))
+          ),
           Workflow.parallel("p", {
-            b: Workflow.step("b", { success: Schema.Number }, () =>
-              Effect.suspend(() => failing ? Effect.fail(new Boom({ attempt: 1 })) : Effect.succeed(2)))
+            b: Workflow.step(
+              "b",
+              { success: Schema.Number },
+              () => Effect.suspend(() => failing ? Effect.fail(new Boom({ attempt: 1 })) : Effect.succeed(2))
+            )
           })
         )
         const stepSpans = () =>
           spans.filter((span) => span.name === "plait.step").map((span) => Object.fromEntries(span.attributes))
-        assert.instanceOf(failure(yield* runFor(Workflow.run(Flow, { input: 0, runId: "t" }).pipe(Effect.withTracer(tracer)))), Boom)
+        assert.instanceOf(
+          failure(yield* runFor(Workflow.run(Flow, { input: 0, runId: "t" }).pipe(Effect.withTracer(tracer)))),
+          Boom
+        )
         // A step's span carries the last attempt it made; its attempts are spans inside it.
         assert.deepStrictEqual(stepSpans(), [
           { "plait.run_id": "t", "plait.path": "a", "plait.attempt": 2, "plait.replayed": false },
@@ -587,9 +656,19 @@ describe("foundation", () => {
         completed(yield* runFor(Workflow.run(Flow, { input: 0, runId: "t" }).pipe(Effect.withTracer(tracer))))
         const resumed = stepSpans()
         assert.strictEqual(resumed.length, 2)
-        assert.deepStrictEqual(resumed[0], { "plait.run_id": "t", "plait.path": "a", "plait.attempt": 0, "plait.replayed": true })
+        assert.deepStrictEqual(resumed[0], {
+          "plait.run_id": "t",
+          "plait.path": "a",
+          "plait.attempt": 0,
+          "plait.replayed": true
+        })
         // `b` exhausted its budget in the first run; the re-driven run starts a fresh one.
-        assert.deepStrictEqual(resumed[1], { "plait.run_id": "t", "plait.path": "p/b/b", "plait.attempt": 1, "plait.replayed": false })
+        assert.deepStrictEqual(resumed[1], {
+          "plait.run_id": "t",
+          "plait.path": "p/b/b",
+          "plait.attempt": 1,
+          "plait.replayed": false
+        })
         assert.isTrue(spans.some((span) => span.name === "plait.run"))
       }).pipe(Effect.provide(Journal.layerMemory)))
 
@@ -597,7 +676,11 @@ describe("foundation", () => {
       Effect.gen(function*() {
         const { spans, tracer } = recordingTracer()
         const Flow = Workflow.make("nested", { input: Schema.Number }).pipe(
-          Workflow.step("a", { success: Schema.Number }, (ctx) => Effect.withSpan(Effect.succeed(ctx.input + 1), "user.a")),
+          Workflow.step(
+            "a",
+            { success: Schema.Number },
+            (ctx) => Effect.withSpan(Effect.succeed(ctx.input + 1), "user.a")
+          ),
           Workflow.forEach("items", () => [1, 2], (item) => Effect.withSpan(Effect.succeed(item), "user.item"), {
             success: Schema.Number,
             concurrency: 2
@@ -614,15 +697,24 @@ describe("foundation", () => {
         const executed = spans.filter((span) => span.name === "plait.step" || span.name === "plait.attempt")
         assert.deepStrictEqual(parentsOf("user.a"), ["plait.attempt a"])
         assert.deepStrictEqual(parentsOf("user.item"), ["plait.attempt items[0]", "plait.attempt items[1]"])
-        assert.deepStrictEqual(parentsOf("plait.attempt"), ["plait.step a", "plait.step items[0]", "plait.step items[1]"])
+        assert.deepStrictEqual(parentsOf("plait.attempt"), [
+          "plait.step a",
+          "plait.step items[0]",
+          "plait.step items[1]"
+        ])
 
         spans.length = 0
         completed(yield* runFor(Workflow.run(Flow, { input: 0, runId: "n" }).pipe(Effect.withTracer(tracer))))
         const replayed = spans.filter((span) => span.name === "plait.step")
         assert.deepStrictEqual(replayed.map(pathOf).sort(), ["a", "items[0]", "items[1]"])
         assert.isTrue(replayed.every((span) => span.attributes.get("plait.replayed") === true))
-        assert.isFalse(spans.some((span) => span.name.startsWith("user.") || span.name === "plait.attempt"), "nothing of a replayed step runs")
-        for (const span of [...executed, ...replayed]) assert.strictEqual(span.status._tag, "Ended", `${span.name} ${pathOf(span)} ended`)
+        assert.isFalse(
+          spans.some((span) => span.name.startsWith("user.") || span.name === "plait.attempt"),
+          "nothing of a replayed step runs"
+        )
+        for (const span of [...executed, ...replayed]) {
+          assert.strictEqual(span.status._tag, "Ended", `${span.name} ${pathOf(span)} ended`)
+        }
       }).pipe(Effect.provide(Journal.layerMemory)))
   })
 })

@@ -4,8 +4,8 @@
  */
 import { assert, type Vitest } from "@effect/vitest"
 import { Effect, Option } from "effect"
-import { Journal, RunStore } from "plait"
 import { randomUUID } from "node:crypto"
+import { Journal, RunStore } from "plait"
 import { expectLeaseLost, leased, loadSome, newRun } from "./conformance-support.ts"
 
 const runOf = (runId: string) => Effect.map(loadSome(runId), (loaded) => loaded.run)
@@ -146,7 +146,12 @@ export const engineConformance = (it: Vitest.MethodsNonLive<Journal.Journal | Ru
       const saga = newRun()
       const sagaLease = yield* leased(saga)
       yield* store.cancel(saga.runId, "undo")
-      yield* journal.release(sagaLease, { status: "waiting", waitingFor: "x", wakeupsSeen: 0, ifCancelRequested: "queued" })
+      yield* journal.release(sagaLease, {
+        status: "waiting",
+        waitingFor: "x",
+        wakeupsSeen: 0,
+        ifCancelRequested: "queued"
+      })
       const queued = yield* runOf(saga.runId)
       assert.strictEqual(queued.status, "queued")
       assert.isDefined(queued.dueAt)
@@ -155,7 +160,11 @@ export const engineConformance = (it: Vitest.MethodsNonLive<Journal.Journal | Ru
       const untouched = newRun()
       const untouchedLease = yield* leased(untouched)
       yield* journal.release(untouchedLease, { status: "queued", ifCancelRequested: "cancelled" })
-      assert.strictEqual((yield* runOf(untouched.runId)).status, "queued", "without a cancellation the status is as asked")
+      assert.strictEqual(
+        (yield* runOf(untouched.runId)).status,
+        "queued",
+        "without a cancellation the status is as asked"
+      )
     }))
 
   it.effect("resume queues a failed run's failed descendants again", () =>
@@ -182,7 +191,11 @@ export const engineConformance = (it: Vitest.MethodsNonLive<Journal.Journal | Ru
       const waiter = newRun()
       const [a, b, c] = yield* Effect.all([leased(newRun()), leased(newRun()), leased(waiter)])
       assert.deepStrictEqual(yield* journal.acquireSlot(a!, request("call")), { acquired: true })
-      assert.deepStrictEqual(yield* journal.acquireSlot(a!, request("call")), { acquired: true }, "taking it again is idempotent")
+      assert.deepStrictEqual(
+        yield* journal.acquireSlot(a!, request("call")),
+        { acquired: true },
+        "taking it again is idempotent"
+      )
       assert.deepStrictEqual(yield* journal.acquireSlot(b!, request("call")), { acquired: true })
       const full = yield* journal.acquireSlot(c!, request("call"))
       assert.isFalse(full.acquired)
@@ -191,7 +204,9 @@ export const engineConformance = (it: Vitest.MethodsNonLive<Journal.Journal | Ru
         (full as { readonly retryAt: number | undefined }).retryAt,
         Math.min(...expiries.map((run) => run.leaseExpiresAt!))
       )
-      assert.deepStrictEqual(yield* journal.acquireSlot(b!, { key: `${key}-other`, max: 1, path: "call" }), { acquired: true })
+      assert.deepStrictEqual(yield* journal.acquireSlot(b!, { key: `${key}-other`, max: 1, path: "call" }), {
+        acquired: true
+      })
 
       yield* journal.release(c!, { status: "waiting", waitingFor: "call", wakeupsSeen: 0 })
       assert.isUndefined((yield* runOf(c!.runId)).dueAt)
@@ -210,12 +225,20 @@ export const engineConformance = (it: Vitest.MethodsNonLive<Journal.Journal | Ru
       const dead = yield* leased(newRun(), "dead-worker", -1)
       assert.deepStrictEqual(yield* journal.acquireSlot(dead, request), { acquired: true })
       const live = yield* leased(newRun())
-      assert.deepStrictEqual(yield* journal.acquireSlot(live, request), { acquired: true }, "the expired lease's slot is free")
+      assert.deepStrictEqual(
+        yield* journal.acquireSlot(live, request),
+        { acquired: true },
+        "the expired lease's slot is free"
+      )
       const done = newRun()
       const doneLease = yield* leased(done)
       assert.isFalse((yield* journal.acquireSlot(doneLease, request)).acquired)
       yield* journal.release(live, { status: "completed" })
-      assert.deepStrictEqual(yield* journal.acquireSlot(doneLease, request), { acquired: true }, "a finished run holds nothing")
+      assert.deepStrictEqual(
+        yield* journal.acquireSlot(doneLease, request),
+        { acquired: true },
+        "a finished run holds nothing"
+      )
       const takenOver = newRun()
       const stale = yield* leased(takenOver, "dead-worker", -1)
       yield* leased(takenOver, "executor-b")
@@ -227,9 +250,13 @@ export const engineConformance = (it: Vitest.MethodsNonLive<Journal.Journal | Ru
       const journal = yield* Journal.Journal
       const key = `key-${randomUUID()}`
       const leases = yield* Effect.forEach(Array.from({ length: 12 }), () => leased(newRun()))
-      const claims = yield* Effect.forEach(leases, (lease) => journal.acquireSlot(lease, { key, max: 3, path: "call" }), {
-        concurrency: "unbounded"
-      })
+      const claims = yield* Effect.forEach(
+        leases,
+        (lease) => journal.acquireSlot(lease, { key, max: 3, path: "call" }),
+        {
+          concurrency: "unbounded"
+        }
+      )
       assert.strictEqual(claims.filter((claim) => claim.acquired).length, 3)
     }))
 
@@ -276,10 +303,20 @@ export const engineConformance = (it: Vitest.MethodsNonLive<Journal.Journal | Ru
       const store = yield* RunStore.RunStore
       const workflow = `report_${randomUUID().slice(0, 8)}`
       const id = `${workflow}-nightly`
-      yield* store.saveSchedule({ id, workflow, input: "{}", cron: "* * * * *", timezone: undefined, missed: "skip", nextAt: 1_000 })
+      yield* store.saveSchedule({
+        id,
+        workflow,
+        input: "{}",
+        cron: "* * * * *",
+        timezone: undefined,
+        missed: "skip",
+        nextAt: 1_000
+      })
       const run: Journal.RunRecord = { runId: `${id}@tick-1`, workflow, fingerprint: "[]", input: "{}" }
       const firing: RunStore.Firing = { id, expectedNextAt: 1_000, nextAt: 2_000, tickAt: 1_000, run }
-      const fired = yield* Effect.all([store.fireSchedule(firing), store.fireSchedule(firing)], { concurrency: "unbounded" })
+      const fired = yield* Effect.all([store.fireSchedule(firing), store.fireSchedule(firing)], {
+        concurrency: "unbounded"
+      })
       assert.deepStrictEqual([...fired].sort(), [false, true], "one of two workers fires the tick")
       const [schedule] = yield* store.listSchedules({ workflow })
       assert.strictEqual(schedule!.nextAt, 2_000)
@@ -290,7 +327,9 @@ export const engineConformance = (it: Vitest.MethodsNonLive<Journal.Journal | Ru
       assert.isDefined(created.dueAt)
 
       // A skipped tick moves the schedule on without a run; the last run stays.
-      assert.isTrue(yield* store.fireSchedule({ id, expectedNextAt: 2_000, nextAt: 3_000, tickAt: undefined, run: undefined }))
+      assert.isTrue(
+        yield* store.fireSchedule({ id, expectedNextAt: 2_000, nextAt: 3_000, tickAt: undefined, run: undefined })
+      )
       const [moved] = yield* store.listSchedules({ workflow })
       assert.strictEqual(moved!.nextAt, 3_000)
       assert.strictEqual(moved!.lastRunId, run.runId)

@@ -7,8 +7,8 @@
  */
 import { assert, layer } from "@effect/vitest"
 import { Effect, type Layer, Option, Queue } from "effect"
-import { Journal, RunStore } from "plait"
 import { randomUUID } from "node:crypto"
+import { Journal, RunStore } from "plait"
 import { expectLeaseLost, failure, leased, leaseMs, loadSome, newRun } from "./conformance-support.ts"
 import { engineConformance } from "./journal-conformance-engine.ts"
 
@@ -142,7 +142,11 @@ export const journalConformance = <R = never, E = never>(
           anyFingerprint: true
         })
         assert.isDefined(anyFingerprint.lease)
-        assert.strictEqual(anyFingerprint.run.fingerprint, "[]", "continued under the new definition, the run carries its fingerprint")
+        assert.strictEqual(
+          anyFingerprint.run.fingerprint,
+          "[]",
+          "continued under the new definition, the run carries its fingerprint"
+        )
       }))
 
     it.effect("completed and cancelled runs are not leased again; failed runs are", () =>
@@ -221,7 +225,14 @@ export const journalConformance = <R = never, E = never>(
         const run = newRun()
         const lease = yield* leased(run)
         const entries: Array<Journal.JournalEntry> = [
-          { path: "user", kind: "step", seq: 0, value: "{\"id\":\"u1\"}", startedAt: 1_767_225_600_000, finishedAt: 1_767_225_600_250 },
+          {
+            path: "user",
+            kind: "step",
+            seq: 0,
+            value: "{\"id\":\"u1\"}",
+            startedAt: 1_767_225_600_000,
+            finishedAt: 1_767_225_600_250
+          },
           { path: "charge", kind: "attempt", seq: 0, value: "{\"error\":\"timeout\"}", startedAt: 5, finishedAt: 9 },
           { path: "charge", kind: "attempt", seq: 1, value: "{\"error\":\"declined\"}" },
           { path: "charge", kind: "step", seq: 0, value: "true" },
@@ -290,7 +301,11 @@ export const journalConformance = <R = never, E = never>(
           JSON.stringify("😀".repeat(Math.floor(limit / 4)))
         ]
         for (const value of over.slice(1)) assert.isBelow(value.length, limit)
-        const refusedWith = (error: Journal.JournalError | Journal.LeaseLost, runId: string, path: string | undefined) => {
+        const refusedWith = (
+          error: Journal.JournalError | Journal.LeaseLost,
+          runId: string,
+          path: string | undefined
+        ) => {
           assert.instanceOf(error, Journal.JournalError)
           const journalError = error as Journal.JournalError
           assert.strictEqual(journalError.reason, "TooLarge")
@@ -320,7 +335,11 @@ export const journalConformance = <R = never, E = never>(
 
         // A run whose input is over the bound is not created, by either way in.
         const bigInput = newRun({ input: JSON.stringify("x".repeat(limit)) })
-        refusedWith(yield* failure(journal.acquire(bigInput, { owner: "executor-a", leaseMs })), bigInput.runId, undefined)
+        refusedWith(
+          yield* failure(journal.acquire(bigInput, { owner: "executor-a", leaseMs })),
+          bigInput.runId,
+          undefined
+        )
         refusedWith(yield* failure(store.create(bigInput)), bigInput.runId, undefined)
         assert.isTrue(Option.isNone(yield* journal.load(bigInput.runId)))
       }))
@@ -514,9 +533,17 @@ export const journalConformance = <R = never, E = never>(
         for (const run of runs) yield* store.create(run)
         yield* store.create(newRun({ workflow, fingerprint: "[\"another definition\"]" }))
         const sleeping = newRun({ workflow })
-        yield* journal.release(yield* leased(sleeping), { status: "sleeping", wakeAt: Date.now() + 3_600_000, wakeupsSeen: 0 })
+        yield* journal.release(yield* leased(sleeping), {
+          status: "sleeping",
+          wakeAt: Date.now() + 3_600_000,
+          wakeupsSeen: 0
+        })
 
-        const request = { owner: "worker-1", leaseMs, workflows: [{ name: workflow, fingerprint: runs[0]!.fingerprint }] }
+        const request = {
+          owner: "worker-1",
+          leaseMs,
+          workflows: [{ name: workflow, fingerprint: runs[0]!.fingerprint }]
+        }
         const first = yield* store.claim({ ...request, limit: 3 })
         assert.strictEqual(first.length, 3)
         const second = yield* store.claim({ ...request, limit: 10 })
@@ -582,7 +609,10 @@ export const journalConformance = <R = never, E = never>(
           limit: 10,
           workflows: [{ name: workflow, fingerprint: queued.fingerprint }]
         })
-        assert.deepStrictEqual(claimed.map((c) => c.run.runId).sort(), [queued.runId, woken.runId, takenOver.runId].sort())
+        assert.deepStrictEqual(
+          claimed.map((c) => c.run.runId).sort(),
+          [queued.runId, woken.runId, takenOver.runId].sort()
+        )
         const of = (runId: string) => claimed.find((c) => c.run.runId === runId)!
         assert.deepStrictEqual(of(queued.runId).entries, [])
         assert.isDefined(of(woken.runId).entries, "a woken run's journal comes with its claim")
@@ -703,27 +733,29 @@ export const journalConformance = <R = never, E = never>(
       }))
 
     it.effect("subscribers hear of runs made runnable and released in this process", () =>
-      Effect.scoped(Effect.gen(function*() {
-        const store = yield* RunStore.RunStore
-        const journal = yield* Journal.Journal
-        const notifications = yield* store.subscribe
-        const run = newRun()
-        yield* store.create(run)
-        const [claimed] = yield* store.claim({
-          owner: "worker-1",
-          leaseMs,
-          limit: 1,
-          workflows: [{ name: run.workflow, fingerprint: run.fingerprint }]
-        })
-        yield* journal.release(claimed!.lease, { status: "completed" })
-        const heard: Array<string> = []
-        while (heard.length < 2) {
-          const notification = yield* Queue.take(notifications)
-          if (notification.runId !== run.runId) continue
-          heard.push(notification._tag === "Released" ? `Released ${notification.status}` : notification._tag)
-        }
-        assert.deepStrictEqual(heard, ["Runnable", "Released completed"])
-      }).pipe(Effect.timeout("10 seconds"))))
+      Effect.scoped(
+        Effect.gen(function*() {
+          const store = yield* RunStore.RunStore
+          const journal = yield* Journal.Journal
+          const notifications = yield* store.subscribe
+          const run = newRun()
+          yield* store.create(run)
+          const [claimed] = yield* store.claim({
+            owner: "worker-1",
+            leaseMs,
+            limit: 1,
+            workflows: [{ name: run.workflow, fingerprint: run.fingerprint }]
+          })
+          yield* journal.release(claimed!.lease, { status: "completed" })
+          const heard: Array<string> = []
+          while (heard.length < 2) {
+            const notification = yield* Queue.take(notifications)
+            if (notification.runId !== run.runId) continue
+            heard.push(notification._tag === "Released" ? `Released ${notification.status}` : notification._tag)
+          }
+          assert.deepStrictEqual(heard, ["Runnable", "Released completed"])
+        }).pipe(Effect.timeout("10 seconds"))
+      ))
 
     engineConformance(it)
 

@@ -2,10 +2,10 @@
  * Helpers for the SQL journal tests: direct access to the tables around the journal, and an
  * independent count of the statements a journal sends, read from the SQL client's spans.
  */
+import { assert } from "@effect/vitest"
 import { Effect, Option, Tracer } from "effect"
 import { SqlClient } from "effect/sql"
 import { randomUUID } from "node:crypto"
-import { assert } from "@effect/vitest"
 import type { Journal, SqlJournal } from "plait"
 import type { RawAccess } from "./journal-conformance.ts"
 
@@ -67,19 +67,22 @@ export const newRun = (): Journal.RunRecord => ({
 
 /** Creates a run leased to a test executor and returns the lease. */
 export const leaseNew = (journal: Journal.Journal["Service"], run: Journal.RunRecord = newRun()) =>
-  Effect.flatMap(journal.acquire(run, { owner: "test", leaseMs: 60_000 }), (acquired) =>
-    acquired.lease === undefined ? Effect.die(new Error(`no lease on ${run.runId}`)) : Effect.succeed(acquired.lease))
+  Effect.flatMap(
+    journal.acquire(run, { owner: "test", leaseMs: 60_000 }),
+    (acquired) =>
+      acquired.lease === undefined ? Effect.die(new Error(`no lease on ${run.runId}`)) : Effect.succeed(acquired.lease)
+  )
 
 /**
  * Runs `effect` and returns its value and round trips, checking that the journal's own counter
  * agrees with the statements read from the SQL client's spans.
  */
-export const measureRoundTrips = (roundTrips: SqlJournal.RoundTrips) =>
-<A, E>(operation: SqlJournal.Operation, effect: Effect.Effect<A, E>) =>
-  Effect.gen(function*() {
-    roundTrips.reset()
-    const { roundTrips: traced, value } = yield* countStatements(effect)
-    assert.strictEqual(roundTrips.of(operation), traced, `${operation}: counter and spans agree`)
-    assert.strictEqual(roundTrips.total, traced)
-    return [value, traced] as const
-  })
+export const measureRoundTrips =
+  (roundTrips: SqlJournal.RoundTrips) => <A, E>(operation: SqlJournal.Operation, effect: Effect.Effect<A, E>) =>
+    Effect.gen(function*() {
+      roundTrips.reset()
+      const { roundTrips: traced, value } = yield* countStatements(effect)
+      assert.strictEqual(roundTrips.of(operation), traced, `${operation}: counter and spans agree`)
+      assert.strictEqual(roundTrips.total, traced)
+      return [value, traced] as const
+    })

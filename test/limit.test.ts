@@ -24,12 +24,20 @@ describe("limit", () => {
       )
       yield* startWorker({ workflows: [Call], concurrency: 5, workerId: "w-a" })
       yield* startWorker({ workflows: [Call], concurrency: 5, workerId: "w-b" })
-      for (let i = 0; i < 8; i++) yield* engine.start(Call, { input: i, runId: `call-${i}` })
-      yield* until(Effect.map(engine.counts({ workflow: "call" }), (counts) => counts.waiting > 0))
+      for (let i = 0; i < 8; i++) {
+        yield* engine.start(Call, { input: i, runId: `call-${i}` })
+      }
+      yield* until(Effect.map(engine.counts({ workflow: "call" }), (counts) =>
+        counts.waiting > 0))
       const waiting = (yield* engine.list({ workflow: "call", status: "waiting" })).runs[0]!
       assert.isUndefined(waiting.owner, "a run waiting for a slot holds no worker slot")
       assert.strictEqual(waiting.waitingFor, "called")
-      yield* until(Effect.map(engine.counts({ workflow: "call" }), (counts) => counts.completed === 8), 3_600_000, 1_000)
+      yield* until(
+        Effect.map(engine.counts({ workflow: "call" }), (counts) =>
+          counts.completed === 8),
+        3_600_000,
+        1_000
+      )
       assert.strictEqual(gauge.max, 3)
     }).pipe(Effect.provide(backend())))
 
@@ -38,12 +46,19 @@ describe("limit", () => {
       const engine = yield* Engine.Engine
       const gauge = makeGauge()
       const Single = Workflow.make("single", { input: Schema.Number }).pipe(
-        Workflow.step("only", { success: Schema.Number, limit: { key: "single", max: 1 } }, (ctx) =>
-          gauge.hold(Effect.as(Effect.sleep("10 seconds"), ctx.input)))
+        Workflow.step(
+          "only",
+          { success: Schema.Number, limit: { key: "single", max: 1 } },
+          (ctx) => gauge.hold(Effect.as(Effect.sleep("10 seconds"), ctx.input))
+        )
       )
       yield* startWorker({ workflows: [Single], concurrency: 2 })
       for (let i = 0; i < 6; i++) yield* engine.start(Single, { input: i, runId: `single-${i}` })
-      yield* until(Effect.map(engine.counts({ workflow: "single" }), (counts) => counts.completed === 6), 600_000, 1_000)
+      yield* until(
+        Effect.map(engine.counts({ workflow: "single" }), (counts) => counts.completed === 6),
+        600_000,
+        1_000
+      )
       assert.strictEqual(gauge.max, 1)
     }).pipe(Effect.provide(backend())))
 
@@ -51,7 +66,8 @@ describe("limit", () => {
     Effect.gen(function*() {
       const gauge = makeGauge()
       const Fan = Workflow.make("fan", { input: Schema.Number }).pipe(
-        Workflow.forEach("calls", (ctx) => Array.from({ length: ctx.input }, (_, i) => i), (i) =>
+        Workflow.forEach("calls", (ctx) =>
+          Array.from({ length: ctx.input }, (_, i) => i), (i) =>
           gauge.hold(Effect.as(Effect.sleep("1 second"), i * 2)), { success: Schema.Number, concurrency: 10, limit })
       )
       const one = yield* Effect.forkChild(Workflow.run(Fan, { input: 10, runId: "fan-1" }))
@@ -70,7 +86,10 @@ describe("limit", () => {
       const counts = makeCounts()
       const Retry = Workflow.make("retry", { input: Schema.Number }).pipe(
         Workflow.step("flaky", { success: Schema.Number, retry: { times: 2 }, limit: { key: "one", max: 1 } }, (ctx) =>
-          Effect.andThen(counts.hit("flaky"), counts.of("flaky") < 2 ? Effect.fail("not yet") : Effect.succeed(ctx.input)))
+          Effect.andThen(
+            counts.hit("flaky"),
+            counts.of("flaky") < 2 ? Effect.fail("not yet") : Effect.succeed(ctx.input)
+          ))
       )
       completed(yield* runFor(Workflow.run(Retry, { input: 1, runId: "r1" }), "5 seconds"))
       // A second run gets the slot at once: nothing was left held.
@@ -80,10 +99,13 @@ describe("limit", () => {
       // step hands the slot back for it, so the step after the block gets it only if the failure did.
       const Settled = Workflow.make("settled", { input: Schema.Number }).pipe(
         Workflow.parallel("p", {
-          x: Workflow.step("x", { success: Schema.Number, limit: { key: "two", max: 1 } }, () => Effect.fail("no")),
-          y: Workflow.step("y", { success: Schema.Number }, () => Effect.succeed(1))
+          x: Workflow.step("x", { success: Schema.Number, limit: { key: "two", max: 1 } }, () =>
+            Effect.fail("no")),
+          y: Workflow.step("y", { success: Schema.Number }, () =>
+            Effect.succeed(1))
         }, { onError: "settle" }),
-        Workflow.step("after", { success: Schema.Number, limit: { key: "two", max: 1 } }, () => Effect.succeed(2))
+        Workflow.step("after", { success: Schema.Number, limit: { key: "two", max: 1 } }, () =>
+          Effect.succeed(2))
       )
       assert.strictEqual(completed(yield* runFor(Workflow.run(Settled, { input: 0, runId: "s1" }))).after, 2)
     }).pipe(Effect.provide(memoryLayer())))
@@ -103,7 +125,9 @@ describe("limit", () => {
       )
       yield* settle
       assert.strictEqual(counts.of("held 1"), 1)
-      const next = yield* Effect.forkChild(Workflow.run(Hang, { input: 2, runId: "next" }).pipe(Effect.provide(memoryLayer(undefined, memory))))
+      const next = yield* Effect.forkChild(
+        Workflow.run(Hang, { input: 2, runId: "next" }).pipe(Effect.provide(memoryLayer(undefined, memory)))
+      )
       yield* runFor(Effect.void, "5 seconds", "100 millis")
       assert.strictEqual(counts.of("held 2"), 0, "the slot is still held while the lease lives")
       yield* runFor(Effect.void, "10 seconds", "100 millis")

@@ -8,10 +8,10 @@ import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Option, Redacted, Schema } from "effect"
 import { SqlClient } from "effect/sql"
-import { Engine, Journal, SqliteJournal, SqlJournal, Workflow } from "plait"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { Engine, Journal, SqliteJournal, SqlJournal, Workflow } from "plait"
 import { afterAll } from "vitest"
 import { type Dialect, tables } from "../src/internal/sql/dialect.ts"
 import { pg } from "../src/internal/sql/pg.ts"
@@ -32,7 +32,11 @@ const fingerprint = JSON.stringify(["submitted step", "approval signal", "booked
 
 /** Rows as version 1 wrote them: one run per status it knew, with the entries each had. */
 const version1Rows = [
-  { runId: "done", status: "completed", entries: [["submitted", "step", "7"], ["approval", "signal", "true"], ["booked", "step", "true"]] },
+  {
+    runId: "done",
+    status: "completed",
+    entries: [["submitted", "step", "7"], ["approval", "signal", "true"], ["booked", "step", "true"]]
+  },
   { runId: "asking", status: "suspended", entries: [["submitted", "step", "8"]] },
   { runId: "crashed", status: "running", entries: [["submitted", "step", "9"]] }
 ] as const
@@ -51,7 +55,9 @@ const writeVersion = (dialect: Dialect, prefix: string, version: number) =>
     yield* sql.unsafe(dialect.recordMigration(t), [1, "create_runs_and_entries"]).unprepared
     for (const row of version1Rows) {
       yield* sql.unsafe(
-        `INSERT INTO ${t.runs} (run_id, workflow, fingerprint, input, status) VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)})`,
+        `INSERT INTO ${t.runs} (run_id, workflow, fingerprint, input, status) VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${
+          p(4)
+        }, ${p(5)})`,
         [row.runId, "expense", fingerprint, JSON.stringify(Number(row.entries[0]![2])), row.status]
       ).unprepared
       for (const [path, kind, value] of row.entries) {
@@ -113,10 +119,15 @@ describe.each([1, 2])("a version %i database upgrades in place", (version) => {
     const client = PgClient.layer({ url: Redacted.make(pgUrl ?? "") })
     return Effect.gen(function*() {
       yield* writeVersion(pg, tablePrefix, version)
-      yield* upgradesInPlace(Layer.provideMerge(Engine.layer, SqlJournal.layer({ tablePrefix })).pipe(Layer.provide(client)))
+      yield* upgradesInPlace(
+        Layer.provideMerge(Engine.layer, SqlJournal.layer({ tablePrefix })).pipe(Layer.provide(client))
+      )
       assert.deepStrictEqual(yield* SqlJournal.migrate({ tablePrefix }), [])
       const journal = yield* Layer.build(SqlJournal.layer({ tablePrefix }))
       assert.isTrue(Option.isSome(yield* Effect.provide(Journal.Journal.use((j) => j.load("done")), journal)))
-    }).pipe(Effect.scoped, Effect.provide(Layer.merge(client, withDroppedTables([tablePrefix]).pipe(Layer.provide(client)))))
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(Layer.merge(client, withDroppedTables([tablePrefix]).pipe(Layer.provide(client))))
+    )
   })
 })

@@ -34,7 +34,9 @@ describe("observe: sleep", () => {
     Effect.gen(function*() {
       yield* TestClock.setTime(10 * hour)
       const seen = recorder()
-      completed(yield* runFor(Workflow.run(Nap, { input: 1, runId: "nap", observe: seen.observe }), "61 minutes", "1 minute"))
+      completed(
+        yield* runFor(Workflow.run(Nap, { input: 1, runId: "nap", observe: seen.observe }), "61 minutes", "1 minute")
+      )
       assert.deepStrictEqual(seen.of("Sleeping", "Woke"), [
         { _tag: "Sleeping", path: "nap", wakeAt: DateTime.makeUnsafe(11 * hour) },
         { _tag: "Woke", path: "nap" }
@@ -47,7 +49,9 @@ describe("observe: sleep", () => {
     Effect.gen(function*() {
       yield* TestClock.setTime(10 * hour)
       const first = recorder()
-      const fiber = yield* Effect.forkChild(Workflow.run(NapThenWait, { input: 1, runId: "nap", observe: first.observe }))
+      const fiber = yield* Effect.forkChild(
+        Workflow.run(NapThenWait, { input: 1, runId: "nap", observe: first.observe })
+      )
       yield* advance("20 minutes", "1 minute")
       yield* Fiber.interrupt(fiber)
       assert.deepStrictEqual(first.of("Sleeping", "Woke"), [
@@ -55,7 +59,13 @@ describe("observe: sleep", () => {
       ])
 
       const second = recorder()
-      suspended(yield* runFor(Workflow.run(NapThenWait, { input: 1, runId: "nap", observe: second.observe }), "41 minutes", "1 minute"))
+      suspended(
+        yield* runFor(
+          Workflow.run(NapThenWait, { input: 1, runId: "nap", observe: second.observe }),
+          "41 minutes",
+          "1 minute"
+        )
+      )
       assert.deepStrictEqual(second.of("Sleeping", "Woke"), [
         { _tag: "Sleeping", path: "nap", wakeAt: DateTime.makeUnsafe(11 * hour) },
         { _tag: "Woke", path: "nap" }
@@ -79,7 +89,8 @@ describe("observe: signals", () => {
   it.effect("reports each wait (with its deadline) and each delivered value the run takes", () =>
     Effect.gen(function*() {
       yield* TestClock.setTime(hour)
-      const run = (observe: Workflow.RunOptions<number>["observe"]) => Workflow.run(Expense, { input: 5, runId: "e", observe })
+      const run = (observe: Workflow.RunOptions<number>["observe"]) =>
+        Workflow.run(Expense, { input: 5, runId: "e", observe })
 
       const waiting = recorder()
       assert.strictEqual((yield* run(waiting.observe))._tag, "Suspended")
@@ -121,14 +132,22 @@ describe("observe: decisions", () => {
       early: Workflow.step("label", { success: Schema.String }, () => Effect.as(Effect.sleep("1 second"), "early"))
     }, { merge: "lastWins" }),
     // Fails the first run after every decision is journaled; the second run resumes it.
-    Workflow.step("shipped", { success: Schema.Boolean }, () => (shipments++ === 0 ? Effect.fail("carrier down") : Effect.succeed(true)))
+    Workflow.step(
+      "shipped",
+      { success: Schema.Boolean },
+      () => (shipments++ === 0 ? Effect.fail("carrier down") : Effect.succeed(true))
+    )
   )
   const decisions = ["RaceWon", "BranchChosen", "LastWinsOrder"] as const
 
   it.effect("reports the race winner, the branch case and the lastWins order, then replays them", () =>
     Effect.gen(function*() {
       const first = recorder()
-      assert.isTrue(Exit.isFailure(yield* runFor(Workflow.run(Decide, { input: 3, runId: "d", observe: first.observe }), "3 seconds")))
+      assert.isTrue(
+        Exit.isFailure(
+          yield* runFor(Workflow.run(Decide, { input: 3, runId: "d", observe: first.observe }), "3 seconds")
+        )
+      )
       assert.deepStrictEqual(first.of(...decisions), [
         { _tag: "RaceWon", path: "fastest", winner: "quick", replayed: false },
         { _tag: "BranchChosen", path: "size", choice: "small", replayed: false },

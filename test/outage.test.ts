@@ -11,8 +11,8 @@ import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Redacted, Schema } from "effect"
 import { SqlClient } from "effect/sql"
-import { Journal, Workflow } from "plait"
 import { randomUUID } from "node:crypto"
+import { Journal, Workflow } from "plait"
 import { pgUrl, uniquePrefix, withDroppedTables } from "./pg-support.ts"
 import { completed, failure, makeCounts } from "./support.ts"
 import { makeProxy, pgJournalThrough } from "./support/proxy.ts"
@@ -21,18 +21,25 @@ const items = Array.from({ length: 12 }, (_, i) => i + 1)
 
 /** Each step takes a moment, then counts itself as done under its journal path. */
 const makePipeline = (counts: ReturnType<typeof makeCounts>) => {
-  const work = <A>(path: string, value: A) => Effect.andThen(Effect.sleep("5 millis"), counts.run(path, Effect.succeed(value)))
+  const work = <A>(path: string, value: A) =>
+    Effect.andThen(Effect.sleep("5 millis"), counts.run(path, Effect.succeed(value)))
   return Workflow.make("outage_pipeline", { input: Schema.Struct({ items: Schema.Array(Schema.Number) }) }).pipe(
     Workflow.step("fetched", { success: Schema.Number }, (ctx) => work("fetched", ctx.input.items.length)),
     Workflow.step("checked", { success: Schema.Boolean }, (ctx) => work("checked", ctx.fetched > 0)),
-    Workflow.step("priced", { success: Schema.Number }, (ctx) =>
-      work("priced", ctx.input.items.reduce((total, item) => total + item, 0))),
+    Workflow.step(
+      "priced",
+      { success: Schema.Number },
+      (ctx) => work("priced", ctx.input.items.reduce((total, item) => total + item, 0))
+    ),
     Workflow.forEach("charged", (ctx) => ctx.input.items, (item, _, index) => work(`charged[${index}]`, item * 100), {
       success: Schema.Number,
       concurrency: 3
     }),
-    Workflow.step("receipt", { success: Schema.String }, (ctx) =>
-      work("receipt", `${ctx.charged.length} charges, total ${ctx.priced}`))
+    Workflow.step(
+      "receipt",
+      { success: Schema.String },
+      (ctx) => work("receipt", `${ctx.charged.length} charges, total ${ctx.priced}`)
+    )
   )
 }
 
@@ -49,12 +56,13 @@ describe.skipIf(pgUrl === undefined)("a workflow run when Postgres becomes unrea
   const target = { host: url.hostname, port: Number(url.port || 5432) }
   const direct = PgClient.layer({ url: Redacted.make(url.toString()) })
 
-
   /** The run's status and completed steps, read over a direct connection. */
   const stored = (tablePrefix: string, runId: string) =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
-      const runs = yield* sql<{ status: string }>`SELECT status FROM ${sql(`${tablePrefix}runs`)} WHERE run_id = ${runId}`
+      const runs = yield* sql<{ status: string }>`SELECT status FROM ${
+        sql(`${tablePrefix}runs`)
+      } WHERE run_id = ${runId}`
       const steps = yield* sql<{ path: string }>`SELECT path FROM ${sql(`${tablePrefix}entries`)}
         WHERE run_id = ${runId} AND kind = 'step'`
       return { status: runs[0]?.status, steps: new Set(steps.map((row) => row.path)) }

@@ -15,16 +15,26 @@ describe("parallel", () => {
         let failing = true
         const Flow = Workflow.make("fail_fast", { input: Input }).pipe(
           Workflow.parallel("p", {
-            done: Workflow.step("done", { success: Schema.Number }, (ctx) => counts.run("done", Effect.succeed(ctx.input))),
-            slow: Workflow.step("slow", { success: Schema.String }, () =>
-              counts.run("slow.started", Effect.sleep("10 seconds")).pipe(
-                Effect.andThen(counts.hit("slow.finished")),
-                Effect.as("slow"),
-                Effect.onInterrupt(() => counts.hit("slow.interrupted"))
-              )),
+            done: Workflow.step(
+              "done",
+              { success: Schema.Number },
+              (ctx) => counts.run("done", Effect.succeed(ctx.input))
+            ),
+            slow: Workflow.step(
+              "slow",
+              { success: Schema.String },
+              () =>
+                counts.run("slow.started", Effect.sleep("10 seconds")).pipe(
+                  Effect.andThen(counts.hit("slow.finished")),
+                  Effect.as("slow"),
+                  Effect.onInterrupt(() => counts.hit("slow.interrupted"))
+                )
+            ),
             bad: Workflow.step("bad", { success: Schema.String }, () =>
               Effect.sleep("1 second").pipe(
-                Effect.andThen(Effect.suspend(() => failing ? Effect.fail(new Boom({ at: "bad" })) : Effect.succeed("ok")))
+                Effect.andThen(
+                  Effect.suspend(() => failing ? Effect.fail(new Boom({ at: "bad" })) : Effect.succeed("ok"))
+                )
               ))
           })
         )
@@ -73,14 +83,29 @@ describe("parallel", () => {
         const Flow = Workflow.make("multi_step_sibling", { input: Input }).pipe(
           Workflow.parallel("p", {
             chain: Workflow.sequence(
-              Workflow.step("one", { success: Schema.Number }, (ctx) => counts.run("one", Effect.succeed(ctx.input + 1))),
-              Workflow.step("two", { success: Schema.Number }, (ctx) =>
-                counts.run("two", Effect.as(Effect.sleep("5 seconds"), ctx.one * 10)).pipe(
-                  Effect.onInterrupt(() => counts.hit("two.interrupted"))
-                ))
+              Workflow.step(
+                "one",
+                { success: Schema.Number },
+                (ctx) => counts.run("one", Effect.succeed(ctx.input + 1))
+              ),
+              Workflow.step(
+                "two",
+                { success: Schema.Number },
+                (ctx) =>
+                  counts.run("two", Effect.as(Effect.sleep("5 seconds"), ctx.one * 10)).pipe(
+                    Effect.onInterrupt(() => counts.hit("two.interrupted"))
+                  )
+              )
             ),
-            bad: Workflow.step("bad", { success: Schema.Boolean }, () =>
-              Effect.andThen(Effect.sleep("1 second"), Effect.suspend(() => failing ? Effect.fail(new Boom({ at: "bad" })) : Effect.succeed(true))))
+            bad: Workflow.step(
+              "bad",
+              { success: Schema.Boolean },
+              () =>
+                Effect.andThen(
+                  Effect.sleep("1 second"),
+                  Effect.suspend(() => failing ? Effect.fail(new Boom({ at: "bad" })) : Effect.succeed(true))
+                )
+            )
           })
         )
         const first = yield* runFor(Workflow.run(Flow, { input: 1, runId: "chain" }), "2 seconds")
@@ -107,10 +132,16 @@ describe("parallel", () => {
           Workflow.parallel("p", {
             a: Workflow.step("a", { success: Schema.Number }, () => counts.run("a", Effect.succeed(1))),
             b: Workflow.step("b", { success: Schema.Number }, () => counts.run("b", maybeFail("b", 2))),
-            c: Workflow.step("c", { success: Schema.Number }, () =>
-              counts.run("c", Effect.andThen(Effect.sleep("1 second"), maybeFail("c", 3)))),
-            d: Workflow.step("d", { success: Schema.String }, () =>
-              Effect.andThen(Effect.sleep("5 seconds"), counts.run("d", Effect.succeed("late"))))
+            c: Workflow.step(
+              "c",
+              { success: Schema.Number },
+              () => counts.run("c", Effect.andThen(Effect.sleep("1 second"), maybeFail("c", 3)))
+            ),
+            d: Workflow.step(
+              "d",
+              { success: Schema.String },
+              () => Effect.andThen(Effect.sleep("5 seconds"), counts.run("d", Effect.succeed("late")))
+            )
           }, { onError: "completeAll" })
         )
 
@@ -152,7 +183,9 @@ describe("parallel", () => {
         const ok = ctx.p.ok
         const bad = ctx.p.bad
         assert.isTrue(Result.isSuccess(ok))
-        if (Result.isSuccess(ok)) assert.deepStrictEqual(ok.success, { ok: 8 })
+        if (Result.isSuccess(ok)) {
+          assert.deepStrictEqual(ok.success, { ok: 8 })
+        }
         assert.isTrue(Result.isFailure(bad))
         if (Result.isFailure(bad)) {
           assert.instanceOf(bad.failure, Boom)
@@ -203,12 +236,19 @@ describe("parallel", () => {
         const counts = makeCounts()
         let failing = true
         const Flow = Workflow.make("resume_bounded", { input: Input }).pipe(
-          Workflow.step("before", { success: Schema.Number }, (ctx) => counts.run("before", Effect.succeed(ctx.input + 1))),
+          Workflow.step(
+            "before",
+            { success: Schema.Number },
+            (ctx) => counts.run("before", Effect.succeed(ctx.input + 1))
+          ),
           Workflow.parallel("p", {
             a: Workflow.step("a", { success: Schema.Number }, (ctx) => counts.run("a", Effect.succeed(ctx.before * 2))),
             b: Workflow.step("b", { success: Schema.Number }, (ctx) => counts.run("b", Effect.succeed(ctx.before * 3))),
-            c: Workflow.step("c", { success: Schema.Number }, (ctx) =>
-              counts.run("c", Effect.as(Effect.sleep("3 seconds"), ctx.before * 4))),
+            c: Workflow.step(
+              "c",
+              { success: Schema.Number },
+              (ctx) => counts.run("c", Effect.as(Effect.sleep("3 seconds"), ctx.before * 4))
+            ),
             d: Workflow.step("d", { success: Schema.Number }, (ctx) =>
               counts.run(
                 "d",
@@ -222,8 +262,11 @@ describe("parallel", () => {
               Workflow.step("e2", { success: Schema.Number }, (ctx) => counts.run("e2", Effect.succeed(ctx.e1 + 1)))
             )
           }, { concurrency: 3 }),
-          Workflow.step("after", { success: Schema.Number }, (ctx) =>
-            counts.run("after", Effect.succeed(ctx.a + ctx.b + ctx.c + ctx.d + ctx.e2)))
+          Workflow.step(
+            "after",
+            { success: Schema.Number },
+            (ctx) => counts.run("after", Effect.succeed(ctx.a + ctx.b + ctx.c + ctx.d + ctx.e2))
+          )
         )
 
         const first = yield* runFor(Workflow.run(Flow, { input: 1, runId: "crashy" }), "2 seconds")
@@ -251,9 +294,19 @@ describe("parallel", () => {
         const counts = makeCounts()
         const Flow = Workflow.make("interrupted", { input: Input }).pipe(
           Workflow.parallel("p", {
-            fast: Workflow.step("fast", { success: Schema.Number }, () => counts.run("fast", Effect.as(Effect.sleep("1 second"), 1))),
-            slow: Workflow.step("slow", { success: Schema.Number }, () =>
-              counts.run("slow", Effect.as(Effect.sleep("10 seconds"), 2)).pipe(Effect.onInterrupt(() => counts.hit("slow.interrupted"))))
+            fast: Workflow.step(
+              "fast",
+              { success: Schema.Number },
+              () => counts.run("fast", Effect.as(Effect.sleep("1 second"), 1))
+            ),
+            slow: Workflow.step(
+              "slow",
+              { success: Schema.Number },
+              () =>
+                counts.run("slow", Effect.as(Effect.sleep("10 seconds"), 2)).pipe(
+                  Effect.onInterrupt(() => counts.hit("slow.interrupted"))
+                )
+            )
           }, { concurrency: 2 })
         )
         const fiber = yield* start(Workflow.run(Flow, { input: 0, runId: "cut" }))
@@ -292,8 +345,11 @@ describe("parallel", () => {
           Workflow.step("before", { success: Schema.Number }, () => Effect.succeed(1)),
           Workflow.parallel("p", {
             quick: Workflow.step("quick", { success: Schema.Number }, () => Effect.succeed(2)),
-            looker: Workflow.step("seen", { success: Schema.Array(Schema.String) }, (ctx) =>
-              Effect.as(Effect.sleep("1 second"), Object.keys(ctx).sort()))
+            looker: Workflow.step(
+              "seen",
+              { success: Schema.Array(Schema.String) },
+              (ctx) => Effect.as(Effect.sleep("1 second"), Object.keys(ctx).sort())
+            )
           })
         )
         const ctx = completed(yield* runFor(Workflow.run(Flow, { input: 0, runId: "isolated" }), "1 second"))
@@ -318,20 +374,27 @@ describe("parallel", () => {
         let firstRun = true
         let failAfter = true
         // In the first run `a` finishes last; in any later run it would finish first.
-        const delay = (key: "a" | "b") =>
-          Effect.sleep(firstRun === (key === "a") ? "2 seconds" : "1 second")
+        const delay = (key: "a" | "b") => Effect.sleep(firstRun === (key === "a") ? "2 seconds" : "1 second")
         const Flow = Workflow.make("last_wins", { input: Input }).pipe(
           Workflow.parallel("p", {
             a: Workflow.step("winner", { success: Schema.String }, () => Effect.as(delay("a"), "a")),
             b: Workflow.step("winner", { success: Schema.String }, () => Effect.as(delay("b"), "b"))
           }, { merge: "lastWins" }),
-          Workflow.step("after", { success: Schema.Boolean }, () =>
-            Effect.suspend(() => failAfter ? Effect.fail(new Boom({ at: "after" })) : Effect.succeed(true)))
+          Workflow.step(
+            "after",
+            { success: Schema.Boolean },
+            () => Effect.suspend(() => failAfter ? Effect.fail(new Boom({ at: "after" })) : Effect.succeed(true))
+          )
         )
 
         const first = yield* runFor(Workflow.run(Flow, { input: 0, runId: "lw" }), "2 seconds")
         assert.instanceOf(failure(first), Boom)
-        assert.deepStrictEqual(yield* entryAt("lw", "order", "p"), { path: "p", kind: "order", seq: 0, value: "[\"b\",\"a\"]" })
+        assert.deepStrictEqual(yield* entryAt("lw", "order", "p"), {
+          path: "p",
+          kind: "order",
+          seq: 0,
+          value: "[\"b\",\"a\"]"
+        })
 
         firstRun = false
         failAfter = false

@@ -16,10 +16,10 @@
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Data, Duration, Effect, Fiber, Latch, Layer, Redacted, Schema } from "effect"
-import { Journal, RunStore, SqliteJournal, SqlJournal, Workflow } from "plait"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { Journal, RunStore, SqliteJournal, SqlJournal, Workflow } from "plait"
 import { afterAll } from "vitest"
 import { pgUrl, uniquePrefix, withDroppedTables } from "./pg-support.ts"
 import { completed, failure, makeGauge, memoryLayer } from "./support.ts"
@@ -98,7 +98,9 @@ const slowJournal = (
   const outputs = (runId: string) =>
     Effect.map(Effect.orDie(built!.load(runId)), (loaded) =>
       new Set(
-        loaded._tag === "Some" ? loaded.value.entries.filter((entry) => entry.kind === "step").map((entry) => entry.path) : []
+        loaded._tag === "Some"
+          ? loaded.value.entries.filter((entry) => entry.kind === "step").map((entry) => entry.path)
+          : []
       ))
   return { layer, batches, batchPaths, roundTrips, outputs }
 }
@@ -144,7 +146,9 @@ for (const store of stores) {
         )
         const journal = slowJournal(store, { latency: "50 millis" })
         const ctx = completed(
-          yield* Effect.exit(Workflow.run(Flow, { input: range(300), runId: "batches" }).pipe(Effect.provide(journal.layer)))
+          yield* Effect.exit(
+            Workflow.run(Flow, { input: range(300), runId: "batches" }).pipe(Effect.provide(journal.layer))
+          )
         )
         assert.deepStrictEqual(ctx.items, range(300).map((n) => n * 2))
         assert.strictEqual(gauge.max, 4, "the bound is on the bodies running")
@@ -163,7 +167,8 @@ for (const store of stores) {
       Effect.gen(function*() {
         const items = makeGauge()
         const branches = makeGauge()
-        const work = <A>(gauge: ReturnType<typeof makeGauge>, value: A) => gauge.hold(Effect.as(Effect.sleep("1 millis"), value))
+        const work = <A>(gauge: ReturnType<typeof makeGauge>, value: A) =>
+          gauge.hold(Effect.as(Effect.sleep("1 millis"), value))
         const branchesOf = Object.fromEntries(
           range(40).map((i) => [`b${i}`, Workflow.step(`s${i}`, { success: Schema.Number }, () => work(branches, i))])
         )
@@ -180,7 +185,10 @@ for (const store of stores) {
           (Workflow.parallel as any)("fan", branchesOf, { concurrency: 3 })
         )
         const journal = slowJournal(store, { latency: "20 millis" })
-        const run = Workflow.run(Flow as Workflow.Workflow<any, any, any, any>, { input: range(100), runId: "segments" })
+        const run = Workflow.run(Flow as Workflow.Workflow<any, any, any, any>, {
+          input: range(100),
+          runId: "segments"
+        })
         const ctx: any = completed(yield* Effect.exit(run.pipe(Effect.provide(journal.layer))))
         assert.deepStrictEqual(ctx.items, range(100).map((n) => ({ a: n + 1, b: (n + 1) * 10 })))
         assert.deepStrictEqual(range(40).map((i) => ctx[`s${i}`]), range(40))
@@ -198,9 +206,10 @@ for (const store of stores) {
         let bodies = 0
         let after = 0
         const Flow = Workflow.make("pipelined_commit", { input: Numbers }).pipe(
-          Workflow.forEach("items", (ctx) => ctx.input, (n) => gauge.hold(Effect.as(Effect.sleep("1 millis"), n)).pipe(
-            Effect.tap(() => Effect.sync(() => bodies++))
-          ), {
+          Workflow.forEach("items", (ctx) => ctx.input, (n) =>
+            gauge.hold(Effect.as(Effect.sleep("1 millis"), n)).pipe(
+              Effect.tap(() => Effect.sync(() => bodies++))
+            ), {
             success: Schema.Number,
             concurrency: 2
           }),
@@ -209,7 +218,9 @@ for (const store of stores) {
         const journal = slowJournal(store, { gate })
         const watch = completionWatch("commit", journal)
         const fiber = yield* Effect.forkChild(
-          Workflow.run(Flow, { input: range(40), runId: "commit", observe: watch.observe }).pipe(Effect.provide(journal.layer))
+          Workflow.run(Flow, { input: range(40), runId: "commit", observe: watch.observe }).pipe(
+            Effect.provide(journal.layer)
+          )
         )
         yield* Effect.gen(function*() {
           // Every body runs while the first batch is held (40 is within the in-flight cap) ...
@@ -241,7 +252,8 @@ for (const store of stores) {
           )
           const journal = slowJournal(store, { gate })
           let reported = 0
-          const observe = (event: Workflow.StepEvent) => Effect.sync(() => void (event._tag === "Completed" && reported++))
+          const observe = (event: Workflow.StepEvent) =>
+            Effect.sync(() => void (event._tag === "Completed" && reported++))
           const fiber = yield* Effect.forkChild(
             Workflow.run(Flow, { input: range(1_000), runId: `cap-${concurrency}`, observe }).pipe(
               Effect.provide(journal.layer)
@@ -285,7 +297,9 @@ for (const store of stores) {
             }), { success: Schema.Number, concurrency: 4 })
         )
         yield* Effect.gen(function*() {
-          const first = yield* Effect.exit(Workflow.run(Flow, { input: range(80), runId: "fail-fast", observe: watch.observe }))
+          const first = yield* Effect.exit(
+            Workflow.run(Flow, { input: range(80), runId: "fail-fast", observe: watch.observe })
+          )
           assert.strictEqual((failure(first) as Boom).at, 30)
           assert.isAbove(pendingAtFailure, 0, "no completion was being written when the item failed")
           assert.deepStrictEqual(watch.early, [], "reported complete before the journal held it")
@@ -297,17 +311,24 @@ for (const store of stores) {
           failing = false
           incarnation = 2
           const replayed: Array<string> = []
-          const resumed = completed(yield* Effect.exit(Workflow.run(Flow, {
-            input: range(80),
-            runId: "fail-fast",
-            observe: (event) => Effect.sync(() => void (event._tag === "Replayed" && replayed.push(event.path)))
-          })))
+          const resumed = completed(
+            yield* Effect.exit(Workflow.run(Flow, {
+              input: range(80),
+              runId: "fail-fast",
+              observe: (event) => Effect.sync(() => void (event._tag === "Replayed" && replayed.push(event.path)))
+            }))
+          )
           assert.deepStrictEqual(resumed.items, range(80).map((n) => n * 3))
           assert.deepStrictEqual(replayed.sort(), [...journaled].sort(), "exactly the journaled items replay")
           for (const n of range(80)) {
             const ran = runs.get(n) ?? []
-            if (journaled.has(`items[${n}]`)) assert.deepStrictEqual(ran, [1], `items[${n}] was journaled, yet ran again`)
-            else assert.strictEqual(ran.filter((i) => i === 2).length, 1, `items[${n}] was not journaled: it runs once more`)
+            if (journaled.has(`items[${n}]`)) {
+              assert.deepStrictEqual(ran, [1], `items[${n}] was journaled, yet ran again`)
+            } else {assert.strictEqual(
+                ran.filter((i) => i === 2).length,
+                1,
+                `items[${n}] was not journaled: it runs once more`
+              )}
           }
         }).pipe(Effect.provide(journal.layer))
       }))
@@ -316,15 +337,19 @@ for (const store of stores) {
       Effect.gen(function*() {
         let started = 0
         const Flow = Workflow.make("pipelined_lease", { input: Numbers }).pipe(
-          Workflow.forEach("items", (ctx) => ctx.input, (n) => Effect.as(Effect.sleep("1 millis"), n).pipe(
-            Effect.tap(() => Effect.sync(() => started++))
-          ), { success: Schema.Number, concurrency: 4 })
+          Workflow.forEach("items", (ctx) => ctx.input, (n) =>
+            Effect.as(Effect.sleep("1 millis"), n).pipe(
+              Effect.tap(() => Effect.sync(() => started++))
+            ), { success: Schema.Number, concurrency: 4 })
         )
         const journal = slowJournal(store, { latency: "20 millis", leaseLostAt: 3 })
         const watch = completionWatch("lease", journal)
         yield* Effect.gen(function*() {
           const exit = yield* Effect.exit(
-            Effect.timeout(Workflow.run(Flow, { input: range(2_000), runId: "lease", observe: watch.observe }), "20 seconds")
+            Effect.timeout(
+              Workflow.run(Flow, { input: range(2_000), runId: "lease", observe: watch.observe }),
+              "20 seconds"
+            )
           )
           assert.instanceOf(failure(exit), Journal.LeaseLost)
           const ended = started
@@ -345,7 +370,11 @@ for (const store of stores) {
         const keys = range(12).map((i) => `k${i}`)
         const branches = Object.fromEntries(keys.map((key, i) => [
           key,
-          Workflow.step("winner", { success: Schema.String }, () => Effect.as(Effect.sleep(`${(i * 7) % 5} millis`), key))
+          Workflow.step(
+            "winner",
+            { success: Schema.String },
+            () => Effect.as(Effect.sleep(`${(i * 7) % 5} millis`), key)
+          )
         ]))
         const Flow = Workflow.make("pipelined_last_wins", { input: Schema.Number }).pipe(
           (Workflow.parallel as any)("p", branches, { merge: "lastWins", concurrency: 2 })

@@ -93,7 +93,12 @@ const shapeOf = (tape: ReadonlyArray<number>): ReadonlyArray<Shape> => {
           body: next(2) === 0 ? step(settled) : segment(depth + 1, settled)
         }
       default:
-        return { _tag: "Branch", name: name(), pick: next(2), cases: [segment(depth + 1, settled), segment(depth + 1, settled)] }
+        return {
+          _tag: "Branch",
+          name: name(),
+          pick: next(2),
+          cases: [segment(depth + 1, settled), segment(depth + 1, settled)]
+        }
     }
   }
   return segment(0, false)
@@ -114,7 +119,8 @@ const build = (shapes: ReadonlyArray<Shape>, executions: Map<string, number>, fa
       return failing && n <= shape.failures ? Effect.fail(new Flaky({ site, attempt: n })) : Effect.succeed(output())
     })
   const stepOptions = (shape: StepShape) => ({ success: Schema.String, error: Flaky, retry: { times: shape.retry } })
-  const sequence = (list: ReadonlyArray<Shape>): AnySegment => (self) => list.reduce((acc, shape) => one(shape)(acc), self)
+  const sequence = (list: ReadonlyArray<Shape>): AnySegment => (self) =>
+    list.reduce((acc, shape) => one(shape)(acc), self)
   const keyed = (lists: ReadonlyArray<ReadonlyArray<Shape>>, prefix: string) =>
     Object.fromEntries(lists.map((list, i) => [`${prefix}${i}`, sequence(list)]))
   const one = (shape: Shape): AnySegment => {
@@ -149,7 +155,12 @@ const build = (shapes: ReadonlyArray<Shape>, executions: Map<string, number>, fa
       }
     }
   }
-  return Workflow.make("random", { input: Schema.Number }).pipe(sequence(shapes)) as Workflow.Workflow<number, any, any, never>
+  return Workflow.make("random", { input: Schema.Number }).pipe(sequence(shapes)) as Workflow.Workflow<
+    number,
+    any,
+    any,
+    never
+  >
 }
 
 const failuresOf = (shapes: ReadonlyArray<Shape>): Map<string, number> => {
@@ -175,7 +186,9 @@ const runToCompletion = (workflow: Workflow.Workflow<number, any, any, never>, r
       }
       const error = Cause.squash(exit.cause)
       if (!(error instanceof Flaky) && !(error instanceof WorkflowError.ParallelFailure)) {
-        return assert.fail(`run ${run} failed with something other than a step's typed error: ${Cause.pretty(exit.cause)}`)
+        return assert.fail(
+          `run ${run} failed with something other than a step's typed error: ${Cause.pretty(exit.cause)}`
+        )
       }
     }
     return assert.fail("the run did not complete after 200 resumes")
@@ -195,14 +208,18 @@ describe("property", () => {
         const reference = new Map<string, number>()
         const expected = yield* runToCompletion(build(shapes, reference, false), "reference")
         // Without failures, each step that runs at all runs once.
-        for (const [site, count] of reference) assert.strictEqual(count, 1, `${site} ran ${count} times without failures`)
+        for (const [site, count] of reference) {
+          assert.strictEqual(count, 1, `${site} ran ${count} times without failures`)
+        }
 
         const executions = new Map<string, number>()
         const workflow = build(shapes, executions, true)
         const actual = yield* runToCompletion(workflow, "flaky")
         assert.deepStrictEqual(actual, expected)
         const failures = failuresOf(shapes)
-        const expectedCounts = new Map([...reference.keys()].map((site) => [site, failures.get(site.split("@")[0]!)! + 1]))
+        const expectedCounts = new Map(
+          [...reference.keys()].map((site) => [site, failures.get(site.split("@")[0]!)! + 1])
+        )
         assert.deepStrictEqual(executions, expectedCounts)
 
         // Completed, it replays whole: the same context, nothing runs.

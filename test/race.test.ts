@@ -11,17 +11,28 @@ describe("race", () => {
       const counts = makeCounts()
       const Flow = Workflow.make("race_basic", { input: Schema.String }).pipe(
         Workflow.race("answer", {
-          fast: Workflow.step("fromCache", { success: Schema.String }, (ctx) =>
-            Effect.as(Effect.sleep("1 second"), `cached ${ctx.input}`)),
-          slow: Workflow.step("fromOrigin", { success: Schema.String }, (ctx) =>
-            counts.run("slow.started", Effect.sleep("5 seconds")).pipe(
-              Effect.andThen(counts.hit("slow.finished")),
-              Effect.as(`origin ${ctx.input}`),
-              Effect.onInterrupt(() => counts.hit("slow.interrupted"))
-            ))
+          fast: Workflow.step(
+            "fromCache",
+            { success: Schema.String },
+            (ctx) => Effect.as(Effect.sleep("1 second"), `cached ${ctx.input}`)
+          ),
+          slow: Workflow.step(
+            "fromOrigin",
+            { success: Schema.String },
+            (ctx) =>
+              counts.run("slow.started", Effect.sleep("5 seconds")).pipe(
+                Effect.andThen(counts.hit("slow.finished")),
+                Effect.as(`origin ${ctx.input}`),
+                Effect.onInterrupt(() => counts.hit("slow.interrupted"))
+              )
+          )
         }),
         // Losers are interrupted when the winner is known, not left running into what follows.
-        Workflow.step("losersInterrupted", { success: Schema.Number }, () => Effect.sync(() => counts.of("slow.interrupted")))
+        Workflow.step(
+          "losersInterrupted",
+          { success: Schema.Number },
+          () => Effect.sync(() => counts.of("slow.interrupted"))
+        )
       )
       const ctx = completed(yield* runFor(Workflow.run(Flow, { input: "k", runId: "race" }), "1 second"))
       assert.deepStrictEqual(ctx, {
@@ -43,7 +54,8 @@ describe("race", () => {
         Workflow.race("answer", {
           broken: Workflow.step("broken", { success: Schema.String }, () =>
             Effect.andThen(Effect.sleep("1 second"), Effect.fail(new Boom({ at: "broken" })))),
-          steady: Workflow.step("steady", { success: Schema.String }, () => Effect.as(Effect.sleep("3 seconds"), "ok"))
+          steady: Workflow.step("steady", { success: Schema.String }, () =>
+            Effect.as(Effect.sleep("3 seconds"), "ok"))
         })
       )
       const ctx = completed(yield* runFor(Workflow.run(Flow, { input: "k", runId: "rf" }), "3 seconds"))
@@ -55,12 +67,18 @@ describe("race", () => {
       const Flow = Workflow.make("race_all_fail", { input: Schema.String }).pipe(
         Workflow.race("answer", {
           a: Workflow.step("a", { success: Schema.String }, () => Effect.fail(new Boom({ at: "a" }))),
-          b: Workflow.step("b", { success: Schema.String }, () =>
-            Effect.andThen(Effect.sleep("2 seconds"), Effect.fail(new Boom({ at: "b" })))),
+          b: Workflow.step(
+            "b",
+            { success: Schema.String },
+            () => Effect.andThen(Effect.sleep("2 seconds"), Effect.fail(new Boom({ at: "b" })))
+          ),
           c: Workflow.sequence(
             Workflow.step("c1", { success: Schema.Number }, () => Effect.succeed(1)),
-            Workflow.step("c2", { success: Schema.Number }, () =>
-              Effect.andThen(Effect.sleep("1 second"), Effect.fail(new Boom({ at: "c2" }))))
+            Workflow.step(
+              "c2",
+              { success: Schema.Number },
+              () => Effect.andThen(Effect.sleep("1 second"), Effect.fail(new Boom({ at: "c2" })))
+            )
           )
         })
       )
@@ -87,11 +105,18 @@ describe("race", () => {
       const Flow = Workflow.make("race_resume", { input: Schema.String }).pipe(
         Workflow.race("decision", {
           manual: Workflow.signal("approval", { schema: Schema.Boolean }),
-          automatic: Workflow.step("auto", { success: Schema.Boolean }, () =>
-            counts.run("auto", Effect.as(Effect.sleep("1 second"), true)))
+          automatic: Workflow.step(
+            "auto",
+            { success: Schema.Boolean },
+            () => counts.run("auto", Effect.as(Effect.sleep("1 second"), true))
+          )
         }),
-        Workflow.step("after", { success: Schema.String }, (ctx) =>
-          Effect.suspend(() => firstRun ? Effect.fail(new Boom({ at: "after" })) : Effect.succeed(ctx.decision._tag)))
+        Workflow.step(
+          "after",
+          { success: Schema.String },
+          (ctx) =>
+            Effect.suspend(() => firstRun ? Effect.fail(new Boom({ at: "after" })) : Effect.succeed(ctx.decision._tag))
+        )
       )
       assert.instanceOf(failure(yield* runFor(Workflow.run(Flow, { input: "k", runId: "rr" }), "1 second")), Boom)
       assert.strictEqual((yield* entryAt("rr", "choice", "decision"))?.value, "\"automatic\"")
@@ -117,8 +142,16 @@ describe("race", () => {
       const counts = makeCounts()
       const Flow = Workflow.make("race_cut", { input: Schema.String }).pipe(
         Workflow.race("answer", {
-          a: Workflow.step("a", { success: Schema.String }, () => counts.run("a", Effect.as(Effect.sleep("5 seconds"), "A"))),
-          b: Workflow.step("b", { success: Schema.String }, () => counts.run("b", Effect.as(Effect.sleep("8 seconds"), "B")))
+          a: Workflow.step(
+            "a",
+            { success: Schema.String },
+            () => counts.run("a", Effect.as(Effect.sleep("5 seconds"), "A"))
+          ),
+          b: Workflow.step(
+            "b",
+            { success: Schema.String },
+            () => counts.run("b", Effect.as(Effect.sleep("8 seconds"), "B"))
+          )
         })
       )
       const fiber = yield* start(Workflow.run(Flow, { input: "k", runId: "cut" }))
@@ -162,12 +195,17 @@ describe("race", () => {
       const Flow = Workflow.make("race_signal", { input: Schema.String }).pipe(
         Workflow.race("decision", {
           manual: Workflow.signal("approval", { schema: Schema.Boolean }),
-          automatic: Workflow.step("auto", { success: Schema.Boolean }, () =>
-            counts.run("auto", Effect.fail(new Boom({ at: "auto" }))))
+          automatic: Workflow.step(
+            "auto",
+            { success: Schema.Boolean },
+            () => counts.run("auto", Effect.fail(new Boom({ at: "auto" })))
+          )
         })
       )
       const first = yield* runFor(Workflow.run(Flow, { input: "k", runId: "rs" }))
-      if (first._tag === "Failure") return assert.fail(`the race failed instead of suspending: ${String(failure(first))}`)
+      if (first._tag === "Failure") {
+        return assert.fail(`the race failed instead of suspending: ${String(failure(first))}`)
+      }
       assert.deepStrictEqual(first.value, { _tag: "Suspended", runId: "rs", waitingFor: "decision/manual/approval" })
       assert.isUndefined(yield* entryAt("rs", "choice", "decision"))
 
@@ -204,9 +242,10 @@ describe("race", () => {
   for (const branchCount of [2, 5, 8]) {
     it.effect(`under heavy preemption a race always finishes and journals its winner (${branchCount} branches)`, () =>
       Effect.gen(function*() {
-        const busy = (n: number) => Effect.gen(function*() {
-          for (let i = 0; i < n; i++) yield* Effect.void
-        })
+        const busy = (n: number) =>
+          Effect.gen(function*() {
+            for (let i = 0; i < n; i++) yield* Effect.void
+          })
         const branches: Record<string, Workflow.Branch<{ readonly input: number }>> = {}
         for (let i = 0; i < branchCount; i++) {
           branches[`b${i}`] = Workflow.step(`s${i}`, { success: Schema.Number }, () => Effect.as(busy(i), i))

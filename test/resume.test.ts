@@ -14,7 +14,10 @@ const passGate = (gate: { closed: boolean }) =>
   Effect.suspend(() => gate.closed ? Effect.fail(new Boom()) : Effect.succeed(true))
 
 const statusOf = (runId: string) =>
-  Effect.map(Effect.flatMap(Journal.Journal, (journal) => journal.load(runId)), (loaded) => Option.getOrThrow(loaded).run.status)
+  Effect.map(
+    Effect.flatMap(Journal.Journal, (journal) => journal.load(runId)),
+    (loaded) => Option.getOrThrow(loaded).run.status
+  )
 
 describe("recorded decisions are scoped by path", () => {
   it.effect("two races named alike in different branches each replay their own winner", () =>
@@ -25,10 +28,16 @@ describe("recorded decisions are scoped by path", () => {
       const timing = { left: { a: 1, b: 2 }, right: { a: 2, b: 1 } }
       const race = (side: "left" | "right") =>
         Workflow.race("pick", {
-          a: Workflow.step("a", { success: Schema.String }, () =>
-            counts.run(`${side}.a`, Effect.as(Effect.sleep(`${timing[side].a} seconds`), `${side} a`))),
-          b: Workflow.step("b", { success: Schema.String }, () =>
-            counts.run(`${side}.b`, Effect.as(Effect.sleep(`${timing[side].b} seconds`), `${side} b`)))
+          a: Workflow.step(
+            "a",
+            { success: Schema.String },
+            () => counts.run(`${side}.a`, Effect.as(Effect.sleep(`${timing[side].a} seconds`), `${side} a`))
+          ),
+          b: Workflow.step(
+            "b",
+            { success: Schema.String },
+            () => counts.run(`${side}.b`, Effect.as(Effect.sleep(`${timing[side].b} seconds`), `${side} b`))
+          )
         })
       const Flow = Workflow.make("scoped_races", { input: Schema.Number }).pipe(
         Workflow.parallel("p", { left: race("left"), right: race("right") }, { merge: "collect" }),
@@ -58,12 +67,21 @@ describe("recorded decisions are scoped by path", () => {
       type Ctx = { readonly input: ReadonlyArray<number>; readonly item?: number }
       const route = (label: (ctx: Ctx) => string, odd: (ctx: Ctx) => boolean) =>
         Workflow.branch("route", (ctx: Ctx) => choose(odd(ctx)), {
-          odd: Workflow.step("odd", { success: Schema.String }, (ctx: Ctx) => counts.run(`${label(ctx)}.odd`, Effect.succeed("odd"))),
-          even: Workflow.step("even", { success: Schema.String }, (ctx: Ctx) =>
-            counts.run(`${label(ctx)}.even`, Effect.succeed("even")))
+          odd: Workflow.step(
+            "odd",
+            { success: Schema.String },
+            (ctx: Ctx) => counts.run(`${label(ctx)}.odd`, Effect.succeed("odd"))
+          ),
+          even: Workflow.step(
+            "even",
+            { success: Schema.String },
+            (ctx: Ctx) => counts.run(`${label(ctx)}.even`, Effect.succeed("even"))
+          )
         })
       const Flow = Workflow.make("scoped_branches", { input: Schema.Array(Schema.Number) }).pipe(
-        Workflow.parallel("p", { x: route(() => "x", () => true), y: route(() => "y", () => false) }, { merge: "collect" }),
+        Workflow.parallel("p", { x: route(() => "x", () => true), y: route(() => "y", () => false) }, {
+          merge: "collect"
+        }),
         Workflow.forEach("items", (ctx) => ctx.input, route((ctx) => `item${ctx.item}`, (ctx) => ctx.item! % 2 === 1), {
           concurrency: 2
         }),
@@ -77,8 +95,13 @@ describe("recorded decisions are scoped by path", () => {
       gate.closed = false
       flip.on = true
       const ctx = completed(yield* runFor(Workflow.run(Flow, { input: [1, 2], runId: "branches" })))
-      assert.deepStrictEqual(ctx.p, { x: { route: { _tag: "odd", odd: "odd" } }, y: { route: { _tag: "even", even: "even" } } })
-      assert.deepStrictEqual(ctx.items, [{ route: { _tag: "odd", odd: "odd" } }, { route: { _tag: "even", even: "even" } }])
+      assert.deepStrictEqual(ctx.p, {
+        x: { route: { _tag: "odd", odd: "odd" } },
+        y: { route: { _tag: "even", even: "even" } }
+      })
+      assert.deepStrictEqual(ctx.items, [{ route: { _tag: "odd", odd: "odd" } }, {
+        route: { _tag: "even", even: "even" }
+      }])
       assert.deepStrictEqual(counts.snapshot(), before, "a branch ran another case")
     }).pipe(Effect.provide(Journal.layerMemory)))
 })
@@ -123,7 +146,11 @@ describe("resume edges", () => {
       const counts = makeCounts()
       const Flow = Workflow.make("interrupted", { input: Schema.Number }).pipe(
         Workflow.step("a", { success: Schema.Number }, () => counts.run("a", Effect.succeed(1))),
-        Workflow.step("slow", { success: Schema.Number }, () => counts.run("slow", Effect.as(Effect.sleep("10 seconds"), 2))),
+        Workflow.step(
+          "slow",
+          { success: Schema.Number },
+          () => counts.run("slow", Effect.as(Effect.sleep("10 seconds"), 2))
+        ),
         Workflow.step("c", { success: Schema.Number }, () => counts.run("c", Effect.succeed(3)))
       )
       const fiber = yield* start(Workflow.run(Flow, { input: 0, runId: "cut" }))
@@ -144,14 +171,21 @@ describe("resume edges", () => {
       let interrupting = true
       const Flow = Workflow.make("self_interrupted", { input: Schema.Number }).pipe(
         Workflow.step("a", { success: Schema.Number }, () => counts.run("a", Effect.succeed(1))),
-        Workflow.step("b", { success: Schema.Number }, () =>
-          counts.run("b", Effect.suspend(() => interrupting ? Effect.interrupt : Effect.succeed(2))))
+        Workflow.step(
+          "b",
+          { success: Schema.Number },
+          () => counts.run("b", Effect.suspend(() => interrupting ? Effect.interrupt : Effect.succeed(2)))
+        )
       )
       const exit = yield* runFor(Workflow.run(Flow, { input: 0, runId: "self" }))
       assert.strictEqual(exit._tag, "Failure")
       assert.strictEqual(yield* statusOf("self"), "queued")
       interrupting = false
-      assert.deepStrictEqual(completed(yield* runFor(Workflow.run(Flow, { input: 0, runId: "self" }))), { input: 0, a: 1, b: 2 })
+      assert.deepStrictEqual(completed(yield* runFor(Workflow.run(Flow, { input: 0, runId: "self" }))), {
+        input: 0,
+        a: 1,
+        b: 2
+      })
       assert.deepStrictEqual(counts.snapshot(), { a: 1, b: 2 })
     }).pipe(Effect.provide(Journal.layerMemory)))
 
@@ -177,10 +211,20 @@ describe("signals and forEach items", () => {
   const Orders = Schema.Array(Schema.Struct({ id: Schema.String, lines: Schema.Array(Schema.String) }))
   const input = [{ id: "o1", lines: ["x", "y"] }, { id: "o2", lines: ["z"] }]
   const Packing = Workflow.make("packing", { input: Orders }).pipe(
-    Workflow.forEach("orders", (ctx) => ctx.input, Workflow.forEach("lines", (ctx) => ctx.item.lines, Workflow.sequence(
-      Workflow.signal("ok", { schema: Schema.Boolean }),
-      Workflow.step("packed", { success: Schema.String }, (ctx) => Effect.succeed(`${ctx.item}:${ctx.ok}`))
-    ), { key: (sku) => sku, concurrency: 4 }), { key: (order) => order.id, concurrency: 4 })
+    Workflow.forEach(
+      "orders",
+      (ctx) => ctx.input,
+      Workflow.forEach(
+        "lines",
+        (ctx) => ctx.item.lines,
+        Workflow.sequence(
+          Workflow.signal("ok", { schema: Schema.Boolean }),
+          Workflow.step("packed", { success: Schema.String }, (ctx) => Effect.succeed(`${ctx.item}:${ctx.ok}`))
+        ),
+        { key: (sku) => sku, concurrency: 4 }
+      ),
+      { key: (order) => order.id, concurrency: 4 }
+    )
   )
 
   it.effect("a signal reaches an item of a forEach nested in a forEach item", () =>
@@ -201,16 +245,20 @@ describe("signals and forEach items", () => {
     Effect.gen(function*() {
       yield* runFor(Workflow.run(Packing, { input, runId: "refused" }))
       const before = yield* entriesOf("refused")
-      for (const [path, issue] of [
-        ["orders[o3]/lines[x]/ok", "the forEach orders has no item orders[o3]"],
-        ["orders[o1]/lines[z]/ok", "the forEach orders[o1]/lines has no item orders[o1]/lines[z]"],
-        ["orders[o1]/lines[x]/nope", "the workflow has no signal at this path"],
-        ["orders[o1]/ok", "the workflow has no signal at this path"]
-      ] as const) {
+      for (
+        const [path, issue] of [
+          ["orders[o3]/lines[x]/ok", "the forEach orders has no item orders[o3]"],
+          ["orders[o1]/lines[z]/ok", "the forEach orders[o1]/lines has no item orders[o1]/lines[z]"],
+          ["orders[o1]/lines[x]/nope", "the workflow has no signal at this path"],
+          ["orders[o1]/ok", "the workflow has no signal at this path"]
+        ] as const
+      ) {
         // The types reject the last two paths (no signal there); a path read from a request is not
         // checked by them, so the run-time check stands.
         const untyped = path as Workflow.SignalPath<typeof Packing>
-        const error = failure(yield* Effect.exit(Workflow.sendSignal(Packing, { runId: "refused", path: untyped, value: true })))
+        const error = failure(
+          yield* Effect.exit(Workflow.sendSignal(Packing, { runId: "refused", path: untyped, value: true }))
+        )
         assert.instanceOf(error, WorkflowError.UnknownSignal, path)
         assert.deepStrictEqual(
           { runId: (error as WorkflowError.UnknownSignal).runId, path: (error as WorkflowError.UnknownSignal).path },

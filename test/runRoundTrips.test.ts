@@ -7,10 +7,10 @@
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Option, Queue, Redacted, Schema } from "effect"
-import { Engine, Journal, RunStore, SqliteJournal, SqlJournal, Worker, Workflow } from "plait"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { Engine, Journal, RunStore, SqliteJournal, SqlJournal, Worker, Workflow } from "plait"
 import { afterAll } from "vitest"
 import { pgUrl, uniquePrefix, withDroppedTables } from "./pg-support.ts"
 
@@ -98,7 +98,9 @@ const suite = (
           input: 5,
           runId: "exp",
           observe: (event) =>
-            event._tag === "Started" ? Effect.map(status, (s) => void observed.push(`${event.path}: ${s}`)) : Effect.void
+            event._tag === "Started"
+              ? Effect.map(status, (s) => void observed.push(`${event.path}: ${s}`))
+              : Effect.void
         })
         assert.strictEqual(done._tag, "Completed")
         assert.deepStrictEqual(observed, ["book: running"])
@@ -133,8 +135,11 @@ const suite = (
   })
 
 let files = 0
-suite("SQLite", { newRun: 3, existingRun: 4, missedRun: 5 }, (roundTrips) =>
-  SqliteJournal.layer({ filename: Path.join(root, `${files++}.sqlite`), roundTrips }))
+suite(
+  "SQLite",
+  { newRun: 3, existingRun: 4, missedRun: 5 },
+  (roundTrips) => SqliteJournal.layer({ filename: Path.join(root, `${files++}.sqlite`), roundTrips })
+)
 
 describe.skipIf(pgUrl === undefined)("Postgres", () => {
   suite("PgJournal", { newRun: 1, existingRun: 1, missedRun: 2 }, (roundTrips) => {

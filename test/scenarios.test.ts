@@ -43,7 +43,9 @@ describe("scenarios", () => {
           billing: Workflow.step("billing", { success: Schema.Boolean, retry: { times: 3, delay: "1 second" } }, () =>
             counts.run(
               "billing",
-              Effect.suspend(() => billingFailures-- > 0 ? Effect.fail(new Unavailable({ service: "billing" })) : Effect.succeed(true))
+              Effect.suspend(() =>
+                billingFailures-- > 0 ? Effect.fail(new Unavailable({ service: "billing" })) : Effect.succeed(true)
+              )
             ))
         }),
         Workflow.step("complete", { success: Schema.String }, (ctx) =>
@@ -106,15 +108,29 @@ describe("scenarios", () => {
       let emailFailures = 2
       let pushDown = true
       const channel = (name: string, fail: () => boolean) =>
-        counts.run(name, Effect.suspend(() => fail() ? Effect.fail(new Unavailable({ service: name })) : Effect.succeed(`${name} sent`)))
+        counts.run(
+          name,
+          Effect.suspend(() =>
+            fail() ? Effect.fail(new Unavailable({ service: name })) : Effect.succeed(`${name} sent`)
+          )
+        )
       const NotifyAll = Workflow.make("notify_all", { input: Schema.String }).pipe(
         Workflow.parallel("notify", {
-          email: Workflow.step("email", { success: Schema.String, retry: { times: 3, delay: "1 second" } }, () =>
-            channel("email", () => emailFailures-- > 0)),
-          sms: Workflow.step("sms", { success: Schema.String, retry: { times: 3, delay: "1 second" } }, () =>
-            channel("sms", () => false)),
-          push: Workflow.step("push", { success: Schema.String, retry: { times: 1, delay: "5 seconds" } }, () =>
-            channel("push", () => pushDown))
+          email: Workflow.step(
+            "email",
+            { success: Schema.String, retry: { times: 3, delay: "1 second" } },
+            () => channel("email", () => emailFailures-- > 0)
+          ),
+          sms: Workflow.step(
+            "sms",
+            { success: Schema.String, retry: { times: 3, delay: "1 second" } },
+            () => channel("sms", () => false)
+          ),
+          push: Workflow.step(
+            "push",
+            { success: Schema.String, retry: { times: 1, delay: "5 seconds" } },
+            () => channel("push", () => pushDown)
+          )
         }, { onError: "completeAll" })
       )
       const run = Workflow.run(NotifyAll, { input: "order shipped", runId: "notify-1" })
@@ -127,7 +143,12 @@ describe("scenarios", () => {
       // email needed three attempts, push used its whole budget of two.
       assert.deepStrictEqual(counts.snapshot(), { email: 3, sms: 1, push: 2 })
       const attempts = (yield* entriesOf("notify-1")).filter((entry) => entry.kind === "attempt")
-      assert.deepStrictEqual(attempts.map((entry) => entry.path).sort(), ["notify/email/email", "notify/email/email", "notify/push/push", "notify/push/push"])
+      assert.deepStrictEqual(attempts.map((entry) => entry.path).sort(), [
+        "notify/email/email",
+        "notify/email/email",
+        "notify/push/push",
+        "notify/push/push"
+      ])
 
       pushDown = false
       const ctx = completed(yield* runFor(run, "10 seconds"))
@@ -169,7 +190,8 @@ describe("scenarios", () => {
       const counts = makeCounts()
       const Quotes = Workflow.make("quotes", { input: Schema.Number }).pipe(
         Workflow.parallel("quotes", {
-          ups: Workflow.step("price", { success: Schema.Number }, (ctx) => counts.run("ups", Effect.succeed(ctx.input * 1.2))),
+          ups: Workflow.step("price", { success: Schema.Number }, (ctx) =>
+            counts.run("ups", Effect.succeed(ctx.input * 1.2))),
           dhl: Workflow.step("price", { success: Schema.Number }, (ctx) =>
             counts.run("dhl", Effect.as(Effect.sleep("1 second"), ctx.input * 1.1)))
         }, { merge: "collect" }),
@@ -188,16 +210,36 @@ describe("scenarios", () => {
       let cacheUp = false
       const Lookup = Workflow.make("lookup", { input: Schema.String }).pipe(
         Workflow.race("answer", {
-          fast: Workflow.step("cached", { success: Schema.String }, (ctx) =>
-            counts.run("cache", Effect.suspend(() => cacheUp ? Effect.succeed(`cached ${ctx.input}`) : Effect.fail(new Unavailable({ service: "cache" }))))),
-          reliable: Workflow.step("fetched", { success: Schema.String }, (ctx) =>
-            counts.run("origin", Effect.as(Effect.sleep("2 seconds"), `origin ${ctx.input}`)))
+          fast: Workflow.step(
+            "cached",
+            { success: Schema.String },
+            (ctx) =>
+              counts.run(
+                "cache",
+                Effect.suspend(() =>
+                  cacheUp ? Effect.succeed(`cached ${ctx.input}`) : Effect.fail(new Unavailable({ service: "cache" }))
+                )
+              )
+          ),
+          reliable: Workflow.step(
+            "fetched",
+            { success: Schema.String },
+            (ctx) => counts.run("origin", Effect.as(Effect.sleep("2 seconds"), `origin ${ctx.input}`))
+          )
         }),
-        Workflow.step("served", { success: Schema.String }, (ctx) => counts.run("serve", Effect.succeed(ctx.answer._tag)))
+        Workflow.step(
+          "served",
+          { success: Schema.String },
+          (ctx) => counts.run("serve", Effect.succeed(ctx.answer._tag))
+        )
       )
       const run = Workflow.run(Lookup, { input: "k", runId: "lookup-k" })
       const ctx = completed(yield* runFor(run, "2 seconds"))
-      assert.deepStrictEqual(ctx, { input: "k", answer: { _tag: "reliable", value: { fetched: "origin k" } }, served: "reliable" })
+      assert.deepStrictEqual(ctx, {
+        input: "k",
+        answer: { _tag: "reliable", value: { fetched: "origin k" } },
+        served: "reliable"
+      })
       // Now the cache would answer at once; the journaled winner still stands.
       cacheUp = true
       yield* replaysUnchanged(run, ctx, counts)
@@ -210,10 +252,12 @@ describe("scenarios", () => {
         counts.run(vendor, Effect.as(Effect.sleep(`${seconds} seconds`), price))
       const Pricing = Workflow.make("pricing", { input: Schema.String }).pipe(
         Workflow.chord("best", {
-          acme: Workflow.step("acme", { success: Schema.Number }, () => quote("acme", 30, 1)),
+          acme: Workflow.step("acme", { success: Schema.Number }, () =>
+            quote("acme", 30, 1)),
           globex: Workflow.step("globex", { success: Schema.Number }, () => quote("globex", 25, 3)),
           initech: Workflow.step("initech", { success: Schema.Number }, () => quote("initech", 40, 2))
-        }, (ctx) => counts.run("aggregate", Effect.succeed(Math.min(ctx.acme, ctx.globex, ctx.initech))), {
+        }, (ctx) =>
+          counts.run("aggregate", Effect.succeed(Math.min(ctx.acme, ctx.globex, ctx.initech))), {
           success: Schema.Number
         })
       )
@@ -230,21 +274,34 @@ describe("scenarios", () => {
       let broken = "c.png"
       const Image = Schema.Struct({ url: Schema.String, bytes: Schema.Number })
       const Pipeline = Workflow.make("images", { input: Schema.Array(Schema.String) }).pipe(
-        Workflow.forEach("downloads", (ctx) => ctx.input, (url) =>
-          counts.run(`download ${url}`, Effect.as(Effect.sleep("1 second"), { url, bytes: url.length * 100 })), {
-          success: Image,
-          concurrency: 2,
-          key: (url) => url
-        }),
+        Workflow.forEach(
+          "downloads",
+          (ctx) => ctx.input,
+          (url) => counts.run(`download ${url}`, Effect.as(Effect.sleep("1 second"), { url, bytes: url.length * 100 })),
+          {
+            success: Image,
+            concurrency: 2,
+            key: (url) => url
+          }
+        ),
         Workflow.forEach("thumbs", (ctx) => ctx.downloads, (image) =>
           counts.run(
             `process ${image.url}`,
             Effect.suspend(() =>
-              image.url === broken ? Effect.fail(new Unavailable({ service: "resizer" })) : Effect.succeed(Math.round(image.bytes / 10))
+              image.url === broken
+                ? Effect.fail(new Unavailable({ service: "resizer" }))
+                : Effect.succeed(Math.round(image.bytes / 10))
             )
           ), { success: Schema.Number, concurrency: 2 }),
-        Workflow.step("report", { success: Schema.String }, (ctx) =>
-          counts.run("report", Effect.succeed(`${ctx.thumbs.length} thumbs, ${ctx.thumbs.reduce((a, b) => a + b, 0)} bytes`)))
+        Workflow.step(
+          "report",
+          { success: Schema.String },
+          (ctx) =>
+            counts.run(
+              "report",
+              Effect.succeed(`${ctx.thumbs.length} thumbs, ${ctx.thumbs.reduce((a, b) => a + b, 0)} bytes`)
+            )
+        )
       )
       const input = ["a.png", "bb.png", "c.png", "ddd.png"]
       const run = Workflow.run(Pipeline, { input, runId: "images-1" })
@@ -266,15 +323,19 @@ describe("scenarios", () => {
     Effect.gen(function*() {
       const counts = makeCounts()
       let euFlaky = true
-      const provision = (region: string, input: string) => counts.run(`provision ${region}`, Effect.succeed(`${region}-${input}`))
+      const provision = (region: string, input: string) =>
+        counts.run(`provision ${region}`, Effect.succeed(`${region}-${input}`))
       const deploy = (region: string, provisioned: string) =>
         counts.run(
           `deploy ${region}`,
           Effect.suspend(() =>
-            region === "eu" && euFlaky ? Effect.fail(new Unavailable({ service: "eu" })) : Effect.as(Effect.sleep("1 second"), `${provisioned}@v2`)
+            region === "eu" && euFlaky
+              ? Effect.fail(new Unavailable({ service: "eu" }))
+              : Effect.as(Effect.sleep("1 second"), `${provisioned}@v2`)
           )
         )
-      const verify = (region: string, deployed: string) => counts.run(`verify ${region}`, Effect.succeed(deployed.endsWith("@v2")))
+      const verify = (region: string, deployed: string) =>
+        counts.run(`verify ${region}`, Effect.succeed(deployed.endsWith("@v2")))
       const Deploy = Workflow.make("deploy", { input: Schema.String }).pipe(
         Workflow.parallel("regions", {
           us: Workflow.sequence(
@@ -330,37 +391,66 @@ describe("scenarios", () => {
       const Line = Schema.Struct({ sku: Schema.String, qty: Schema.Number })
       const Order = Schema.Struct({ id: Schema.String, digital: Schema.Boolean, lines: Schema.Array(Line) })
       const Fulfil = Workflow.make("order", { input: Order }).pipe(
-        Workflow.step("validated", { success: Schema.Number }, (ctx) =>
-          counts.run("validate", Effect.succeed(ctx.input.lines.reduce((sum, line) => sum + line.qty, 0)))),
-        Workflow.forEach("reservations", (ctx) => ctx.input.lines, (line, ctx) =>
-          counts.run(`reserve ${line.sku}`, Effect.succeed(`${ctx.input.id}:${line.sku}x${line.qty}`)), {
-          success: Schema.String,
-          concurrency: 2,
-          key: (line) => line.sku
-        }),
+        Workflow.step(
+          "validated",
+          { success: Schema.Number },
+          (ctx) => counts.run("validate", Effect.succeed(ctx.input.lines.reduce((sum, line) => sum + line.qty, 0)))
+        ),
+        Workflow.forEach(
+          "reservations",
+          (ctx) => ctx.input.lines,
+          (line, ctx) => counts.run(`reserve ${line.sku}`, Effect.succeed(`${ctx.input.id}:${line.sku}x${line.qty}`)),
+          {
+            success: Schema.String,
+            concurrency: 2,
+            key: (line) => line.sku
+          }
+        ),
         Workflow.branch("shipping", (ctx) => (ctx.input.digital ? "digital" : "physical"), {
-          digital: Workflow.step("link", { success: Schema.String }, (ctx) =>
-            counts.run("link", Effect.succeed(`https://dl/${ctx.input.id}`))),
+          digital: Workflow.step(
+            "link",
+            { success: Schema.String },
+            (ctx) => counts.run("link", Effect.succeed(`https://dl/${ctx.input.id}`))
+          ),
           physical: Workflow.parallel("ship", {
-            label: Workflow.step("label", { success: Schema.String }, (ctx) =>
-              counts.run("label", Effect.succeed(`LBL-${ctx.input.id}-${ctx.validated}`))),
-            pickup: Workflow.step("pickup", { success: Schema.String, retry: { times: 1, delay: "1 minute" } }, () =>
-              counts.run(
-                "pickup",
-                Effect.suspend(() => courierDown ? Effect.fail(new Unavailable({ service: "courier" })) : Effect.succeed("tomorrow"))
-              ))
+            label: Workflow.step(
+              "label",
+              { success: Schema.String },
+              (ctx) => counts.run("label", Effect.succeed(`LBL-${ctx.input.id}-${ctx.validated}`))
+            ),
+            pickup: Workflow.step(
+              "pickup",
+              { success: Schema.String, retry: { times: 1, delay: "1 minute" } },
+              () =>
+                counts.run(
+                  "pickup",
+                  Effect.suspend(() =>
+                    courierDown ? Effect.fail(new Unavailable({ service: "courier" })) : Effect.succeed("tomorrow")
+                  )
+                )
+            )
           })
         }),
         Workflow.step("confirmed", { success: Schema.String }, (ctx) =>
           counts.run(
             "confirm",
-            Effect.succeed(ctx.shipping._tag === "physical" ? `${ctx.shipping.label}, pickup ${ctx.shipping.pickup}` : ctx.shipping.link)
+            Effect.succeed(
+              ctx.shipping._tag === "physical"
+                ? `${ctx.shipping.label}, pickup ${ctx.shipping.pickup}`
+                : ctx.shipping.link
+            )
           ))
       )
       const input = { id: "o-7", digital: false, lines: [{ sku: "tea", qty: 2 }, { sku: "cup", qty: 1 }] }
       const run = Workflow.run(Fulfil, { input, runId: "order-7" })
       assert.instanceOf(failure(yield* runFor(run, "2 minutes", "10 seconds")), Unavailable)
-      assert.deepStrictEqual(counts.snapshot(), { validate: 1, "reserve tea": 1, "reserve cup": 1, label: 1, pickup: 2 })
+      assert.deepStrictEqual(counts.snapshot(), {
+        validate: 1,
+        "reserve tea": 1,
+        "reserve cup": 1,
+        label: 1,
+        pickup: 2
+      })
 
       courierDown = false
       const ctx = completed(yield* runFor(run))
@@ -371,7 +461,14 @@ describe("scenarios", () => {
         shipping: { _tag: "physical", label: "LBL-o-7-3", pickup: "tomorrow" },
         confirmed: "LBL-o-7-3, pickup tomorrow"
       })
-      assert.deepStrictEqual(counts.snapshot(), { validate: 1, "reserve tea": 1, "reserve cup": 1, label: 1, pickup: 3, confirm: 1 })
+      assert.deepStrictEqual(counts.snapshot(), {
+        validate: 1,
+        "reserve tea": 1,
+        "reserve cup": 1,
+        label: 1,
+        pickup: 3,
+        confirm: 1
+      })
       yield* replaysUnchanged(run, ctx, counts)
     }).pipe(Effect.provide(Journal.layerMemory)))
 })

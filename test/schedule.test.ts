@@ -50,7 +50,10 @@ describe("schedules", () => {
       yield* TestClock.adjust("5500 millis")
       yield* startWorker({ workflows: [Report] })
       yield* until(Effect.map(runIds, (ids) => ids.length >= 5), 1_000, 100)
-      assert.deepStrictEqual((yield* runIds).slice(0, 5), [1, 2, 3, 4, 5].map((s) => `nightly@${new Date(s * 1_000).toISOString()}`))
+      assert.deepStrictEqual(
+        (yield* runIds).slice(0, 5),
+        [1, 2, 3, 4, 5].map((s) => `nightly@${new Date(s * 1_000).toISOString()}`)
+      )
     }).pipe(Effect.provide(backend())))
 
   it.effect("ticks missed while no worker ran are skipped by default", () =>
@@ -68,7 +71,12 @@ describe("schedules", () => {
   it.effect("with catchUp, ticks missed while no worker ran start one run, for the latest", () =>
     Effect.gen(function*() {
       const engine = yield* Engine.Engine
-      yield* engine.schedule(Report, { id: "nightly", cron: "*/10 * * * *", input: { kind: "daily" }, missed: "catchUp" })
+      yield* engine.schedule(Report, {
+        id: "nightly",
+        cron: "*/10 * * * *",
+        input: { kind: "daily" },
+        missed: "catchUp"
+      })
       yield* TestClock.adjust(65 * minute)
       yield* startWorker({ workflows: [Report] })
       yield* until(Effect.map(runIds, (ids) => ids.length === 1))
@@ -80,18 +88,29 @@ describe("schedules", () => {
   it.effect("a schedule is validated when stored, replaced under its id, and read in its time zone", () =>
     Effect.gen(function*() {
       const engine = yield* Engine.Engine
-      const badCron = failure(yield* Effect.exit(engine.schedule(Report, { id: "x", cron: "every day", input: { kind: "a" } })))
+      const badCron = failure(
+        yield* Effect.exit(engine.schedule(Report, { id: "x", cron: "every day", input: { kind: "a" } }))
+      )
       assert.instanceOf(badCron, WorkflowError.InvalidSchedule)
       const badZone = failure(
-        yield* Effect.exit(engine.schedule(Report, { id: "x", cron: "0 3 * * *", input: { kind: "a" }, timezone: "Mars/Olympus" }))
+        yield* Effect.exit(
+          engine.schedule(Report, { id: "x", cron: "0 3 * * *", input: { kind: "a" }, timezone: "Mars/Olympus" })
+        )
       )
       assert.instanceOf(badZone, WorkflowError.InvalidSchedule)
-      const badInput = failure(yield* Effect.exit(engine.schedule(Report, { id: "x", cron: "0 3 * * *", input: { kind: 1 } as never })))
+      const badInput = failure(
+        yield* Effect.exit(engine.schedule(Report, { id: "x", cron: "0 3 * * *", input: { kind: 1 } as never }))
+      )
       assert.instanceOf(badInput, WorkflowError.InvalidInput)
       assert.deepStrictEqual(yield* engine.schedules(), [])
 
       yield* engine.schedule(Report, { id: "x", cron: "0 3 * * *", input: { kind: "a" } })
-      const paris = yield* engine.schedule(Report, { id: "x", cron: "0 3 * * *", input: { kind: "b" }, timezone: "Europe/Paris" })
+      const paris = yield* engine.schedule(Report, {
+        id: "x",
+        cron: "0 3 * * *",
+        input: { kind: "b" },
+        timezone: "Europe/Paris"
+      })
       // 03:00 in Paris on 1 January 1970 was 02:00 UTC.
       assert.strictEqual(paris.nextAt, 2 * 60 * minute)
       const [stored] = yield* engine.schedules({ workflow: "report" })

@@ -31,14 +31,18 @@ describe("settle replays recorded failures", () => {
         }, { onError: "settle" }),
         Workflow.step("fallback", { success: Schema.Boolean }, (ctx) => Effect.succeed(Result.isFailure(ctx.pay.card))),
         Workflow.step("crash", { success: Schema.Void }, () =>
-          Effect.suspend(() => (w.crashed ? Effect.void : ((w.crashed = true), Effect.fail(new Flaky({ attempt: 1 }))))))
+          Effect.suspend(
+            () => (w.crashed ? Effect.void : ((w.crashed = true), Effect.fail(new Flaky({ attempt: 1 }))))
+          ))
       )
       const first = yield* Effect.exit(Workflow.run(Checkout, { input: "o-1", runId: "settle-parallel" }))
       assert.isTrue(Exit.isFailure(first))
       w.up = true
       const second = yield* Workflow.run(Checkout, { input: "o-1", runId: "settle-parallel" })
       assert.strictEqual(second._tag, "Completed")
-      if (second._tag !== "Completed") return
+      if (second._tag !== "Completed") {
+        return
+      }
       assert.strictEqual(w.charged, 1, "the failed card branch ran again on resume")
       const card = second.context.pay.card
       assert.isTrue(Result.isFailure(card))
@@ -59,8 +63,14 @@ describe("settle replays recorded failures", () => {
             runs.set(n, (runs.get(n) ?? 0) + 1)
             return n % 2 === 0 && !w.up ? Effect.fail(new Declined({ reason: `item ${n}` })) : Effect.succeed(n * 10)
           }), { success: Schema.Number, onError: "settle", concurrency: 2 }),
-        Workflow.step("crash", { success: Schema.Void }, () =>
-          Effect.suspend(() => (w.crashed ? Effect.void : ((w.crashed = true), Effect.fail(new Flaky({ attempt: 1 }))))))
+        Workflow.step(
+          "crash",
+          { success: Schema.Void },
+          () =>
+            Effect.suspend(
+              () => (w.crashed ? Effect.void : ((w.crashed = true), Effect.fail(new Flaky({ attempt: 1 }))))
+            )
+        )
       )
       yield* Effect.exit(Workflow.run(Batch, { input: [1, 2, 3, 4], runId: "settle-foreach" }))
       w.up = true
@@ -89,8 +99,11 @@ describe("settle replays recorded failures", () => {
               return w.up ? Effect.succeed("ok") : Effect.fail(new Declined({ reason: "down" }))
             })),
           // Dies (not a typed failure), so the block ends without settling and nothing is recorded.
-          fatal: Workflow.step("fatal", { success: Schema.String }, () =>
-            Effect.suspend(() => (w.up ? Effect.succeed("fine") : Effect.die("host lost"))))
+          fatal: Workflow.step(
+            "fatal",
+            { success: Schema.String },
+            () => Effect.suspend(() => (w.up ? Effect.succeed("fine") : Effect.die("host lost")))
+          )
         }, { onError: "settle" })
       )
       const first = yield* Effect.exit(Workflow.run(Partial, { input: "x", runId: "settle-partial" }))

@@ -11,7 +11,10 @@ const program = Journal.Journal.use((journal) =>
   Effect.forEach(sizes.map(Number), (size, batch) =>
     journal.append(
       JSON.parse(lease!) as Journal.Lease,
-      Array.from({ length: size }, (_, i) => ({ path: `${label}${batch}[${i}]`, kind: "step" as const, seq: 0, value: String(i) }))
+      Array.from(
+        { length: size },
+        (_, i) => ({ path: `${label}${batch}[${i}]`, kind: "step" as const, seq: 0, value: String(i) })
+      )
     ))
 )
 

@@ -21,8 +21,14 @@ describe("StepInfo", () => {
       const { record, seen } = recorder()
       const Pay = Workflow.make("pay", { input: Schema.Number }).pipe(
         Workflow.step("charged", { success: Schema.Number, retry: { times: 2, delay: "1 second" } }, (ctx) =>
-          Effect.andThen(record, Effect.suspend(() => seen.length < 3 ? Effect.fail("timeout") : Effect.succeed(ctx.input)))),
-        Workflow.forEach("mails", () => ["a", "b"], () => Effect.as(record, "sent"), { success: Schema.String })
+          Effect.andThen(
+            record,
+            Effect.suspend(() =>
+              seen.length < 3 ? Effect.fail("timeout") : Effect.succeed(ctx.input)
+            )
+          )),
+        Workflow.forEach("mails", () => ["a", "b"], () =>
+          Effect.as(record, "sent"), { success: Schema.String })
       )
       completed(yield* runFor(Workflow.run(Pay, { input: 5, runId: "pay-1" }), "5 seconds"))
       assert.deepStrictEqual(seen.map((info) => [info.runId, info.path, info.attempt]), [
@@ -43,7 +49,10 @@ describe("StepInfo", () => {
       const { record, seen } = recorder()
       const Mail = Workflow.make("mail", { input: Schema.String }).pipe(
         Workflow.step("sent", { success: Schema.String, retry: { times: 3, delay: "1 minute" } }, (ctx) =>
-          Effect.andThen(record, Effect.suspend(() => seen.length < 2 ? Effect.fail("smtp down") : Effect.succeed(ctx.input))))
+          Effect.andThen(
+            record,
+            Effect.suspend(() => seen.length < 2 ? Effect.fail("smtp down") : Effect.succeed(ctx.input))
+          ))
       )
       // The first attempt fails; the run is stopped during its retry delay and run again.
       const first = yield* Effect.forkChild(Workflow.run(Mail, { input: "hi", runId: "mail-1" }))
@@ -51,7 +60,10 @@ describe("StepInfo", () => {
       yield* Fiber.interrupt(first)
       completed(yield* runFor(Workflow.run(Mail, { input: "hi", runId: "mail-1" }), "2 minutes"))
       completed(yield* runFor(Workflow.run(Mail, { input: "hi", runId: "mail-2" })))
-      assert.deepStrictEqual(seen.map((info) => [info.runId, info.attempt]), [["mail-1", 1], ["mail-1", 2], ["mail-2", 1]])
+      assert.deepStrictEqual(seen.map((info) => [info.runId, info.attempt]), [["mail-1", 1], ["mail-1", 2], [
+        "mail-2",
+        1
+      ]])
       assert.strictEqual(seen[0]!.idempotencyKey, seen[1]!.idempotencyKey)
       assert.notStrictEqual(seen[1]!.idempotencyKey, seen[2]!.idempotencyKey)
     }).pipe(Effect.provide(memoryLayer())))

@@ -3,7 +3,7 @@
  * on a deadlock, counting side effects, and reading back what a run journaled.
  */
 import { assert } from "@effect/vitest"
-import { Cause, Context, Duration, Effect, Exit, Fiber, Layer, Option } from "effect"
+import { Cause, Context, Duration, Effect, Exit, type Fiber, Layer, Option } from "effect"
 import { TestClock } from "effect/testing"
 import { Journal, RunStore, type Workflow } from "plait"
 
@@ -140,7 +140,10 @@ export const entriesOf = (runId: string) =>
 
 /** The paths of the completed steps a run journaled, sorted. */
 export const stepPaths = (runId: string) =>
-  Effect.map(entriesOf(runId), (entries) => entries.filter((entry) => entry.kind === "step").map((entry) => entry.path).sort())
+  Effect.map(
+    entriesOf(runId),
+    (entries) => entries.filter((entry) => entry.kind === "step").map((entry) => entry.path).sort()
+  )
 
 /** The journaled entry of `kind` at `path`, if any. */
 export const entryAt = (runId: string, kind: Journal.EntryKind, path: string) =>
@@ -151,7 +154,9 @@ export const memoryLayer = (
   wrap: (journal: Journal.Journal["Service"]) => Journal.Journal["Service"] = (journal) => journal,
   memory = Journal.makeMemory()
 ): Layer.Layer<Journal.Journal | RunStore.RunStore> =>
-  Layer.succeedContext(Context.make(Journal.Journal, wrap(memory.journal)).pipe(Context.add(RunStore.RunStore, memory.store)))
+  Layer.succeedContext(
+    Context.make(Journal.Journal, wrap(memory.journal)).pipe(Context.add(RunStore.RunStore, memory.store))
+  )
 
 /**
  * An in-memory journal that records the size of every `append` batch, to observe how writes

@@ -4,8 +4,8 @@
  * no value marked `Redacted` in any span or log line.
  */
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
-import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { assert, describe, it } from "@effect/vitest"
+import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Data, Effect, Layer, Logger, Redacted, References, Schema } from "effect"
 import { Engine, Journal, Worker, Workflow } from "plait"
 
@@ -15,18 +15,31 @@ class Leaky extends Data.TaggedError("Leaky")<{ readonly token: Redacted.Redacte
 
 let fetches = 0
 const Sync = Workflow.make("sync", { input: Schema.String }).pipe(
-  Workflow.step("fetch", { success: Schema.String, retry: { times: 1 } }, () =>
-    Effect.suspend(() => (++fetches % 2 === 1 ? Effect.fail(new Leaky({ token: Redacted.make(secret) })) : Effect.succeed("data")))),
+  Workflow.step(
+    "fetch",
+    { success: Schema.String, retry: { times: 1 } },
+    () =>
+      Effect.suspend(
+        () => (++fetches % 2 === 1 ? Effect.fail(new Leaky({ token: Redacted.make(secret) })) : Effect.succeed("data"))
+      )
+  ),
   Workflow.parallel("store", {
     db: Workflow.step("db", { success: Schema.Boolean }, (ctx) => Effect.succeed(ctx.fetch.length > 0)),
-    cache: Workflow.step("cache", { success: Schema.Boolean }, () => Effect.as(Effect.logInfo("caching", Redacted.make(secret)), true))
+    cache: Workflow.step(
+      "cache",
+      { success: Schema.Boolean },
+      () => Effect.as(Effect.logInfo("caching", Redacted.make(secret)), true)
+    )
   }),
   Workflow.forEach("notify", () => ["a", "b"], (to) => Effect.succeed(`sent ${to}`), { success: Schema.String })
 )
 
 const tracing = () => {
   const exporter = new InMemorySpanExporter()
-  const layer = NodeSdk.layer(() => ({ resource: { serviceName: "plait-test" }, spanProcessor: new SimpleSpanProcessor(exporter) }))
+  const layer = NodeSdk.layer(() => ({
+    resource: { serviceName: "plait-test" },
+    spanProcessor: new SimpleSpanProcessor(exporter)
+  }))
   return { exporter, layer }
 }
 
@@ -37,7 +50,8 @@ const capturingLogger = Logger.layer([
   })
 ])
 
-const plaitSpans = (exporter: InMemorySpanExporter) => exporter.getFinishedSpans().filter((span) => span.name.startsWith("plait."))
+const plaitSpans = (exporter: InMemorySpanExporter) =>
+  exporter.getFinishedSpans().filter((span) => span.name.startsWith("plait."))
 const parentOf = (span: ReadableSpan) => span.parentSpanContext?.spanId
 
 describe("telemetry", () => {
@@ -64,12 +78,20 @@ describe("telemetry", () => {
       }
       for (const span of spans) assert.include(roots, rootOf(span), `${span.name} belongs to a run's tree`)
       const inFirst = spans.filter((span) => rootOf(span) === first)
-      const named = (name: string, path: string) => inFirst.filter((span) => span.name === name && span.attributes["plait.path"] === path)
+      const named = (name: string, path: string) =>
+        inFirst.filter((span) => span.name === name && span.attributes["plait.path"] === path)
 
       const fetch = named("plait.step", "fetch")
       assert.strictEqual(fetch.length, 1)
-      assert.deepStrictEqual(fetch[0]!.attributes, { "plait.run_id": "sync-1", "plait.path": "fetch", "plait.attempt": 2, "plait.replayed": false })
-      const attempts = inFirst.filter((span) => span.name === "plait.attempt" && span.attributes["plait.path"] === "fetch")
+      assert.deepStrictEqual(fetch[0]!.attributes, {
+        "plait.run_id": "sync-1",
+        "plait.path": "fetch",
+        "plait.attempt": 2,
+        "plait.replayed": false
+      })
+      const attempts = inFirst.filter((span) =>
+        span.name === "plait.attempt" && span.attributes["plait.path"] === "fetch"
+      )
       assert.deepStrictEqual(attempts.map((span) => span.attributes["plait.attempt"]).sort(), [1, 2])
       for (const attempt of attempts) assert.strictEqual(parentOf(attempt), fetch[0]!.spanContext().spanId)
 
@@ -101,7 +123,14 @@ describe("telemetry", () => {
         Effect.provide(Layer.mergeAll(layer, Layer.provideMerge(Engine.layer, Journal.layerMemory), capturingLogger)),
         Effect.provideService(References.MinimumLogLevel, "All")
       )
-      const text = JSON.stringify(exported.map((span) => ({ name: span.name, attributes: span.attributes, events: span.events, status: span.status })))
+      const text = JSON.stringify(
+        exported.map((span) => ({
+          name: span.name,
+          attributes: span.attributes,
+          events: span.events,
+          status: span.status
+        }))
+      )
       assert.include(text, "Leaky", "the failed attempt is recorded on its span")
       assert.notInclude(text, secret)
       assert.isAbove(logs.length, 0)

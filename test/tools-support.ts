@@ -2,9 +2,9 @@
  * Shared by the CLI, dashboard and browser tests: a journal on SQLite (a temporary file) or
  * Postgres (a table prefix of its own), seeded with runs of the fixture workflows by a real worker.
  */
+import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, Redacted, Scope } from "effect"
 import { SqlClient } from "effect/sql"
-import { PgClient } from "@effect/sql-pg"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -44,7 +44,9 @@ export const pgBackend = (): Backend | undefined => {
       Effect.runPromise(
         Effect.gen(function*() {
           const sql = yield* SqlClient.SqlClient
-          for (const table of ["entries", "runs", "migrations"]) yield* sql`DROP TABLE IF EXISTS ${sql(`${tablePrefix}${table}`)}`
+          for (const table of ["entries", "runs", "migrations"]) {
+            yield* sql`DROP TABLE IF EXISTS ${sql(`${tablePrefix}${table}`)}`
+          }
         }).pipe(Effect.provide(PgClient.layer({ url: Redacted.make(url) })), Effect.orDie)
       )
   }
@@ -63,7 +65,12 @@ export const backends = (): ReadonlyArray<Backend> => {
 export const seed = (scope: Scope.Scope) =>
   Effect.gen(function*() {
     const engine = yield* Engine.Engine
-    yield* Worker.make({ workflows: Fixtures.all, pollInterval: "10 millis", maxPollInterval: "50 millis", leaseDuration: "1500 millis" }).pipe(Scope.provide(scope))
+    yield* Worker.make({
+      workflows: Fixtures.all,
+      pollInterval: "10 millis",
+      maxPollInterval: "50 millis",
+      leaseDuration: "1500 millis"
+    }).pipe(Scope.provide(scope))
     yield* engine.start(Fixtures.Onboard, { input: { email: "ada@example.com" }, runId: "onboard-ada" })
     yield* engine.start(Fixtures.Expense, { input: { amount: 120 }, runId: "expense-7" })
     yield* engine.start(Fixtures.Batch, { input: [1, 2, 3, 4, 5], runId: "batch-1" })

@@ -7,7 +7,10 @@ import { createRequire } from "node:module"
 
 export interface PgClient {
   readonly connect: () => Promise<void>
-  readonly query: (text: string, values?: ReadonlyArray<unknown>) => Promise<{ readonly rows: ReadonlyArray<Record<string, unknown>> }>
+  readonly query: (
+    text: string,
+    values?: ReadonlyArray<unknown>
+  ) => Promise<{ readonly rows: ReadonlyArray<Record<string, unknown>> }>
   readonly end: () => Promise<void>
 }
 

@@ -56,7 +56,11 @@ export const dbosThroughputTrial = async (options: {
     }
     await Promise.all(processes.map((worker) => worker.ready))
 
-    client = await DBOSClient.create({ systemDatabaseUrl: options.url, systemDatabaseSchemaName: schema, applicationName: DBOS_APP })
+    client = await DBOSClient.create({
+      systemDatabaseUrl: options.url,
+      systemDatabaseSchemaName: schema,
+      applicationName: DBOS_APP
+    })
     const workflowIDs = Array.from({ length: options.runs }, (_, i) => `run-${i}`)
     await sql.query("BEGIN")
     for (const workflowID of workflowIDs) {
@@ -76,14 +80,18 @@ export const dbosThroughputTrial = async (options: {
       const failed = rows.find((row) => FAILED.includes(row.status as string))
       if (failed !== undefined) throw new Error(`DBOS workflows ended ${failed.status}: ${JSON.stringify(rows)}`)
       if (rows.find((row) => row.status === "SUCCESS")?.n === options.runs) break
-      if (performance.now() - start > 5 * 60_000) throw new Error(`DBOS workflows not done in 5 minutes: ${JSON.stringify(rows)}`)
+      if (performance.now() - start > 5 * 60_000) {
+        throw new Error(`DBOS workflows not done in 5 minutes: ${JSON.stringify(rows)}`)
+      }
       await new Promise((resolve) => setTimeout(resolve, OBSERVE_MS))
     }
     const ms = performance.now() - start
 
     const counted = await Promise.all(processes.map((worker) => worker.counts()))
     const expected = (options.steps * (options.steps - 1)) / 2
-    for (const workflowID of [workflowIDs[0]!, workflowIDs[workflowIDs.length >> 1]!, workflowIDs[workflowIDs.length - 1]!]) {
+    for (
+      const workflowID of [workflowIDs[0]!, workflowIDs[workflowIDs.length >> 1]!, workflowIDs[workflowIDs.length - 1]!]
+    ) {
       const result = await client.retrieveWorkflow<number>(workflowID).getResult()
       if (result !== expected) throw new Error(`DBOS workflow ${workflowID}: ${result}, not ${expected}`)
     }

@@ -81,7 +81,9 @@ export const measureWake = (options: {
           const engine = yield* Engine.Engine
           yield* engine.start(Wake, { input: i, runId })
           const suspended = yield* engine.await(Wake, runId)
-          if (suspended._tag !== "Suspended") return yield* Effect.die(new Error(`${runId} did not wait for its signal`))
+          if (suspended._tag !== "Suspended") {
+            return yield* Effect.die(new Error(`${runId} did not wait for its signal`))
+          }
         }))
         await new Promise((resolve) => setTimeout(resolve, Math.random() * config.maxDelayMs))
         const signalledAt = process.hrtime.bigint()

@@ -114,7 +114,9 @@ export const summarizeOverhead = (samples: ReadonlyArray<Sample>): string | unde
     if (run === undefined) return undefined
     const ratios = [WORKER_AWAIT, WORKER_RELEASED].flatMap((system) => {
       const worker = perStep(system, measure)
-      return worker === undefined ? [] : [`${system.replace("Postgres, ", "")} ${(worker * 1000).toFixed(0)} µs (${(worker / run).toFixed(2)}×)`]
+      return worker === undefined
+        ? []
+        : [`${system.replace("Postgres, ", "")} ${(worker * 1000).toFixed(0)} µs (${(worker / run).toFixed(2)}×)`]
     })
     return `${label}: Workflow.run ${(run * 1000).toFixed(0)} µs; ${ratios.join("; ")}`
   }

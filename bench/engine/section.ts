@@ -11,12 +11,12 @@
  * - `engine-idle` (`idle.ts`): statements per second an idle worker sends.
  */
 import { formatRows, type Measurement, median } from "../harness.ts"
-import { type IdleResult, idleConfigs, measureIdle } from "./idle.ts"
-import { measureWake, percentile, type WakeConfig, wakeConfigs } from "./latency.ts"
 import { dbosThroughputTrial } from "./dbosThroughput.ts"
-import { throughputTrial, type ThroughputTrial } from "./throughput.ts"
-import { OneStep, TenSteps } from "./workflows.ts"
+import { idleConfigs, type IdleResult, measureIdle } from "./idle.ts"
+import { measureWake, percentile, type WakeConfig, wakeConfigs } from "./latency.ts"
 import { operations } from "./protocol.ts"
+import { type ThroughputTrial, throughputTrial } from "./throughput.ts"
+import { OneStep, TenSteps } from "./workflows.ts"
 
 const workerCounts = [1, 2, 4] as const
 const shapes = [
@@ -56,7 +56,11 @@ const throughput = (url: string): Measurement => ({
         const trial = config.system === "plait"
           ? await throughputTrial({ ...settings, workflow: config.workflow })
           : await dbosThroughputTrial({ ...settings, pollMs: DBOS_POLL_MS })
-        log(`  ${config.system}, ${config.steps}-step × ${runs}, ${config.workers} worker(s): ${trial.runsPerSecond.toFixed(0)} runs/s`)
+        log(
+          `  ${config.system}, ${config.steps}-step × ${runs}, ${config.workers} worker(s): ${
+            trial.runsPerSecond.toFixed(0)
+          } runs/s`
+        )
         trials[at]!.push(trial)
       }
     }
@@ -72,7 +76,9 @@ const throughput = (url: string): Measurement => ({
         stepsPerSecond: median(trials[i]!.map((trial) => trial.runsPerSecond)) * config.steps,
         statementsPerRun: perRun((trial) => trial.statementsTotal),
         workerCpuMsPerRun: perRun((trial) => trial.workerCpuMs),
-        perOperation: Object.fromEntries(operations.map((operation) => [operation, perRun((trial) => trial.statements[operation] ?? 0)])),
+        perOperation: Object.fromEntries(
+          operations.map((operation) => [operation, perRun((trial) => trial.statements[operation] ?? 0)])
+        ),
         trials: trials[i]!
       }
     })
@@ -90,7 +96,16 @@ const throughput = (url: string): Measurement => ({
       row.workerCpuMsPerRun.toFixed(2),
       row.statementsPerRun.toFixed(2)
     ]
-    const header = ["workflow", "workers", "runs", "runs/s", "steps/s", "÷ 1 worker", "worker CPU ms/run", "statements/run"]
+    const header = [
+      "workflow",
+      "workers",
+      "runs",
+      "runs/s",
+      "steps/s",
+      "÷ 1 worker",
+      "worker CPU ms/run",
+      "statements/run"
+    ]
     const plait = formatRows(
       [...header, ...shown.map((o) => `${o}/run`)],
       summary.filter((row) => row.system === "plait").map((row) => [
@@ -181,7 +196,10 @@ const idle = (url: string): Measurement => ({
       ]),
       1
     )
-    return { table: `counted from ${warmupMs / 1000} s after the worker started, over ${windowMs / 1000} s\n${table}`, results }
+    return {
+      table: `counted from ${warmupMs / 1000} s after the worker started, over ${windowMs / 1000} s\n${table}`,
+      results
+    }
   }
 })
 

@@ -12,8 +12,8 @@ import { Engine, RunStore } from "plait"
 import { stepNames, sumOf } from "../workloads/plait.ts"
 import { engineRuntime } from "./fixture.ts"
 import { spawnWorker, type WorkerProcess } from "./processes.ts"
-import type { StepsWorkflow } from "./workflows.ts"
 import type { Counts } from "./protocol.ts"
+import type { StepsWorkflow } from "./workflows.ts"
 
 export interface ThroughputTrial {
   readonly ms: number
@@ -37,28 +37,35 @@ export const throughputTrial = async (options: {
   const processes: Array<WorkerProcess> = []
   try {
     const runIds = Array.from({ length: options.runs }, (_, i) => `run-${i}`)
-    await runtime.runPromise(Effect.flatMap(Engine.Engine, (engine) =>
-      Effect.forEach(runIds, (runId) => engine.start(options.workflow, { input: 0, runId }), { concurrency: 8 })))
+    await runtime.runPromise(
+      Effect.flatMap(
+        Engine.Engine,
+        (engine) =>
+          Effect.forEach(runIds, (runId) => engine.start(options.workflow, { input: 0, runId }), { concurrency: 8 })
+      )
+    )
     for (let i = 0; i < options.workers; i++) {
       processes.push(spawnWorker({ url: options.url, tablePrefix, listen: true, concurrency: options.concurrency }))
     }
     await Promise.all(processes.map((worker) => worker.ready))
 
-    const ms = await runtime.runPromise(Effect.scoped(Effect.gen(function*() {
-      const notifications = yield* Effect.flatMap(RunStore.RunStore, (store) => store.subscribe)
-      const completed = new Set<string>()
-      const start = performance.now()
-      for (const worker of processes) worker.send("go")
-      while (completed.size < options.runs) {
-        const notification = yield* Queue.take(notifications)
-        if (notification._tag !== "Released") continue
-        if (notification.status !== "completed") {
-          return yield* Effect.die(new Error(`run ${notification.runId} ended ${notification.status}`))
+    const ms = await runtime.runPromise(Effect.scoped(
+      Effect.gen(function*() {
+        const notifications = yield* Effect.flatMap(RunStore.RunStore, (store) => store.subscribe)
+        const completed = new Set<string>()
+        const start = performance.now()
+        for (const worker of processes) worker.send("go")
+        while (completed.size < options.runs) {
+          const notification = yield* Queue.take(notifications)
+          if (notification._tag !== "Released") continue
+          if (notification.status !== "completed") {
+            return yield* Effect.die(new Error(`run ${notification.runId} ended ${notification.status}`))
+          }
+          completed.add(notification.runId)
         }
-        completed.add(notification.runId)
-      }
-      return performance.now() - start
-    }).pipe(Effect.timeout("5 minutes"))))
+        return performance.now() - start
+      }).pipe(Effect.timeout("5 minutes"))
+    ))
 
     const counted = await Promise.all(processes.map((worker) => worker.counts()))
     await runtime.runPromise(checkCompleted(options.workflow, options.steps, runIds))
@@ -73,7 +80,9 @@ export const throughputTrial = async (options: {
 export const throughputOf = (runs: number, ms: number, counted: ReadonlyArray<Counts>): ThroughputTrial => {
   const statements: Record<string, number> = {}
   for (const counts of counted) {
-    for (const [operation, n] of Object.entries(counts.byOperation)) statements[operation] = (statements[operation] ?? 0) + n
+    for (const [operation, n] of Object.entries(counts.byOperation)) {
+      statements[operation] = (statements[operation] ?? 0) + n
+    }
   }
   return {
     ms,
@@ -90,11 +99,15 @@ const checkCompleted = (workflow: StepsWorkflow, steps: number, runIds: Readonly
     const engine = yield* Engine.Engine
     const counts = yield* engine.counts({ workflow: workflow.name })
     if (counts.completed !== runIds.length) {
-      return yield* Effect.die(new Error(`${counts.completed} of ${runIds.length} runs completed: ${JSON.stringify(counts)}`))
+      return yield* Effect.die(
+        new Error(`${counts.completed} of ${runIds.length} runs completed: ${JSON.stringify(counts)}`)
+      )
     }
     const checksum = sumOf(stepNames("s", steps))
     for (const runId of [runIds[0]!, runIds[runIds.length >> 1]!, runIds[runIds.length - 1]!]) {
       const outcome = yield* engine.await(workflow, runId)
-      if (checksum(outcome) !== (steps * (steps - 1)) / 2) return yield* Effect.die(new Error(`run ${runId}: wrong outputs`))
+      if (checksum(outcome) !== (steps * (steps - 1)) / 2) {
+        return yield* Effect.die(new Error(`run ${runId}: wrong outputs`))
+      }
     }
   })

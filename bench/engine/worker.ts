@@ -19,9 +19,9 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer, Queue, Redacted } from "effect"
+import * as Readline from "node:readline"
 import { RunStore, SqlJournal, Worker } from "plait"
 import * as PgJournal from "plait/PgJournal"
-import * as Readline from "node:readline"
 import { type Counts, operations, type WorkerArgs } from "./protocol.ts"
 import { benchWorkflows, WAKE_STEP } from "./workflows.ts"
 

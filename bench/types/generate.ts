@@ -43,7 +43,8 @@ const PER_PIPE = 20
 const chunks = <A>(items: ReadonlyArray<A>, size: number): ReadonlyArray<ReadonlyArray<A>> =>
   Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, i * size + size))
 
-const exactCheck = (type: string, field: string) => `export const exact: ${type}["${field}"] = 1
+const exactCheck = (type: string, field: string) =>
+  `export const exact: ${type}["${field}"] = 1
 // @ts-expect-error the result is exact: a number, not any
 export const wrong: ${type}["${field}"] = "1"
 `
@@ -117,10 +118,15 @@ describe("a ${nodes}-node workflow of Schema.Struct inputs and outputs", () => {
 /** The same logic as one `Effect.gen`, each value typed by its step's schema. */
 export const effectGenSource = (nodes: number): string => {
   const read = (name: string) => name
-  const body = Array.from({ length: nodes }, (_, i) =>
-    stepsOf(i).map((name) =>
-      `    const ${name}: typeof ${schemaName(name)}.Type = yield* Effect.succeed(${output(name, i, read, "input.id")})`
-    ).join("\n")).join("\n")
+  const body = Array.from(
+    { length: nodes },
+    (_, i) =>
+      stepsOf(i).map((name) =>
+        `    const ${name}: typeof ${schemaName(name)}.Type = yield* Effect.succeed(${
+          output(name, i, read, "input.id")
+        })`
+      ).join("\n")
+  ).join("\n")
   const last = lastStep(nodes)
   return `import { Effect, Schema } from "effect"
 

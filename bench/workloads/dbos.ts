@@ -13,10 +13,9 @@ import { DBOS } from "@dbos-inc/dbos-sdk"
 import { Effect } from "effect"
 import { SqlClient } from "effect/sql"
 import type { Case, Trial } from "../harness.ts"
-import { journalWorkloads, pgClient } from "./journal.ts"
 import { noop, sequential } from "./dbosWorkflows.ts"
+import { journalWorkloads, pgClient } from "./journal.ts"
 import { FOR_EACH_CONCURRENCY, sum } from "./shared.ts"
-
 
 /**
  * `n` steps, `concurrency` at a time: a sliding window, as `Workflow.forEach` runs. DBOS numbers

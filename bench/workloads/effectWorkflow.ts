@@ -35,7 +35,9 @@ const layer = (() => {
     Sequential.toLayer(() => programs.sequential(sequential)),
     Parallel.toLayer(() => programs.parallel(parallel)),
     ForEach.toLayer(() => programs.forEach(forEach)),
-    Resume.toLayer(() => Effect.andThen(programs.sequential(resume), (total) => Effect.as(DurableDeferred.await(Gate), total))),
+    Resume.toLayer(() =>
+      Effect.andThen(programs.sequential(resume), (total) => Effect.as(DurableDeferred.await(Gate), total))
+    ),
     Rerun.toLayer(() => programs.sequential(resume))
   ).pipe(Layer.provideMerge(WorkflowEngine.layerMemory))
 })()
@@ -54,8 +56,9 @@ const startSuspended = (id: string) =>
     }
   })
 
-const fresh = (timed: (id: string) => Effect.Effect<number, unknown, WorkflowEngine.WorkflowEngine>, workload: string) =>
-(trial: number) => effectTrial(layer, Effect.void, () => timed(`${workload}-${trial}`))
+const fresh =
+  (timed: (id: string) => Effect.Effect<number, unknown, WorkflowEngine.WorkflowEngine>, workload: string) =>
+  (trial: number) => effectTrial(layer, Effect.void, () => timed(`${workload}-${trial}`))
 
 const total = (result: unknown) => result as number
 
@@ -85,8 +88,11 @@ export const effectWorkflowCases = (system: string, cachedSystem: string): Reado
     // activities answered from the engine's store), and awaiting the replay's result.
     prepare: (trial) => {
       const id = `resume-${trial}`
-      return effectTrial(layer, startSuspended(id), (token) =>
-        Effect.andThen(DurableDeferred.done(Gate, { token, exit: Exit.void }), Resume.execute({ id })))
+      return effectTrial(
+        layer,
+        startSuspended(id),
+        (token) => Effect.andThen(DurableDeferred.done(Gate, { token, exit: Exit.void }), Resume.execute({ id }))
+      )
     },
     checksum: total
   },

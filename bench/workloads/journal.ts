@@ -13,7 +13,15 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { type Journal, type RunStore, SqliteJournal, SqlJournal, Workflow } from "plait"
 import type { Case, Trial, Workload } from "../harness.ts"
-import { type AnyWorkflow, contextOf, forEachWorkflow, itemsSum, sequentialWorkflow, stepNames, sumOf } from "./plait.ts"
+import {
+  type AnyWorkflow,
+  contextOf,
+  forEachWorkflow,
+  itemsSum,
+  sequentialWorkflow,
+  stepNames,
+  sumOf
+} from "./plait.ts"
 import { effectTrial, FOR_EACH_CONCURRENCY } from "./shared.ts"
 
 const range = (n: number): ReadonlyArray<number> => Array.from({ length: n }, (_, i) => i)
@@ -44,7 +52,8 @@ export const journalWorkloads = {
     name: "journal-resume-10k",
     steps: 10_000,
     expected: triangle(10_000),
-    description: `a second run of a completed forEach of 10,000 items (${FOR_EACH_CONCURRENCY} at a time), on a durable journal`,
+    description:
+      `a second run of a completed forEach of 10,000 items (${FOR_EACH_CONCURRENCY} at a time), on a durable journal`,
     trials
   }
 } as const satisfies Record<string, Workload>
@@ -119,7 +128,10 @@ export const postgresUnreachable = (url: string): Promise<string | undefined> =>
     }).pipe(
       Effect.provide(pgClient(url)),
       Effect.timeout("5 seconds"),
-      Effect.match({ onFailure: (error) => String((error as { message?: unknown }).message ?? error), onSuccess: () => undefined })
+      Effect.match({
+        onFailure: (error) => String((error as { message?: unknown }).message ?? error),
+        onSuccess: () => undefined
+      })
     )
   )
 
@@ -143,7 +155,9 @@ export const journalTrial = async <R = never>(
   timed: (runId: string) => Effect.Effect<unknown, unknown, Journal.Journal | RunStore.RunStore | R>,
   options: {
     readonly services?: Layer.Layer<R, unknown, Journal.Journal | RunStore.RunStore> | undefined
-    readonly outcome?: ((runId: string) => Effect.Effect<unknown, unknown, Journal.Journal | RunStore.RunStore | R>) | undefined
+    readonly outcome?:
+      | ((runId: string) => Effect.Effect<unknown, unknown, Journal.Journal | RunStore.RunStore | R>)
+      | undefined
   } = {}
 ): Promise<Trial> => {
   const { outcome, services } = options

@@ -8,7 +8,10 @@ import { effectTrial, programs, stepsOf, stepWork, workloads } from "./shared.ts
 
 export const plainCases = (system: string): ReadonlyArray<Case> =>
   [
-    { workload: workloads.sequential.name, program: programs.sequential(stepsOf(workloads.sequential.steps, stepWork)) },
+    {
+      workload: workloads.sequential.name,
+      program: programs.sequential(stepsOf(workloads.sequential.steps, stepWork))
+    },
     { workload: workloads.parallel.name, program: programs.parallel(stepsOf(workloads.parallel.steps, stepWork)) },
     { workload: workloads.forEach.name, program: programs.forEach(stepsOf(workloads.forEach.steps, stepWork)) },
     { workload: workloads.resume.name, program: programs.sequential(stepsOf(workloads.resume.steps, stepWork)) }

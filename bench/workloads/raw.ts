@@ -24,7 +24,10 @@ import { effectTrial } from "./shared.ts"
 /** How one system sends a statement: a command's row count, or a query's rows. */
 interface Driver {
   readonly command: (text: string, params: ReadonlyArray<unknown>) => Effect.Effect<number, unknown>
-  readonly values: (text: string, params: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<ReadonlyArray<unknown>>, unknown>
+  readonly values: (
+    text: string,
+    params: ReadonlyArray<unknown>
+  ) => Effect.Effect<ReadonlyArray<ReadonlyArray<unknown>>, unknown>
 }
 
 class Raw extends Context.Service<Raw, Driver & { readonly statements: () => number }>()("plait-bench/Raw") {}
@@ -40,7 +43,8 @@ const connectionDriver = (url: string): MakeDriver =>
 
 /** The SQL client plait's journal sends through: `sql.unsafe` over the pool. */
 const clientDriver: MakeDriver = Effect.map(SqlClient.SqlClient, (sql) => ({
-  command: (text, params) => Effect.map(sql.unsafe(text, params).raw, (result) => (result as PgConnection.Result).rowCount),
+  command: (text, params) =>
+    Effect.map(sql.unsafe(text, params).raw, (result) => (result as PgConnection.Result).rowCount),
   values: (text, params) => sql.unsafe(text, params).values
 }))
 
@@ -147,7 +151,10 @@ const rawTrial = (
     Effect.gen(function*() {
       // The run row the entries' foreign key points at, made as a run makes it.
       const journal = yield* Journal.Journal
-      yield* journal.acquire({ runId: RUN_ID, workflow: "raw", fingerprint: "[]", input: "0" }, { owner: "raw", leaseMs: 600_000 })
+      yield* journal.acquire({ runId: RUN_ID, workflow: "raw", fingerprint: "[]", input: "0" }, {
+        owner: "raw",
+        leaseMs: 600_000
+      })
       driver = yield* Raw
       yield* setup(driver, sql)
       before = driver.statements()
@@ -165,14 +172,22 @@ export const rawCases = (url: string): ReadonlyArray<Case> =>
     {
       system,
       workload: journalWorkloads.sequential.name,
-      prepare: () => rawTrial(url, make, () => Effect.void, (driver, sql) => insertOneByOne(driver, sql, journalWorkloads.sequential.steps)),
-      checksum: (result) => result as number
+      prepare: () =>
+        rawTrial(url, make, () =>
+          Effect.void, (driver, sql) =>
+          insertOneByOne(driver, sql, journalWorkloads.sequential.steps)),
+      checksum: (result) =>
+        result as number
     },
     {
       system,
       workload: journalWorkloads.forEach.name,
-      prepare: () => rawTrial(url, make, () => Effect.void, (driver, sql) => insertBatches(driver, sql, journalWorkloads.forEach.steps)),
-      checksum: (result) => result as number
+      prepare: () =>
+        rawTrial(url, make, () =>
+          Effect.void, (driver, sql) =>
+          insertBatches(driver, sql, journalWorkloads.forEach.steps)),
+      checksum: (result) =>
+        result as number
     },
     {
       system,
@@ -181,9 +196,12 @@ export const rawCases = (url: string): ReadonlyArray<Case> =>
         rawTrial(
           url,
           make,
-          (driver, sql) => insertBatches(driver, sql, journalWorkloads.resume.steps),
-          (driver, sql) => readRun(driver, sql)
+          (driver, sql) =>
+            insertBatches(driver, sql, journalWorkloads.resume.steps),
+          (driver, sql) =>
+            readRun(driver, sql)
         ),
-      checksum: (result) => result as number
+      checksum: (result) =>
+        result as number
     }
   ])

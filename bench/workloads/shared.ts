@@ -67,7 +67,8 @@ export const programs = {
     Effect.map(Effect.forEach(forEachItems, (i) => steps[i]!, { concurrency: FOR_EACH_CONCURRENCY }), sum)
 }
 
-export const stepsOf = <A>(n: number, make: (i: number) => A): ReadonlyArray<A> => Array.from({ length: n }, (_, i) => make(i))
+export const stepsOf = <A>(n: number, make: (i: number) => A): ReadonlyArray<A> =>
+  Array.from({ length: n }, (_, i) => make(i))
 
 /**
  * A trial on a fresh runtime built from `layer` (built before the clock starts): `setup` runs

@@ -51,12 +51,16 @@ const program = Effect.gen(function*() {
     }
   }
   const cancelled = yield* Effect.flip(engine.await(Expense, yacht))
-  yield* Console.log(`${yacht} ended ${cancelled._tag}${cancelled._tag === "RunCancelled" ? `: ${cancelled.reason}` : ""}`)
+  yield* Console.log(
+    `${yacht} ended ${cancelled._tag}${cancelled._tag === "RunCancelled" ? `: ${cancelled.reason}` : ""}`
+  )
 
   // The run and its journal in the order things happened, timed from the run's creation: when a
   // step started and how long it took, when a signal was delivered, when a sleep began and until when.
   const detail = yield* engine.inspect(train)
-  yield* Console.log(`inspect ${train}: ${detail.run.status}, claimed ${detail.run.executions} times (released while it waited and slept)`)
+  yield* Console.log(
+    `inspect ${train}: ${detail.run.status}, claimed ${detail.run.executions} times (released while it waited and slept)`
+  )
   const since = (time: number) => `+${time - detail.run.createdAt} ms`
   const timeOf = (entry: Engine.EntryDetail) => entry.startedAt ?? entry.finishedAt ?? detail.run.createdAt
   for (const entry of [...detail.entries].sort((a, b) => timeOf(a) - timeOf(b))) {

@@ -18,13 +18,17 @@ const start = (script: string, label: string, args: ReadonlyArray<string> = []) 
   )
   const lines = Readline.createInterface({ input: child.stdout })
   lines.on("line", (line) => console.log(`[${label}] ${line}`))
-  const exited = new Promise<number>((resolve) => child.on("close", (code, signal) => resolve(code ?? (signal === null ? 1 : 128))))
+  const exited = new Promise<number>((resolve) =>
+    child.on("close", (code, signal) => resolve(code ?? (signal === null ? 1 : 128)))
+  )
   return { child, lines, exited }
 }
 
 const worker = start("./worker.ts", "worker")
 const ready = await Promise.race([
-  new Promise<boolean>((resolve) => worker.lines.on("line", (line) => line.startsWith("worker ready") && resolve(true))),
+  new Promise<boolean>((resolve) =>
+    worker.lines.on("line", (line) => line.startsWith("worker ready") && resolve(true))
+  ),
   worker.exited.then(() => false)
 ])
 if (!ready) {

@@ -2,6 +2,7 @@
  * The `plait` command: see and steer runs from a terminal. It uses the public API only
  * (`Engine`, `RunStore`, `WorkflowGraph`), as any application could.
  */
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as Argument from "effect/cli/Argument"
 import * as CliError from "effect/cli/CliError"
 import * as Command from "effect/cli/Command"
@@ -9,16 +10,15 @@ import * as Flag from "effect/cli/Flag"
 import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServer from "effect/http/HttpServer"
 import * as Layer from "effect/Layer"
-import { createServer } from "node:http"
 import * as Option from "effect/Option"
+import { createServer } from "node:http"
+import { Dashboard } from "../dashboard/index.ts"
 import { Engine, RunStore, WorkflowGraph } from "../index.ts"
 import { nodeStatuses } from "../view/nodeStatus.ts"
 import { timelineOf } from "../view/timeline.ts"
-import { Dashboard } from "../dashboard/index.ts"
 import { backendOf, describeTarget, scrub, type Target, targetOf, userError } from "./connection.ts"
 import { type AnyWorkflow, loadWorkflow } from "./loadWorkflow.ts"
 import { runsTable, runText, timelineText } from "./render.ts"
@@ -73,9 +73,15 @@ const list = Command.make(
   "list",
   {
     workflow: Flag.String("workflow").pipe(Flag.withDescription("only runs of this workflow"), Flag.optional),
-    status: Flag.Literals("status", statuses).pipe(Flag.withDescription("only runs with this status (repeatable)"), Flag.atLeast(0)),
+    status: Flag.Literals("status", statuses).pipe(
+      Flag.withDescription("only runs with this status (repeatable)"),
+      Flag.atLeast(0)
+    ),
     limit: Flag.Int("limit").pipe(Flag.withDescription("at most this many runs"), Flag.withDefault(50)),
-    cursor: Flag.String("cursor").pipe(Flag.withDescription("the page after this cursor (printed as `more:`)"), Flag.optional),
+    cursor: Flag.String("cursor").pipe(
+      Flag.withDescription("the page after this cursor (printed as `more:`)"),
+      Flag.optional
+    ),
     json
   },
   (options) =>
@@ -95,7 +101,8 @@ const list = Command.make(
 ).pipe(Command.withDescription("List runs, newest first"))
 
 /** The run's graph, from its stored outline: the CLI needs no workflow module to draw it. */
-const graphOf = (detail: Engine.RunDetail) => Option.getOrUndefined(WorkflowGraph.fromFingerprint(detail.run.workflow, detail.run.fingerprint))
+const graphOf = (detail: Engine.RunDetail) =>
+  Option.getOrUndefined(WorkflowGraph.fromFingerprint(detail.run.workflow, detail.run.fingerprint))
 
 const showText = (detail: Engine.RunDetail, now: number) => {
   const graph = graphOf(detail)
@@ -128,22 +135,27 @@ const signal = Command.make(
   "signal",
   {
     runId,
-    name: Argument.String("name").pipe(Argument.withDescription("the signal's path (`approval`, `review/manager/decision`)")),
+    name: Argument.String("name").pipe(
+      Argument.withDescription("the signal's path (`approval`, `review/manager/decision`)")
+    ),
     value: Argument.String("json").pipe(Argument.withDescription("the value, as JSON")),
     workflow: Flag.String("workflow").pipe(
       Flag.withDescription("<module>#<export> of the run's workflow, to validate the value with the signal's schema"),
       Flag.optional
     ),
     raw: Flag.Boolean("raw").pipe(
-      Flag.withDescription("store the JSON as the signal's encoded value without validation (a value the schema rejects fails the run when it resumes)"),
+      Flag.withDescription(
+        "store the JSON as the signal's encoded value without validation (a value the schema rejects fails the run when it resumes)"
+      ),
       Flag.withDefault(false)
     )
   },
   (options) =>
     Effect.gen(function*() {
-      const value = yield* Effect.try({ try: () => JSON.parse(options.value) as unknown, catch: () => "bad json" }).pipe(
-        Effect.catch(() => userError(`the value is not JSON: ${options.value}`))
-      )
+      const value = yield* Effect.try({ try: () => JSON.parse(options.value) as unknown, catch: () => "bad json" })
+        .pipe(
+          Effect.catch(() => userError(`the value is not JSON: ${options.value}`))
+        )
       if (Option.isSome(options.workflow)) {
         const workflow = yield* loadWorkflow(options.workflow.value)
         return yield* withEngine((engine) =>
@@ -169,7 +181,9 @@ const deliverRaw = (runId: string, path: string, value: string) =>
     const now = yield* Clock.currentTimeMillis
     const delivery = yield* store.deliver(runId, { path, kind: "signal", seq: 0, value, finishedAt: now })
     if (delivery === "missing") return yield* userError(`run ${runId} not found`)
-    if (delivery === "duplicate") return yield* userError(`run ${runId} already has a value for signal ${path}; the first one is kept`)
+    if (delivery === "duplicate") {
+      return yield* userError(`run ${runId} already has a value for signal ${path}; the first one is kept`)
+    }
     yield* Console.log(`delivered ${path} to ${runId} (unchecked)`)
   })
 
@@ -240,14 +254,19 @@ const graph = Command.make(
   (options) =>
     Effect.gen(function*() {
       const workflow = yield* loadWorkflow(options.workflow)
-      yield* Console.log(WorkflowGraph.toMermaid(WorkflowGraph.fromWorkflow(workflow), { direction: options.direction }))
+      yield* Console.log(
+        WorkflowGraph.toMermaid(WorkflowGraph.fromWorkflow(workflow), { direction: options.direction })
+      )
     })
 ).pipe(Command.withDescription("Print a workflow's graph as a Mermaid flowchart"))
 
 const dashboard = Command.make(
   "dashboard",
   {
-    port: Flag.Int("port").pipe(Flag.withDescription("the port to listen on (0: any free port)"), Flag.withDefault(4100)),
+    port: Flag.Int("port").pipe(
+      Flag.withDescription("the port to listen on (0: any free port)"),
+      Flag.withDefault(4100)
+    ),
     host: Flag.String("host").pipe(Flag.withDescription("the address to listen on"), Flag.withDefault("127.0.0.1")),
     workflow: Flag.String("workflow").pipe(
       Flag.withDescription("<module>#<export> of a workflow whose runs may be sent signals (repeatable)"),
@@ -262,11 +281,12 @@ const dashboard = Command.make(
       const announce = Layer.effectDiscard(HttpServer.addressFormattedWith((address) =>
         Console.log(`plait dashboard on ${address}/plait/ over the ${describeTarget(target)}`)
       ))
-      const server = HttpRouter.serve(Dashboard.layer({ workflows }), { disableListenLog: true, disableLogger: true }).pipe(
-        Layer.provideMerge(announce),
-        Layer.provide(NodeHttpServer.layer(createServer, { port: options.port, host: options.host })),
-        Layer.provide(backendOf(target))
-      )
+      const server = HttpRouter.serve(Dashboard.layer({ workflows }), { disableListenLog: true, disableLogger: true })
+        .pipe(
+          Layer.provideMerge(announce),
+          Layer.provide(NodeHttpServer.layer(createServer, { port: options.port, host: options.host })),
+          Layer.provide(backendOf(target))
+        )
       return yield* Layer.launch(server).pipe(
         Effect.catch((error): Effect.Effect<never, CliError.CliError> =>
           CliError.isCliError(error) ? Effect.fail(error) : userError(scrub(target, messageOf(error)))

@@ -80,7 +80,9 @@ export const describeTarget = (target: Target): string =>
  * a journal, it does not create one); a database that cannot be reached is a clear error, with
  * the password scrubbed from whatever the driver said.
  */
-export const backendOf = (target: Target): Layer.Layer<Engine.Engine | Journal.Journal | RunStore.RunStore, CliError.UserError> => {
+export const backendOf = (
+  target: Target
+): Layer.Layer<Engine.Engine | Journal.Journal | RunStore.RunStore, CliError.UserError> => {
   const journal: Layer.Layer<Journal.Journal | RunStore.RunStore, unknown> = target._tag === "Sqlite"
     ? Layer.unwrap(Effect.suspend(() =>
       fs.existsSync(target.filename)
@@ -107,7 +109,9 @@ export const backendOf = (target: Target): Layer.Layer<Engine.Engine | Journal.J
 const causeText = (error: unknown): string => {
   if (error instanceof Error) {
     const inner = (error as { cause?: unknown }).cause
-    return inner instanceof Error && inner.message !== error.message ? `${error.message} (${inner.message})` : error.message
+    return inner instanceof Error && inner.message !== error.message
+      ? `${error.message} (${inner.message})`
+      : error.message
   }
   return String(error)
 }

@@ -25,7 +25,9 @@ export const loadWorkflow = (reference: string) =>
       try: () => import(url) as Promise<Record<string, unknown>>,
       catch: (cause) => cause
     }).pipe(
-      Effect.catch((cause) => userError(`cannot import ${file}: ${cause instanceof Error ? cause.message : String(cause)}`))
+      Effect.catch((cause) =>
+        userError(`cannot import ${file}: ${cause instanceof Error ? cause.message : String(cause)}`)
+      )
     )
     const value = module[name]
     if (value === undefined) {

@@ -21,12 +21,13 @@ export const formatDuration = (ms: number): string => {
 export const table = (cells: ReadonlyArray<ReadonlyArray<string>>): string => {
   const rows = cells.map((row) => row.map(printable))
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? "").length))) ?? []
-  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd()).join("\n")
+  return rows.map((row) =>
+    row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd()
+  ).join("\n")
 }
 
 /** Control characters of stored text would steer the terminal; they are shown escaped instead. */
 export const printable = (text: string): string =>
-  // eslint-disable-next-line no-control-regex
   text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
 
 export const countsLine = (counts: RunStore.StatusCounts): string =>
@@ -58,7 +59,11 @@ const waitText = (run: Journal.RunInfo): string | undefined => {
   return undefined
 }
 
-export const runText = (detail: Engine.RunDetail, progress: ReadonlyMap<string, NodeProgress> | undefined, graph: WorkflowGraph.Graph | undefined): string => {
+export const runText = (
+  detail: Engine.RunDetail,
+  progress: ReadonlyMap<string, NodeProgress> | undefined,
+  graph: WorkflowGraph.Graph | undefined
+): string => {
   const { entries, run } = detail
   const lines = [
     `run       ${run.runId}`,
@@ -75,27 +80,42 @@ export const runText = (detail: Engine.RunDetail, progress: ReadonlyMap<string, 
   const steps = entries.filter((entry) => entry.kind === "step" || entry.kind === "attempt")
   if (steps.length > 0) {
     const attempts = new Map<string, number>()
-    for (const entry of entries) if (entry.kind === "attempt") attempts.set(entry.path, (attempts.get(entry.path) ?? 0) + 1)
-    lines.push("", table([
-      ["STEP", "RESULT", "STARTED", "DURATION", "ATTEMPT", "ERROR"],
-      ...[...steps].sort((a, b) => (a.startedAt ?? 0) - (b.startedAt ?? 0)).map((entry) => [
-        entry.path,
-        entry.kind === "step" ? "completed" : "failed",
-        formatTime(entry.startedAt),
-        entry.startedAt === undefined || entry.finishedAt === undefined ? "-" : formatDuration(entry.finishedAt - entry.startedAt),
-        String(entry.kind === "step" ? (attempts.get(entry.path) ?? 0) + 1 : entry.attempt ?? entry.seq + 1),
-        entry.error ?? ""
+    for (const entry of entries) {
+      if (entry.kind === "attempt") attempts.set(entry.path, (attempts.get(entry.path) ?? 0) + 1)
+    }
+    lines.push(
+      "",
+      table([
+        ["STEP", "RESULT", "STARTED", "DURATION", "ATTEMPT", "ERROR"],
+        ...[...steps].sort((a, b) => (a.startedAt ?? 0) - (b.startedAt ?? 0)).map((entry) => [
+          entry.path,
+          entry.kind === "step" ? "completed" : "failed",
+          formatTime(entry.startedAt),
+          entry.startedAt === undefined || entry.finishedAt === undefined
+            ? "-"
+            : formatDuration(entry.finishedAt - entry.startedAt),
+          String(entry.kind === "step" ? (attempts.get(entry.path) ?? 0) + 1 : entry.attempt ?? entry.seq + 1),
+          entry.error ?? ""
+        ])
       ])
-    ]))
+    )
   }
   const signals = entries.filter((entry) => entry.kind === "signal")
   if (signals.length > 0) {
-    lines.push("", table([["SIGNAL", "ARRIVED", "VALUE"], ...signals.map((entry) => [entry.path, formatTime(entry.finishedAt), entry.value])]))
+    lines.push(
+      "",
+      table([
+        ["SIGNAL", "ARRIVED", "VALUE"],
+        ...signals.map((entry) => [entry.path, formatTime(entry.finishedAt), entry.value])
+      ])
+    )
   }
   if (graph !== undefined && progress !== undefined) {
     for (const node of WorkflowGraph.flatten(graph).filter((node) => node.kind === "forEach")) {
       const items = progress.get(node.path)?.items
-      if (items !== undefined && (items.completed > 0 || items.failed > 0)) lines.push("", forEachLine(node.path, items, progress.get(node.path)?.status))
+      if (items !== undefined && (items.completed > 0 || items.failed > 0)) {
+        lines.push("", forEachLine(node.path, items, progress.get(node.path)?.status))
+      }
     }
   }
   return lines.map((line) => line.split("\n").map(printable).join("\n")).join("\n")
@@ -106,14 +126,20 @@ export const runText = (detail: Engine.RunDetail, progress: ReadonlyMap<string, 
  * block runs the bar shows the finished items against those finished plus one still to come; once
  * the block is over it is full.
  */
-export const forEachLine = (path: string, items: { readonly completed: number; readonly failed: number }, status: string | undefined): string => {
+export const forEachLine = (
+  path: string,
+  items: { readonly completed: number; readonly failed: number },
+  status: string | undefined
+): string => {
   const finished = items.completed + items.failed
   const over = status === "completed" || status === "failed"
   const width = 30
   const filled = over ? width : Math.floor((finished / (finished + 1)) * width)
   const failedCells = finished === 0 ? 0 : Math.round((items.failed / finished) * filled)
   const bar = "#".repeat(filled - failedCells) + "x".repeat(failedCells) + ".".repeat(width - filled)
-  return `forEach ${path}  [${bar}]  ${items.completed} done${items.failed > 0 ? `, ${items.failed} failed` : ""}${over ? "" : ", running"}`
+  return `forEach ${path}  [${bar}]  ${items.completed} done${items.failed > 0 ? `, ${items.failed} failed` : ""}${
+    over ? "" : ", running"
+  }`
 }
 
 /**
@@ -146,5 +172,11 @@ export const timelineText = (timeline: Timeline, width: number): string => {
     ])
   )
   const legend = "= completed attempt   x failed attempt   . sleep   ~ waiting for a signal   ! signal arrived"
-  return [axis, ...rows, "", legend, ...(steps.length > 0 ? ["", table([["LANE", "STEP", "AT", "TOOK", ""], ...steps])] : [])].join("\n")
+  return [
+    axis,
+    ...rows,
+    "",
+    legend,
+    ...(steps.length > 0 ? ["", table([["LANE", "STEP", "AT", "TOOK", ""], ...steps])] : [])
+  ].join("\n")
 }

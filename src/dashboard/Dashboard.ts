@@ -79,9 +79,17 @@ export const layer = (options: Options = {}): Layer.Layer<never, never, HttpRout
       const refresh = String(options.refreshInterval ?? 1000)
 
       /** A full page, or only its main part when the page's script refreshes itself. */
-      const respond = (request: HttpServerRequest.HttpServerRequest, title: string, body: Html, live: boolean, status = 200) => {
+      const respond = (
+        request: HttpServerRequest.HttpServerRequest,
+        title: string,
+        body: Html,
+        live: boolean,
+        status = 200
+      ) => {
         const partial = request.headers["x-plait-partial"] === "1"
-        const text = partial ? body.text : layout(base, title, body, live).text.replace("<body ", `<body data-refresh="${refresh}" `)
+        const text = partial
+          ? body.text
+          : layout(base, title, body, live).text.replace("<body ", `<body data-refresh="${refresh}" `)
         return HttpServerResponse.text(text, {
           status,
           contentType: "text/html; charset=utf-8",
@@ -125,7 +133,9 @@ export const layer = (options: Options = {}): Layer.Layer<never, never, HttpRout
         Effect.gen(function*() {
           const request = yield* HttpServerRequest.HttpServerRequest
           // A form or link of another site cannot send this header: cross-site requests are refused.
-          if (request.headers["x-plait-action"] !== "1") return HttpServerResponse.text("missing x-plait-action header", { status: 403 })
+          if (request.headers["x-plait-action"] !== "1") {
+            return HttpServerResponse.text("missing x-plait-action header", { status: 403 })
+          }
           const runId = (yield* HttpRouter.params).id ?? ""
           const body = yield* Effect.orElseSucceed(request.json, () => ({}))
           const result = yield* perform(name, runId, body).pipe(
@@ -139,15 +149,24 @@ export const layer = (options: Options = {}): Layer.Layer<never, never, HttpRout
         Effect.gen(function*() {
           if (name === "cancel") {
             const run = yield* engine.cancel(runId, { reason: "cancelled from the dashboard" })
-            return run.status === "cancelled" ? "cancelled" : run.cancelRequested ? "cancel requested" : `already ${run.status}`
+            return run.status === "cancelled"
+              ? "cancelled"
+              : run.cancelRequested
+              ? "cancel requested"
+              : `already ${run.status}`
           }
           if (name === "resume") return `now ${(yield* engine.resume(runId)).status}`
           const { name: path, value } = (body ?? {}) as { name?: unknown; value?: unknown }
           if (typeof path !== "string" || path === "") return yield* Effect.fail(new BadRequest("name the signal"))
-          const parsed = yield* Effect.try({ try: () => JSON.parse(String(value)) as unknown, catch: () => new BadRequest("the value is not JSON") })
+          const parsed = yield* Effect.try({
+            try: () => JSON.parse(String(value)) as unknown,
+            catch: () => new BadRequest("the value is not JSON")
+          })
           const run = (yield* engine.inspect(runId)).run
           const workflow = known.get(run.workflow)
-          if (workflow === undefined) return yield* Effect.fail(new BadRequest(`this dashboard does not know workflow ${run.workflow}`))
+          if (workflow === undefined) {
+            return yield* Effect.fail(new BadRequest(`this dashboard does not know workflow ${run.workflow}`))
+          }
           yield* engine.signal(workflow, runId, path as never, parsed as never)
           return `signal ${path} delivered`
         })
@@ -158,7 +177,10 @@ export const layer = (options: Options = {}): Layer.Layer<never, never, HttpRout
         HttpRouter.route("POST", `${base}/runs/:id/signal`, action("signal")),
         HttpRouter.route("POST", `${base}/runs/:id/cancel`, action("cancel")),
         HttpRouter.route("POST", `${base}/runs/:id/resume`, action("resume"))
-      ].map((route) => ({ ...route, handler: Effect.catch(route.handler, (error) => Effect.succeed(failWith(500, messageOf(error)))) })))
+      ].map((route) => ({
+        ...route,
+        handler: Effect.catch(route.handler, (error) => Effect.succeed(failWith(500, messageOf(error))))
+      })))
     })
   )
 
@@ -166,7 +188,8 @@ export const layer = (options: Options = {}): Layer.Layer<never, never, HttpRout
 
 /** The page loads nothing from other origins and cannot be framed by another site. */
 const securityHeaders = {
-  "content-security-policy": "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+  "content-security-policy":
+    "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
   "x-content-type-options": "nosniff",
   "referrer-policy": "no-referrer"
 }
@@ -182,7 +205,9 @@ class BadRequest {
 const statusOf = (error: unknown): number => {
   const tag = (error as { _tag?: unknown })._tag
   if (tag === "RunNotFound") return 404
-  if (tag === "BadRequest" || tag === "InvalidOutput" || tag === "SignalAlreadyDelivered" || tag === "RunCancelled") return 400
+  if (tag === "BadRequest" || tag === "InvalidOutput" || tag === "SignalAlreadyDelivered" || tag === "RunCancelled") {
+    return 400
+  }
   return 500
 }
 

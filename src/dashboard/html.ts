@@ -14,8 +14,7 @@ const trusted = (text: string): Html => ({ [HtmlTypeId]: HtmlTypeId, text })
 
 const isHtml = (u: unknown): u is Html => typeof u === "object" && u !== null && HtmlTypeId in u
 
-export const escape = (text: string): string =>
-  text.replace(/[&<>"'`]/g, (c) => `&#${c.charCodeAt(0)};`)
+export const escape = (text: string): string => text.replace(/[&<>"'`]/g, (c) => `&#${c.charCodeAt(0)};`)
 
 type Value = Html | string | number | boolean | undefined | null | ReadonlyArray<Value>
 

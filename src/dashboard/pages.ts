@@ -9,14 +9,30 @@ import { nameIn, type Timeline, timelineOf } from "../view/timeline.ts"
 import { pageScript, styles } from "./assets.ts"
 import { constant, type Html, html } from "./html.ts"
 
-export const runStatuses: ReadonlyArray<Journal.RunStatus> = ["queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled"]
+export const runStatuses: ReadonlyArray<Journal.RunStatus> = [
+  "queued",
+  "running",
+  "sleeping",
+  "waiting",
+  "completed",
+  "failed",
+  "cancelled"
+]
 
 const isLive = (status: Journal.RunStatus) => status !== "completed" && status !== "failed" && status !== "cancelled"
 
-const time = (ms: number | undefined) => (ms === undefined ? "" : new Date(ms).toISOString().replace("T", " ").replace("Z", ""))
+const time = (
+  ms: number | undefined
+) => (ms === undefined ? "" : new Date(ms).toISOString().replace("T", " ").replace("Z", ""))
 
 const duration = (ms: number): string =>
-  ms < 1000 ? `${Math.round(ms)}ms` : ms < 60_000 ? `${(ms / 1000).toFixed(1)}s` : ms < 3_600_000 ? `${(ms / 60_000).toFixed(1)}m` : `${(ms / 3_600_000).toFixed(1)}h`
+  ms < 1000
+    ? `${Math.round(ms)}ms`
+    : ms < 60_000
+    ? `${(ms / 1000).toFixed(1)}s`
+    : ms < 3_600_000
+    ? `${(ms / 60_000).toFixed(1)}m`
+    : `${(ms / 3_600_000).toFixed(1)}h`
 
 export const layout = (base: string, title: string, body: Html, live: boolean): Html =>
   html`<!doctype html>
@@ -36,7 +52,12 @@ export interface RunsQuery {
 
 const runLink = (base: string, runId: string) => `${base}/runs/${encodeURIComponent(runId)}`
 
-export const runsPage = (base: string, query: RunsQuery, page: RunStore.RunPage, counts: RunStore.StatusCounts): Html => {
+export const runsPage = (
+  base: string,
+  query: RunsQuery,
+  page: RunStore.RunPage,
+  counts: RunStore.StatusCounts
+): Html => {
   const filterLink = (status: Journal.RunStatus | undefined) => {
     const params = new URLSearchParams()
     if (query.workflow !== undefined) params.set("workflow", query.workflow)
@@ -53,11 +74,13 @@ export const runsPage = (base: string, query: RunsQuery, page: RunStore.RunPage,
   <a class="count ${query.status === undefined ? "active" : ""}" href="${filterLink(undefined)}">all <b>${
     Object.values(counts).reduce((a, b) => a + b, 0)
   }</b></a>
-  ${runStatuses.map((status) =>
-    html`<a class="count status-${status} ${query.status === status ? "active" : ""}" data-status="${status}" href="${filterLink(status)}">${status} <b>${
-      counts[status]
-    }</b></a>`
-  )}
+  ${
+    runStatuses.map((status) =>
+      html`<a class="count status-${status} ${query.status === status ? "active" : ""}" data-status="${status}" href="${
+        filterLink(status)
+      }">${status} <b>${counts[status]}</b></a>`
+    )
+  }
 </section>
 <form class="filters" method="get" action="${base}/">
   <label>workflow <input name="workflow" value="${query.workflow ?? ""}" placeholder="any"></label>
@@ -72,7 +95,9 @@ export const runsPage = (base: string, query: RunsQuery, page: RunStore.RunPage,
     page.runs.length === 0
       ? html`<tr><td colspan="6" class="empty">no runs match</td></tr>`
       : page.runs.map((run) =>
-        html`<tr data-run-id="${run.runId}"><td><a href="${runLink(base, run.runId)}">${run.runId}</a></td><td>${run.workflow}</td><td><span class="badge status-${run.status}">${run.status}</span></td><td>${
+        html`<tr data-run-id="${run.runId}"><td><a href="${
+          runLink(base, run.runId)
+        }">${run.runId}</a></td><td>${run.workflow}</td><td><span class="badge status-${run.status}">${run.status}</span></td><td>${
           time(run.createdAt)
         }</td><td>${time(run.updatedAt)}</td><td>${run.waitingFor ?? ""}</td></tr>`
       )
@@ -87,7 +112,12 @@ export interface RunPageOptions {
   readonly notice: string | undefined
 }
 
-export const runPage = (detail: Engine.RunDetail, graph: WorkflowGraph.Graph | undefined, now: number, options: RunPageOptions): Html => {
+export const runPage = (
+  detail: Engine.RunDetail,
+  graph: WorkflowGraph.Graph | undefined,
+  now: number,
+  options: RunPageOptions
+): Html => {
   const { entries, run } = detail
   const statuses = graph === undefined ? new Map<string, NodeProgress>() : nodeStatuses(graph, detail, now)
   const timeline = timelineOf(detail, now, graph)
@@ -102,9 +132,13 @@ export const runPage = (detail: Engine.RunDetail, graph: WorkflowGraph.Graph | u
     <dt>created</dt><dd>${time(run.createdAt)}</dd>
     <dt>updated</dt><dd>${time(run.updatedAt)}</dd>
     <dt>executions</dt><dd>${run.executions}${run.owner === undefined ? "" : html` (now on ${run.owner})`}</dd>
-    ${run.waitingFor === undefined || !live ? "" : html`<dt>waits for</dt><dd class="waiting-for">${run.waitingFor}${
-      run.wakeAt === undefined ? "" : html` until ${time(run.wakeAt)}`
-    }</dd>`}
+    ${
+    run.waitingFor === undefined || !live ?
+      "" :
+      html`<dt>waits for</dt><dd class="waiting-for">${run.waitingFor}${
+        run.wakeAt === undefined ? "" : html` until ${time(run.wakeAt)}`
+      }</dd>`
+  }
     ${run.error === undefined ? "" : html`<dt>error</dt><dd class="error">${run.error}</dd>`}
   </dl>
   ${options.notice === undefined ? "" : html`<p class="notice">${options.notice}</p>`}
@@ -121,30 +155,50 @@ export const runPage = (detail: Engine.RunDetail, graph: WorkflowGraph.Graph | u
       : ""
   }
   ${live ? html`<button data-action="cancel" class="danger">cancel run</button>` : ""}
-  ${run.status === "failed" || run.status === "sleeping" || run.status === "waiting" ? html`<button data-action="resume">resume now</button>` : ""}
+  ${
+    run.status === "failed" || run.status === "sleeping" || run.status === "waiting"
+      ? html`<button data-action="resume">resume now</button>`
+      : ""
+  }
   <p class="action-result" role="status"></p>
 </section>
 <section><h2>timeline</h2>${timelineSvg(timeline)}</section>
-<section><h2>graph</h2>${graph === undefined ? html`<p class="hint">The run's stored outline cannot be read.</p>` : graphHtml(graph, statuses)}</section>
+<section><h2>graph</h2>${
+    graph === undefined
+      ? html`<p class="hint">The run's stored outline cannot be read.</p>`
+      : graphHtml(graph, statuses)
+  }</section>
 <section class="io"><h2>input</h2><pre class="input">${pretty(run.input)}</pre>
 <h2>outputs</h2>${
-    outputs.length === 0 ? html`<p class="hint">none yet</p>` : html`<table class="outputs"><tbody>${
-      outputs.map((entry) => html`<tr><th>${entry.path}</th><td><pre>${pretty(entry.value)}</pre></td></tr>`)
-    }</tbody></table>`
+    outputs.length === 0 ?
+      html`<p class="hint">none yet</p>` :
+      html`<table class="outputs"><tbody>${
+        outputs.map((entry) => html`<tr><th>${entry.path}</th><td><pre>${pretty(entry.value)}</pre></td></tr>`)
+      }</tbody></table>`
   }
 ${
-    failures.length === 0 ? "" : html`<h2>errors</h2><table class="errors"><tbody>${
-      failures.map((entry) => html`<tr><th>${entry.path} attempt ${entry.attempt ?? entry.seq + 1}</th><td>${entry.error ?? entry.value}</td></tr>`)
-    }</tbody></table>`
+    failures.length === 0 ?
+      "" :
+      html`<h2>errors</h2><table class="errors"><tbody>${
+        failures.map((entry) =>
+          html`<tr><th>${entry.path} attempt ${entry.attempt ?? entry.seq + 1}</th><td>${
+            entry.error ?? entry.value
+          }</td></tr>`
+        )
+      }</tbody></table>`
   }</section>
 <section><h2>journal</h2><table class="journal"><thead><tr><th>path</th><th>kind</th><th>seq</th><th>started</th><th>finished</th><th>value</th></tr></thead><tbody>${
     entries.map((entry) =>
-      html`<tr><td>${entry.path}</td><td>${entry.kind}</td><td>${entry.seq}</td><td>${time(entry.startedAt)}</td><td>${time(entry.finishedAt)}</td><td><code>${entry.value}</code></td></tr>`
+      html`<tr><td>${entry.path}</td><td>${entry.kind}</td><td>${entry.seq}</td><td>${time(entry.startedAt)}</td><td>${
+        time(entry.finishedAt)
+      }</td><td><code>${entry.value}</code></td></tr>`
     )
   }</tbody></table></section>`
 }
 
-const signalGuess = (run: Journal.RunInfo) => (run.status === "waiting" ? (run.waitingFor ?? "").split(", ")[0] ?? "" : "")
+const signalGuess = (
+  run: Journal.RunInfo
+) => (run.status === "waiting" ? (run.waitingFor ?? "").split(", ")[0] ?? "" : "")
 
 const pretty = (json: string): string => {
   try {
@@ -170,9 +224,11 @@ export const timelineSvg = (timeline: Timeline): Html => {
   return html`<svg class="timeline" viewBox="0 0 ${width} ${height}" width="100%" role="img" aria-label="run timeline">
 ${
     ticks.map((at, i) =>
-      html`<g class="tick"><line x1="${x(at)}" x2="${x(at)}" y1="14" y2="${height}"/><text x="${x(at)}" y="10" text-anchor="${
-        i === 0 ? "start" : i === ticks.length - 1 ? "end" : "middle"
-      }">${i === 0 ? time(at) : `+${duration(at - timeline.start)}`}</text></g>`
+      html`<g class="tick"><line x1="${x(at)}" x2="${x(at)}" y1="14" y2="${height}"/><text x="${
+        x(at)
+      }" y="10" text-anchor="${i === 0 ? "start" : i === ticks.length - 1 ? "end" : "middle"}">${
+        i === 0 ? time(at) : `+${duration(at - timeline.start)}`
+      }</text></g>`
     )
   }
 ${
@@ -182,25 +238,29 @@ ${
 <text class="lane-label" x="4" y="${y + 18}">${truncate(lane.lane === "" ? "(run)" : lane.lane, 26)}</text>
 ${
         lane.waits.map((wait) =>
-          html`<line class="wait wait-${wait.kind}${wait.open ? " open" : ""}" x1="${x(wait.from)}" x2="${x(wait.until ?? timeline.end)}" y1="${y + 14}" y2="${y + 14}"><title>${
+          html`<line class="wait wait-${wait.kind}${wait.open ? " open" : ""}" x1="${x(wait.from)}" x2="${
+            x(wait.until ?? timeline.end)
+          }" y1="${y + 14}" y2="${y + 14}"><title>${
             wait.kind === "sleep" ? "sleep" : "waiting for signal"
           } ${wait.path}</title></line>`
         )
       }
 ${
         lane.bars.map((bar) =>
-          html`<rect class="bar ${bar.outcome}" data-path="${bar.path}" data-attempt="${bar.attempt}" x="${x(bar.startedAt)}" y="${y + 5}" width="${
-            Math.max(2, x(bar.finishedAt) - x(bar.startedAt))
-          }" height="18" rx="3"><title>${nameIn(lane.lane, bar.path)} attempt ${bar.attempt} ${bar.outcome}, ${
-            duration(bar.finishedAt - bar.startedAt)
-          }${bar.error === undefined ? "" : `: ${bar.error}`}</title></rect>`
+          html`<rect class="bar ${bar.outcome}" data-path="${bar.path}" data-attempt="${bar.attempt}" x="${
+            x(bar.startedAt)
+          }" y="${y + 5}" width="${Math.max(2, x(bar.finishedAt) - x(bar.startedAt))}" height="18" rx="3"><title>${
+            nameIn(lane.lane, bar.path)
+          } attempt ${bar.attempt} ${bar.outcome}, ${duration(bar.finishedAt - bar.startedAt)}${
+            bar.error === undefined ? "" : `: ${bar.error}`
+          }</title></rect>`
         )
       }
 ${
         lane.marks.map((mark) =>
-          html`<path class="signal-mark" data-path="${mark.path}" d="M ${x(mark.at) - 5} ${y + 2} L ${x(mark.at) + 5} ${y + 2} L ${x(mark.at)} ${
-            y + 11
-          } Z"><title>signal ${mark.path} arrived ${time(mark.at)}</title></path>`
+          html`<path class="signal-mark" data-path="${mark.path}" d="M ${x(mark.at) - 5} ${y + 2} L ${x(mark.at) + 5} ${
+            y + 2
+          } L ${x(mark.at)} ${y + 11} Z"><title>signal ${mark.path} arrived ${time(mark.at)}</title></path>`
         )
       }
 </g>`
@@ -230,18 +290,25 @@ export const graphHtml = (graph: WorkflowGraph.Graph, statuses: ReadonlyMap<stri
     }
     const items = statuses.get(n.path)?.items
     const head = n.kind === "forEach" && items !== undefined
-      ? html`${n.name} (for each)${detail} <small class="items">${items.completed} done${items.failed > 0 ? `, ${items.failed} failed` : ""}</small>`
+      ? html`${n.name} (for each)${detail} <small class="items">${items.completed} done${
+        items.failed > 0 ? `, ${items.failed} failed` : ""
+      }</small>`
       : html`${n.name} (${n.kind})${detail}`
     return html`<div class="gblock ${n.kind} ${status}" data-path="${n.path}" data-status="${status}"><div class="ghead">${head}</div><div class="branches">${
       n.branches.map((branch) =>
-        html`<div class="branch"><div class="key">${branch.key === "[]" ? "each item" : branch.key}</div>${sequence(branch.nodes)}</div>`
+        html`<div class="branch"><div class="key">${branch.key === "[]" ? "each item" : branch.key}</div>${
+          sequence(branch.nodes)
+        }</div>`
       )
     }</div>${n.kind === "chord" ? html`<div class="gnode step ${status}">${n.name} callback</div>` : ""}</div>`
   }
   return html`<div class="graph">${sequence(graph.nodes)}</div>`
 }
 
-export const graphOfRun = (run: Journal.RunInfo, known: ReadonlyMap<string, WorkflowGraph.Graph>): WorkflowGraph.Graph | undefined => {
+export const graphOfRun = (
+  run: Journal.RunInfo,
+  known: ReadonlyMap<string, WorkflowGraph.Graph>
+): WorkflowGraph.Graph | undefined => {
   const definition = known.get(run.workflow)
   if (definition !== undefined) return definition
   const stored = WorkflowGraph.fromFingerprint(run.workflow, run.fingerprint)
@@ -249,4 +316,9 @@ export const graphOfRun = (run: Journal.RunInfo, known: ReadonlyMap<string, Work
 }
 
 export const errorPage = (base: string, status: number, message: string): Html =>
-  layout(base, `${status}`, html`<section class="summary"><h1>${status}</h1><p class="error">${message}</p><p><a href="${base}/">all runs</a></p></section>`, false)
+  layout(
+    base,
+    `${status}`,
+    html`<section class="summary"><h1>${status}</h1><p class="error">${message}</p><p><a href="${base}/">all runs</a></p></section>`,
+    false
+  )

@@ -69,7 +69,6 @@ export type MergeConflicts<U, Path extends string = ""> = {
  * `unknown` when the members of `U` deep-merge exactly; otherwise an object type no block name
  * is assignable to, naming the conflicting keys, so the block does not compile.
  */
-export type DeepMergeable<U> = MergeConflicts<U> extends infer Keys
-  ? [Keys] extends [never] ? unknown
+export type DeepMergeable<U> = MergeConflicts<U> extends infer Keys ? [Keys] extends [never] ? unknown
   : { readonly "plait: deep-merged branches add these keys with types that do not merge": Keys }
   : never

@@ -10,7 +10,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { JournalError, type JournalEntry, type LoadedRun } from "../Journal.ts"
+import { type JournalEntry, JournalError, type LoadedRun } from "../Journal.ts"
 import { InvalidInput, RunCancelled, RunConflict } from "../WorkflowError.ts"
 import { fingerprintOf, prepareInput } from "./identity.ts"
 import type { ChildNode, Ctx } from "./node.ts"
@@ -30,7 +30,9 @@ export const runChild = (node: ChildNode, ctx: Ctx, path: string, state: RunStat
     // A replay starts nothing: the child ended, or the journal ends here.
     if (state.readOnly || state.reached !== undefined || state.journal === undefined || state.lease === undefined) {
       const loaded = yield* children.load(runId)
-      if (Option.isSome(loaded) && isDone(loaded.value.run.status)) return delta(yield* ended(node, loaded.value, state))
+      if (Option.isSome(loaded) && isDone(loaded.value.run.status)) {
+        return delta(yield* ended(node, loaded.value, state))
+      }
       if (state.reached !== undefined) return yield* Effect.fail(suspendOn({ path, kind: "replay", until: undefined }))
       return yield* new JournalError({
         reason: "Corrupt",
@@ -63,7 +65,9 @@ export const runChild = (node: ChildNode, ctx: Ctx, path: string, state: RunStat
     const execute = children.execute
     // A failed child is driven again by a parent that runs it in process, as `Workflow.run`
     // drives a failed run again; under a worker, resuming the parent re-queues it.
-    if (run.status === "completed" || run.status === "cancelled" || (run.status === "failed" && execute === undefined)) {
+    if (
+      run.status === "completed" || run.status === "cancelled" || (run.status === "failed" && execute === undefined)
+    ) {
       const loaded = yield* children.load(runId)
       if (Option.isSome(loaded)) return delta(yield* ended(node, loaded.value, state))
     }

@@ -13,7 +13,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
-import { JournalError, type JournalEntry } from "../Journal.ts"
+import { type JournalEntry, JournalError } from "../Journal.ts"
 import { CompensationFailed } from "../WorkflowError.ts"
 import { jsonCodec } from "./codec.ts"
 import type { Definition } from "./definition.ts"
@@ -62,7 +62,14 @@ export const storedEnding = (state: RunState): Exit.Exit<Ending | undefined, Jou
   const decoded = endingCodec.decode(stored.value)
   return Exit.isSuccess(decoded)
     ? Exit.succeed(decoded.value as Ending)
-    : Exit.fail(new JournalError({ reason: "Corrupt", runId: state.runId, path: "", detail: Cause.squash(decoded.cause) as string }))
+    : Exit.fail(
+      new JournalError({
+        reason: "Corrupt",
+        runId: state.runId,
+        path: "",
+        detail: Cause.squash(decoded.cause) as string
+      })
+    )
 }
 
 /**

@@ -67,7 +67,10 @@ export const fanOut = (
   }
   const exits = runAll(tasks, state, options)
   if (options.onError === "failFast") return exits
-  return Effect.flatMap(exits, (all) => settleExits(tasks, all as ReadonlyArray<Exit.Exit<unknown, unknown>>, state, options))
+  return Effect.flatMap(
+    exits,
+    (all) => settleExits(tasks, all as ReadonlyArray<Exit.Exit<unknown, unknown>>, state, options)
+  )
 }
 
 /**
@@ -125,7 +128,9 @@ const settleDurably = (tasks: Tasks, state: RunState, options: FanOutOptions) =>
       return outcome === undefined ? state : outcome ? failedState : succeededState
     }
     return runAll(tasks, state, options, stateAt).pipe(
-      Effect.flatMap((exits) => settleExits(tasks, exits as ReadonlyArray<Exit.Exit<unknown, unknown>>, state, options)),
+      Effect.flatMap((exits) =>
+        settleExits(tasks, exits as ReadonlyArray<Exit.Exit<unknown, unknown>>, state, options)
+      ),
       Effect.flatMap((results) => {
         const failed = (i: number) => Result.isFailure(results[i] as Result.Result<unknown, unknown>)
         if (record !== undefined) {
@@ -170,14 +175,20 @@ const settledRecord = (
   const known = new Set(keys)
   for (const [list, isFailure] of [[failed, true], [succeeded, false]] as const) {
     for (const key of list) {
-      if (!known.has(key)) return corrupt(state, options.path, `the record names ${key}, which is not a branch of the block`)
+      if (!known.has(key)) {
+        return corrupt(state, options.path, `the record names ${key}, which is not a branch of the block`)
+      }
       if (outcomes.has(key)) return corrupt(state, options.path, `the record names ${key} twice`)
       outcomes.set(key, isFailure)
     }
   }
   // Written only when some branch failed, and only when the failures were tolerated.
   if (failed.length === 0 || failed.length > tolerated(options.tolerate, keys.length)) {
-    return corrupt(state, options.path, `the record has ${failed.length} failed branches; the block could not settle so`)
+    return corrupt(
+      state,
+      options.path,
+      `the record has ${failed.length} failed branches; the block could not settle so`
+    )
   }
   return Exit.succeed(outcomes)
 }

@@ -4,4 +4,5 @@
  */
 import { JournalError, LeaseLost } from "../Journal.ts"
 
-export const isRunFault = (u: unknown): u is JournalError | LeaseLost => u instanceof JournalError || u instanceof LeaseLost
+export const isRunFault = (u: unknown): u is JournalError | LeaseLost =>
+  u instanceof JournalError || u instanceof LeaseLost

@@ -65,7 +65,9 @@ export const graphOfNodes = (nodes: ReadonlyArray<Node>, prefix: string = ""): R
 
 const durationText = (input: Duration.Input): string => Duration.format(Duration.fromInputUnsafe(input))
 
-const stepDetail = (node: { readonly retry: { readonly times: number } | undefined; readonly timeout: Duration.Input | undefined }) => {
+const stepDetail = (
+  node: { readonly retry: { readonly times: number } | undefined; readonly timeout: Duration.Input | undefined }
+) => {
   const parts = [
     node.retry === undefined ? undefined : `retry ${node.retry.times}`,
     node.timeout === undefined ? undefined : `timeout ${durationText(node.timeout)}`
@@ -127,7 +129,10 @@ export const graphOfOutline = (lines: ReadonlyArray<string>): ReadonlyArray<Grap
     const kind = outlineKinds[line.slice(space + 1)]
     if (space <= 0 || kind === undefined) return undefined
     const path = line.slice(0, space)
-    while (open.length > 0 && !path.startsWith(`${open.at(-1)!.path}/`) && !path.startsWith(`${open.at(-1)!.path}${itemsKey}/`)) {
+    while (
+      open.length > 0 && !path.startsWith(`${open.at(-1)!.path}/`) &&
+      !path.startsWith(`${open.at(-1)!.path}${itemsKey}/`)
+    ) {
       open.pop()
     }
     const parent = open.at(-1)

@@ -48,7 +48,8 @@ export const prepareInput = (definition: Definition, runId: string, input: unkno
 export const storedInput = (definition: Definition, run: RunInfo) =>
   Exit.mapError(
     inputCodecOf(definition).json.decode(run.input),
-    (issue) => new JournalError({ reason: "Corrupt", runId: run.runId, detail: `the stored input does not decode: ${issue}` })
+    (issue) =>
+      new JournalError({ reason: "Corrupt", runId: run.runId, detail: `the stored input does not decode: ${issue}` })
   )
 
 const issueText = (cause: Cause.Cause<unknown>): string => {

@@ -15,11 +15,12 @@ import * as Fiber from "effect/Fiber"
 import * as Schema from "effect/Schema"
 import { JournalError } from "../Journal.ts"
 import { RaceFailure, SignalTimeout } from "../WorkflowError.ts"
+import { runChild } from "./child.ts"
 import { type JsonCodec, jsonCodec } from "./codec.ts"
 import { fanOut, type Tasks } from "./fanOut.ts"
+import { isRunFault } from "./faults.ts"
 import { memoizeByIdentity } from "./memo.ts"
 import { deepMerge, mergeAll, shallowMerge } from "./merge.ts"
-import { runChild } from "./child.ts"
 import type {
   BranchNode,
   ChordNode,
@@ -36,7 +37,6 @@ import { childPath, itemPath } from "./path.ts"
 import { notify, type RunState, type StepEvent } from "./runState.ts"
 import { awaitsSignal, journalItems, signalCodecOf } from "./signal.ts"
 import { decodeStored, runStep } from "./step.ts"
-import { isRunFault } from "./faults.ts"
 import { isSuspend, mergeSuspends, type Suspend, suspendOn } from "./suspend.ts"
 
 type Run<A = Ctx> = Effect.Effect<A, unknown, unknown>
@@ -81,7 +81,7 @@ const runInto = (
   let current: Node | undefined
   return Effect.whileLoop({
     while: () => index < nodes.length,
-    body: () => runNode((current = nodes[index++]!), ctx, prefix, state),
+    body: () => runNode(current = nodes[index++]!, ctx, prefix, state),
     step: (output) => {
       if (current!._tag === "Step") {
         ctx[current!.name] = output
@@ -197,8 +197,10 @@ const mergeBranches = (
   }
   if (node.merge === "deep") return Effect.succeed(deepMergeBranches(lone, results))
   const byKey = new Map(results.map((result, i) => [keyAt(i), deltaAt(i, result)]))
-  return Effect.map(journaledOrder(path, state, node.branches.map(([key]) => key), completionOrder), (order) =>
-    mergeAll(order.map((key) => byKey.get(key)!), shallowMerge))
+  return Effect.map(
+    journaledOrder(path, state, node.branches.map(([key]) => key), completionOrder),
+    (order) => mergeAll(order.map((key) => byKey.get(key)!), shallowMerge)
+  )
 }
 
 /**
@@ -234,7 +236,10 @@ const journaledOrder = (
   const stored = state.stored("order", path)
   const order = stored !== undefined
     ? storedOrder(path, state, keys, stored.value)
-    : Effect.as(state.writer.write({ path, kind: "order", seq: 0, value: JSON.stringify(completionOrder) }), completionOrder)
+    : Effect.as(
+      state.writer.write({ path, kind: "order", seq: 0, value: JSON.stringify(completionOrder) }),
+      completionOrder
+    )
   return reported(state, order, (order) => ({
     _tag: "LastWinsOrder",
     runId: state.runId,
@@ -281,12 +286,20 @@ const runChord = (node: ChordNode, ctx: Ctx, path: string, state: RunState): Run
 const runRace = (node: RaceNode, ctx: Ctx, path: string, state: RunState): Run => {
   const stored = state.stored("choice", path)
   const tagged = (key: string, delta: Ctx): Ctx => ({ [node.name]: { _tag: key, value: delta } })
-  const won = (replayed: boolean) => (winner: string): StepEvent => ({ _tag: "RaceWon", runId: state.runId, path, winner, replayed })
+  const won = (replayed: boolean) => (winner: string): StepEvent => ({
+    _tag: "RaceWon",
+    runId: state.runId,
+    path,
+    winner,
+    replayed
+  })
   if (state.reached !== undefined) return rebuildRace(node, ctx, path, state, tagged)
   if (stored !== undefined) {
     const winner = decodeStored(state, path, keyCodecOf(node.branches), stored.value) as Exit.Exit<string, JournalError>
-    return Effect.flatMap(reported(state, winner, won(true)), (key) =>
-      Effect.map(runCase(node.branches, key, ctx, path, state), (delta) => tagged(key, delta)))
+    return Effect.flatMap(
+      reported(state, winner, won(true)),
+      (key) => Effect.map(runCase(node.branches, key, ctx, path, state), (delta) => tagged(key, delta))
+    )
   }
   const raced = concurrently(state, node.branches.length, undefined, firstSuccess(node, ctx, path, state))
   return Effect.flatMap(raced, ([key, delta]) => {
@@ -413,7 +426,9 @@ const keysOf = (
   if (new Set(keys).size === keys.length) return keys
   const duplicate = keys.find((key, i) => keys.indexOf(key) !== i)
   return Effect.die(
-    new Error(`plait: forEach ${path} in run ${state.runId} has two items with the key ${duplicate}; keys must be unique`)
+    new Error(
+      `plait: forEach ${path} in run ${state.runId} has two items with the key ${duplicate}; keys must be unique`
+    )
   )
 }
 
@@ -427,7 +442,11 @@ const runBranch = (node: BranchNode, ctx: Ctx, path: string, state: RunState): R
       const key = node.select(ctx)
       // Checked before it is journaled: a stored choice the definition lacks reads back as corrupt.
       if (!node.cases.some(([candidate]) => candidate === key)) {
-        return Effect.die(new Error(`plait: branch ${path} in run ${state.runId} selected "${String(key)}", which is not one of its cases`))
+        return Effect.die(
+          new Error(
+            `plait: branch ${path} in run ${state.runId} selected "${String(key)}", which is not one of its cases`
+          )
+        )
       }
       return Effect.as(state.writer.write({ path, kind: "choice", seq: 0, value: JSON.stringify(key) }), key)
     })
@@ -438,8 +457,11 @@ const runBranch = (node: BranchNode, ctx: Ctx, path: string, state: RunState): R
     choice,
     replayed: stored !== undefined
   }))
-  return Effect.flatMap(reportedChoice, (key) =>
-    Effect.map(runCase(node.cases, key, ctx, path, state), (delta) => ({ [node.name]: { _tag: key, ...delta } })))
+  return Effect.flatMap(
+    reportedChoice,
+    (key) =>
+      Effect.map(runCase(node.cases, key, ctx, path, state), (delta) => ({ [node.name]: { _tag: key, ...delta } }))
+  )
 }
 
 /** Runs the one keyed segment a journaled (or just journaled) choice names. */

@@ -20,7 +20,9 @@ export const tablePrefix = (prefix: string | undefined): Effect.Effect<string, I
     : Effect.fail(
       new InvalidOption({
         option: "tablePrefix",
-        issue: `must be letters, digits and _, not starting with a digit, at most 40 characters; got ${JSON.stringify(value)}`
+        issue: `must be letters, digits and _, not starting with a digit, at most 40 characters; got ${
+          JSON.stringify(value)
+        }`
       })
     )
 }
@@ -57,7 +59,9 @@ export const duration = (
     : Effect.fail(
       new InvalidOption({
         option,
-        issue: `must be a finite duration ${bounds.positive ? "above" : "of at least"} zero; got ${JSON.stringify(String(value))}`
+        issue: `must be a finite duration ${bounds.positive ? "above" : "of at least"} zero; got ${
+          JSON.stringify(String(value))
+        }`
       })
     )
 }
@@ -66,11 +70,13 @@ export const duration = (
 const defaultOperationTimeout = Duration.seconds(30)
 
 /** A SQL journal's own options, checked, with their defaults. */
-export const sqlOptions = (options: {
-  readonly tablePrefix?: string | undefined
-  readonly maxPayloadBytes?: number | undefined
-  readonly operationTimeout?: Duration.Input | undefined
-} | undefined) =>
+export const sqlOptions = (
+  options: {
+    readonly tablePrefix?: string | undefined
+    readonly maxPayloadBytes?: number | undefined
+    readonly operationTimeout?: Duration.Input | undefined
+  } | undefined
+) =>
   Effect.all({
     tablePrefix: tablePrefix(options?.tablePrefix),
     maxPayloadBytes: maxPayloadBytes(options?.maxPayloadBytes),

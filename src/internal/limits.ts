@@ -28,36 +28,53 @@ export const withLimits = ({ journal, store }: Backend, limits: Limits): Backend
   const { deadline, maxPayloadBytes } = limits
   // Refused before the store sees it: the store would take it, but a run holding it might not
   // load again.
-  const sized = <A, E>(runId: string, values: Values, effect: Effect.Effect<A, E>): Effect.Effect<A, E | JournalError> =>
+  const sized = <A, E>(
+    runId: string,
+    values: Values,
+    effect: Effect.Effect<A, E>
+  ): Effect.Effect<A, E | JournalError> =>
     Effect.suspend((): Effect.Effect<A, E | JournalError> => {
       for (let i = 0; i < values.length; i++) {
         const { path, value } = values[i]!
         const issue = payloadIssue(value, maxPayloadBytes)
-        if (issue !== undefined) return Effect.fail(new JournalError({ reason: "TooLarge", runId, path, detail: issue }))
+        if (issue !== undefined) {
+          return Effect.fail(new JournalError({ reason: "TooLarge", runId, path, detail: issue }))
+        }
       }
       return effect
     })
 
-  const bounded = <A, E>(runId: string, operation: string, effect: Effect.Effect<A, E>): Effect.Effect<A, E | JournalError> =>
+  const bounded = <A, E>(
+    runId: string,
+    operation: string,
+    effect: Effect.Effect<A, E>
+  ): Effect.Effect<A, E | JournalError> =>
     deadline === undefined ? effect : deadline.bound(effect, () =>
       new JournalError({
         reason: "Unavailable",
         runId,
-        detail: `${operation} did not finish within ${Duration.format(deadline.timeout)} (waiting for a free connection or for the store)`
+        detail: `${operation} did not finish within ${
+          Duration.format(deadline.timeout)
+        } (waiting for a free connection or for the store)`
       }))
 
   return {
     journal: {
       maxPayloadBytes,
       instantAppends: journal.instantAppends,
-      acquire: (run, options) => bounded(run.runId, "acquire", sized(run.runId, [{ value: run.input }], journal.acquire(run, options))),
+      acquire: (run, options) =>
+        bounded(run.runId, "acquire", sized(run.runId, [{ value: run.input }], journal.acquire(run, options))),
       load: (runId) => bounded(runId, "load", journal.load(runId)),
       append: (lease, entries) =>
         bounded(lease.runId, "append", sized(lease.runId, entries, journal.append(lease, entries))),
       heartbeat: (owner, leases, leaseMs) => bounded(owner, "heartbeat", journal.heartbeat(owner, leases, leaseMs)),
       release: (lease, release) => bounded(lease.runId, "release", journal.release(lease, release)),
       startChild: (lease, child) =>
-        bounded(child.runId, "startChild", sized(child.runId, [{ value: child.input }], journal.startChild(lease, child))),
+        bounded(
+          child.runId,
+          "startChild",
+          sized(child.runId, [{ value: child.input }], journal.startChild(lease, child))
+        ),
       acquireSlot: (lease, request) => bounded(lease.runId, "acquireSlot", journal.acquireSlot(lease, request)),
       releaseSlot: (lease, request) => bounded(lease.runId, "releaseSlot", journal.releaseSlot(lease, request))
     },
@@ -73,7 +90,11 @@ export const withLimits = ({ journal, store }: Backend, limits: Limits): Backend
       counts: (filter) => bounded("(counts)", "counts", store.counts(filter)),
       nextDue: (workflows) => bounded("(nextDue)", "nextDue", store.nextDue(workflows)),
       saveSchedule: (schedule) =>
-        bounded(schedule.id, "saveSchedule", sized(schedule.id, [{ value: schedule.input }], store.saveSchedule(schedule))),
+        bounded(
+          schedule.id,
+          "saveSchedule",
+          sized(schedule.id, [{ value: schedule.input }], store.saveSchedule(schedule))
+        ),
       removeSchedule: (id) => bounded(id, "removeSchedule", store.removeSchedule(id)),
       listSchedules: (filter) => bounded("(schedules)", "listSchedules", store.listSchedules(filter)),
       dueSchedules: (workflows) => bounded("(schedules)", "dueSchedules", store.dueSchedules(workflows)),

@@ -28,4 +28,6 @@ export const pageLimit = (limit: number | undefined): number =>
 
 export const statusesOf = (
   status: RunStatus | ReadonlyArray<RunStatus> | undefined
-): ReadonlyArray<RunStatus> | undefined => (status === undefined ? undefined : typeof status === "string" ? [status] : status)
+):
+  | ReadonlyArray<RunStatus>
+  | undefined => (status === undefined ? undefined : typeof status === "string" ? [status] : status)

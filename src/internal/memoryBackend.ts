@@ -20,10 +20,10 @@ import type {
 } from "../Journal.ts"
 import { defaultMaxPayloadBytes, entryKey, JournalError, LeaseLost } from "../Journal.ts"
 import type { Claimed, Notification, RunStore, ScheduleInfo, StatusCounts } from "../RunStore.ts"
-import { cursorOf, decodeCursor, pageLimit, statusesOf } from "./listing.ts"
 import { withLimits } from "./limits.ts"
-import { dueOf } from "./schedule.ts"
+import { cursorOf, decodeCursor, pageLimit, statusesOf } from "./listing.ts"
 import { dueAfterRelease, isDone, isFinal, isRunStatus, runStatuses } from "./runRow.ts"
+import { dueOf } from "./schedule.ts"
 
 interface StoredRun {
   info: RunInfo
@@ -43,7 +43,12 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
   }
   const withNow = <A>(f: (now: number) => A) => Effect.map(Clock.currentTimeMillis, f)
 
-  const newRun = (record: RunRecord, now: number, lease: Omit<Lease, "runId"> | undefined, leaseMs: number): StoredRun => ({
+  const newRun = (
+    record: RunRecord,
+    now: number,
+    lease: Omit<Lease, "runId"> | undefined,
+    leaseMs: number
+  ): StoredRun => ({
     info: {
       runId: record.runId,
       workflow: record.workflow,
@@ -153,7 +158,12 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
         const held = leaseIsLive(existing, now) && !(reclaim === true && stored.owner === owner)
         // A status this version does not know is not taken over: the run reads it and reports it.
         if (!same || isFinal(stored.status) || !isRunStatus(stored.status) || held) {
-          return { run: existing.info, lease: undefined, created: false, entries: Array.from(existing.entries.values()) }
+          return {
+            run: existing.info,
+            lease: undefined,
+            created: false,
+            entries: Array.from(existing.entries.values())
+          }
         }
         // A run continued under a changed definition carries that definition's fingerprint from
         // now on, so workers holding it claim the run when it next suspends.
@@ -275,7 +285,14 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
       publish({ _tag: "CancelRequested", runId })
     } else if (mustCompensate(stored)) {
       // Nobody executes it, but its completed steps must be undone: due now, for an executor.
-      stored.info = { ...stored.info, status: "queued", cancelRequested: true, error: reason, dueAt: now, updatedAt: now }
+      stored.info = {
+        ...stored.info,
+        status: "queued",
+        cancelRequested: true,
+        error: reason,
+        dueAt: now,
+        updatedAt: now
+      }
       publish({ _tag: "Runnable", runId, workflow: stored.info.workflow })
     } else {
       stored.info = {
@@ -311,7 +328,8 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
       withNow((now) => {
         const wanted = new Map(request.workflows.map((workflow) => [workflow.name, workflow.fingerprint]))
         const due = Array.from(runs.values()).filter((stored) =>
-          stored.info.dueAt !== undefined && stored.info.dueAt <= now && wanted.get(stored.info.workflow) === stored.info.fingerprint
+          stored.info.dueAt !== undefined && stored.info.dueAt <= now &&
+          wanted.get(stored.info.workflow) === stored.info.fingerprint
         )
         due.sort((a, b) => a.info.dueAt! - b.info.dueAt! || b.info.priority - a.info.priority)
         return due.slice(0, request.limit).map((stored): Claimed => {
@@ -413,7 +431,9 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
           .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
       ),
     dueSchedules: (workflows) =>
-      withNow((now) => dueOf(now, Array.from(schedules.values()).filter((schedule) => workflows.includes(schedule.workflow)))),
+      withNow((now) =>
+        dueOf(now, Array.from(schedules.values()).filter((schedule) => workflows.includes(schedule.workflow)))
+      ),
     fireSchedule: (firing) =>
       withNow((now) => {
         const schedule = schedules.get(firing.id)

@@ -8,7 +8,10 @@ const isPlainObject = (value: unknown): value is Record<string, unknown> => {
 }
 
 /** Deep merge: plain objects merge key by key; anything else is replaced by the later value. */
-export const deepMerge = (target: Record<string, unknown>, source: Record<string, unknown>): Record<string, unknown> => {
+export const deepMerge = (
+  target: Record<string, unknown>,
+  source: Record<string, unknown>
+): Record<string, unknown> => {
   const out: Record<string, unknown> = { ...target }
   for (const key of Object.keys(source)) {
     const before = out[key]

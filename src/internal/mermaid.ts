@@ -51,7 +51,9 @@ export const renderMermaid = (title: string, nodes: ReadonlyArray<GraphNode>, op
   const connect = (exits: ReadonlyArray<Exit>, to: string) => {
     for (const exit of exits) {
       const arrow = exit.dotted === true ? "-.->" : "-->"
-      lines.push(exit.label === undefined ? `  ${exit.id} ${arrow} ${to}` : `  ${exit.id} ${arrow}|${quote(exit.label)}| ${to}`)
+      lines.push(
+        exit.label === undefined ? `  ${exit.id} ${arrow} ${to}` : `  ${exit.id} ${arrow}|${quote(exit.label)}| ${to}`
+      )
     }
   }
 
@@ -72,20 +74,49 @@ export const renderMermaid = (title: string, nodes: ReadonlyArray<GraphNode>, op
 
   const draw = (node: GraphNode): Drawn => {
     const id = fresh()
-    const named = (kind: string) => node.detail === undefined ? `${node.name} (${kind})` : `${node.name} (${kind}, ${node.detail})`
+    const named = (kind: string) =>
+      node.detail === undefined ? `${node.name} (${kind})` : `${node.name} (${kind}, ${node.detail})`
     switch (node.kind) {
       case "step":
-        shape(id, "[", node.detail === undefined ? node.name : `${node.name} (${node.detail})`, "]", undefined, node.path)
+        shape(
+          id,
+          "[",
+          node.detail === undefined ? node.name : `${node.name} (${node.detail})`,
+          "]",
+          undefined,
+          node.path
+        )
         return { entry: id, exits: [{ id }] }
       case "sleep":
-        shape(id, "([", `sleep ${node.name}${node.detail === undefined ? "" : ` ${node.detail}`}`, "])", "wait", node.path)
+        shape(
+          id,
+          "([",
+          `sleep ${node.name}${node.detail === undefined ? "" : ` ${node.detail}`}`,
+          "])",
+          "wait",
+          node.path
+        )
         return { entry: id, exits: [{ id }] }
       case "signal":
-        shape(id, "([", `wait for signal ${node.name}${node.detail === undefined ? "" : ` (${node.detail})`}`, "])", "wait", node.path)
+        shape(
+          id,
+          "([",
+          `wait for signal ${node.name}${node.detail === undefined ? "" : ` (${node.detail})`}`,
+          "])",
+          "wait",
+          node.path
+        )
         return { entry: id, exits: [{ id }] }
       case "child":
         // A run of another workflow, drawn on its own: a shape no other node has.
-        shape(id, "[/", node.detail === undefined ? `${node.name} (child)` : `${node.name} (child ${node.detail})`, "/]", undefined, node.path)
+        shape(
+          id,
+          "[/",
+          node.detail === undefined ? `${node.name} (child)` : `${node.name} (child ${node.detail})`,
+          "/]",
+          undefined,
+          node.path
+        )
         return { entry: id, exits: [{ id }] }
       case "parallel":
       case "race": {
@@ -101,7 +132,14 @@ export const renderMermaid = (title: string, nodes: ReadonlyArray<GraphNode>, op
         const callback = fresh()
         const ends = fanOut(id, node.branches)
         // The callback is the chord's join: it runs once every branch is done, at the chord's path.
-        shape(callback, "[", node.detail === undefined ? `${node.name} callback` : `${node.name} callback (${node.detail})`, "]", undefined, node.path)
+        shape(
+          callback,
+          "[",
+          node.detail === undefined ? `${node.name} callback` : `${node.name} callback (${node.detail})`,
+          "]",
+          undefined,
+          node.path
+        )
         connect(ends, callback)
         return { entry: id, exits: [{ id: callback }] }
       }

@@ -15,8 +15,8 @@ import * as Option from "effect/Option"
 import { hostname } from "node:os"
 import {
   Journal,
-  JournalError,
   type JournalEntry,
+  JournalError,
   type Lease,
   LeaseLost,
   type Release,
@@ -184,7 +184,9 @@ const loadEntries = (runId: string) =>
   Effect.flatMap(Journal.use((journal) => journal.load(runId)), (loaded) =>
     Option.isSome(loaded)
       ? Effect.succeed(loaded.value.entries)
-      : Effect.fail(new JournalError({ reason: "Conflict", runId, detail: "the run disappeared after it was acquired" })))
+      : Effect.fail(
+        new JournalError({ reason: "Conflict", runId, detail: "the run disappeared after it was acquired" })
+      ))
 
 // -------------------------------------------------------------------------------------------
 // claimed runs (workers)
@@ -242,7 +244,9 @@ const makeStops = Effect.gen(function*() {
   return {
     stop: (reason: StopReason): Effect.Effect<void> =>
       Effect.asVoid(
-        reason._tag === "LeaseLost" ? Deferred.succeed(leaseLost, undefined) : Deferred.succeed(cancelled, reason.reason)
+        reason._tag === "LeaseLost"
+          ? Deferred.succeed(leaseLost, undefined)
+          : Deferred.succeed(cancelled, reason.reason)
       ),
     work: Effect.raceFirst(
       onLeaseLost,
@@ -283,8 +287,10 @@ const execute = (
       const fenced: Journal["Service"] = {
         ...journal,
         append: (lease, batch) =>
-          Effect.tapError(journal.append(lease, batch), (error) =>
-            error instanceof LeaseLost ? stops.stop({ _tag: "LeaseLost" }) : Effect.void)
+          Effect.tapError(
+            journal.append(lease, batch),
+            (error) => error instanceof LeaseLost ? stops.stop({ _tag: "LeaseLost" }) : Effect.void
+          )
       }
       const writer = makeWriter(fenced, lease, settings.batching)
       const children = childRuns(journal, settings)
@@ -306,14 +312,18 @@ const execute = (
       }
       const state = made.value
       const executing: Executing = { definition, input, lease, run, state, stateOf, stops, restore }
-      if (settings.heartbeat) yield* Effect.forkChild(heartbeat(lease, settings, stops.stop), { startImmediately: true })
+      if (settings.heartbeat) {
+        yield* Effect.forkChild(heartbeat(lease, settings, stops.stop), { startImmediately: true })
+      }
 
       // A run that started compensating goes on compensating, whoever executes it next.
       const ending = yield* storedEnding(state)
       if (ending !== undefined) return yield* compensateAndEnd(executing, ending, undefined)
       if (run.cancelRequested) return yield* cancel(executing, run.error ?? "cancelled")
 
-      const exit = yield* Effect.exit(restore(Effect.raceFirst(runWorkflow(definition.nodes, input, state), stops.work)))
+      const exit = yield* Effect.exit(
+        restore(Effect.raceFirst(runWorkflow(definition.nodes, input, state), stops.work))
+      )
       return yield* settle(executing, exit)
     })
   )
@@ -400,7 +410,10 @@ const endFailed = (executing: Executing, failure: unknown, exit: Exit.Exit<never
       value: JSON.stringify({ error: describeError(failure), failure: plainFailure(failure) })
     }))
     yield* Effect.ignore(Journal.use((journal) =>
-      journal.release(lease, { status: "failed", error: Exit.isFailure(exit) ? describeCause(exit.cause) : describeError(failure) })
+      journal.release(lease, {
+        status: "failed",
+        error: Exit.isFailure(exit) ? describeCause(exit.cause) : describeError(failure)
+      })
     ))
     return yield* exit
   })
@@ -456,7 +469,10 @@ const compensateAndEnd = (executing: Executing, ending: Ending, original: Exit.E
 const childRuns = (journal: Journal["Service"], settings: ExecutorSettings | undefined): ChildRuns => ({
   load: (runId) => journal.load(runId),
   replay: (definition, loaded) =>
-    Effect.map(replayFinished(definition, loaded.run, loaded.entries), (outcome) => (outcome as RawOutcome & { _tag: "Completed" }).context),
+    Effect.map(
+      replayFinished(definition, loaded.run, loaded.entries),
+      (outcome) => (outcome as RawOutcome & { _tag: "Completed" }).context
+    ),
   execute: settings === undefined || settings.suspendSleeps
     ? undefined
     : (definition, runId, input) =>

@@ -182,22 +182,30 @@ export const makeRunState = (options: {
   let nextCompensable = 0
   for (const entry of options.entries) {
     if (entry.kind === "attempt") {
-      if (!(Number.isSafeInteger(entry.seq) && entry.seq >= 1)) return corruptEntry(options.runId, entry, `an attempt numbered ${entry.seq}`)
+      if (!(Number.isSafeInteger(entry.seq) && entry.seq >= 1)) {
+        return corruptEntry(options.runId, entry, `an attempt numbered ${entry.seq}`)
+      }
       const list = attemptsByPath.get(entry.path)
       if (list === undefined) attemptsByPath.set(entry.path, [entry])
       else list.push(entry)
     } else if (entry.kind === "failed") {
-      if (!(Number.isSafeInteger(entry.seq) && entry.seq >= 1)) return corruptEntry(options.runId, entry, `a failure numbered ${entry.seq}`)
+      if (!(Number.isSafeInteger(entry.seq) && entry.seq >= 1)) {
+        return corruptEntry(options.runId, entry, `a failure numbered ${entry.seq}`)
+      }
     } else if (entry.seq !== 0 || !isEntryKind(entry.kind)) {
       return corruptEntry(
         options.runId,
         entry,
-        isEntryKind(entry.kind) ? `a ${entry.kind} entry numbered ${entry.seq}, not 0` : `unknown entry kind ${JSON.stringify(entry.kind)}`
+        isEntryKind(entry.kind)
+          ? `a ${entry.kind} entry numbered ${entry.seq}, not 0`
+          : `unknown entry kind ${JSON.stringify(entry.kind)}`
       )
     }
     if (entry.kind === "compensable") {
       const order = completionOrderOf(entry)
-      if (order === undefined) return corruptEntry(options.runId, entry, `a completion order ${JSON.stringify(entry.value)}`)
+      if (order === undefined) {
+        return corruptEntry(options.runId, entry, `a completion order ${JSON.stringify(entry.value)}`)
+      }
       nextCompensable = Math.max(nextCompensable, order + 1)
     }
     if (entry.seq === 0) {
@@ -232,7 +240,11 @@ export const completionOrderOf = (entry: JournalEntry): number | undefined => {
 const corruptEntry = (runId: string, entry: JournalEntry, detail: string) =>
   Exit.fail(new JournalError({ reason: "Corrupt", runId, path: entry.path, detail }))
 
-const noHistory: Exit.Exit<AttemptHistory, JournalError> = Exit.succeed({ failures: 0, nextSeq: 1, exhaustedWith: undefined })
+const noHistory: Exit.Exit<AttemptHistory, JournalError> = Exit.succeed({
+  failures: 0,
+  nextSeq: 1,
+  exhaustedWith: undefined
+})
 
 const historyOf = (
   runId: string,

@@ -20,7 +20,8 @@ export const parseCron = (scheduleId: string, cron: string, timezone: string | u
 export const nextTick = (cron: Cron.Cron, after: number): number => Cron.next(cron, after).getTime()
 
 /** The run a schedule's tick starts. */
-export const tickRunId = (scheduleId: string, tickAt: number): string => `${scheduleId}@${new Date(tickAt).toISOString()}`
+export const tickRunId = (scheduleId: string, tickAt: number): string =>
+  `${scheduleId}@${new Date(tickAt).toISOString()}`
 
 /**
  * What a worker does with a schedule whose next tick came. A tick fired within a minute of its

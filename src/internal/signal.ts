@@ -12,9 +12,9 @@ import * as Schema from "effect/Schema"
 import { Journal, JournalError, type LeaseLost, type LoadedRun } from "../Journal.ts"
 import { RunStore } from "../RunStore.ts"
 import { InvalidOutput, RunNotFound, SignalAlreadyDelivered, UnknownSignal } from "../WorkflowError.ts"
+import { type JsonCodec, jsonCodec } from "./codec.ts"
 import type { Definition } from "./definition.ts"
 import { checkOneEffectCopy } from "./effectCopy.ts"
-import { type JsonCodec, jsonCodec } from "./codec.ts"
 import { memoizeByIdentity } from "./memo.ts"
 import { keyedChildren, type Node, type SignalNode } from "./node.ts"
 import { childPath } from "./path.ts"
@@ -67,7 +67,9 @@ const storedItems = (runId: string, path: string, text: string): Exit.Exit<Reado
   const set = new Set(items)
   return set.size === items.length && items.every((item) => item.startsWith(`${path}[`) && item.endsWith("]"))
     ? Exit.succeed(set)
-    : Exit.fail(new JournalError({ reason: "Corrupt", runId, path, detail: "the journaled items are not distinct item paths" }))
+    : Exit.fail(
+      new JournalError({ reason: "Corrupt", runId, path, detail: "the journaled items are not distinct item paths" })
+    )
 }
 
 /**
@@ -100,7 +102,13 @@ export const deliverSignal = (
     }
     const store = yield* RunStore
     const now = yield* Clock.currentTimeMillis
-    const delivery = yield* store.deliver(runId, { path, kind: "signal", seq: 0, value: encoded.value, finishedAt: now })
+    const delivery = yield* store.deliver(runId, {
+      path,
+      kind: "signal",
+      seq: 0,
+      value: encoded.value,
+      finishedAt: now
+    })
     if (delivery === "missing") return yield* new RunNotFound({ runId })
     if (delivery === "duplicate") return yield* new SignalAlreadyDelivered({ runId, path })
   })
@@ -127,7 +135,8 @@ const missingItem = (
 }
 
 /** Whether `path` names a signal of the workflow (rather than a child, a step, a sleep). */
-export const isSignalPath = (nodes: ReadonlyArray<Node>, path: string): boolean => findSignal(nodes, "", path, []) !== undefined
+export const isSignalPath = (nodes: ReadonlyArray<Node>, path: string): boolean =>
+  findSignal(nodes, "", path, []) !== undefined
 
 /** A `forEach` a signal path passes through, and the item path it names there. */
 interface Crossing {

@@ -38,7 +38,9 @@ export const withSlot = <A, E, R>(
   const holding: Effect.Effect<Held<A>, unknown, R> = Effect.acquireUseRelease(
     journal.acquireSlot(lease, request),
     (claim): Effect.Effect<Held<A>, E, R> =>
-      claim.acquired ? Effect.map(effect, (value) => ({ _tag: "Ran", value })) : Effect.succeed({ _tag: "Full", claim }),
+      claim.acquired
+        ? Effect.map(effect, (value) => ({ _tag: "Ran", value }))
+        : Effect.succeed({ _tag: "Full", claim }),
     (claim) => (claim.acquired ? Effect.ignore(journal.releaseSlot(lease, request)) : Effect.void)
   )
   return Effect.gen(function*() {

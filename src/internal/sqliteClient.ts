@@ -123,7 +123,8 @@ class SqliteConnection implements SqlConnection.Connection {
     return this.run(
       sql,
       "executeValues",
-      () => this.prepare(this.arrays, sql, true).all(...bind(params)) as unknown as ReadonlyArray<ReadonlyArray<unknown>>
+      () =>
+        this.prepare(this.arrays, sql, true).all(...bind(params)) as unknown as ReadonlyArray<ReadonlyArray<unknown>>
     )
   }
 

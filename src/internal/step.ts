@@ -85,22 +85,28 @@ export const runStep = (
   if (state.reached !== undefined) return Effect.fail(suspendOn({ path, kind: "replay", until: undefined }))
   if (state.readOnly) {
     return Effect.fail(
-      new JournalError({ reason: "Corrupt", runId: state.runId, path, detail: "the run is finished but this step has no journaled output" })
+      new JournalError({
+        reason: "Corrupt",
+        runId: state.runId,
+        path,
+        detail: "the run is finished but this step has no journaled output"
+      })
     )
   }
   const encode = codec.encode
-  return inStepSpan(state, path, (span) => execute(node, path, state, span, (value, startedAt, finishedAt) => {
-    const encoded = encode(value)
-    if (Exit.isFailure(encoded)) return encoded as Exit.Exit<never, string>
-    const output: JournalEntry = { path, kind: "step", seq: 0, value: encoded.value, startedAt, finishedAt }
-    // The step's place in the completion order commits with its output, so the order the
-    // compensations run in is exactly the order the steps' completions became durable.
-    return Exit.succeed(
-      node.compensate === undefined
-        ? [output]
-        : [output, { path, kind: "compensable", seq: 0, value: String(state.compensation.next++), finishedAt }]
-    )
-  }, Effect.suspend(() => node.run(ctx))))
+  return inStepSpan(state, path, (span) =>
+    execute(node, path, state, span, (value, startedAt, finishedAt) => {
+      const encoded = encode(value)
+      if (Exit.isFailure(encoded)) return encoded as Exit.Exit<never, string>
+      const output: JournalEntry = { path, kind: "step", seq: 0, value: encoded.value, startedAt, finishedAt }
+      // The step's place in the completion order commits with its output, so the order the
+      // compensations run in is exactly the order the steps' completions became durable.
+      return Exit.succeed(
+        node.compensate === undefined
+          ? [output]
+          : [output, { path, kind: "compensable", seq: 0, value: String(state.compensation.next++), finishedAt }]
+      )
+    }, Effect.suspend(() => node.run(ctx))))
 }
 
 /** Where a step's compensation is journaled: below the step, where no other node can be. */
@@ -119,7 +125,8 @@ export const runCompensation = (path: string, reached: Reached, state: RunState)
       at,
       state,
       span,
-      (_, startedAt, finishedAt) => Exit.succeed([{ path: at, kind: "compensated", seq: 0, value: "null", startedAt, finishedAt }]),
+      (_, startedAt, finishedAt) =>
+        Exit.succeed([{ path: at, kind: "compensated", seq: 0, value: "null", startedAt, finishedAt }]),
       Effect.suspend(() => reached.node.compensate!(reached.output, reached.ctx))
     ))
 }
@@ -135,7 +142,11 @@ const inStepSpan = (
   path: string,
   f: (span: Tracer.Span) => Effect.Effect<unknown, unknown, unknown>
 ): Effect.Effect<unknown, unknown, unknown> =>
-  Effect.useSpan("plait.step", spanOptions(state, path, false), (span) => Effect.provideService(f(span), Tracer.ParentSpan, span))
+  Effect.useSpan(
+    "plait.step",
+    spanOptions(state, path, false),
+    (span) => Effect.provideService(f(span), Tracer.ParentSpan, span)
+  )
 
 /** The compensation as a unit of work: its retry policy, no timeout, no limit, no typed error. */
 const compensationNodeOf = memoizeByIdentity((node: StepNode): StepNode => ({
@@ -289,12 +300,17 @@ const attempt = (unit: Unit, number: number, seq: number): Effect.Effect<unknown
   if (limit === undefined) {
     // One clock read starts the attempt; the one that ends it is made in place when it ends.
     return Clock.clockWith((clock) =>
-      Effect.flatMap(timedAttempt(unit, number, clock), ([exit, startedAt]) => settle(exit, startedAt, clock.currentTimeMillisUnsafe()))
+      Effect.flatMap(
+        timedAttempt(unit, number, clock),
+        ([exit, startedAt]) => settle(exit, startedAt, clock.currentTimeMillisUnsafe())
+      )
     )
   }
   return Clock.clockWith((clock) =>
-    Effect.flatMap(withSlot(limit, unit.path, unit.state, timedAttempt(unit, number, clock)), ([exit, startedAt]) =>
-      settle(exit, startedAt, clock.currentTimeMillisUnsafe()))
+    Effect.flatMap(
+      withSlot(limit, unit.path, unit.state, timedAttempt(unit, number, clock)),
+      ([exit, startedAt]) => settle(exit, startedAt, clock.currentTimeMillisUnsafe())
+    )
   )
 }
 
@@ -317,9 +333,17 @@ const timedAttempt = (unit: Unit, number: number, clock: Clock.Clock) => {
  * `StepInfo`: both in one change of the fiber's context.
  */
 const inAttemptSpan = (unit: Unit, number: number) =>
-  Effect.useSpan("plait.attempt", attemptSpanOptions(unit.state, unit.path, number), (span) =>
-    Effect.updateContext(unit.work, (context: Context.Context<unknown>) =>
-      Context.add(Context.add(context, StepInfo, stepInfo(unit.state.runId, unit.path, number, unit.key)), Tracer.ParentSpan, span)))
+  Effect.useSpan(
+    "plait.attempt",
+    attemptSpanOptions(unit.state, unit.path, number),
+    (span) =>
+      Effect.updateContext(unit.work, (context: Context.Context<unknown>) =>
+        Context.add(
+          Context.add(context, StepInfo, stepInfo(unit.state.runId, unit.path, number, unit.key)),
+          Tracer.ParentSpan,
+          span
+        ))
+  )
 
 interface AttemptTimes {
   readonly startedAt: number
@@ -334,7 +358,10 @@ const succeeded = (unit: Unit, number: number, seq: number, value: unknown, time
     const invalid = new InvalidOutput({ runId: state.runId, path, issue: Cause.squash(entries.cause) as string })
     // Journaled as the attempt that exhausts the budget: a settled block that recorded this
     // branch as failed then replays the failure instead of running the step again.
-    return Effect.andThen(state.writer.write(failedAttempt(node, path, seq, number, true, invalid, times)), Effect.fail(invalid))
+    return Effect.andThen(
+      state.writer.write(failedAttempt(node, path, seq, number, true, invalid, times)),
+      Effect.fail(invalid)
+    )
   }
   const written = Effect.as(state.writer.writeAll(entries.value), value)
   return state.observer === undefined
@@ -406,7 +433,10 @@ const withTimeout = (
 ) =>
   Effect.timeoutOrElse(work, {
     duration: timeout,
-    orElse: () => Effect.fail(new StepTimeout({ runId: state.runId, path, timeout: Duration.format(Duration.fromInputUnsafe(timeout)) }))
+    orElse: () =>
+      Effect.fail(
+        new StepTimeout({ runId: state.runId, path, timeout: Duration.format(Duration.fromInputUnsafe(timeout)) })
+      )
   })
 
 const retryDelay = (policy: RetryPolicy, failures: number): Duration.Duration => {

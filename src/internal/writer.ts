@@ -8,7 +8,14 @@
  */
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import { defaultMaxPayloadBytes, type Journal, type JournalEntry, JournalError, type Lease, type LeaseLost } from "../Journal.ts"
+import {
+  defaultMaxPayloadBytes,
+  type Journal,
+  type JournalEntry,
+  JournalError,
+  type Lease,
+  type LeaseLost
+} from "../Journal.ts"
 import { awaitCommit } from "./pipeline.ts"
 import { payloadIssue } from "./rows.ts"
 
@@ -50,12 +57,19 @@ export const makeWriter = (journal: Journal["Service"], lease: Lease, batching: 
     for (const entry of entries) {
       const issue = payloadIssue(entry.value, limit)
       if (issue !== undefined) {
-        return Effect.fail(new JournalError({ reason: "TooLarge", runId: lease.runId, path: entry.path, detail: issue }))
+        return Effect.fail(
+          new JournalError({ reason: "TooLarge", runId: lease.runId, path: entry.path, detail: issue })
+        )
       }
     }
     return writer.writeAll(entries)
   }
-  return { concurrently: writer.concurrently, write: (entry) => writeAll([entry]), writeAll, pipelines: writer.pipelines }
+  return {
+    concurrently: writer.concurrently,
+    write: (entry) => writeAll([entry]),
+    writeAll,
+    pipelines: writer.pipelines
+  }
 }
 
 const batchingWriter = (
@@ -103,7 +117,10 @@ const batchingWriter = (
     )
 
   /** Puts `entries` in the open batch, or opens one: the wait for its commit. */
-  const queue = (entries: ReadonlyArray<JournalEntry>, restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) => {
+  const queue = (
+    entries: ReadonlyArray<JournalEntry>,
+    restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  ) => {
     if (open !== undefined) {
       open.entries.push(...entries)
       return restore(Deferred.await(open.committed))
@@ -126,16 +143,16 @@ const batchingWriter = (
   }
 }
 
-
 /** The writer of a replay: a finished run has every entry it needs, so any write means its journal is incomplete. */
-export const readOnlyWriter = (runId: string): Writer => refusingWriter((entry) =>
-  new JournalError({
-    reason: "Corrupt",
-    runId,
-    path: entry.path,
-    detail: `the run is finished but its journal has no ${entry.kind} entry here`
-  })
-)
+export const readOnlyWriter = (runId: string): Writer =>
+  refusingWriter((entry) =>
+    new JournalError({
+      reason: "Corrupt",
+      runId,
+      path: entry.path,
+      detail: `the run is finished but its journal has no ${entry.kind} entry here`
+    })
+  )
 
 /** A writer that writes nothing: every write fails with what `refuse` makes of its first entry. */
 export const refusingWriter = <E>(refuse: (entry: JournalEntry) => E): Writer => ({

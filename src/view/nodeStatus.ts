@@ -15,9 +15,14 @@ export interface NodeProgress {
   readonly items?: { readonly completed: number; readonly failed: number } | undefined
 }
 
-const isFinished = (status: Journal.RunStatus) => status === "completed" || status === "failed" || status === "cancelled"
+const isFinished = (status: Journal.RunStatus) =>
+  status === "completed" || status === "failed" || status === "cancelled"
 
-export const nodeStatuses = (graph: WorkflowGraph.Graph, detail: Engine.RunDetail, now: number): ReadonlyMap<string, NodeProgress> => {
+export const nodeStatuses = (
+  graph: WorkflowGraph.Graph,
+  detail: Engine.RunDetail,
+  now: number
+): ReadonlyMap<string, NodeProgress> => {
   const byNode = new Map<string, Array<Engine.EntryDetail>>()
   for (const entry of detail.entries) {
     const key = WorkflowGraph.nodePath(entry.path)
@@ -43,7 +48,11 @@ export const nodeStatuses = (graph: WorkflowGraph.Graph, detail: Engine.RunDetai
     if (waiting.has(node.path)) return "waiting"
     const wake = entries.find((entry) => entry.kind === "wake")
     if (wake === undefined) return undefined
-    if (Number(wake.value) <= now || detail.run.status === "completed") return node.kind === "signal" ? "failed" : "completed"
+    if (Number(wake.value) <= now || detail.run.status === "completed") {
+      return node.kind === "signal"
+        ? "failed"
+        : "completed"
+    }
     return isFinished(detail.run.status) ? undefined : "waiting"
   }
 
@@ -54,7 +63,9 @@ export const nodeStatuses = (graph: WorkflowGraph.Graph, detail: Engine.RunDetai
     if (reached.length === 0) return undefined
     if (children.includes("waiting")) return "waiting"
     const done = reached.every((status) => status === "completed")
-    if (done && (!wantAll || reached.length === children.filter((status) => status !== "skipped").length)) return "completed"
+    if (done && (!wantAll || reached.length === children.filter((status) => status !== "skipped").length)) {
+      return "completed"
+    }
     return "running"
   }
 
@@ -103,7 +114,10 @@ const choiceOf = (entries: ReadonlyArray<Journal.JournalEntry>): string | undefi
 }
 
 /** A chord is done when its callback (journaled at the chord's path) is. */
-const chordStatus = (branches: NodeStatus | undefined, own: ReadonlyArray<Journal.JournalEntry>): NodeStatus | undefined =>
+const chordStatus = (
+  branches: NodeStatus | undefined,
+  own: ReadonlyArray<Journal.JournalEntry>
+): NodeStatus | undefined =>
   own.some((entry) => entry.kind === "step") ? "completed" : branches === "completed" ? "running" : branches
 
 /** Items whose entries under `name[key]` include a failed exhausted attempt, or completed steps. */
@@ -143,7 +157,12 @@ const itemKeyOf = (path: string, entryPath: string): string | undefined => {
 /** A forEach is over once the run went past it: the run completed, or anything after it ran. */
 const blockDone = (node: WorkflowGraph.Node, detail: Engine.RunDetail): boolean =>
   detail.run.status === "completed" ||
-  detail.entries.some((entry) => entry.kind === "step" && !entry.path.startsWith(node.path) && (entry.startedAt ?? 0) > lastItemTime(node, detail))
+  detail.entries.some((entry) =>
+    entry.kind === "step" && !entry.path.startsWith(node.path) && (entry.startedAt ?? 0) > lastItemTime(node, detail)
+  )
 
 const lastItemTime = (node: WorkflowGraph.Node, detail: Engine.RunDetail): number =>
-  Math.max(0, ...detail.entries.filter((entry) => entry.path.startsWith(`${node.path}[`)).map((entry) => entry.finishedAt ?? 0))
+  Math.max(
+    0,
+    ...detail.entries.filter((entry) => entry.path.startsWith(`${node.path}[`)).map((entry) => entry.finishedAt ?? 0)
+  )

@@ -108,8 +108,12 @@ export const timelineOf = (detail: Engine.RunDetail, now: number, graph?: Workfl
   // the last work in its lane to its arrival, or to now while the run still waits for it.
   const timedWaits = new Set(entries.filter((entry) => entry.kind === "wake").map((entry) => entry.path))
   const untimed = [
-    ...[...signals.values()].filter((entry) => !timedWaits.has(entry.path)).map((entry) => [entry.path, entry.lane, entry.finishedAt] as const),
-    ...[...waitingFor].filter((path) => !signals.has(path) && !timedWaits.has(path)).map((path) => [path, Engine.laneOf(path), undefined] as const)
+    ...[...signals.values()].filter((entry) => !timedWaits.has(entry.path)).map((entry) =>
+      [entry.path, entry.lane, entry.finishedAt] as const
+    ),
+    ...[...waitingFor].filter((path) => !signals.has(path) && !timedWaits.has(path)).map((path) =>
+      [path, Engine.laneOf(path), undefined] as const
+    )
   ]
   for (const [path, laneKey, arrived] of untimed) {
     const lane = laneOf(laneKey)
@@ -118,7 +122,10 @@ export const timelineOf = (detail: Engine.RunDetail, now: number, graph?: Workfl
     lane.waits.push({ path, kind: "signal", from, until: arrived, open: arrived === undefined })
   }
 
-  const times = [run.createdAt, ...entries.flatMap((entry) => [entry.startedAt, entry.finishedAt]).filter((at) => at !== undefined)]
+  const times = [
+    run.createdAt,
+    ...entries.flatMap((entry) => [entry.startedAt, entry.finishedAt]).filter((at) => at !== undefined)
+  ]
   const end = isLive(run.status) ? Math.max(now, ...times) : Math.max(run.updatedAt, ...times)
   const sorted = [...lanes.entries()]
     .map(([lane, content]) => ({ lane, ...content, first: Math.min(...firstTimes(content)) }))

@@ -51,7 +51,9 @@ const program = Effect.gen(function*() {
     runId: args.runId,
     leaseDuration: "1 second",
     observe: (event) => say(`${event._tag} ${event.path}`)
-  }).pipe(Effect.retry({ while: (error) => error._tag === "RunBusy", schedule: Schedule.spaced("100 millis"), times: 100 }))
+  }).pipe(
+    Effect.retry({ while: (error) => error._tag === "RunBusy", schedule: Schedule.spaced("100 millis"), times: 100 })
+  )
   if (outcome._tag !== "Completed") return yield* Effect.die(new Error(`the run is ${outcome._tag}`))
   yield* say(`Done ${JSON.stringify(outcome.context)}`)
 }).pipe(Effect.provide(Layer.merge(JournalLive, SideEffectsLive)))

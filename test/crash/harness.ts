@@ -45,14 +45,21 @@ export const runChild = (args: ChildArgs, killPoint: KillPoint | undefined, time
  * Runs `script` (a child that ends with a `Done <json>` line) as `runChild` runs `child.ts`: its
  * arguments are `args` as JSON, with `freezeAt` when the kill point is frozen.
  */
-export const runScript = <A extends ScriptArgs>(script: string, args: A, killPoint: KillPoint | undefined, timeout = 60_000) =>
+export const runScript = <A extends ScriptArgs>(
+  script: string,
+  args: A,
+  killPoint: KillPoint | undefined,
+  timeout = 60_000
+) =>
   Effect.callback<ChildRun, Error>((resume) => {
     const child = ChildProcess.spawn(
       process.execPath,
       [
         "--conditions=plait-source",
         script,
-        JSON.stringify(killPoint?.freeze === true || killPoint?.untilJournaled === true ? { ...args, freezeAt: killPoint } : args)
+        JSON.stringify(
+          killPoint?.freeze === true || killPoint?.untilJournaled === true ? { ...args, freezeAt: killPoint } : args
+        )
       ],
       { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] }
     )
@@ -74,15 +81,19 @@ export const runScript = <A extends ScriptArgs>(script: string, args: A, killPoi
       clearTimeout(timer)
       const last = lines.at(-1) ?? ""
       if (killedAfter !== undefined) {
-        return resume(exit?.signal === "SIGKILL"
-          ? Effect.succeed({ lines, killedAfter, context: undefined })
-          : Effect.fail(new Error(`${label} ended (${JSON.stringify(exit)}) before SIGKILL took effect\n${stderr}`)))
+        return resume(
+          exit?.signal === "SIGKILL"
+            ? Effect.succeed({ lines, killedAfter, context: undefined })
+            : Effect.fail(new Error(`${label} ended (${JSON.stringify(exit)}) before SIGKILL took effect\n${stderr}`))
+        )
       }
       if (exit?.code !== 0 || !last.startsWith("Done ")) {
         return resume(Effect.fail(new Error(`${label} failed (${JSON.stringify(exit)})\n${tail(lines)}\n${stderr}`)))
       }
       if (killPoint !== undefined && killPoint.optional !== true) {
-        return resume(Effect.fail(new Error(`${label} completed before its kill point (${describeKillPoint(killPoint)})`)))
+        return resume(
+          Effect.fail(new Error(`${label} completed before its kill point (${describeKillPoint(killPoint)})`))
+        )
       }
       resume(Effect.succeed({ lines, killedAfter, context: JSON.parse(last.slice("Done ".length)) }))
     }

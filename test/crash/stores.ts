@@ -5,10 +5,10 @@
 import { PgClient } from "@effect/sql-pg"
 import { Context, Effect, Layer, Option, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
-import { Journal, SqliteJournal, SqlJournal } from "plait"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { Journal, SqliteJournal, SqlJournal } from "plait"
 import { uniquePrefix, withDroppedTables } from "../pg-support.ts"
 import type { ChildArgs } from "./child.ts"
 
@@ -27,8 +27,13 @@ export const tempDir = Effect.acquireRelease(
 )
 
 const loadFrom = (journal: Journal.Journal["Service"], runId: string) =>
-  Effect.flatMap(journal.load(runId), (loaded) =>
-    Option.isSome(loaded) ? Effect.succeed(loaded.value) : Effect.fail(new Error(`run ${runId} is not in the journal`)))
+  Effect.flatMap(
+    journal.load(runId),
+    (loaded) =>
+      Option.isSome(loaded)
+        ? Effect.succeed(loaded.value)
+        : Effect.fail(new Error(`run ${runId} is not in the journal`))
+  )
 
 /** A SQLite file in `dir`, opened afresh by the test for every read (no child is running then). */
 export const sqliteStore = (dir: string): Store => {
@@ -88,4 +93,3 @@ export const pgStore = (url: string) =>
     }
     return store
   })
-

@@ -48,23 +48,35 @@ const work = <A>(path: string, value: A): Effect.Effect<A, never, SideEffects> =
 
 export const CrashWorkflow = Workflow.make("crash_fulfillment", { input: Input }).pipe(
   Workflow.step("validated", { success: Schema.String }, (ctx) => work("validated", `${ctx.input.order}:valid`)),
-  Workflow.step("priced", { success: Schema.Number }, (ctx) =>
-    work("priced", ctx.input.items.reduce((total, item) => total + item * 3, 0))),
+  Workflow.step(
+    "priced",
+    { success: Schema.Number },
+    (ctx) => work("priced", ctx.input.items.reduce((total, item) => total + item * 3, 0))
+  ),
   Workflow.step(
     "reserved",
     { success: Schema.Struct({ order: Schema.String, units: Schema.Number }) },
     (ctx) => work("reserved", { order: ctx.validated, units: ctx.input.items.length })
   ),
   Workflow.parallel("notify", {
-    email: Workflow.step("emailed", { success: Schema.String }, (ctx) =>
-      work("notify/email/emailed", `mail:${ctx.validated}:${ctx.priced}`)),
+    email: Workflow.step(
+      "emailed",
+      { success: Schema.String },
+      (ctx) => work("notify/email/emailed", `mail:${ctx.validated}:${ctx.priced}`)
+    ),
     sms: Workflow.step("texted", { success: Schema.Number }, (ctx) => work("notify/sms/texted", ctx.priced + 1)),
-    audit: Workflow.step("audited", { success: Schema.Array(Schema.String) }, (ctx) =>
-      work("notify/audit/audited", [ctx.reserved.order, String(ctx.reserved.units)])),
+    audit: Workflow.step(
+      "audited",
+      { success: Schema.Array(Schema.String) },
+      (ctx) => work("notify/audit/audited", [ctx.reserved.order, String(ctx.reserved.units)])
+    ),
     ledger: Workflow.sequence(
       Workflow.step("debited", { success: Schema.Number }, (ctx) => work("notify/ledger/debited", -ctx.priced)),
-      Workflow.step("credited", { success: Schema.String }, (ctx) =>
-        work("notify/ledger/credited", `credit:${-ctx.debited}`))
+      Workflow.step(
+        "credited",
+        { success: Schema.String },
+        (ctx) => work("notify/ledger/credited", `credit:${-ctx.debited}`)
+      )
     )
   }),
   Workflow.forEach(

@@ -60,18 +60,34 @@ export const chaosInput = (runId: string, n: number): typeof ChaosInput.Type => 
  * has a branch that never finishes, so its winner does not depend on timing.
  */
 export const ChaosFlow = Workflow.make("engine_chaos", { input: ChaosInput }).pipe(
-  Workflow.step("validated", { success: Schema.String }, (ctx) => work(ctx.input.id, "validated", `${ctx.input.id}:ok`)),
+  Workflow.step(
+    "validated",
+    { success: Schema.String },
+    (ctx) => work(ctx.input.id, "validated", `${ctx.input.id}:ok`)
+  ),
   Workflow.parallel("prepare", {
-    price: Workflow.step("priced", { success: Schema.Number }, (ctx) =>
-      work(ctx.input.id, "prepare/price/priced", ctx.input.items.reduce((sum, item) => sum + item * 3, 0))),
-    stock: Workflow.sequence(
-      Workflow.step("reserved", { success: Schema.String }, (ctx) =>
-        work(ctx.input.id, "prepare/stock/reserved", `res:${ctx.validated}`)),
-      Workflow.step("counted", { success: Schema.Number }, (ctx) =>
-        work(ctx.input.id, "prepare/stock/counted", ctx.input.items.length))
+    price: Workflow.step(
+      "priced",
+      { success: Schema.Number },
+      (ctx) => work(ctx.input.id, "prepare/price/priced", ctx.input.items.reduce((sum, item) => sum + item * 3, 0))
     ),
-    audit: Workflow.step("audited", { success: Schema.Array(Schema.String) }, (ctx) =>
-      work(ctx.input.id, "prepare/audit/audited", [ctx.input.id, String(ctx.input.n)]))
+    stock: Workflow.sequence(
+      Workflow.step(
+        "reserved",
+        { success: Schema.String },
+        (ctx) => work(ctx.input.id, "prepare/stock/reserved", `res:${ctx.validated}`)
+      ),
+      Workflow.step(
+        "counted",
+        { success: Schema.Number },
+        (ctx) => work(ctx.input.id, "prepare/stock/counted", ctx.input.items.length)
+      )
+    ),
+    audit: Workflow.step(
+      "audited",
+      { success: Schema.Array(Schema.String) },
+      (ctx) => work(ctx.input.id, "prepare/audit/audited", [ctx.input.id, String(ctx.input.n)])
+    )
   }),
   Workflow.forEach(
     "packed",
@@ -80,17 +96,30 @@ export const ChaosFlow = Workflow.make("engine_chaos", { input: ChaosInput }).pi
     { success: Schema.String, concurrency: 3 }
   ),
   Workflow.race("carrier", {
-    quick: Workflow.step("quoted", { success: Schema.String }, (ctx) =>
-      work(ctx.input.id, "carrier/quick/quoted", `quote:${ctx.priced}`)),
+    quick: Workflow.step(
+      "quoted",
+      { success: Schema.String },
+      (ctx) => work(ctx.input.id, "carrier/quick/quoted", `quote:${ctx.priced}`)
+    ),
     stalled: Workflow.step("stalled", { success: Schema.String }, () => Effect.never)
   }),
   Workflow.branch("route", (ctx) => (ctx.input.n % 2 === 0 ? "ground" : "express"), {
-    express: Workflow.step("flown", { success: Schema.String }, (ctx) =>
-      work(ctx.input.id, "route/express/flown", `air:${ctx.counted}`)),
+    express: Workflow.step(
+      "flown",
+      { success: Schema.String },
+      (ctx) => work(ctx.input.id, "route/express/flown", `air:${ctx.counted}`)
+    ),
     ground: Workflow.sequence(
-      Workflow.step("loaded", { success: Schema.Number }, (ctx) => work(ctx.input.id, "route/ground/loaded", ctx.counted * 2)),
-      Workflow.step("driven", { success: Schema.String }, (ctx) =>
-        work(ctx.input.id, "route/ground/driven", `road:${ctx.loaded}`))
+      Workflow.step(
+        "loaded",
+        { success: Schema.Number },
+        (ctx) => work(ctx.input.id, "route/ground/loaded", ctx.counted * 2)
+      ),
+      Workflow.step(
+        "driven",
+        { success: Schema.String },
+        (ctx) => work(ctx.input.id, "route/ground/driven", `road:${ctx.loaded}`)
+      )
     )
   }),
   Workflow.sleep("cooldown", "300 millis"),
@@ -159,10 +188,14 @@ export const CancelInput = Schema.Struct({ id: Schema.String, mode: Schema.Liter
 /** The `blocked` step never ends by itself; its finalizer records `blocked:finalizer` when it is interrupted. */
 export const CancelFlow = Workflow.make("engine_cancel", { input: CancelInput }).pipe(
   Workflow.branch("mode", (ctx) => ctx.input.mode, {
-    block: Workflow.step("blocked", { success: Schema.String }, (ctx) =>
-      Effect.andThen(record(ctx.input.id, "mode/block/blocked"), Effect.never).pipe(
-        Effect.ensuring(record(ctx.input.id, "mode/block/blocked:finalizer"))
-      )),
+    block: Workflow.step(
+      "blocked",
+      { success: Schema.String },
+      (ctx) =>
+        Effect.andThen(record(ctx.input.id, "mode/block/blocked"), Effect.never).pipe(
+          Effect.ensuring(record(ctx.input.id, "mode/block/blocked:finalizer"))
+        )
+    ),
     sleep: Workflow.sequence(
       Workflow.step("dozing", { success: Schema.String }, (ctx) => record(ctx.input.id, "mode/sleep/dozing")),
       Workflow.sleep("nap", "1 hour"),

@@ -3,7 +3,7 @@
  * in the test's scope (killed when the scope closes), read its stdout line by line, wait for a
  * line with a timeout that fails the test instead of hanging it, and send it signals.
  */
-import { Effect, Scope } from "effect"
+import { Effect, type Scope } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -31,7 +31,11 @@ export interface Child {
    * The first line, already printed or to come, that `matches`. Fails after `timeoutMs`, or
    * when the process exits without printing one.
    */
-  readonly waitFor: (what: string, matches: (line: string) => boolean, timeoutMs?: number) => Effect.Effect<string, Error>
+  readonly waitFor: (
+    what: string,
+    matches: (line: string) => boolean,
+    timeoutMs?: number
+  ) => Effect.Effect<string, Error>
   readonly kill: (signal: NodeJS.Signals) => void
   readonly write: (line: string) => void
   readonly endInput: () => void
@@ -56,7 +60,12 @@ export const spawnChild = (script: Script, label: string, args: unknown): Effect
 const start = (script: Script, label: string, args: unknown): Child => {
   const process_ = ChildProcess.spawn(
     process.execPath,
-    ["--conditions=plait-source", "--disable-warning=ExperimentalWarning", Path.join(here, `${script}.ts`), JSON.stringify(args)],
+    [
+      "--conditions=plait-source",
+      "--disable-warning=ExperimentalWarning",
+      Path.join(here, `${script}.ts`),
+      JSON.stringify(args)
+    ],
     { cwd: repoRoot, stdio: ["pipe", "pipe", "pipe"] }
   )
   const lines: Array<string> = []

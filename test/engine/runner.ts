@@ -8,8 +8,8 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
-import { Workflow } from "plait"
 import * as Readline from "node:readline"
+import { Workflow } from "plait"
 import { type Backend, forProcess, journalLayer } from "./backend.ts"
 import { say, sideEffectsLayer, type SideEffectsOptions } from "./effects.ts"
 import { GateFlow } from "./flows.ts"
@@ -35,7 +35,11 @@ const go = Effect.callback<void>((resume) => {
 const program = Effect.gen(function*() {
   yield* say("Ready")
   yield* go
-  const outcome = yield* Workflow.run(GateFlow, { input: { id: args.runId }, runId: args.runId, leaseDuration: "2 seconds" })
+  const outcome = yield* Workflow.run(GateFlow, {
+    input: { id: args.runId },
+    runId: args.runId,
+    leaseDuration: "2 seconds"
+  })
   yield* say(`Outcome ${outcome._tag}`)
 }).pipe(
   Effect.catch((error) => say(`Refused ${error._tag} ${error._tag === "RunBusy" ? error.owner : error.message}`)),

@@ -6,10 +6,10 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { Context, Effect, Layer, Redacted, type Scope } from "effect"
-import { Engine, Journal, RunStore, SqlJournal } from "plait"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { Engine, Journal, RunStore, SqlJournal } from "plait"
 import { pgUrl, uniquePrefix, withDroppedTables } from "../pg-support.ts"
 import { type Backend, forProcess, journalLayer } from "./backend.ts"
 import { isReady, spawnChild } from "./processes.ts"

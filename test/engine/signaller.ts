@@ -13,9 +13,9 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, FiberSet, Layer, Queue, Schedule } from "effect"
-import { Engine } from "plait"
 import * as Fs from "node:fs"
 import * as Readline from "node:readline"
+import { Engine } from "plait"
 import { type Backend, forProcess, journalLayer } from "./backend.ts"
 import { releaseFile, say } from "./effects.ts"
 import { approvalFor, ChaosFlow, SignalRaceFlow } from "./flows.ts"

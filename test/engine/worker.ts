@@ -41,8 +41,10 @@ const tracedJournal = (base: Layer.Layer<Journal.Journal | RunStore.RunStore, un
     const traced: Journal.Journal["Service"] = {
       ...journal,
       append: (lease, entries) =>
-        Effect.onExit(journal.append(lease, entries), (exit) =>
-          say(`Append ${lease.runId} ${entries.map((entry) => entry.path).join(",")} ${outcomeOf(exit)}`)),
+        Effect.onExit(
+          journal.append(lease, entries),
+          (exit) => say(`Append ${lease.runId} ${entries.map((entry) => entry.path).join(",")} ${outcomeOf(exit)}`)
+        ),
       release: (lease, release) =>
         Effect.suspend(() => {
           const start = Date.now()

@@ -27,20 +27,24 @@ const lastJson = (file: string): Record<string, any> => {
 
 /** What a user needs: the build, the sources its maps point to, and the package's own files. */
 const checkTarball = (packJson: string) => {
-  const files: Array<string> = JSON.parse(fs.readFileSync(packJson, "utf8"))[0].files.map((f: { path: string }) => f.path)
-  for (const required of [
-    "package.json",
-    "README.md",
-    "LICENSE",
-    "dist/index.js",
-    "dist/index.d.ts",
-    "dist/index.js.map",
-    "dist/index.d.ts.map",
-    "dist/PgJournal.js",
-    "dist/PgJournal.d.ts",
-    "dist/internal/run.js",
-    "src/index.ts"
-  ]) {
+  const files: Array<string> = JSON.parse(fs.readFileSync(packJson, "utf8"))[0].files.map((f: { path: string }) =>
+    f.path
+  )
+  for (
+    const required of [
+      "package.json",
+      "README.md",
+      "LICENSE",
+      "dist/index.js",
+      "dist/index.d.ts",
+      "dist/index.js.map",
+      "dist/index.d.ts.map",
+      "dist/PgJournal.js",
+      "dist/PgJournal.d.ts",
+      "dist/internal/run.js",
+      "src/index.ts"
+    ]
+  ) {
     expect(files.includes(required), `the tarball lacks ${required}`)
   }
   const extra = files.filter((file) =>
@@ -61,7 +65,18 @@ const checkRun = (label: string, stdout: string, stderr: string) => {
   expect(result.tier === "vip", `unexpected branch case ${result.tier}`)
   // Everything before the signal was journaled by the first run and is replayed by the second.
   expect(result.replayed >= 10, `the resumed run replayed ${result.replayed} steps, expected every finished one`)
-  for (const tag of ["Started", "Completed", "Sleeping", "Woke", "AwaitingSignal", "RaceWon", "BranchChosen", "LastWinsOrder"]) {
+  for (
+    const tag of [
+      "Started",
+      "Completed",
+      "Sleeping",
+      "Woke",
+      "AwaitingSignal",
+      "RaceWon",
+      "BranchChosen",
+      "LastWinsOrder"
+    ]
+  ) {
     expect((result.firstEvents?.[tag] ?? 0) > 0, `observe reported no ${tag} event in the first run`)
   }
   for (const field of ["guest", "seats"]) {
@@ -99,7 +114,9 @@ const checkDeclarations = (appDir: string) => {
       try {
         resolve(specifier!)
       } catch (error) {
-        problems.push(`${file} names a type through ${specifier}, which the app cannot import: ${(error as Error).message}`)
+        problems.push(
+          `${file} names a type through ${specifier}, which the app cannot import: ${(error as Error).message}`
+        )
       }
     }
   }

@@ -28,7 +28,8 @@ const say = makeSay(args.freezeAt)
 const log = syncedLog(args.log)
 
 const EffectsLive = Layer.succeed(Effects, {
-  record: (effect) => Effect.andThen(log(`${args.incarnation} ${JSON.stringify(effect)}`), say(`SideEffect ${effect.path}`))
+  record: (effect) =>
+    Effect.andThen(log(`${args.incarnation} ${JSON.stringify(effect)}`), say(`SideEffect ${effect.path}`))
 })
 
 const JournalLive = journalLayer(args.journal)
@@ -44,7 +45,13 @@ const program = Effect.gen(function*() {
       runId: args.runId,
       leaseDuration: "1 second",
       observe: (event) => say(`${event._tag} ${event.path}`)
-    }).pipe(Effect.retry({ while: (error) => (error as { _tag?: string })._tag === "RunBusy", schedule: Schedule.spaced("100 millis"), times: 100 }))
+    }).pipe(
+      Effect.retry({
+        while: (error) => (error as { _tag?: string })._tag === "RunBusy",
+        schedule: Schedule.spaced("100 millis"),
+        times: 100
+      })
+    )
   )
   if (Exit.isSuccess(exit)) {
     if (exit.value._tag !== "Completed") return yield* Effect.die(new Error(`the run is ${exit.value._tag}`))

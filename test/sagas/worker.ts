@@ -33,7 +33,8 @@ const log = syncedLog(args.log)
 const say = (line: string) => Effect.sync(() => void process.stdout.write(`${line}\n`))
 
 const EffectsLive = Layer.succeed(Effects, {
-  record: (effect) => Effect.andThen(log(`${args.label} ${JSON.stringify(effect)}`), say(`SideEffect ${effect.runId} ${effect.path}`))
+  record: (effect) =>
+    Effect.andThen(log(`${args.label} ${JSON.stringify(effect)}`), say(`SideEffect ${effect.runId} ${effect.path}`))
 })
 
 const ProbeLive = Layer.effect(
@@ -47,7 +48,9 @@ const ProbeLive = Layer.effect(
             VALUES (${runId}, ${process.pid}, clock_timestamp()) RETURNING id`
           // Interrupted (its lease lost, say), the step stops running then: recorded too.
           yield* Effect.sleep(ms).pipe(
-            Effect.ensuring(Effect.ignore(sql`UPDATE ${table} SET finished_at = clock_timestamp() WHERE id = ${row!.id}`))
+            Effect.ensuring(
+              Effect.ignore(sql`UPDATE ${table} SET finished_at = clock_timestamp() WHERE id = ${row!.id}`)
+            )
           )
         }).pipe(Effect.orDie)
     }))

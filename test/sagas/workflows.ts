@@ -48,8 +48,11 @@ export const Trip = Workflow.make("saga_trip", { input: Schema.String }).pipe(
     train: Workflow.step("train", { success: Schema.String, compensate: undo }, () => work("train", 90))
   }),
   Workflow.step("car", { success: Schema.String, compensate: undo }, () => work("car")),
-  Workflow.step("visa", { success: Schema.String, retry: { times: 1 } }, () =>
-    Effect.andThen(work(undefined), Effect.fail("visa refused")))
+  Workflow.step(
+    "visa",
+    { success: Schema.String, retry: { times: 1 } },
+    () => Effect.andThen(work(undefined), Effect.fail("visa refused"))
+  )
 )
 
 /** The paths the trip's forward steps run at, and the failing one. */
@@ -62,12 +65,20 @@ export const Provision = Workflow.make("provision", { input: Schema.Struct({ reg
 
 /** One child run per region, at once, then a summary of their contexts. */
 export const Rollout = Workflow.make("rollout", { input: Schema.Array(Schema.String) }).pipe(
-  Workflow.forEach("regions", (ctx) => ctx.input, Workflow.child("provisioned", Provision, (ctx) => ({ region: ctx.item })), {
-    concurrency: 3,
-    key: (region) => region
-  }),
-  Workflow.step("summary", { success: Schema.String }, (ctx) =>
-    work(ctx.regions.map((region) => region.provisioned.dns).join(" ")))
+  Workflow.forEach(
+    "regions",
+    (ctx) => ctx.input,
+    Workflow.child("provisioned", Provision, (ctx) => ({ region: ctx.item })),
+    {
+      concurrency: 3,
+      key: (region) => region
+    }
+  ),
+  Workflow.step(
+    "summary",
+    { success: Schema.String },
+    (ctx) => work(ctx.regions.map((region) => region.provisioned.dns).join(" "))
+  )
 )
 
 export const regions = ["eu", "us", "ap"] as const
@@ -86,8 +97,11 @@ export const rolloutContext = (() => {
 
 /** A call to a partner that allows three at once, whatever the number of workers. */
 export const Limited = Workflow.make("limited_call", { input: Schema.Number }).pipe(
-  Workflow.step("call", { success: Schema.Number, limit: { key: "partner", max: 3 } }, (ctx) =>
-    Workflow.StepInfo.use((info) => Effect.as(Probe.use((probe) => probe.hold(info.runId, 400)), ctx.input)))
+  Workflow.step(
+    "call",
+    { success: Schema.Number, limit: { key: "partner", max: 3 } },
+    (ctx) => Workflow.StepInfo.use((info) => Effect.as(Probe.use((probe) => probe.hold(info.runId, 400)), ctx.input))
+  )
 )
 
 /** A charge whose first attempt times out: the provider must see one key for every attempt. */
@@ -105,4 +119,3 @@ export const Keyed = Workflow.make("keyed_charge", { input: Schema.Number }).pip
 export const Ticker = Workflow.make("ticker", { input: Schema.String }).pipe(
   Workflow.step("ticked", { success: Schema.String }, (ctx) => work(`tick ${ctx.input}`, 20))
 )
-

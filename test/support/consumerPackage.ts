@@ -24,7 +24,9 @@ const describe = (diagnostics: ReadonlyArray<ts.Diagnostic>) =>
     const message = ts.flattenDiagnosticMessageText(diagnostic.messageText, "\n  ")
     if (diagnostic.file === undefined || diagnostic.start === undefined) return `TS${diagnostic.code} ${message}`
     const { line, character } = diagnostic.file.getLineAndCharacterOfPosition(diagnostic.start)
-    return `${path.relative(root, diagnostic.file.fileName)}:${line + 1}:${character + 1} TS${diagnostic.code} ${message}`
+    return `${path.relative(root, diagnostic.file.fileName)}:${line + 1}:${
+      character + 1
+    } TS${diagnostic.code} ${message}`
   })
 
 /** Emits plait's declarations into `directory/node_modules/plait/dist`. */

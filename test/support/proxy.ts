@@ -3,9 +3,9 @@
  * from a client without stopping the shared server.
  */
 import { Context, Effect, Layer, Redacted } from "effect"
+import * as Net from "node:net"
 import { Journal } from "plait"
 import * as PgJournal from "plait/PgJournal"
-import * as Net from "node:net"
 
 export interface Proxy {
   readonly port: number

@@ -1,7 +1,14 @@
 import { Effect, Schema } from "effect"
 import { Workflow } from "plait"
 import { describe, expect, test } from "tstyche"
-import { Billing, CardDeclined, MailBounced, Mailer, sendWelcome, setupBilling } from "./fixtures.ts"
+import {
+  type Billing,
+  type CardDeclined,
+  type MailBounced,
+  type Mailer,
+  sendWelcome,
+  setupBilling
+} from "./fixtures.ts"
 
 const Input = Schema.Struct({ id: Schema.String, digital: Schema.Boolean })
 type Input = typeof Input.Type
@@ -9,13 +16,21 @@ type Input = typeof Input.Type
 const start = Workflow.make("ship", { input: Input })
 
 // A segment defined outside `pipe` names its context once, on `select`; the cases infer from it.
-const route = Workflow.branch("route", (ctx: { readonly input: Input }) => (ctx.input.digital ? "digital" : "physical"), {
-  digital: Workflow.step("link", { success: Schema.String }, (ctx) => Effect.succeed(`https://example.com/${ctx.input.id}`)),
-  physical: Workflow.sequence(
-    Workflow.step("label", { success: Schema.String }, () => Effect.succeed("LBL-1")),
-    Workflow.step("weight", { success: Schema.Number }, () => Effect.succeed(2))
-  )
-})
+const route = Workflow.branch(
+  "route",
+  (ctx: { readonly input: Input }) => (ctx.input.digital ? "digital" : "physical"),
+  {
+    digital: Workflow.step(
+      "link",
+      { success: Schema.String },
+      (ctx) => Effect.succeed(`https://example.com/${ctx.input.id}`)
+    ),
+    physical: Workflow.sequence(
+      Workflow.step("label", { success: Schema.String }, () => Effect.succeed("LBL-1")),
+      Workflow.step("weight", { success: Schema.Number }, () => Effect.succeed(2))
+    )
+  }
+)
 
 type Route =
   | { readonly _tag: "digital"; readonly link: string }
@@ -24,7 +39,9 @@ type Route =
 describe("branch", () => {
   test("adds { [name]: { _tag: caseKey, ...caseDelta } }, a tagged union", () => {
     const Shipped = start.pipe(route)
-    expect(Shipped).type.toBe<Workflow.Workflow<Input, { readonly input: Input; readonly route: Route }, never, never, never>>()
+    expect(Shipped).type.toBe<
+      Workflow.Workflow<Input, { readonly input: Input; readonly route: Route }, never, never, never>
+    >()
   })
 
   test("select and every case see the context before the block, inferred in pipe", () => {

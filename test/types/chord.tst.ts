@@ -2,17 +2,17 @@ import { Effect, Result, Schema } from "effect"
 import { Workflow, type WorkflowError } from "plait"
 import { describe, expect, test } from "tstyche"
 import {
-  Billing,
-  CardDeclined,
+  type Base,
+  type Billing,
+  type CardDeclined,
+  type Input,
   MailBounced,
-  Mailer,
+  type Mailer,
   sendWelcome,
   setupBilling,
-  User,
+  type User,
   UserExists,
-  Users,
-  Input,
-  type Base,
+  type Users,
   withUser
 } from "./fixtures.ts"
 

@@ -2,7 +2,7 @@
  * Services, errors and schemas shared by the type tests. Only their types matter; nothing here
  * runs.
  */
-import { Context, Effect, Schema } from "effect"
+import { Context, type Effect, Schema } from "effect"
 import { Workflow } from "plait"
 
 export const User = Schema.Struct({ id: Schema.String, email: Schema.String })

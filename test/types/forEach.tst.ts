@@ -1,9 +1,12 @@
-import { Effect, Result, Schema } from "effect"
+import { Effect, type Result, Schema } from "effect"
 import { Workflow, type WorkflowError } from "plait"
 import { describe, expect, test } from "tstyche"
-import { CardDeclined, MailBounced, Mailer, sendWelcome, setupBilling, Billing } from "./fixtures.ts"
+import { type Billing, type CardDeclined, MailBounced, type Mailer, sendWelcome, setupBilling } from "./fixtures.ts"
 
-const Order = Schema.Struct({ id: Schema.String, lines: Schema.Array(Schema.Struct({ sku: Schema.String, qty: Schema.Number })) })
+const Order = Schema.Struct({
+  id: Schema.String,
+  lines: Schema.Array(Schema.Struct({ sku: Schema.String, qty: Schema.Number }))
+})
 type Order = typeof Order.Type
 type Line = Order["lines"][number]
 
@@ -63,7 +66,13 @@ describe("forEach with an Effect-function body", () => {
       })
     )
     expect(Mailed).type.toBe<
-      Workflow.Workflow<Order, { readonly input: Order; readonly mails: ReadonlyArray<boolean> }, MailBounced, Mailer, never>
+      Workflow.Workflow<
+        Order,
+        { readonly input: Order; readonly mails: ReadonlyArray<boolean> },
+        MailBounced,
+        Mailer,
+        never
+      >
     >()
   })
 
@@ -333,7 +342,9 @@ describe("forEach: what must not compile", () => {
   test("a name already in the context", () => {
     start.pipe(
       // @ts-expect-error plait: this name is already in the context -- `input` is always there
-      Workflow.forEach("input", (ctx) => ctx.input.lines, (line: Line) => Effect.succeed(line.qty), { success: Schema.Number })
+      Workflow.forEach("input", (ctx) => ctx.input.lines, (line: Line) => Effect.succeed(line.qty), {
+        success: Schema.Number
+      })
     )
   })
 })

@@ -14,7 +14,13 @@ describe("sleep", () => {
       })
     )
     expect(Slept).type.toBe<
-      Workflow.Workflow<number, { readonly input: number; readonly after: number }, never, never, Workflow.Reserved<"coolOff">>
+      Workflow.Workflow<
+        number,
+        { readonly input: number; readonly after: number },
+        never,
+        never,
+        Workflow.Reserved<"coolOff">
+      >
     >()
   })
 
@@ -63,7 +69,13 @@ describe("signal", () => {
   test("the decoded type, not the encoded one", () => {
     const Dated = start.pipe(Workflow.signal("at", { schema: Schema.NumberFromString }))
     expect(Dated).type.toBe<
-      Workflow.Workflow<number, { readonly input: number; readonly at: number }, never, never, Workflow.SignalAt<"at", number>>
+      Workflow.Workflow<
+        number,
+        { readonly input: number; readonly at: number },
+        never,
+        never,
+        Workflow.SignalAt<"at", number>
+      >
     >()
   })
 
@@ -82,17 +94,17 @@ describe("signal", () => {
     const Approved = start.pipe(Workflow.signal("approval", { schema: Approval }))
     expect(Workflow.sendSignal(Approved, { runId: "r1", path: "approval", value: { approved: true, by: "ada" } }))
       .type.toBe<
-        Effect.Effect<
-          void,
-          | WorkflowError.InvalidOutput
-          | WorkflowError.UnknownSignal
-          | WorkflowError.DuplicateEffect
-          | WorkflowError.SignalAlreadyDelivered
-          | WorkflowError.RunNotFound
-          | WorkflowError.JournalError,
-          RunStore.RunStore | Journal.Journal
-        >
-      >()
+      Effect.Effect<
+        void,
+        | WorkflowError.InvalidOutput
+        | WorkflowError.UnknownSignal
+        | WorkflowError.DuplicateEffect
+        | WorkflowError.SignalAlreadyDelivered
+        | WorkflowError.RunNotFound
+        | WorkflowError.JournalError,
+        RunStore.RunStore | Journal.Journal
+      >
+    >()
   })
 
   test("an UnknownSignal names the run, the path and why", () => {
@@ -115,7 +127,13 @@ describe("signal", () => {
     >()
     const Untimed = start.pipe(Workflow.signal("approval", { schema: Approval }))
     expect(Untimed).type.toBe<
-      Workflow.Workflow<number, { readonly input: number; readonly approval: Approval }, never, never, Workflow.SignalAt<"approval", Approval>>
+      Workflow.Workflow<
+        number,
+        { readonly input: number; readonly approval: Approval },
+        never,
+        never,
+        Workflow.SignalAt<"approval", Approval>
+      >
     >()
   })
 

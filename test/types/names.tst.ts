@@ -1,7 +1,7 @@
 import { Effect, Schema } from "effect"
 import { Workflow } from "plait"
 import { describe, expect, test } from "tstyche"
-import { createUser, Input, User, UserExists, Users } from "./fixtures.ts"
+import { createUser, Input, User, type UserExists, type Users } from "./fixtures.ts"
 
 const start = Workflow.make("onboard", { input: Input })
 
@@ -64,7 +64,11 @@ describe("a name is used once in a sequence, whether or not it enters the contex
   })
 
   test("a reusable segment applied where its name is taken", () => {
-    const user = Workflow.step("user", { success: User }, (ctx: { readonly input: Input }) => createUser(ctx.input.email))
+    const user = Workflow.step(
+      "user",
+      { success: User },
+      (ctx: { readonly input: Input }) => createUser(ctx.input.email)
+    )
     start.pipe(
       Workflow.sleep("user", "1 second"),
       // @ts-expect-error plait: this name is already used in this sequence -- checked where the segment is applied
@@ -82,8 +86,11 @@ describe("a ctx annotation narrower than the context", () => {
   test("hides nothing: the context keeps every earlier key", () => {
     const Flow = start.pipe(
       Workflow.step("user", { success: User }, (ctx) => createUser(ctx.input.email)),
-      Workflow.step("greeting", { success: Schema.String }, (ctx: { readonly input: Input }) =>
-        Effect.succeed(`hello ${ctx.input.email}`)),
+      Workflow.step(
+        "greeting",
+        { success: Schema.String },
+        (ctx: { readonly input: Input }) => Effect.succeed(`hello ${ctx.input.email}`)
+      ),
       Workflow.step("done", { success: Schema.String }, (ctx) => {
         expect(ctx).type.toBe<{ readonly input: Input; readonly user: User; readonly greeting: string }>()
         return Effect.succeed(`${ctx.user.id}: ${ctx.greeting}`)
@@ -115,8 +122,11 @@ describe("a ctx annotation narrower than the context", () => {
   test("must still hold in the context", () => {
     start.pipe(
       // @ts-expect-error Property 'user' is missing -- the step reads a key the workflow does not have yet
-      Workflow.step("greeting", { success: Schema.String }, (ctx: { readonly input: Input; readonly user: User }) =>
-        Effect.succeed(ctx.user.id))
+      Workflow.step(
+        "greeting",
+        { success: Schema.String },
+        (ctx: { readonly input: Input; readonly user: User }) => Effect.succeed(ctx.user.id)
+      )
     )
   })
 })
@@ -136,7 +146,10 @@ describe("a sequence written on its own", () => {
       })
     ) satisfies Workflow.Branch<Ctx>
     const Mailed = start.pipe(
-      Workflow.parallel("notify", { mail, log: Workflow.step("logged", { success: Schema.Boolean }, () => Effect.succeed(true)) })
+      Workflow.parallel("notify", {
+        mail,
+        log: Workflow.step("logged", { success: Schema.Boolean }, () => Effect.succeed(true))
+      })
     )
     expect(Mailed).type.toBe<
       Workflow.Workflow<
@@ -161,15 +174,23 @@ describe("a narrower annotation on a block's own callback", () => {
   test("branch cases and forEach bodies still see the whole context", () => {
     const Order = Workflow.make("order", { input: Schema.Array(Schema.String) }).pipe(
       Workflow.step("region", { success: Schema.String }, () => Effect.succeed("eu")),
-      Workflow.branch("route", (ctx: { readonly input: ReadonlyArray<string> }) => (ctx.input.length > 1 ? "bulk" : "single"), {
-        bulk: Workflow.step("carrier", { success: Schema.String }, (ctx) => Effect.succeed(`${ctx.region}-freight`)),
-        single: Workflow.step("stamp", { success: Schema.String }, (ctx) => Effect.succeed(ctx.region))
-      }),
-      Workflow.forEach("labels", (ctx: { readonly input: ReadonlyArray<string> }) => ctx.input, Workflow.step(
-        "label",
-        { success: Schema.String },
-        (ctx) => Effect.succeed(`${ctx.region}/${ctx.item}`)
-      ))
+      Workflow.branch(
+        "route",
+        (ctx: { readonly input: ReadonlyArray<string> }) => (ctx.input.length > 1 ? "bulk" : "single"),
+        {
+          bulk: Workflow.step("carrier", { success: Schema.String }, (ctx) => Effect.succeed(`${ctx.region}-freight`)),
+          single: Workflow.step("stamp", { success: Schema.String }, (ctx) => Effect.succeed(ctx.region))
+        }
+      ),
+      Workflow.forEach(
+        "labels",
+        (ctx: { readonly input: ReadonlyArray<string> }) => ctx.input,
+        Workflow.step(
+          "label",
+          { success: Schema.String },
+          (ctx) => Effect.succeed(`${ctx.region}/${ctx.item}`)
+        )
+      )
     )
     expect(Order).type.toBe<
       Workflow.Workflow<
@@ -177,7 +198,10 @@ describe("a narrower annotation on a block's own callback", () => {
         {
           readonly input: ReadonlyArray<string>
           readonly region: string
-          readonly route: { readonly _tag: "bulk"; readonly carrier: string } | { readonly _tag: "single"; readonly stamp: string }
+          readonly route: { readonly _tag: "bulk"; readonly carrier: string } | {
+            readonly _tag: "single"
+            readonly stamp: string
+          }
           readonly labels: ReadonlyArray<{ readonly label: string }>
         },
         never,

@@ -1,7 +1,14 @@
-import { Effect, Result, Schema } from "effect"
+import { Effect, type Result, Schema } from "effect"
 import { Workflow } from "plait"
 import { describe, expect, test } from "tstyche"
-import { Billing, CardDeclined, MailBounced, Mailer, sendWelcome, setupBilling } from "./fixtures.ts"
+import {
+  type Billing,
+  type CardDeclined,
+  type MailBounced,
+  type Mailer,
+  sendWelcome,
+  setupBilling
+} from "./fixtures.ts"
 
 const Customer = Schema.Struct({ id: Schema.String, vip: Schema.Boolean })
 type Customer = typeof Customer.Type

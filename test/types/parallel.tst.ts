@@ -2,20 +2,20 @@ import { Effect, flow, Option, Result, Schema } from "effect"
 import { Workflow, type WorkflowError } from "plait"
 import { describe, expect, test } from "tstyche"
 import {
-  Billing,
-  CardDeclined,
+  type Base,
+  type Billing,
+  type CardDeclined,
   createUser,
-  Mailer,
-  MailBounced,
+  type Input,
+  type MailBounced,
+  type Mailer,
   sendWelcome,
   setupBilling,
   User,
-  UserExists,
-  Users,
-  Workspace,
-  Input,
-  type Base,
-  withUser
+  type UserExists,
+  type Users,
+  withUser,
+  Workspace
 } from "./fixtures.ts"
 
 class Account extends Schema.Class<Account>("Account")({ id: Schema.String }) {
@@ -44,8 +44,11 @@ describe("parallel: branches", () => {
     const Onboard = withUser.pipe(
       Workflow.parallel("setup", {
         welcome: Workflow.step("welcome", { success: Schema.Boolean }, (ctx) => sendWelcome(ctx.user.id)),
-        workspace: Workflow.step("workspace", { success: Workspace }, (ctx) =>
-          Effect.succeed({ id: "w1", owner: ctx.user.id }))
+        workspace: Workflow.step(
+          "workspace",
+          { success: Workspace },
+          (ctx) => Effect.succeed({ id: "w1", owner: ctx.user.id })
+        )
       }),
       Workflow.step("complete", { success: Schema.String }, (ctx) => {
         expect(ctx).type.toBe<Base & { readonly welcome: boolean; readonly workspace: Workspace }>()
@@ -138,10 +141,14 @@ describe("parallel: merge strategies", () => {
   test("deep (default): overlapping records merge into one record with every field", () => {
     const Deep = withUser.pipe(
       Workflow.parallel("prefs", {
-        look: Workflow.step("settings", { success: Schema.Struct({ theme: Theme, fontSize: Schema.Number }) }, () =>
-          Effect.succeed({ theme: { dark: true }, fontSize: 12 })),
-        speech: Workflow.step("settings", { success: Schema.Struct({ theme: Schema.Struct({ contrast: Schema.Number }), locale: Locale }) }, () =>
-          Effect.succeed({ theme: { contrast: 2 }, locale: { language: "en" } })),
+        look: Workflow.step(
+          "settings",
+          { success: Schema.Struct({ theme: Theme, fontSize: Schema.Number }) },
+          () => Effect.succeed({ theme: { dark: true }, fontSize: 12 })
+        ),
+        speech: Workflow.step("settings", {
+          success: Schema.Struct({ theme: Schema.Struct({ contrast: Schema.Number }), locale: Locale })
+        }, () => Effect.succeed({ theme: { contrast: 2 }, locale: { language: "en" } })),
         profile: Workflow.step("profile", { success: Profile }, () => Effect.succeed({ name: "Ada" }))
       }),
       Workflow.step("summary", { success: Schema.String }, (ctx) => {
@@ -184,7 +191,6 @@ describe("parallel: merge strategies", () => {
     expect(spelled).type.toBe<typeof byDefault>()
   })
 
-
   test("deep: arrays are values, not records to merge", () => {
     const Arrays = withUser.pipe(
       Workflow.parallel("tags", {
@@ -206,7 +212,11 @@ describe("parallel: merge strategies", () => {
   test("deep: an Option, a class instance or a tagged union passes through untouched", () => {
     withUser.pipe(
       Workflow.parallel("lookups", {
-        nickname: Workflow.step("nickname", { success: Schema.Option(Schema.String) }, () => Effect.succeed(Option.none())),
+        nickname: Workflow.step(
+          "nickname",
+          { success: Schema.Option(Schema.String) },
+          () => Effect.succeed(Option.none())
+        ),
         account: Workflow.step("account", { success: Account }, () => Effect.succeed(new Account({ id: "a1" }))),
         fastest: Workflow.race("winner", {
           cache: Workflow.step("cached", { success: Schema.Number }, () => Effect.succeed(1)),
@@ -216,8 +226,11 @@ describe("parallel: merge strategies", () => {
           guest: Workflow.step("ticket", { success: Schema.Number }, () => Effect.succeed(1)),
           member: Workflow.step("badge", { success: Schema.String }, () => Effect.succeed("gold"))
         }),
-        optionsToo: Workflow.step("settings", { success: Schema.Struct({ nickname: Schema.Option(Schema.String) }) }, () =>
-          Effect.succeed({ nickname: Option.some("ada") }))
+        optionsToo: Workflow.step(
+          "settings",
+          { success: Schema.Struct({ nickname: Schema.Option(Schema.String) }) },
+          () => Effect.succeed({ nickname: Option.some("ada") })
+        )
       }),
       Workflow.step("after", { success: Schema.String }, (ctx) => {
         expect(ctx.nickname).type.toBe<Option.Option<string>>()
@@ -439,7 +452,11 @@ describe("parallel: what must not compile", () => {
   test("a branch reading a sibling's output", () => {
     withUser.pipe(
       Workflow.parallel("setup", {
-        workspace: Workflow.step("workspace", { success: Workspace }, (ctx) => Effect.succeed({ id: "w", owner: ctx.user.id })),
+        workspace: Workflow.step(
+          "workspace",
+          { success: Workspace },
+          (ctx) => Effect.succeed({ id: "w", owner: ctx.user.id })
+        ),
         // @ts-expect-error Property 'workspace' does not exist -- siblings run concurrently; none sees another's output
         invite: Workflow.step("invite", { success: Schema.String }, (ctx) => Effect.succeed(ctx.workspace.id))
       })
@@ -504,9 +521,16 @@ describe("parallel: what must not compile", () => {
         // @ts-expect-error plait: deep-merged branches add these keys with types that do not merge..."settings.theme" -- records merge, but their `theme`s do not
         "prefs",
         {
-          a: Workflow.step("settings", { success: Schema.Struct({ theme: Schema.String }) }, () => Effect.succeed({ theme: "dark" })),
-          b: Workflow.step("settings", { success: Schema.Struct({ theme: Schema.Number, size: Schema.Number }) }, () =>
-            Effect.succeed({ theme: 1, size: 2 }))
+          a: Workflow.step(
+            "settings",
+            { success: Schema.Struct({ theme: Schema.String }) },
+            () => Effect.succeed({ theme: "dark" })
+          ),
+          b: Workflow.step(
+            "settings",
+            { success: Schema.Struct({ theme: Schema.Number, size: Schema.Number }) },
+            () => Effect.succeed({ theme: 1, size: 2 })
+          )
         }
       )
     )

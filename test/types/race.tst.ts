@@ -2,17 +2,17 @@ import { Effect, Schema } from "effect"
 import { Workflow, type WorkflowError } from "plait"
 import { describe, expect, test } from "tstyche"
 import {
-  Billing,
-  CardDeclined,
-  MailBounced,
-  Mailer,
+  type Base,
+  type Billing,
+  type CardDeclined,
+  type Input,
+  type MailBounced,
+  type Mailer,
   sendWelcome,
   setupBilling,
-  User,
-  UserExists,
-  Users,
-  Input,
-  type Base,
+  type User,
+  type UserExists,
+  type Users,
   withUser
 } from "./fixtures.ts"
 

@@ -2,17 +2,17 @@ import { Effect, Schema } from "effect"
 import { Workflow, type WorkflowError } from "plait"
 import { describe, expect, test } from "tstyche"
 import {
-  Billing,
+  type Billing,
   CardDeclined,
   createUser,
   Input,
-  Mailer,
-  MailBounced,
+  type MailBounced,
+  type Mailer,
   sendWelcome,
   setupBilling,
   User,
-  UserExists,
-  Users,
+  type UserExists,
+  type Users,
   withUser
 } from "./fixtures.ts"
 
@@ -56,12 +56,22 @@ describe("step: compensate", () => {
   })
 
   test("a compensation that cannot fail still adds CompensationFailed (it may die); a step without one adds nothing", () => {
-    const Safe = start.pipe(Workflow.step("n", { success: Schema.Number, compensate: () => Effect.void }, () => Effect.succeed(1)))
+    const Safe = start.pipe(
+      Workflow.step("n", { success: Schema.Number, compensate: () => Effect.void }, () => Effect.succeed(1))
+    )
     expect(Safe).type.toBe<
-      Workflow.Workflow<Input, { readonly input: Input; readonly n: number }, WorkflowError.CompensationFailedOf<never>, never, never>
+      Workflow.Workflow<
+        Input,
+        { readonly input: Input; readonly n: number },
+        WorkflowError.CompensationFailedOf<never>,
+        never,
+        never
+      >
     >()
     const Plain = start.pipe(Workflow.step("n", { success: Schema.Number }, () => Effect.succeed(1)))
-    expect(Plain).type.toBe<Workflow.Workflow<Input, { readonly input: Input; readonly n: number }, never, never, never>>()
+    expect(Plain).type.toBe<
+      Workflow.Workflow<Input, { readonly input: Input; readonly n: number }, never, never, never>
+    >()
   })
 
   test("compensateRetry and limit are step options", () => {
@@ -74,7 +84,13 @@ describe("step: compensate", () => {
       }, () => Effect.succeed(1))
     )
     expect(Limited).type.toBe<
-      Workflow.Workflow<Input, { readonly input: Input; readonly n: number }, WorkflowError.CompensationFailedOf<never>, never, never>
+      Workflow.Workflow<
+        Input,
+        { readonly input: Input; readonly n: number },
+        WorkflowError.CompensationFailedOf<never>,
+        never,
+        never
+      >
     >()
   })
 })
@@ -125,7 +141,9 @@ describe("StepInfo", () => {
           return info.idempotencyKey
         }))
     )
-    expect(Keyed).type.toBe<Workflow.Workflow<Input, { readonly input: Input; readonly key: string }, MailBounced, Mailer, never>>()
+    expect(Keyed).type.toBe<
+      Workflow.Workflow<Input, { readonly input: Input; readonly key: string }, MailBounced, Mailer, never>
+    >()
   })
 
   test("inside a forEach body, a chord callback and a compensation too", () => {
@@ -162,8 +180,11 @@ describe("StepInfo", () => {
 })
 
 const Provision = Workflow.make("provision", { input: Schema.Struct({ region: Schema.String }) }).pipe(
-  Workflow.step("cluster", { success: Schema.String, error: CardDeclined }, (ctx) =>
-    Effect.as(setupBilling(ctx.input.region), `k8s-${ctx.input.region}`))
+  Workflow.step(
+    "cluster",
+    { success: Schema.String, error: CardDeclined },
+    (ctx) => Effect.as(setupBilling(ctx.input.region), `k8s-${ctx.input.region}`)
+  )
 )
 
 describe("child", () => {
@@ -193,7 +214,11 @@ describe("child", () => {
 
   test("one child per item of a forEach, and per branch of a parallel block", () => {
     const Regions = start.pipe(
-      Workflow.forEach("regions", () => ["eu", "us"], Workflow.child("provisioned", Provision, (ctx) => ({ region: ctx.item }))),
+      Workflow.forEach(
+        "regions",
+        () => ["eu", "us"],
+        Workflow.child("provisioned", Provision, (ctx) => ({ region: ctx.item }))
+      ),
       Workflow.parallel("pair", {
         a: Workflow.child("a", Provision, () => ({ region: "a" })),
         b: Workflow.child("b", Provision, () => ({ region: "b" }))

@@ -25,10 +25,15 @@ const Review = start.pipe(
     urgent: Workflow.signal("page", { schema: Schema.Boolean }),
     normal: Workflow.step("filed", { success: Schema.Boolean }, () => Effect.succeed(true))
   }),
-  Workflow.chord("sign", {
-    first: Workflow.signal("signature", { schema: Schema.String }),
-    second: Workflow.signal("countersignature", { schema: Schema.String })
-  }, (ctx) => Effect.succeed(`${ctx.signature}/${ctx.countersignature}`), { success: Schema.String }),
+  Workflow.chord(
+    "sign",
+    {
+      first: Workflow.signal("signature", { schema: Schema.String }),
+      second: Workflow.signal("countersignature", { schema: Schema.String })
+    },
+    (ctx) => Effect.succeed(`${ctx.signature}/${ctx.countersignature}`),
+    { success: Schema.String }
+  ),
   Workflow.forEach("lines", (ctx) => ctx.input, Workflow.signal("ok", { schema: Schema.Boolean }))
 )
 
@@ -60,7 +65,9 @@ describe("signal paths", () => {
   })
 
   test("Workflow<I, Ctx, E, R> written with four parameters stands for any signals", () => {
-    expect<Workflow.SignalPath<Workflow.Workflow<number, { readonly input: number }, never, never>>>().type.toBe<string>()
+    expect<Workflow.SignalPath<Workflow.Workflow<number, { readonly input: number }, never, never>>>().type.toBe<
+      string
+    >()
     // A helper written against four parameters still takes a workflow that waits on signals.
     const describe = <I, Ctx, E, R>(workflow: Workflow.Workflow<I, Ctx, E, R>) => workflow.name
     expect(describe).type.toBeCallableWith(Review)
@@ -69,8 +76,16 @@ describe("signal paths", () => {
 
 describe("sendSignal", () => {
   test("takes a path of the workflow and the value its schema accepts there", () => {
-    expect(Workflow.sendSignal).type.toBeCallableWith(Review, { runId: "r", path: "approval", value: { approved: true, by: "ada" } })
-    expect(Workflow.sendSignal).type.toBeCallableWith(Review, { runId: "r", path: "review/manager/decision", value: false })
+    expect(Workflow.sendSignal).type.toBeCallableWith(Review, {
+      runId: "r",
+      path: "approval",
+      value: { approved: true, by: "ada" }
+    })
+    expect(Workflow.sendSignal).type.toBeCallableWith(Review, {
+      runId: "r",
+      path: "review/manager/decision",
+      value: false
+    })
     expect(Workflow.sendSignal).type.toBeCallableWith(Review, { runId: "r", path: "lines[3]/ok", value: true })
   })
 
@@ -139,7 +154,12 @@ describe("children that wait", () => {
   })
 
   test("a child given as Workflow<I, Ctx, E, R> may wait at its path", () => {
-    const anyChild = Approver as Workflow.Workflow<string, { readonly input: string; readonly decision: boolean }, never, never>
+    const anyChild = Approver as Workflow.Workflow<
+      string,
+      { readonly input: string; readonly decision: boolean },
+      never,
+      never
+    >
     const Parent = Workflow.make("parent", { input: Schema.String }).pipe(
       Workflow.child("c", anyChild, (ctx) => ctx.input)
     )

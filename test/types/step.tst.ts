@@ -2,17 +2,17 @@ import { Effect, Schema } from "effect"
 import { type Journal, Workflow, type WorkflowError } from "plait"
 import { describe, expect, test } from "tstyche"
 import {
-  Billing,
-  CardDeclined,
+  type Billing,
+  type CardDeclined,
   createUser,
-  Mailer,
+  Input,
   MailBounced,
+  type Mailer,
   sendWelcome,
   setupBilling,
   User,
   UserExists,
-  Users,
-  Input
+  type Users
 } from "./fixtures.ts"
 
 const start = Workflow.make("onboard", { input: Input })
@@ -70,11 +70,17 @@ describe("step", () => {
     const Logged = start.pipe(
       Workflow.step("log", { success: Schema.Void }, (ctx) => Effect.log(ctx.input.email))
     )
-    expect(Logged).type.toBe<Workflow.Workflow<Input, { readonly input: Input; readonly log: void }, never, never, never>>()
+    expect(Logged).type.toBe<
+      Workflow.Workflow<Input, { readonly input: Input; readonly log: void }, never, never, never>
+    >()
   })
 
   test("a step is a Segment carrying its delta, error and requirement", () => {
-    const user = Workflow.step("user", { success: User }, (ctx: { readonly input: Input }) => createUser(ctx.input.email))
+    const user = Workflow.step(
+      "user",
+      { success: User },
+      (ctx: { readonly input: Input }) => createUser(ctx.input.email)
+    )
     expect(user).type.toBe<Workflow.Segment<{ readonly input: Input }, { readonly user: User }, UserExists, Users>>()
   })
 
@@ -82,11 +88,18 @@ describe("step", () => {
     const Retried = start.pipe(
       Workflow.step(
         "user",
-        { success: User, error: UserExists, retry: { times: 3, delay: "1 second", backoff: "exponential" }, timeout: "5 seconds" },
+        {
+          success: User,
+          error: UserExists,
+          retry: { times: 3, delay: "1 second", backoff: "exponential" },
+          timeout: "5 seconds"
+        },
         (ctx) => createUser(ctx.input.email)
       )
     )
-    expect(Retried).type.toBe<Workflow.Workflow<Input, { readonly input: Input; readonly user: User }, UserExists, Users, never>>()
+    expect(Retried).type.toBe<
+      Workflow.Workflow<Input, { readonly input: Input; readonly user: User }, UserExists, Users, never>
+    >()
   })
 })
 
@@ -190,4 +203,3 @@ describe("run", () => {
     Workflow.run(Onboard, { input: "ada@example.com" })
   })
 })
-

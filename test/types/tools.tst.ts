@@ -1,6 +1,6 @@
-import { Effect, Layer, Option, Schema } from "effect"
+import { Effect, type Layer, type Option, Schema } from "effect"
 import type { HttpRouter } from "effect/http"
-import { Engine, Workflow, WorkflowGraph } from "plait"
+import { type Engine, Workflow, WorkflowGraph } from "plait"
 import { Dashboard } from "plait/dashboard"
 import { describe, expect, test } from "tstyche"
 
@@ -26,7 +26,9 @@ describe("graphs", () => {
 
 describe("Dashboard.layer", () => {
   test("adds routes to an HttpRouter and needs the Engine", () => {
-    expect(Dashboard.layer({ workflows: [Flow] })).type.toBe<Layer.Layer<never, never, HttpRouter.HttpRouter | Engine.Engine>>()
+    expect(Dashboard.layer({ workflows: [Flow] })).type.toBe<
+      Layer.Layer<never, never, HttpRouter.HttpRouter | Engine.Engine>
+    >()
   })
 
   test("a prefix is a path", () => {

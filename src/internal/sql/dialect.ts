@@ -125,11 +125,21 @@ export interface Dialect {
     exec: Exec,
     t: Tables,
     run: RunRecord,
-    options: { readonly owner: string; readonly leaseMs: number; readonly anyFingerprint: boolean; readonly reclaim: boolean }
+    options: {
+      readonly owner: string
+      readonly leaseMs: number
+      readonly anyFingerprint: boolean
+      readonly reclaim: boolean
+    }
   ) => Effect.Effect<AcquireResult | undefined, SqlError>
   readonly load: (exec: Exec, t: Tables, runId: string) => Effect.Effect<LoadResult, SqlError>
   /** False when the lease is no longer the run's: nothing was written. */
-  readonly append: (exec: Exec, t: Tables, lease: Lease, entries: ReadonlyArray<JournalEntry>) => Effect.Effect<boolean, SqlError>
+  readonly append: (
+    exec: Exec,
+    t: Tables,
+    lease: Lease,
+    entries: ReadonlyArray<JournalEntry>
+  ) => Effect.Effect<boolean, SqlError>
   /** `[runId, cancelRequested, error]` for every lease still held. */
   readonly heartbeat: (
     exec: Exec,
@@ -182,7 +192,11 @@ export interface Dialect {
   ) => Effect.Effect<ReadonlyArray<Woken>, SqlError>
   readonly saveSchedule: (exec: Exec, t: Tables, schedule: ScheduleRecord) => Effect.Effect<ScheduleJson, SqlError>
   readonly removeSchedule: (exec: Exec, t: Tables, id: string) => Effect.Effect<boolean, SqlError>
-  readonly listSchedules: (exec: Exec, t: Tables, workflow: string | undefined) => Effect.Effect<ReadonlyArray<ScheduleJson>, SqlError>
+  readonly listSchedules: (
+    exec: Exec,
+    t: Tables,
+    workflow: string | undefined
+  ) => Effect.Effect<ReadonlyArray<ScheduleJson>, SqlError>
   /** The store's time, and every schedule of these workflows. */
   readonly schedulesOf: (
     exec: Exec,
@@ -197,7 +211,11 @@ export interface Dialect {
   ) => Effect.Effect<{ readonly fired: boolean; readonly created: boolean }, SqlError>
 
   /** Undefined when the statement raced with another creating the run: try again. */
-  readonly create: (exec: Exec, t: Tables, run: RunRecord) => Effect.Effect<{ readonly run: RunJson; readonly created: boolean } | undefined, SqlError>
+  readonly create: (
+    exec: Exec,
+    t: Tables,
+    run: RunRecord
+  ) => Effect.Effect<{ readonly run: RunJson; readonly created: boolean } | undefined, SqlError>
   readonly get: (exec: Exec, t: Tables, runId: string) => Effect.Effect<RunJson | undefined, SqlError>
   /** Claimed runs, each with its entry rows when the statement read them consistently with the claim. */
   readonly claim: (exec: Exec, t: Tables, request: ClaimRequest) => Effect.Effect<ReadonlyArray<ClaimedRow>, SqlError>
@@ -230,7 +248,11 @@ export interface Dialect {
   ) => Effect.Effect<ReadonlyArray<RunJson>, SqlError>
   /** `[status, count]` rows. */
   readonly counts: (exec: Exec, t: Tables, workflow: string | undefined) => Effect.Effect<Rows, SqlError>
-  readonly nextDue: (exec: Exec, t: Tables, workflows: ReadonlyArray<string>) => Effect.Effect<number | undefined, SqlError>
+  readonly nextDue: (
+    exec: Exec,
+    t: Tables,
+    workflows: ReadonlyArray<string>
+  ) => Effect.Effect<number | undefined, SqlError>
   /** Postgres delivers notifications across processes; the others only within this process. */
   readonly notifiesAcrossProcesses: boolean
 }
@@ -310,4 +332,6 @@ export const splitLoad = (rows: Rows): LoadResult => {
  * not final. A status it does not know is not taken over (and overwritten): the run is read
  * back as it is, and its executor reports the status as corrupt.
  */
-export const acquirable: string = runStatuses.filter((status) => !isFinal(status)).map((status) => `'${status}'`).join(", ")
+export const acquirable: string = runStatuses.filter((status) => !isFinal(status)).map((status) => `'${status}'`).join(
+  ", "
+)

@@ -10,8 +10,8 @@
  */
 import * as Effect from "effect/Effect"
 import type { SqlError } from "effect/sql/SqlError"
-import type { AcquireResult, ClaimedRow, Dialect, Exec, Rows, RunJson, Tables } from "./dialect.ts"
 import { memoizeByIdentity } from "../memo.ts"
+import type { AcquireResult, ClaimedRow, Dialect, Exec, Rows, RunJson, Tables } from "./dialect.ts"
 import { acquirable, runJsonArguments, scheduleJsonArguments, splitLoad, wokenRows } from "./dialect.ts"
 
 const now = "(extract(epoch from now()) * 1000)::bigint"
@@ -171,11 +171,15 @@ written AS (
 )
 SELECT count(*)::integer FROM lease`
   return {
-    one: fenced(`SELECT $1, $3::text, $4::text, $5::integer, $6::text, $7::bigint, $8::bigint WHERE EXISTS (SELECT 1 FROM lease)`),
-    many: fenced(`SELECT $1, e.path, e.kind, e.seq, e.value, NULLIF(e.started_at, '')::bigint, NULLIF(e.finished_at, '')::bigint
+    one: fenced(
+      `SELECT $1, $3::text, $4::text, $5::integer, $6::text, $7::bigint, $8::bigint WHERE EXISTS (SELECT 1 FROM lease)`
+    ),
+    many: fenced(
+      `SELECT $1, e.path, e.kind, e.seq, e.value, NULLIF(e.started_at, '')::bigint, NULLIF(e.finished_at, '')::bigint
   FROM unnest($3::text[], $4::text[], $5::integer[], $6::text[], $7::text[], $8::text[])
     AS e (path, kind, seq, value, started_at, finished_at)
-  WHERE EXISTS (SELECT 1 FROM lease)`)
+  WHERE EXISTS (SELECT 1 FROM lease)`
+    )
   }
 })
 
@@ -220,13 +224,25 @@ ON CONFLICT (run_id) DO UPDATE SET status = 'running', owner = $6, lease_token =
 WHERE r.workflow = $2 AND r.input = $4 AND ($8::boolean OR r.fingerprint = $3)
   AND r.status IN (${acquirable}) AND (${unowned} OR ($9::boolean AND r.owner = $6))
 RETURNING ${runJson("r.")}, (r.xmax = 0)`,
-        [run.runId, run.workflow, run.fingerprint, run.input, run.priority ?? 0, owner, leaseMs, anyFingerprint, reclaim]
+        [
+          run.runId,
+          run.workflow,
+          run.fingerprint,
+          run.input,
+          run.priority ?? 0,
+          owner,
+          leaseMs,
+          anyFingerprint,
+          reclaim
+        ]
       ),
       (rows): Effect.Effect<AcquireResult | undefined, SqlError> =>
         rows.length > 0
           ? Effect.succeed({ run: rows[0]![0], acquired: true, created: rows[0]![1] === true })
           : Effect.map(load(exec, t, run.runId, "acquire"), (loaded) =>
-            loaded.run === undefined ? undefined : { run: loaded.run, acquired: false, created: false, entries: loaded.entries })
+            loaded.run === undefined
+              ? undefined
+              : { run: loaded.run, acquired: false, created: false, entries: loaded.entries })
     ),
 
   load: (exec, t, runId) => load(exec, t, runId, "load"),
@@ -269,7 +285,16 @@ RETURNING ${runJson("r.")}, (r.xmax = 0)`,
       finished[i] = entry.finishedAt === undefined ? "" : String(entry.finishedAt)
     }
     return Effect.map(
-      exec.query("append", appendStatements(t).many, [lease.runId, lease.token, paths, kinds, seqs, values, started, finished]),
+      exec.query("append", appendStatements(t).many, [
+        lease.runId,
+        lease.token,
+        paths,
+        kinds,
+        seqs,
+        values,
+        started,
+        finished
+      ]),
       leaseHeld
     )
   },
@@ -286,7 +311,8 @@ RETURNING r.run_id, r.cancel_requested, r.error`,
 
   // The status a release asks for, unless a cancellation came too late for the executor to see.
   release: (exec, t, lease, release) => {
-    const status = `(CASE WHEN $9::text IS NOT NULL AND r.cancel_requested AND $3::text IN ('queued', 'sleeping', 'waiting')
+    const status =
+      `(CASE WHEN $9::text IS NOT NULL AND r.cancel_requested AND $3::text IN ('queued', 'sleeping', 'waiting')
       THEN $9::text ELSE $3::text END)`
     return Effect.map(
       exec.query(
@@ -304,7 +330,13 @@ RETURNING r.run_id, r.cancel_requested, r.error`,
   RETURNING r.workflow, r.status, r.due_at, r.parent_run_id
 ),
 parent AS (
-  ${wakeRuns(t, `SELECT parent_run_id AS run_id FROM released WHERE status IN ('completed', 'failed', 'cancelled')`, "$8")}
+  ${
+          wakeRuns(
+            t,
+            `SELECT parent_run_id AS run_id FROM released WHERE status IN ('completed', 'failed', 'cancelled')`,
+            "$8"
+          )
+        }
 )
 SELECT 0, workflow, status, COALESCE(due_at <= ${now}, false) AS due,
   ${notify("$8", `'k', 'd', 'r', $1::text, 'w', workflow, 's', status, 'due', COALESCE(due_at <= ${now}, false)`)}
@@ -354,7 +386,16 @@ SELECT ${runJson("r.")}, false, false FROM ${t.runs} AS r
 WHERE r.run_id = $1 AND NOT EXISTS (SELECT 1 FROM inserted) AND EXISTS (SELECT 1 FROM lease)
 UNION ALL
 SELECT NULL, NULL, NULL WHERE NOT EXISTS (SELECT 1 FROM lease)`,
-        [child.runId, child.workflow, child.fingerprint, child.input, child.priority ?? 0, lease.runId, lease.token, t.channel]
+        [
+          child.runId,
+          child.workflow,
+          child.fingerprint,
+          child.input,
+          child.priority ?? 0,
+          lease.runId,
+          lease.token,
+          t.channel
+        ]
       ),
       (rows) => {
         const row = rows[0]
@@ -396,7 +437,10 @@ SELECT (SELECT count(*) FROM lease)::integer, (SELECT count(*) FROM taken)::inte
         const [held, taken, retryAt] = rows[0] ?? [0, 0, null]
         return Number(held) === 0
           ? undefined
-          : { acquired: Number(taken) > 0, retryAt: retryAt === null || retryAt === undefined ? undefined : Number(retryAt) }
+          : {
+            acquired: Number(taken) > 0,
+            retryAt: retryAt === null || retryAt === undefined ? undefined : Number(retryAt)
+          }
       })
     ),
 
@@ -500,7 +544,9 @@ woken AS (
   RETURNING r.workflow, r.status
 )
 SELECT (SELECT count(*) FROM run)::integer, (SELECT count(*) FROM stored)::integer,
-  (SELECT count(*) FROM woken WHERE status = 'waiting' AND ${notify("$5", `'k', 'r', 'r', $1::text, 'w', workflow`)})::integer`,
+  (SELECT count(*) FROM woken WHERE status = 'waiting' AND ${
+          notify("$5", `'k', 'r', 'r', $1::text, 'w', workflow`)
+        })::integer`,
         [runId, entry.path, entry.value, entry.finishedAt ?? null, t.channel]
       ),
       (rows) => {
@@ -581,7 +627,9 @@ SELECT json, ${notify("$2", `'k', 'r', 'r', run_id, 'w', workflow`)} FROM resume
     }
     if (filter.workflow !== undefined) where.push(`r.workflow = ${param(filter.workflow)}`)
     if (filter.status !== undefined) {
-      where.push(`r.status = ANY(${param(typeof filter.status === "string" ? [filter.status] : filter.status)}::text[])`)
+      where.push(
+        `r.status = ANY(${param(typeof filter.status === "string" ? [filter.status] : filter.status)}::text[])`
+      )
     }
     if (filter.createdAfter !== undefined) where.push(`r.created_ms >= ${param(filter.createdAfter)}::bigint`)
     if (filter.createdBefore !== undefined) where.push(`r.created_ms < ${param(filter.createdBefore)}::bigint`)
@@ -602,7 +650,9 @@ ORDER BY r.created_ms DESC, r.run_id DESC LIMIT ${param(limit)}`,
   counts: (exec, t, workflow) =>
     workflow === undefined
       ? exec.query("counts", `SELECT status, count(*)::integer FROM ${t.runs} GROUP BY status`, [])
-      : exec.query("counts", `SELECT status, count(*)::integer FROM ${t.runs} WHERE workflow = $1 GROUP BY status`, [workflow]),
+      : exec.query("counts", `SELECT status, count(*)::integer FROM ${t.runs} WHERE workflow = $1 GROUP BY status`, [
+        workflow
+      ]),
 
   nextDue: (exec, t, workflows) =>
     Effect.map(
@@ -626,13 +676,24 @@ VALUES ($1, $2, $3, $4, $5, $6, $7::bigint, ${now}, ${now})
 ON CONFLICT (id) DO UPDATE SET workflow = excluded.workflow, input = excluded.input, cron = excluded.cron,
   timezone = excluded.timezone, missed = excluded.missed, next_at = excluded.next_at, updated_ms = excluded.updated_ms
 RETURNING ${scheduleJson("s.")}`,
-        [schedule.id, schedule.workflow, schedule.input, schedule.cron, schedule.timezone ?? null, schedule.missed, schedule.nextAt]
+        [
+          schedule.id,
+          schedule.workflow,
+          schedule.input,
+          schedule.cron,
+          schedule.timezone ?? null,
+          schedule.missed,
+          schedule.nextAt
+        ]
       ),
       (rows) => rows[0]?.[0]
     ),
 
   removeSchedule: (exec, t, id) =>
-    Effect.map(exec.query("removeSchedule", `DELETE FROM ${t.schedules} WHERE id = $1 RETURNING 1`, [id]), (rows) => rows.length > 0),
+    Effect.map(
+      exec.query("removeSchedule", `DELETE FROM ${t.schedules} WHERE id = $1 RETURNING 1`, [id]),
+      (rows) => rows.length > 0
+    ),
 
   listSchedules: (exec, t, workflow) =>
     Effect.map(

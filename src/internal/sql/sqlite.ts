@@ -140,8 +140,7 @@ const get = (
   t: Tables,
   runId: string,
   operation: "get" | "acquire" | "cancel" | "resume" | "create" | "startChild" = "get"
-) =>
-  Effect.map(exec.query(operation, selectRun(t), [runId]), (rows) => rows[0]?.[0])
+) => Effect.map(exec.query(operation, selectRun(t), [runId]), (rows) => rows[0]?.[0])
 
 const first = (rows: ReadonlyArray<ReadonlyArray<unknown>>) => rows[0]?.[0]
 
@@ -221,12 +220,23 @@ RETURNING ${runJson()}`,
 WHERE run_id = ?1 AND workflow = ?4 AND input = ?5 AND (?6 OR fingerprint = ?7)
   AND status IN (${acquirable}) AND (${unowned} OR (?8 AND owner = ?2))
 RETURNING ${runJson()}`,
-            [run.runId, owner, leaseMs, run.workflow, run.input, anyFingerprint ? 1 : 0, run.fingerprint, reclaim ? 1 : 0]
+            [
+              run.runId,
+              owner,
+              leaseMs,
+              run.workflow,
+              run.input,
+              anyFingerprint ? 1 : 0,
+              run.fingerprint,
+              reclaim ? 1 : 0
+            ]
           )
         )
         if (taken !== undefined) return { run: taken, acquired: true, created: false }
         const stored = yield* load(exec, t, run.runId, "acquire")
-        return stored.run === undefined ? undefined : { run: stored.run, acquired: false, created: false, entries: stored.entries }
+        return stored.run === undefined
+          ? undefined
+          : { run: stored.run, acquired: false, created: false, entries: stored.entries }
       })
     ),
 
@@ -247,7 +257,10 @@ RETURNING ${runJson()}`,
       count === entries.length
         ? Effect.succeed(true)
         : Effect.map(
-          exec.query("append", `SELECT 1 FROM ${t.runs} WHERE run_id = ?1 AND lease_token = ?2`, [lease.runId, lease.token]),
+          exec.query("append", `SELECT 1 FROM ${t.runs} WHERE run_id = ?1 AND lease_token = ?2`, [
+            lease.runId,
+            lease.token
+          ]),
           (rows) => rows.length > 0
         ))
   },
@@ -475,7 +488,8 @@ WHERE run_id = ?1`,
     exec.transaction(
       "cancel",
       Effect.gen(function*() {
-        const compensable = `EXISTS (SELECT 1 FROM ${t.entries} AS e WHERE e.run_id = r.run_id AND e.kind = 'compensable')`
+        const compensable =
+          `EXISTS (SELECT 1 FROM ${t.entries} AS e WHERE e.run_id = r.run_id AND e.kind = 'compensable')`
         const unownedRow = `(r.owner IS NULL OR r.lease_expires_at <= ${now})`
         const cancelNow = `(${unownedRow} AND NOT ${compensable})`
         const queueNow = `(${unownedRow} AND ${compensable})`
@@ -494,7 +508,9 @@ RETURNING ${runJson()}, run_id, status, parent_run_id`,
           [runId, reason]
         )
         const root = changed.find((row) => row[1] === runId)
-        const parentId = root !== undefined && root[2] === "cancelled" && typeof root[3] === "string" ? root[3] : undefined
+        const parentId = root !== undefined && root[2] === "cancelled" && typeof root[3] === "string"
+          ? root[3]
+          : undefined
         const woken = wokenRows(yield* wakeRuns(exec, t, "cancel", parentId === undefined ? [] : [parentId]))
         return { run: yield* get(exec, t, runId, "cancel"), changed: changed.map((row) => row[0]), parent: woken[0] }
       })
@@ -570,13 +586,24 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ${now}, ${now})
 ON CONFLICT (id) DO UPDATE SET workflow = excluded.workflow, input = excluded.input, cron = excluded.cron,
   timezone = excluded.timezone, missed = excluded.missed, next_at = excluded.next_at, updated_ms = excluded.updated_ms
 RETURNING ${scheduleJson()}`,
-        [schedule.id, schedule.workflow, schedule.input, schedule.cron, schedule.timezone ?? null, schedule.missed, schedule.nextAt]
+        [
+          schedule.id,
+          schedule.workflow,
+          schedule.input,
+          schedule.cron,
+          schedule.timezone ?? null,
+          schedule.missed,
+          schedule.nextAt
+        ]
       ),
       first
     ),
 
   removeSchedule: (exec, t, id) =>
-    Effect.map(exec.query("removeSchedule", `DELETE FROM ${t.schedules} WHERE id = ?1 RETURNING 1`, [id]), (rows) => rows.length > 0),
+    Effect.map(
+      exec.query("removeSchedule", `DELETE FROM ${t.schedules} WHERE id = ?1 RETURNING 1`, [id]),
+      (rows) => rows.length > 0
+    ),
 
   listSchedules: (exec, t, workflow) =>
     Effect.map(

@@ -28,14 +28,22 @@ export const quote: Workflow.Segment<BookingCtx, { readonly price: number }, nev
 )
 
 export const BookStay = Workflow.make("book_stay", { input: Booking }).pipe(
-  Workflow.step("reservation", { success: Schema.String, error: SoldOut, retry: { times: 2 } }, (ctx) =>
-    Effect.gen(function*() {
-      const hotel = yield* Hotel
-      return yield* hotel.reserve(ctx.input.seats)
-    })),
+  Workflow.step(
+    "reservation",
+    { success: Schema.String, error: SoldOut, retry: { times: 2 } },
+    (ctx) =>
+      Effect.gen(function*() {
+        const hotel = yield* Hotel
+        return yield* hotel.reserve(ctx.input.seats)
+      })
+  ),
   Workflow.parallel("checks", {
     quote,
-    fraud: Workflow.step("fraud", { success: Schema.Struct({ score: Schema.Number }) }, () => Effect.succeed({ score: 3 }))
+    fraud: Workflow.step(
+      "fraud",
+      { success: Schema.Struct({ score: Schema.Number }) },
+      () => Effect.succeed({ score: 3 })
+    )
   }),
   Workflow.parallel("extras", {
     breakfast: Workflow.step("perk", { success: Schema.String }, () => Effect.succeed("breakfast")),
@@ -49,14 +57,27 @@ export const BookStay = Workflow.make("book_stay", { input: Booking }).pipe(
     vip: Workflow.step("upgrade", { success: Schema.Boolean }, () => Effect.succeed(true)),
     standard: Workflow.step("upgrade", { success: Schema.Boolean }, () => Effect.succeed(false))
   }),
-  Workflow.forEach("nightly", (ctx) => Array.from({ length: ctx.input.nights }, (_, night) => night), (night) =>
-    Effect.succeed(`night ${night + 1}`), { success: Schema.String, concurrency: 2 }),
-  Workflow.chord("keys", {
-    front: Workflow.step("frontKey", { success: Schema.Number }, () => Effect.succeed(1)),
-    spare: Workflow.step("spareKey", { success: Schema.Number }, () => Effect.succeed(2))
-  }, (ctx) => Effect.succeed(ctx.frontKey + ctx.spareKey), { success: Schema.Number }),
+  Workflow.forEach(
+    "nightly",
+    (ctx) => Array.from({ length: ctx.input.nights }, (_, night) => night),
+    (night) => Effect.succeed(`night ${night + 1}`),
+    { success: Schema.String, concurrency: 2 }
+  ),
+  Workflow.chord(
+    "keys",
+    {
+      front: Workflow.step("frontKey", { success: Schema.Number }, () => Effect.succeed(1)),
+      spare: Workflow.step("spareKey", { success: Schema.Number }, () => Effect.succeed(2))
+    },
+    (ctx) => Effect.succeed(ctx.frontKey + ctx.spareKey),
+    { success: Schema.Number }
+  ),
   Workflow.sleep("checkInWindow", "20 millis"),
   Workflow.signal("checkedIn", { schema: Schema.Struct({ room: Schema.Number }) }),
-  Workflow.step("receipt", { success: Schema.String }, (ctx) =>
-    Effect.succeed(`${ctx.reservation} room ${ctx.checkedIn.room} for ${ctx.price}, ${ctx.nightly.length} nights`))
+  Workflow.step(
+    "receipt",
+    { success: Schema.String },
+    (ctx) =>
+      Effect.succeed(`${ctx.reservation} room ${ctx.checkedIn.room} for ${ctx.price}, ${ctx.nightly.length} nights`)
+  )
 )

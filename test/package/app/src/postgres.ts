@@ -1,8 +1,8 @@
 /** The Postgres journal, from its own entry point; drops its tables afterwards. */
+import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
 import * as PgJournal from "plait/PgJournal"
-import { PgClient } from "@effect/sql-pg"
 import { main } from "./scenario.js"
 
 const url = Redacted.make(process.env.PLAIT_PG_URL ?? "")
@@ -12,7 +12,9 @@ const dropTables = Layer.effectDiscard(
   Effect.addFinalizer(() =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
-      for (const table of ["entries", "runs", "migrations"]) yield* sql`DROP TABLE IF EXISTS ${sql(tablePrefix + table)}`
+      for (const table of ["entries", "runs", "migrations"]) {
+        yield* sql`DROP TABLE IF EXISTS ${sql(tablePrefix + table)}`
+      }
     }).pipe(Effect.orDie)
   )
 ).pipe(Layer.provide(PgClient.layer({ url })))

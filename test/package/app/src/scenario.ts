@@ -13,7 +13,8 @@ export const hotel = Layer.succeed(Hotel, { reserve: (seats) => Effect.succeed(`
 /** Counts what `observe` reported, by event tag. */
 export const tally = () => {
   const seen: Record<string, number> = {}
-  const observe = (event: Workflow.StepEvent) => Effect.sync(() => void (seen[event._tag] = (seen[event._tag] ?? 0) + 1))
+  const observe = (event: Workflow.StepEvent) =>
+    Effect.sync(() => void (seen[event._tag] = (seen[event._tag] ?? 0) + 1))
   return { seen, observe }
 }
 
