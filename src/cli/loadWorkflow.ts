@@ -23,12 +23,8 @@ export const loadWorkflow = (reference: string) =>
     const url = pathToFileURL(path.resolve(file)).href
     const module = yield* Effect.tryPromise({
       try: () => import(url) as Promise<Record<string, unknown>>,
-      catch: (cause) => cause
-    }).pipe(
-      Effect.catch((cause) =>
-        userError(`cannot import ${file}: ${cause instanceof Error ? cause.message : String(cause)}`)
-      )
-    )
+      catch: (cause) => cause instanceof Error ? cause.message : String(cause)
+    }).pipe(Effect.catch((message) => userError(`cannot import ${file}: ${message}`)))
     const value = module[name]
     if (value === undefined) {
       const exported = Object.keys(module).filter((key) => isWorkflow(module[key]))

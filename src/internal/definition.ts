@@ -40,6 +40,7 @@ export class Definition {
   get nodes(): ReadonlyArray<Node> {
     if (this.#nodes === undefined) {
       const nodes: Array<Node> = []
+      // eslint-disable-next-line @typescript-eslint/no-this-alias -- walks the chain from this node back to the root
       for (let at: Definition | undefined = this; at !== undefined && at.#node !== undefined; at = at.#parent) {
         nodes.push(at.#node)
       }
@@ -51,6 +52,7 @@ export class Definition {
   }
 
   pipe() {
+    // eslint-disable-next-line prefer-rest-params -- Effect's `Pipeable` idiom
     return pipeArguments(this, arguments)
   }
 }
