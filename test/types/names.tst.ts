@@ -121,10 +121,10 @@ describe("a ctx annotation narrower than the context", () => {
 
   test("must still hold in the context", () => {
     start.pipe(
-      // @ts-expect-error Property 'user' is missing -- the step reads a key the workflow does not have yet
       Workflow.step(
         "greeting",
         { success: Schema.String },
+        // @ts-expect-error Property 'user' is missing -- the step reads a key the workflow does not have yet
         (ctx: { readonly input: Input; readonly user: User }) => Effect.succeed(ctx.user.id)
       )
     )
