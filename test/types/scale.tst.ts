@@ -5,653 +5,292 @@ import { describe, expect, test } from "tstyche"
 
 describe("a 100-node workflow of Schema.Struct inputs and outputs", () => {
   test("compiles, and every output keeps its exact type", () => {
-    const Generated = Workflow.make("generated", { input: Schema.Struct({ id: Schema.String, amount: Schema.Number }) })
-      .pipe(
-        Workflow.step(
-          "s0",
-          { success: Schema.Struct({ id: Schema.String, s0: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s0: ctx.input.amount + 0 })
-        ),
-        Workflow.step(
-          "s1",
-          { success: Schema.Struct({ id: Schema.String, s1: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s1: ctx.s0.s0 + 1 })
-        ),
-        Workflow.step(
-          "s2",
-          { success: Schema.Struct({ id: Schema.String, s2: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s2: ctx.s1.s1 + 2 })
-        ),
-        Workflow.step(
-          "s3",
-          { success: Schema.Struct({ id: Schema.String, s3: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s3: ctx.s2.s2 + 3 })
-        ),
-        Workflow.parallel("p4", {
-          a: Workflow.step(
-            "p4a",
-            { success: Schema.Struct({ id: Schema.String, p4a: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p4a: ctx.s3.s3 + 4 })
-          ),
-          b: Workflow.step(
-            "p4b",
-            { success: Schema.Struct({ id: Schema.String, p4b: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p4b: ctx.s3.s3 + 4 })
-          )
-        }),
-        Workflow.step(
-          "s5",
-          { success: Schema.Struct({ id: Schema.String, s5: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s5: ctx.p4a.p4a + ctx.p4b.p4b + 5 })
-        ),
-        Workflow.step(
-          "s6",
-          { success: Schema.Struct({ id: Schema.String, s6: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s6: ctx.s5.s5 + 6 })
-        ),
-        Workflow.step(
-          "s7",
-          { success: Schema.Struct({ id: Schema.String, s7: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s7: ctx.s6.s6 + 7 })
-        ),
-        Workflow.step(
-          "s8",
-          { success: Schema.Struct({ id: Schema.String, s8: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s8: ctx.s7.s7 + 8 })
-        ),
-        Workflow.parallel("p9", {
-          a: Workflow.step(
-            "p9a",
-            { success: Schema.Struct({ id: Schema.String, p9a: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p9a: ctx.s8.s8 + 9 })
-          ),
-          b: Workflow.step(
-            "p9b",
-            { success: Schema.Struct({ id: Schema.String, p9b: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p9b: ctx.s8.s8 + 9 })
-          )
-        }),
-        Workflow.step(
-          "s10",
-          { success: Schema.Struct({ id: Schema.String, s10: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s10: ctx.p9a.p9a + ctx.p9b.p9b + 10 })
-        ),
-        Workflow.step(
-          "s11",
-          { success: Schema.Struct({ id: Schema.String, s11: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s11: ctx.s10.s10 + 11 })
-        ),
-        Workflow.step(
-          "s12",
-          { success: Schema.Struct({ id: Schema.String, s12: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s12: ctx.s11.s11 + 12 })
-        ),
-        Workflow.step(
-          "s13",
-          { success: Schema.Struct({ id: Schema.String, s13: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s13: ctx.s12.s12 + 13 })
-        ),
-        Workflow.parallel("p14", {
-          a: Workflow.step(
-            "p14a",
-            { success: Schema.Struct({ id: Schema.String, p14a: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p14a: ctx.s13.s13 + 14 })
-          ),
-          b: Workflow.step(
-            "p14b",
-            { success: Schema.Struct({ id: Schema.String, p14b: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p14b: ctx.s13.s13 + 14 })
-          )
-        }),
-        Workflow.step(
-          "s15",
-          { success: Schema.Struct({ id: Schema.String, s15: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s15: ctx.p14a.p14a + ctx.p14b.p14b + 15 })
-        ),
-        Workflow.step(
-          "s16",
-          { success: Schema.Struct({ id: Schema.String, s16: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s16: ctx.s15.s15 + 16 })
-        ),
-        Workflow.step(
-          "s17",
-          { success: Schema.Struct({ id: Schema.String, s17: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s17: ctx.s16.s16 + 17 })
-        ),
-        Workflow.step(
-          "s18",
-          { success: Schema.Struct({ id: Schema.String, s18: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s18: ctx.s17.s17 + 18 })
-        ),
-        Workflow.parallel("p19", {
-          a: Workflow.step(
-            "p19a",
-            { success: Schema.Struct({ id: Schema.String, p19a: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p19a: ctx.s18.s18 + 19 })
-          ),
-          b: Workflow.step(
-            "p19b",
-            { success: Schema.Struct({ id: Schema.String, p19b: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p19b: ctx.s18.s18 + 19 })
-          )
-        })
-      ).pipe(
-        Workflow.step(
-          "s20",
-          { success: Schema.Struct({ id: Schema.String, s20: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s20: ctx.p19a.p19a + ctx.p19b.p19b + 20 })
-        ),
-        Workflow.step(
-          "s21",
-          { success: Schema.Struct({ id: Schema.String, s21: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s21: ctx.s20.s20 + 21 })
-        ),
-        Workflow.step(
-          "s22",
-          { success: Schema.Struct({ id: Schema.String, s22: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s22: ctx.s21.s21 + 22 })
-        ),
-        Workflow.step(
-          "s23",
-          { success: Schema.Struct({ id: Schema.String, s23: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s23: ctx.s22.s22 + 23 })
-        ),
-        Workflow.parallel("p24", {
-          a: Workflow.step(
-            "p24a",
-            { success: Schema.Struct({ id: Schema.String, p24a: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p24a: ctx.s23.s23 + 24 })
-          ),
-          b: Workflow.step(
-            "p24b",
-            { success: Schema.Struct({ id: Schema.String, p24b: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p24b: ctx.s23.s23 + 24 })
-          )
-        }),
-        Workflow.step(
-          "s25",
-          { success: Schema.Struct({ id: Schema.String, s25: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s25: ctx.p24a.p24a + ctx.p24b.p24b + 25 })
-        ),
-        Workflow.step(
-          "s26",
-          { success: Schema.Struct({ id: Schema.String, s26: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s26: ctx.s25.s25 + 26 })
-        ),
-        Workflow.step(
-          "s27",
-          { success: Schema.Struct({ id: Schema.String, s27: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s27: ctx.s26.s26 + 27 })
-        ),
-        Workflow.step(
-          "s28",
-          { success: Schema.Struct({ id: Schema.String, s28: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s28: ctx.s27.s27 + 28 })
-        ),
-        Workflow.parallel("p29", {
-          a: Workflow.step(
-            "p29a",
-            { success: Schema.Struct({ id: Schema.String, p29a: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p29a: ctx.s28.s28 + 29 })
-          ),
-          b: Workflow.step(
-            "p29b",
-            { success: Schema.Struct({ id: Schema.String, p29b: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p29b: ctx.s28.s28 + 29 })
-          )
-        }),
-        Workflow.step(
-          "s30",
-          { success: Schema.Struct({ id: Schema.String, s30: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s30: ctx.p29a.p29a + ctx.p29b.p29b + 30 })
-        ),
-        Workflow.step(
-          "s31",
-          { success: Schema.Struct({ id: Schema.String, s31: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s31: ctx.s30.s30 + 31 })
-        ),
-        Workflow.step(
-          "s32",
-          { success: Schema.Struct({ id: Schema.String, s32: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s32: ctx.s31.s31 + 32 })
-        ),
-        Workflow.step(
-          "s33",
-          { success: Schema.Struct({ id: Schema.String, s33: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s33: ctx.s32.s32 + 33 })
-        ),
-        Workflow.parallel("p34", {
-          a: Workflow.step(
-            "p34a",
-            { success: Schema.Struct({ id: Schema.String, p34a: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p34a: ctx.s33.s33 + 34 })
-          ),
-          b: Workflow.step(
-            "p34b",
-            { success: Schema.Struct({ id: Schema.String, p34b: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p34b: ctx.s33.s33 + 34 })
-          )
-        }),
-        Workflow.step(
-          "s35",
-          { success: Schema.Struct({ id: Schema.String, s35: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s35: ctx.p34a.p34a + ctx.p34b.p34b + 35 })
-        ),
-        Workflow.step(
-          "s36",
-          { success: Schema.Struct({ id: Schema.String, s36: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s36: ctx.s35.s35 + 36 })
-        ),
-        Workflow.step(
-          "s37",
-          { success: Schema.Struct({ id: Schema.String, s37: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s37: ctx.s36.s36 + 37 })
-        ),
-        Workflow.step(
-          "s38",
-          { success: Schema.Struct({ id: Schema.String, s38: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s38: ctx.s37.s37 + 38 })
-        ),
-        Workflow.parallel("p39", {
-          a: Workflow.step(
-            "p39a",
-            { success: Schema.Struct({ id: Schema.String, p39a: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p39a: ctx.s38.s38 + 39 })
-          ),
-          b: Workflow.step(
-            "p39b",
-            { success: Schema.Struct({ id: Schema.String, p39b: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p39b: ctx.s38.s38 + 39 })
-          )
-        })
-      ).pipe(
-        Workflow.step(
-          "s40",
-          { success: Schema.Struct({ id: Schema.String, s40: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s40: ctx.p39a.p39a + ctx.p39b.p39b + 40 })
-        ),
-        Workflow.step(
-          "s41",
-          { success: Schema.Struct({ id: Schema.String, s41: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s41: ctx.s40.s40 + 41 })
-        ),
-        Workflow.step(
-          "s42",
-          { success: Schema.Struct({ id: Schema.String, s42: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s42: ctx.s41.s41 + 42 })
-        ),
-        Workflow.step(
-          "s43",
-          { success: Schema.Struct({ id: Schema.String, s43: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s43: ctx.s42.s42 + 43 })
-        ),
-        Workflow.parallel("p44", {
-          a: Workflow.step(
-            "p44a",
-            { success: Schema.Struct({ id: Schema.String, p44a: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p44a: ctx.s43.s43 + 44 })
-          ),
-          b: Workflow.step(
-            "p44b",
-            { success: Schema.Struct({ id: Schema.String, p44b: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p44b: ctx.s43.s43 + 44 })
-          )
-        }),
-        Workflow.step(
-          "s45",
-          { success: Schema.Struct({ id: Schema.String, s45: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s45: ctx.p44a.p44a + ctx.p44b.p44b + 45 })
-        ),
-        Workflow.step(
-          "s46",
-          { success: Schema.Struct({ id: Schema.String, s46: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s46: ctx.s45.s45 + 46 })
-        ),
-        Workflow.step(
-          "s47",
-          { success: Schema.Struct({ id: Schema.String, s47: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s47: ctx.s46.s46 + 47 })
-        ),
-        Workflow.step(
-          "s48",
-          { success: Schema.Struct({ id: Schema.String, s48: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s48: ctx.s47.s47 + 48 })
-        ),
-        Workflow.parallel("p49", {
-          a: Workflow.step(
-            "p49a",
-            { success: Schema.Struct({ id: Schema.String, p49a: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p49a: ctx.s48.s48 + 49 })
-          ),
-          b: Workflow.step(
-            "p49b",
-            { success: Schema.Struct({ id: Schema.String, p49b: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p49b: ctx.s48.s48 + 49 })
-          )
-        }),
-        Workflow.step(
-          "s50",
-          { success: Schema.Struct({ id: Schema.String, s50: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s50: ctx.p49a.p49a + ctx.p49b.p49b + 50 })
-        ),
-        Workflow.step(
-          "s51",
-          { success: Schema.Struct({ id: Schema.String, s51: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s51: ctx.s50.s50 + 51 })
-        ),
-        Workflow.step(
-          "s52",
-          { success: Schema.Struct({ id: Schema.String, s52: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s52: ctx.s51.s51 + 52 })
-        ),
-        Workflow.step(
-          "s53",
-          { success: Schema.Struct({ id: Schema.String, s53: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s53: ctx.s52.s52 + 53 })
-        ),
-        Workflow.parallel("p54", {
-          a: Workflow.step(
-            "p54a",
-            { success: Schema.Struct({ id: Schema.String, p54a: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p54a: ctx.s53.s53 + 54 })
-          ),
-          b: Workflow.step(
-            "p54b",
-            { success: Schema.Struct({ id: Schema.String, p54b: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p54b: ctx.s53.s53 + 54 })
-          )
-        }),
-        Workflow.step(
-          "s55",
-          { success: Schema.Struct({ id: Schema.String, s55: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s55: ctx.p54a.p54a + ctx.p54b.p54b + 55 })
-        ),
-        Workflow.step(
-          "s56",
-          { success: Schema.Struct({ id: Schema.String, s56: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s56: ctx.s55.s55 + 56 })
-        ),
-        Workflow.step(
-          "s57",
-          { success: Schema.Struct({ id: Schema.String, s57: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s57: ctx.s56.s56 + 57 })
-        ),
-        Workflow.step(
-          "s58",
-          { success: Schema.Struct({ id: Schema.String, s58: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s58: ctx.s57.s57 + 58 })
-        ),
-        Workflow.parallel("p59", {
-          a: Workflow.step(
-            "p59a",
-            { success: Schema.Struct({ id: Schema.String, p59a: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p59a: ctx.s58.s58 + 59 })
-          ),
-          b: Workflow.step(
-            "p59b",
-            { success: Schema.Struct({ id: Schema.String, p59b: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p59b: ctx.s58.s58 + 59 })
-          )
-        })
-      ).pipe(
-        Workflow.step(
-          "s60",
-          { success: Schema.Struct({ id: Schema.String, s60: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s60: ctx.p59a.p59a + ctx.p59b.p59b + 60 })
-        ),
-        Workflow.step(
-          "s61",
-          { success: Schema.Struct({ id: Schema.String, s61: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s61: ctx.s60.s60 + 61 })
-        ),
-        Workflow.step(
-          "s62",
-          { success: Schema.Struct({ id: Schema.String, s62: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s62: ctx.s61.s61 + 62 })
-        ),
-        Workflow.step(
-          "s63",
-          { success: Schema.Struct({ id: Schema.String, s63: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s63: ctx.s62.s62 + 63 })
-        ),
-        Workflow.parallel("p64", {
-          a: Workflow.step(
-            "p64a",
-            { success: Schema.Struct({ id: Schema.String, p64a: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p64a: ctx.s63.s63 + 64 })
-          ),
-          b: Workflow.step(
-            "p64b",
-            { success: Schema.Struct({ id: Schema.String, p64b: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p64b: ctx.s63.s63 + 64 })
-          )
-        }),
-        Workflow.step(
-          "s65",
-          { success: Schema.Struct({ id: Schema.String, s65: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s65: ctx.p64a.p64a + ctx.p64b.p64b + 65 })
-        ),
-        Workflow.step(
-          "s66",
-          { success: Schema.Struct({ id: Schema.String, s66: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s66: ctx.s65.s65 + 66 })
-        ),
-        Workflow.step(
-          "s67",
-          { success: Schema.Struct({ id: Schema.String, s67: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s67: ctx.s66.s66 + 67 })
-        ),
-        Workflow.step(
-          "s68",
-          { success: Schema.Struct({ id: Schema.String, s68: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s68: ctx.s67.s67 + 68 })
-        ),
-        Workflow.parallel("p69", {
-          a: Workflow.step(
-            "p69a",
-            { success: Schema.Struct({ id: Schema.String, p69a: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p69a: ctx.s68.s68 + 69 })
-          ),
-          b: Workflow.step(
-            "p69b",
-            { success: Schema.Struct({ id: Schema.String, p69b: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p69b: ctx.s68.s68 + 69 })
-          )
-        }),
-        Workflow.step(
-          "s70",
-          { success: Schema.Struct({ id: Schema.String, s70: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s70: ctx.p69a.p69a + ctx.p69b.p69b + 70 })
-        ),
-        Workflow.step(
-          "s71",
-          { success: Schema.Struct({ id: Schema.String, s71: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s71: ctx.s70.s70 + 71 })
-        ),
-        Workflow.step(
-          "s72",
-          { success: Schema.Struct({ id: Schema.String, s72: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s72: ctx.s71.s71 + 72 })
-        ),
-        Workflow.step(
-          "s73",
-          { success: Schema.Struct({ id: Schema.String, s73: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s73: ctx.s72.s72 + 73 })
-        ),
-        Workflow.parallel("p74", {
-          a: Workflow.step(
-            "p74a",
-            { success: Schema.Struct({ id: Schema.String, p74a: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p74a: ctx.s73.s73 + 74 })
-          ),
-          b: Workflow.step(
-            "p74b",
-            { success: Schema.Struct({ id: Schema.String, p74b: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p74b: ctx.s73.s73 + 74 })
-          )
-        }),
-        Workflow.step(
-          "s75",
-          { success: Schema.Struct({ id: Schema.String, s75: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s75: ctx.p74a.p74a + ctx.p74b.p74b + 75 })
-        ),
-        Workflow.step(
-          "s76",
-          { success: Schema.Struct({ id: Schema.String, s76: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s76: ctx.s75.s75 + 76 })
-        ),
-        Workflow.step(
-          "s77",
-          { success: Schema.Struct({ id: Schema.String, s77: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s77: ctx.s76.s76 + 77 })
-        ),
-        Workflow.step(
-          "s78",
-          { success: Schema.Struct({ id: Schema.String, s78: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s78: ctx.s77.s77 + 78 })
-        ),
-        Workflow.parallel("p79", {
-          a: Workflow.step(
-            "p79a",
-            { success: Schema.Struct({ id: Schema.String, p79a: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p79a: ctx.s78.s78 + 79 })
-          ),
-          b: Workflow.step(
-            "p79b",
-            { success: Schema.Struct({ id: Schema.String, p79b: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p79b: ctx.s78.s78 + 79 })
-          )
-        })
-      ).pipe(
-        Workflow.step(
-          "s80",
-          { success: Schema.Struct({ id: Schema.String, s80: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s80: ctx.p79a.p79a + ctx.p79b.p79b + 80 })
-        ),
-        Workflow.step(
-          "s81",
-          { success: Schema.Struct({ id: Schema.String, s81: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s81: ctx.s80.s80 + 81 })
-        ),
-        Workflow.step(
-          "s82",
-          { success: Schema.Struct({ id: Schema.String, s82: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s82: ctx.s81.s81 + 82 })
-        ),
-        Workflow.step(
-          "s83",
-          { success: Schema.Struct({ id: Schema.String, s83: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s83: ctx.s82.s82 + 83 })
-        ),
-        Workflow.parallel("p84", {
-          a: Workflow.step(
-            "p84a",
-            { success: Schema.Struct({ id: Schema.String, p84a: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p84a: ctx.s83.s83 + 84 })
-          ),
-          b: Workflow.step(
-            "p84b",
-            { success: Schema.Struct({ id: Schema.String, p84b: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p84b: ctx.s83.s83 + 84 })
-          )
-        }),
-        Workflow.step(
-          "s85",
-          { success: Schema.Struct({ id: Schema.String, s85: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s85: ctx.p84a.p84a + ctx.p84b.p84b + 85 })
-        ),
-        Workflow.step(
-          "s86",
-          { success: Schema.Struct({ id: Schema.String, s86: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s86: ctx.s85.s85 + 86 })
-        ),
-        Workflow.step(
-          "s87",
-          { success: Schema.Struct({ id: Schema.String, s87: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s87: ctx.s86.s86 + 87 })
-        ),
-        Workflow.step(
-          "s88",
-          { success: Schema.Struct({ id: Schema.String, s88: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s88: ctx.s87.s87 + 88 })
-        ),
-        Workflow.parallel("p89", {
-          a: Workflow.step(
-            "p89a",
-            { success: Schema.Struct({ id: Schema.String, p89a: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p89a: ctx.s88.s88 + 89 })
-          ),
-          b: Workflow.step(
-            "p89b",
-            { success: Schema.Struct({ id: Schema.String, p89b: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p89b: ctx.s88.s88 + 89 })
-          )
-        }),
-        Workflow.step(
-          "s90",
-          { success: Schema.Struct({ id: Schema.String, s90: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s90: ctx.p89a.p89a + ctx.p89b.p89b + 90 })
-        ),
-        Workflow.step(
-          "s91",
-          { success: Schema.Struct({ id: Schema.String, s91: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s91: ctx.s90.s90 + 91 })
-        ),
-        Workflow.step(
-          "s92",
-          { success: Schema.Struct({ id: Schema.String, s92: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s92: ctx.s91.s91 + 92 })
-        ),
-        Workflow.step(
-          "s93",
-          { success: Schema.Struct({ id: Schema.String, s93: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s93: ctx.s92.s92 + 93 })
-        ),
-        Workflow.parallel("p94", {
-          a: Workflow.step(
-            "p94a",
-            { success: Schema.Struct({ id: Schema.String, p94a: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p94a: ctx.s93.s93 + 94 })
-          ),
-          b: Workflow.step(
-            "p94b",
-            { success: Schema.Struct({ id: Schema.String, p94b: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p94b: ctx.s93.s93 + 94 })
-          )
-        }),
-        Workflow.step(
-          "s95",
-          { success: Schema.Struct({ id: Schema.String, s95: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s95: ctx.p94a.p94a + ctx.p94b.p94b + 95 })
-        ),
-        Workflow.step(
-          "s96",
-          { success: Schema.Struct({ id: Schema.String, s96: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s96: ctx.s95.s95 + 96 })
-        ),
-        Workflow.step(
-          "s97",
-          { success: Schema.Struct({ id: Schema.String, s97: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s97: ctx.s96.s96 + 97 })
-        ),
-        Workflow.step(
-          "s98",
-          { success: Schema.Struct({ id: Schema.String, s98: Schema.Number }) },
-          (ctx) => Effect.succeed({ id: ctx.input.id, s98: ctx.s97.s97 + 98 })
-        ),
-        Workflow.parallel("p99", {
-          a: Workflow.step(
-            "p99a",
-            { success: Schema.Struct({ id: Schema.String, p99a: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p99a: ctx.s98.s98 + 99 })
-          ),
-          b: Workflow.step(
-            "p99b",
-            { success: Schema.Struct({ id: Schema.String, p99b: Schema.Number }) },
-            (ctx) => Effect.succeed({ id: ctx.input.id, p99b: ctx.s98.s98 + 99 })
-          )
-        })
-      )
+    const Generated = Workflow.make("generated", { input: Schema.Struct({ id: Schema.String, amount: Schema.Number }) }).pipe(
+      Workflow.step("s0", { success: Schema.Struct({ id: Schema.String, s0: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s0: ctx.input.amount + 0 })),
+      Workflow.step("s1", { success: Schema.Struct({ id: Schema.String, s1: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s1: ctx.s0.s0 + 1 })),
+      Workflow.step("s2", { success: Schema.Struct({ id: Schema.String, s2: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s2: ctx.s1.s1 + 2 })),
+      Workflow.step("s3", { success: Schema.Struct({ id: Schema.String, s3: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s3: ctx.s2.s2 + 3 })),
+      Workflow.parallel("p4", {
+        a: Workflow.step("p4a", { success: Schema.Struct({ id: Schema.String, p4a: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p4a: ctx.s3.s3 + 4 })),
+        b: Workflow.step("p4b", { success: Schema.Struct({ id: Schema.String, p4b: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p4b: ctx.s3.s3 + 4 }))
+      }),
+      Workflow.step("s5", { success: Schema.Struct({ id: Schema.String, s5: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s5: ctx.p4a.p4a + ctx.p4b.p4b + 5 })),
+      Workflow.step("s6", { success: Schema.Struct({ id: Schema.String, s6: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s6: ctx.s5.s5 + 6 })),
+      Workflow.step("s7", { success: Schema.Struct({ id: Schema.String, s7: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s7: ctx.s6.s6 + 7 })),
+      Workflow.step("s8", { success: Schema.Struct({ id: Schema.String, s8: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s8: ctx.s7.s7 + 8 })),
+      Workflow.parallel("p9", {
+        a: Workflow.step("p9a", { success: Schema.Struct({ id: Schema.String, p9a: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p9a: ctx.s8.s8 + 9 })),
+        b: Workflow.step("p9b", { success: Schema.Struct({ id: Schema.String, p9b: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p9b: ctx.s8.s8 + 9 }))
+      }),
+      Workflow.step("s10", { success: Schema.Struct({ id: Schema.String, s10: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s10: ctx.p9a.p9a + ctx.p9b.p9b + 10 })),
+      Workflow.step("s11", { success: Schema.Struct({ id: Schema.String, s11: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s11: ctx.s10.s10 + 11 })),
+      Workflow.step("s12", { success: Schema.Struct({ id: Schema.String, s12: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s12: ctx.s11.s11 + 12 })),
+      Workflow.step("s13", { success: Schema.Struct({ id: Schema.String, s13: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s13: ctx.s12.s12 + 13 })),
+      Workflow.parallel("p14", {
+        a: Workflow.step("p14a", { success: Schema.Struct({ id: Schema.String, p14a: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p14a: ctx.s13.s13 + 14 })),
+        b: Workflow.step("p14b", { success: Schema.Struct({ id: Schema.String, p14b: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p14b: ctx.s13.s13 + 14 }))
+      }),
+      Workflow.step("s15", { success: Schema.Struct({ id: Schema.String, s15: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s15: ctx.p14a.p14a + ctx.p14b.p14b + 15 })),
+      Workflow.step("s16", { success: Schema.Struct({ id: Schema.String, s16: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s16: ctx.s15.s15 + 16 })),
+      Workflow.step("s17", { success: Schema.Struct({ id: Schema.String, s17: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s17: ctx.s16.s16 + 17 })),
+      Workflow.step("s18", { success: Schema.Struct({ id: Schema.String, s18: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s18: ctx.s17.s17 + 18 })),
+      Workflow.parallel("p19", {
+        a: Workflow.step("p19a", { success: Schema.Struct({ id: Schema.String, p19a: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p19a: ctx.s18.s18 + 19 })),
+        b: Workflow.step("p19b", { success: Schema.Struct({ id: Schema.String, p19b: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p19b: ctx.s18.s18 + 19 }))
+      })
+    ).pipe(
+      Workflow.step("s20", { success: Schema.Struct({ id: Schema.String, s20: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s20: ctx.p19a.p19a + ctx.p19b.p19b + 20 })),
+      Workflow.step("s21", { success: Schema.Struct({ id: Schema.String, s21: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s21: ctx.s20.s20 + 21 })),
+      Workflow.step("s22", { success: Schema.Struct({ id: Schema.String, s22: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s22: ctx.s21.s21 + 22 })),
+      Workflow.step("s23", { success: Schema.Struct({ id: Schema.String, s23: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s23: ctx.s22.s22 + 23 })),
+      Workflow.parallel("p24", {
+        a: Workflow.step("p24a", { success: Schema.Struct({ id: Schema.String, p24a: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p24a: ctx.s23.s23 + 24 })),
+        b: Workflow.step("p24b", { success: Schema.Struct({ id: Schema.String, p24b: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p24b: ctx.s23.s23 + 24 }))
+      }),
+      Workflow.step("s25", { success: Schema.Struct({ id: Schema.String, s25: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s25: ctx.p24a.p24a + ctx.p24b.p24b + 25 })),
+      Workflow.step("s26", { success: Schema.Struct({ id: Schema.String, s26: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s26: ctx.s25.s25 + 26 })),
+      Workflow.step("s27", { success: Schema.Struct({ id: Schema.String, s27: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s27: ctx.s26.s26 + 27 })),
+      Workflow.step("s28", { success: Schema.Struct({ id: Schema.String, s28: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s28: ctx.s27.s27 + 28 })),
+      Workflow.parallel("p29", {
+        a: Workflow.step("p29a", { success: Schema.Struct({ id: Schema.String, p29a: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p29a: ctx.s28.s28 + 29 })),
+        b: Workflow.step("p29b", { success: Schema.Struct({ id: Schema.String, p29b: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p29b: ctx.s28.s28 + 29 }))
+      }),
+      Workflow.step("s30", { success: Schema.Struct({ id: Schema.String, s30: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s30: ctx.p29a.p29a + ctx.p29b.p29b + 30 })),
+      Workflow.step("s31", { success: Schema.Struct({ id: Schema.String, s31: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s31: ctx.s30.s30 + 31 })),
+      Workflow.step("s32", { success: Schema.Struct({ id: Schema.String, s32: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s32: ctx.s31.s31 + 32 })),
+      Workflow.step("s33", { success: Schema.Struct({ id: Schema.String, s33: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s33: ctx.s32.s32 + 33 })),
+      Workflow.parallel("p34", {
+        a: Workflow.step("p34a", { success: Schema.Struct({ id: Schema.String, p34a: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p34a: ctx.s33.s33 + 34 })),
+        b: Workflow.step("p34b", { success: Schema.Struct({ id: Schema.String, p34b: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p34b: ctx.s33.s33 + 34 }))
+      }),
+      Workflow.step("s35", { success: Schema.Struct({ id: Schema.String, s35: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s35: ctx.p34a.p34a + ctx.p34b.p34b + 35 })),
+      Workflow.step("s36", { success: Schema.Struct({ id: Schema.String, s36: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s36: ctx.s35.s35 + 36 })),
+      Workflow.step("s37", { success: Schema.Struct({ id: Schema.String, s37: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s37: ctx.s36.s36 + 37 })),
+      Workflow.step("s38", { success: Schema.Struct({ id: Schema.String, s38: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s38: ctx.s37.s37 + 38 })),
+      Workflow.parallel("p39", {
+        a: Workflow.step("p39a", { success: Schema.Struct({ id: Schema.String, p39a: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p39a: ctx.s38.s38 + 39 })),
+        b: Workflow.step("p39b", { success: Schema.Struct({ id: Schema.String, p39b: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p39b: ctx.s38.s38 + 39 }))
+      })
+    ).pipe(
+      Workflow.step("s40", { success: Schema.Struct({ id: Schema.String, s40: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s40: ctx.p39a.p39a + ctx.p39b.p39b + 40 })),
+      Workflow.step("s41", { success: Schema.Struct({ id: Schema.String, s41: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s41: ctx.s40.s40 + 41 })),
+      Workflow.step("s42", { success: Schema.Struct({ id: Schema.String, s42: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s42: ctx.s41.s41 + 42 })),
+      Workflow.step("s43", { success: Schema.Struct({ id: Schema.String, s43: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s43: ctx.s42.s42 + 43 })),
+      Workflow.parallel("p44", {
+        a: Workflow.step("p44a", { success: Schema.Struct({ id: Schema.String, p44a: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p44a: ctx.s43.s43 + 44 })),
+        b: Workflow.step("p44b", { success: Schema.Struct({ id: Schema.String, p44b: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p44b: ctx.s43.s43 + 44 }))
+      }),
+      Workflow.step("s45", { success: Schema.Struct({ id: Schema.String, s45: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s45: ctx.p44a.p44a + ctx.p44b.p44b + 45 })),
+      Workflow.step("s46", { success: Schema.Struct({ id: Schema.String, s46: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s46: ctx.s45.s45 + 46 })),
+      Workflow.step("s47", { success: Schema.Struct({ id: Schema.String, s47: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s47: ctx.s46.s46 + 47 })),
+      Workflow.step("s48", { success: Schema.Struct({ id: Schema.String, s48: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s48: ctx.s47.s47 + 48 })),
+      Workflow.parallel("p49", {
+        a: Workflow.step("p49a", { success: Schema.Struct({ id: Schema.String, p49a: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p49a: ctx.s48.s48 + 49 })),
+        b: Workflow.step("p49b", { success: Schema.Struct({ id: Schema.String, p49b: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p49b: ctx.s48.s48 + 49 }))
+      }),
+      Workflow.step("s50", { success: Schema.Struct({ id: Schema.String, s50: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s50: ctx.p49a.p49a + ctx.p49b.p49b + 50 })),
+      Workflow.step("s51", { success: Schema.Struct({ id: Schema.String, s51: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s51: ctx.s50.s50 + 51 })),
+      Workflow.step("s52", { success: Schema.Struct({ id: Schema.String, s52: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s52: ctx.s51.s51 + 52 })),
+      Workflow.step("s53", { success: Schema.Struct({ id: Schema.String, s53: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s53: ctx.s52.s52 + 53 })),
+      Workflow.parallel("p54", {
+        a: Workflow.step("p54a", { success: Schema.Struct({ id: Schema.String, p54a: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p54a: ctx.s53.s53 + 54 })),
+        b: Workflow.step("p54b", { success: Schema.Struct({ id: Schema.String, p54b: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p54b: ctx.s53.s53 + 54 }))
+      }),
+      Workflow.step("s55", { success: Schema.Struct({ id: Schema.String, s55: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s55: ctx.p54a.p54a + ctx.p54b.p54b + 55 })),
+      Workflow.step("s56", { success: Schema.Struct({ id: Schema.String, s56: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s56: ctx.s55.s55 + 56 })),
+      Workflow.step("s57", { success: Schema.Struct({ id: Schema.String, s57: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s57: ctx.s56.s56 + 57 })),
+      Workflow.step("s58", { success: Schema.Struct({ id: Schema.String, s58: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s58: ctx.s57.s57 + 58 })),
+      Workflow.parallel("p59", {
+        a: Workflow.step("p59a", { success: Schema.Struct({ id: Schema.String, p59a: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p59a: ctx.s58.s58 + 59 })),
+        b: Workflow.step("p59b", { success: Schema.Struct({ id: Schema.String, p59b: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p59b: ctx.s58.s58 + 59 }))
+      })
+    ).pipe(
+      Workflow.step("s60", { success: Schema.Struct({ id: Schema.String, s60: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s60: ctx.p59a.p59a + ctx.p59b.p59b + 60 })),
+      Workflow.step("s61", { success: Schema.Struct({ id: Schema.String, s61: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s61: ctx.s60.s60 + 61 })),
+      Workflow.step("s62", { success: Schema.Struct({ id: Schema.String, s62: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s62: ctx.s61.s61 + 62 })),
+      Workflow.step("s63", { success: Schema.Struct({ id: Schema.String, s63: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s63: ctx.s62.s62 + 63 })),
+      Workflow.parallel("p64", {
+        a: Workflow.step("p64a", { success: Schema.Struct({ id: Schema.String, p64a: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p64a: ctx.s63.s63 + 64 })),
+        b: Workflow.step("p64b", { success: Schema.Struct({ id: Schema.String, p64b: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p64b: ctx.s63.s63 + 64 }))
+      }),
+      Workflow.step("s65", { success: Schema.Struct({ id: Schema.String, s65: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s65: ctx.p64a.p64a + ctx.p64b.p64b + 65 })),
+      Workflow.step("s66", { success: Schema.Struct({ id: Schema.String, s66: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s66: ctx.s65.s65 + 66 })),
+      Workflow.step("s67", { success: Schema.Struct({ id: Schema.String, s67: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s67: ctx.s66.s66 + 67 })),
+      Workflow.step("s68", { success: Schema.Struct({ id: Schema.String, s68: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s68: ctx.s67.s67 + 68 })),
+      Workflow.parallel("p69", {
+        a: Workflow.step("p69a", { success: Schema.Struct({ id: Schema.String, p69a: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p69a: ctx.s68.s68 + 69 })),
+        b: Workflow.step("p69b", { success: Schema.Struct({ id: Schema.String, p69b: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p69b: ctx.s68.s68 + 69 }))
+      }),
+      Workflow.step("s70", { success: Schema.Struct({ id: Schema.String, s70: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s70: ctx.p69a.p69a + ctx.p69b.p69b + 70 })),
+      Workflow.step("s71", { success: Schema.Struct({ id: Schema.String, s71: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s71: ctx.s70.s70 + 71 })),
+      Workflow.step("s72", { success: Schema.Struct({ id: Schema.String, s72: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s72: ctx.s71.s71 + 72 })),
+      Workflow.step("s73", { success: Schema.Struct({ id: Schema.String, s73: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s73: ctx.s72.s72 + 73 })),
+      Workflow.parallel("p74", {
+        a: Workflow.step("p74a", { success: Schema.Struct({ id: Schema.String, p74a: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p74a: ctx.s73.s73 + 74 })),
+        b: Workflow.step("p74b", { success: Schema.Struct({ id: Schema.String, p74b: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p74b: ctx.s73.s73 + 74 }))
+      }),
+      Workflow.step("s75", { success: Schema.Struct({ id: Schema.String, s75: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s75: ctx.p74a.p74a + ctx.p74b.p74b + 75 })),
+      Workflow.step("s76", { success: Schema.Struct({ id: Schema.String, s76: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s76: ctx.s75.s75 + 76 })),
+      Workflow.step("s77", { success: Schema.Struct({ id: Schema.String, s77: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s77: ctx.s76.s76 + 77 })),
+      Workflow.step("s78", { success: Schema.Struct({ id: Schema.String, s78: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s78: ctx.s77.s77 + 78 })),
+      Workflow.parallel("p79", {
+        a: Workflow.step("p79a", { success: Schema.Struct({ id: Schema.String, p79a: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p79a: ctx.s78.s78 + 79 })),
+        b: Workflow.step("p79b", { success: Schema.Struct({ id: Schema.String, p79b: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p79b: ctx.s78.s78 + 79 }))
+      })
+    ).pipe(
+      Workflow.step("s80", { success: Schema.Struct({ id: Schema.String, s80: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s80: ctx.p79a.p79a + ctx.p79b.p79b + 80 })),
+      Workflow.step("s81", { success: Schema.Struct({ id: Schema.String, s81: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s81: ctx.s80.s80 + 81 })),
+      Workflow.step("s82", { success: Schema.Struct({ id: Schema.String, s82: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s82: ctx.s81.s81 + 82 })),
+      Workflow.step("s83", { success: Schema.Struct({ id: Schema.String, s83: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s83: ctx.s82.s82 + 83 })),
+      Workflow.parallel("p84", {
+        a: Workflow.step("p84a", { success: Schema.Struct({ id: Schema.String, p84a: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p84a: ctx.s83.s83 + 84 })),
+        b: Workflow.step("p84b", { success: Schema.Struct({ id: Schema.String, p84b: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p84b: ctx.s83.s83 + 84 }))
+      }),
+      Workflow.step("s85", { success: Schema.Struct({ id: Schema.String, s85: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s85: ctx.p84a.p84a + ctx.p84b.p84b + 85 })),
+      Workflow.step("s86", { success: Schema.Struct({ id: Schema.String, s86: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s86: ctx.s85.s85 + 86 })),
+      Workflow.step("s87", { success: Schema.Struct({ id: Schema.String, s87: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s87: ctx.s86.s86 + 87 })),
+      Workflow.step("s88", { success: Schema.Struct({ id: Schema.String, s88: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s88: ctx.s87.s87 + 88 })),
+      Workflow.parallel("p89", {
+        a: Workflow.step("p89a", { success: Schema.Struct({ id: Schema.String, p89a: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p89a: ctx.s88.s88 + 89 })),
+        b: Workflow.step("p89b", { success: Schema.Struct({ id: Schema.String, p89b: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p89b: ctx.s88.s88 + 89 }))
+      }),
+      Workflow.step("s90", { success: Schema.Struct({ id: Schema.String, s90: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s90: ctx.p89a.p89a + ctx.p89b.p89b + 90 })),
+      Workflow.step("s91", { success: Schema.Struct({ id: Schema.String, s91: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s91: ctx.s90.s90 + 91 })),
+      Workflow.step("s92", { success: Schema.Struct({ id: Schema.String, s92: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s92: ctx.s91.s91 + 92 })),
+      Workflow.step("s93", { success: Schema.Struct({ id: Schema.String, s93: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s93: ctx.s92.s92 + 93 })),
+      Workflow.parallel("p94", {
+        a: Workflow.step("p94a", { success: Schema.Struct({ id: Schema.String, p94a: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p94a: ctx.s93.s93 + 94 })),
+        b: Workflow.step("p94b", { success: Schema.Struct({ id: Schema.String, p94b: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p94b: ctx.s93.s93 + 94 }))
+      }),
+      Workflow.step("s95", { success: Schema.Struct({ id: Schema.String, s95: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s95: ctx.p94a.p94a + ctx.p94b.p94b + 95 })),
+      Workflow.step("s96", { success: Schema.Struct({ id: Schema.String, s96: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s96: ctx.s95.s95 + 96 })),
+      Workflow.step("s97", { success: Schema.Struct({ id: Schema.String, s97: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s97: ctx.s96.s96 + 97 })),
+      Workflow.step("s98", { success: Schema.Struct({ id: Schema.String, s98: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, s98: ctx.s97.s97 + 98 })),
+      Workflow.parallel("p99", {
+        a: Workflow.step("p99a", { success: Schema.Struct({ id: Schema.String, p99a: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p99a: ctx.s98.s98 + 99 })),
+        b: Workflow.step("p99b", { success: Schema.Struct({ id: Schema.String, p99b: Schema.Number }) }, (ctx) =>
+        Effect.succeed({ id: ctx.input.id, p99b: ctx.s98.s98 + 99 }))
+      })
+    )
     const Checked = Generated.pipe(
       Workflow.step("checked", { success: Schema.Number }, (ctx) => {
         expect(ctx.input).type.toBe<{ readonly id: string; readonly amount: number }>()
@@ -662,128 +301,7 @@ describe("a 100-node workflow of Schema.Struct inputs and outputs", () => {
     )
     type Context = typeof Checked extends Workflow.Workflow<any, infer Ctx, any, any> ? Ctx : never
     expect<keyof Context>().type.toBe<
-      | "input"
-      | "s0"
-      | "s1"
-      | "s2"
-      | "s3"
-      | "p4a"
-      | "p4b"
-      | "s5"
-      | "s6"
-      | "s7"
-      | "s8"
-      | "p9a"
-      | "p9b"
-      | "s10"
-      | "s11"
-      | "s12"
-      | "s13"
-      | "p14a"
-      | "p14b"
-      | "s15"
-      | "s16"
-      | "s17"
-      | "s18"
-      | "p19a"
-      | "p19b"
-      | "s20"
-      | "s21"
-      | "s22"
-      | "s23"
-      | "p24a"
-      | "p24b"
-      | "s25"
-      | "s26"
-      | "s27"
-      | "s28"
-      | "p29a"
-      | "p29b"
-      | "s30"
-      | "s31"
-      | "s32"
-      | "s33"
-      | "p34a"
-      | "p34b"
-      | "s35"
-      | "s36"
-      | "s37"
-      | "s38"
-      | "p39a"
-      | "p39b"
-      | "s40"
-      | "s41"
-      | "s42"
-      | "s43"
-      | "p44a"
-      | "p44b"
-      | "s45"
-      | "s46"
-      | "s47"
-      | "s48"
-      | "p49a"
-      | "p49b"
-      | "s50"
-      | "s51"
-      | "s52"
-      | "s53"
-      | "p54a"
-      | "p54b"
-      | "s55"
-      | "s56"
-      | "s57"
-      | "s58"
-      | "p59a"
-      | "p59b"
-      | "s60"
-      | "s61"
-      | "s62"
-      | "s63"
-      | "p64a"
-      | "p64b"
-      | "s65"
-      | "s66"
-      | "s67"
-      | "s68"
-      | "p69a"
-      | "p69b"
-      | "s70"
-      | "s71"
-      | "s72"
-      | "s73"
-      | "p74a"
-      | "p74b"
-      | "s75"
-      | "s76"
-      | "s77"
-      | "s78"
-      | "p79a"
-      | "p79b"
-      | "s80"
-      | "s81"
-      | "s82"
-      | "s83"
-      | "p84a"
-      | "p84b"
-      | "s85"
-      | "s86"
-      | "s87"
-      | "s88"
-      | "p89a"
-      | "p89b"
-      | "s90"
-      | "s91"
-      | "s92"
-      | "s93"
-      | "p94a"
-      | "p94b"
-      | "s95"
-      | "s96"
-      | "s97"
-      | "s98"
-      | "p99a"
-      | "p99b"
-      | "checked"
+      "input" | "s0" | "s1" | "s2" | "s3" | "p4a" | "p4b" | "s5" | "s6" | "s7" | "s8" | "p9a" | "p9b" | "s10" | "s11" | "s12" | "s13" | "p14a" | "p14b" | "s15" | "s16" | "s17" | "s18" | "p19a" | "p19b" | "s20" | "s21" | "s22" | "s23" | "p24a" | "p24b" | "s25" | "s26" | "s27" | "s28" | "p29a" | "p29b" | "s30" | "s31" | "s32" | "s33" | "p34a" | "p34b" | "s35" | "s36" | "s37" | "s38" | "p39a" | "p39b" | "s40" | "s41" | "s42" | "s43" | "p44a" | "p44b" | "s45" | "s46" | "s47" | "s48" | "p49a" | "p49b" | "s50" | "s51" | "s52" | "s53" | "p54a" | "p54b" | "s55" | "s56" | "s57" | "s58" | "p59a" | "p59b" | "s60" | "s61" | "s62" | "s63" | "p64a" | "p64b" | "s65" | "s66" | "s67" | "s68" | "p69a" | "p69b" | "s70" | "s71" | "s72" | "s73" | "p74a" | "p74b" | "s75" | "s76" | "s77" | "s78" | "p79a" | "p79b" | "s80" | "s81" | "s82" | "s83" | "p84a" | "p84b" | "s85" | "s86" | "s87" | "s88" | "p89a" | "p89b" | "s90" | "s91" | "s92" | "s93" | "p94a" | "p94b" | "s95" | "s96" | "s97" | "s98" | "p99a" | "p99b" | "checked"
     >()
     expect<Context["p99b"]>().type.toBe<{ readonly id: string; readonly p99b: number }>()
     expect(Checked).type.toBeAssignableTo<
