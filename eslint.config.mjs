@@ -6,7 +6,13 @@ import tseslint from "typescript-eslint"
 
 export default tseslint.config(
   {
-    ignores: ["dist/**", "node_modules/**", "docs/api/**", "bench/results/**", "**/*.d.ts", ".plait/**",
+    ignores: [
+      "dist/**",
+      "node_modules/**",
+      "docs/api/**",
+      "bench/results/**",
+      "**/*.d.ts",
+      ".plait/**",
       // Written by bench/types/generate.ts, and compared with what it writes (test/typeScale.test.ts).
       "test/types/scale.tst.ts"
     ]
