@@ -11,13 +11,10 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
-import type { Definition } from "./internal/definition.ts"
-import { fingerprintOf, prepareInput, replayFinished } from "./internal/run.ts"
+import { fingerprintOf, prepareInput, replayFinished } from "./internal/executor.ts"
 import { nextTick, parseCron } from "./internal/schedule.ts"
 import { deliverSignal, isSignalPath } from "./internal/signal.ts"
-import type { WaitPaths } from "./internal/SignalPaths.ts"
-import type { Simplify } from "./internal/types.ts"
-import { Journal, type JournalEntry, type JournalError, type RunInfo } from "./Journal.ts"
+import { Journal, type JournalEntry, type RunInfo } from "./Journal.ts"
 import {
   type ListFilter,
   type MissedTicks,
@@ -26,12 +23,12 @@ import {
   type ScheduleInfo,
   type StatusCounts
 } from "./RunStore.ts"
-import type { Outcome, SignalPath, SignalValue, Workflow } from "./Workflow.ts"
 import {
   type DuplicateEffect,
   InvalidInput,
   type InvalidOutput,
   type InvalidSchedule,
+  type JournalError,
   RunCancelled,
   RunConflict,
   RunFailed,
@@ -39,6 +36,10 @@ import {
   type SignalAlreadyDelivered,
   type UnknownSignal
 } from "./WorkflowError.ts"
+import type { Definition } from "./internal/definition.ts"
+import type { WaitPaths } from "./internal/SignalPaths.ts"
+import type { Simplify } from "./internal/types.ts"
+import type { Outcome, SignalPath, SignalValue, Workflow } from "./Workflow.ts"
 
 /**
  * A run `start` created, or found already created under its id.

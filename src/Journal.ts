@@ -11,37 +11,28 @@
  * acquisition. Every write of the executor names its token and is refused once another executor
  * has taken the run over, in the same statement that would have written it.
  *
+ * **Journal and `RunStore`: two services, one store.** The `Journal` is what one executor needs
+ * for the one run it executes: take the run's lease (`acquire`), read its journal, append to it,
+ * renew the lease, release the run, and the operations made on the run's behalf under that lease
+ * (start a child, take a concurrency slot). Everything it writes is fenced by the lease. The
+ * {@link RunStore} is what callers without a lease need across runs: create runs, claim runnable
+ * ones, deliver signals, cancel, resume, list, count, schedules, notifications. The line between
+ * them is the lease: an operation that must be fenced belongs to the `Journal`, one that a client
+ * or a worker's scheduler makes belongs to the `RunStore`. Every backend implements both over the
+ * same database, and every journal layer provides both, so a signal and the wake-up of its run
+ * commit together.
+ *
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
+import * as Entry from "./internal/entry.ts"
 import { makeMemoryBackend } from "./internal/memoryBackend.ts"
+import type { RunStatus } from "./RunStatus.ts"
 import { RunStore } from "./RunStore.ts"
-
-/**
- * Where a run stands.
- *
- * - `queued`: created and runnable, nobody executes it yet (or its executor stopped and released it).
- * - `running`: an executor holds its lease.
- * - `sleeping`: released until `wakeAt` by a durable sleep.
- * - `waiting`: released until a signal arrives (or `wakeAt`, a signal's deadline).
- * - `completed`, `failed`, `cancelled`: finished. A failed run can be driven again; the others are final.
- *
- * @example
- * ```ts
- * import { Journal } from "plait"
- *
- * const isFinished = (status: Journal.RunStatus) =>
- *   status === "completed" || status === "failed" || status === "cancelled"
- * ```
- *
- * @since 0.1.0
- * @category models
- */
-export type RunStatus = "queued" | "running" | "sleeping" | "waiting" | "completed" | "failed" | "cancelled"
+import type { JournalError, LeaseLost } from "./WorkflowError.ts"
 
 /**
  * What creating a run stores: what it runs, with which input, against which structure.
@@ -352,80 +343,86 @@ export type SlotClaim =
   | { readonly acquired: true }
   | { readonly acquired: false; readonly retryAt: number | undefined }
 
-/**
- * A journal operation failed. `reason` says what a caller can do about it:
- *
- * - `Unavailable`: the store could not be reached or the write did not commit; retry later,
- *   nothing already journaled is lost.
- * - `Corrupt`: a stored row cannot be read back (bad JSON, or it no longer matches its schema),
- *   or contradicts the rest of the run (a recorded order naming a branch the block lacks).
- *   The run stops before anything depends on it; nothing is re-run and nothing stored changes.
- * - `Conflict`: the run exists with different identity (another workflow under the same id), or
- *   does not exist where it must.
- * - `TooLarge`: a value is larger than the journal's `maxPayloadBytes`; it was not stored.
- *
- * @example
- * ```ts
- * import { Effect, Schedule, Schema } from "effect"
- * import { SqliteJournal, Workflow } from "plait"
- *
- * const Ping = Workflow.make("ping", { input: Schema.String }).pipe(
- *   Workflow.step("pong", { success: Schema.String }, (ctx) => Effect.succeed(ctx.input))
- * )
- *
- * // A run resumes where it stopped, so retrying it while the store is unreachable is safe.
- * const program = Workflow.run(Ping, { input: "hi", runId: "ping-1" }).pipe(
- *   Effect.retry({
- *     while: (error) => error._tag === "JournalError" && error.reason === "Unavailable",
- *     schedule: Schedule.exponential("100 millis")
- *   }),
- *   Effect.provide(SqliteJournal.layer({ filename: "journal.sqlite" }))
- * )
- * ```
- *
- * @since 0.1.0
- * @category errors
- */
-export class JournalError extends Schema.TaggedError<JournalError>()("JournalError", {
-  reason: Schema.Literals(["Unavailable", "Corrupt", "Conflict", "TooLarge"]),
-  runId: Schema.String,
-  path: Schema.optional(Schema.String),
-  detail: Schema.String,
-  cause: Schema.optional(Schema.Defect())
-}) {
-  override get message(): string {
-    const at = this.path === undefined ? "" : ` at ${this.path}`
-    return `journal ${this.reason.toLowerCase()} for run ${this.runId}${at}: ${this.detail}`
-  }
-}
+export {
+  /**
+   * A journal operation failed: `Unavailable`, `Corrupt`, `Conflict` or `TooLarge`. Declared in
+   * `WorkflowError` with every other error plait raises; re-exported here beside the journal.
+   *
+   * @example
+   * ```ts
+   * import { Effect, Schema } from "effect"
+   * import { Journal, Workflow } from "plait"
+   *
+   * const Ping = Workflow.make("ping", { input: Schema.String }).pipe(
+   *   Workflow.step("pong", { success: Schema.String }, (ctx) => Effect.succeed(ctx.input))
+   * )
+   *
+   * const program = Workflow.run(Ping, { input: "hi" }).pipe(
+   *   Effect.tapError((error) =>
+   *     error instanceof Journal.JournalError ? Effect.logError(`journal ${error.reason}: ${error.detail}`) : Effect.void
+   *   ),
+   *   Effect.provide(Journal.layerMemory)
+   * )
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  JournalError
+} from "./WorkflowError.ts"
 
-/**
- * A journal was configured with an option it cannot work with (a table prefix that is not a
- * plain identifier, a size that is not a positive whole number). Building the journal fails
- * with this before it touches the store.
- *
- * @example
- * ```ts
- * import { Effect } from "effect"
- * import { Journal, SqliteJournal } from "plait"
- *
- * const program = Journal.Journal.use((journal) => journal.load("run-1")).pipe(
- *   Effect.provide(SqliteJournal.layer({ filename: "journal.sqlite", tablePrefix: "billing-" })),
- *   Effect.catchTag("InvalidOption", (error) => Effect.logError(`${error.option}: ${error.issue}`))
- * )
- * ```
- *
- * @since 0.1.0
- * @category errors
- */
-export class InvalidOption extends Schema.TaggedError<InvalidOption>()("InvalidOption", {
-  option: Schema.String,
-  issue: Schema.String
-}) {
-  override get message(): string {
-    return `invalid journal option ${this.option}: ${this.issue}`
-  }
-}
+export {
+  /**
+   * A journal was configured with an option it cannot work with. Declared in `WorkflowError`;
+   * re-exported here beside the journal.
+   *
+   * @example
+   * ```ts
+   * import { Effect } from "effect"
+   * import { Journal, SqliteJournal } from "plait"
+   *
+   * const program = Journal.Journal.use((journal) => journal.load("run-1")).pipe(
+   *   Effect.provide(SqliteJournal.layer({ filename: "journal.sqlite", tablePrefix: "bad-prefix" })),
+   *   Effect.catchIf(
+   *     (error) => error instanceof Journal.InvalidOption,
+   *     (error) => Effect.logError(error.message)
+   *   )
+   * )
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  InvalidOption
+} from "./WorkflowError.ts"
+
+export {
+  /**
+   * The executor's lease was taken over by another executor. Declared in `WorkflowError`;
+   * re-exported here beside the journal.
+   *
+   * @example
+   * ```ts
+   * import { Effect, Schema } from "effect"
+   * import { Journal, Workflow } from "plait"
+   *
+   * const Ping = Workflow.make("ping", { input: Schema.String }).pipe(
+   *   Workflow.step("pong", { success: Schema.String }, (ctx) => Effect.succeed(ctx.input))
+   * )
+   *
+   * const program = Workflow.run(Ping, { input: "hi", runId: "ping-1" }).pipe(
+   *   Effect.tapError((error) =>
+   *     error instanceof Journal.LeaseLost ? Effect.logWarning(`${error.runId} continues elsewhere`) : Effect.void
+   *   ),
+   *   Effect.provide(Journal.layerMemory)
+   * )
+   * ```
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  LeaseLost
+} from "./WorkflowError.ts"
 
 /**
  * The largest value a journal stores unless configured otherwise: 8 MiB of UTF-8, per step
@@ -447,42 +444,7 @@ export class InvalidOption extends Schema.TaggedError<InvalidOption>()("InvalidO
  * @since 0.1.0
  * @category models
  */
-export const defaultMaxPayloadBytes: number = 8 * 1024 * 1024
-
-/**
- * The executor's lease on the run was taken over by another executor (its own had expired), so
- * its write was refused and nothing more it does for the run is journaled. The run goes on under
- * its new owner.
- *
- * @example
- * ```ts
- * import { Effect, Schema } from "effect"
- * import { Journal, Workflow } from "plait"
- *
- * const Ping = Workflow.make("ping", { input: Schema.String }).pipe(
- *   Workflow.step("pong", { success: Schema.String }, (ctx) => Effect.succeed(ctx.input))
- * )
- *
- * const program = Workflow.run(Ping, { input: "hi", runId: "ping-1" }).pipe(
- *   Effect.catchTag("LeaseLost", (lost) => Effect.logWarning(`${lost.runId} continues elsewhere`)),
- *   Effect.provide(Journal.layerMemory)
- * )
- * ```
- *
- * @since 0.1.0
- * @category errors
- */
-export class LeaseLost extends Schema.TaggedError<LeaseLost>()("LeaseLost", {
-  runId: Schema.String,
-  owner: Schema.String,
-  token: Schema.Number,
-  path: Schema.optional(Schema.String)
-}) {
-  override get message(): string {
-    const at = this.path === undefined ? "" : ` writing ${this.path}`
-    return `run ${this.runId}: ${this.owner} lost its lease (token ${this.token})${at}; another executor took the run over`
-  }
-}
+export const defaultMaxPayloadBytes: number = Entry.defaultMaxPayloadBytes
 
 /**
  * The journal service: what an executor needs to run one run. Every backend passes the same
@@ -563,13 +525,6 @@ export class Journal extends Context.Service<Journal, {
    * journaled; `acquire`, `append` and the run store's `create` and `deliver` refuse one too.
    */
   readonly maxPayloadBytes?: number | undefined
-  /**
-   * `true` when `append` finishes in process without waiting for any I/O, as the memory
-   * journal's does. A bounded `parallel` or `forEach` then keeps each branch's slot until its
-   * step's completion has committed, instead of starting the next branch meanwhile (pipelining):
-   * with no write latency to hide, pipelining would only cost CPU. Absent: `false`.
-   */
-  readonly instantAppends?: boolean | undefined
 }>()("plait/Journal") {}
 
 /**
@@ -595,8 +550,7 @@ export class Journal extends Context.Service<Journal, {
  * @since 0.1.0
  * @category models
  */
-export const entryKey = (entry: Pick<JournalEntry, "path" | "kind" | "seq">): string =>
-  `${entry.kind}:${entry.seq}:${entry.path}`
+export const entryKey: (entry: Pick<JournalEntry, "path" | "kind" | "seq">) => string = Entry.entryKey
 
 /**
  * A journal and run store in process memory, for unit tests. It stores the same JSON text a SQL

@@ -2,16 +2,19 @@
  * The run store: what the engine and workers need across runs. Creating runs, claiming the
  * runnable ones, delivering signals, cancelling, listing, and telling idle workers that there is
  * work. It lives in the same database as the journal (every journal layer provides both), so a
- * signal and the wake-up of the run it is for commit together.
+ * signal and the wake-up of the run it is for commit together. What belongs here and what belongs
+ * to the `Journal` is decided by the lease: see the `Journal` module.
  *
  * @since 0.1.0
  */
+import type { JournalEntry, Lease, RunInfo, RunRecord } from "./Journal.ts"
+import type { RunStatus } from "./RunStatus.ts"
+import type { JournalError } from "./WorkflowError.ts"
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
-import type { JournalEntry, JournalError, Lease, RunInfo, RunRecord, RunStatus } from "./Journal.ts"
 
 /**
  * What a worker asks for: up to `limit` runnable runs of the workflows it holds, each with the

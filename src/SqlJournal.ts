@@ -33,12 +33,10 @@ import type * as Scope from "effect/Scope"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import { makeDeadline } from "./internal/deadline.ts"
+import { isEntryKind } from "./internal/entry.ts"
 import * as JournalOptions from "./internal/journalOptions.ts"
-import { withLimits } from "./internal/limits.ts"
 import { decodeCursor, pageLimit } from "./internal/listing.ts"
 import { cursorOf } from "./internal/listing.ts"
-import { isEntryKind } from "./internal/rows.ts"
-import { isRunStatus, runStatuses } from "./internal/runRow.ts"
 import { dueOf } from "./internal/schedule.ts"
 import {
   type Dialect,
@@ -51,7 +49,9 @@ import {
 } from "./internal/sql/dialect.ts"
 import { pg } from "./internal/sql/pg.ts"
 import { sqlite } from "./internal/sql/sqlite.ts"
+import { withBounds } from "./internal/storeBounds.ts"
 import * as Journal from "./Journal.ts"
+import * as RunStatus from "./RunStatus.ts"
 import {
   type Claimed,
   type MissedTicks,
@@ -423,7 +423,7 @@ export const make: (
         Effect.mapError(dialect.release(exec, t, lease, release), failWith(lease.runId, "release")),
         (released) => {
           if (released === undefined) return Effect.fail(leaseLost(lease))
-          hub.local({ _tag: "Released", runId: lease.runId, status: released.status as Journal.RunStatus })
+          hub.local({ _tag: "Released", runId: lease.runId, status: released.status as RunStatus.RunStatus })
           if (released.due) hub.local({ _tag: "Runnable", runId: lease.runId, workflow: released.workflow })
           announceWoken(released.parent === undefined ? [] : [released.parent])
           return Effect.void
@@ -547,9 +547,12 @@ export const make: (
     },
     counts: (filter) =>
       Effect.map(Effect.mapError(dialect.counts(exec, t, filter?.workflow), failWith("(counts)", "counts")), (rows) => {
-        const counts = Object.fromEntries(runStatuses.map((status) => [status, 0])) as Record<Journal.RunStatus, number>
+        const counts = Object.fromEntries(RunStatus.all.map((status) => [status, 0])) as Record<
+          RunStatus.RunStatus,
+          number
+        >
         for (const [status, count] of rows) {
-          if (typeof status === "string" && status in counts) counts[status as Journal.RunStatus] = Number(count)
+          if (typeof status === "string" && status in counts) counts[status as RunStatus.RunStatus] = Number(count)
         }
         return counts as StatusCounts
       }),
@@ -599,7 +602,7 @@ export const make: (
         ))
       : Effect.fail(unavailable(runId, operation)(error))
 
-  return withLimits({ journal, store }, { maxPayloadBytes: checked.maxPayloadBytes, deadline })
+  return withBounds({ journal, store }, { maxPayloadBytes: checked.maxPayloadBytes, deadline })
 })
 
 /**
@@ -728,7 +731,7 @@ const fromWire = (payload: string): ReadonlyArray<Notification> => {
         const released: Notification = {
           _tag: "Released",
           runId: wire.r,
-          status: (wire.s ?? "queued") as Journal.RunStatus
+          status: (wire.s ?? "queued") as RunStatus.RunStatus
         }
         return wire.due === true ? [released, { _tag: "Runnable", runId: wire.r, workflow: wire.w ?? "" }] : [released]
       }
@@ -795,7 +798,7 @@ const decodeRun = (runId: string, json: unknown): Effect.Effect<Journal.RunInfo,
     "updatedAt"
   ])
   if (typeof numbers === "string") return Effect.fail(corrupt(id, undefined, numbers))
-  if (!isRunStatus(row.status)) {
+  if (!RunStatus.is(row.status)) {
     return Effect.fail(corrupt(id, undefined, `unknown run status ${JSON.stringify(row.status)}`))
   }
   const optionalText = (key: string) => (typeof row[key] === "string" ? (row[key] as string) : undefined)
@@ -804,7 +807,7 @@ const decodeRun = (runId: string, json: unknown): Effect.Effect<Journal.RunInfo,
     workflow: row.workflow as string,
     fingerprint: row.fingerprint as string,
     input: row.input as string,
-    status: row.status as Journal.RunStatus,
+    status: row.status as RunStatus.RunStatus,
     priority: numbers.priority ?? 0,
     parentRunId: optionalText("parentRunId"),
     owner: optionalText("owner"),

@@ -26,8 +26,6 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
-import type { Definition } from "./internal/definition.ts"
-import { type Node, nodesWithPaths } from "./internal/node.ts"
 import {
   defaultLeaseMs,
   executeClaimed,
@@ -35,11 +33,13 @@ import {
   executorName,
   type ExecutorSettings,
   fingerprintOf
-} from "./internal/run.ts"
-import type { Observer } from "./internal/runState.ts"
+} from "./internal/executor.ts"
+import { type Node, nodesWithPaths } from "./internal/node.ts"
 import { parseCron, planTick, tickRunId } from "./internal/schedule.ts"
 import { Journal, type Lease } from "./Journal.ts"
 import { type Claimed, RunStore, type ScheduleInfo } from "./RunStore.ts"
+import type { Definition } from "./internal/definition.ts"
+import type { Observer } from "./internal/runState.ts"
 import type { Workflow } from "./Workflow.ts"
 
 /**

@@ -11,10 +11,13 @@ import type * as Effect from "effect/Effect"
 import type { Pipeable } from "effect/Pipeable"
 import type * as Result from "effect/Result"
 import type * as Schema from "effect/Schema"
-import type { DeepMerge, DeepMergeable, LastWins } from "./internal/DeepMerge.ts"
 import { Definition, nodesOf, TypeId as DefinitionTypeId } from "./internal/definition.ts"
+import { runDefinition } from "./internal/executor.ts"
 import { graphOfNodes } from "./internal/graph.ts"
 import { renderMermaid } from "./internal/mermaid.ts"
+import { deliverSignal } from "./internal/signal.ts"
+import { StepInfo } from "./internal/stepInfo.ts"
+import type { DeepMerge, DeepMergeable, LastWins } from "./internal/DeepMerge.ts"
 import type {
   ConcurrencyLimit,
   ErrorStrategy,
@@ -24,9 +27,7 @@ import type {
   StepNode,
   Tolerance
 } from "./internal/node.ts"
-import { runDefinition } from "./internal/run.ts"
 import type { StepEvent as InternalStepEvent } from "./internal/runState.ts"
-import { deliverSignal } from "./internal/signal.ts"
 import type {
   AnySignals,
   ChildWaits,
@@ -36,15 +37,15 @@ import type {
   SignalValueAt,
   WaitPaths
 } from "./internal/SignalPaths.ts"
-import { StepInfo } from "./internal/stepInfo.ts"
 import type { Added, FreshName, Simplify } from "./internal/types.ts"
 import type { Unrepeated } from "./internal/Unrepeated.ts"
-import type { Journal, JournalError } from "./Journal.ts"
+import type { Journal } from "./Journal.ts"
 import type { RunStore } from "./RunStore.ts"
 import type {
   CompensationFailedOf,
   DuplicateEffect,
   InvalidOutput,
+  JournalError,
   ParallelFailureOf,
   RaceFailureOf,
   RunError,

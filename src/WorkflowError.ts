@@ -6,7 +6,6 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
-import { JournalError, LeaseLost } from "./Journal.ts"
 
 /**
  * The run's input did not decode with the workflow's input schema. Nothing was written.
@@ -742,54 +741,112 @@ export type RunError =
   | LeaseLost
   | JournalError
 
-export {
-  /**
-   * Re-exported from `Journal`, for matching all of plait's errors from one module.
-   *
-   * @example
-   * ```ts
-   * import { Effect, Schema } from "effect"
-   * import { Journal, Workflow, WorkflowError } from "plait"
-   *
-   * const Ping = Workflow.make("ping", { input: Schema.String }).pipe(
-   *   Workflow.step("pong", { success: Schema.String }, (ctx) => Effect.succeed(ctx.input))
-   * )
-   *
-   * const program = Workflow.run(Ping, { input: "hi" }).pipe(
-   *   Effect.tapError((error) =>
-   *     error instanceof WorkflowError.JournalError ? Effect.logError(`journal ${error.reason}: ${error.detail}`) : Effect.void),
-   *   Effect.provide(Journal.layerMemory)
-   * )
-   * ```
-   *
-   * @since 0.1.0
-   * @category errors
-   */
-  JournalError
+/**
+ * A journal operation failed. `reason` says what a caller can do about it:
+ *
+ * - `Unavailable`: the store could not be reached or the write did not commit; retry later,
+ *   nothing already journaled is lost.
+ * - `Corrupt`: a stored row cannot be read back (bad JSON, or it no longer matches its schema),
+ *   or contradicts the rest of the run (a recorded order naming a branch the block lacks).
+ *   The run stops before anything depends on it; nothing is re-run and nothing stored changes.
+ * - `Conflict`: the run exists with different identity (another workflow under the same id), or
+ *   does not exist where it must.
+ * - `TooLarge`: a value is larger than the journal's `maxPayloadBytes`; it was not stored.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schedule, Schema } from "effect"
+ * import { SqliteJournal, Workflow } from "plait"
+ *
+ * const Ping = Workflow.make("ping", { input: Schema.String }).pipe(
+ *   Workflow.step("pong", { success: Schema.String }, (ctx) => Effect.succeed(ctx.input))
+ * )
+ *
+ * // A run resumes where it stopped, so retrying it while the store is unreachable is safe.
+ * const program = Workflow.run(Ping, { input: "hi", runId: "ping-1" }).pipe(
+ *   Effect.retry({
+ *     while: (error) => error._tag === "JournalError" && error.reason === "Unavailable",
+ *     schedule: Schedule.exponential("100 millis")
+ *   }),
+ *   Effect.provide(SqliteJournal.layer({ filename: "journal.sqlite" }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class JournalError extends Schema.TaggedError<JournalError>()("JournalError", {
+  reason: Schema.Literals(["Unavailable", "Corrupt", "Conflict", "TooLarge"]),
+  runId: Schema.String,
+  path: Schema.optional(Schema.String),
+  detail: Schema.String,
+  cause: Schema.optional(Schema.Defect())
+}) {
+  override get message(): string {
+    const at = this.path === undefined ? "" : ` at ${this.path}`
+    return `journal ${this.reason.toLowerCase()} for run ${this.runId}${at}: ${this.detail}`
+  }
 }
 
-export {
-  /**
-   * Re-exported from `Journal`, for matching all of plait's errors from one module.
-   *
-   * @example
-   * ```ts
-   * import { Effect, Schema } from "effect"
-   * import { Journal, Workflow, WorkflowError } from "plait"
-   *
-   * const Ping = Workflow.make("ping", { input: Schema.String }).pipe(
-   *   Workflow.step("pong", { success: Schema.String }, (ctx) => Effect.succeed(ctx.input))
-   * )
-   *
-   * const program = Workflow.run(Ping, { input: "hi" }).pipe(
-   *   Effect.tapError((error) =>
-   *     error instanceof WorkflowError.LeaseLost ? Effect.logWarning(`${error.runId} moved to another executor`) : Effect.void),
-   *   Effect.provide(Journal.layerMemory)
-   * )
-   * ```
-   *
-   * @since 0.1.0
-   * @category errors
-   */
-  LeaseLost
+/**
+ * A journal was configured with an option it cannot work with (a table prefix that is not a
+ * plain identifier, a size that is not a positive whole number). Building the journal fails
+ * with this before it touches the store.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Journal, SqliteJournal } from "plait"
+ *
+ * const program = Journal.Journal.use((journal) => journal.load("run-1")).pipe(
+ *   Effect.provide(SqliteJournal.layer({ filename: "journal.sqlite", tablePrefix: "billing-" })),
+ *   Effect.catchTag("InvalidOption", (error) => Effect.logError(`${error.option}: ${error.issue}`))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidOption extends Schema.TaggedError<InvalidOption>()("InvalidOption", {
+  option: Schema.String,
+  issue: Schema.String
+}) {
+  override get message(): string {
+    return `invalid journal option ${this.option}: ${this.issue}`
+  }
+}
+
+/**
+ * The executor's lease on the run was taken over by another executor (its own had expired), so
+ * its write was refused and nothing more it does for the run is journaled. The run goes on under
+ * its new owner.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
+ *
+ * const Ping = Workflow.make("ping", { input: Schema.String }).pipe(
+ *   Workflow.step("pong", { success: Schema.String }, (ctx) => Effect.succeed(ctx.input))
+ * )
+ *
+ * const program = Workflow.run(Ping, { input: "hi", runId: "ping-1" }).pipe(
+ *   Effect.catchTag("LeaseLost", (lost) => Effect.logWarning(`${lost.runId} continues elsewhere`)),
+ *   Effect.provide(Journal.layerMemory)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class LeaseLost extends Schema.TaggedError<LeaseLost>()("LeaseLost", {
+  runId: Schema.String,
+  owner: Schema.String,
+  token: Schema.Number,
+  path: Schema.optional(Schema.String)
+}) {
+  override get message(): string {
+    const at = this.path === undefined ? "" : ` writing ${this.path}`
+    return `run ${this.runId}: ${this.owner} lost its lease (token ${this.token})${at}; another executor took the run over`
+  }
 }

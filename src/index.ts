@@ -36,6 +36,11 @@ export * as SqliteJournal from "./SqliteJournal.ts"
 /**
  * @since 0.1.0
  */
+export * as RunStatus from "./RunStatus.ts"
+
+/**
+ * @since 0.1.0
+ */
 export * as RunStore from "./RunStore.ts"
 
 /**

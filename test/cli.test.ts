@@ -8,7 +8,7 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Console, Effect, Exit, Layer, Scope } from "effect"
 import { spawnSync } from "node:child_process"
 import * as path from "node:path"
-import { type Engine } from "plait"
+import type { Engine } from "plait"
 import { run } from "../src/cli/Cli.ts"
 import { type Backend, backends, seed, waitFor } from "./tools-support.ts"
 

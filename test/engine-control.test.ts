@@ -9,7 +9,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
-import { Journal, Workflow } from "plait"
+import { Journal, type RunStatus, Workflow } from "plait"
 import { readExecutions } from "./engine/effects.ts"
 import {
   approvalFor,
@@ -33,7 +33,7 @@ const startWorker = (env: Setup, label: string, workflows: WorkflowSet) =>
 
 const statusOf = (env: Setup, runId: string) => Effect.map(env.store.get(runId), (run) => Option.getOrThrow(run).status)
 
-const hasStatus = (env: Setup, runId: string, status: Journal.RunStatus) =>
+const hasStatus = (env: Setup, runId: string, status: RunStatus.RunStatus) =>
   Effect.map(statusOf(env, runId), (current) => current === status)
 
 /** Runs `runId` again from this process, with `Workflow.run`. */

@@ -6,7 +6,7 @@
 import { assert } from "@effect/vitest"
 import { Effect, Exit, Layer, Scope } from "effect"
 import { TestClock } from "effect/testing"
-import { Engine, type Journal, Worker, type Workflow } from "plait"
+import { Engine, type RunStatus, Worker, type Workflow } from "plait"
 import { memoryLayer } from "./support.ts"
 
 /** Lets every runnable fiber (the worker's loop, its runs) reach its next wait. */
@@ -28,7 +28,8 @@ export const until = <E, R>(done: Effect.Effect<boolean, E, R>, within: number =
 export const statusOf = (runId: string) =>
   Effect.map(Engine.Engine.use((engine) => engine.inspect(runId)), (detail) => detail.run.status)
 
-export const hasStatus = (runId: string, status: Journal.RunStatus) => Effect.map(statusOf(runId), (s) => s === status)
+export const hasStatus = (runId: string, status: RunStatus.RunStatus) =>
+  Effect.map(statusOf(runId), (s) => s === status)
 
 /** A fresh memory backend with the engine on top. */
 export const backend = () => Layer.provideMerge(Engine.layer, memoryLayer())

@@ -21,6 +21,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { Journal, RunStore, SqliteJournal, SqlJournal, Workflow } from "plait"
 import { afterAll } from "vitest"
+import { InstantAppends } from "../src/internal/instantAppends.ts"
 import { pgUrl, uniquePrefix, withDroppedTables } from "./pg-support.ts"
 import { completed, failure, makeGauge, memoryLayer } from "./support.ts"
 
@@ -52,9 +53,12 @@ const stores: ReadonlyArray<Store> = [
       )
     }
   }]),
-  // The memory journal does not pipeline (its appends are instant); one that says its appends
-  // wait does, like any other journal.
-  { name: "memory, appends that wait", layer: () => memoryLayer((journal) => ({ ...journal, instantAppends: false })) }
+  // The memory journal does not pipeline (its appends are instant); one whose appends are not
+  // known to be instant pipelines like any other journal.
+  {
+    name: "memory, appends that wait",
+    layer: () => memoryLayer((journal) => ({ ...journal, [InstantAppends]: false }))
+  }
 ]
 
 /**

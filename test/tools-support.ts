@@ -8,7 +8,7 @@ import { SqlClient } from "effect/sql"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Engine, type Journal, type RunStore, SqliteJournal, Worker } from "plait"
+import { Engine, type Journal, type RunStatus, type RunStore, SqliteJournal, Worker } from "plait"
 import * as PgJournal from "plait/PgJournal"
 import * as Fixtures from "./fixtures/workflows.ts"
 import { pgUrl, uniquePrefix } from "./pg-support.ts"
@@ -82,7 +82,7 @@ export const seed = (scope: Scope.Scope) =>
   })
 
 /** Polls until the run's status satisfies `done` (a real worker runs it on the real clock). */
-export const waitFor = (runId: string, done: (status: Journal.RunStatus) => boolean) =>
+export const waitFor = (runId: string, done: (status: RunStatus.RunStatus) => boolean) =>
   Effect.gen(function*() {
     const engine = yield* Engine.Engine
     for (let i = 0; i < 400; i++) {

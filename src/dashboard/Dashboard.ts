@@ -15,9 +15,9 @@ import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import type * as Layer from "effect/Layer"
-import { Engine, type Journal, type Workflow, WorkflowGraph } from "../index.ts"
+import { Engine, RunStatus, type Workflow, WorkflowGraph } from "../index.ts"
 import type { Html } from "./html.ts"
-import { errorPage, graphOfRun, layout, runPage, runsPage, runStatuses } from "./pages.ts"
+import { errorPage, graphOfRun, layout, runPage, runsPage } from "./pages.ts"
 
 /**
  * How the dashboard is mounted.
@@ -109,11 +109,11 @@ export const layer = (options: Options = {}): Layer.Layer<never, never, HttpRout
         const url = new URL(request.url, "http://localhost")
         const workflow = nonEmpty(url.searchParams.get("workflow"))
         const statusParam = nonEmpty(url.searchParams.get("status"))
-        const status = runStatuses.find((candidate) => candidate === statusParam)
+        const status = RunStatus.is(statusParam) ? statusParam : undefined
         const cursor = nonEmpty(url.searchParams.get("cursor"))
         const page = yield* engine.list({ workflow, status, cursor, limit: 50 })
         const counts = yield* engine.counts({ workflow })
-        const live = page.runs.some((run) => isLive(run.status))
+        const live = page.runs.some((run) => RunStatus.isLive(run.status))
         return respond(request, "runs", runsPage(base, { workflow, status, cursor }, page, counts), live)
       })
 
@@ -126,7 +126,7 @@ export const layer = (options: Options = {}): Layer.Layer<never, never, HttpRout
         const run = detail.value.run
         const notice = nonEmpty(new URL(request.url, "http://localhost").searchParams.get("notice"))
         const page = runPage(detail.value, graphOfRun(run, graphs), now, { canSignal: known.has(run.workflow), notice })
-        return respond(request, `run ${runId}`, page, isLive(run.status))
+        return respond(request, `run ${runId}`, page, RunStatus.isLive(run.status))
       })
 
       const action = (name: "signal" | "cancel" | "resume") =>
@@ -215,5 +215,3 @@ const messageOf = (error: unknown): string =>
   error instanceof Error || error instanceof BadRequest ? error.message : String(error)
 
 const nonEmpty = (value: string | null): string | undefined => (value === null || value === "" ? undefined : value)
-
-const isLive = (status: Journal.RunStatus) => status !== "completed" && status !== "failed" && status !== "cancelled"

@@ -3,23 +3,11 @@
  * timeline, its graph coloured by status, its input, outputs and errors, and its raw journal.
  */
 import type { Engine, Journal, RunStore } from "../index.ts"
-import { WorkflowGraph } from "../index.ts"
+import { RunStatus, WorkflowGraph } from "../index.ts"
 import { type NodeProgress, nodeStatuses } from "../view/nodeStatus.ts"
 import { nameIn, type Timeline, timelineOf } from "../view/timeline.ts"
 import { pageScript, styles } from "./assets.ts"
 import { constant, type Html, html } from "./html.ts"
-
-export const runStatuses: ReadonlyArray<Journal.RunStatus> = [
-  "queued",
-  "running",
-  "sleeping",
-  "waiting",
-  "completed",
-  "failed",
-  "cancelled"
-]
-
-const isLive = (status: Journal.RunStatus) => status !== "completed" && status !== "failed" && status !== "cancelled"
 
 const time = (
   ms: number | undefined
@@ -46,7 +34,7 @@ export const layout = (base: string, title: string, body: Html, live: boolean): 
 
 export interface RunsQuery {
   readonly workflow: string | undefined
-  readonly status: Journal.RunStatus | undefined
+  readonly status: RunStatus.RunStatus | undefined
   readonly cursor: string | undefined
 }
 
@@ -58,7 +46,7 @@ export const runsPage = (
   page: RunStore.RunPage,
   counts: RunStore.StatusCounts
 ): Html => {
-  const filterLink = (status: Journal.RunStatus | undefined) => {
+  const filterLink = (status: RunStatus.RunStatus | undefined) => {
     const params = new URLSearchParams()
     if (query.workflow !== undefined) params.set("workflow", query.workflow)
     if (status !== undefined) params.set("status", status)
@@ -75,7 +63,7 @@ export const runsPage = (
     Object.values(counts).reduce((a, b) => a + b, 0)
   }</b></a>
   ${
-    runStatuses.map((status) =>
+    RunStatus.all.map((status) =>
       html`<a class="count status-${status} ${query.status === status ? "active" : ""}" data-status="${status}" href="${
         filterLink(status)
       }">${status} <b>${counts[status]}</b></a>`
@@ -85,7 +73,9 @@ export const runsPage = (
 <form class="filters" method="get" action="${base}/">
   <label>workflow <input name="workflow" value="${query.workflow ?? ""}" placeholder="any"></label>
   <label>status <select name="status"><option value="">any</option>${
-    runStatuses.map((status) => html`<option ${query.status === status ? constant("selected") : ""}>${status}</option>`)
+    RunStatus.all.map((status) =>
+      html`<option ${query.status === status ? constant("selected") : ""}>${status}</option>`
+    )
   }</select></label>
   <button type="submit">filter</button>
 </form>
@@ -123,7 +113,7 @@ export const runPage = (
   const timeline = timelineOf(detail, now, graph)
   const outputs = entries.filter((entry) => entry.kind === "step")
   const failures = entries.filter((entry) => entry.kind === "attempt")
-  const live = isLive(run.status)
+  const live = RunStatus.isLive(run.status)
   return html`
 <section class="summary" data-status="${run.status}">
   <h1><span class="run-id">${run.runId}</span> <span class="badge status-${run.status}" id="run-status">${run.status}</span></h1>

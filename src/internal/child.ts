@@ -10,13 +10,13 @@
  */
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { type JournalEntry, JournalError, type LoadedRun } from "../Journal.ts"
-import { InvalidInput, RunCancelled, RunConflict } from "../WorkflowError.ts"
+import * as RunStatus from "../RunStatus.ts"
+import { InvalidInput, JournalError, RunCancelled, RunConflict } from "../WorkflowError.ts"
 import { fingerprintOf, prepareInput } from "./identity.ts"
-import type { ChildNode, Ctx } from "./node.ts"
-import { isDone } from "./runRow.ts"
-import type { RunState } from "./runState.ts"
 import { suspendOn } from "./suspend.ts"
+import type { JournalEntry, LoadedRun } from "../Journal.ts"
+import type { ChildNode, Ctx } from "./node.ts"
+import type { RunState } from "./runState.ts"
 
 /** The run id of the child at `path` of the run `parentRunId`. */
 export const childRunId = (parentRunId: string, path: string): string => `${parentRunId}/${path}`
@@ -30,7 +30,7 @@ export const runChild = (node: ChildNode, ctx: Ctx, path: string, state: RunStat
     // A replay starts nothing: the child ended, or the journal ends here.
     if (state.readOnly || state.reached !== undefined || state.journal === undefined || state.lease === undefined) {
       const loaded = yield* children.load(runId)
-      if (Option.isSome(loaded) && isDone(loaded.value.run.status)) {
+      if (Option.isSome(loaded) && RunStatus.isDone(loaded.value.run.status)) {
         return delta(yield* ended(node, loaded.value, state))
       }
       if (state.reached !== undefined) return yield* Effect.fail(suspendOn({ path, kind: "replay", until: undefined }))

@@ -3,10 +3,10 @@
  * through the same schema. A step output that its schema cannot encode is never journaled,
  * and a stored value that no longer decodes is reported, never silently re-run.
  */
+import type { AnyCodec } from "./node.ts"
 import * as Cause from "effect/Cause"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
-import type { AnyCodec } from "./node.ts"
 
 export interface JsonCodec {
   readonly encode: (value: unknown) => Exit.Exit<string, string>

@@ -3,8 +3,8 @@
  * node is O(1) (a linked list, materialized once), so defining a workflow of many thousand
  * steps stays linear.
  */
-import { pipeArguments } from "effect/Pipeable"
 import type { AnyCodec, Node } from "./node.ts"
+import { pipeArguments } from "effect/Pipeable"
 
 export const TypeId = "~plait/Workflow" as const
 

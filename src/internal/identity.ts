@@ -6,13 +6,13 @@
 import * as Cause from "effect/Cause"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
-import { JournalError, type RunInfo } from "../Journal.ts"
-import { InvalidInput } from "../WorkflowError.ts"
+import { InvalidInput, JournalError } from "../WorkflowError.ts"
 import { jsonCodec } from "./codec.ts"
-import type { Definition } from "./definition.ts"
 import { duplicateEffectIn } from "./effectCopy.ts"
 import { memoizeByIdentity } from "./memo.ts"
 import { outline } from "./outline.ts"
+import type { RunInfo } from "../Journal.ts"
+import type { Definition } from "./definition.ts"
 
 export const fingerprintOf = memoizeByIdentity((definition: Definition) => JSON.stringify(outline(definition.nodes)))
 

@@ -5,7 +5,8 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { defaultMaxPayloadBytes, InvalidOption } from "../Journal.ts"
+import { InvalidOption } from "../WorkflowError.ts"
+import { defaultMaxPayloadBytes } from "./entry.ts"
 
 /** Both stores refuse a text value past about 1 GB (Postgres `text`, SQLite's `SQLITE_MAX_LENGTH`). */
 const storeMaxValueBytes = 1_000_000_000

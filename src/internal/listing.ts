@@ -2,7 +2,8 @@
  * Paging through runs, newest first: a cursor names the last run of a page by its creation
  * time and id, so the next page starts strictly after it whatever was created meanwhile.
  */
-import type { RunInfo, RunStatus } from "../Journal.ts"
+import type { RunInfo } from "../Journal.ts"
+import type { RunStatus } from "../RunStatus.ts"
 
 export interface Cursor {
   readonly createdAt: number

@@ -7,23 +7,25 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
+import * as RunStatus from "../RunStatus.ts"
+import { JournalError, LeaseLost } from "../WorkflowError.ts"
+import { defaultMaxPayloadBytes, entryKey } from "./entry.ts"
+import { markInstantAppends } from "./instantAppends.ts"
+import { cursorOf, decodeCursor, pageLimit, statusesOf } from "./listing.ts"
+import { dueOf } from "./schedule.ts"
+import { withBounds } from "./storeBounds.ts"
 import type {
   Acquired,
   Journal,
   JournalEntry,
   Lease,
   LeaseState,
+  Release,
   RunInfo,
   RunRecord,
-  RunStatus,
   SlotClaim
 } from "../Journal.ts"
-import { defaultMaxPayloadBytes, entryKey, JournalError, LeaseLost } from "../Journal.ts"
 import type { Claimed, Notification, RunStore, ScheduleInfo, StatusCounts } from "../RunStore.ts"
-import { withLimits } from "./limits.ts"
-import { cursorOf, decodeCursor, pageLimit, statusesOf } from "./listing.ts"
-import { dueAfterRelease, isDone, isFinal, isRunStatus, runStatuses } from "./runRow.ts"
-import { dueOf } from "./schedule.ts"
 
 interface StoredRun {
   info: RunInfo
@@ -142,8 +144,7 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
       leaseIsLive(stored, now)
   }
 
-  const journal: Journal["Service"] = {
-    instantAppends: true,
+  const journal: Journal["Service"] = markInstantAppends({
     acquire: (record, { anyFingerprint, leaseMs, owner, reclaim }) =>
       withNow((now): Acquired => {
         const existing = runs.get(record.runId)
@@ -157,7 +158,7 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
           (anyFingerprint === true || stored.fingerprint === record.fingerprint)
         const held = leaseIsLive(existing, now) && !(reclaim === true && stored.owner === owner)
         // A status this version does not know is not taken over: the run reads it and reports it.
-        if (!same || isFinal(stored.status) || !isRunStatus(stored.status) || held) {
+        if (!same || RunStatus.isFinal(stored.status) || !RunStatus.is(stored.status) || held) {
           return {
             run: existing.info,
             lease: undefined,
@@ -203,7 +204,7 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
         const stored = holding(lease)
         if (stored === undefined) return Effect.fail(lost(lease))
         const overridden = release.ifCancelRequested !== undefined && stored.info.cancelRequested &&
-          !isDone(release.status)
+          !RunStatus.isDone(release.status)
         const due = overridden
           ? dueAfterRelease({ status: release.ifCancelRequested! }, stored.info.wakeups, now)
           : dueAfterRelease(release, stored.info.wakeups, now)
@@ -219,7 +220,7 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
           error: due.status === "cancelled" || overridden ? release.error ?? stored.info.error : release.error,
           updatedAt: now
         }
-        if (isDone(due.status)) wakeParent(stored, now)
+        if (RunStatus.isDone(due.status)) wakeParent(stored, now)
         publish({ _tag: "Released", runId: lease.runId, status: due.status })
         if (due.dueAt !== undefined && due.dueAt <= now) {
           publish({ _tag: "Runnable", runId: lease.runId, workflow: stored.info.workflow })
@@ -275,11 +276,11 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
         }
         return Effect.void
       })
-  }
+  })
 
   const cancelOne = (stored: StoredRun, reason: string, now: number) => {
     const runId = stored.info.runId
-    if (isDone(stored.info.status)) return
+    if (RunStatus.isDone(stored.info.status)) return
     if (leaseIsLive(stored, now)) {
       stored.info = { ...stored.info, cancelRequested: true, error: reason, updatedAt: now }
       publish({ _tag: "CancelRequested", runId })
@@ -393,7 +394,10 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
       }),
     counts: (filter) =>
       Effect.sync(() => {
-        const counts = Object.fromEntries(runStatuses.map((status) => [status, 0])) as Record<RunStatus, number>
+        const counts = Object.fromEntries(RunStatus.all.map((status) => [status, 0])) as Record<
+          RunStatus.RunStatus,
+          number
+        >
         for (const { info } of runs.values()) {
           if (filter?.workflow === undefined || info.workflow === filter.workflow) counts[info.status]++
         }
@@ -457,9 +461,35 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
     )
   }
 
-  return withLimits({ journal, store }, { maxPayloadBytes: defaultMaxPayloadBytes, deadline: undefined })
+  return withBounds({ journal, store }, { maxPayloadBytes: defaultMaxPayloadBytes, deadline: undefined })
 }
 
 /** A journal operation on a run the store does not have. */
 export const missingRun = (runId: string) =>
   new JournalError({ reason: "Conflict", runId, detail: "the run does not exist" })
+
+/**
+ * Where a released run stands: its status, its wake time, and when it is claimable again. A
+ * waiting run that received a wake-up since its executor loaded it is due at once.
+ */
+export const dueAfterRelease = (
+  release: Release,
+  wakeups: number,
+  now: number
+): {
+  readonly status: RunStatus.RunStatus
+  readonly wakeAt: number | undefined
+  readonly dueAt: number | undefined
+} => {
+  switch (release.status) {
+    case "queued":
+      return { status: "queued", wakeAt: undefined, dueAt: now }
+    case "sleeping":
+    case "waiting": {
+      const woken = release.wakeupsSeen !== undefined && release.wakeupsSeen !== wakeups
+      return { status: release.status, wakeAt: release.wakeAt, dueAt: woken ? now : release.wakeAt }
+    }
+    default:
+      return { status: release.status, wakeAt: undefined, dueAt: undefined }
+  }
+}

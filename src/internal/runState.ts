@@ -3,16 +3,17 @@
  * O(1) lookups by the interpreter, and the batching writer for new entries.
  */
 import * as Cause from "effect/Cause"
-import type * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import type * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { type Journal, type JournalEntry, JournalError, type Lease, type LoadedRun } from "../Journal.ts"
+import type * as DateTime from "effect/DateTime"
+import type * as Option from "effect/Option"
+import { JournalError } from "../WorkflowError.ts"
 import { jsonCodec } from "./codec.ts"
+import { isEntryKind } from "./entry.ts"
+import type { Journal, JournalEntry, Lease, LoadedRun } from "../Journal.ts"
 import type { Definition } from "./definition.ts"
 import type { Ctx, StepNode } from "./node.ts"
-import { isEntryKind } from "./rows.ts"
 import type { Writer } from "./writer.ts"
 
 /**

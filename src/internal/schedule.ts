@@ -7,8 +7,8 @@
  */
 import * as Cron from "effect/Cron"
 import * as Result from "effect/Result"
-import type { ScheduleInfo } from "../RunStore.ts"
 import { InvalidSchedule } from "../WorkflowError.ts"
+import type { ScheduleInfo } from "../RunStore.ts"
 
 /** A tick fired later than this after its time was missed (everything was down). */
 export const missedAfterMs = 60_000

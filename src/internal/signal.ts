@@ -9,9 +9,16 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { Journal, JournalError, type LeaseLost, type LoadedRun } from "../Journal.ts"
+import { Journal, type LoadedRun } from "../Journal.ts"
 import { RunStore } from "../RunStore.ts"
-import { InvalidOutput, RunNotFound, SignalAlreadyDelivered, UnknownSignal } from "../WorkflowError.ts"
+import {
+  InvalidOutput,
+  JournalError,
+  type LeaseLost,
+  RunNotFound,
+  SignalAlreadyDelivered,
+  UnknownSignal
+} from "../WorkflowError.ts"
 import { type JsonCodec, jsonCodec } from "./codec.ts"
 import type { Definition } from "./definition.ts"
 import { checkOneEffectCopy } from "./effectCopy.ts"

@@ -8,16 +8,11 @@
  */
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import {
-  defaultMaxPayloadBytes,
-  type Journal,
-  type JournalEntry,
-  JournalError,
-  type Lease,
-  type LeaseLost
-} from "../Journal.ts"
+import { JournalError, type LeaseLost } from "../WorkflowError.ts"
+import { defaultMaxPayloadBytes, payloadIssue } from "./entry.ts"
+import { hasInstantAppends } from "./instantAppends.ts"
 import { awaitCommit } from "./pipeline.ts"
-import { payloadIssue } from "./rows.ts"
+import type { Journal, JournalEntry, Lease } from "../Journal.ts"
 
 interface Batch {
   readonly entries: Array<JournalEntry>
@@ -50,7 +45,7 @@ export interface Writer {
 export const makeWriter = (journal: Journal["Service"], lease: Lease, batching: boolean): Writer => {
   const append = (entries: ReadonlyArray<JournalEntry>) => journal.append(lease, entries)
   const writer: Writer = batching
-    ? batchingWriter(append, journal.instantAppends !== true)
+    ? batchingWriter(append, !hasInstantAppends(journal))
     : { write: (entry) => append([entry]), writeAll: append, concurrently: (effect) => effect, pipelines: false }
   const limit = journal.maxPayloadBytes ?? defaultMaxPayloadBytes
   const writeAll = (entries: ReadonlyArray<JournalEntry>) => {

@@ -5,7 +5,7 @@
  * in flight: the journal records work when it finishes.
  */
 import type { Engine, Journal } from "../index.ts"
-import { WorkflowGraph } from "../index.ts"
+import { RunStatus, WorkflowGraph } from "../index.ts"
 
 export type NodeStatus = "completed" | "failed" | "retried" | "waiting" | "running" | "skipped"
 
@@ -14,9 +14,6 @@ export interface NodeProgress {
   /** For a forEach: how many items completed and failed. */
   readonly items?: { readonly completed: number; readonly failed: number } | undefined
 }
-
-const isFinished = (status: Journal.RunStatus) =>
-  status === "completed" || status === "failed" || status === "cancelled"
 
 export const nodeStatuses = (
   graph: WorkflowGraph.Graph,
@@ -31,7 +28,7 @@ export const nodeStatuses = (
     else list.push(entry)
   }
   const waiting = new Set(
-    isFinished(detail.run.status) ? [] : (detail.run.waitingFor ?? "").split(", ").map(WorkflowGraph.nodePath)
+    RunStatus.isDone(detail.run.status) ? [] : (detail.run.waitingFor ?? "").split(", ").map(WorkflowGraph.nodePath)
   )
   const out = new Map<string, NodeProgress>()
 
@@ -53,7 +50,7 @@ export const nodeStatuses = (
         ? "failed"
         : "completed"
     }
-    return isFinished(detail.run.status) ? undefined : "waiting"
+    return RunStatus.isDone(detail.run.status) ? undefined : "waiting"
   }
 
   /** A block's status from its children's: failed wins, then anything live, then all completed. */

@@ -4,8 +4,7 @@
  * and signals, and a mark where each signal arrived. Shared by the CLI's text timeline and the
  * dashboard's; it reads the public API only.
  */
-import type { Journal } from "../index.ts"
-import { Engine, WorkflowGraph } from "../index.ts"
+import { Engine, RunStatus, WorkflowGraph } from "../index.ts"
 
 export interface Bar {
   readonly path: string
@@ -49,8 +48,6 @@ export interface Timeline {
 /** The part of a path after its lane: the step's name (or a block's). */
 export const nameIn = (lane: string, path: string): string => (lane === "" ? path : path.slice(lane.length + 1))
 
-const isLive = (status: Journal.RunStatus) => status !== "completed" && status !== "failed" && status !== "cancelled"
-
 export const timelineOf = (detail: Engine.RunDetail, now: number, graph?: WorkflowGraph.Graph): Timeline => {
   const { entries, run } = detail
   const lanes = new Map<string, { bars: Array<Bar>; waits: Array<Wait>; marks: Array<Mark> }>()
@@ -65,7 +62,9 @@ export const timelineOf = (detail: Engine.RunDetail, now: number, graph?: Workfl
     if (entry.kind === "attempt") failedAttempts.set(entry.path, (failedAttempts.get(entry.path) ?? 0) + 1)
   }
   const signals = new Map(entries.filter((entry) => entry.kind === "signal").map((entry) => [entry.path, entry]))
-  const waitingFor = new Set(isLive(run.status) ? (run.waitingFor ?? "").split(", ").filter((path) => path !== "") : [])
+  const waitingFor = new Set(
+    RunStatus.isLive(run.status) ? (run.waitingFor ?? "").split(", ").filter((path) => path !== "") : []
+  )
 
   for (const entry of entries) {
     const lane = laneOf(entry.lane)
@@ -99,7 +98,7 @@ export const timelineOf = (detail: Engine.RunDetail, now: number, graph?: Workfl
         kind: isSignal ? "signal" : "sleep",
         from: entry.startedAt,
         until,
-        open: isLive(run.status) && until > now
+        open: RunStatus.isLive(run.status) && until > now
       })
     }
   }
@@ -126,7 +125,7 @@ export const timelineOf = (detail: Engine.RunDetail, now: number, graph?: Workfl
     run.createdAt,
     ...entries.flatMap((entry) => [entry.startedAt, entry.finishedAt]).filter((at) => at !== undefined)
   ]
-  const end = isLive(run.status) ? Math.max(now, ...times) : Math.max(run.updatedAt, ...times)
+  const end = RunStatus.isLive(run.status) ? Math.max(now, ...times) : Math.max(run.updatedAt, ...times)
   const sorted = [...lanes.entries()]
     .map(([lane, content]) => ({ lane, ...content, first: Math.min(...firstTimes(content)) }))
     .sort((a, b) => (a.lane === "" ? -1 : b.lane === "" ? 1 : a.first - b.first || a.lane.localeCompare(b.lane)))

@@ -9,9 +9,9 @@
 import type * as Effect from "effect/Effect"
 import type { SqlError } from "effect/sql/SqlError"
 import type { JournalEntry, Lease, Release, RunRecord, SlotRequest } from "../../Journal.ts"
+import * as RunStatus from "../../RunStatus.ts"
 import type { ClaimRequest, Delivery, Firing, ListFilter, ScheduleRecord } from "../../RunStore.ts"
 import type { Cursor } from "../listing.ts"
-import { isFinal, runStatuses } from "../runRow.ts"
 
 /** The journal's tables, quoted, for one prefix. */
 export interface Tables {
@@ -332,6 +332,8 @@ export const splitLoad = (rows: Rows): LoadResult => {
  * not final. A status it does not know is not taken over (and overwritten): the run is read
  * back as it is, and its executor reports the status as corrupt.
  */
-export const acquirable: string = runStatuses.filter((status) => !isFinal(status)).map((status) => `'${status}'`).join(
+export const acquirable: string = RunStatus.all.filter((status) => !RunStatus.isFinal(status)).map((status) =>
+  `'${status}'`
+).join(
   ", "
 )

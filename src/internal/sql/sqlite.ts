@@ -8,9 +8,9 @@
  * rely on polling, and notifications reach subscribers of the same process only.
  */
 import * as Effect from "effect/Effect"
+import { acquirable, runJsonArguments, scheduleJsonArguments, splitLoad, wokenRows } from "./dialect.ts"
 import type { JournalEntry } from "../../Journal.ts"
 import type { Dialect, Exec, Rows, Tables } from "./dialect.ts"
-import { acquirable, runJsonArguments, scheduleJsonArguments, splitLoad, wokenRows } from "./dialect.ts"
 
 const now = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
 

@@ -1,16 +1,19 @@
 /**
- * The limits every backend keeps, around its journal and run store: no value over the payload
+ * The bounds every backend keeps around its journal and run store: no value over the payload
  * bound is stored, and no operation waits past the operation timeout (a connection pool has no
  * limit of its own on the wait for a free connection).
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import { type Journal, JournalError } from "../Journal.ts"
+import { identity } from "effect/Function"
+import { JournalError } from "../WorkflowError.ts"
+import { payloadIssue } from "./entry.ts"
+import { hasInstantAppends, markInstantAppends } from "./instantAppends.ts"
+import type { Journal } from "../Journal.ts"
 import type { RunStore } from "../RunStore.ts"
 import type { Deadline } from "./deadline.ts"
-import { payloadIssue } from "./rows.ts"
 
-export interface Limits {
+export interface StoreBounds {
   readonly maxPayloadBytes: number
   /** The operation timeout's watchdog (`makeDeadline`), when operations have a timeout. */
   readonly deadline: Deadline | undefined
@@ -24,8 +27,8 @@ interface Backend {
 /** Values to check, each with the path it is stored at (none for a run's input). */
 type Values = ReadonlyArray<{ readonly path?: string | undefined; readonly value: string }>
 
-export const withLimits = ({ journal, store }: Backend, limits: Limits): Backend => {
-  const { deadline, maxPayloadBytes } = limits
+export const withBounds = ({ journal, store }: Backend, bounds: StoreBounds): Backend => {
+  const { deadline, maxPayloadBytes } = bounds
   // Refused before the store sees it: the store would take it, but a run holding it might not
   // load again.
   const sized = <A, E>(
@@ -59,9 +62,8 @@ export const withLimits = ({ journal, store }: Backend, limits: Limits): Backend
       }))
 
   return {
-    journal: {
+    journal: (hasInstantAppends(journal) ? markInstantAppends : identity)({
       maxPayloadBytes,
-      instantAppends: journal.instantAppends,
       acquire: (run, options) =>
         bounded(run.runId, "acquire", sized(run.runId, [{ value: run.input }], journal.acquire(run, options))),
       load: (runId) => bounded(runId, "load", journal.load(runId)),
@@ -77,7 +79,7 @@ export const withLimits = ({ journal, store }: Backend, limits: Limits): Backend
         ),
       acquireSlot: (lease, request) => bounded(lease.runId, "acquireSlot", journal.acquireSlot(lease, request)),
       releaseSlot: (lease, request) => bounded(lease.runId, "releaseSlot", journal.releaseSlot(lease, request))
-    },
+    }),
     store: {
       ...store,
       create: (run) => bounded(run.runId, "create", sized(run.runId, [{ value: run.input }], store.create(run))),

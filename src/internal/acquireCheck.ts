@@ -8,11 +8,11 @@
 import * as Cause from "effect/Cause"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
-import { JournalError, type RunInfo } from "../Journal.ts"
-import { DefinitionChanged, InvalidInput, RunConflict } from "../WorkflowError.ts"
+import * as RunStatus from "../RunStatus.ts"
+import { DefinitionChanged, InvalidInput, JournalError, RunConflict } from "../WorkflowError.ts"
 import { type JsonCodec, jsonCodec } from "./codec.ts"
 import { firstDifference, isOutlineLine } from "./outline.ts"
-import { isRunStatus } from "./runRow.ts"
+import type { RunInfo } from "../Journal.ts"
 
 export interface Expected {
   readonly workflow: string
@@ -30,7 +30,7 @@ export const checkStoredRun = (stored: RunInfo, expected: Expected): Exit.Exit<v
   if (stored.workflow !== expected.workflow) {
     return Exit.fail(new RunConflict({ runId, stored: stored.workflow, requested: expected.workflow }))
   }
-  if (!isRunStatus(stored.status)) return corrupt(runId, `unknown run status ${JSON.stringify(stored.status)}`)
+  if (!RunStatus.is(stored.status)) return corrupt(runId, `unknown run status ${JSON.stringify(stored.status)}`)
   // Equal text is valid text: only a stored value that differs is decoded.
   if (stored.input !== expected.input) {
     const decoded = expected.inputCodec.decode(stored.input)

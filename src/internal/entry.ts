@@ -1,9 +1,10 @@
 /**
- * What a journal entry may hold, shared by every backend and by the run that reads it back: the
- * entry kinds this version knows, and the bound on a stored value.
+ * What a journal entry is, shared by every backend and by the run that reads it back: the entry
+ * kinds this version knows, an entry's identity within its run, and the bound on a stored value.
+ * A leaf: it imports nothing of plait's but types.
  */
+import type { EntryKind, JournalEntry } from "../Journal.ts"
 import { Buffer } from "node:buffer"
-import type { EntryKind } from "../Journal.ts"
 
 // A record rather than an array: adding a kind to the type without listing it here is a compile
 // error, so an entry of a new kind is never reported as corrupt by mistake.
@@ -22,6 +23,13 @@ const kinds: Record<EntryKind, true> = {
 }
 
 export const isEntryKind = (kind: unknown): kind is EntryKind => typeof kind === "string" && Object.hasOwn(kinds, kind)
+
+/** The identity of an entry within its run: writing the same identity twice keeps the first value. */
+export const entryKey = (entry: Pick<JournalEntry, "path" | "kind" | "seq">): string =>
+  `${entry.kind}:${entry.seq}:${entry.path}`
+
+/** The largest value, in UTF-8 bytes, a journal stores unless configured otherwise: 8 MiB. */
+export const defaultMaxPayloadBytes = 8 * 1024 * 1024
 
 /** Why `value` is too large to store under `limit` UTF-8 bytes, or `undefined` when it fits. */
 export const payloadIssue = (value: string, limit: number): string | undefined => {

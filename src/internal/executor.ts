@@ -13,17 +13,10 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import { hostname } from "node:os"
-import {
-  Journal,
-  type JournalEntry,
-  JournalError,
-  type Lease,
-  LeaseLost,
-  type Release,
-  type RunInfo
-} from "../Journal.ts"
+import { Journal, type JournalEntry, type Lease, type Release, type RunInfo } from "../Journal.ts"
 import type { Claimed } from "../RunStore.ts"
-import { CompensationFailed, RunBusy, RunCancelled } from "../WorkflowError.ts"
+import { CompensationFailed, JournalError, LeaseLost, RunBusy, RunCancelled } from "../WorkflowError.ts"
+import { checkStoredRun } from "./acquireCheck.ts"
 import { compensate, type Ending, endingEntry, endingOf, hasCompensable, storedEnding } from "./compensation.ts"
 import type { Definition } from "./definition.ts"
 import { checkOneEffectCopy } from "./effectCopy.ts"
@@ -31,7 +24,6 @@ import { fingerprintOf, inputCodecOf, prepareInput, storedInput } from "./identi
 import { runWorkflow } from "./interpreter.ts"
 import { type ChildRuns, makeRunState, type Observer, type RunState } from "./runState.ts"
 import { describeError, plainFailure } from "./step.ts"
-import { checkStoredRun } from "./storedRun.ts"
 import { isSuspend, releaseOf } from "./suspend.ts"
 import { makeWriter, readOnlyWriter } from "./writer.ts"
 

@@ -11,9 +11,9 @@
  */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import { suspendOn } from "./suspend.ts"
 import type { ConcurrencyLimit } from "./node.ts"
 import type { RunState } from "./runState.ts"
-import { suspendOn } from "./suspend.ts"
 
 type Held<A> =
   | { readonly _tag: "Ran"; readonly value: A }
