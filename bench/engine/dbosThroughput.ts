@@ -14,7 +14,7 @@
  */
 import { DBOSClient } from "@dbos-inc/dbos-sdk"
 import { SEQUENTIAL, type sequential } from "../workloads/dbosWorkflows.ts"
-import { pg } from "./dbosPg.ts"
+import { pg } from "./pgDriver.ts"
 import { spawnDbosWorker, type WorkerProcess } from "./processes.ts"
 import { DBOS_APP, DBOS_APP_VERSION, type DbosWorkerArgs } from "./protocol.ts"
 import { throughputOf, type ThroughputTrial } from "./throughput.ts"
@@ -62,10 +62,12 @@ export const dbosThroughputTrial = async (options: {
       applicationName: DBOS_APP
     })
     const workflowIDs = Array.from({ length: options.runs }, (_, i) => `run-${i}`)
+    // DBOS types the client as `pg`'s (`@types/pg`, which graphile-worker brings in); it is one.
+    const transaction = sql as unknown as Parameters<DBOSClient["enqueueInTransaction"]>[0]
     await sql.query("BEGIN")
     for (const workflowID of workflowIDs) {
       await client.enqueueInTransaction<typeof sequential>(
-        sql,
+        transaction,
         { queueName: QUEUE, workflowName: SEQUENTIAL, workflowID, appVersion: DBOS_APP_VERSION },
         options.steps
       )

@@ -26,30 +26,25 @@
 import { DBOS } from "@dbos-inc/dbos-sdk"
 import * as Readline from "node:readline"
 import "../workloads/dbosWorkflows.ts" // registers the workflow the queue runs
-import { pg } from "./dbosPg.ts"
+import { countStatements, pg } from "./pgDriver.ts"
 import { type Counts, DBOS_APP, DBOS_APP_VERSION, type DbosWorkerArgs } from "./protocol.ts"
 
 const args = JSON.parse(process.argv[2] ?? "") as DbosWorkerArgs
 const say = (line: string) => void process.stdout.write(`${line}\n`)
 
-let statements = 0
-const query = pg.Client.prototype.query
-pg.Client.prototype.query = function(this: unknown, ...queryArgs: Array<unknown>) {
-  statements++
-  return query.apply(this, queryArgs)
-}
+const statements = countStatements(pg)
 
 let countedSince = performance.now()
 let cpuSince = process.cpuUsage()
 const restartCount = () => {
-  statements = 0
+  statements.reset()
   countedSince = performance.now()
   cpuSince = process.cpuUsage()
 }
 const counts = (): Counts => {
   const cpu = process.cpuUsage(cpuSince)
   return {
-    total: statements,
+    total: statements.total(),
     byOperation: {},
     elapsedMs: performance.now() - countedSince,
     cpuMs: (cpu.user + cpu.system) / 1000

@@ -1,15 +1,16 @@
 /**
- * The bench's side of `worker.ts` and `dbosWorker.ts`: spawn worker processes, send them
+ * The bench's side of `worker.ts`, `dbosWorker.ts` and `peerWorker.ts`: spawn worker processes, send them
  * commands, read their lines.
  */
 import * as ChildProcess from "node:child_process"
 import * as Path from "node:path"
 import * as Readline from "node:readline"
 import { fileURLToPath } from "node:url"
-import type { Counts, DbosWorkerArgs, WorkerArgs } from "./protocol.ts"
+import type { Counts, DbosWorkerArgs, PeerWorkerArgs, WorkerArgs } from "./protocol.ts"
 
 const workerScript = fileURLToPath(new URL("./worker.ts", import.meta.url))
 const dbosWorkerScript = fileURLToPath(new URL("./dbosWorker.ts", import.meta.url))
+const peerWorkerScript = fileURLToPath(new URL("./peerWorker.ts", import.meta.url))
 const repoRoot = Path.resolve(Path.dirname(workerScript), "..", "..")
 
 export interface WorkerProcess {
@@ -31,7 +32,10 @@ export const spawnWorker = (args: WorkerArgs): WorkerProcess => spawnProcess(wor
 /** A DBOS worker process (`dbosWorker.ts`): `woke` lines never come, `reset` restarts its counts. */
 export const spawnDbosWorker = (args: DbosWorkerArgs): WorkerProcess => spawnProcess(dbosWorkerScript, args)
 
-const spawnProcess = (script: string, args: WorkerArgs | DbosWorkerArgs): WorkerProcess => {
+/** A graphile-worker or pg-boss worker process (`peerWorker.ts`), driven as a DBOS one. */
+export const spawnPeerWorker = (args: PeerWorkerArgs): WorkerProcess => spawnProcess(peerWorkerScript, args)
+
+const spawnProcess = (script: string, args: WorkerArgs | DbosWorkerArgs | PeerWorkerArgs): WorkerProcess => {
   const child = ChildProcess.spawn(
     process.execPath,
     ["--conditions=plait-source", script, JSON.stringify(args)],

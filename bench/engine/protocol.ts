@@ -31,6 +31,40 @@ export interface DbosWorkerArgs {
   readonly setup: boolean
 }
 
+/**
+ * The job queues measured beside plait's workers (`peerWorker.ts`):
+ *
+ * - `graphile-worker`: its defaults (each job fetched with `get_job`, completed with `complete_job`);
+ * - `graphile-worker, batched`: its batching options, a local queue of `concurrency + 1` jobs
+ *   fetched in one statement and completions batched (`completeJobBatchDelay: 0`);
+ * - `pg-boss, batch mode`: `work` with `batchSize: concurrency`, the handler taking the whole
+ *   batch, which pg-boss completes in one statement.
+ */
+export const queuePeers = ["graphile-worker", "graphile-worker, batched", "pg-boss, batch mode"] as const
+export type QueuePeer = (typeof queuePeers)[number]
+
+/** A job-queue worker process's settings (`peerWorker.ts`). */
+export interface PeerWorkerArgs {
+  readonly peer: QueuePeer
+  readonly url: string
+  /** The queue's tables: a schema of the bench's database, fresh per trial. */
+  readonly schema: string
+  /** Jobs this process runs at once. */
+  readonly concurrency: number
+  /** Jobs in one run's chain: each job but the last enqueues the next. */
+  readonly steps: number
+}
+
+/** The task (graphile-worker) or queue (pg-boss) name of the bench's jobs. */
+export const PEER_TASK = "plait_bench_step"
+
+/** A job's payload: the run it belongs to, its step in the run's chain, the sum of the steps before it. */
+export interface PeerJob {
+  readonly run: number
+  readonly step: number
+  readonly sum: number
+}
+
 /** What a worker did over a window: the statements it sent, by journal operation, and its CPU time. */
 export interface Counts {
   readonly total: number
@@ -38,6 +72,9 @@ export interface Counts {
   readonly elapsedMs: number
   /** The worker process's CPU time (user + system) over the window. */
   readonly cpuMs: number
+  /** A job-queue worker's jobs executed, and the sum of `run + sum` over the last jobs of runs. */
+  readonly jobs?: number | undefined
+  readonly checksum?: number | undefined
 }
 
 /** The DBOS application of the bench's DBOS processes: it owns the queue and the enqueued workflows. */

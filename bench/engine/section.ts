@@ -6,6 +6,9 @@
  * - `engine-throughput` (`throughput.ts`, `dbosThroughput.ts`): runs per second through 1, 2 and
  *   4 worker processes, and the statements each run costs; beside them, DBOS Transact's queue
  *   through 1, 2 and 4 DBOS processes;
+ * - `engine-peers` (`peers.ts`, `peerThroughput.ts`): runs per second through 1 and 2 worker
+ *   processes beside the Postgres job queues (graphile-worker, pg-boss in batch mode), 5,000
+ *   runs (jobs) a trial;
  * - `engine-wake` (`latency.ts`): wake latency from `engine.signal` to the next step, with
  *   `NOTIFY` and with polling only;
  * - `engine-idle` (`idle.ts`): statements per second an idle worker sends.
@@ -14,6 +17,7 @@ import { formatRows, type Measurement, median } from "../harness.ts"
 import { dbosThroughputTrial } from "./dbosThroughput.ts"
 import { idleConfigs, type IdleResult, measureIdle } from "./idle.ts"
 import { measureWake, percentile, type WakeConfig, wakeConfigs } from "./latency.ts"
+import { enginePeers } from "./peers.ts"
 import { operations } from "./protocol.ts"
 import { type ThroughputTrial, throughputTrial } from "./throughput.ts"
 import { OneStep, TenSteps } from "./workflows.ts"
@@ -203,4 +207,9 @@ const idle = (url: string): Measurement => ({
   }
 })
 
-export const engineMeasurements = (url: string): ReadonlyArray<Measurement> => [idle(url), throughput(url), wake(url)]
+export const engineMeasurements = (url: string): ReadonlyArray<Measurement> => [
+  idle(url),
+  throughput(url),
+  enginePeers(url),
+  wake(url)
+]
