@@ -5,10 +5,12 @@
  * and off, with the journal's round trips counted, interleaved with DBOS Transact and the raw
  * driver (the ceiling) on the same Postgres; then the engine on Postgres: a run under a
  * worker against `Workflow.run`, runs per second through worker processes, wake latency, and
- * what an idle worker costs (`bench/engine/`).
+ * what an idle worker costs, and the Postgres job queues beside the workers (`bench/engine/`);
+ * then plait on SQLite and Postgres beside Restate, whose server the bench starts on loopback
+ * (`bench/workloads/restate.ts`).
  *
  *   --quick              fewer trials (a smoke run; numbers are noisier)
- *   --only=a,b           only these sections (memory, journal, engine) or workloads and
+ *   --only=a,b           only these sections (memory, journal, engine, restate) or workloads and
  *                        measurements (names as printed, e.g. sequential-1k, engine-wake);
  *                        `--only engine` works too
  *   --systems=a,b        only systems whose name contains one of these (e.g. --systems=plait,
@@ -47,6 +49,14 @@ import {
 import { plainCases } from "./workloads/plain.ts"
 import { plaitCases } from "./workloads/plait.ts"
 import { rawCases } from "./workloads/raw.ts"
+import {
+  plaitRestateCases,
+  RESTATE,
+  restateCases,
+  restateMissing,
+  restateWorkloads,
+  summarizeRestate
+} from "./workloads/restate.ts"
 import { workloads } from "./workloads/shared.ts"
 
 export const PLAIT = "plait (memory journal)"
@@ -60,8 +70,10 @@ const pgUrl = process.env.PLAIT_PG_URL || "postgres://postgres@127.0.0.1:5432/te
 const redacted = (url: string) => url.replace(/\/\/([^:/@]*):[^@]*@/, "//$1:***@")
 const sqliteDirectory = mkdtempSync(path.join(os.tmpdir(), "plait-bench-"))
 process.on("exit", () => rmSync(sqliteDirectory, { recursive: true, force: true }))
-/** What a registry set up outside any trial (DBOS's schema), removed once every section ran. */
+/** What a registry set up outside any trial (DBOS's schema, Restate's server), removed once every section ran. */
 const disposers: Array<() => Promise<void>> = []
+/** The Restate server's version, once the `restate` section started one. */
+let restateVersion: string | undefined
 
 interface Section {
   /** What `--only` selects the whole section by. */
@@ -142,6 +154,29 @@ const sections: ReadonlyArray<Section> = [
     summarize: summarizeOverhead,
     measurements: engineMeasurements(pgUrl),
     unavailable: postgresMissing
+  },
+  {
+    id: "restate",
+    title: "Beside Restate (durable steps)",
+    workloads: Object.values(restateWorkloads),
+    registry: async (wanted) => {
+      const missing = await postgresMissing()
+      if (missing !== undefined) console.log(`note: ${missing}; skipping the Postgres rows`)
+      const plait = [
+        ...plaitRestateCases(sqliteBackend(sqliteDirectory, "NORMAL"), { resume: true }),
+        ...plaitRestateCases(sqliteBackend(sqliteDirectory, "FULL"), { resume: false }),
+        ...(missing === undefined ? plaitRestateCases(postgresBackend(pgUrl), { resume: true }) : [])
+      ]
+      const noRestate = restateMissing()
+      if (noRestate !== undefined) console.log(`note: ${noRestate}; skipping the Restate rows`)
+      if (noRestate !== undefined || !wanted(RESTATE)) return plait
+      const restate = await restateCases()
+      restateVersion = restate.server.version
+      disposers.push(restate.dispose)
+      return [...plait, ...restate.cases]
+    },
+    table: { baselines: [RESTATE] },
+    summarize: summarizeRestate(() => restateVersion)
   }
 ]
 

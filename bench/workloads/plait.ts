@@ -22,10 +22,11 @@ export const sequentialWorkflow = (name: string, n: number): AnyWorkflow => {
   return workflow
 }
 
-const parallelWorkflow = (n: number): AnyWorkflow => {
+/** One `parallel` block of `n` single-step branches, all at once: step `p<i>` returns `i`. */
+export const parallelWorkflow = (name: string, n: number): AnyWorkflow => {
   const branches: Record<string, AnySegment> = {}
   for (let i = 0; i < n; i++) branches[`b${i}`] = step(`p${i}`, i)
-  return Workflow.make("parallel", { input: Schema.Number }).pipe((Workflow.parallel as any)("fan", branches))
+  return Workflow.make(name, { input: Schema.Number }).pipe((Workflow.parallel as any)("fan", branches))
 }
 
 /** A `forEach` named `items` over `items`, `FOR_EACH_CONCURRENCY` at a time. */
@@ -54,7 +55,7 @@ export const plaitCases = (system: string, journal: Layer.Layer<Journal.Journal,
   const forEach = forEachWorkflow("forEach", forEachItems)
   const sequential = sequentialWorkflow("sequential", workloads.sequential.steps)
   const resumable = sequentialWorkflow("resume", workloads.resume.steps)
-  const parallel = parallelWorkflow(workloads.parallel.steps)
+  const parallel = parallelWorkflow("parallel", workloads.parallel.steps)
   const run = (workflow: AnyWorkflow, runId: string) => Workflow.run(workflow, { input: 0, runId })
   const fresh = (workflow: AnyWorkflow, workload: string) => (trial: number) =>
     effectTrial(journal, Effect.void, () => run(workflow, `${workload}-${trial}`))
