@@ -1,0 +1,214 @@
+/**
+ * The dashboard in a real browser: Debian's Chromium, headless, driven by playwright-core, against
+ * a dashboard served over a SQLite journal that a real worker fills. Also checks, with Mermaid's
+ * own parser in the same browser, that `Workflow.toMermaid` writes valid Mermaid, and renders the
+ * pictures the docs show (`docs/images/`).
+ */
+import { NodeHttpServer } from "@effect/platform-node"
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { Effect, Exit, Layer, Schema, Scope } from "effect"
+import { HttpRouter, HttpServer } from "effect/http"
+import * as fs from "node:fs"
+import { createServer } from "node:http"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Engine, Workflow } from "plait"
+import { Dashboard } from "plait/dashboard"
+import { type BrowserContext, chromium, type Page } from "playwright-core"
+import * as Fixtures from "../support/fixtures/workflows.ts"
+import { seed, sqliteBackend, waitFor } from "../support/tools.ts"
+
+const chromiumPath = "/usr/bin/chromium"
+const root = path.resolve(import.meta.dirname, "..", "..")
+// The docs' pictures are refreshed only when asked (PLAIT_DOC_IMAGES=1), so a test run leaves the
+// committed ones alone.
+const images = process.env.PLAIT_DOC_IMAGES === "1"
+  ? path.join(root, "docs", "images")
+  : fs.mkdtempSync(path.join(os.tmpdir(), "plait-images-"))
+const available = fs.existsSync(chromiumPath)
+if (!available && process.env.CI === "true") {
+  throw new Error(`${chromiumPath} is missing: .ci/run installs Debian's chromium`)
+}
+
+const hostileId = "<img src=x onerror=\"window.__pwned=1\">&amp;"
+const hostileInput = "</pre><script>window.__pwned=2</script>"
+
+describe.skipIf(!available)("dashboard in Chromium", () => {
+  const backend = sqliteBackend()
+  const scope = Effect.runSync(Scope.make())
+  let context: any
+  let base = ""
+  let browser: BrowserContext
+  let page: Page
+  const requests: Array<string> = []
+  const inEngine = <A, E>(effect: Effect.Effect<A, E, Engine.Engine>) =>
+    Effect.runPromise(Effect.provideContext(effect, context))
+
+  beforeAll(async () => {
+    context = await Effect.runPromise(Layer.buildWithScope(backend.layer, scope))
+    await inEngine(Effect.gen(function*() {
+      yield* seed(scope)
+      const engine = yield* Engine.Engine
+      yield* engine.start(Fixtures.Hostile, { input: hostileInput, runId: hostileId })
+      yield* engine.start(Fixtures.Expense, { input: { amount: 5 }, runId: "expense-9" })
+      yield* waitFor(hostileId, (status) => status === "completed")
+      yield* waitFor("expense-9", (status) => status === "waiting")
+    }) as Effect.Effect<unknown, unknown, Engine.Engine>)
+    const server = HttpRouter.serve(Dashboard.layer({ workflows: Fixtures.all, refreshInterval: 200 }), {
+      disableLogger: true,
+      disableListenLog: true
+    }).pipe(
+      Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
+      Layer.provide(Layer.succeedContext(context))
+    )
+    const built = await Effect.runPromise(Layer.buildWithScope(server, scope))
+    base = `${await Effect.runPromise(
+      HttpServer.addressFormattedWith((address) => Effect.succeed(address)).pipe(Effect.provideContext(built))
+    )}/plait`
+    // A fresh profile directory per run; playwright passes it to Chromium as --user-data-dir.
+    browser = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), "plait-chromium-")), {
+      executablePath: chromiumPath,
+      headless: true,
+      viewport: { width: 1280, height: 900 },
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync"
+      ]
+    })
+    page = await browser.newPage()
+    page.on("request", (request) => requests.push(request.url()))
+    page.on("dialog", (dialog) => void dialog.accept())
+  }, 90_000)
+
+  afterAll(async () => {
+    await browser?.close()
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    await backend.cleanup()
+  })
+
+  it("lists runs with their statuses and counts, and filters by status", async () => {
+    await page.goto(`${base}/`)
+    for (const id of ["onboard-ada", "expense-7", "batch-1", "forever-1"]) {
+      await page.locator(`tr[data-run-id="${id}"]`).waitFor()
+    }
+    assert.strictEqual(await page.locator(`tr[data-run-id="expense-7"] .badge`).textContent(), "waiting")
+    await page.locator(`a.count[data-status="completed"]`).click()
+    await page.waitForURL(/status=completed/)
+    assert.strictEqual(await page.locator(`tr[data-run-id="expense-7"]`).count(), 0)
+    assert.isAbove(await page.locator(`tr[data-run-id="onboard-ada"]`).count(), 0)
+  })
+
+  it("a run with a parallel block shows one lane per branch, its retried attempt, and the graph by status", async () => {
+    await page.goto(`${base}/runs/onboard-ada`)
+    const lanes = await page.locator("svg.timeline g.lane").evaluateAll((nodes) =>
+      nodes.map((node) => node.getAttribute("data-lane"))
+    )
+    assert.deepStrictEqual([...lanes].sort(), ["(run)", "setup/billing", "setup/welcome", "setup/workspace"])
+    assert.strictEqual(await page.locator(`g.lane[data-lane="setup/billing"] rect.bar.failed`).count(), 1)
+    assert.strictEqual(
+      await page.locator(`g.lane[data-lane="setup/billing"] rect.bar.completed[data-attempt="2"]`).count(),
+      1
+    )
+    assert.strictEqual(
+      await page.locator(`.graph [data-path="setup/billing/billing"]`).getAttribute("data-status"),
+      "completed"
+    )
+    assert.strictEqual(await page.locator(`.graph [data-path="setup"]`).getAttribute("data-status"), "completed")
+    fs.mkdirSync(images, { recursive: true })
+    await page.screenshot({ path: path.join(images, "dashboard-run.png"), fullPage: true })
+  })
+
+  it("sends a signal from the page and the page follows the run until it completes", async () => {
+    await page.goto(`${base}/runs/expense-9`)
+    assert.strictEqual(await page.locator("#run-status").textContent(), "waiting")
+    assert.strictEqual(await page.locator(`.graph [data-path="approval"]`).getAttribute("data-status"), "waiting")
+    await page.locator("form[data-action=signal] input[name=value]").fill("{\"approved\":true}")
+    await page.locator("form[data-action=signal] button").click()
+    await page.locator("#run-status", { hasText: "completed" }).waitFor({ timeout: 20_000 })
+    assert.strictEqual(await page.locator(`g.lane[data-lane="(run)"] path.signal-mark`).count(), 1)
+    await page.screenshot({ path: path.join(images, "dashboard-signal.png"), fullPage: true })
+  })
+
+  it("cancels a running run", async () => {
+    await page.goto(`${base}/runs/forever-1`)
+    assert.strictEqual(await page.locator("#run-status").textContent(), "running")
+    await page.locator("button[data-action=cancel]").click()
+    await page.locator("#run-status", { hasText: "cancelled" }).waitFor({ timeout: 20_000 })
+  })
+
+  it("escapes a hostile run id, input and output, and requests nothing from other hosts", async () => {
+    await page.goto(`${base}/`)
+    await page.locator(`tr[data-run-id="${hostileId.replace(/"/g, "\\\"")}"] a`).click()
+    await page.locator(".run-id").waitFor()
+    assert.strictEqual(await page.locator(".run-id").textContent(), hostileId)
+    assert.include(await page.locator("pre.input").textContent() ?? "", hostileInput)
+    assert.strictEqual(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned), undefined)
+    assert.strictEqual(await page.locator("img").count(), 0)
+    const origin = new URL(base).origin
+    assert.deepStrictEqual(requests.filter((url) => !url.startsWith(origin)), [])
+  })
+
+  it(
+    "Workflow.toMermaid writes flowcharts Mermaid's parser accepts; the docs' pictures are rendered from them",
+    async () => {
+      const Tricky = Workflow.make("quotes \"and\" <tags> #1; end", { input: Schema.String }).pipe(
+        Workflow.step("end", { success: Schema.String }, (ctx) => Effect.succeed(ctx.input)),
+        Workflow.parallel("graph|subgraph", {
+          "a\"b": Workflow.step("x[1]{2}(3)", { success: Schema.String }, () => Effect.succeed("")),
+          "é ✓": Workflow.sleep("zz", "1 day")
+        })
+      )
+      const graphs: Record<string, Workflow.Workflow<any, any, any, any>> = {
+        onboard: Fixtures.Onboard,
+        expense: Fixtures.Expense,
+        batch: Fixtures.Batch,
+        tricky: Tricky
+      }
+      const mermaidPage = await browser.newPage()
+      await mermaidPage.setContent("<!doctype html><html><body></body></html>")
+      await mermaidPage.addScriptTag({ path: path.join(root, "node_modules", "mermaid", "dist", "mermaid.min.js") })
+      await mermaidPage.evaluate(() =>
+        (globalThis as any).mermaid.initialize({ startOnLoad: false, securityLevel: "strict" })
+      )
+      for (const [name, workflow] of Object.entries(graphs)) {
+        const text = Workflow.toMermaid(workflow)
+        const parsed = await mermaidPage.evaluate(async (source) => {
+          try {
+            return await (globalThis as any).mermaid.parse(source)
+          } catch (error) {
+            return { error: String(error) }
+          }
+        }, text)
+        assert.strictEqual(
+          (parsed as { diagramType?: string }).diagramType,
+          "flowchart-v2",
+          `${name}: ${JSON.stringify(parsed)}\n${text}`
+        )
+        if (name !== "tricky") {
+          const svg: string = await mermaidPage.evaluate(
+            async ([id, source]) => (await (globalThis as any).mermaid.render(id, source)).svg,
+            [`g-${name}`, text]
+          )
+          fs.writeFileSync(path.join(images, `graph-${name}.svg`), svg)
+        }
+      }
+      // A broken text is refused: the check above can fail.
+      const broken = await mermaidPage.evaluate(async () => {
+        try {
+          await (globalThis as any).mermaid.parse("flowchart TD\n  a[\"x\" --> b")
+          return "accepted"
+        } catch {
+          return "refused"
+        }
+      })
+      assert.strictEqual(broken, "refused")
+      await mermaidPage.close()
+    },
+    60_000
+  )
+})
