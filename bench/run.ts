@@ -242,15 +242,15 @@ console.log(
 const samples: Array<Sample> = []
 const measured: Record<string, unknown> = {}
 const tables: Array<string> = []
-for (const section of sections) {
+const runSection = async (section: Section) => {
   const chosen = chosenWorkloads(section)
   const measurements = chosenMeasurements(section)
-  if (chosen.length === 0 && measurements.length === 0) continue
+  if (chosen.length === 0 && measurements.length === 0) return
   console.log(`\n${section.title}`)
   const missing = await section.unavailable?.()
   if (missing !== undefined) {
     console.log(`note: ${missing}; skipping this section`)
-    continue
+    return
   }
   const measure = (measurement: Measurement) => {
     console.log(`${measurement.name}: ${measurement.description}`)
@@ -281,7 +281,12 @@ for (const section of sections) {
   tables.push(...await Promise.all(background))
 }
 
-for (const dispose of disposers) await dispose()
+// The disposers run even when a section fails: a peer's server or schema is not left behind.
+try {
+  for (const section of sections) await runSection(section)
+} finally {
+  for (const dispose of disposers) await dispose()
+}
 
 console.log(`\n${tables.join("\n\n")}`)
 

@@ -63,10 +63,11 @@ export const enginePeers = (url: string): Measurement => ({
         const trial = config.system === "plait"
           ? await throughputTrial({ ...settings, workflow: config.workflow })
           : await peerThroughputTrial({ ...settings, peer: config.system })
+        const requeued = trial.requeued === undefined ? "" : `, ${trial.requeued} run(s) requeued`
         log(
           `  ${config.system}, ${config.steps}-step × ${runs}, ${config.workers} process(es): ${
             trial.runsPerSecond.toFixed(0)
-          } runs/s (load ${load.toFixed(1)})`
+          } runs/s (load ${load.toFixed(1)}${requeued})`
         )
         trials[at]!.push({ ...trial, load })
       }

@@ -23,6 +23,11 @@ export interface ThroughputTrial {
   readonly statementsTotal: number
   /** The workers' CPU time, summed. */
   readonly workerCpuMs: number
+  /**
+   * Runs a worker released back to `queued` (its store unavailable for a moment, as on a
+   * saturated machine), which a worker then claimed again; absent where none was.
+   */
+  readonly requeued?: number | undefined
 }
 
 export const throughputTrial = async (options: {
@@ -49,6 +54,7 @@ export const throughputTrial = async (options: {
     }
     await Promise.all(processes.map((worker) => worker.ready))
 
+    let requeued = 0
     const ms = await runtime.runPromise(Effect.scoped(
       Effect.gen(function*() {
         const notifications = yield* Effect.flatMap(RunStore.RunStore, (store) => store.subscribe)
@@ -58,6 +64,12 @@ export const throughputTrial = async (options: {
         while (completed.size < options.runs) {
           const notification = yield* Queue.take(notifications)
           if (notification._tag !== "Released") continue
+          // Released to be claimed again (the executor's answer to an unavailable store): the
+          // run is not done, and its completion is still awaited.
+          if (notification.status === "queued") {
+            requeued++
+            continue
+          }
           if (notification.status !== "completed") {
             return yield* Effect.die(new Error(`run ${notification.runId} ended ${notification.status}`))
           }
@@ -69,7 +81,8 @@ export const throughputTrial = async (options: {
 
     const counted = await Promise.all(processes.map((worker) => worker.counts()))
     await runtime.runPromise(checkCompleted(options.workflow, options.steps, runIds))
-    return throughputOf(options.runs, ms, counted)
+    const trial = throughputOf(options.runs, ms, counted)
+    return requeued === 0 ? trial : { ...trial, requeued }
   } finally {
     await Promise.all(processes.map((worker) => worker.stop()))
     await runtime.dispose()
