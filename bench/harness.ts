@@ -192,6 +192,27 @@ export const measureWorkload = async (
   })
 }
 
+/**
+ * Runs `trial` for every configuration once per round, `rounds` times, in an order that rotates
+ * each round, so drift in the machine's load falls on every configuration alike (for
+ * measurements that are not harness cases: worker processes, a peer's queue). Resolves to each
+ * configuration's trials, in the order of `configs`.
+ */
+export const rotatingRounds = async <C, T>(
+  configs: ReadonlyArray<C>,
+  rounds: number,
+  trial: (config: C) => Promise<T>
+): Promise<ReadonlyArray<ReadonlyArray<T>>> => {
+  const trials = configs.map(() => [] as Array<T>)
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < configs.length; k++) {
+      const at = (k + round) % configs.length
+      trials[at]!.push(await trial(configs[at]!))
+    }
+  }
+  return trials
+}
+
 /** `this median / baseline median` within the same workload, when the baseline ran. */
 export const ratio = (samples: ReadonlyArray<Sample>, sample: Sample, baseline: string): number | undefined => {
   const base = samples.find((s) => s.workload === sample.workload && s.system === baseline)

@@ -24,34 +24,15 @@
  * `BEGIN` and `COMMIT` included.
  */
 import { DBOS } from "@dbos-inc/dbos-sdk"
-import * as Readline from "node:readline"
 import "../workloads/dbosWorkflows.ts" // registers the workflow the queue runs
-import { countStatements, pg } from "./pgDriver.ts"
-import { type Counts, DBOS_APP, DBOS_APP_VERSION, type DbosWorkerArgs } from "./protocol.ts"
+import { countingWindow, runPeerProcess, say, serveCommands } from "./peerProcess.ts"
+import { pg } from "./pgDriver.ts"
+import { DBOS_APP, DBOS_APP_VERSION, type DbosWorkerArgs } from "./protocol.ts"
 
 const args = JSON.parse(process.argv[2] ?? "") as DbosWorkerArgs
-const say = (line: string) => void process.stdout.write(`${line}\n`)
+const window = countingWindow(pg)
 
-const statements = countStatements(pg)
-
-let countedSince = performance.now()
-let cpuSince = process.cpuUsage()
-const restartCount = () => {
-  statements.reset()
-  countedSince = performance.now()
-  cpuSince = process.cpuUsage()
-}
-const counts = (): Counts => {
-  const cpu = process.cpuUsage(cpuSince)
-  return {
-    total: statements.total(),
-    byOperation: {},
-    elapsedMs: performance.now() - countedSince,
-    cpuMs: (cpu.user + cpu.system) / 1000
-  }
-}
-
-const main = async () => {
+runPeerProcess(async () => {
   DBOS.setConfig({
     name: DBOS_APP,
     systemDatabaseUrl: args.url,
@@ -68,20 +49,6 @@ const main = async () => {
     await DBOS.launch()
   }
   say("ready")
-  for await (const line of Readline.createInterface({ input: process.stdin })) {
-    const command = line.trim()
-    if (command === "go") restartCount()
-    else if (command === "counts") say(`counts ${JSON.stringify(counts())}`)
-    else if (command === "reset") {
-      restartCount()
-      say("reset")
-    } else if (command === "stop") break
-  }
+  await serveCommands(window)
   await DBOS.shutdown({ workflowCompletionTimeoutMS: 10_000 })
-  process.exit(0)
-}
-
-main().catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`)
-  process.exit(1)
 })

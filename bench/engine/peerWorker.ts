@@ -24,37 +24,22 @@
  * every statement of every connection of the process, `BEGIN` and `COMMIT` included.
  */
 import type { JobHelpers } from "graphile-worker"
-import * as Readline from "node:readline"
-import { countStatements, pgOf } from "./pgDriver.ts"
-import { type Counts, PEER_TASK, type PeerJob, type PeerWorkerArgs } from "./protocol.ts"
+import { countingWindow, runPeerProcess, say, serveCommands } from "./peerProcess.ts"
+import { pgOf } from "./pgDriver.ts"
+import { PEER_TASK, type PeerJob, type PeerWorkerArgs } from "./protocol.ts"
 
 const args = JSON.parse(process.argv[2] ?? "") as PeerWorkerArgs
-const say = (line: string) => void process.stdout.write(`${line}\n`)
 const isPgBoss = args.peer === "pg-boss, batch mode"
 
-const statements = countStatements(pgOf(isPgBoss ? "pg-boss" : "graphile-worker"))
 let jobs = 0
 let checksum = 0
-let countedSince = performance.now()
-let cpuSince = process.cpuUsage()
-const restartCount = () => {
-  statements.reset()
-  jobs = 0
-  checksum = 0
-  countedSince = performance.now()
-  cpuSince = process.cpuUsage()
-}
-const counts = (): Counts => {
-  const cpu = process.cpuUsage(cpuSince)
-  return {
-    total: statements.total(),
-    byOperation: {},
-    elapsedMs: performance.now() - countedSince,
-    cpuMs: (cpu.user + cpu.system) / 1000,
-    jobs,
-    checksum
-  }
-}
+const window = countingWindow(pgOf(isPgBoss ? "pg-boss" : "graphile-worker"), {
+  restart: () => {
+    jobs = 0
+    checksum = 0
+  },
+  counts: () => ({ jobs, checksum })
+})
 
 /** One step: the next job of the run, or `undefined` after its last step. */
 const perform = (job: PeerJob): PeerJob | undefined => {
@@ -109,23 +94,9 @@ const startPgBoss = async (): Promise<() => Promise<void>> => {
   return () => boss.stop({ graceful: true, timeout: 10_000 })
 }
 
-const main = async () => {
+runPeerProcess(async () => {
   const stop = await (isPgBoss ? startPgBoss() : startGraphileWorker())
   say("ready")
-  for await (const line of Readline.createInterface({ input: process.stdin })) {
-    const command = line.trim()
-    if (command === "go") restartCount()
-    else if (command === "counts") say(`counts ${JSON.stringify(counts())}`)
-    else if (command === "reset") {
-      restartCount()
-      say("reset")
-    } else if (command === "stop") break
-  }
+  await serveCommands(window)
   await stop()
-  process.exit(0)
-}
-
-main().catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`)
-  process.exit(1)
 })

@@ -10,7 +10,7 @@
  * `Client.query`), and the 1-minute load average when each trial started.
  */
 import * as os from "node:os"
-import { formatRows, type Measurement, median } from "../harness.ts"
+import { formatRows, type Measurement, median, rotatingRounds } from "../harness.ts"
 import { peerThroughputTrial } from "./peerThroughput.ts"
 import { type QueuePeer, queuePeers } from "./protocol.ts"
 import { type ThroughputTrial, throughputTrial } from "./throughput.ts"
@@ -52,26 +52,21 @@ export const enginePeers = (url: string): Measurement => ({
     const configs = systems.flatMap((system) =>
       shapes.flatMap((shape) => processCounts.map((workers) => ({ ...shape, workers, system })))
     )
-    const trials = configs.map(() => [] as Array<TrialSample>)
-    for (let round = 0; round < rounds; round++) {
-      for (let k = 0; k < configs.length; k++) {
-        const at = (k + round) % configs.length
-        const config = configs[at]!
-        const runs = config.runs[quick ? "quick" : "full"]
-        const settings = { url, steps: config.steps, workers: config.workers, runs, concurrency: CONCURRENCY }
-        const load = os.loadavg()[0]!
-        const trial = config.system === "plait"
-          ? await throughputTrial({ ...settings, workflow: config.workflow })
-          : await peerThroughputTrial({ ...settings, peer: config.system })
-        const requeued = trial.requeued === undefined ? "" : `, ${trial.requeued} run(s) requeued`
-        log(
-          `  ${config.system}, ${config.steps}-step × ${runs}, ${config.workers} process(es): ${
-            trial.runsPerSecond.toFixed(0)
-          } runs/s (load ${load.toFixed(1)}${requeued})`
-        )
-        trials[at]!.push({ ...trial, load })
-      }
-    }
+    const trials = await rotatingRounds(configs, rounds, async (config): Promise<TrialSample> => {
+      const runs = config.runs[quick ? "quick" : "full"]
+      const settings = { url, steps: config.steps, workers: config.workers, runs, concurrency: CONCURRENCY }
+      const load = os.loadavg()[0]!
+      const trial = config.system === "plait"
+        ? await throughputTrial({ ...settings, workflow: config.workflow })
+        : await peerThroughputTrial({ ...settings, peer: config.system })
+      const requeued = trial.requeued === undefined ? "" : `, ${trial.requeued} run(s) requeued`
+      log(
+        `  ${config.system}, ${config.steps}-step × ${runs}, ${config.workers} process(es): ${
+          trial.runsPerSecond.toFixed(0)
+        } runs/s (load ${load.toFixed(1)}${requeued})`
+      )
+      return { ...trial, load }
+    })
     const summary = configs.map((config, i) => {
       const runs = config.runs[quick ? "quick" : "full"]
       const of = (measure: (trial: TrialSample) => number) => trials[i]!.map(measure)

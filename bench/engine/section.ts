@@ -13,7 +13,7 @@
  *   `NOTIFY` and with polling only;
  * - `engine-idle` (`idle.ts`): statements per second an idle worker sends.
  */
-import { formatRows, type Measurement, median } from "../harness.ts"
+import { formatRows, type Measurement, median, rotatingRounds } from "../harness.ts"
 import { dbosThroughputTrial } from "./dbosThroughput.ts"
 import { idleConfigs, type IdleResult, measureIdle } from "./idle.ts"
 import { measureWake, percentile, type WakeConfig, wakeConfigs } from "./latency.ts"
@@ -48,26 +48,19 @@ const throughput = (url: string): Measurement => ({
     const configs = systems.flatMap((system) =>
       shapes.flatMap((shape) => workerCounts.map((workers) => ({ ...shape, workers, system })))
     )
-    const trials = configs.map(() => [] as Array<ThroughputTrial>)
-    // Round by round, each configuration once, in an order that rotates, so drift in the
-    // machine's load falls on every configuration alike.
-    for (let round = 0; round < rounds; round++) {
-      for (let k = 0; k < configs.length; k++) {
-        const at = (k + round) % configs.length
-        const config = configs[at]!
-        const runs = config.runs[quick ? "quick" : "full"]
-        const settings = { url, steps: config.steps, workers: config.workers, runs, concurrency: CONCURRENCY }
-        const trial = config.system === "plait"
-          ? await throughputTrial({ ...settings, workflow: config.workflow })
-          : await dbosThroughputTrial({ ...settings, pollMs: DBOS_POLL_MS })
-        log(
-          `  ${config.system}, ${config.steps}-step × ${runs}, ${config.workers} worker(s): ${
-            trial.runsPerSecond.toFixed(0)
-          } runs/s`
-        )
-        trials[at]!.push(trial)
-      }
-    }
+    const trials = await rotatingRounds(configs, rounds, async (config) => {
+      const runs = config.runs[quick ? "quick" : "full"]
+      const settings = { url, steps: config.steps, workers: config.workers, runs, concurrency: CONCURRENCY }
+      const trial = config.system === "plait"
+        ? await throughputTrial({ ...settings, workflow: config.workflow })
+        : await dbosThroughputTrial({ ...settings, pollMs: DBOS_POLL_MS })
+      log(
+        `  ${config.system}, ${config.steps}-step × ${runs}, ${config.workers} worker(s): ${
+          trial.runsPerSecond.toFixed(0)
+        } runs/s`
+      )
+      return trial
+    })
     const summary = configs.map((config, i) => {
       const runs = config.runs[quick ? "quick" : "full"]
       const perRun = (count: (trial: ThroughputTrial) => number) => median(trials[i]!.map(count)) / runs

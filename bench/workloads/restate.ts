@@ -140,25 +140,17 @@ export const restateCases = async (): Promise<
     }
   }
   const fanOut = { n: 0, concurrency: FOR_EACH_CONCURRENCY }
+  /** A case whose trial is one call of `handler` through the ingress. */
+  const called = (workload: Workload, handler: string, input: unknown): Case => ({
+    system: RESTATE,
+    workload: workload.name,
+    prepare: async () => trial(() => call(handler, input)),
+    checksum: (result) => result as number
+  })
   const cases: ReadonlyArray<Case> = [
-    {
-      system: RESTATE,
-      workload: restateWorkloads.sequential.name,
-      prepare: async () => trial(() => call("sequential", restateWorkloads.sequential.steps)),
-      checksum: (result) => result as number
-    },
-    {
-      system: RESTATE,
-      workload: restateWorkloads.forEach.name,
-      prepare: async () => trial(() => call("forEach", { ...fanOut, n: restateWorkloads.forEach.steps })),
-      checksum: (result) => result as number
-    },
-    {
-      system: RESTATE,
-      workload: restateWorkloads.parallel.name,
-      prepare: async () => trial(() => call("parallel", restateWorkloads.parallel.steps)),
-      checksum: (result) => result as number
-    },
+    called(restateWorkloads.sequential, "sequential", restateWorkloads.sequential.steps),
+    called(restateWorkloads.forEach, "forEach", { ...fanOut, n: restateWorkloads.forEach.steps }),
+    called(restateWorkloads.parallel, "parallel", restateWorkloads.parallel.steps),
     {
       system: RESTATE,
       workload: restateWorkloads.replay.name,
@@ -174,7 +166,11 @@ export const restateCases = async (): Promise<
         }).then((response) => json(response, "replayable/send")) as { readonly invocationId: string }
         const invocation = sent.invocationId
         const deadline = performance.now() + 5 * 60_000
-        while ((await statusOf(invocation)) !== "paused") {
+        while (true) {
+          const status = await statusOf(invocation)
+          if (status === "paused") break
+          // Ended without its planned stop: a resume would replay nothing.
+          if (status === "completed") throw new Error(`Restate: ${invocation} completed instead of pausing`)
           if (performance.now() > deadline) throw new Error(`Restate: ${invocation} not paused in 5 minutes`)
           await sleep(20)
         }
