@@ -97,5 +97,6 @@ export const operations: ReadonlyArray<SqlJournal.Operation> = [
   "cancel",
   "resume",
   "list",
-  "counts"
+  "counts",
+  "dueSchedules"
 ]

@@ -182,14 +182,15 @@ const idle = (url: string): Measurement => ({
       idleConfigs.map((config) => measureIdle({ url, config, warmupMs, windowMs }))
     )
     const table = formatRows(
-      ["worker", "window s", "statements", "per second", "claim", "nextDue"],
+      ["worker", "window s", "statements", "per second", "claim", "nextDue", "dueSchedules"],
       results.map((result) => [
         result.config.name,
         (result.counts.elapsedMs / 1000).toFixed(1),
         String(result.counts.total),
         result.perSecond.toFixed(2),
         String(result.counts.byOperation.claim ?? 0),
-        String(result.counts.byOperation.nextDue ?? 0)
+        String(result.counts.byOperation.nextDue ?? 0),
+        String(result.counts.byOperation.dueSchedules ?? 0)
       ]),
       1
     )
