@@ -99,13 +99,6 @@ export const restateCases = async (): Promise<
     await server.stop()
     await endpoint.close()
   }
-  try {
-    await server.register(endpoint.url)
-  } catch (error) {
-    await dispose()
-    throw error
-  }
-
   const call = (handler: string, input: unknown) =>
     fetch(`${server.ingress}/${SERVICE}/${handler}`, {
       method: "POST",
@@ -121,8 +114,14 @@ export const restateCases = async (): Promise<
     return result.rows[0]?.status
   }
 
-  // The first invocations after start-up wait for the partitions' leaders: not a trial's cost.
-  for (let i = 0; i < 3; i++) await call("sequential", 1)
+  try {
+    await server.register(endpoint.url)
+    // The first invocations after start-up wait for the partitions' leaders: not a trial's cost.
+    for (let i = 0; i < 3; i++) await call("sequential", 1)
+  } catch (error) {
+    await dispose()
+    throw error
+  }
 
   /** A trial timing `run`, counting the server's CPU time over it. */
   const trial = (run: () => Promise<unknown>): Trial => {
