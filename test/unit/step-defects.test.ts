@@ -222,9 +222,10 @@ describe("retry: { defects: true }", () => {
       // The replayed failure is decoded into a StepDefect again, not left as its JSON fields.
       const settled = ctx.calls.flaky
       assert.isTrue(Result.isFailure(settled))
-      const replayed = Option.getOrThrow(Result.getFailure(settled))
+      // Typed `never`, as a settled StepTimeout is: both are RunErrors, not the step's own `E`.
+      const replayed: unknown = Option.getOrThrow(Result.getFailure(settled))
       assert.instanceOf(replayed, WorkflowError.StepDefect)
-      assert.strictEqual(replayed.path, "calls/flaky/flaky")
+      assert.strictEqual((replayed as WorkflowError.StepDefect).path, "calls/flaky/flaky")
       assert.strictEqual(step.attempts(), 2, "the settled failure replays: the step does not run again")
     }).pipe(Effect.provide(Journal.layerMemory)))
 })
