@@ -648,8 +648,8 @@ export const exportRun: (runId: string) => Effect.Effect<ExportedRun, RunNotFoun
  *
  * @example
  * ```ts
- * import { Context, Effect, Schema } from "effect"
- * import { Journal, RunStore, Workflow } from "plait"
+ * import { Effect, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
  * import { Testing } from "plait/testing"
  *
  * const Order = Workflow.make("order", { input: Schema.Number }).pipe(
