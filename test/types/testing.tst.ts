@@ -1,4 +1,4 @@
-import { Context, Effect, Schema } from "effect"
+import { Context, Effect, type Exit, Schema } from "effect"
 import { Workflow, type WorkflowError } from "plait"
 import { Testing } from "plait/testing"
 import { describe, expect, test } from "tstyche"
@@ -47,7 +47,7 @@ describe("Testing.run", () => {
   test("the exit is the run's: its outcome, or the workflow's errors and RunError", () => {
     const report = {} as Testing.TestRun<Ctx, Declined, "approval">
     expect(report.exit).type.toBe<
-      import("effect").Exit.Exit<Workflow.Outcome<Ctx, "approval">, Declined | WorkflowError.RunError>
+      Exit.Exit<Workflow.Outcome<Ctx, "approval">, Declined | WorkflowError.RunError>
     >()
     expect(report.executions).type.toBe<{ readonly [path: string]: number }>()
   })
