@@ -169,7 +169,7 @@ const finalContext = (settings: CrashSettings, backend: Backend, record: Record)
       ),
       (outcome) => (outcome as { readonly context?: unknown }).context
     )
-    : Effect.succeed(undefined)
+    : Effect.void
 
 /** How the resumed run ended otherwise than the reference, or `undefined` when it did not. */
 const differenceOf = (
