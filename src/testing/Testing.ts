@@ -429,14 +429,14 @@ const defaultTimeLimit = Duration.days(3650)
 const toMillis = (input: Duration.Input | undefined, fallback: Duration.Duration) =>
   Duration.toMillis(input === undefined ? fallback : Duration.fromInputUnsafe(input))
 
-const testRunOf = <Ctx, E, Path extends string>(record: Runner.Record, signalsSent: Runner.Script["sent"]) => {
+const testRunOf = <Ctx, E, Path extends string>(record: Runner.Recording) => {
   const report: TestRun<Ctx, E, Path> = {
     runId: record.runId,
     exit: record.exit as TestRun<Ctx, E, Path>["exit"],
     executions: record.executions,
     replays: record.replays,
     events: record.events,
-    signalsSent: signalsSent.map(({ at, path }) => ({ path, at: Duration.millis(at) })),
+    signalsSent: record.signalsSent.map(({ at, path }) => ({ path, at: Duration.millis(at) })),
     starts: record.starts,
     elapsed: Duration.millis(record.endedAt - record.startedAt),
     journal: record.journal!
@@ -499,7 +499,7 @@ export const run = <I, Ctx, E, R, S>(
         until: driver.now() + toMillis(options.timeLimit, defaultTimeLimit),
         crashed: () => false
       }, script)
-      return testRunOf<Simplify<Ctx>, E, WaitPaths<S>>(record, script.sent)
+      return testRunOf<Simplify<Ctx>, E, WaitPaths<S>>(record)
     })
   ).pipe(Effect.withSpan("plait.testing.run")) as any
 
@@ -562,11 +562,11 @@ export const crashAtEveryStep = <I, Ctx, E, R, S>(
         equivalent: options.equivalent as ((reference: unknown, resumed: unknown) => boolean) | undefined
       })
       const report: CrashReport<Simplify<Ctx>, E, WaitPaths<S>> = {
-        reference: testRunOf(result.reference, []),
+        reference: testRunOf(result.reference),
         crashes: result.points.map((point) => ({
           completions: point.completions,
           after: point.path,
-          resumed: testRunOf(point.resumed, [])
+          resumed: testRunOf(point.resumed)
         }))
       }
       return report

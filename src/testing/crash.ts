@@ -20,7 +20,7 @@ import {
   driveRun,
   makeScript,
   pathIn,
-  type Record,
+  type Recording,
   type RunSettings,
   type ScriptedSignal
 } from "./runner.ts"
@@ -31,8 +31,8 @@ const isCompletion = (entry: JournalEntry): boolean => entry.kind === "step" || 
 export interface CrashPoint {
   readonly completions: number
   readonly path: string
-  readonly crashed: Record
-  readonly resumed: Record
+  readonly crashed: Recording
+  readonly resumed: Recording
 }
 
 export interface CrashSettings extends Omit<RunSettings, "crashed" | "batching" | "until"> {
@@ -160,7 +160,7 @@ const crashingBackend = (memory: Backend, root: string, crashAt: number) => {
  * The context a completed run ends with, as its journal replays it: decoded through the step
  * schemas on both sides, so a value a step returned and one replayed compare alike.
  */
-const finalContext = (settings: CrashSettings, backend: Backend, record: Record) =>
+const finalContext = (settings: CrashSettings, backend: Backend, record: Recording) =>
   Exit.isSuccess(record.exit) && (record.exit.value as { readonly _tag: string })._tag === "Completed"
     ? Effect.map(
       runWorkflow(settings.workflow, { input: settings.input, runId: settings.runId }).pipe(
@@ -174,10 +174,10 @@ const finalContext = (settings: CrashSettings, backend: Backend, record: Record)
 /** How the resumed run ended otherwise than the reference, or `undefined` when it did not. */
 const differenceOf = (
   settings: CrashSettings,
-  reference: Record,
+  reference: Recording,
   referenceContext: unknown,
   backend: Backend,
-  resumed: Record
+  resumed: Recording
 ) =>
   Effect.gen(function*() {
     const expected = describeEnd(reference.exit)

@@ -58,7 +58,9 @@ export const makeScript = (signals: ReadonlyArray<ScriptedSignal>, start: number
 })
 
 /** What the executions of one run did, as the kit reports it. */
-export interface Record {
+export interface Recording {
+  /** The signals sent while this recording was made, with the virtual time since it began. */
+  readonly signalsSent: Array<{ readonly path: string; readonly at: number }>
   readonly runId: string
   exit: Exit.Exit<unknown, unknown>
   readonly executions: { [path: string]: number }
@@ -80,7 +82,8 @@ export interface Record {
 export const driveRun = (driver: Driver, backend: Backend, settings: RunSettings, script: Script) =>
   Effect.gen(function*() {
     const services = Context.make(Journal, backend.journal).pipe(Context.add(RunStore, backend.store))
-    const record: Record = {
+    const record: Recording = {
+      signalsSent: [],
       runId: settings.runId,
       exit: Exit.void,
       executions: {},
@@ -113,7 +116,9 @@ export const driveRun = (driver: Driver, backend: Backend, settings: RunSettings
         () =>
           Effect.sync(() => {
             entry.sent = true
-            script.sent.push({ path: entry.signal.path, at: driver.now() - record.startedAt })
+            const sent = { path: entry.signal.path, at: driver.now() - record.startedAt }
+            script.sent.push(sent)
+            record.signalsSent.push(sent)
           })
       ).pipe(Effect.provideContext(services))
     const sendDue = Effect.suspend(() =>
@@ -204,7 +209,7 @@ export const driveRun = (driver: Driver, backend: Backend, settings: RunSettings
   })
 
 /** Counts executions and replays by path. */
-const recordEvent = (record: Record, event: StepEvent) => {
+const recordEvent = (record: Recording, event: StepEvent) => {
   record.events.push(event)
   if (event._tag !== "Started" && event._tag !== "Replayed") return
   const path = pathIn(record.runId, event.runId, event.path)
@@ -220,7 +225,7 @@ export const pathIn = (root: string, runId: string, path: string): string =>
   runId === root ? path : runId.startsWith(`${root}/`) ? `${runId.slice(root.length + 1)}/${path}` : `${runId}:${path}`
 
 /** The steps started and not finished, for a stuck run's message. */
-const inFlight = (record: Record): string => {
+const inFlight = (record: Recording): string => {
   const running = new Set<string>()
   for (const event of record.events) {
     if (event._tag === "Started") running.add(event.path)
