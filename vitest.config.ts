@@ -15,6 +15,7 @@ const unit = [
   "foundation",
   "limit",
   "parallel",
+  "paths",
   "property",
   "race",
   "resume",

@@ -24,7 +24,7 @@ import type { Definition } from "./definition.ts"
 import { checkOneEffectCopy } from "./effectCopy.ts"
 import { memoizeByIdentity } from "./memo.ts"
 import { keyedChildren, type Node, type SignalNode } from "./node.ts"
-import { childPath } from "./path.ts"
+import { childPath, isItemPathOf, itemPrefixes } from "./path.ts"
 import type { RunState } from "./runState.ts"
 import { decodeStored } from "./step.ts"
 
@@ -72,7 +72,7 @@ const storedItems = (runId: string, path: string, text: string): Exit.Exit<Reado
   if (Exit.isFailure(decoded)) return Exit.failCause(decoded.cause)
   const items = decoded.value as ReadonlyArray<string>
   const set = new Set(items)
-  return set.size === items.length && items.every((item) => item.startsWith(`${path}[`) && item.endsWith("]"))
+  return set.size === items.length && items.every((item) => isItemPathOf(item, path))
     ? Exit.succeed(set)
     : Exit.fail(
       new JournalError({ reason: "Corrupt", runId, path, detail: "the journaled items are not distinct item paths" })
@@ -165,9 +165,8 @@ const findSignal = (
       if (found !== undefined) return found
     }
     // Item keys are data, not structure: try each `name[key]` prefix the path can start with.
-    if (node._tag === "ForEach" && node.body._tag === "Segment" && path.startsWith(`${at}[`)) {
-      for (let end = path.indexOf("]/", at.length); end !== -1; end = path.indexOf("]/", end + 1)) {
-        const item = path.slice(0, end + 1)
+    if (node._tag === "ForEach" && node.body._tag === "Segment") {
+      for (const item of itemPrefixes(path, at)) {
         const found = findSignal(node.body.nodes, item, path, [...crossed, { forEach: at, item }])
         if (found !== undefined) return found
       }
