@@ -17,6 +17,7 @@ import * as Option from "effect/Option"
 import { createServer } from "node:http"
 import { Dashboard } from "../dashboard/index.ts"
 import { Engine, RunStore, WorkflowGraph } from "../index.ts"
+import { childrenOf } from "../view/children.ts"
 import { nodeStatuses } from "../view/nodeStatus.ts"
 import { timelineOf } from "../view/timeline.ts"
 import { backendOf, describeTarget, scrub, type Target, targetOf, userError } from "./connection.ts"
@@ -104,19 +105,27 @@ const list = Command.make(
 const graphOf = (detail: Engine.RunDetail) =>
   Option.getOrUndefined(WorkflowGraph.fromFingerprint(detail.run.workflow, detail.run.fingerprint))
 
-const showText = (detail: Engine.RunDetail, now: number) => {
-  const graph = graphOf(detail)
-  return runText(detail, graph === undefined ? undefined : nodeStatuses(graph, detail, now), graph)
-}
+/** The run as `runs show` prints it: its details, steps, signals, compensations and children. */
+const showText = (engine: Engine.Engine["Service"], detail: Engine.RunDetail) =>
+  Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const graph = graphOf(detail)
+    const children = yield* childrenOf(engine, detail.run)
+    const progress = graph === undefined ? undefined : nodeStatuses(graph, detail, now, children.runs)
+    return runText({ detail, graph, progress, children, now })
+  })
 
 const show = Command.make("show", { runId, json }, (options) =>
   withEngine((engine) =>
     Effect.gen(function*() {
       const detail = yield* engine.inspect(options.runId)
-      const now = yield* Clock.currentTimeMillis
-      yield* Console.log(options.json ? JSON.stringify(detail, null, 2) : showText(detail, now))
+      yield* Console.log(options.json ? JSON.stringify(detail, null, 2) : yield* showText(engine, detail))
     })
-  )).pipe(Command.withDescription("A run: status, what it waits for, its steps with times and attempts"))
+  )).pipe(
+    Command.withDescription(
+      "A run: status, what it waits for, its steps with times and attempts, compensations, parent and children"
+    )
+  )
 
 const timeline = Command.make(
   "timeline",
@@ -229,8 +238,7 @@ const watch = Command.make(
         let last = ""
         while (true) {
           const detail = yield* engine.inspect(options.runId)
-          const now = yield* Clock.currentTimeMillis
-          const frame = showText(detail, now)
+          const frame = yield* showText(engine, detail)
           if (frame !== last) yield* Console.log(`${clear}${frame}\n`)
           last = frame
           if (isFinished(detail.run.status)) return
