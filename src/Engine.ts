@@ -12,6 +12,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import { fingerprintOf, prepareInput, replayFinished } from "./internal/executor.ts"
+import { decodeCursor } from "./internal/listing.ts"
 import { childRunId as pathChildRunId, compensatedStepOf, laneOf as pathLaneOf } from "./internal/path.ts"
 import { nextTick, parseCron } from "./internal/schedule.ts"
 import { deliverSignal, isSignalPath } from "./internal/signal.ts"
@@ -26,8 +27,9 @@ import {
 } from "./RunStore.ts"
 import {
   type DuplicateEffect,
+  InvalidCursor,
   InvalidInput,
-  type InvalidOutput,
+  type InvalidSignal,
   type InvalidSchedule,
   type JournalError,
   RunCancelled,
@@ -229,7 +231,7 @@ export class Engine extends Context.Service<Engine, {
     value: SignalValue<W, P>
   ) => Effect.Effect<
     void,
-    | InvalidOutput
+    | InvalidSignal
     | UnknownSignal
     | DuplicateEffect
     | SignalAlreadyDelivered
@@ -253,7 +255,8 @@ export class Engine extends Context.Service<Engine, {
    * input is needed, it is stored.
    */
   readonly resume: (runId: string) => Effect.Effect<RunInfo, RunNotFound | RunCancelled | JournalError>
-  readonly list: (filter?: ListFilter) => Effect.Effect<RunPage, JournalError>
+  /** A page of runs, newest first; a cursor no page returned fails with `InvalidCursor`. */
+  readonly list: (filter?: ListFilter) => Effect.Effect<RunPage, InvalidCursor | JournalError>
   readonly counts: (filter?: { readonly workflow?: string | undefined }) => Effect.Effect<StatusCounts, JournalError>
   /** The run and its journal entries with their times, attempts and lanes. */
   readonly inspect: (runId: string) => Effect.Effect<RunDetail, RunNotFound | JournalError>
@@ -428,7 +431,13 @@ export const make: Effect.Effect<Engine["Service"], never, Journal | RunStore> =
     signal,
     cancel,
     resume,
-    list: (filter) => store.list(filter ?? {}),
+    list: (filter) => {
+      const cursor = filter?.cursor
+      // Checked here, so every backend refuses a cursor alike instead of guessing where it pointed.
+      return cursor !== undefined && cursor !== "" && decodeCursor(cursor) === undefined
+        ? Effect.fail(new InvalidCursor({ cursor }))
+        : store.list(filter ?? {})
+    },
     counts: (filter) => store.counts(filter),
     inspect
   })
