@@ -54,7 +54,7 @@ describe.skipIf(!available)("dashboard in Chromium", () => {
       yield* waitFor(hostileId, (status) => status === "completed")
       yield* waitFor("expense-9", (status) => status === "waiting")
     }) as Effect.Effect<unknown, unknown, Engine.Engine>)
-    const server = HttpRouter.serve(Dashboard.layer({ workflows: Fixtures.all, refreshInterval: 200 }), {
+    const server = HttpRouter.serve(Dashboard.layer({ workflows: Fixtures.all, refreshInterval: 200, authenticate: "none" }), {
       disableLogger: true,
       disableListenLog: true
     }).pipe(
