@@ -3,32 +3,15 @@
  * `run(argv)` with the console captured, and as a real process for exit codes and what a failing
  * connection prints.
  */
-import { NodeServices } from "@effect/platform-node"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { Console, Effect, Exit, Layer, Scope } from "effect"
+import { Effect, Exit, Layer, Scope } from "effect"
 import { spawnSync } from "node:child_process"
 import * as path from "node:path"
 import type { Engine } from "plait"
-import { run } from "../src/cli/Cli.ts"
-import { type Backend, backends, seed, waitFor } from "./tools-support.ts"
+import { type Backend, backends, cli, seed, waitFor } from "./tools-support.ts"
 
 const root = path.resolve(import.meta.dirname, "..")
 const fixtures = path.join(root, "test", "fixtures", "workflows.ts")
-
-/** Runs the CLI in process; returns everything it printed and whether it failed. */
-const cli = (...argv: ReadonlyArray<string>) =>
-  Effect.gen(function*() {
-    const printed: Array<string> = []
-    const capture = {
-      ...globalThis.console,
-      log: (...args: Array<unknown>) => printed.push(args.join(" ")),
-      error: (...args: Array<unknown>) => printed.push(args.join(" "))
-    }
-    const exit = yield* Effect.exit(
-      run(argv).pipe(Effect.provide(NodeServices.layer), Effect.provideService(Console.Console, capture))
-    )
-    return { output: printed.join("\n"), ok: Exit.isSuccess(exit) }
-  })
 
 /** The real executable, as a user runs it. */
 const bin = (...argv: ReadonlyArray<string>) => {

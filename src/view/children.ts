@@ -31,7 +31,10 @@ export const childrenOf = (
   engine: Engine.Engine["Service"],
   parent: Journal.RunInfo
 ): Effect.Effect<Children, WorkflowError.JournalError> =>
-  Effect.map(engine.list({ parentRunId: parent.runId, limit: childrenRead }), (page) => ({
+  Effect.map(
+    // No cursor is given, so none can be refused.
+    Effect.catchTag(engine.list({ parentRunId: parent.runId, limit: childrenRead }), "InvalidCursor", Effect.die),
+    (page) => ({
     more: page.next !== undefined,
     runs: page.runs.map((run) => {
       const path = pathIn(parent.runId, run.runId)
@@ -43,7 +46,8 @@ export const childrenOf = (
         node: WorkflowGraph.nodePath(path)
       }
     })
-  }))
+  })
+  )
 
 /** The child's path in its parent: what `Engine.childRunId` appended to the parent's id. */
 const pathIn = (parentRunId: string, childRunId: string): string => {

@@ -83,15 +83,25 @@ export const timelineOf = (detail: Engine.RunDetail, now: number, graph?: Workfl
   const signals = new Map(entries.filter((entry) => entry.kind === "signal").map((entry) => [entry.path, entry]))
   const waitingFor = new Set(live ? (run.waitingFor ?? "").split(", ").filter((path) => path !== "") : [])
   const decided = raceDecisions(entries, kinds)
+  // The run's times, from its record and its entries (their clocks may differ from the store's).
+  let start = run.createdAt
+  let end = live ? now : run.updatedAt
+  for (const entry of entries) {
+    for (const at of [entry.startedAt, entry.finishedAt]) {
+      if (at === undefined) continue
+      if (at < start) start = at
+      if (at > end) end = at
+    }
+  }
   // A finished run waits for nothing: whatever it still waited on ended with it.
   const endOf = (until: number | undefined): number | undefined =>
-    live ? until : until === undefined ? run.updatedAt : Math.min(until, run.updatedAt)
+    live ? until : until === undefined ? end : Math.min(until, end)
 
   for (const entry of entries) {
-    const lane = laneAt(entry.lane)
+    // A lane is made by what is drawn in it: a choice or an outcome alone draws nothing.
     const timed = entry.startedAt !== undefined && entry.finishedAt !== undefined
     if (entry.compensates !== undefined && entry.finishedAt !== undefined) {
-      lane.marks.push(
+      laneAt(entry.lane).marks.push(
         entry.kind === "attempt"
           ? { path: entry.compensates, at: entry.finishedAt, kind: "compensationFailed", error: entry.error }
           : {
@@ -102,7 +112,7 @@ export const timelineOf = (detail: Engine.RunDetail, now: number, graph?: Workfl
           }
       )
     } else if (entry.kind === "step" && timed) {
-      lane.bars.push({
+      laneAt(entry.lane).bars.push({
         path: entry.path,
         startedAt: entry.startedAt!,
         finishedAt: entry.finishedAt!,
@@ -111,7 +121,7 @@ export const timelineOf = (detail: Engine.RunDetail, now: number, graph?: Workfl
         error: undefined
       })
     } else if (entry.kind === "attempt" && timed) {
-      lane.bars.push({
+      laneAt(entry.lane).bars.push({
         path: entry.path,
         startedAt: entry.startedAt!,
         finishedAt: entry.finishedAt!,
@@ -120,7 +130,7 @@ export const timelineOf = (detail: Engine.RunDetail, now: number, graph?: Workfl
         error: entry.error
       })
     } else if (entry.kind === "signal" && entry.finishedAt !== undefined) {
-      lane.marks.push({ path: entry.path, at: entry.finishedAt, kind: "signal" })
+      laneAt(entry.lane).marks.push({ path: entry.path, at: entry.finishedAt, kind: "signal" })
     } else if (entry.kind === "wake" && entry.startedAt !== undefined) {
       const deadline = Number(entry.value)
       const signal = signals.get(entry.path)
@@ -131,7 +141,7 @@ export const timelineOf = (detail: Engine.RunDetail, now: number, graph?: Workfl
         if (WorkflowGraph.isWithin(entry.path, race)) until = Math.min(until, at)
       }
       const ended = endOf(until)!
-      lane.waits.push({
+      laneAt(entry.lane).waits.push({
         path: entry.path,
         kind: isSignal ? "signal" : "sleep",
         from: entry.startedAt,
@@ -155,21 +165,16 @@ export const timelineOf = (detail: Engine.RunDetail, now: number, graph?: Workfl
   for (const [path, laneKey, arrived] of untimed) {
     const lane = laneAt(laneKey)
     const before = lane.bars.map((bar) => bar.finishedAt).filter((at) => arrived === undefined || at <= arrived)
-    const from = before.length > 0 ? Math.max(...before) : run.createdAt
+    const from = before.length > 0 ? Math.max(...before) : start
     lane.waits.push({ path, kind: "signal", from, until: endOf(arrived), open: live && arrived === undefined })
   }
 
-  let end = live ? now : run.updatedAt
-  for (const entry of entries) {
-    if (entry.finishedAt !== undefined && entry.finishedAt > end) end = entry.finishedAt
-    if (entry.startedAt !== undefined && entry.startedAt > end) end = entry.startedAt
-  }
   const drawn = [...lanes].map(([lane, content]): Lane => ({
     lane,
     label: lane === "" ? "(run)" : lane,
     ...content
   }))
-  return { start: run.createdAt, end: Math.max(end, run.createdAt + 1), lanes: ordered(fold(drawn)) }
+  return { start, end: Math.max(end, start + 1), lanes: ordered(fold(drawn)) }
 }
 
 /**
@@ -232,7 +237,7 @@ const lastTime = (lane: Lane): number => {
 const fold = (lanes: ReadonlyArray<Lane>): ReadonlyArray<Lane> => {
   const groups = new Map<string, Array<Lane>>()
   for (const lane of lanes) {
-    const item = lane.lane === "" ? undefined : WorkflowGraph.itemOf(lane.lane)
+    const item = lane.lane.includes("[") ? WorkflowGraph.itemOf(lane.lane) : undefined
     if (item === undefined) continue
     const group = `${item.forEach}[…]${lane.lane.slice(item.path.length)}`
     const members = groups.get(group)
@@ -243,27 +248,22 @@ const fold = (lanes: ReadonlyArray<Lane>): ReadonlyArray<Lane> => {
   const rows: Array<Lane> = []
   for (const [group, members] of groups) {
     if (members.length <= foldItemsOver) continue
-    const slots: Array<{ end: number; lanes: Array<Lane> }> = []
-    for (const lane of [...members].sort((a, b) => firstTime(a) - firstTime(b))) {
+    const timed = members.map((lane) => ({ lane, first: firstTime(lane), last: lastTime(lane) }))
+    timed.sort((a, b) => a.first - b.first)
+    const slots: Array<{ end: number; items: number; bars: Array<Bar>; waits: Array<Wait>; marks: Array<Mark> }> = []
+    for (const { first, lane, last } of timed) {
       folded.add(lane)
-      const start = firstTime(lane)
-      const slot = slots.find((candidate) => candidate.end <= start)
-      if (slot === undefined) slots.push({ end: lastTime(lane), lanes: [lane] })
-      else {
-        slot.end = lastTime(lane)
-        slot.lanes.push(lane)
-      }
+      let slot = slots.find((candidate) => candidate.end <= first)
+      if (slot === undefined) slots.push(slot = { end: last, items: 0, bars: [], waits: [], marks: [] })
+      slot.end = last
+      slot.items++
+      for (const bar of lane.bars) slot.bars.push(bar)
+      for (const wait of lane.waits) slot.waits.push(wait)
+      for (const mark of lane.marks) slot.marks.push(mark)
     }
-    slots.forEach((slot, i) => {
+    slots.forEach(({ bars, items, marks, waits }, i) => {
       const name = `${group} #${i + 1}`
-      rows.push({
-        lane: name,
-        label: name,
-        items: slot.lanes.length,
-        bars: slot.lanes.flatMap((lane) => lane.bars),
-        waits: slot.lanes.flatMap((lane) => lane.waits),
-        marks: slot.lanes.flatMap((lane) => lane.marks)
-      })
+      rows.push({ lane: name, label: name, items, bars, waits, marks })
     })
   }
   return [...lanes.filter((lane) => !folded.has(lane)), ...rows]
@@ -323,35 +323,43 @@ export const axisOf = (timeline: Timeline, gapWidth: number): Axis => {
     }
   }
   const width = Math.min(gapWidth, gapsAtMost / compressed.length)
-  const linearTime = span - compressed.reduce((sum, [from, to]) => sum + (to - from), 0)
-  const linearWidth = 1 - width * compressed.length
-  // Pieces of the axis in order: linear stretches and gaps, each with its drawn start and width.
-  const pieces: Array<{ from: number; to: number; start: number; width: number; gap: boolean }> = []
+  // The stretches between gaps, in order; the axis is gap, stretch, gap, ... as time goes.
+  const stretches: Array<readonly [number, number]> = []
   let at = timeline.start
-  let position = 0
-  const linear = (to: number) => {
-    if (to <= at) return
-    const drawn = linearTime <= 0 ? 0 : ((to - at) / linearTime) * linearWidth
-    pieces.push({ from: at, to, start: position, width: drawn, gap: false })
-    position += drawn
-    at = to
-  }
   for (const [from, to] of compressed) {
-    linear(from)
-    pieces.push({ from, to, start: position, width, gap: true })
-    position += width
+    stretches.push([at, from])
     at = to
   }
-  linear(timeline.end)
-  // With no linear time at all (every step instant), the gaps share the whole axis.
-  const scale = position <= 0 ? 1 : 1 / position
-  const placed = pieces.map((piece) => ({ ...piece, start: piece.start * scale, width: piece.width * scale }))
+  stretches.push([at, timeline.end])
+  const linearTime = stretches.reduce((sum, [from, to]) => sum + (to - from), 0)
+  const linearWidth = 1 - width * compressed.length
+  // Each stretch is as wide as its share of the time that is not idle, and at least as wide as
+  // a gap: work that took next to no time (instant steps around a long wait) stays visible.
+  const share = (from: number, to: number) =>
+    Math.max(width, linearTime <= 0 ? 0 : ((to - from) / linearTime) * linearWidth)
+  const placed: Array<{ from: number; to: number; start: number; width: number; gap: boolean }> = []
+  let position = 0
+  stretches.forEach(([from, to], i) => {
+    const drawn = share(from, to)
+    placed.push({ from, to, start: position, width: drawn, gap: false })
+    position += drawn
+    const gap = compressed[i]
+    if (gap !== undefined) {
+      placed.push({ from: gap[0], to: gap[1], start: position, width, gap: true })
+      position += width
+    }
+  })
+  for (const piece of placed) {
+    piece.start /= position
+    piece.width /= position
+  }
   const pieceAt = (time: number) => placed.find((piece) => time <= piece.to) ?? placed[placed.length - 1]!
   return {
     position: (time) => {
       const piece = pieceAt(time)
       const length = piece.to - piece.from
-      return clamp(piece.start + (length <= 0 ? 0 : ((time - piece.from) / length) * piece.width))
+      // An instant stretch draws what happened in it in its middle.
+      return clamp(piece.start + (length <= 0 ? piece.width / 2 : ((time - piece.from) / length) * piece.width))
     },
     timeAt: (drawn) => {
       const piece = placed.find((candidate) => drawn <= candidate.start + candidate.width) ?? placed[placed.length - 1]!
