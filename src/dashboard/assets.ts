@@ -10,7 +10,7 @@ export const styles = `
 :root { --fg:#0f172a; --muted:#64748b; --line:#e2e8f0; --bg:#f8fafc; --card:#fff;
   --completed:#16a34a; --running:#2563eb; --waiting:#d97706; --sleeping:#ca8a04; --failed:#dc2626;
   --cancelled:#6b7280; --queued:#7c3aed; --retried:#ea580c; --stopped:#9f1239; --undo:#0e7490; }
-* { box-sizing: border-box; }
+* { box-sizing: border-box; } [hidden] { display:none !important; }
 body { margin:0; font:14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color:var(--fg); background:var(--bg); }
 header { display:flex; gap:16px; align-items:center; padding:10px 20px; background:#0f172a; color:#e2e8f0; }
 header .brand { color:#fff; font-weight:700; text-decoration:none; letter-spacing:.5px; }
