@@ -229,42 +229,49 @@ describe("plait CLI without a database", () => {
     assert.notInclude(`${viaEnv.stdout}${viaEnv.stderr}`, "warning", "PLAIT_PG_URL is the place for a password")
   }, 60_000)
 
-  it.live("a failed connection names its cause: refused, unknown host, timeout; the password scrubbed", () =>
-    Effect.gen(function*() {
-      const refused = yield* cli("--pg", "postgres://alice:hunter2@127.0.0.1:1/plait", "runs", "list")
-      assert.include(refused.output, "connection refused: nothing listens at 127.0.0.1:1")
-      const unknown = yield* cli("--pg", "postgres://alice:hunter2@no-such-host.invalid/plait", "runs", "list")
-      assert.include(unknown.output, "unknown host: no-such-host.invalid does not resolve")
-      // A server that takes the connection and never answers.
-      const silent = yield* Effect.acquireRelease(
-        Effect.callback<net.Server>((resume) => {
-          const server = net.createServer(() => {}).listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
-        }),
-        (server) => Effect.sync(() => server.close())
-      )
-      const port = (silent.address() as net.AddressInfo).port
-      const timedOut = yield* cli("--pg", `postgres://alice:hunter2@127.0.0.1:${port}/plait`, "runs", "list")
-      assert.include(timedOut.output, `timeout: 127.0.0.1:${port} did not answer within 10 seconds`)
-      for (const { output } of [refused, unknown, timedOut]) {
-        assert.include(output, "postgres://alice:***@")
-        assert.notInclude(output, "hunter2")
-        assert.notInclude(output, "PgConnection: Failed to connect")
-      }
-    }).pipe(Effect.scoped), 60_000)
+  it.live(
+    "a failed connection names its cause: refused, unknown host, timeout; the password scrubbed",
+    () =>
+      Effect.gen(function*() {
+        const refused = yield* cli("--pg", "postgres://alice:hunter2@127.0.0.1:1/plait", "runs", "list")
+        assert.include(refused.output, "connection refused: nothing listens at 127.0.0.1:1")
+        const unknown = yield* cli("--pg", "postgres://alice:hunter2@no-such-host.invalid/plait", "runs", "list")
+        assert.include(unknown.output, "unknown host: no-such-host.invalid does not resolve")
+        // A server that takes the connection and never answers.
+        const silent = yield* Effect.acquireRelease(
+          Effect.callback<net.Server>((resume) => {
+            const server = net.createServer(() => {}).listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+          }),
+          (server) => Effect.sync(() => server.close())
+        )
+        const port = (silent.address() as net.AddressInfo).port
+        const timedOut = yield* cli("--pg", `postgres://alice:hunter2@127.0.0.1:${port}/plait`, "runs", "list")
+        assert.include(timedOut.output, `timeout: 127.0.0.1:${port} did not answer within 10 seconds`)
+        for (const { output } of [refused, unknown, timedOut]) {
+          assert.include(output, "postgres://alice:***@")
+          assert.notInclude(output, "hunter2")
+          assert.notInclude(output, "PgConnection: Failed to connect")
+        }
+      }).pipe(Effect.scoped),
+    60_000
+  )
 
-  it.live.skipIf(pgUrl === undefined)("a refused role or password, and a missing database, say so", () =>
-    Effect.gen(function*() {
-      const server = new URL(pgUrl!)
-      const role = new URL(pgUrl!)
-      role.username = `nobody_${Date.now().toString(36)}`
-      role.password = "hunter2"
-      const refused = yield* cli("--pg", role.toString(), "runs", "list")
-      assert.include(refused.output, `authentication failed: role "${role.username}" does not exist`)
-      assert.notInclude(refused.output, "hunter2")
-      server.pathname = "/no_such_database_here"
-      const noDatabase = yield* cli("--pg", server.toString(), "runs", "list")
-      assert.include(noDatabase.output, "no such database: database \"no_such_database_here\" does not exist")
-    }))
+  it.live.skipIf(pgUrl === undefined)(
+    "a refused role or password, and a missing database, say so",
+    () =>
+      Effect.gen(function*() {
+        const server = new URL(pgUrl!)
+        const role = new URL(pgUrl!)
+        role.username = `nobody_${Date.now().toString(36)}`
+        role.password = "hunter2"
+        const refused = yield* cli("--pg", role.toString(), "runs", "list")
+        assert.include(refused.output, `authentication failed: role "${role.username}" does not exist`)
+        assert.notInclude(refused.output, "hunter2")
+        server.pathname = "/no_such_database_here"
+        const noDatabase = yield* cli("--pg", server.toString(), "runs", "list")
+        assert.include(noDatabase.output, "no such database: database \"no_such_database_here\" does not exist")
+      })
+  )
 
   it("without an optional peer, says what to install instead of a module-not-found stack", () => {
     // plait's sources in a directory whose node_modules holds only what is linked here.
@@ -416,47 +423,62 @@ describe("plait dashboard, as a process", () => {
     await backend.cleanup()
   })
 
-  it("prints its address with a random access token; the token becomes a cookie; / leads to it; the rebinding request is refused", async () => {
-    const dashboard = await startDashboard([...backend.flags, "dashboard", "--port", "0"])
-    try {
-      assert.isDefined(dashboard.url, dashboard.output())
-      const url = new URL(dashboard.url!)
-      const token = url.searchParams.get("token")!
-      assert.isAtLeast(token.length, 40, "32 random bytes")
-      const runs = `${url.origin}/plait/`
-      assert.strictEqual((await request(runs)).status, 401)
-      const exchange = await request(url.toString())
-      assert.strictEqual(exchange.status, 303)
-      assert.strictEqual(exchange.headers.location, "/plait/")
-      const cookie = String(exchange.headers["set-cookie"]).split(";")[0]!
-      const page = await request(runs, { headers: { cookie } })
-      assert.strictEqual(page.status, 200)
-      assert.include(page.body, "idle-1")
-      const root = await request(`${url.origin}/`, { headers: { cookie } })
-      assert.strictEqual(root.status, 302)
-      assert.strictEqual(root.headers.location, "/plait/")
-      const evil = `evil.example:${url.port}`
-      const rebinding = await request(`${url.origin}/plait/runs/idle-1/cancel`, {
-        method: "POST",
-        headers: { host: evil, origin: `http://${evil}`, "x-plait-action": "1", cookie },
-        body: "{}"
-      })
-      assert.strictEqual(rebinding.status, 403)
-      const another = await startDashboard([...backend.flags, "dashboard", "--port", "0"])
+  it(
+    "prints its address with a random access token; the token becomes a cookie; / leads to it; the rebinding request is refused",
+    async () => {
+      const dashboard = await startDashboard([...backend.flags, "dashboard", "--port", "0"])
       try {
-        assert.notStrictEqual(new URL(another.url!).searchParams.get("token"), token, "a new token each start")
+        assert.isDefined(dashboard.url, dashboard.output())
+        const url = new URL(dashboard.url!)
+        const token = url.searchParams.get("token")!
+        assert.isAtLeast(token.length, 40, "32 random bytes")
+        const runs = `${url.origin}/plait/`
+        assert.strictEqual((await request(runs)).status, 401)
+        const exchange = await request(url.toString())
+        assert.strictEqual(exchange.status, 303)
+        assert.strictEqual(exchange.headers.location, "/plait/")
+        const cookie = String(exchange.headers["set-cookie"]).split(";")[0]!
+        const page = await request(runs, { headers: { cookie } })
+        assert.strictEqual(page.status, 200)
+        assert.include(page.body, "idle-1")
+        const root = await request(`${url.origin}/`, { headers: { cookie } })
+        assert.strictEqual(root.status, 302)
+        assert.strictEqual(root.headers.location, "/plait/")
+        const evil = `evil.example:${url.port}`
+        const rebinding = await request(`${url.origin}/plait/runs/idle-1/cancel`, {
+          method: "POST",
+          headers: { host: evil, origin: `http://${evil}`, "x-plait-action": "1", cookie },
+          body: "{}"
+        })
+        assert.strictEqual(rebinding.status, 403)
+        const another = await startDashboard([...backend.flags, "dashboard", "--port", "0"])
+        try {
+          assert.notStrictEqual(new URL(another.url!).searchParams.get("token"), token, "a new token each start")
+        } finally {
+          another.stop()
+        }
       } finally {
-        another.stop()
+        dashboard.stop()
       }
-    } finally {
-      dashboard.stop()
-    }
-  }, 60_000)
+    },
+    60_000
+  )
 
   it("serves without a token only on loopback, and warns when it listens beyond it", async () => {
-    const refused = await startDashboard([...backend.flags, "dashboard", "--port", "0", "--host", "0.0.0.0", "--no-token"])
+    const refused = await startDashboard([
+      ...backend.flags,
+      "dashboard",
+      "--port",
+      "0",
+      "--host",
+      "0.0.0.0",
+      "--no-token"
+    ])
     assert.isUndefined(refused.url)
-    assert.include(refused.output(), "--no-token serves the dashboard without authentication, which is refused on 0.0.0.0")
+    assert.include(
+      refused.output(),
+      "--no-token serves the dashboard without authentication, which is refused on 0.0.0.0"
+    )
 
     const open = await startDashboard([...backend.flags, "dashboard", "--port", "0", "--no-token"])
     try {

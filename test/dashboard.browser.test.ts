@@ -80,9 +80,10 @@ describe.skipIf(!available)("dashboard in Chromium", () => {
         authenticate: "none"
       }),
       {
-      disableLogger: true,
-      disableListenLog: true
-    }).pipe(
+        disableLogger: true,
+        disableListenLog: true
+      }
+    ).pipe(
       Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
       Layer.provide(Layer.succeedContext(context))
     )

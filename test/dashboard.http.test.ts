@@ -65,13 +65,15 @@ describe("dashboard over HTTP", () => {
 
   beforeAll(async () => {
     context = await Effect.runPromise(Layer.buildWithScope(backend.layer, scope)) as Context.Context<Engine.Engine>
-    await Effect.runPromise(Effect.gen(function*() {
-      yield* seed(scope)
-      yield* Pictures.seedPictures(scope)
-      const engine = yield* Engine.Engine
-      yield* engine.start(Pictures.Bulk, { input: 250, runId: "bulk-250" })
-      yield* waitFor("bulk-250", (status) => status === "completed")
-    }).pipe(Effect.provideContext(context)) as Effect.Effect<unknown>)
+    await Effect.runPromise(
+      Effect.gen(function*() {
+        yield* seed(scope)
+        yield* Pictures.seedPictures(scope)
+        const engine = yield* Engine.Engine
+        yield* engine.start(Pictures.Bulk, { input: 250, runId: "bulk-250" })
+        yield* waitFor("bulk-250", (status) => status === "completed")
+      }).pipe(Effect.provideContext(context)) as Effect.Effect<unknown>
+    )
     origins.open = await Effect.runPromise(
       serveDashboard({ workflows: Fixtures.all, authenticate: "none", redirectRoot: true }, context, scope)
     )
@@ -302,7 +304,9 @@ describe("dashboard over HTTP", () => {
     assert.include(again.sections.journal!.html, "submitted")
 
     const done = await request(`${origins.open}/plait/runs/onboard-ada`)
-    const doneHave = [...done.body.matchAll(/data-section="([a-z]+)" data-hash="([^"]*)"/g)].map((m) => `${m[1]}=${m[2]}`)
+    const doneHave = [...done.body.matchAll(/data-section="([a-z]+)" data-hash="([^"]*)"/g)].map((m) =>
+      `${m[1]}=${m[2]}`
+    )
     const nothing = JSON.parse(
       (await request(`${origins.open}/plait/runs/onboard-ada`, { headers: { "x-plait-have": doneHave.join(",") } }))
         .body
@@ -312,32 +316,36 @@ describe("dashboard over HTTP", () => {
 })
 
 describe.skipIf(pgUrl === undefined)("dashboard while Postgres is down", () => {
-  it.live("a run page is a 503 saying the database cannot be reached, not \"run not found\"; it works again after", () =>
-    Effect.gen(function*() {
-      const url = new URL(pgUrl!)
-      const proxy = yield* makeProxy({ host: url.hostname, port: Number(url.port || 5432) })
-      const { context: journal } = yield* pgJournalThrough(pgUrl!, proxy, uniquePrefix())
-      const context = yield* Layer.build(Layer.provide(Engine.layer, Layer.succeedContext(journal)))
-      const engine = Context.get(context, Engine.Engine)
-      yield* engine.start(Fixtures.Forever, { input: "x", runId: "pg-down-1" })
-      const scope = yield* Effect.scope
-      const origin = yield* serveDashboard({ authenticate: "none" }, Context.merge(journal, context), scope)
-      const fine = yield* Effect.promise(() => request(`${origin}/plait/runs/pg-down-1`))
-      assert.strictEqual(fine.status, 200)
+  it.live(
+    "a run page is a 503 saying the database cannot be reached, not \"run not found\"; it works again after",
+    () =>
+      Effect.gen(function*() {
+        const url = new URL(pgUrl!)
+        const proxy = yield* makeProxy({ host: url.hostname, port: Number(url.port || 5432) })
+        const { context: journal } = yield* pgJournalThrough(pgUrl!, proxy, uniquePrefix())
+        const context = yield* Layer.build(Layer.provide(Engine.layer, Layer.succeedContext(journal)))
+        const engine = Context.get(context, Engine.Engine)
+        yield* engine.start(Fixtures.Forever, { input: "x", runId: "pg-down-1" })
+        const scope = yield* Effect.scope
+        const origin = yield* serveDashboard({ authenticate: "none" }, Context.merge(journal, context), scope)
+        const fine = yield* Effect.promise(() => request(`${origin}/plait/runs/pg-down-1`))
+        assert.strictEqual(fine.status, 200)
 
-      proxy.cut()
-      const down = yield* Effect.promise(() => request(`${origin}/plait/runs/pg-down-1`))
-      assert.strictEqual(down.status, 503, down.body)
-      assert.include(down.body, "the database cannot be reached")
-      assert.notInclude(down.body, "no run has the id")
-      const refresh = yield* Effect.promise(() =>
-        request(`${origin}/plait/runs/pg-down-1`, { headers: { "x-plait-have": "summary=x" } })
-      )
-      assert.strictEqual(refresh.status, 503)
-      assert.match(String(refresh.headers["content-type"]), /^text\/plain/)
+        proxy.cut()
+        const down = yield* Effect.promise(() => request(`${origin}/plait/runs/pg-down-1`))
+        assert.strictEqual(down.status, 503, down.body)
+        assert.include(down.body, "the database cannot be reached")
+        assert.notInclude(down.body, "no run has the id")
+        const refresh = yield* Effect.promise(() =>
+          request(`${origin}/plait/runs/pg-down-1`, { headers: { "x-plait-have": "summary=x" } })
+        )
+        assert.strictEqual(refresh.status, 503)
+        assert.match(String(refresh.headers["content-type"]), /^text\/plain/)
 
-      proxy.restore()
-      const back = yield* Effect.promise(() => request(`${origin}/plait/runs/pg-down-1`))
-      assert.strictEqual(back.status, 200)
-    }).pipe(Effect.scoped), 60_000)
+        proxy.restore()
+        const back = yield* Effect.promise(() => request(`${origin}/plait/runs/pg-down-1`))
+        assert.strictEqual(back.status, 200)
+      }).pipe(Effect.scoped),
+    60_000
+  )
 })

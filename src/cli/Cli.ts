@@ -353,7 +353,8 @@ const isLoopbackHost = (host: string): boolean => {
 }
 
 /** The server's address as a browser can open it: a wildcard address is reached at 127.0.0.1. */
-const browsable = (address: string): string => address.replace("://0.0.0.0:", "://127.0.0.1:").replace("://[::]:", "://[::1]:")
+const browsable = (address: string): string =>
+  address.replace("://0.0.0.0:", "://127.0.0.1:").replace("://[::]:", "://[::1]:")
 
 export const commands = [runs, graph, dashboard] as const
 

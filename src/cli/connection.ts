@@ -121,7 +121,10 @@ export const backendOf = (
         catch: (error) =>
           isMissingPackage(error, "@effect/sql-pg")
             ? missingPeer("@effect/sql-pg", "Postgres journals")
-            : new CliError.UserError({ cause: error, userMessage: `cannot load the Postgres journal: ${String(error)}` })
+            : new CliError.UserError({
+              cause: error,
+              userMessage: `cannot load the Postgres journal: ${String(error)}`
+            })
       }),
       (PgJournal) =>
         PgJournal.layer({ url: target.url, tablePrefix: target.tablePrefix, connectTimeout: connectTimeoutMs })

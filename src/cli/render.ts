@@ -230,9 +230,11 @@ export const timelineText = (timeline: Timeline, width: number): string => {
   }
   const gapsLine = axis.gaps.length === 0
     ? []
-    : [`${"".padEnd(labelWidth)} |${ruler.join("")}|  ≈ idle, drawn short: ${
-      axis.gaps.map((gap) => formatDuration(gap.to - gap.from)).join(", ")
-    }`]
+    : [
+      `${"".padEnd(labelWidth)} |${ruler.join("")}|  ≈ idle, drawn short: ${
+        axis.gaps.map((gap) => formatDuration(gap.to - gap.from)).join(", ")
+      }`
+    ]
   const steps = timeline.lanes.flatMap((lane) =>
     lane.items !== undefined
       ? [[printable(lane.label), `${lane.items} items, one after another`, "", "", ""]]

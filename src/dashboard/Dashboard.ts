@@ -362,7 +362,9 @@ export const layer = <R = never>(
        * says what went wrong; an answer to a refresh is plain text.
        */
       const guarded = (
-        handler: (request: HttpServerRequest.HttpServerRequest) => Effect.Effect<HttpServerResponse.HttpServerResponse, unknown>,
+        handler: (
+          request: HttpServerRequest.HttpServerRequest
+        ) => Effect.Effect<HttpServerResponse.HttpServerResponse, unknown>,
         { authenticated = true }: { readonly authenticated?: boolean } = {}
       ) =>
         Effect.gen(function*() {

@@ -163,8 +163,7 @@ export const pageScript = `
 const version = (text: string) => createHash("sha256").update(text).digest("base64url").slice(0, 12)
 
 /** The assets by file name, each with its content type and the version its URL carries. */
-export const assets: Readonly<Record<string, { readonly text: string; readonly type: string; readonly v: string }>> =
-  {
-    "dashboard.css": { text: styles, type: "text/css; charset=utf-8", v: version(styles) },
-    "dashboard.js": { text: pageScript, type: "text/javascript; charset=utf-8", v: version(pageScript) }
-  }
+export const assets: Readonly<Record<string, { readonly text: string; readonly type: string; readonly v: string }>> = {
+  "dashboard.css": { text: styles, type: "text/css; charset=utf-8", v: version(styles) },
+  "dashboard.js": { text: pageScript, type: "text/javascript; charset=utf-8", v: version(pageScript) }
+}

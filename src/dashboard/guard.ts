@@ -6,7 +6,7 @@
  * served without authentication also refuses clients that are not on this machine.
  */
 import * as Option from "effect/Option"
-import * as HttpServerRequest from "effect/http/HttpServerRequest"
+import type * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as NetAddress from "effect/net/NetAddress"
 import type * as Result from "effect/Result"
 import * as os from "node:os"
@@ -77,13 +77,17 @@ export const makeGuard = (options: {
       if (origin !== undefined) {
         const from = originHost(origin)
         if (from === undefined || !allows(from)) {
-          return `requests from pages of ${JSON.stringify(origin)} are refused: only this dashboard's own pages may call it`
+          return `requests from pages of ${
+            JSON.stringify(origin)
+          } are refused: only this dashboard's own pages may call it`
         }
       }
-      if (options.loopbackClientsOnly && !Option.match(request.remoteAddress, {
-        onNone: () => true,
-        onSome: isLoopbackClient
-      })) {
+      if (
+        options.loopbackClientsOnly && !Option.match(request.remoteAddress, {
+          onNone: () => true,
+          onSome: isLoopbackClient
+        })
+      ) {
         return "this dashboard has no authentication, so it answers only clients on this machine"
       }
       return undefined

@@ -86,13 +86,13 @@ export const runsSections = (
   return [
     {
       name: "counts",
-      body: html`<a class="count ${query.status === undefined ? "active" : ""}" href="${filterLink(undefined)}">all <b>${
-        Object.values(counts).reduce((a, b) => a + b, 0)
-      }</b></a>${
+      body: html`<a class="count ${query.status === undefined ? "active" : ""}" href="${
+        filterLink(undefined)
+      }">all <b>${Object.values(counts).reduce((a, b) => a + b, 0)}</b></a>${
         RunStatus.all.map((status) =>
-          html`<a class="count status-${status} ${query.status === status ? "active" : ""}" data-status="${status}" href="${
-            filterLink(status)
-          }">${status} <b>${counts[status]}</b></a>`
+          html`<a class="count status-${status} ${
+            query.status === status ? "active" : ""
+          }" data-status="${status}" href="${filterLink(status)}">${status} <b>${counts[status]}</b></a>`
         )
       }`
     },
@@ -193,7 +193,9 @@ export const runSections = (view: RunView): ReadonlyArray<Section> => {
       const search = params.toString()
       return `${runLink(base, run.runId)}${search === "" ? "" : `?${search}`}#${name}`
     }
-    return html`<p class="pager" data-pager="${name}">${at > 1 ? html`<a href="${link(1)}">first</a> <a class="previous" href="${link(at - 1)}">previous</a>` : ""} page ${at} of ${pages} (${rows} rows) ${
+    return html`<p class="pager" data-pager="${name}">${
+      at > 1 ? html`<a href="${link(1)}">first</a> <a class="previous" href="${link(at - 1)}">previous</a>` : ""
+    } page ${at} of ${pages} (${rows} rows) ${
       at < pages ? html`<a class="next" href="${link(at + 1)}">next</a> <a href="${link(pages)}">last</a>` : ""
     }</p>`
   }
@@ -213,7 +215,9 @@ export const runSections = (view: RunView): ReadonlyArray<Section> => {
     {
       name: "io",
       body: html`<h2>input</h2><pre class="input">${pretty(run.input)}</pre>
-<form class="pager" method="get" action="${runLink(base, run.runId)}"><label>paths containing <input name="path" value="${
+<form class="pager" method="get" action="${
+        runLink(base, run.runId)
+      }"><label>paths containing <input name="path" value="${
         query.path ?? ""
       }" placeholder="e.g. packed[17]"></label><button type="submit">filter</button></form>
 <h2 id="outputs">outputs</h2>${
@@ -270,9 +274,9 @@ const summary = ({ base, children, detail, now }: RunView): Html => {
     ${
     children.runs.length === 0
       ? ""
-      : html`<dt>children</dt><dd><a href="#children">${children.runs.length}${
-        children.more ? "+" : ""
-      } child run${children.runs.length === 1 ? "" : "s"}</a></dd>`
+      : html`<dt>children</dt><dd><a href="#children">${children.runs.length}${children.more ? "+" : ""} child run${
+        children.runs.length === 1 ? "" : "s"
+      }</a></dd>`
   }
     <dt>created</dt><dd>${formatTime(run.createdAt)}</dd>
     <dt>updated</dt><dd>${formatTime(run.updatedAt)}</dd>
@@ -325,17 +329,21 @@ const actions = ({ canSignal, detail }: RunView): Html => {
 }
 
 const childrenTable = (base: string, children: Children): Html =>
-  children.runs.length === 0 ? html`` : html`<h2 id="children">child runs</h2><table class="children"><thead><tr><th>run</th><th>at</th><th>workflow</th><th>status</th></tr></thead><tbody>${
-    children.runs.slice(0, rowsPerPage).map((child) =>
-      html`<tr data-run-id="${child.runId}"><td><a href="${
-        runLink(base, child.runId)
-      }">${child.runId}</a></td><td>${child.path}</td><td>${child.workflow}</td><td><span class="badge status-${child.status}">${child.status}</span></td></tr>`
-    )
-  }</tbody></table>${
-    children.runs.length > rowsPerPage || children.more
-      ? html`<p class="hint">The first ${Math.min(children.runs.length, rowsPerPage)} children; <code>plait runs list</code> and the runs page find the others by id.</p>`
-      : ""
-  }`
+  children.runs.length === 0 ?
+    html`` :
+    html`<h2 id="children">child runs</h2><table class="children"><thead><tr><th>run</th><th>at</th><th>workflow</th><th>status</th></tr></thead><tbody>${
+      children.runs.slice(0, rowsPerPage).map((child) =>
+        html`<tr data-run-id="${child.runId}"><td><a href="${
+          runLink(base, child.runId)
+        }">${child.runId}</a></td><td>${child.path}</td><td>${child.workflow}</td><td><span class="badge status-${child.status}">${child.status}</span></td></tr>`
+      )
+    }</tbody></table>${
+      children.runs.length > rowsPerPage || children.more
+        ? html`<p class="hint">The first ${
+          Math.min(children.runs.length, rowsPerPage)
+        } children; <code>plait runs list</code> and the runs page find the others by id.</p>`
+        : ""
+    }`
 
 const signalGuess = (run: Journal.RunInfo) =>
   run.status === "waiting" ? (run.waitingFor ?? "").split(", ")[0] ?? "" : ""

@@ -58,9 +58,21 @@ const laneSvg = (lane: Lane, y: number, x: (at: number) => number, end: number):
 <text class="lane-label" x="4" y="${y + 18}">${truncate(lane.label, 26)}<title>${lane.label}${
     lane.items === undefined ? "" : `: ${lane.items} items that ran one after another`
   }</title></text>
-${coalesce(lane.waits, (wait) => [x(wait.from), x(wait.until ?? end)], sameWait).map(([wait, x0, x1, count]) => waitSvg(wait, x0, x1, count, y))}
-${coalesce(lane.bars, (bar) => [x(bar.startedAt), x(bar.finishedAt)], sameOutcome).map(([bar, x0, x1, count]) => barSvg(lane, bar, x0, x1, count, y))}
-${coalesce(lane.marks, (mark) => [x(mark.at) - 2, x(mark.at) + 2], sameMark).map(([mark, x0, x1, count]) => markSvg(mark, x0, x1, count, y))}
+${
+    coalesce(lane.waits, (wait) => [x(wait.from), x(wait.until ?? end)], sameWait).map(([wait, x0, x1, count]) =>
+      waitSvg(wait, x0, x1, count, y)
+    )
+  }
+${
+    coalesce(lane.bars, (bar) => [x(bar.startedAt), x(bar.finishedAt)], sameOutcome).map(([bar, x0, x1, count]) =>
+      barSvg(lane, bar, x0, x1, count, y)
+    )
+  }
+${
+    coalesce(lane.marks, (mark) => [x(mark.at) - 2, x(mark.at) + 2], sameMark).map(([mark, x0, x1, count]) =>
+      markSvg(mark, x0, x1, count, y)
+    )
+  }
 </g>`
 
 const waitSvg = (wait: Wait, x0: number, x1: number, count: number, y: number): Html =>

@@ -35,18 +35,18 @@ export const childrenOf = (
     // No cursor is given, so none can be refused.
     Effect.catchTag(engine.list({ parentRunId: parent.runId, limit: childrenRead }), "InvalidCursor", Effect.die),
     (page) => ({
-    more: page.next !== undefined,
-    runs: page.runs.map((run) => {
-      const path = pathIn(parent.runId, run.runId)
-      return {
-        runId: run.runId,
-        workflow: run.workflow,
-        status: run.status,
-        path,
-        node: WorkflowGraph.nodePath(path)
-      }
+      more: page.next !== undefined,
+      runs: page.runs.map((run) => {
+        const path = pathIn(parent.runId, run.runId)
+        return {
+          runId: run.runId,
+          workflow: run.workflow,
+          status: run.status,
+          path,
+          node: WorkflowGraph.nodePath(path)
+        }
+      })
     })
-  })
   )
 
 /** The child's path in its parent: what `Engine.childRunId` appended to the parent's id. */

@@ -40,8 +40,7 @@ describe("Dashboard.layer", () => {
     Dashboard.layer({ workflows: [Flow] })
     expect(
       Dashboard.layer({
-        authenticate: (request) =>
-          Sessions.use((sessions) => sessions.valid(request.cookies["session"] ?? ""))
+        authenticate: (request) => Sessions.use((sessions) => sessions.valid(request.cookies["session"] ?? ""))
       })
     ).type.toBe<Layer.Layer<never, Dashboard.Unprotected, HttpRouter.HttpRouter | Engine.Engine | Sessions>>()
     expect(Dashboard.layer({ authenticate: Dashboard.tokenAuthentication(Redacted.make("t")) })).type.toBe<
