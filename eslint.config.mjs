@@ -13,7 +13,7 @@ export default tseslint.config(
       "bench/results/**",
       "**/*.d.ts",
       ".plait/**",
-      // Written by bench/types/generate.ts, and compared with what it writes (test/typeScale.test.ts).
+      // Written by bench/types/generate.ts, and compared with what it writes (test/tools/type-scale.test.ts).
       "test/types/scale.tst.ts"
     ]
   },

@@ -16,7 +16,7 @@ import { execFileSync, execSync } from "node:child_process"
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { makeConsumerPackage } from "../../test/support/consumerPackage.ts"
+import { makeConsumerPackage } from "../../test/support/consumer-package.ts"
 import { effectGenSource, effectWorkflowSource, plaitSource } from "./generate.ts"
 
 const flag = (name: string): string | undefined => {

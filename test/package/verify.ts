@@ -41,7 +41,7 @@ const checkTarball = (packJson: string) => {
       "dist/index.d.ts.map",
       "dist/PgJournal.js",
       "dist/PgJournal.d.ts",
-      "dist/internal/run.js",
+      "dist/internal/executor.js",
       "src/index.ts"
     ]
   ) {
