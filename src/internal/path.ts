@@ -38,6 +38,7 @@ export const compensationPath = (stepPath: string): string => childPath(stepPath
  * holds a `compensable` entry for the step.
  */
 export const compensatedStepOf = (path: string): string | undefined => {
+  if (!path.endsWith(`/${compensateName}`)) return undefined
   const parent = parentOf(path)
   return parent !== "" && path === compensationPath(parent) ? parent : undefined
 }
@@ -45,23 +46,26 @@ export const compensatedStepOf = (path: string): string | undefined => {
 /** The run id of the child started at `path` of the run `parentRunId`. */
 export const childRunId = (parentRunId: string, path: string): string => `${parentRunId}/${path}`
 
-/** Where each top-level `/` is: the ends of the path's segments, brackets matched. */
-const separators = (path: string): ReadonlyArray<number> => {
-  const out: Array<number> = []
+/**
+ * Where the last `/` outside brackets is, or -1. Read from the start, since a key's brackets are
+ * matched left to right; inspecting a run reads every entry's path, so nothing is allocated.
+ */
+const lastSeparator = (path: string): number => {
+  let last = -1
   let depth = 0
   for (let i = 0; i < path.length; i++) {
-    const c = path[i]
-    if (c === "[") depth++
-    else if (c === "]" && depth > 0) depth--
-    else if (c === "/" && depth === 0) out.push(i)
+    const c = path.charCodeAt(i)
+    if (c === 91 /* [ */) depth++
+    else if (c === 93 /* ] */ && depth > 0) depth--
+    else if (c === 47 /* / */ && depth === 0) last = i
   }
-  return out
+  return last
 }
 
 /** Everything before the last `/` outside brackets; `""` at the top level. */
 export const parentOf = (path: string): string => {
-  const ends = separators(path)
-  return ends.length === 0 ? "" : path.slice(0, ends[ends.length - 1])
+  const end = lastSeparator(path)
+  return end < 0 ? "" : path.slice(0, end)
 }
 
 /**
@@ -86,11 +90,13 @@ export interface ItemRef {
   readonly key: string
 }
 
+/** Where the key of the item a path is opens (`packed[s0]`: 6), or -1 when it is not an item. */
+const itemStart = (path: string): number =>
+  path.endsWith("]") ? itemKeyStart(path, lastSeparator(path) + 1) : -1
+
 /** The item a path is (`packed[s0]`), or undefined. */
 const asItem = (path: string): ItemRef | undefined => {
-  const ends = separators(path)
-  const from = ends.length === 0 ? 0 : ends[ends.length - 1]! + 1
-  const open = itemKeyStart(path, from)
+  const open = itemStart(path)
   return open < 0 ? undefined : { path, forEach: path.slice(0, open), key: path.slice(open + 1, -1) }
 }
 
@@ -109,7 +115,7 @@ export const itemOf = (path: string): ItemRef | undefined => {
  * forEach's function body journals at the item path (`packed[s0]`) is in lane `packed[s0]`;
  * anything else is in its parent's lane (`setup/welcome` for `setup/welcome/welcome`).
  */
-export const laneOf = (path: string): string => (asItem(path) === undefined ? parentOf(path) : path)
+export const laneOf = (path: string): string => (itemStart(path) < 0 ? parentOf(path) : path)
 
 /** Whether `path` is `ancestor` or lies inside it: in one of its branches, or one of its items. */
 export const isWithin = (path: string, ancestor: string): boolean => {

@@ -169,10 +169,13 @@ const chordStatus = (
 /**
  * The item of the forEach whose graph path is `forEach` that an entry path lies in: the
  * innermost item whose forEach is that node (an entry may lie in items of nested forEach blocks).
+ * A forEach's path repeats across its items' entries, so its graph path is worked out once.
  */
-const itemIn = (path: string, forEach: string): string | undefined => {
+const itemIn = (path: string, forEach: string, nodePaths: Map<string, string>): string | undefined => {
   for (let item = WorkflowGraph.itemOf(path); item !== undefined; item = WorkflowGraph.itemOf(item.forEach)) {
-    if (WorkflowGraph.nodePath(item.forEach) === forEach) return item.path
+    let node = nodePaths.get(item.forEach)
+    if (node === undefined) nodePaths.set(item.forEach, node = WorkflowGraph.nodePath(item.forEach))
+    if (node === forEach) return item.path
   }
   return undefined
 }
@@ -189,9 +192,10 @@ const itemCounts = (
     : WorkflowGraph.flatten({ workflow: "", nodes: body.nodes }).filter((child) => child.kind === "step").length
   const done = new Map<string, number>()
   const failed = new Set<string>()
+  const nodePaths = new Map<string, string>()
   for (const entry of entries) {
-    if (entry.compensates !== undefined) continue
-    const item = itemIn(entry.path, node.path)
+    if (entry.compensates !== undefined || (entry.kind !== "step" && entry.kind !== "attempt")) continue
+    const item = itemIn(entry.path, node.path, nodePaths)
     if (item === undefined) continue
     if (entry.kind === "step") done.set(item, (done.get(item) ?? 0) + 1)
     if (entry.kind === "attempt" && /"exhausted":true/.test(entry.value)) failed.add(item)

@@ -87,11 +87,8 @@ export const timelineOf = (detail: Engine.RunDetail, now: number, graph?: Workfl
   let start = run.createdAt
   let end = live ? now : run.updatedAt
   for (const entry of entries) {
-    for (const at of [entry.startedAt, entry.finishedAt]) {
-      if (at === undefined) continue
-      if (at < start) start = at
-      if (at > end) end = at
-    }
+    if (entry.startedAt !== undefined && entry.startedAt < start) start = entry.startedAt
+    if (entry.finishedAt !== undefined && entry.finishedAt > end) end = entry.finishedAt
   }
   // A finished run waits for nothing: whatever it still waited on ended with it.
   const endOf = (until: number | undefined): number | undefined =>
