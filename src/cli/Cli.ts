@@ -325,15 +325,18 @@ const dashboard = Command.make(
           } over the ${describeTarget(target)}`
         )
       ))
-      const app = Dashboard.layer({
-        workflows,
-        authenticate: options.token ? Dashboard.tokenAuthentication(token) : "none",
-        hosts: options.allowHost,
-        redirectRoot: true
-      })
+      // The address is printed once the dashboard is in place, never for one that refused to start.
+      const app = Layer.provideMerge(
+        announce,
+        Dashboard.layer({
+          workflows,
+          authenticate: options.token ? Dashboard.tokenAuthentication(token) : "none",
+          hosts: options.allowHost,
+          redirectRoot: true
+        })
+      )
       const server = HttpRouter.serve(app, { disableListenLog: true, disableLogger: true })
         .pipe(
-          Layer.provideMerge(announce),
           Layer.provide(NodeHttpServer.layer(createServer, { port: options.port, host: options.host })),
           Layer.provide(backendOf(target))
         )
