@@ -63,6 +63,9 @@ for (const backend of backends()) {
         const json = JSON.parse((yield* cli(...flags, "runs", "list", "--workflow", "onboard", "--json")).output)
         assert.deepStrictEqual(json.runs.map((r: { runId: string }) => r.runId), ["onboard-ada"])
         assert.strictEqual(json.counts.completed, 1)
+        const badCursor = yield* cli(...flags, "runs", "list", "--cursor", "not-a-cursor")
+        assert.isFalse(badCursor.ok)
+        assert.include(badCursor.output, "the cursor \"not-a-cursor\" is not one a page of runs returned")
       }))
 
     it.live("runs show: status, steps with times and attempts, what it waits for", () =>
