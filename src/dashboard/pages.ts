@@ -163,14 +163,33 @@ export const pageProblem = (detail: Engine.RunDetail, query: RunQuery): string |
   return undefined
 }
 
-const tablesOf = (detail: Engine.RunDetail, path: string | undefined) => {
-  const entries = path === undefined ? detail.entries : detail.entries.filter((entry) => entry.path.includes(path))
-  return {
+interface Tables {
+  readonly path: string | undefined
+  readonly outputs: ReadonlyArray<Engine.EntryDetail>
+  readonly errors: ReadonlyArray<Engine.EntryDetail>
+  readonly journal: ReadonlyArray<Engine.EntryDetail>
+}
+
+/** Sorted once per request: the page check and the page both read them. */
+const sortedTables = new WeakMap<Engine.RunDetail, Tables>()
+
+/** The entries of the tables, in the order they happened (those with no time last), filtered by path. */
+const tablesOf = (detail: Engine.RunDetail, path: string | undefined): Tables => {
+  const known = sortedTables.get(detail)
+  if (known !== undefined && known.path === path) return known
+  const matching = path === undefined ? detail.entries : detail.entries.filter((entry) => entry.path.includes(path))
+  const entries = [...matching].sort((a, b) => timeOf(a) - timeOf(b))
+  const made = {
+    path,
     outputs: entries.filter((entry) => entry.kind === "step" && entry.compensates === undefined),
     errors: entries.filter((entry) => entry.kind === "attempt"),
     journal: entries
   }
+  sortedTables.set(detail, made)
+  return made
 }
+
+const timeOf = (entry: Engine.EntryDetail) => entry.startedAt ?? entry.finishedAt ?? Infinity
 
 const pageCount = (rows: number) => Math.max(1, Math.ceil(rows / rowsPerPage))
 

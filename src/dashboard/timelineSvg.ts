@@ -22,9 +22,21 @@ export const timelineSvg = (timeline: Timeline): Html => {
   const width = labelWidth + chartWidth + 10
   const height = 30 + timeline.lanes.length * laneHeight
   const inGap = (at: number) => axis.gaps.some((gap) => at > gap.from && at < gap.to)
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map((position) => axis.timeAt(position)).filter((at, i) =>
-    i === 0 || i === 4 || !inGap(at)
-  )
+  const label = (at: number, i: number) => (i === 0 ? formatTime(at) : `+${formatDuration(at - timeline.start)}`)
+  // Ticks at even places on the drawn axis: none inside a gap (its own label says its length),
+  // and none repeating the label before it (a short stretch after a long gap); the end is kept.
+  const ticks: Array<number> = []
+  for (const position of [0, 0.25, 0.5, 0.75, 1]) {
+    const at = axis.timeAt(position)
+    const end = position === 1
+    if (position !== 0 && !end && inGap(at)) continue
+    const previous = ticks.length
+    if (previous > 1 && label(ticks[previous - 1]!, previous - 1) === label(at, previous)) {
+      if (!end) continue
+      ticks.pop()
+    }
+    ticks.push(at)
+  }
   return html`<svg class="timeline" viewBox="0 0 ${width} ${height}" width="100%" role="img" aria-label="run timeline">
 ${
     axis.gaps.map((gap) => {
@@ -43,10 +55,9 @@ ${
 ${
     ticks.map((at, i) =>
       html`<g class="tick"><line x1="${x(at)}" x2="${x(at)}" y1="14" y2="${height}"/><text x="${x(at)}" y="${
-        axis.gaps.length > 0 && i !== 0 && i !== ticks.length - 1 ? 24 : 10
-      }" text-anchor="${i === 0 ? "start" : i === ticks.length - 1 ? "end" : "middle"}">${
-        i === 0 ? formatTime(at) : `+${formatDuration(at - timeline.start)}`
-      }</text></g>`
+        // With gaps, their lengths take the top line and the ticks the one below.
+        axis.gaps.length > 0 && i !== 0 ? 24 : 10
+      }" text-anchor="${i === 0 ? "start" : i === ticks.length - 1 ? "end" : "middle"}">${label(at, i)}</text></g>`
     )
   }
 ${timeline.lanes.map((lane, i) => laneSvg(lane, 26 + i * laneHeight, x, timeline.end))}
