@@ -56,8 +56,9 @@ ${
     ticks.map((at, i) =>
       html`<g class="tick"><line x1="${x(at)}" x2="${x(at)}" y1="14" y2="${height}"/><text x="${x(at)}" y="${
         // With gaps, their lengths take the top line and the ticks the one below.
-        axis.gaps.length > 0 && i !== 0 ? 24 : 10
-      }" text-anchor="${i === 0 ? "start" : i === ticks.length - 1 ? "end" : "middle"}">${label(at, i)}</text></g>`
+        axis.gaps.length > 0 && i !== 0 ? 24 : 10}" text-anchor="${
+        i === 0 ? "start" : i === ticks.length - 1 ? "end" : "middle"
+      }">${label(at, i)}</text></g>`
     )
   }
 ${timeline.lanes.map((lane, i) => laneSvg(lane, 26 + i * laneHeight, x, timeline.end))}

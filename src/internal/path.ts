@@ -91,8 +91,7 @@ export interface ItemRef {
 }
 
 /** Where the key of the item a path is opens (`packed[s0]`: 6), or -1 when it is not an item. */
-const itemStart = (path: string): number =>
-  path.endsWith("]") ? itemKeyStart(path, lastSeparator(path) + 1) : -1
+const itemStart = (path: string): number => path.endsWith("]") ? itemKeyStart(path, lastSeparator(path) + 1) : -1
 
 /** The item a path is (`packed[s0]`), or undefined. */
 const asItem = (path: string): ItemRef | undefined => {
