@@ -135,6 +135,7 @@ export type {
   RunNotFound,
   SignalAlreadyDelivered,
   SignalTimeout,
+  StepDefect,
   StepTimeout,
   UnknownSignal,
   WorkflowError
@@ -806,16 +807,26 @@ export type StepEvent = InternalStepEvent
  * attempts are journaled, so a budget survives a crash; a run re-driven after its budget ran out
  * gets a fresh budget for the failed step.
  *
+ * Only typed failures (the step's `E`, `StepTimeout`) are retried by default: a defect (the
+ * step's code threw, an `Effect.promise` rejected) ends the run at once, untyped. With
+ * `defects: true` a defect is a failed attempt too, journaled and retried like a typed failure,
+ * and a step that dies on its last attempt fails with a typed `StepDefect` naming the run, the
+ * path and the defect. Better still, turn the rejection into a typed failure where it happens
+ * (`Effect.tryPromise` with a tagged error and the step's `error` schema).
+ *
  * @example
  * ```ts
  * import { Effect, Schema } from "effect"
  * import { Workflow } from "plait"
  *
  * const patient: Workflow.Retry = { times: 5, delay: "200 millis", backoff: "exponential" }
+ * // A client library that throws: its throws are retried too.
+ * const throwing: Workflow.Retry = { ...patient, defects: true }
  *
  * const Sync = Workflow.make("sync", { input: Schema.String }).pipe(
  *   Workflow.step("pushed", { success: Schema.Boolean, retry: patient }, () => Effect.succeed(true)),
- *   Workflow.step("pulled", { success: Schema.Boolean, retry: patient }, () => Effect.succeed(true))
+ *   Workflow.step("pulled", { success: Schema.Boolean, retry: throwing }, () =>
+ *     Effect.sync(() => JSON.parse("true") as boolean))
  * )
  * ```
  *

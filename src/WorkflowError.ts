@@ -470,6 +470,43 @@ export class StepTimeout extends Schema.TaggedError<StepTimeout>()("StepTimeout"
 }
 
 /**
+ * A step whose retry policy says `defects: true` died on its last attempt: its code threw, an
+ * `Effect.promise` rejected, or it called `Effect.die`. `defect` is what it died with, as text
+ * (an error's name and message); `attempts` is the attempt it died on, the last of its budget
+ * (attempts are counted from the last exhausted budget, as the retry policy counts them).
+ * Without `defects: true` a defect is not retried and the run dies with it, untyped.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
+ *
+ * const Fetch = Workflow.make("fetch", { input: Schema.String }).pipe(
+ *   Workflow.step("page", { success: Schema.String, retry: { times: 2, defects: true } }, (ctx) =>
+ *     Effect.promise(() => fetch(ctx.input).then((response) => response.text())))
+ * )
+ *
+ * const program = Workflow.run(Fetch, { input: "https://example.com" }).pipe(
+ *   Effect.catchTag("StepDefect", (error) => Effect.succeed(`${error.path} died ${error.attempts} times: ${error.defect}`)),
+ *   Effect.provide(Journal.layerMemory)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class StepDefect extends Schema.TaggedError<StepDefect>()("StepDefect", {
+  runId: Schema.String,
+  path: Schema.String,
+  attempts: Schema.Int,
+  defect: Schema.String
+}) {
+  override get message(): string {
+    return `step ${this.path} of run ${this.runId} died on attempt ${this.attempts}: ${this.defect}`
+  }
+}
+
+/**
  * A `signal` with a `timeout` was not delivered before its deadline. The deadline is journaled
  * when the run first waits, so it holds across restarts; it is checked whenever the run runs.
  *
@@ -799,6 +836,7 @@ export type RunError =
   | DefinitionChanged
   | RunConflict
   | StepTimeout
+  | StepDefect
   | RunBusy
   | RunCancelled
   | LeaseLost

@@ -16,10 +16,13 @@ import * as Layer from "effect/Layer"
 import * as NetAddress from "effect/net/NetAddress"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 import { randomBytes } from "node:crypto"
+import * as fs from "node:fs"
 import { createServer } from "node:http"
 import { Dashboard } from "../dashboard/index.ts"
 import { Engine, RunStore, WorkflowGraph } from "../index.ts"
+import { Testing } from "../testing/index.ts"
 import { childrenOf } from "../view/children.ts"
 import { nodeStatuses } from "../view/nodeStatus.ts"
 import { timelineOf } from "../view/timeline.ts"
@@ -62,7 +65,7 @@ const withEngine = <A, E, R>(
       Effect.catch((error): Effect.Effect<never, CliError.CliError> =>
         CliError.isCliError(error) ? Effect.fail(error) : userError(scrub(target, messageOf(error)))
       ),
-      Effect.provide(backendOf(target) as Layer.Layer<Engine.Engine | RunStore.RunStore, CliError.UserError>),
+      Effect.provide(backendOf(target)),
       Effect.scoped
     )
   })
@@ -251,9 +254,43 @@ const watch = Command.make(
     )
 ).pipe(Command.withDescription("Follow a run live until it finishes, with progress for forEach blocks"))
 
+const exportRun = Command.make(
+  "export",
+  {
+    runId,
+    output: Flag.String("output").pipe(
+      Flag.withDescription("write the JSON to this file instead of printing it"),
+      Flag.optional
+    )
+  },
+  (options) =>
+    withEngine(() =>
+      Effect.gen(function*() {
+        const exported = yield* Testing.exportRun(options.runId)
+        const text = `${JSON.stringify(Schema.encodeSync(Testing.ExportedRun)(exported), null, 2)}\n`
+        if (Option.isNone(options.output)) return yield* Console.log(text.trimEnd())
+        const file = options.output.value
+        yield* Effect.try({
+          try: () => fs.writeFileSync(file, text),
+          catch: (error) => `cannot write ${file}: ${error instanceof Error ? error.message : String(error)}`
+        })
+        yield* Console.log(
+          `exported ${options.runId} (${exported.run.status}, ${exported.entries.length} entries, ${
+            countRuns(exported.children)
+          } child runs) to ${file}`
+        )
+      })
+    )
+).pipe(
+  Command.withDescription("Write a run's journal (its record, entries and child runs) as JSON, for a replay test")
+)
+
+const countRuns = (children: ReadonlyArray<Testing.ExportedRun>): number =>
+  children.reduce((total, child) => total + 1 + countRuns(child.children), 0)
+
 const runs = Command.make("runs").pipe(
   Command.withDescription("List, inspect and steer runs"),
-  Command.withSubcommands([list, show, timeline, signal, cancel, resume, watch])
+  Command.withSubcommands([list, show, timeline, signal, cancel, resume, watch, exportRun])
 )
 
 const graph = Command.make(

@@ -16,12 +16,10 @@ import * as Schema from "effect/Schema"
 import { CompensationFailed, JournalError } from "../WorkflowError.ts"
 import { jsonCodec } from "./codec.ts"
 import { isRunFault } from "./faults.ts"
-import { runWorkflow } from "./interpreter.ts"
-import { completionOrderOf, makeRunState, type Reached, type RunState } from "./runState.ts"
 import { compensationPath } from "./path.ts"
+import { replayJournal } from "./replay.ts"
+import { completionOrderOf, type Reached, type RunState } from "./runState.ts"
 import { describeError, plainFailure, runCompensation } from "./step.ts"
-import { suspendOn } from "./suspend.ts"
-import { refusingWriter } from "./writer.ts"
 import type { JournalEntry } from "../Journal.ts"
 import type { Definition } from "./definition.ts"
 
@@ -130,17 +128,14 @@ export const compensate = (
  * takes it. A branch that dies (a defect in `items` or `select`) is only a problem if it hid a
  * step that must be compensated, which `compensate` reports.
  */
-const rebuild = (definition: Definition, input: unknown, entries: ReadonlyArray<JournalEntry>, live: RunState) =>
-  Effect.gen(function*() {
-    const reached = new Map<string, Reached>()
-    const state = yield* makeRunState({
-      runId: live.runId,
-      entries,
-      writer: refusingWriter((entry) => suspendOn({ path: entry.path, kind: "replay", until: undefined })),
+const rebuild = (definition: Definition, input: unknown, entries: ReadonlyArray<JournalEntry>, live: RunState) => {
+  const reached = new Map<string, Reached>()
+  return Effect.as(
+    replayJournal(definition, { runId: live.runId, input, entries }, {
+      reached,
       observer: undefined,
-      children: live.children === undefined ? undefined : { ...live.children, execute: undefined },
-      reached
-    })
-    yield* Effect.exit(runWorkflow(definition.nodes, input, state))
-    return reached
-  })
+      children: live.children
+    }),
+    reached
+  )
+}

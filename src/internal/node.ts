@@ -20,6 +20,11 @@ export interface RetryPolicy {
   readonly times: number
   readonly delay?: Duration.Input | undefined
   readonly backoff?: "fixed" | "exponential" | undefined
+  /**
+   * Defects count as failed attempts too: a throw in the step's code, a rejected
+   * `Effect.promise`, an `Effect.die`. Off by default: a defect then ends the run at once.
+   */
+  readonly defects?: boolean | undefined
 }
 
 /** At most `max` executions of steps with this key at once, across every executor of the database. */

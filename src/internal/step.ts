@@ -9,8 +9,9 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Result from "effect/Result"
 import * as Tracer from "effect/Tracer"
-import { InvalidOutput, JournalError, StepTimeout } from "../WorkflowError.ts"
+import { InvalidOutput, JournalError, StepDefect, StepTimeout } from "../WorkflowError.ts"
 import { type JsonCodec, jsonCodec } from "./codec.ts"
 import { memoizeByIdentity } from "./memo.ts"
 import { compensationPath } from "./path.ts"
@@ -207,10 +208,18 @@ export const plainFailure = (error: unknown): unknown => {
 
 const decodeFailure = (node: StepNode, path: string, state: RunState, exhausted: ExhaustedFailure) => {
   const codec = errorCodecOf(node)
-  return exhausted.typed && codec !== undefined
-    ? decodeStored(state, path, codec, exhausted.failure)
-    : Exit.succeed(JSON.parse(exhausted.failure) as unknown)
+  if (exhausted.typed && codec !== undefined) return decodeStored(state, path, codec, exhausted.failure)
+  const failure = JSON.parse(exhausted.failure) as unknown
+  // A defect the policy retried ended as a `StepDefect`: it replays as one, not as its fields.
+  return node.retry?.defects === true && isTagged(failure, "StepDefect")
+    ? decodeStored(state, path, stepDefectCodec, exhausted.failure)
+    : Exit.succeed(failure)
 }
+
+const stepDefectCodec = jsonCodec(StepDefect)
+
+const isTagged = (u: unknown, tag: string): boolean =>
+  typeof u === "object" && u !== null && "_tag" in u && u._tag === tag
 
 /** A failed attempt's journal entry; the one that exhausts the budget carries the failure. */
 const failedAttempt = (
@@ -367,9 +376,10 @@ const succeeded = (unit: Unit, number: number, seq: number, value: unknown, time
 }
 
 /**
- * Journals a failed attempt, then retries after the policy's delay, or fails with the attempt's
- * own cause once the budget is spent. Interruptions and defects are not attempts the step can
- * retry; they end the step as they are.
+ * Journals a failed attempt, then retries after the policy's delay, or fails once the budget is
+ * spent: with the attempt's own cause, or, for a defect, with a typed `StepDefect`. An
+ * interruption is never an attempt; a defect is one only when the policy says `defects: true`,
+ * and otherwise ends the step as it is.
  */
 const failed = Effect.fnUntraced(function*(
   unit: Unit,
@@ -379,16 +389,40 @@ const failed = Effect.fnUntraced(function*(
   times: AttemptTimes
 ) {
   const { node, path, state } = unit
-  const failure = Cause.findErrorOption(cause)
-  if (failure._tag === "None") return yield* Effect.failCause(cause)
+  const failure = attemptFailure(unit, number, cause)
+  if (failure === undefined) return yield* Effect.failCause(cause)
   // Attempt `number` is one more than the failures before it: it is also the failures now.
   const exhausted = number > (node.retry?.times ?? 0)
-  yield* state.writer.write(failedAttempt(node, path, seq, number, exhausted, failure.value, times))
+  yield* state.writer.write(failedAttempt(node, path, seq, number, exhausted, failure.error, times))
   yield* notify(state, { _tag: "Failed", runId: state.runId, path, attempt: number, willRetry: !exhausted })
-  if (exhausted) return yield* Effect.failCause(cause)
+  if (exhausted) return yield* failure.exit
   yield* Effect.sleep(retryDelay(node.retry!, number))
   return yield* attempt(unit, number + 1, seq + 1)
 })
+
+/**
+ * What a failed attempt counts as: its typed error, or its defect as a `StepDefect` when the
+ * policy retries defects; `undefined` when it is no attempt at all (an interruption, or a
+ * defect the step does not retry).
+ */
+const attemptFailure = (
+  unit: Unit,
+  number: number,
+  cause: Cause.Cause<unknown>
+): { readonly error: unknown; readonly exit: Exit.Exit<never, unknown> } | undefined => {
+  const failure = Cause.findErrorOption(cause)
+  if (failure._tag === "Some") return { error: failure.value, exit: Exit.failCause(cause) }
+  if (unit.node.retry?.defects !== true || Cause.hasInterrupts(cause)) return undefined
+  const defect = Cause.findDefect(cause)
+  if (Result.isFailure(defect)) return undefined
+  const error = new StepDefect({
+    runId: unit.state.runId,
+    path: unit.path,
+    attempts: number,
+    defect: describeError(defect.success)
+  })
+  return { error, exit: Exit.fail(error) }
+}
 
 /**
  * The key is hashed on first use only: most steps never read it, and a hash per step would cost

@@ -9,6 +9,7 @@
 #      it cannot name, verify.ts one it named through a closed path) for NodeNext and for
 #      Bundler resolution, and runs it on SQLite and, with the driver added, on Postgres
 #      (PLAIT_PG_URL; required when CI=true);
+#      and runs the testing kit (`plait/testing`) on it;
 #   4. a second copy of effect under plait fails with plait's DuplicateEffect error;
 #   5. the app moves to the oldest `effect` the peer range allows, compiles and runs again.
 #
@@ -101,6 +102,10 @@ node "$repo/test/package/verify.ts" declarations "$app" || fail "a public type t
 (cd "$app" && "$tsc" -p tsconfig.bundler.json) || fail "tsc (Bundler resolution)"
 step "compiled every entry point with declarations (NodeNext) and under Bundler resolution"
 
+run_app dist/testing.js || { show_output; fail "the testing kit (plait/testing)"; }
+node "$repo/test/package/verify.ts" testing "$work/out" "$work/err" || { show_output; fail "the testing kit's run"; }
+step "plait/testing drove the booking through its sleep and signal and crashed it after every step"
+
 run_postgres() {
   if [ -z "${PLAIT_PG_URL:-}" ]; then
     [ "${CI:-}" != "true" ] || fail "PLAIT_PG_URL is not set: CI must run the app on Postgres"
@@ -135,7 +140,9 @@ one_effect
 (cd "$app" && "$tsc" -p tsconfig.json) || fail "tsc against effect $floor"
 run_app dist/sqlite.js || { show_output; fail "the app on SQLite with effect $floor"; }
 node "$repo/test/package/verify.ts" run sqlite "$work/out" "$work/err" || { show_output; fail "the SQLite run with effect $floor"; }
-step "compiled and ran on SQLite with effect $floor, the floor of the peer range"
+run_app dist/testing.js || { show_output; fail "the testing kit with effect $floor"; }
+node "$repo/test/package/verify.ts" testing "$work/out" "$work/err" || { show_output; fail "the testing kit's run with effect $floor"; }
+step "compiled and ran on SQLite, and the testing kit, with effect $floor, the floor of the peer range"
 run_postgres "effect $floor"
 
 echo "package: $passed passed, 0 failed"

@@ -4,6 +4,7 @@
  *   node verify.ts tarball <npm pack --json output>
  *   node verify.ts run <sqlite|postgres> <stdout file> <stderr file>
  *   node verify.ts duplicate <stdout file>
+ *   node verify.ts testing <stdout file> <stderr file>
  *   node verify.ts declarations <app directory>
  *
  * Exits non-zero with a message saying what was wrong.
@@ -42,6 +43,8 @@ const checkTarball = (packJson: string) => {
       "dist/PgJournal.js",
       "dist/PgJournal.d.ts",
       "dist/internal/executor.js",
+      "dist/testing/index.js",
+      "dist/testing/index.d.ts",
       "src/index.ts"
     ]
   ) {
@@ -85,6 +88,21 @@ const checkRun = (label: string, stdout: string, stderr: string) => {
       `InvalidInput should name every bad field, ${field} missing: ${result.invalidInput}`
     )
   }
+}
+
+/** The testing kit's run of the booking: completed through its signal, crashed after every step. */
+const checkTesting = (stdout: string, stderr: string) => {
+  const warnings = fs.readFileSync(stderr, "utf8")
+  expect(warnings === "", `the kit's run printed to stderr:\n${warnings}`)
+  const result = lastJson(stdout)
+  expect(result.outcome === "Completed", `the kit's run should complete, got ${JSON.stringify(result)}`)
+  expect(result.receipt === "R-2 room 12 for 540, 3 nights", `unexpected receipt ${result.receipt}`)
+  expect(result.reservations === 1, `the reservation ran ${result.reservations} times, expected once`)
+  expect(result.starts === 2, `the run should start, suspend at the signal and resume: ${result.starts} starts`)
+  expect(
+    result.completions > 10 && result.crashes === result.completions,
+    `one crash per completed step expected: ${result.crashes} crashes, ${result.completions} steps`
+  )
 }
 
 const checkDuplicate = (stdout: string) => {
@@ -131,6 +149,9 @@ switch (mode) {
     break
   case "duplicate":
     checkDuplicate(args[0]!)
+    break
+  case "testing":
+    checkTesting(args[0]!, args[1]!)
     break
   case "declarations":
     checkDeclarations(args[0]!)

@@ -4,19 +4,31 @@
  * connection prints.
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Scope } from "effect"
+import { Effect, Exit, Layer, Schema, Scope } from "effect"
 import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Engine } from "plait"
+import { Engine, Workflow, WorkflowError } from "plait"
+import { Testing } from "plait/testing"
 import * as Fixtures from "../support/fixtures/workflows.ts"
 import { pgUrl } from "../support/postgres.ts"
 import { type Backend, backends, cli, seed, sqliteBackend, waitFor } from "../support/tools.ts"
 
 const root = path.resolve(import.meta.dirname, "..", "..")
+
+/** The fixture onboarding with its last step renamed: a definition its runs do not replay. */
+const Renamed = Workflow.make("onboard", { input: Schema.Struct({ email: Schema.String }) }).pipe(
+  Workflow.step("user", { success: Schema.String }, (ctx) => Effect.succeed(`user-${ctx.input.email}`)),
+  Workflow.parallel("setup", {
+    welcome: Workflow.step("welcome", { success: Schema.Boolean }, () => Effect.succeed(true)),
+    workspace: Workflow.step("workspace", { success: Schema.String }, (ctx) => Effect.succeed(`ws-${ctx.user}`)),
+    billing: Workflow.step("billing", { success: Schema.Boolean }, () => Effect.succeed(true))
+  }),
+  Workflow.step("finished", { success: Schema.String }, (ctx) => Effect.succeed(`${ctx.workspace} ready`))
+)
 const fixtures = path.join(root, "test", "support", "fixtures", "workflows.ts")
 
 /** The real executable, as a user runs it. */
@@ -89,6 +101,44 @@ for (const backend of backends()) {
         const batch = yield* cli(...flags, "runs", "timeline", "batch-1")
         assert.include(batch.output, "square[4]")
         assert.match(batch.output, /\(run\)\s+\|[^|]*\.[^|]*\|/, "the sleep shows as a gap in the top lane")
+      }))
+
+    it.live("runs export writes a run's journal as JSON that Testing.replay replays, or refuses at the first change", () =>
+      Effect.gen(function*() {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "plait-export-"))
+        const file = path.join(dir, "onboard-ada.json")
+        const written = yield* cli(...flags, "runs", "export", "onboard-ada", "--output", file)
+        assert.isTrue(written.ok, written.output)
+        assert.match(written.output, /exported onboard-ada \(completed, \d+ entries, 0 child runs\) to /)
+        const exported = JSON.parse(fs.readFileSync(file, "utf8"))
+        fs.rmSync(dir, { recursive: true, force: true })
+        assert.strictEqual(exported.format, "plait/run")
+        assert.strictEqual(exported.run.runId, "onboard-ada")
+        assert.isTrue(exported.entries.some((entry: { kind: string }) => entry.kind === "attempt"))
+
+        const report = yield* Testing.replay(Fixtures.Onboard, exported)
+        assert.strictEqual(report.reached._tag, "Completed")
+        assert.sameMembers([...report.replayed], [
+          "user",
+          "setup/welcome/welcome",
+          "setup/workspace/workspace",
+          "setup/billing/billing",
+          "done"
+        ])
+        const changed = yield* Effect.flip(Testing.replay(Renamed, exported))
+        assert.instanceOf(changed, WorkflowError.DefinitionChanged)
+        assert.strictEqual((changed as WorkflowError.DefinitionChanged).path, "finished")
+
+        // Printed when no file is named; a waiting run replays to the signal it waits for.
+        const printed = yield* cli(...flags, "runs", "export", "expense-7")
+        assert.isTrue(printed.ok, printed.output)
+        const waiting = yield* Testing.replay(Fixtures.Expense, JSON.parse(printed.output))
+        assert.deepStrictEqual(waiting.reached, { _tag: "Waiting", paths: ["approval"] })
+        assert.deepStrictEqual(waiting.replayed, ["submitted"])
+
+        const missing = yield* cli(...flags, "runs", "export", "no-such-run")
+        assert.isFalse(missing.ok)
+        assert.include(missing.output, "no-such-run")
       }))
 
     it.live("runs signal validates with --workflow and completes the run; refuses unvalidated and bad values", () =>

@@ -103,6 +103,68 @@ describe("step", () => {
   })
 })
 
+describe("step: retrying defects", () => {
+  test("retry takes defects: true beside times, delay and backoff, in a step, a forEach and a compensation", () => {
+    const policy: Workflow.Retry = { times: 2, delay: "1 second", backoff: "exponential", defects: true }
+    const Retried = start.pipe(
+      Workflow.step("user", {
+        success: User,
+        retry: policy,
+        compensateRetry: { times: 1, defects: true },
+        compensate: () => Effect.void
+      }, (ctx) => createUser(ctx.input.email)),
+      Workflow.forEach("tags", () => ["a", "b"], (tag) => Effect.succeed(tag.length), {
+        success: Schema.Number,
+        retry: { times: 1, defects: true }
+      })
+    )
+    // Opting in changes no type: a defect that outlives the budget is a StepDefect, one of RunError.
+    expect(Retried).type.toBe<
+      Workflow.Workflow<
+        Input,
+        { readonly input: Input; readonly user: User; readonly tags: ReadonlyArray<number> },
+        UserExists | WorkflowError.CompensationFailedOf<never>,
+        Users,
+        never
+      >
+    >()
+  })
+
+  test("StepDefect is a RunError, caught by its tag with the run, path, attempt and defect typed", () => {
+    expect<WorkflowError.StepDefect>().type.toBeAssignableTo<WorkflowError.RunError>()
+    expect<Workflow.StepDefect>().type.toBe<WorkflowError.StepDefect>()
+    const Flaky = start.pipe(
+      Workflow.step("user", { success: User, retry: { times: 2, defects: true } }, (ctx) => createUser(ctx.input.email))
+    )
+    const caught = Workflow.run(Flaky, { input: { email: "ada@example.com" } }).pipe(
+      Effect.catchTag("StepDefect", (error) => {
+        expect(error).type.toBe<WorkflowError.StepDefect>()
+        expect(error.path).type.toBe<string>()
+        expect(error.attempts).type.toBe<number>()
+        return Effect.succeed(error.defect)
+      })
+    )
+    expect(caught).type.toBe<
+      Effect.Effect<
+        Workflow.Outcome<{ readonly input: Input; readonly user: User }, never> | string,
+        UserExists | Exclude<WorkflowError.RunError, WorkflowError.StepDefect>,
+        Users | Journal.Journal
+      >
+    >()
+  })
+
+  test("defects must be a boolean", () => {
+    start.pipe(
+      Workflow.step(
+        "user",
+        // @ts-expect-error Type 'string' is not assignable to type 'boolean | undefined' -- defects is an opt-in flag
+        { success: User, retry: { times: 2, defects: "yes" } },
+        (ctx) => createUser(ctx.input.email)
+      )
+    )
+  })
+})
+
 describe("step: what must not compile", () => {
   test("reading a key that is not in the context", () => {
     start.pipe(
