@@ -7,6 +7,7 @@ import { PgClient } from "@effect/sql-pg"
 import { Console, Effect, Exit, Layer, Redacted, Scope } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
 import { SqlClient } from "effect/sql"
+import * as http from "node:http"
 import { createServer } from "node:http"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -131,4 +132,26 @@ export const serveDashboard = <R>(
     return yield* HttpServer.addressFormattedWith((address) => Effect.succeed(address)).pipe(
       Effect.provideContext(built)
     )
+  })
+
+export interface Answer {
+  readonly status: number
+  readonly headers: http.IncomingHttpHeaders
+  readonly body: string
+}
+
+/** A request with any headers, `Host` included (which `fetch` will not set). */
+export const request = (
+  url: string,
+  options: { readonly method?: string; readonly headers?: Record<string, string>; readonly body?: string } = {}
+): Promise<Answer> =>
+  new Promise((resolve, reject) => {
+    const sent = http.request(url, { method: options.method ?? "GET", headers: options.headers }, (response) => {
+      const chunks: Array<Buffer> = []
+      response.on("data", (chunk: Buffer) => chunks.push(chunk))
+      response.on("end", () =>
+        resolve({ status: response.statusCode!, headers: response.headers, body: Buffer.concat(chunks).toString() }))
+    })
+    sent.on("error", reject)
+    sent.end(options.body)
   })

@@ -7,7 +7,6 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Schema, Scope } from "effect"
 import { spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
-import * as http from "node:http"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -15,7 +14,7 @@ import { Engine, Workflow, WorkflowError } from "plait"
 import { Testing } from "plait/testing"
 import * as Fixtures from "../support/fixtures/workflows.ts"
 import { pgUrl } from "../support/postgres.ts"
-import { type Backend, backends, cli, seed, sqliteBackend, waitFor } from "../support/tools.ts"
+import { type Backend, backends, cli, request, seed, sqliteBackend, waitFor } from "../support/tools.ts"
 
 const root = path.resolve(import.meta.dirname, "..", "..")
 
@@ -32,19 +31,32 @@ const Renamed = Workflow.make("onboard", { input: Schema.Struct({ email: Schema.
 const fixtures = path.join(root, "test", "support", "fixtures", "workflows.ts")
 
 /** The real executable, as a user runs it. */
-const bin = (...argv: ReadonlyArray<string>) => {
+/** Node's arguments to run the `plait` executable from the sources with `argv`. */
+const binArguments = (argv: ReadonlyArray<string>) => [
+  "--conditions=plait-source",
+  "--disable-warning=ExperimentalWarning",
+  path.join(root, "src", "cli", "bin.ts"),
+  ...argv
+]
+
+const binIn = (
+  options: { readonly cwd?: string; readonly env?: Record<string, string> },
+  ...argv: ReadonlyArray<string>
+) => {
   const result = spawnSync(
     process.execPath,
-    [
-      "--conditions=plait-source",
-      "--disable-warning=ExperimentalWarning",
-      path.join(root, "src", "cli", "bin.ts"),
-      ...argv
-    ],
-    { encoding: "utf8", env: { ...process.env, PLAIT_PG_URL: "", PLAIT_SQLITE: "" }, timeout: 30_000 }
+    binArguments(argv),
+    {
+      cwd: options.cwd,
+      encoding: "utf8",
+      env: { ...process.env, PLAIT_PG_URL: "", PLAIT_SQLITE: "", ...options.env },
+      timeout: 30_000
+    }
   )
   return { status: result.status, output: `${result.stdout}${result.stderr}` }
 }
+
+const bin = (...argv: ReadonlyArray<string>) => binIn({}, ...argv)
 
 for (const backend of backends()) {
   describe(`plait CLI on ${backend.name}`, () => {
@@ -261,25 +273,11 @@ describe("plait CLI without a database", () => {
       assert.include(result.output, "set PLAIT_PG_URL instead")
       assert.notInclude(result.output, "s3cr3t")
     }
-    const viaEnv = spawnSync(
-      process.execPath,
-      [
-        "--conditions=plait-source",
-        "--disable-warning=ExperimentalWarning",
-        path.join(root, "src", "cli", "bin.ts"),
-        "runs",
-        "list"
-      ],
-      {
-        encoding: "utf8",
-        env: { ...process.env, PLAIT_PG_URL: `postgres://bob:${password}@127.0.0.1:1/x` },
-        timeout: 30_000
-      }
-    )
+    const viaEnv = binIn({ env: { PLAIT_PG_URL: `postgres://bob:${password}@127.0.0.1:1/x` } }, "runs", "list")
     assert.notStrictEqual(viaEnv.status, 0)
-    assert.include(`${viaEnv.stdout}${viaEnv.stderr}`, "postgres://bob:***@127.0.0.1:1/x")
-    assert.notInclude(`${viaEnv.stdout}${viaEnv.stderr}`, "s3cr3t")
-    assert.notInclude(`${viaEnv.stdout}${viaEnv.stderr}`, "warning", "PLAIT_PG_URL is the place for a password")
+    assert.include(viaEnv.output, "postgres://bob:***@127.0.0.1:1/x")
+    assert.notInclude(viaEnv.output, "s3cr3t")
+    assert.notInclude(viaEnv.output, "warning", "PLAIT_PG_URL is the place for a password")
   }, 60_000)
 
   it.live(
@@ -378,19 +376,8 @@ describe("plait CLI without a database", () => {
       assert.strictEqual(compiled.status, 0, `${compiled.stdout}${compiled.stderr}`)
       assert.include(fs.readFileSync(path.join(app, "dist", "flow.js"), "utf8"), "\"./steps.js\"")
       for (const module of ["src/flow.ts#Flow", "dist/flow.js#Flow"]) {
-        const result = spawnSync(
-          process.execPath,
-          [
-            "--conditions=plait-source",
-            "--disable-warning=ExperimentalWarning",
-            path.join(root, "src", "cli", "bin.ts"),
-            "graph",
-            module
-          ],
-          { cwd: app, encoding: "utf8", timeout: 30_000 }
-        )
-        const output = `${result.stdout}${result.stderr}`
-        assert.strictEqual(result.status, 0, `${module}: ${output}`)
+        const { output, status } = binIn({ cwd: app }, "graph", module)
+        assert.strictEqual(status, 0, `${module}: ${output}`)
         assert.match(output, /^flowchart TD/, module)
         assert.include(output, "reserved")
         assert.include(output, "shipped")
@@ -416,12 +403,7 @@ const startDashboard = (argv: ReadonlyArray<string>, env: Record<string, string>
     (resolve) => {
       const child = spawn(
         process.execPath,
-        [
-          "--conditions=plait-source",
-          "--disable-warning=ExperimentalWarning",
-          path.join(root, "src", "cli", "bin.ts"),
-          ...argv
-        ],
+        binArguments(argv),
         { env: { ...process.env, PLAIT_PG_URL: "", PLAIT_SQLITE: "", PLAIT_DASHBOARD_TOKEN: "", ...env } }
       )
       let output = ""
@@ -437,28 +419,6 @@ const startDashboard = (argv: ReadonlyArray<string>, env: Record<string, string>
       child.on("exit", () => done(undefined))
     }
   )
-
-interface Answer {
-  readonly status: number
-  readonly headers: http.IncomingHttpHeaders
-  readonly body: string
-}
-
-/** A request with any headers, `Host` included (which `fetch` will not set). */
-const request = (
-  url: string,
-  options: { readonly method?: string; readonly headers?: Record<string, string>; readonly body?: string } = {}
-): Promise<Answer> =>
-  new Promise((resolve, reject) => {
-    const sent = http.request(url, { method: options.method ?? "GET", headers: options.headers }, (response) => {
-      const chunks: Array<Buffer> = []
-      response.on("data", (chunk: Buffer) => chunks.push(chunk))
-      response.on("end", () =>
-        resolve({ status: response.statusCode!, headers: response.headers, body: Buffer.concat(chunks).toString() }))
-    })
-    sent.on("error", reject)
-    sent.end(options.body)
-  })
 
 describe("plait dashboard, as a process", () => {
   const backend = sqliteBackend()

@@ -10,7 +10,6 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Layer, Option, Redacted, Scope } from "effect"
 import { Headers, HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
-import * as http from "node:http"
 import { createServer } from "node:http"
 import { Engine } from "plait"
 import { Dashboard } from "plait/dashboard"
@@ -18,29 +17,7 @@ import * as Pictures from "../support/fixtures/pictures.ts"
 import * as Fixtures from "../support/fixtures/workflows.ts"
 import { pgUrl, uniquePrefix } from "../support/postgres.ts"
 import { makeProxy, pgJournalThrough } from "../support/proxy.ts"
-import { seed, serveDashboard, sqliteBackend, waitFor } from "../support/tools.ts"
-
-interface Answer {
-  readonly status: number
-  readonly headers: http.IncomingHttpHeaders
-  readonly body: string
-}
-
-/** A request with any headers, `Host` included (which `fetch` will not set). */
-const request = (
-  url: string,
-  options: { readonly method?: string; readonly headers?: Record<string, string>; readonly body?: string } = {}
-): Promise<Answer> =>
-  new Promise((resolve, reject) => {
-    const sent = http.request(url, { method: options.method ?? "GET", headers: options.headers }, (response) => {
-      const chunks: Array<Buffer> = []
-      response.on("data", (chunk: Buffer) => chunks.push(chunk))
-      response.on("end", () =>
-        resolve({ status: response.statusCode!, headers: response.headers, body: Buffer.concat(chunks).toString() }))
-    })
-    sent.on("error", reject)
-    sent.end(options.body)
-  })
+import { request, seed, serveDashboard, sqliteBackend, waitFor } from "../support/tools.ts"
 
 /** The text of HTML the dashboard escaped (`&#34;` is `"`). */
 const unescaped = (html: string) => html.replace(/&#(\d+);/g, (_, code: string) => String.fromCharCode(Number(code)))
