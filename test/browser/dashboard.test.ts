@@ -9,7 +9,7 @@
  */
 import { NodeHttpServer } from "@effect/platform-node"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Schema, Scope } from "effect"
+import { Effect, Exit, Layer, Redacted, Schema, Scope } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
 import * as fs from "node:fs"
 import { createServer } from "node:http"
@@ -20,7 +20,7 @@ import { Dashboard } from "plait/dashboard"
 import { type BrowserContext, chromium, type Page } from "playwright-core"
 import * as Pictures from "../support/fixtures/pictures.ts"
 import * as Fixtures from "../support/fixtures/workflows.ts"
-import { seed, sqliteBackend, waitFor } from "../support/tools.ts"
+import { seed, serveDashboard, sqliteBackend, waitFor } from "../support/tools.ts"
 
 /** A forEach of as many items as the run page must stay fast for. */
 const Huge = Workflow.make("huge", { input: Schema.Number }).pipe(
@@ -52,6 +52,9 @@ describe.skipIf(!available)("dashboard in Chromium", () => {
   const scope = Effect.runSync(Scope.make())
   let context: any
   let base = ""
+  /** A second dashboard, behind an access token. */
+  let tokenOrigin = ""
+  const token = "browser-access-token"
   let browser: BrowserContext
   let page: Page
   const requests: Array<string> = []
@@ -91,6 +94,9 @@ describe.skipIf(!available)("dashboard in Chromium", () => {
     base = `${await Effect.runPromise(
       HttpServer.addressFormattedWith((address) => Effect.succeed(address)).pipe(Effect.provideContext(built))
     )}/plait`
+    tokenOrigin = await Effect.runPromise(
+      serveDashboard({ authenticate: Dashboard.tokenAuthentication(Redacted.make(token)) }, context, scope)
+    )
     // A fresh profile directory per run; playwright passes it to Chromium as --user-data-dir.
     browser = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), "plait-chromium-")), {
       executablePath: chromiumPath,
@@ -251,6 +257,22 @@ describe.skipIf(!available)("dashboard in Chromium", () => {
     await page.locator(".pager[data-pager=outputs] a.next").first().click()
     await page.waitForURL(/outputs=2/)
     assert.include(await page.locator(".pager[data-pager=outputs]").first().textContent(), "page 2 of 200")
+  })
+
+  it("behind an access token: refused without it; its address signs the browser in with a cookie scripts cannot read, and leaves the address bar", async () => {
+    const refused = await page.goto(`${tokenOrigin}/plait/`)
+    assert.strictEqual(refused!.status(), 401)
+    assert.include(await page.textContent("body"), "?token=")
+    await page.goto(`${tokenOrigin}/plait/runs/onboard-ada?token=${token}`)
+    assert.strictEqual(page.url(), `${tokenOrigin}/plait/runs/onboard-ada`, "the token left the address")
+    await page.locator(".run-id", { hasText: "onboard-ada" }).waitFor()
+    assert.strictEqual(await page.evaluate(() => (globalThis as any).document.cookie), "", "HttpOnly")
+    const cookies = await browser.cookies(tokenOrigin)
+    assert.strictEqual(cookies.length, 1)
+    assert.isTrue(cookies[0]!.httpOnly)
+    assert.strictEqual(cookies[0]!.sameSite, "Strict")
+    const again = await page.goto(`${tokenOrigin}/plait/`)
+    assert.strictEqual(again!.status(), 200, "signed in")
   })
 
   it("no page broke its Content-Security-Policy", () => {
