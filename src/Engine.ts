@@ -12,6 +12,8 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import { fingerprintOf, prepareInput, replayFinished } from "./internal/executor.ts"
+import { decodeCursor } from "./internal/listing.ts"
+import { childRunId as pathChildRunId, compensatedStepOf, laneOf as pathLaneOf } from "./internal/path.ts"
 import { nextTick, parseCron } from "./internal/schedule.ts"
 import { deliverSignal, isSignalPath } from "./internal/signal.ts"
 import { Journal, type JournalEntry, type RunInfo } from "./Journal.ts"
@@ -25,9 +27,10 @@ import {
 } from "./RunStore.ts"
 import {
   type DuplicateEffect,
+  InvalidCursor,
   InvalidInput,
-  type InvalidOutput,
   type InvalidSchedule,
+  type InvalidSignal,
   type JournalError,
   RunCancelled,
   RunConflict,
@@ -136,11 +139,17 @@ export interface ScheduleOptions<I> {
  */
 export interface EntryDetail extends JournalEntry {
   /**
-   * The branch the entry belongs to: its path without the last segment (`setup/welcome` for
-   * `setup/welcome/welcome`, `charge[17]` for `charge[17]/charge`); `""` at the top level.
-   * Entries of one lane ran one after another; different lanes may have run at once.
+   * The branch or item the entry ran in (`laneOf`): `setup/welcome` for `setup/welcome/welcome`,
+   * `charge[17]` for `charge[17]/charge` and for `charge[17]` itself; `""` at the top level; a
+   * compensation's is its step's. Entries of one lane ran one after another; different lanes may
+   * have run at once.
    */
   readonly lane: string
+  /**
+   * For a compensation's entries (`compensated`, and the `attempt`s of a compensation that
+   * failed): the path of the step it undoes, whose lane it is drawn in.
+   */
+  readonly compensates?: string | undefined
   /** For an `attempt` entry: which attempt failed, and with what. */
   readonly attempt?: number | undefined
   readonly error?: string | undefined
@@ -222,7 +231,7 @@ export class Engine extends Context.Service<Engine, {
     value: SignalValue<W, P>
   ) => Effect.Effect<
     void,
-    | InvalidOutput
+    | InvalidSignal
     | UnknownSignal
     | DuplicateEffect
     | SignalAlreadyDelivered
@@ -246,7 +255,8 @@ export class Engine extends Context.Service<Engine, {
    * input is needed, it is stored.
    */
   readonly resume: (runId: string) => Effect.Effect<RunInfo, RunNotFound | RunCancelled | JournalError>
-  readonly list: (filter?: ListFilter) => Effect.Effect<RunPage, JournalError>
+  /** A page of runs, newest first; a cursor no page returned fails with `InvalidCursor`. */
+  readonly list: (filter?: ListFilter) => Effect.Effect<RunPage, InvalidCursor | JournalError>
   readonly counts: (filter?: { readonly workflow?: string | undefined }) => Effect.Effect<StatusCounts, JournalError>
   /** The run and its journal entries with their times, attempts and lanes. */
   readonly inspect: (runId: string) => Effect.Effect<RunDetail, RunNotFound | JournalError>
@@ -394,7 +404,7 @@ export const make: Effect.Effect<Engine["Service"], never, Journal | RunStore> =
     Effect.flatMap(journal.load(runId), (loaded) =>
       Option.isNone(loaded)
         ? Effect.fail(new RunNotFound({ runId }))
-        : Effect.succeed({ run: loaded.value.run, entries: loaded.value.entries.map(entryDetail) }))
+        : Effect.succeed({ run: loaded.value.run, entries: entryDetails(loaded.value.entries) }))
 
   const schedule: Engine["Service"]["schedule"] = (workflow, options) =>
     Effect.gen(function*() {
@@ -421,7 +431,13 @@ export const make: Effect.Effect<Engine["Service"], never, Journal | RunStore> =
     signal,
     cancel,
     resume,
-    list: (filter) => store.list(filter ?? {}),
+    list: (filter) => {
+      const cursor = filter?.cursor
+      // Checked here, so every backend refuses a cursor alike instead of guessing where it pointed.
+      return cursor !== undefined && cursor !== "" && decodeCursor(cursor) === undefined
+        ? Effect.fail(new InvalidCursor({ cursor }))
+        : store.list(filter ?? {})
+    },
     counts: (filter) => store.counts(filter),
     inspect
   })
@@ -444,9 +460,13 @@ export const make: Effect.Effect<Engine["Service"], never, Journal | RunStore> =
 export const layer: Layer.Layer<Engine, never, Journal | RunStore> = Layer.effect(Engine, make)
 
 /**
- * The lane (branch path) of a journal path: everything before its last `/` outside an item key's
- * brackets, since item keys are data and may contain `/`. `""` at the top level. This is the
- * `lane` of every entry `inspect` returns, and of a path a run waits on.
+ * The lane of a journal path: the innermost branch or forEach item it runs in. Work in one lane
+ * ran one step after another; different lanes may have run at once. A parallel, race or chord
+ * branch, a branch case and a forEach item are lanes (`setup/welcome` for
+ * `setup/welcome/welcome`); an item is its own lane even where a function body journals its step
+ * at the item path (`packed[s0]`). `""` is the top level. Item keys are data and may hold `/`:
+ * brackets are matched. This is the `lane` of every entry `inspect` returns (a compensation's is
+ * its step's), and of a path a run waits on.
  *
  * @example
  * ```ts
@@ -454,30 +474,48 @@ export const layer: Layer.Layer<Engine, never, Journal | RunStore> = Layer.effec
  *
  * Engine.laneOf("setup/welcome/welcome") // "setup/welcome"
  * Engine.laneOf("ship[a/b]/label") // "ship[a/b]"
+ * Engine.laneOf("packed[s0]") // "packed[s0]"
  * Engine.laneOf("approval") // ""
  * ```
  *
  * @since 0.1.0
  * @category utils
  */
-export const laneOf = (path: string): string => {
-  let depth = 0
-  for (let i = path.length - 1; i >= 0; i--) {
-    const c = path[i]
-    if (c === "]") depth++
-    else if (c === "[") depth--
-    else if (c === "/" && depth === 0) return path.slice(0, i)
-  }
-  return ""
-}
+export const laneOf = (path: string): string => pathLaneOf(path)
+
+/**
+ * The run id of the child run a `Workflow.child` node at `path` starts for the run
+ * `parentRunId`: the same on every replay, so the child is created once.
+ *
+ * @example
+ * ```ts
+ * import { Engine } from "plait"
+ *
+ * Engine.childRunId("order-7", "invoice") // "order-7/invoice"
+ * Engine.childRunId("order-7", "lines[3]/restock") // "order-7/lines[3]/restock"
+ * ```
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const childRunId = (parentRunId: string, path: string): string => pathChildRunId(parentRunId, path)
 
 // internal
 
-const entryDetail = (entry: JournalEntry): EntryDetail => {
-  const lane = laneOf(entry.path)
-  if (entry.kind !== "attempt") return { ...entry, lane }
+/** An entry with its lane; a compensation's lane is its step's, and it names the step it undoes. */
+const entryDetail = (compensable: ReadonlySet<string>) => (entry: JournalEntry): EntryDetail => {
+  const step = compensatedStepOf(entry.path)
+  const compensates = step !== undefined && compensable.has(step) ? step : undefined
+  const lane = laneOf(compensates ?? entry.path)
+  const common = compensates === undefined ? { ...entry, lane } : { ...entry, lane, compensates }
+  if (entry.kind !== "attempt") return common
   const record = parseAttempt(entry.value)
-  return { ...entry, lane, attempt: record.attempt ?? entry.seq, error: record.error }
+  return { ...common, attempt: record.attempt ?? entry.seq, error: record.error }
+}
+
+const entryDetails = (entries: ReadonlyArray<JournalEntry>): ReadonlyArray<EntryDetail> => {
+  const compensable = new Set(entries.filter((entry) => entry.kind === "compensable").map((entry) => entry.path))
+  return entries.map(entryDetail(compensable))
 }
 
 const parseAttempt = (value: string): { readonly attempt?: number; readonly error?: string } => {

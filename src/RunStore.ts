@@ -87,6 +87,8 @@ export interface Claimed {
  */
 export interface ListFilter {
   readonly workflow?: string | undefined
+  /** Only the child runs this run started (`Workflow.child`). */
+  readonly parentRunId?: string | undefined
   readonly status?: RunStatus | ReadonlyArray<RunStatus> | undefined
   /** Only runs created at or after this time (epoch milliseconds). */
   readonly createdAfter?: number | undefined

@@ -44,7 +44,7 @@ import type { RunStore } from "./RunStore.ts"
 import type {
   CompensationFailedOf,
   DuplicateEffect,
-  InvalidOutput,
+  InvalidSignal,
   JournalError,
   ParallelFailureOf,
   RaceFailureOf,
@@ -126,6 +126,7 @@ export type {
   CompensationFailedOf,
   DuplicateEffect,
   InvalidOutput,
+  InvalidSignal,
   ParallelFailure,
   ParallelFailureOf,
   RaceFailure,
@@ -155,7 +156,7 @@ export type {
  *
  * export const approve: Effect.Effect<
  *   void,
- *   | Workflow.InvalidOutput
+ *   | Workflow.InvalidSignal
  *   | Workflow.UnknownSignal
  *   | Workflow.DuplicateEffect
  *   | Workflow.SignalAlreadyDelivered
@@ -2103,7 +2104,7 @@ export const run = <I, Ctx, E, R, S>(
  * A path with no signal fails with `UnknownSignal`, and so does an item a `forEach` on the way
  * does not have, once that `forEach` has started (before, its items are not known, and the
  * signal is kept like any signal sent early). A value the schema rejects fails with
- * `InvalidOutput`. Nothing is written in either case.
+ * `InvalidSignal`, which lists every problem the schema found. Nothing is written in either case.
  *
  * @example
  * ```ts
@@ -2130,7 +2131,7 @@ export const sendSignal = <W extends Workflow<any, any, any, any, any>, const P 
   options: { readonly runId: string; readonly path: P; readonly value: SignalValue<W, P> }
 ): Effect.Effect<
   void,
-  InvalidOutput | UnknownSignal | DuplicateEffect | SignalAlreadyDelivered | RunNotFound | JournalError,
+  InvalidSignal | UnknownSignal | DuplicateEffect | SignalAlreadyDelivered | RunNotFound | JournalError,
   RunStore | Journal
 > => deliverSignal(workflow as unknown as Definition, options.runId, options.path, options.value)
 

@@ -46,17 +46,16 @@ export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInp
  * import { Effect, Schema } from "effect"
  * import { Journal, Workflow } from "plait"
  *
- * const Expense = Workflow.make("expense", { input: Schema.Number }).pipe(
- *   Workflow.signal("approval", { schema: Schema.Struct({ approvedCents: Schema.Int }) })
+ * // The types check the output's shape; the schema also checks what types cannot say (an
+ * // integer here). An output it rejects fails the step, and is not journaled.
+ * const Invoice = Workflow.make("invoice", { input: Schema.Number }).pipe(
+ *   Workflow.step("cents", { success: Schema.Int }, (ctx) => Effect.succeed(ctx.input * 100))
  * )
  *
- * // The types check the payload's shape; the schema also checks what types cannot say (an
- * // integer here). A payload it rejects is reported, not journaled.
- * const onWebhook = (approvedCents: number) =>
- *   Workflow.sendSignal(Expense, { runId: "expense-7", path: "approval", value: { approvedCents } }).pipe(
- *     Effect.catchTag("InvalidOutput", (error) => Effect.logWarning(`bad ${error.path}: ${error.issue}`)),
- *     Effect.provide(Journal.layerMemory)
- *   )
+ * const program = Workflow.run(Invoice, { input: 0.125 }).pipe(
+ *   Effect.catchTag("InvalidOutput", (error) => Effect.logWarning(`bad ${error.path}: ${error.issue}`)),
+ *   Effect.provide(Journal.layerMemory)
+ * )
  * ```
  *
  * @since 0.1.0
@@ -105,6 +104,68 @@ export class UnknownSignal extends Schema.TaggedError<UnknownSignal>()("UnknownS
 }) {
   override get message(): string {
     return `run ${this.runId} has no signal at ${this.path}: ${this.issue}`
+  }
+}
+
+/**
+ * A signal was given a value its schema rejects. Every problem the schema found is listed, each
+ * with where in the value it is. Nothing was written.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
+ *
+ * const Expense = Workflow.make("expense", { input: Schema.Number }).pipe(
+ *   Workflow.signal("approval", { schema: Schema.Struct({ approved: Schema.Boolean, cents: Schema.Int }) })
+ * )
+ *
+ * // A webhook's payload, checked by the signal's schema: each problem is reported.
+ * const onWebhook = (approved: boolean, cents: number) =>
+ *   Workflow.sendSignal(Expense, { runId: "expense-7", path: "approval", value: { approved, cents } }).pipe(
+ *     Effect.catchTag("InvalidSignal", (error) => Effect.logWarning(error.issues.join("; "))),
+ *     Effect.provide(Journal.layerMemory)
+ *   )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidSignal extends Schema.TaggedError<InvalidSignal>()("InvalidSignal", {
+  runId: Schema.String,
+  path: Schema.String,
+  issues: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `signal ${this.path} of run ${this.runId} was sent a value its schema rejects:\n${
+      this.issues.map((issue) => `- ${issue}`).join("\n")
+    }`
+  }
+}
+
+/**
+ * `list` was given a cursor that no page of runs returned (mistyped, or cut short). Start from
+ * the first page instead.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Engine } from "plait"
+ *
+ * const page = (cursor: string | undefined) =>
+ *   Engine.Engine.use((engine) => engine.list({ cursor })).pipe(
+ *     Effect.catchTag("InvalidCursor", () => Engine.Engine.use((engine) => engine.list({})))
+ *   )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidCursor extends Schema.TaggedError<InvalidCursor>()("InvalidCursor", {
+  cursor: Schema.String
+}) {
+  override get message(): string {
+    return `the cursor ${JSON.stringify(this.cursor)} is not one a page of runs returned`
   }
 }
 
@@ -736,6 +797,8 @@ export type RaceFailureOf<Errors> = RaceFailure & {
 export type WorkflowError =
   | RunError
   | UnknownSignal
+  | InvalidSignal
+  | InvalidCursor
   | SignalTimeout
   | ParallelFailure
   | RaceFailure

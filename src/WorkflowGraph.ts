@@ -7,8 +7,9 @@
  * @since 0.1.0
  */
 import * as Option from "effect/Option"
-import { type GraphKind, graphOfNodes, graphOfOutline, templatePath } from "./internal/graph.ts"
+import { type GraphKind, graphOfNodes, graphOfOutline } from "./internal/graph.ts"
 import { renderMermaid } from "./internal/mermaid.ts"
+import { isWithin as pathIsWithin, itemOf as pathItemOf, templatePath } from "./internal/path.ts"
 import type { Workflow } from "./Workflow.ts"
 
 /**
@@ -50,6 +51,11 @@ export interface Node {
   readonly branches: ReadonlyArray<Branch>
   /** What the definition says beyond the shape: a sleep's length, a retry budget, a merge strategy. */
   readonly detail: string | undefined
+  /**
+   * A step with a compensation (`compensate`), undone if the run fails for good or is cancelled.
+   * Known from a definition; a stored outline does not say.
+   */
+  readonly compensable?: boolean | undefined
 }
 
 /**
@@ -161,6 +167,65 @@ export const fromFingerprint = (workflow: string, fingerprint: string): Option.O
  * @category utils
  */
 export const nodePath = (entryPath: string): string => templatePath(entryPath)
+
+/**
+ * An item of a `forEach`, as a journal path names it: the item's path, the forEach's path and the
+ * item's key.
+ *
+ * @example
+ * ```ts
+ * import { WorkflowGraph } from "plait"
+ *
+ * const label = (item: WorkflowGraph.Item) => `item ${item.key} of ${item.forEach}`
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Item {
+  /** `ship[order/7]` */
+  readonly path: string
+  /** `ship` */
+  readonly forEach: string
+  /** `order/7` */
+  readonly key: string
+}
+
+/**
+ * The innermost `forEach` item a journal path lies in (or is), or `undefined` outside every
+ * forEach. Item keys are data and may hold `/`: brackets are matched.
+ *
+ * @example
+ * ```ts
+ * import { WorkflowGraph } from "plait"
+ *
+ * WorkflowGraph.itemOf("ship[order/7]/label") // { path: "ship[order/7]", forEach: "ship", key: "order/7" }
+ * WorkflowGraph.itemOf("packed[s0]") // { path: "packed[s0]", forEach: "packed", key: "s0" }
+ * WorkflowGraph.itemOf("setup/welcome") // undefined
+ * ```
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const itemOf = (path: string): Item | undefined => pathItemOf(path)
+
+/**
+ * Whether a journal path is `ancestor` or lies inside it (in one of its branches or items).
+ * `""` contains every path.
+ *
+ * @example
+ * ```ts
+ * import { WorkflowGraph } from "plait"
+ *
+ * WorkflowGraph.isWithin("fastest/origin/fetched", "fastest") // true
+ * WorkflowGraph.isWithin("packed[3]", "packed") // true
+ * WorkflowGraph.isWithin("packedAgain", "packed") // false
+ * ```
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const isWithin = (path: string, ancestor: string): boolean => pathIsWithin(path, ancestor)
 
 /**
  * Every node of a graph, blocks before what they contain, in declaration order.

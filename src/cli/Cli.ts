@@ -13,13 +13,17 @@ import * as Effect from "effect/Effect"
 import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServer from "effect/http/HttpServer"
 import * as Layer from "effect/Layer"
+import * as NetAddress from "effect/net/NetAddress"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import { createServer } from "node:http"
 import { Dashboard } from "../dashboard/index.ts"
 import { Engine, RunStore, WorkflowGraph } from "../index.ts"
 import { Testing } from "../testing/index.ts"
+import { childrenOf } from "../view/children.ts"
 import { nodeStatuses } from "../view/nodeStatus.ts"
 import { timelineOf } from "../view/timeline.ts"
 import { backendOf, describeTarget, scrub, type Target, targetOf, userError } from "./connection.ts"
@@ -107,19 +111,27 @@ const list = Command.make(
 const graphOf = (detail: Engine.RunDetail) =>
   Option.getOrUndefined(WorkflowGraph.fromFingerprint(detail.run.workflow, detail.run.fingerprint))
 
-const showText = (detail: Engine.RunDetail, now: number) => {
-  const graph = graphOf(detail)
-  return runText(detail, graph === undefined ? undefined : nodeStatuses(graph, detail, now), graph)
-}
+/** The run as `runs show` prints it: its details, steps, signals, compensations and children. */
+const showText = (engine: Engine.Engine["Service"], detail: Engine.RunDetail) =>
+  Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const graph = graphOf(detail)
+    const children = yield* childrenOf(engine, detail.run)
+    const progress = graph === undefined ? undefined : nodeStatuses(graph, detail, now, children.runs)
+    return runText({ detail, graph, progress, children, now })
+  })
 
 const show = Command.make("show", { runId, json }, (options) =>
   withEngine((engine) =>
     Effect.gen(function*() {
       const detail = yield* engine.inspect(options.runId)
-      const now = yield* Clock.currentTimeMillis
-      yield* Console.log(options.json ? JSON.stringify(detail, null, 2) : showText(detail, now))
+      yield* Console.log(options.json ? JSON.stringify(detail, null, 2) : yield* showText(engine, detail))
     })
-  )).pipe(Command.withDescription("A run: status, what it waits for, its steps with times and attempts"))
+  )).pipe(
+    Command.withDescription(
+      "A run: status, what it waits for, its steps with times and attempts, compensations, parent and children"
+    )
+  )
 
 const timeline = Command.make(
   "timeline",
@@ -232,8 +244,7 @@ const watch = Command.make(
         let last = ""
         while (true) {
           const detail = yield* engine.inspect(options.runId)
-          const now = yield* Clock.currentTimeMillis
-          const frame = showText(detail, now)
+          const frame = yield* showText(engine, detail)
           if (frame !== last) yield* Console.log(`${clear}${frame}\n`)
           last = frame
           if (isFinished(detail.run.status)) return
@@ -304,7 +315,24 @@ const dashboard = Command.make(
       Flag.withDescription("the port to listen on (0: any free port)"),
       Flag.withDefault(4100)
     ),
-    host: Flag.String("host").pipe(Flag.withDescription("the address to listen on"), Flag.withDefault("127.0.0.1")),
+    host: Flag.String("host").pipe(
+      Flag.withDescription(
+        "the address to listen on; beyond loopback (0.0.0.0, a public IP) only with the access token, and put TLS in front"
+      ),
+      Flag.withDefault("127.0.0.1")
+    ),
+    token: Flag.Boolean("token").pipe(
+      Flag.withDescription(
+        "require the access token the dashboard's printed address carries (PLAIT_DASHBOARD_TOKEN, or a random one); --no-token serves without one, on a loopback address only"
+      ),
+      Flag.withDefault(true)
+    ),
+    allowHost: Flag.String("allow-host").pipe(
+      Flag.withDescription(
+        "another name the dashboard is reached by, as browsers send it in Host (a proxy's, a DNS name; repeatable)"
+      ),
+      Flag.atLeast(0)
+    ),
     workflow: Flag.String("workflow").pipe(
       Flag.withDescription("<module>#<export> of a workflow whose runs may be sent signals (repeatable)"),
       Flag.atLeast(0)
@@ -312,15 +340,40 @@ const dashboard = Command.make(
   },
   (options) =>
     Effect.gen(function*() {
+      const loopback = isLoopbackHost(options.host)
+      if (!options.token && !loopback) {
+        return yield* userError(
+          `--no-token serves the dashboard without authentication, which is refused on ${options.host}: only on a loopback address (127.0.0.1, ::1, localhost). Drop --no-token to require the access token.`
+        )
+      }
       const flags = yield* plait
       const target = yield* targetOf(flags)
       const workflows = yield* Effect.forEach(options.workflow, loadWorkflow)
+      const token = Redacted.make(process.env.PLAIT_DASHBOARD_TOKEN || randomBytes(32).toString("base64url"))
+      if (!loopback) {
+        yield* Console.error(
+          `warning: the dashboard listens on ${options.host}, beyond this machine: anyone who reaches the port and has the token can read and steer every run, and its traffic is not encrypted; put it behind TLS (a proxy), and give the names it is reached by with --allow-host`
+        )
+      }
       const announce = Layer.effectDiscard(HttpServer.addressFormattedWith((address) =>
-        Console.log(`plait dashboard on ${address}/plait/ over the ${describeTarget(target)}`)
+        Console.log(
+          `plait dashboard on ${browsable(address)}/plait/${
+            options.token ? `?token=${Redacted.value(token)}` : " (no access token: loopback only)"
+          } over the ${describeTarget(target)}`
+        )
       ))
-      const server = HttpRouter.serve(Dashboard.layer({ workflows }), { disableListenLog: true, disableLogger: true })
+      // The address is printed once the dashboard is in place, never for one that refused to start.
+      const app = Layer.provideMerge(
+        announce,
+        Dashboard.layer({
+          workflows,
+          authenticate: options.token ? Dashboard.tokenAuthentication(token) : "none",
+          hosts: options.allowHost,
+          redirectRoot: true
+        })
+      )
+      const server = HttpRouter.serve(app, { disableListenLog: true, disableLogger: true })
         .pipe(
-          Layer.provideMerge(announce),
           Layer.provide(NodeHttpServer.layer(createServer, { port: options.port, host: options.host })),
           Layer.provide(backendOf(target))
         )
@@ -331,6 +384,17 @@ const dashboard = Command.make(
       )
     })
 ).pipe(Command.withDescription("Serve the web dashboard on its own"))
+
+/** A loopback address: only this machine can connect. */
+const isLoopbackHost = (host: string): boolean => {
+  if (host === "localhost") return true
+  const ip = NetAddress.ipFromString(host.replace(/^\[(.*)\]$/, "$1"))
+  return ip._tag === "Success" && NetAddress.isLoopback(ip.success)
+}
+
+/** The server's address as a browser can open it: a wildcard address is reached at 127.0.0.1. */
+const browsable = (address: string): string =>
+  address.replace("://0.0.0.0:", "://127.0.0.1:").replace("://[::]:", "://[::1]:")
 
 export const commands = [runs, graph, dashboard] as const
 

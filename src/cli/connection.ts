@@ -2,10 +2,17 @@
  * Which database the CLI and the standalone dashboard talk to: `--sqlite FILE` or `--pg URL`, or
  * the environment (`PLAIT_SQLITE`, `PLAIT_PG_URL`), with `--table-prefix` (`PLAIT_TABLE_PREFIX`).
  * A Postgres URL is held as `Redacted` from the moment it is read, and every message that could
- * quote it is scrubbed of its password, so no output of the CLI ever shows one.
+ * quote it is scrubbed of its password, so no output of the CLI ever shows one. A password given
+ * on the command line is still seen by other users of the machine (`ps`) and kept in the shell's
+ * history, so the CLI says so and points to `PLAIT_PG_URL`.
+ *
+ * A connection that fails says why, in words: the password or role was refused, nothing listens
+ * at the address, the host name does not resolve, the server did not answer in time. An optional
+ * peer dependency that is not installed says what to install.
  */
 import * as Cause from "effect/Cause"
 import * as CliError from "effect/cli/CliError"
+import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -35,12 +42,30 @@ export const targetOf = (flags: ConnectionFlags): Effect.Effect<Target, CliError
   const pg = Option.getOrUndefined(flags.pg)
   if (sqlite !== undefined && pg !== undefined) return userError("give either --sqlite or --pg, not both")
   if (sqlite !== undefined) return Effect.succeed({ _tag: "Sqlite", filename: sqlite, tablePrefix })
-  if (pg !== undefined) return Effect.succeed({ _tag: "Pg", url: pg, tablePrefix })
+  if (pg !== undefined) {
+    const target: Target = { _tag: "Pg", url: pg, tablePrefix }
+    return hasPassword(pg)
+      ? Effect.as(
+        Console.error(
+          "warning: a password in --pg is seen by other users of this machine (ps) and kept in your shell's history; set PLAIT_PG_URL instead"
+        ),
+        target
+      )
+      : Effect.succeed(target)
+  }
   const envSqlite = fromEnv("PLAIT_SQLITE")
   const envPg = fromEnv("PLAIT_PG_URL")
   if (envPg !== undefined) return Effect.succeed({ _tag: "Pg", url: Redacted.make(envPg), tablePrefix })
   if (envSqlite !== undefined) return Effect.succeed({ _tag: "Sqlite", filename: envSqlite, tablePrefix })
   return userError("no database: pass --sqlite FILE or --pg URL (or set PLAIT_SQLITE or PLAIT_PG_URL)")
+}
+
+const hasPassword = (url: Redacted.Redacted<string>): boolean => {
+  try {
+    return new URL(Redacted.value(url)).password !== ""
+  } catch {
+    return false
+  }
 }
 
 /** The URL with its password replaced by `***`: what the CLI may print. */
@@ -91,8 +116,18 @@ export const backendOf = (
     ))
     // Loaded only for Postgres: `@effect/sql-pg` is an optional peer a SQLite user may not have.
     : Layer.unwrap(Effect.map(
-      Effect.promise(() => import("../PgJournal.ts")),
-      (PgJournal) => PgJournal.layer({ url: target.url, tablePrefix: target.tablePrefix })
+      Effect.tryPromise({
+        try: () => import("../PgJournal.ts"),
+        catch: (error) =>
+          isMissingPackage(error, "@effect/sql-pg")
+            ? missingPeer("@effect/sql-pg", "Postgres journals")
+            : new CliError.UserError({
+              cause: error,
+              userMessage: `cannot load the Postgres journal: ${String(error)}`
+            })
+      }),
+      (PgJournal) =>
+        PgJournal.layer({ url: target.url, tablePrefix: target.tablePrefix, connectTimeout: connectTimeoutMs })
     ))
   return Layer.provideMerge(Engine.layer, journal).pipe(
     Layer.catchCause((cause) => {
@@ -100,20 +135,74 @@ export const backendOf = (
       return Layer.effectContext(
         error instanceof CliError.UserError
           ? Effect.fail(error)
-          : userError(scrub(target, `cannot open the ${describeTarget(target)}: ${causeText(error)}`))
+          : userError(scrub(target, `cannot open the ${describeTarget(target)}: ${whyItFailed(target, error)}`))
       )
     })
   )
 }
 
-const causeText = (error: unknown): string => {
-  if (error instanceof Error) {
-    const inner = (error as { cause?: unknown }).cause
-    return inner instanceof Error && inner.message !== error.message
-      ? `${error.message} (${inner.message})`
-      : error.message
+/** How long the CLI waits for Postgres to answer before it says so. */
+const connectTimeoutMs = 10_000
+
+/** The errors a failure carries, outermost first: the driver's own error is at the bottom. */
+const causes = (error: unknown): ReadonlyArray<{ readonly code?: unknown; readonly message?: unknown }> => {
+  const out: Array<{ readonly code?: unknown; readonly message?: unknown }> = []
+  for (let at: unknown = error; typeof at === "object" && at !== null && out.length < 8;) {
+    out.push(at as { code?: unknown; message?: unknown })
+    const next = (at as { cause?: unknown; reason?: unknown }).cause ?? (at as { reason?: unknown }).reason
+    at = next === at ? undefined : next
   }
-  return String(error)
+  return out
+}
+
+/**
+ * The cause of a failed connection in words: what Postgres refused (with its own message), or
+ * what the network said, by the driver's error codes; anything else as the driver put it.
+ */
+export const whyItFailed = (target: Target, error: unknown): string => {
+  const chain = causes(error)
+  const code = (wanted: ReadonlyArray<string>) => chain.find((link) => wanted.includes(String(link.code)))
+  const where = target._tag === "Pg" ? addressOf(target.url) : ""
+  const said = (link: { readonly message?: unknown }) => String(link.message)
+  const auth = code(["28P01", "28000"])
+  if (auth !== undefined) return `authentication failed: ${said(auth)}`
+  const database = code(["3D000"])
+  if (database !== undefined) return `no such database: ${said(database)}`
+  if (code(["ECONNREFUSED"]) !== undefined) {
+    return `connection refused: nothing listens at ${where} (is Postgres running, and on this port?)`
+  }
+  const unknown = code(["ENOTFOUND", "EAI_AGAIN", "EAI_NONAME"])
+  if (unknown !== undefined) return `unknown host: ${where.replace(/:\d+$/, "")} does not resolve (${said(unknown)})`
+  if (
+    code(["ETIMEDOUT"]) !== undefined ||
+    chain.some((link) => /timed out|timeout/i.test(String(link.message)))
+  ) {
+    return `timeout: ${where} did not answer within ${connectTimeoutMs / 1000} seconds`
+  }
+  const unreachable = code(["EHOSTUNREACH", "ENETUNREACH"])
+  if (unreachable !== undefined) return `host unreachable: ${said(unreachable)}`
+  const messages = [...new Set(chain.map((link) => link.message).filter((m): m is string => typeof m === "string"))]
+  return messages.length === 0 ? String(error) : messages.join(": ")
+}
+
+const addressOf = (url: Redacted.Redacted<string>): string => {
+  try {
+    const parsed = new URL(Redacted.value(url))
+    return `${parsed.hostname === "" ? "localhost" : parsed.hostname}:${parsed.port === "" ? "5432" : parsed.port}`
+  } catch {
+    return "(its address)"
+  }
+}
+
+/** Node could not find `name` (a package a module imports), as opposed to failing inside it. */
+export const isMissingPackage = (error: unknown, name: string): boolean =>
+  (error as { code?: unknown }).code === "ERR_MODULE_NOT_FOUND" && String((error as Error).message).includes(name)
+
+/** An optional peer dependency is not installed: what it is for, and what to run. */
+export const missingPeer = (name: string, purpose: string): CliError.UserError => {
+  const message =
+    `${purpose} need ${name}, an optional peer dependency of plait that is not installed: npm install ${name}`
+  return new CliError.UserError({ cause: message, userMessage: message })
 }
 
 export const userError = (message: string): Effect.Effect<never, CliError.UserError> =>

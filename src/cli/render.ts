@@ -2,20 +2,15 @@
  * The CLI's text output: tables of runs, a run's details, its timeline with one lane per branch,
  * and the live view of `runs watch`. Pure functions of what the engine returned.
  */
-import type { Engine, Journal, RunStore } from "../index.ts"
+import type { Engine, RunStore } from "../index.ts"
 import { WorkflowGraph } from "../index.ts"
+import type { Children } from "../view/children.ts"
+import { executorText } from "../view/execution.ts"
+import { formatDuration, formatTime } from "../view/format.ts"
 import type { NodeProgress } from "../view/nodeStatus.ts"
-import { nameIn, type Timeline } from "../view/timeline.ts"
+import { axisOf, nameIn, type Timeline } from "../view/timeline.ts"
 
-export const formatTime = (ms: number | undefined): string =>
-  ms === undefined ? "-" : new Date(ms).toISOString().replace("T", " ").replace("Z", "")
-
-export const formatDuration = (ms: number): string => {
-  if (ms < 1000) return `${Math.round(ms)}ms`
-  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)}s`
-  if (ms < 3_600_000) return `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`
-  return `${Math.floor(ms / 3_600_000)}h${Math.round((ms % 3_600_000) / 60_000)}m`
-}
+export { formatDuration, formatTime }
 
 /** Columns padded to their widest cell. */
 export const table = (cells: ReadonlyArray<ReadonlyArray<string>>): string => {
@@ -50,37 +45,49 @@ export const runsTable = (page: RunStore.RunPage, counts: RunStore.StatusCounts)
   return lines.join("\n")
 }
 
-const waitText = (run: Journal.RunInfo): string | undefined => {
+const waitText = (run: Engine.RunDetail["run"], graph: WorkflowGraph.Graph | undefined): string | undefined => {
   if (run.status === "sleeping") return `sleeping at ${run.waitingFor ?? "?"} until ${formatTime(run.wakeAt)}`
-  if (run.status === "waiting") {
-    const deadline = run.wakeAt === undefined ? "" : ` (deadline ${formatTime(run.wakeAt)})`
-    return `waiting for signal ${run.waitingFor ?? "?"}${deadline}`
-  }
-  return undefined
+  if (run.status !== "waiting") return undefined
+  const kinds = new Map(graph === undefined ? [] : WorkflowGraph.flatten(graph).map((node) => [node.path, node.kind]))
+  const awaited = (run.waitingFor ?? "?").split(", ").map((path) => {
+    const kind = kinds.get(WorkflowGraph.nodePath(path))
+    return kind === "signal" ? `signal ${path}` : kind === "child" ? `child run at ${path}` : path
+  })
+  const deadline = run.wakeAt === undefined ? "" : ` (deadline ${formatTime(run.wakeAt)})`
+  return `waiting for ${awaited.join(", ")}${deadline}`
 }
 
-export const runText = (
-  detail: Engine.RunDetail,
-  progress: ReadonlyMap<string, NodeProgress> | undefined,
-  graph: WorkflowGraph.Graph | undefined
-): string => {
+/** What `runs show` and `runs watch` print about a run. */
+export interface RunView {
+  readonly detail: Engine.RunDetail
+  readonly graph: WorkflowGraph.Graph | undefined
+  readonly progress: ReadonlyMap<string, NodeProgress> | undefined
+  readonly children: Children
+  readonly now: number
+}
+
+export const runText = ({ children, detail, graph, now, progress }: RunView): string => {
   const { entries, run } = detail
+  const executor = executorText(run, now)
   const lines = [
     `run       ${run.runId}`,
     `workflow  ${run.workflow}`,
     `status    ${run.status}${run.cancelRequested && run.status !== "cancelled" ? " (cancel requested)" : ""}`,
+    ...(run.parentRunId === undefined ? [] : [`parent    ${run.parentRunId}`]),
     `created   ${formatTime(run.createdAt)}`,
     `updated   ${formatTime(run.updatedAt)}`,
-    `executed  ${run.executions} time(s)${run.owner === undefined ? "" : `, now by ${run.owner}`}`,
+    `executed  ${run.executions} time(s)${executor === undefined ? "" : `, ${executor}`}`,
     `input     ${run.input}`
   ]
-  const waiting = waitText(run)
+  const waiting = waitText(run, graph)
   if (waiting !== undefined) lines.push(`waits     ${waiting}`)
   if (run.error !== undefined) lines.push(`error     ${run.error}`)
-  const steps = entries.filter((entry) => entry.kind === "step" || entry.kind === "attempt")
+  const steps = entries.filter((entry) =>
+    (entry.kind === "step" || entry.kind === "attempt") && entry.compensates === undefined
+  )
   if (steps.length > 0) {
     const attempts = new Map<string, number>()
-    for (const entry of entries) {
+    for (const entry of steps) {
       if (entry.kind === "attempt") attempts.set(entry.path, (attempts.get(entry.path) ?? 0) + 1)
     }
     lines.push(
@@ -91,9 +98,7 @@ export const runText = (
           entry.path,
           entry.kind === "step" ? "completed" : "failed",
           formatTime(entry.startedAt),
-          entry.startedAt === undefined || entry.finishedAt === undefined
-            ? "-"
-            : formatDuration(entry.finishedAt - entry.startedAt),
+          tookText(entry),
           String(entry.kind === "step" ? (attempts.get(entry.path) ?? 0) + 1 : entry.attempt ?? entry.seq + 1),
           entry.error ?? ""
         ])
@@ -110,6 +115,17 @@ export const runText = (
       ])
     )
   }
+  lines.push(...compensationLines(detail))
+  if (children.runs.length > 0) {
+    lines.push(
+      "",
+      table([
+        ["CHILD RUN", "AT", "WORKFLOW", "STATUS"],
+        ...children.runs.map((child) => [child.runId, child.path, child.workflow, child.status])
+      ])
+    )
+    if (children.more) lines.push(`(the first ${children.runs.length} children)`)
+  }
   if (graph !== undefined && progress !== undefined) {
     for (const node of WorkflowGraph.flatten(graph).filter((node) => node.kind === "forEach")) {
       const items = progress.get(node.path)?.items
@@ -121,10 +137,52 @@ export const runText = (
   return lines.map((line) => line.split("\n").map(printable).join("\n")).join("\n")
 }
 
+const tookText = (entry: Engine.EntryDetail): string =>
+  entry.startedAt === undefined || entry.finishedAt === undefined
+    ? "-"
+    : formatDuration(entry.finishedAt - entry.startedAt)
+
+/**
+ * Why the run compensates (its `compensating` entry), and each compensation: done, or an attempt
+ * that failed. A compensable step with no line has not been undone (yet).
+ */
+const compensationLines = (detail: Engine.RunDetail): ReadonlyArray<string> => {
+  const ending = detail.entries.find((entry) => entry.kind === "compensating")
+  const ran = detail.entries.filter((entry) => entry.compensates !== undefined)
+  const pending = detail.entries.filter((entry) =>
+    entry.kind === "compensable" &&
+    !ran.some((compensation) => compensation.compensates === entry.path && compensation.kind === "compensated")
+  )
+  if (ending === undefined && ran.length === 0) return []
+  const lines = ["", `compensating because ${endingText(ending?.value)}`]
+  const rows = [...ran].sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0)).map((entry) => [
+    entry.compensates!,
+    entry.kind === "compensated" ? "compensated" : `failed (attempt ${entry.attempt ?? entry.seq + 1})`,
+    formatTime(entry.finishedAt),
+    tookText(entry),
+    entry.error ?? ""
+  ])
+  for (const entry of pending) rows.push([entry.path, "not compensated", "-", "-", ""])
+  if (rows.length > 0) lines.push(table([["COMPENSATION OF", "RESULT", "FINISHED", "TOOK", "ERROR"], ...rows]))
+  return lines
+}
+
+/** The `compensating` entry's reason: `the run failed: …`, `it was cancelled: …`. */
+export const endingText = (value: string | undefined): string => {
+  try {
+    const ending = JSON.parse(value ?? "") as { reason?: unknown; error?: unknown }
+    const error = typeof ending.error === "string" ? `: ${ending.error}` : ""
+    return ending.reason === "cancelled" ? `the run was cancelled${error}` : `the run failed${error}`
+  } catch {
+    return "the run failed or was cancelled"
+  }
+}
+
 /**
  * A forEach's progress. The journal records finished items, not how many there are, so while the
  * block runs the bar shows the finished items against those finished plus one still to come; once
- * the block is over it is full.
+ * the block is over it is full. A block the run left unfinished (it failed or was cancelled
+ * elsewhere) is `stopped`.
  */
 export const forEachLine = (
   path: string,
@@ -138,18 +196,20 @@ export const forEachLine = (
   const failedCells = finished === 0 ? 0 : Math.round((items.failed / finished) * filled)
   const bar = "#".repeat(filled - failedCells) + "x".repeat(failedCells) + ".".repeat(width - filled)
   return `forEach ${path}  [${bar}]  ${items.completed} done${items.failed > 0 ? `, ${items.failed} failed` : ""}${
-    over ? "" : ", running"
+    over ? "" : status === "stopped" ? ", stopped (the run ended first)" : ", running"
   }`
 }
 
 /**
- * A text timeline: one row per lane on a shared time axis. `=` a completed attempt, `x` a failed
- * one, `.` a sleep, `~` a wait for a signal, `!` a signal's arrival.
+ * A text timeline: one row per lane on a shared time axis, idle stretches compressed (`≈` on the
+ * ruler). `=` a completed attempt, `x` a failed one, `.` a sleep, `~` a wait for a signal, `!` a
+ * signal's arrival, `<` a compensation, `X` a compensation attempt that failed.
  */
 export const timelineText = (timeline: Timeline, width: number): string => {
+  const axis = axisOf(timeline, 3 / width)
   const span = timeline.end - timeline.start
-  const column = (at: number) => Math.min(width - 1, Math.max(0, Math.floor(((at - timeline.start) / span) * width)))
-  const labels = timeline.lanes.map((lane) => printable(lane.lane === "" ? "(run)" : lane.lane))
+  const column = (at: number) => Math.min(width - 1, Math.max(0, Math.floor(axis.position(at) * width)))
+  const labels = timeline.lanes.map((lane) => printable(lane.label))
   const labelWidth = Math.max(5, ...labels.map((label) => label.length))
   const rows = timeline.lanes.map((lane, i) => {
     const cells = new Array<string>(width).fill(" ")
@@ -158,22 +218,39 @@ export const timelineText = (timeline: Timeline, width: number): string => {
     }
     for (const wait of lane.waits) paint(wait.from, wait.until ?? timeline.end, wait.kind === "sleep" ? "." : "~")
     for (const bar of lane.bars) paint(bar.startedAt, bar.finishedAt, bar.outcome === "completed" ? "=" : "x")
-    for (const mark of lane.marks) cells[column(mark.at)] = "!"
+    for (const mark of lane.marks) {
+      cells[column(mark.at)] = mark.kind === "signal" ? "!" : mark.kind === "compensated" ? "<" : "X"
+    }
     return `${labels[i]!.padEnd(labelWidth)} |${cells.join("")}|`
   })
-  const axis = `${"".padEnd(labelWidth)} ${formatTime(timeline.start)} ... +${formatDuration(span)}`
+  const header = `${"".padEnd(labelWidth)} ${formatTime(timeline.start)} ... +${formatDuration(span)}`
+  const ruler = new Array<string>(width).fill(" ")
+  for (const gap of axis.gaps) {
+    for (let x = column(gap.from); x <= Math.min(width - 1, column(gap.to)); x++) ruler[x] = "≈"
+  }
+  const gapsLine = axis.gaps.length === 0
+    ? []
+    : [
+      `${"".padEnd(labelWidth)} |${ruler.join("")}|  ≈ idle, drawn short: ${
+        axis.gaps.map((gap) => formatDuration(gap.to - gap.from)).join(", ")
+      }`
+    ]
   const steps = timeline.lanes.flatMap((lane) =>
-    lane.bars.map((bar) => [
-      printable(lane.lane === "" ? "(run)" : lane.lane),
-      printable(nameIn(lane.lane, bar.path)),
-      `+${formatDuration(bar.startedAt - timeline.start)}`,
-      formatDuration(bar.finishedAt - bar.startedAt),
-      `attempt ${bar.attempt}${bar.outcome === "failed" ? " failed" : ""}`
-    ])
+    lane.items !== undefined
+      ? [[printable(lane.label), `${lane.items} items, one after another`, "", "", ""]]
+      : lane.bars.map((bar) => [
+        printable(lane.label),
+        printable(nameIn(lane.lane, bar.path)),
+        `+${formatDuration(bar.startedAt - timeline.start)}`,
+        formatDuration(bar.finishedAt - bar.startedAt),
+        `attempt ${bar.attempt}${bar.outcome === "failed" ? " failed" : ""}`
+      ])
   )
-  const legend = "= completed attempt   x failed attempt   . sleep   ~ waiting for a signal   ! signal arrived"
+  const legend =
+    "= completed attempt   x failed attempt   . sleep   ~ waiting for a signal   ! signal arrived   < compensated   X compensation failed"
   return [
-    axis,
+    header,
+    ...gapsLine,
     ...rows,
     "",
     legend,

@@ -13,13 +13,11 @@ import * as Option from "effect/Option"
 import * as RunStatus from "../RunStatus.ts"
 import { InvalidInput, JournalError, RunCancelled, RunConflict } from "../WorkflowError.ts"
 import { fingerprintOf, prepareInput } from "./identity.ts"
+import { childRunId } from "./path.ts"
 import { suspendOn } from "./suspend.ts"
 import type { JournalEntry, LoadedRun } from "../Journal.ts"
 import type { ChildNode, Ctx } from "./node.ts"
 import type { RunState } from "./runState.ts"
-
-/** The run id of the child at `path` of the run `parentRunId`. */
-export const childRunId = (parentRunId: string, path: string): string => `${parentRunId}/${path}`
 
 /** Runs the child node: its delta is `{ [name]: child's final context }`. */
 export const runChild = (node: ChildNode, ctx: Ctx, path: string, state: RunState) =>

@@ -5,7 +5,7 @@
  */
 import * as Duration from "effect/Duration"
 import { keyedChildren, type Node } from "./node.ts"
-import { childPath } from "./path.ts"
+import { bodyPath, childPath, itemsKey } from "./path.ts"
 
 export type GraphKind = "step" | "parallel" | "chord" | "race" | "forEach" | "branch" | "sleep" | "signal" | "child"
 
@@ -18,6 +18,8 @@ export interface GraphNode {
   readonly branches: ReadonlyArray<GraphBranch>
   /** What the definition says beyond the shape: a sleep's length, a retry budget, a merge strategy. */
   readonly detail: string | undefined
+  /** A step with a compensation: known from a definition, not from an outline. */
+  readonly compensable?: boolean | undefined
 }
 
 export interface GraphBranch {
@@ -25,9 +27,6 @@ export interface GraphBranch {
   readonly path: string
   readonly nodes: ReadonlyArray<GraphNode>
 }
-
-/** The `[]` key of a forEach body: its items' keys are data, not structure. */
-export const itemsKey = "[]"
 
 const kindOf: Record<Node["_tag"], GraphKind> = {
   Step: "step",
@@ -50,7 +49,7 @@ export const graphOfNodes = (nodes: ReadonlyArray<Node>, prefix: string = ""): R
       nodes: graphOfNodes(nodes, childPath(path, key))
     }))
     if (node._tag === "ForEach") {
-      const body = `${path}${itemsKey}`
+      const body = bodyPath(path)
       branches.push({
         key: itemsKey,
         path: body,
@@ -60,7 +59,8 @@ export const graphOfNodes = (nodes: ReadonlyArray<Node>, prefix: string = ""): R
           : [{ kind: "step", name: node.name, path: body, branches: [], detail: stepDetail(node.body.step) }]
       })
     }
-    return { kind: kindOf[node._tag], name: node.name, path, branches, detail: detailOf(node) }
+    const drawn = { kind: kindOf[node._tag], name: node.name, path, branches, detail: detailOf(node) }
+    return node._tag === "Step" && node.compensate !== undefined ? { ...drawn, compensable: true } : drawn
   })
 
 const durationText = (input: Duration.Input): string => Duration.format(Duration.fromInputUnsafe(input))
@@ -131,7 +131,7 @@ export const graphOfOutline = (lines: ReadonlyArray<string>): ReadonlyArray<Grap
     const path = line.slice(0, space)
     while (
       open.length > 0 && !path.startsWith(`${open.at(-1)!.path}/`) &&
-      !path.startsWith(`${open.at(-1)!.path}${itemsKey}/`)
+      !path.startsWith(`${bodyPath(open.at(-1)!.path)}/`)
     ) {
       open.pop()
     }
@@ -146,7 +146,7 @@ export const graphOfOutline = (lines: ReadonlyArray<string>): ReadonlyArray<Grap
       if (key === "" || name === "") return undefined
       let branch = parent.branches.find((candidate) => candidate.key === key)
       if (branch === undefined) {
-        branch = { key, path: inBody ? `${parent.path}${itemsKey}` : `${parent.path}/${key}`, nodes: [] }
+        branch = { key, path: inBody ? bodyPath(parent.path) : childPath(parent.path, key), nodes: [] }
         parent.branches.push(branch)
       }
       siblings = branch.nodes
@@ -156,23 +156,4 @@ export const graphOfOutline = (lines: ReadonlyArray<string>): ReadonlyArray<Grap
     if (kind !== "step" && kind !== "sleep" && kind !== "signal" && kind !== "child") open.push(node)
   }
   return top
-}
-
-/**
- * The graph path an entry's path belongs to: each `[key]` of a forEach item becomes `[]`. Item
- * keys are data and may hold `/`, so brackets are matched rather than split on.
- */
-export const templatePath = (path: string): string => {
-  let out = ""
-  let depth = 0
-  for (const c of path) {
-    if (c === "[") {
-      if (depth === 0) out += "["
-      depth++
-    } else if (c === "]" && depth > 0) {
-      depth--
-      if (depth === 0) out += "]"
-    } else if (depth === 0) out += c
-  }
-  return out
 }

@@ -382,6 +382,7 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
         const matching = Array.from(runs.values(), (stored) => stored.info)
           .filter((run) =>
             (filter.workflow === undefined || run.workflow === filter.workflow) &&
+            (filter.parentRunId === undefined || run.parentRunId === filter.parentRunId) &&
             (statuses === undefined || statuses.includes(run.status)) &&
             (filter.createdAfter === undefined || run.createdAt >= filter.createdAfter) &&
             (filter.createdBefore === undefined || run.createdAt < filter.createdBefore) &&

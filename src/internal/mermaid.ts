@@ -4,7 +4,8 @@
  * sleeps and signals. Node ids are generated (`n1`, `n2`, ...), so no name can collide with a
  * Mermaid keyword; every label is quoted and escaped.
  */
-import { type GraphBranch, type GraphNode, itemsKey } from "./graph.ts"
+import { itemsKey } from "./path.ts"
+import type { GraphBranch, GraphNode } from "./graph.ts"
 
 export interface MermaidOptions {
   /** A class per node path (a run's status of that node, say), drawn with the styles below. */
@@ -77,16 +78,13 @@ export const renderMermaid = (title: string, nodes: ReadonlyArray<GraphNode>, op
     const named = (kind: string) =>
       node.detail === undefined ? `${node.name} (${kind})` : `${node.name} (${kind}, ${node.detail})`
     switch (node.kind) {
-      case "step":
-        shape(
-          id,
-          "[",
-          node.detail === undefined ? node.name : `${node.name} (${node.detail})`,
-          "]",
-          undefined,
-          node.path
+      case "step": {
+        const notes = [node.detail, node.compensable === true ? "compensable" : undefined].filter((note) =>
+          note !== undefined
         )
+        shape(id, "[", notes.length === 0 ? node.name : `${node.name} (${notes.join(", ")})`, "]", undefined, node.path)
         return { entry: id, exits: [{ id }] }
+      }
       case "sleep":
         shape(
           id,

@@ -6,7 +6,7 @@ import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Schema from "effect/Schema"
 import type { Definition } from "./definition.ts"
-import { childPath } from "./path.ts"
+import { bodyPath, childPath } from "./path.ts"
 
 /** A plain context object; the public types describe its shape. */
 export type Ctx = Record<string, unknown>
@@ -149,6 +149,6 @@ export function* nodesWithPaths(nodes: ReadonlyArray<Node>, prefix = ""): Genera
     const path = childPath(prefix, node.name)
     yield [node, path]
     for (const [key, branch] of keyedChildren(node)) yield* nodesWithPaths(branch, childPath(path, key))
-    if (node._tag === "ForEach" && node.body._tag === "Segment") yield* nodesWithPaths(node.body.nodes, `${path}[]`)
+    if (node._tag === "ForEach" && node.body._tag === "Segment") yield* nodesWithPaths(node.body.nodes, bodyPath(path))
   }
 }

@@ -9,10 +9,11 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
 import { Journal, type LoadedRun } from "../Journal.ts"
 import { RunStore } from "../RunStore.ts"
 import {
-  InvalidOutput,
+  InvalidSignal,
   JournalError,
   type LeaseLost,
   RunNotFound,
@@ -24,11 +25,35 @@ import type { Definition } from "./definition.ts"
 import { checkOneEffectCopy } from "./effectCopy.ts"
 import { memoizeByIdentity } from "./memo.ts"
 import { keyedChildren, type Node, type SignalNode } from "./node.ts"
-import { childPath } from "./path.ts"
+import { childPath, isItemPathOf, itemPrefixes } from "./path.ts"
 import type { RunState } from "./runState.ts"
 import { decodeStored } from "./step.ts"
 
 export const signalCodecOf = memoizeByIdentity((node: SignalNode): JsonCodec => jsonCodec(node.schema))
+
+/**
+ * Encodes a value sent to a signal, finding every problem with it rather than the first, each
+ * with the value it found (the sender's own payload).
+ */
+const signalEncoderOf = memoizeByIdentity((node: SignalNode) =>
+  Schema.encodeUnknownExit(Schema.toCodecJson(node.schema), { errors: "all", reportInput: true })
+)
+
+const issueFormatter = SchemaIssue.makeFormatterStandardSchemaV1()
+
+/** Each problem a schema found, with where in the value it is: `at approved: Expected boolean, got "yes"`. */
+const issuesOf = (error: unknown): ReadonlyArray<string> => {
+  if (!Schema.isSchemaError(error)) return [String(error)]
+  return issueFormatter(error.issue).issues.map(({ message, path }) =>
+    path === undefined || path.length === 0 ? message : `at ${pathText(path)}: ${message}`
+  )
+}
+
+const pathText = (path: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }>): string =>
+  path.map((segment, i) => {
+    const key = typeof segment === "object" ? segment.key : segment
+    return typeof key === "number" ? `[${key}]` : i === 0 ? String(key) : `.${String(key)}`
+  }).join("")
 
 /** Whether a signal waits anywhere in `nodes`, at any depth. */
 export const awaitsSignal: (nodes: ReadonlyArray<Node>) => boolean = memoizeByIdentity((nodes: ReadonlyArray<Node>) =>
@@ -72,7 +97,7 @@ const storedItems = (runId: string, path: string, text: string): Exit.Exit<Reado
   if (Exit.isFailure(decoded)) return Exit.failCause(decoded.cause)
   const items = decoded.value as ReadonlyArray<string>
   const set = new Set(items)
-  return set.size === items.length && items.every((item) => item.startsWith(`${path}[`) && item.endsWith("]"))
+  return set.size === items.length && items.every((item) => isItemPathOf(item, path))
     ? Exit.succeed(set)
     : Exit.fail(
       new JournalError({ reason: "Corrupt", runId, path, detail: "the journaled items are not distinct item paths" })
@@ -98,9 +123,9 @@ export const deliverSignal = (
     if (target === undefined) {
       return yield* new UnknownSignal({ runId, path, issue: "the workflow has no signal at this path" })
     }
-    const encoded = signalCodecOf(target.node).encode(value)
+    const encoded = signalEncoderOf(target.node)(value)
     if (Exit.isFailure(encoded)) {
-      return yield* new InvalidOutput({ runId, path, issue: String(Cause.squash(encoded.cause)) })
+      return yield* new InvalidSignal({ runId, path, issues: issuesOf(Cause.squash(encoded.cause)) })
     }
     if (target.items.length > 0) {
       const loaded = yield* Effect.flatMap(Effect.service(Journal), (journal) => journal.load(runId))
@@ -113,7 +138,8 @@ export const deliverSignal = (
       path,
       kind: "signal",
       seq: 0,
-      value: encoded.value,
+      // `undefined` (a void signal) is stored as JSON null, as a step's output is.
+      value: JSON.stringify(encoded.value) ?? "null",
       finishedAt: now
     })
     if (delivery === "missing") return yield* new RunNotFound({ runId })
@@ -165,9 +191,8 @@ const findSignal = (
       if (found !== undefined) return found
     }
     // Item keys are data, not structure: try each `name[key]` prefix the path can start with.
-    if (node._tag === "ForEach" && node.body._tag === "Segment" && path.startsWith(`${at}[`)) {
-      for (let end = path.indexOf("]/", at.length); end !== -1; end = path.indexOf("]/", end + 1)) {
-        const item = path.slice(0, end + 1)
+    if (node._tag === "ForEach" && node.body._tag === "Segment") {
+      for (const item of itemPrefixes(path, at)) {
         const found = findSignal(node.body.nodes, item, path, [...crossed, { forEach: at, item }])
         if (found !== undefined) return found
       }

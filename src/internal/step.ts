@@ -14,7 +14,7 @@ import * as Tracer from "effect/Tracer"
 import { InvalidOutput, JournalError, StepDefect, StepTimeout } from "../WorkflowError.ts"
 import { type JsonCodec, jsonCodec } from "./codec.ts"
 import { memoizeByIdentity } from "./memo.ts"
-import { childPath } from "./path.ts"
+import { compensationPath } from "./path.ts"
 import { type ExhaustedFailure, notify, type Reached, type RunState } from "./runState.ts"
 import { idempotencyKeyOf, StepInfo } from "./stepInfo.ts"
 import { withSlot } from "./stepLimit.ts"
@@ -109,9 +109,6 @@ export const runStep = (
       )
     }, Effect.suspend(() => node.run(ctx))))
 }
-
-/** Where a step's compensation is journaled: below the step, where no other node can be. */
-export const compensationPath = (stepPath: string): string => childPath(stepPath, "compensate")
 
 /**
  * Undoes the completed step at `path` with its compensation, retried by its own policy (the

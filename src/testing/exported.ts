@@ -12,6 +12,7 @@ import { Journal, type JournalEntry, type LoadedRun, type RunInfo } from "../Jou
 import * as RunStatus from "../RunStatus.ts"
 import { JournalError, RunNotFound } from "../WorkflowError.ts"
 import { isEntryKind } from "../internal/entry.ts"
+import { childRunId, itemOf, itemsKey, templatePath } from "../internal/path.ts"
 
 const Entry = Schema.Struct({
   path: Schema.String,
@@ -176,9 +177,7 @@ const childRunIds = ({ entries, run }: LoadedRun): ReadonlyArray<string> => {
   }
   const itemPrefixes = new Set<string>()
   const addPrefixes = (path: string) => {
-    for (let end = path.indexOf("]"); end >= 0; end = path.indexOf("]", end + 1)) {
-      itemPrefixes.add(path.slice(0, end + 1))
-    }
+    for (let item = itemOf(path); item !== undefined; item = itemOf(item.forEach)) itemPrefixes.add(item.path)
   }
   for (const entry of entries) {
     addPrefixes(entry.path)
@@ -194,22 +193,20 @@ const childRunIds = ({ entries, run }: LoadedRun): ReadonlyArray<string> => {
   for (const line of outline) {
     if (typeof line !== "string" || !line.endsWith(" child")) continue
     const pattern = line.slice(0, line.length - " child".length)
-    const lastItem = pattern.lastIndexOf("[]")
+    const lastItem = pattern.lastIndexOf(itemsKey)
     if (lastItem < 0) {
-      ids.push(`${run.runId}/${pattern}`)
+      ids.push(childRunId(run.runId, pattern))
       continue
     }
-    const itemPattern = pattern.slice(0, lastItem + 2)
-    const rest = pattern.slice(lastItem + 2)
+    const itemPattern = pattern.slice(0, lastItem + itemsKey.length)
+    const rest = pattern.slice(lastItem + itemsKey.length)
     for (const prefix of itemPrefixes) {
-      if (withoutKeys(prefix) === itemPattern) ids.push(`${run.runId}/${prefix}${rest}`)
+      // The outline writes an item's key as `[]`: `lines[3]` is `lines[]` there.
+      if (templatePath(prefix) === itemPattern) ids.push(childRunId(run.runId, `${prefix}${rest}`))
     }
   }
   return ids
 }
-
-/** A path with its item keys taken out, as the outline writes it: `lines[3]/ok` is `lines[]/ok`. */
-const withoutKeys = (path: string): string => path.replace(/\[[^\]]*\]/g, "[]")
 
 const runIdOf = (exported: unknown): string => {
   const run = typeof exported === "object" && exported !== null && "run" in exported ? exported.run : undefined

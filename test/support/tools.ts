@@ -2,14 +2,20 @@
  * Shared by the CLI, dashboard and browser tests: a journal on SQLite (a temporary file) or
  * Postgres (a table prefix of its own), seeded with runs of the fixture workflows by a real worker.
  */
+import { NodeHttpServer, NodeServices } from "@effect/platform-node"
 import { PgClient } from "@effect/sql-pg"
-import { Effect, Layer, Redacted, Scope } from "effect"
+import { Console, Effect, Exit, Layer, Redacted, Scope } from "effect"
+import { HttpRouter, HttpServer } from "effect/http"
 import { SqlClient } from "effect/sql"
+import * as http from "node:http"
+import { createServer } from "node:http"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Engine, type Journal, type RunStatus, type RunStore, SqliteJournal, Worker } from "plait"
 import * as PgJournal from "plait/PgJournal"
+import { Dashboard } from "plait/dashboard"
+import { run } from "../../src/cli/Cli.ts"
 import * as Fixtures from "./fixtures/workflows.ts"
 import { pgUrl, uniquePrefix } from "./postgres.ts"
 
@@ -91,4 +97,61 @@ export const waitFor = (runId: string, done: (status: RunStatus.RunStatus) => bo
       yield* Effect.sleep("25 millis")
     }
     return yield* Effect.die(new Error(`run ${runId} never reached the expected status`))
+  })
+
+/** Runs the CLI in process; returns everything it printed and whether it failed. */
+export const cli = (...argv: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const printed: Array<string> = []
+    const capture = {
+      ...globalThis.console,
+      log: (...args: Array<unknown>) => printed.push(args.join(" ")),
+      error: (...args: Array<unknown>) => printed.push(args.join(" "))
+    }
+    const exit = yield* Effect.exit(
+      run(argv).pipe(Effect.provide(NodeServices.layer), Effect.provideService(Console.Console, capture))
+    )
+    return { output: printed.join("\n"), ok: Exit.isSuccess(exit) }
+  })
+
+/**
+ * Serves `Dashboard.layer(options)` on a free loopback port over the engine in `context`, in
+ * `scope`; returns the server's origin (`http://127.0.0.1:PORT`).
+ */
+export const serveDashboard = <R>(
+  options: Dashboard.Options<R>,
+  context: unknown,
+  scope: Scope.Scope
+) =>
+  Effect.gen(function*() {
+    const server = HttpRouter.serve(Dashboard.layer(options), { disableLogger: true, disableListenLog: true }).pipe(
+      Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
+      Layer.provide(Layer.succeedContext(context as never))
+    )
+    const built = yield* Layer.buildWithScope(server as Layer.Layer<HttpServer.HttpServer>, scope)
+    return yield* HttpServer.addressFormattedWith((address) => Effect.succeed(address)).pipe(
+      Effect.provideContext(built)
+    )
+  })
+
+export interface Answer {
+  readonly status: number
+  readonly headers: http.IncomingHttpHeaders
+  readonly body: string
+}
+
+/** A request with any headers, `Host` included (which `fetch` will not set). */
+export const request = (
+  url: string,
+  options: { readonly method?: string; readonly headers?: Record<string, string>; readonly body?: string } = {}
+): Promise<Answer> =>
+  new Promise((resolve, reject) => {
+    const sent = http.request(url, { method: options.method ?? "GET", headers: options.headers }, (response) => {
+      const chunks: Array<Buffer> = []
+      response.on("data", (chunk: Buffer) => chunks.push(chunk))
+      response.on("end", () =>
+        resolve({ status: response.statusCode!, headers: response.headers, body: Buffer.concat(chunks).toString() }))
+    })
+    sent.on("error", reject)
+    sent.end(options.body)
   })

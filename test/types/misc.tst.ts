@@ -90,13 +90,13 @@ describe("signal", () => {
     >()
   })
 
-  test("sendSignal needs the RunStore and the Journal; fails with InvalidOutput, UnknownSignal, DuplicateEffect, SignalAlreadyDelivered, RunNotFound or JournalError", () => {
+  test("sendSignal needs the RunStore and the Journal; fails with InvalidSignal, UnknownSignal, DuplicateEffect, SignalAlreadyDelivered, RunNotFound or JournalError", () => {
     const Approved = start.pipe(Workflow.signal("approval", { schema: Approval }))
     expect(Workflow.sendSignal(Approved, { runId: "r1", path: "approval", value: { approved: true, by: "ada" } }))
       .type.toBe<
       Effect.Effect<
         void,
-        | WorkflowError.InvalidOutput
+        | WorkflowError.InvalidSignal
         | WorkflowError.UnknownSignal
         | WorkflowError.DuplicateEffect
         | WorkflowError.SignalAlreadyDelivered

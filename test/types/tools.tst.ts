@@ -1,4 +1,4 @@
-import { Effect, type Layer, type Option, Schema } from "effect"
+import { Context, Effect, type Layer, type Option, Redacted, Schema } from "effect"
 import type { HttpRouter } from "effect/http"
 import { type Engine, Workflow, WorkflowGraph } from "plait"
 import { Dashboard } from "plait/dashboard"
@@ -24,16 +24,37 @@ describe("graphs", () => {
   })
 })
 
+class Sessions extends Context.Service<Sessions, { readonly valid: (id: string) => Effect.Effect<boolean> }>()(
+  "test/Sessions"
+) {}
+
 describe("Dashboard.layer", () => {
-  test("adds routes to an HttpRouter and needs the Engine", () => {
-    expect(Dashboard.layer({ workflows: [Flow] })).type.toBe<
-      Layer.Layer<never, never, HttpRouter.HttpRouter | Engine.Engine>
+  test("adds routes to an HttpRouter, needs the Engine, and refuses to serve unprotected beyond loopback", () => {
+    expect(Dashboard.layer({ workflows: [Flow], authenticate: "none" })).type.toBe<
+      Layer.Layer<never, Dashboard.Unprotected, HttpRouter.HttpRouter | Engine.Engine>
     >()
   })
 
+  test("authentication is an explicit choice: a hook, whose services the layer needs, or none", () => {
+    // @ts-expect-error Property 'authenticate' is missing
+    Dashboard.layer({ workflows: [Flow] })
+    expect(
+      Dashboard.layer({
+        authenticate: (request) => Sessions.use((sessions) => sessions.valid(request.cookies["session"] ?? ""))
+      })
+    ).type.toBe<Layer.Layer<never, Dashboard.Unprotected, HttpRouter.HttpRouter | Engine.Engine | Sessions>>()
+    expect(Dashboard.layer({ authenticate: Dashboard.tokenAuthentication(Redacted.make("t")) })).type.toBe<
+      Layer.Layer<never, Dashboard.Unprotected, HttpRouter.HttpRouter | Engine.Engine>
+    >()
+    // @ts-expect-error Type '"open"' is not assignable
+    Dashboard.layer({ authenticate: "open" })
+    // @ts-expect-error Type 'Effect<string, never, never>' is not assignable
+    Dashboard.layer({ authenticate: () => Effect.succeed("yes") })
+  })
+
   test("a prefix is a path", () => {
-    Dashboard.layer({ prefix: "/admin/plait" })
+    Dashboard.layer({ prefix: "/admin/plait", authenticate: "none" })
     // @ts-expect-error Type '"admin"' is not assignable
-    Dashboard.layer({ prefix: "admin" })
+    Dashboard.layer({ prefix: "admin", authenticate: "none" })
   })
 })

@@ -6,7 +6,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Schema } from "effect"
-import { Engine, Journal, Workflow, WorkflowError } from "plait"
+import { Engine, Journal, Workflow, WorkflowError, WorkflowGraph } from "plait"
 import { backend, settle, startWorker, statusOf, until } from "../support/engine.ts"
 import { entriesOf, failure, makeCounts, memoryLayer, runFor } from "../support/runs.ts"
 
@@ -58,6 +58,14 @@ describe("compensation", () => {
       const entries = yield* entriesOf("c1")
       const kinds = (kind: Journal.EntryKind) => entries.filter((e) => e.kind === kind).map((e) => [e.path, e.value])
       assert.deepStrictEqual(kinds("compensable"), [["reserved", "0"], ["charged", "1"]])
+      // Its graph marks the steps a failure undoes.
+      const steps = WorkflowGraph.flatten(WorkflowGraph.fromWorkflow(Checkout))
+      assert.deepStrictEqual(steps.filter((node) => node.compensable === true).map((node) => node.path), [
+        "reserved",
+        "charged"
+      ])
+      assert.include(Workflow.toMermaid(Checkout), "charged (compensable)")
+      assert.notInclude(Workflow.toMermaid(Checkout), "shipped (compensable)")
       assert.deepStrictEqual(kinds("compensated").map(([path]) => path).sort(), [
         "charged/compensate",
         "reserved/compensate"

@@ -116,7 +116,7 @@ describe("Engine", () => {
       const second = failure(yield* Effect.exit(engine.signal(Expense, "exp", "approval", { approved: false })))
       assert.instanceOf(second, WorkflowError.SignalAlreadyDelivered)
       const wrong = failure(yield* Effect.exit(engine.signal(Expense, "exp", "approval", { approved: "yes" } as never)))
-      assert.instanceOf(wrong, WorkflowError.InvalidOutput)
+      assert.instanceOf(wrong, WorkflowError.InvalidSignal)
       const missing = failure(yield* Effect.exit(engine.signal(Expense, "nobody", "approval", { approved: true })))
       assert.instanceOf(missing, WorkflowError.RunNotFound)
 

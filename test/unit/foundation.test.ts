@@ -523,8 +523,12 @@ describe("foundation", () => {
           // @ts-expect-error a string is not a boolean
           Workflow.sendSignal(Flow, { runId: "exp", path: "approval", value: { approved: "yes" } })
         )
-        assert.instanceOf(failure(bad), WorkflowError.InvalidOutput)
-        assert.strictEqual((failure(bad) as WorkflowError.InvalidOutput).path, "approval")
+        const invalid = failure(bad) as WorkflowError.InvalidSignal
+        assert.instanceOf(invalid, WorkflowError.InvalidSignal)
+        assert.strictEqual(invalid.path, "approval")
+        assert.strictEqual(invalid.runId, "exp")
+        assert.deepStrictEqual(invalid.issues, ["at approved: Expected boolean, got \"yes\""])
+        assert.include(invalid.message, "signal approval of run exp was sent a value its schema rejects")
         // @ts-expect-error the workflow has no signal at "nope"
         const unknownPath = yield* Effect.exit(Workflow.sendSignal(Flow, { runId: "exp", path: "nope", value: {} }))
         assert.instanceOf(failure(unknownPath), WorkflowError.UnknownSignal)
@@ -537,6 +541,32 @@ describe("foundation", () => {
         assert.deepStrictEqual(ctx, { input: 30, submit: 30, approval: { approved: true }, book: "booked 30" })
         assert.deepStrictEqual(counts.snapshot(), { submit: 1, book: 1 })
         assert.strictEqual(Option.getOrThrow(yield* journal.load("exp")).run.status, "completed")
+      }).pipe(Effect.provide(Journal.layerMemory)))
+
+    it.effect("a value a signal's schema rejects is reported with every problem, naming the signal and the run", () =>
+      Effect.gen(function*() {
+        const Flow = Workflow.make("expense", { input: Schema.Number }).pipe(
+          Workflow.signal("approval", {
+            schema: Schema.Struct({ approved: Schema.Boolean, by: Schema.String, cents: Schema.Int })
+          })
+        )
+        yield* runFor(Workflow.run(Flow, { input: 30, runId: "exp-2" }))
+        const bad = yield* Effect.exit(
+          Workflow.sendSignal(Flow, {
+            runId: "exp-2",
+            path: "approval",
+            value: { approved: "yes", cents: 1.5 } as never
+          })
+        )
+        const invalid = failure(bad) as WorkflowError.InvalidSignal
+        assert.instanceOf(invalid, WorkflowError.InvalidSignal)
+        assert.strictEqual(invalid.issues.length, 3, invalid.message)
+        assert.include(invalid.issues[0], "at approved: Expected boolean")
+        assert.include(invalid.issues.join("\n"), "at by: Missing key")
+        assert.include(invalid.issues.join("\n"), "at cents:")
+        assert.include(invalid.message, "signal approval of run exp-2")
+        for (const issue of invalid.issues) assert.include(invalid.message, issue)
+        assert.isUndefined(yield* entryAt("exp-2", "signal", "approval"), "nothing is journaled")
       }).pipe(Effect.provide(Journal.layerMemory)))
   })
 

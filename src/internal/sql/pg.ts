@@ -626,6 +626,7 @@ SELECT json, ${notify("$2", `'k', 'r', 'r', run_id, 'w', workflow`)} FROM resume
       return `$${params.length}`
     }
     if (filter.workflow !== undefined) where.push(`r.workflow = ${param(filter.workflow)}`)
+    if (filter.parentRunId !== undefined) where.push(`r.parent_run_id = ${param(filter.parentRunId)}`)
     if (filter.status !== undefined) {
       where.push(
         `r.status = ANY(${param(typeof filter.status === "string" ? [filter.status] : filter.status)}::text[])`

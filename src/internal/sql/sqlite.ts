@@ -541,6 +541,7 @@ RETURNING ${runJson()}`,
       return `?${params.length}`
     }
     if (filter.workflow !== undefined) where.push(`workflow = ${param(filter.workflow)}`)
+    if (filter.parentRunId !== undefined) where.push(`parent_run_id = ${param(filter.parentRunId)}`)
     if (filter.status !== undefined) {
       const statuses = typeof filter.status === "string" ? [filter.status] : filter.status
       where.push(`status IN (SELECT value FROM json_each(${param(JSON.stringify(statuses))}))`)

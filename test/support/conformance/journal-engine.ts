@@ -48,6 +48,22 @@ export const engineConformance = (it: Vitest.MethodsNonLive<Journal.Journal | Ru
       assert.strictEqual(second.run.input, child.input)
     }))
 
+  it.effect("list finds a run's children by their parent, and only them", () =>
+    Effect.gen(function*() {
+      const journal = yield* Journal.Journal
+      const store = yield* RunStore.RunStore
+      const { child, parent, parentLease } = yield* parentWithChild("region")
+      const second = childOf(parent, "lines[3]/restock")
+      yield* journal.startChild(parentLease, second)
+      const other = yield* parentWithChild("region")
+      const children = yield* store.list({ parentRunId: parent.runId })
+      assert.deepStrictEqual(children.runs.map((run) => run.runId).sort(), [child.runId, second.runId].sort())
+      assert.deepStrictEqual((yield* store.list({ parentRunId: other.parent.runId })).runs.map((run) => run.runId), [
+        other.child.runId
+      ])
+      assert.deepStrictEqual((yield* store.list({ parentRunId: child.runId })).runs, [])
+    }))
+
   it.effect("a child's release as finished wakes its waiting parent; an unfinished release does not", () =>
     Effect.gen(function*() {
       const journal = yield* Journal.Journal
