@@ -13,6 +13,7 @@ import { jsonCodec } from "./codec.ts"
 import { isEntryKind } from "./entry.ts"
 import type { Journal, JournalEntry, Lease, LoadedRun } from "../Journal.ts"
 import type { Definition } from "./definition.ts"
+import type { LeaseDeadline } from "./leaseDeadline.ts"
 import type { Ctx, StepNode } from "./node.ts"
 import type { Writer } from "./writer.ts"
 
@@ -130,6 +131,8 @@ export interface RunState {
   /** The executor's journal and lease, for what a run does beyond writing entries (children, slots). */
   readonly journal: Journal["Service"] | undefined
   readonly lease: Lease | undefined
+  /** The lease's local deadline: no step or attempt starts past it. */
+  readonly deadline: LeaseDeadline | undefined
   readonly children: ChildRuns | undefined
   /** The place the next compensable completion takes in the run's completion order. */
   readonly compensation: { next: number }
@@ -173,6 +176,7 @@ export const makeRunState = (options: {
   readonly readOnly?: boolean | undefined
   readonly journal?: Journal["Service"] | undefined
   readonly lease?: Lease | undefined
+  readonly deadline?: LeaseDeadline | undefined
   readonly children?: ChildRuns | undefined
   readonly reached?: Map<string, Reached> | undefined
 }): Exit.Exit<RunState, JournalError> => {
@@ -220,6 +224,7 @@ export const makeRunState = (options: {
     writer: options.writer,
     journal: options.journal,
     lease: options.lease,
+    deadline: options.deadline,
     children: options.children,
     compensation: { next: nextCompensable },
     reached: options.reached,

@@ -189,26 +189,61 @@ export const journalConformance = <R = never, E = never>(
         assert.isUndefined(failed.dueAt)
       }))
 
-    it.effect("heartbeat renews held leases and reports lost ones and cancellation", () =>
+    it.effect("heartbeat renews held leases and reports lost, expired and cancelled ones", () =>
       Effect.gen(function*() {
         const journal = yield* Journal.Journal
         const store = yield* RunStore.RunStore
         const kept = newRun()
         const lost = newRun()
+        const expired = newRun()
         const cancelled = newRun()
-        const keptLease = yield* leased(kept, "worker-1", 10)
+        const keptLease = yield* leased(kept, "worker-1", 5_000)
         const lostLease = yield* leased(lost, "worker-1", -1)
+        // Expired and taken by nobody yet: still not renewed, since another executor may have
+        // taken over what it held (a concurrency slot) already.
+        const expiredLease = yield* leased(expired, "worker-1", -1)
         const cancelledLease = yield* leased(cancelled, "worker-1")
         yield* leased(lost, "worker-2") // takes over the expired lease
         yield* store.cancel(cancelled.runId, "duplicate order")
-        const states = yield* journal.heartbeat("worker-1", [keptLease, lostLease, cancelledLease], leaseMs)
+        const states = yield* journal.heartbeat(
+          "worker-1",
+          [keptLease, lostLease, expiredLease, cancelledLease],
+          leaseMs
+        )
         assert.deepStrictEqual(states.map((state) => ({ ...state })), [
           { runId: kept.runId, held: true, cancelRequested: false, cancelReason: undefined },
           { runId: lost.runId, held: false, cancelRequested: false, cancelReason: undefined },
+          { runId: expired.runId, held: false, cancelRequested: false, cancelReason: undefined },
           { runId: cancelled.runId, held: true, cancelRequested: true, cancelReason: "duplicate order" }
         ])
         const renewed = (yield* loadSome(kept.runId)).run
         assert.isAbove(renewed.leaseExpiresAt!, Date.now() + leaseMs / 2)
+        assert.isAbove(renewed.dueAt!, Date.now() + leaseMs / 2)
+        assert.isBelow((yield* loadSome(expired.runId)).run.leaseExpiresAt!, Date.now())
+      }))
+
+    it.effect("a renewed lease keeps the run out of other workers' claims past its first expiry", () =>
+      Effect.gen(function*() {
+        const journal = yield* Journal.Journal
+        const store = yield* RunStore.RunStore
+        const workflow = `renewed_${randomUUID().slice(0, 8)}`
+        const run = newRun({ workflow })
+        const lease = yield* leased(run, "worker-1", 300)
+        const [state] = yield* journal.heartbeat("worker-1", [lease], leaseMs)
+        assert.isTrue(state!.held)
+        yield* Effect.sleep("500 millis")
+        const claimed = yield* store.claim({
+          owner: "worker-2",
+          leaseMs,
+          limit: 10,
+          workflows: [{ name: workflow, fingerprint: run.fingerprint }]
+        })
+        assert.deepStrictEqual(claimed.map((c) => c.run.runId), [], "a renewed lease was claimed")
+        // Due again only when the renewed lease would run out: an idle worker does not wake for it.
+        const due = yield* store.nextDue([workflow])
+        assert.isTrue(Option.isSome(due) && due.value > Date.now() + leaseMs / 2, "the renewal left the run due")
+        assert.isAbove((yield* loadSome(run.runId)).run.leaseExpiresAt!, Date.now() + leaseMs / 2)
+        yield* journal.append(lease, [{ path: "still-mine", kind: "step", seq: 0, value: "1" }])
       }))
 
     // --- entries ------------------------------------------------------------------------------
