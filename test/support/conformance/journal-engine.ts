@@ -261,6 +261,59 @@ export const engineConformance = (it: Vitest.MethodsNonLive<Journal.Journal | Ru
       yield* expectLeaseLost(stale, journal.acquireSlot(stale, { key: `${key}-x`, max: 5, path: "call" }))
     }))
 
+  it.effect("slots: reclaiming an expired holder's slot fences the holder: its writes, heartbeat and release are refused", () =>
+    Effect.gen(function*() {
+      const journal = yield* Journal.Journal
+      const store = yield* RunStore.RunStore
+      const key = `key-${randomUUID()}`
+      const request = { key, max: 1, path: "call" }
+      const workflow = `fenced_${randomUUID().slice(0, 8)}`
+      const stalledRun = newRun({ workflow })
+      // Its lease expired while it held the slot, and nobody claimed the run yet.
+      const stalled = yield* leased(stalledRun, "stalled-worker", -1)
+      assert.deepStrictEqual(yield* journal.acquireSlot(stalled, request), { acquired: true })
+      const next = yield* leased(newRun())
+      assert.deepStrictEqual(yield* journal.acquireSlot(next, request), { acquired: true })
+      yield* expectLeaseLost(stalled, journal.append(stalled, [{ path: "call", kind: "step", seq: 0, value: "1" }]))
+      const [state] = yield* journal.heartbeat("stalled-worker", [stalled], 60_000)
+      assert.isFalse(state!.held, "the stalled holder's lease was renewed")
+      yield* expectLeaseLost(stalled, journal.release(stalled, { status: "completed" }))
+      assert.deepStrictEqual((yield* loadSome(stalledRun.runId)).entries, [])
+      // The run itself is anybody's to claim.
+      const claimed = yield* store.claim({
+        owner: "worker-2",
+        leaseMs: 60_000,
+        limit: 10,
+        workflows: [{ name: workflow, fingerprint: stalledRun.fingerprint }]
+      })
+      assert.deepStrictEqual(claimed.map((c) => c.run.runId), [stalledRun.runId])
+    }))
+
+  it.effect("slots: a freed slot wakes one waiter, the first in claim order (priority, then age)", () =>
+    Effect.gen(function*() {
+      const journal = yield* Journal.Journal
+      const key = `key-${randomUUID()}`
+      const request = { key, max: 1, path: "call" }
+      const holder = yield* leased(newRun())
+      assert.deepStrictEqual(yield* journal.acquireSlot(holder, request), { acquired: true })
+      const waiters = [newRun(), newRun(), newRun({ priority: 5 })]
+      for (const waiter of waiters) {
+        const lease = yield* leased(waiter)
+        assert.isFalse((yield* journal.acquireSlot(lease, request)).acquired)
+        yield* journal.release(lease, { status: "waiting", waitingFor: "call", wakeupsSeen: 0 })
+      }
+      const dueOnes = Effect.map(
+        Effect.forEach(waiters, (waiter) => runOf(waiter.runId)),
+        (runs) => runs.filter((run) => run.dueAt !== undefined).map((run) => run.runId)
+      )
+      yield* journal.releaseSlot(holder, request)
+      assert.deepStrictEqual(yield* dueOnes, [waiters[2]!.runId], "not exactly the first waiter was woken")
+      const second = yield* leased(waiters[2]!)
+      assert.deepStrictEqual(yield* journal.acquireSlot(second, request), { acquired: true })
+      yield* journal.releaseSlot(second, request)
+      assert.deepStrictEqual(yield* dueOnes, [waiters[0]!.runId, waiters[2]!.runId])
+    }))
+
   it.effect("slots: many requests at once take exactly max slots", () =>
     Effect.gen(function*() {
       const journal = yield* Journal.Journal
