@@ -134,6 +134,8 @@ export interface RunState {
   /** The lease's local deadline: no step or attempt starts past it. */
   readonly deadline: LeaseDeadline | undefined
   readonly children: ChildRuns | undefined
+  /** When `Engine.resume` cut the run's sleeps short (its `resumed` entries), earliest first. */
+  readonly resumedAt: ReadonlyArray<number>
   /** The place the next compensable completion takes in the run's completion order. */
   readonly compensation: { next: number }
   /**
@@ -185,7 +187,16 @@ export const makeRunState = (options: {
   const byKind = new Map<JournalEntry["kind"], Map<string, JournalEntry>>()
   const attemptsByPath = new Map<string, Array<JournalEntry>>()
   let nextCompensable = 0
+  const resumedAt: Array<number> = []
   for (const entry of options.entries) {
+    if (entry.kind === "resumed") {
+      const at = Number(entry.value)
+      if (!(Number.isSafeInteger(entry.seq) && entry.seq >= 0 && entry.value !== "" && Number.isSafeInteger(at))) {
+        return corruptEntry(options.runId, entry, `a resume numbered ${entry.seq} at ${JSON.stringify(entry.value)}`)
+      }
+      resumedAt.push(at)
+      continue
+    }
     if (entry.kind === "attempt") {
       if (!(Number.isSafeInteger(entry.seq) && entry.seq >= 1)) {
         return corruptEntry(options.runId, entry, `an attempt numbered ${entry.seq}`)
@@ -226,6 +237,7 @@ export const makeRunState = (options: {
     lease: options.lease,
     deadline: options.deadline,
     children: options.children,
+    resumedAt: resumedAt.sort((a, b) => a - b),
     compensation: { next: nextCompensable },
     reached: options.reached,
     observer: options.observer,

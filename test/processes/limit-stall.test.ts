@@ -18,7 +18,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { cpuBurners } from "../support/processes/engine/burners.ts"
 import { type Execution, readExecutions } from "../support/processes/engine/effects.ts"
-import { LimitedAloneFlow, limitMax, LimitedFlow } from "../support/processes/engine/flows.ts"
+import { LimitedAloneFlow, LimitedFlow, limitMax } from "../support/processes/engine/flows.ts"
 import { eventually, isReady, processState } from "../support/processes/engine/processes.ts"
 import {
   type BackendKind,

@@ -139,9 +139,9 @@ const lockSlots = (exec: Exec, t: Tables, operation: "acquireSlot" | "releaseSlo
     `SELECT set_config('idle_in_transaction_session_timeout', '5000', true)
 FROM pg_advisory_xact_lock($1::integer, hashtext($2::text)) AS l`,
     [
-    slotLockNamespace,
-    `${t.prefix}${key}`
-  ]
+      slotLockNamespace,
+      `${t.prefix}${key}`
+    ]
   )
 
 const liveHolder = (slot: string, run: string) =>
@@ -560,7 +560,7 @@ FROM ${t.entries} AS e JOIN claimed AS c ON e.run_id = c.run_id WHERE c.fresh`,
         `WITH run AS (SELECT run_id FROM ${t.runs} WHERE run_id = $1 FOR UPDATE),
 stored AS (
   INSERT INTO ${t.entries} (run_id, path, kind, seq, value, finished_at)
-  SELECT $1, $2, 'signal', 0, $3, $4::bigint FROM run
+  SELECT $1, $2, $6::text, $7::integer, $3, $4::bigint FROM run
   ON CONFLICT DO NOTHING
   RETURNING 1
 ),
@@ -574,7 +574,7 @@ SELECT (SELECT count(*) FROM run)::integer, (SELECT count(*) FROM stored)::integ
   (SELECT count(*) FROM woken WHERE status = 'waiting' AND ${
           notify("$5", `'k', 'r', 'r', $1::text, 'w', workflow`)
         })::integer`,
-        [runId, entry.path, entry.value, entry.finishedAt ?? null, t.channel]
+        [runId, entry.path, entry.value, entry.finishedAt ?? null, t.channel, entry.kind, entry.seq]
       ),
       (rows) => {
         const [found, stored] = rows[0] ?? [0, 0]

@@ -481,9 +481,9 @@ RETURNING ${runJson()}, (
         if (found.length === 0) return "missing" as const
         const stored = yield* exec.query(
           "deliver",
-          `INSERT INTO ${t.entries} (run_id, path, kind, seq, value, finished_at) VALUES (?1, ?2, 'signal', 0, ?3, ?4)
+          `INSERT INTO ${t.entries} (run_id, path, kind, seq, value, finished_at) VALUES (?1, ?2, ?5, ?6, ?3, ?4)
 ON CONFLICT DO NOTHING RETURNING 1`,
-          [runId, entry.path, entry.value, entry.finishedAt ?? null]
+          [runId, entry.path, entry.value, entry.finishedAt ?? null, entry.kind, entry.seq]
         )
         if (stored.length === 0) return "duplicate" as const
         yield* exec.query(

@@ -3,9 +3,9 @@
  * cascades and schedules need; registered by `journalConformance` for every backend.
  */
 import { assert, type Vitest } from "@effect/vitest"
-import { Effect, Option } from "effect"
+import { Deferred, Effect, Exit, Option, Schema, Scope } from "effect"
 import { randomUUID } from "node:crypto"
-import { Journal, RunStore } from "plait"
+import { Engine, Journal, RunStore, Worker, Workflow } from "plait"
 import { expectLeaseLost, leased, loadSome, newRun } from "./helpers.ts"
 
 const runOf = (runId: string) => Effect.map(loadSome(runId), (loaded) => loaded.run)
@@ -328,6 +328,51 @@ export const engineConformance = (it: Vitest.MethodsNonLive<Journal.Journal | Ru
       )
       assert.strictEqual(claims.filter((claim) => claim.acquired).length, 3)
     }))
+
+  // --- resume --------------------------------------------------------------------------------
+
+  it.effect("resume cuts a sleeping run's sleep short, journaled: an executor that takes it over later does not sleep again", () =>
+    Effect.gen(function*() {
+      const engine = yield* Engine.Engine
+      const store = yield* RunStore.RunStore
+      const held = yield* Deferred.make<void>()
+      const letGo = yield* Deferred.make<void>()
+      let ran = 0
+      const Nap = Workflow.make(`nap_${randomUUID().slice(0, 8)}`, { input: Schema.Number }).pipe(
+        Workflow.sleep("nap", "1 day"),
+        Workflow.step("after", { success: Schema.Number }, (ctx) =>
+          Effect.gen(function*() {
+            ran++
+            yield* Deferred.succeed(held, undefined)
+            yield* Deferred.await(letGo)
+            return ctx.input
+          }))
+      )
+      const runId = `nap-${randomUUID()}`
+      const worker = (scope: Scope.Scope) =>
+        Worker.make({ workflows: [Nap], pollInterval: "20 millis", maxPollInterval: "100 millis" }).pipe(
+          Scope.provide(scope)
+        )
+      const first = yield* Scope.make()
+      yield* Effect.addFinalizer(() => Scope.close(first, Exit.void))
+      yield* worker(first)
+      yield* engine.start(Nap, { input: 5, runId })
+      while (Option.getOrThrow(yield* store.get(runId)).status !== "sleeping") yield* Effect.sleep("10 millis")
+
+      yield* engine.resume(runId)
+      yield* Deferred.await(held).pipe(Effect.timeout("20 seconds"))
+      const entries = Option.getOrThrow(yield* Journal.Journal.use((journal) => journal.load(runId))).entries
+      assert.isTrue(entries.some((entry) => entry.kind === "resumed" && entry.path === ""), "no resumed entry")
+      // The run is taken over before its next step is journaled: it replays the sleep.
+      yield* Scope.close(first, Exit.void)
+      yield* Deferred.succeed(letGo, undefined)
+      const second = yield* Scope.make()
+      yield* Effect.addFinalizer(() => Scope.close(second, Exit.void))
+      yield* worker(second)
+      const outcome = yield* engine.await(Nap, runId).pipe(Effect.timeout("20 seconds"))
+      assert.strictEqual(outcome._tag, "Completed")
+      assert.strictEqual(ran, 2)
+    }).pipe(Effect.scoped, Effect.provide(Engine.layer)))
 
   // --- schedules -----------------------------------------------------------------------------
 

@@ -9,7 +9,9 @@ import * as ChildProcess from "node:child_process"
 export const cpuBurners = (count: number) =>
   Effect.acquireRelease(
     Effect.sync(() =>
-      Array.from({ length: count }, () => ChildProcess.spawn(process.execPath, ["-e", "for (;;) {}"], { stdio: "ignore" }))
+      Array.from({ length: count }, () =>
+        ChildProcess.spawn(process.execPath, ["-e", "for (;;) {}"], { stdio: "ignore" }))
     ),
-    (burners) => Effect.sync(() => burners.forEach((burner) => burner.kill("SIGKILL")))
+    (burners) =>
+      Effect.sync(() => burners.forEach((burner) => burner.kill("SIGKILL")))
   )
