@@ -596,6 +596,31 @@ export const journalConformance = <R = never, E = never>(
         assert.isTrue(Option.isSome(next), "the sleeping run and the leases are due later")
       }))
 
+    it.effect("claim takes, among runs due at the same time, the higher priority first", () =>
+      Effect.gen(function*() {
+        const store = yield* RunStore.RunStore
+        const journal = yield* Journal.Journal
+        const workflow = `ranked_${randomUUID().slice(0, 8)}`
+        const low = newRun({ workflow, priority: 0 })
+        const high = newRun({ workflow, priority: 5 })
+        const middle = newRun({ workflow, priority: 2 })
+        const dueAt = Date.now() - 1_000
+        for (const run of [low, high, middle]) {
+          yield* journal.release(yield* leased(run), { status: "sleeping", wakeAt: dueAt, wakeupsSeen: 0 })
+        }
+        const order: Array<string> = []
+        for (let i = 0; i < 3; i++) {
+          const claimed = yield* store.claim({
+            owner: "worker-1",
+            leaseMs,
+            limit: 1,
+            workflows: [{ name: workflow, fingerprint: low.fingerprint }]
+          })
+          order.push(...claimed.map((c) => c.run.runId))
+        }
+        assert.deepStrictEqual(order, [high.runId, middle.runId, low.runId])
+      }))
+
     it.effect("claim takes runs whose lease expired and sleeping runs whose time came", () =>
       Effect.gen(function*() {
         const store = yield* RunStore.RunStore
@@ -808,13 +833,14 @@ export const journalConformance = <R = never, E = never>(
           ])
         }))
 
-      it.effect("a row with an unknown kind is Corrupt, naming the run and the path", () =>
+      // `constructor` is a property of every object, not a kind: a lookup by `in` would take it for one.
+      it.effect.each(["teleport", "constructor"])("a row with an unknown kind (%s) is Corrupt, naming the run and the path", (kind) =>
         Effect.gen(function*() {
           const journal = yield* Journal.Journal
           const run = newRun()
           const lease = yield* leased(run)
           yield* journal.append(lease, [{ path: "user", kind: "step", seq: 0, value: "1" }])
-          yield* raw.insertEntry(run.runId, { path: "route/physical", kind: "teleport", seq: 0, value: "1" })
+          yield* raw.insertEntry(run.runId, { path: "route/physical", kind, seq: 0, value: "1" })
           const error = yield* failure(journal.load(run.runId))
           assert.instanceOf(error, Journal.JournalError)
           const corrupt = error as Journal.JournalError
