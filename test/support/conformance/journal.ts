@@ -834,22 +834,25 @@ export const journalConformance = <R = never, E = never>(
         }))
 
       // `constructor` is a property of every object, not a kind: a lookup by `in` would take it for one.
-      it.effect.each(["teleport", "constructor"])("a row with an unknown kind (%s) is Corrupt, naming the run and the path", (kind) =>
-        Effect.gen(function*() {
-          const journal = yield* Journal.Journal
-          const run = newRun()
-          const lease = yield* leased(run)
-          yield* journal.append(lease, [{ path: "user", kind: "step", seq: 0, value: "1" }])
-          yield* raw.insertEntry(run.runId, { path: "route/physical", kind, seq: 0, value: "1" })
-          const error = yield* failure(journal.load(run.runId))
-          assert.instanceOf(error, Journal.JournalError)
-          const corrupt = error as Journal.JournalError
-          assert.strictEqual(corrupt.reason, "Corrupt")
-          assert.strictEqual(corrupt.runId, run.runId)
-          assert.strictEqual(corrupt.path, "route/physical")
-          assert.include(corrupt.message, run.runId)
-          assert.include(corrupt.message, "route/physical")
-        }))
+      it.effect.each(["teleport", "constructor"])(
+        "a row with an unknown kind (%s) is Corrupt, naming the run and the path",
+        (kind) =>
+          Effect.gen(function*() {
+            const journal = yield* Journal.Journal
+            const run = newRun()
+            const lease = yield* leased(run)
+            yield* journal.append(lease, [{ path: "user", kind: "step", seq: 0, value: "1" }])
+            yield* raw.insertEntry(run.runId, { path: "route/physical", kind, seq: 0, value: "1" })
+            const error = yield* failure(journal.load(run.runId))
+            assert.instanceOf(error, Journal.JournalError)
+            const corrupt = error as Journal.JournalError
+            assert.strictEqual(corrupt.reason, "Corrupt")
+            assert.strictEqual(corrupt.runId, run.runId)
+            assert.strictEqual(corrupt.path, "route/physical")
+            assert.include(corrupt.message, run.runId)
+            assert.include(corrupt.message, "route/physical")
+          })
+      )
 
       it.effect("a run with an unknown status is Corrupt, naming the run", () =>
         Effect.gen(function*() {
