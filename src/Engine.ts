@@ -177,6 +177,16 @@ export interface RunDetail {
  * What the {@link Engine} service offers: each operation on runs and schedules, from any process
  * that reaches the journal. Workers execute the runs it starts (see `Worker`).
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Engine } from "plait"
+ *
+ * // A function that needs only the engine's operations, not the service tag.
+ * const queuedRuns = (engine: Engine.EngineService) =>
+ *   Effect.map(engine.counts(), (counts) => counts.queued)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
