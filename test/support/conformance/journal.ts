@@ -176,9 +176,12 @@ export const journalConformance = <R = never, E = never>(
         assert.isUndefined(sleeping.owner)
 
         const again = yield* leased(run)
-        yield* journal.release(again, { status: "waiting", waitingFor: ["approval"], wakeupsSeen: 0 })
+        // Paths with the characters a joined list would split on come back whole, in order.
+        const paths = ["approval", "items/a, b/review", "reminder/1"]
+        yield* journal.release(again, { status: "waiting", waitingFor: paths, wakeupsSeen: 0 })
         const waiting = (yield* loadSome(run.runId)).run
         assert.strictEqual(waiting.status, "waiting")
+        assert.deepStrictEqual(waiting.waitingFor, paths)
         assert.isUndefined(waiting.dueAt, "a run waiting only for a signal is not due")
 
         const last = yield* leased(run)
@@ -187,6 +190,7 @@ export const journalConformance = <R = never, E = never>(
         assert.strictEqual(failed.status, "failed")
         assert.strictEqual(failed.error, "Boom: it broke")
         assert.isUndefined(failed.dueAt)
+        assert.deepStrictEqual(failed.waitingFor, [], "a run that waits for nothing has no paths")
       }))
 
     it.effect("heartbeat renews held leases and reports lost ones and cancellation", () =>
