@@ -6,7 +6,9 @@
  * time) and `plait_entries` (one row per entry, keyed by `(run_id, path, kind, seq)`). Their
  * migrations ship with the library and run when the journal is built, or on demand with
  * {@link migrate}. Each dialect's statements live in one place (`internal/sql/pg.ts`,
- * `internal/sql/sqlite.ts`).
+ * `internal/sql/sqlite.ts`), one per operation, bound once to the tables of a prefix; their rows
+ * are read by column name and decoded with Schema (`internal/sql/wire.ts`). This module is the
+ * public shell: options, migrations, the layer. How to add an operation: `docs/journals.md`.
  *
  * What the journal's operations cost on Postgres: one statement each. `acquire` is an upsert
  * that creates the run leased or takes its lease; `load` returns the run row and all its entries;
