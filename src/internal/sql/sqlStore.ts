@@ -83,6 +83,13 @@ export const makeSqlStore = (statements: Statements, exec: Exec, hub: Hub, liste
         (result) => result === "leaseLost" ? Effect.fail(leaseLost(lease)) : Effect.succeed(created(result))
       ),
 
+    // A storage failure names the first lease's run, as the executor renewing it reads it.
+    heartbeat: (owner, leases, leaseMs) =>
+      leases.length === 0 ? Effect.succeed([]) : Effect.mapError(
+        statements.heartbeat(exec, owner, leases, leaseMs),
+        (error) => isSqlError(error) ? unavailable(leases[0]!.runId, "heartbeat", error) : error
+      ),
+
     append: (lease, entries) =>
       entries.length === 0 ? Effect.void : Effect.matchEffect(
         Effect.mapError(statements.append(exec, lease, entries), (error) => error),
