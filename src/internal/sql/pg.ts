@@ -214,6 +214,7 @@ SELECT count(*)::integer AS held FROM lease`)
   due_at = ${now} + :leaseMs::bigint, updated_ms = ${now}
 FROM unnest(:runIds::text[], :tokens::bigint[]) AS l (run_id, token)
 WHERE r.run_id = l.run_id AND r.lease_token = l.token AND r.owner = :owner AND r.status = 'running'
+  AND r.lease_expires_at > ${now}
 RETURNING r.run_id, r.cancel_requested, r.error`)
 
   // The status a release asks for, unless a cancellation came too late for the executor to see.
@@ -262,13 +263,22 @@ SELECT NULL, NULL, NULL WHERE NOT EXISTS (SELECT 1 FROM lease)`
   )
 
   // Slot requests of one key are serialized by an advisory lock, held until the transaction ends.
-  const lockSlots = sql(`SELECT 1 FROM pg_advisory_xact_lock(:namespace::integer, hashtext(:key::text)) AS l`)
+  // A process stopped inside the transaction (SIGSTOP, a stalled machine) would hold it for ever:
+  // its session is ended after 5 s idle in the transaction, which frees the lock.
+  const lockSlots = sql(`SELECT set_config('idle_in_transaction_session_timeout', '5000', true)
+FROM pg_advisory_xact_lock(:namespace::integer, hashtext(:key::text)) AS l`)
   const lockKey = (key: string) => ({ namespace: slotLockNamespace, key: `${t.prefix}${key}` })
 
   const acquireSlot = sql(`WITH lease AS (SELECT 1 FROM ${t.runs} WHERE run_id = :runId AND lease_token = :token),
 live AS (
   SELECT s.run_id, s.path, r.lease_expires_at FROM ${t.slots} AS s JOIN ${t.runs} AS r ON ${liveHolder("s", "r")}
   WHERE s.key = :key AND NOT (s.run_id = :runId AND s.path = :path)
+),
+fenced AS (
+  UPDATE ${t.runs} AS r SET lease_token = r.lease_token + 1, updated_ms = ${now}
+  FROM ${t.slots} AS s
+  WHERE s.key = :key AND NOT (s.run_id = :runId AND s.path = :path) AND r.run_id = s.run_id
+    AND r.lease_token = s.lease_token AND r.status = 'running' AND r.lease_expires_at <= ${now}
 ),
 purged AS (
   DELETE FROM ${t.slots} AS s WHERE s.key = :key AND NOT (s.run_id = :runId AND s.path = :path)
@@ -290,7 +300,18 @@ SELECT (SELECT count(*) FROM lease)::integer AS held, (SELECT count(*) FROM take
   const releaseSlot = sql(`WITH freed AS (
   DELETE FROM ${t.slots} WHERE key = :key AND run_id = :runId AND path = :path AND lease_token = :token
 ),
-waiters AS (DELETE FROM ${t.slotWaiters} WHERE key = :key RETURNING run_id),
+waiters AS (
+  -- One waiter per free slot, in claim order: the others would only find the key full.
+  DELETE FROM ${t.slotWaiters} WHERE key = :key AND run_id IN (
+    SELECT w.run_id FROM ${t.slotWaiters} AS w LEFT JOIN ${t.runs} AS r ON r.run_id = w.run_id WHERE w.key = :key
+    ORDER BY r.priority DESC NULLS LAST, r.created_ms, w.run_id
+    LIMIT greatest(0, :max::integer - (
+      SELECT count(*) FROM ${t.slots} AS s JOIN ${t.runs} AS r ON ${liveHolder("s", "r")}
+      WHERE s.key = :key AND NOT (s.run_id = :runId AND s.path = :path)
+    ))
+  )
+  RETURNING run_id
+),
 woken AS (${wakeRuns(t, "SELECT run_id FROM waiters")})
 SELECT run_id, workflow, due FROM woken`)
 
@@ -338,7 +359,7 @@ FROM ${t.entries} AS e JOIN claimed AS c ON e.run_id = c.run_id WHERE c.fresh`)
   const deliver = sql(`WITH run AS (SELECT run_id FROM ${t.runs} WHERE run_id = :runId FOR UPDATE),
 stored AS (
   INSERT INTO ${t.entries} (run_id, path, kind, seq, value, finished_at)
-  SELECT :runId, :path, 'signal', 0, :value, :finishedAt::bigint FROM run
+  SELECT :runId, :path, :kind::text, :seq::integer, :value, :finishedAt::bigint FROM run
   ON CONFLICT DO NOTHING
   RETURNING 1
 ),
@@ -627,13 +648,7 @@ SELECT (SELECT count(*) FROM fired)::integer AS fired,
 
     deliver: (exec, runId, entry) =>
       Effect.map(
-        exec.rows("deliver", deliver, {
-          runId,
-          path: entry.path,
-          value: entry.value,
-          finishedAt: entry.finishedAt,
-          channel
-        }),
+        exec.rows("deliver", deliver, { ...entry, runId, channel }),
         ([row]) => Number(row?.found) === 0 ? "missing" : Number(row?.stored) === 0 ? "duplicate" : "delivered"
       ),
 

@@ -218,7 +218,7 @@ RETURNING 1 AS written`,
 
   const heartbeat = sql(`UPDATE ${t.runs} SET lease_expires_at = ${now} + :leaseMs, due_at = ${now} + :leaseMs,
   updated_ms = ${now}
-WHERE owner = :owner AND status = 'running'
+WHERE owner = :owner AND status = 'running' AND lease_expires_at > ${now}
   AND (run_id, lease_token) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(:leases))
 RETURNING run_id, cancel_requested, error`)
 
@@ -259,6 +259,11 @@ ON CONFLICT (run_id) DO NOTHING
 RETURNING ${runJson()} AS run`)
 
   const otherSlots = `s.key = :key AND NOT (s.run_id = :runId AND s.path = :path)`
+  // A holder whose lease expired loses the lease with the slot: its token moves on, so nothing
+  // the stalled holder does later (a completion, a heartbeat) is accepted.
+  const fenceExpiredHolders = sql(`UPDATE ${t.runs} AS r SET lease_token = r.lease_token + 1, updated_ms = ${now}
+WHERE r.status = 'running' AND r.lease_expires_at <= ${now}
+  AND EXISTS (SELECT 1 FROM ${t.slots} AS s WHERE ${otherSlots} AND s.run_id = r.run_id AND s.lease_token = r.lease_token)`)
   const purgeSlots = sql(
     `DELETE FROM ${t.slots} AS s WHERE ${otherSlots} AND NOT EXISTS (SELECT 1 FROM ${t.runs} AS r WHERE ${liveHolder})`
   )
@@ -271,7 +276,13 @@ ON CONFLICT (key, run_id, path) DO UPDATE SET lease_token = excluded.lease_token
   const freeSlot = sql(
     `DELETE FROM ${t.slots} WHERE key = :key AND run_id = :runId AND path = :path AND lease_token = :token`
   )
-  const takeWaiters = sql(`DELETE FROM ${t.slotWaiters} WHERE key = :key RETURNING run_id`)
+  // One waiter per free slot, in claim order: the others would only find the key full.
+  const takeWaiters = sql(`DELETE FROM ${t.slotWaiters} WHERE key = :key AND run_id IN (
+  SELECT w.run_id FROM ${t.slotWaiters} AS w LEFT JOIN ${t.runs} AS r ON r.run_id = w.run_id WHERE w.key = :key
+  ORDER BY r.priority DESC, r.created_ms, w.run_id
+  LIMIT max(0, :max - (SELECT count(*) FROM ${t.slots} AS s JOIN ${t.runs} AS r ON ${liveHolder} WHERE s.key = :key))
+)
+RETURNING run_id`)
 
   /** A wake-up of the runs whose ids are in the JSON array `:runIds`: each counts it, a waiting one is due now. */
   const wakeRuns = sql(`UPDATE ${t.runs} SET wakeups = wakeups + 1, updated_ms = ${now},
@@ -308,7 +319,7 @@ RETURNING ${runJson()} AS run, (
 
   const runExists = sql(`SELECT 1 AS found FROM ${t.runs} WHERE run_id = :runId`)
   const storeSignal = sql(`INSERT INTO ${t.entries} (run_id, path, kind, seq, value, finished_at)
-VALUES (:runId, :path, 'signal', 0, :value, :finishedAt)
+VALUES (:runId, :path, :kind, :seq, :value, :finishedAt)
 ON CONFLICT DO NOTHING RETURNING 1 AS stored`)
   const wakeSignalled = sql(`UPDATE ${t.runs} SET wakeups = wakeups + 1, updated_ms = ${now},
   due_at = CASE WHEN status = 'waiting' THEN ${now} ELSE due_at END
@@ -511,6 +522,7 @@ RETURNING run_id`)
         Effect.gen(function*() {
           if (!(yield* holds(exec, "acquireSlot", lease.runId, lease.token))) return undefined
           const params = { key: request.key, runId: lease.runId, path: request.path, token: lease.token }
+          yield* exec.rows("acquireSlot", fenceExpiredHolders, params)
           yield* exec.rows("acquireSlot", purgeSlots, params)
           const [live] = yield* exec.rows("acquireSlot", liveSlots, params)
           if (Number(live?.live ?? 0) < request.max) {
@@ -527,7 +539,7 @@ RETURNING run_id`)
         "releaseSlot",
         Effect.gen(function*() {
           yield* exec.rows("releaseSlot", freeSlot, { ...request, runId: lease.runId, token: lease.token })
-          const waiters = yield* exec.rows("releaseSlot", takeWaiters, { key: request.key })
+          const waiters = yield* exec.rows("releaseSlot", takeWaiters, request)
           return yield* wake(exec, "releaseSlot", waiters.map((row) => String(row.run_id)))
         })
       ),
@@ -569,12 +581,7 @@ RETURNING run_id`)
         "deliver",
         Effect.gen(function*() {
           if ((yield* exec.rows("deliver", runExists, { runId })).length === 0) return "missing" as const
-          const stored = yield* exec.rows("deliver", storeSignal, {
-            runId,
-            path: entry.path,
-            value: entry.value,
-            finishedAt: entry.finishedAt
-          })
+          const stored = yield* exec.rows("deliver", storeSignal, { ...entry, runId })
           if (stored.length === 0) return "duplicate" as const
           yield* exec.rows("deliver", wakeSignalled, { runId })
           return "delivered" as const
