@@ -374,7 +374,7 @@ export const make: Effect.Effect<EngineService, never, Journal | RunStore> = Eff
             return yield* new RunCancelled({ runId, reason: run.error ?? "cancelled" })
           case "waiting": {
             // Only a signal needs someone outside; a child run or a concurrency slot comes by itself.
-            const signal = (run.waitingFor ?? "").split(", ").find((path) => isSignalPath(definition.nodes, path))
+            const signal = run.waitingFor.find((path) => isSignalPath(definition.nodes, path))
             if (signal !== undefined && (run.dueAt === undefined || run.dueAt > now)) {
               return { _tag: "Suspended", runId, waitingFor: signal } as never
             }

@@ -15,7 +15,7 @@ export { formatDuration, formatTime }
 /** Columns padded to their widest cell. */
 export const table = (cells: ReadonlyArray<ReadonlyArray<string>>): string => {
   const rows = cells.map((row) => row.map(printable))
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? "").length))) ?? []
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((line) => (line[i] ?? "").length))) ?? []
   return rows.map((row) =>
     row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd()
   ).join("\n")
@@ -37,7 +37,7 @@ export const runsTable = (page: RunStore.RunPage, counts: RunStore.StatusCounts)
       run.status,
       formatTime(run.createdAt),
       formatTime(run.updatedAt),
-      run.waitingFor ?? ""
+      run.waitingFor.join(", ")
     ])
   ]
   const lines = [page.runs.length === 0 ? "no runs match" : table(rows), "", `all runs: ${countsLine(counts)}`]
@@ -46,10 +46,14 @@ export const runsTable = (page: RunStore.RunPage, counts: RunStore.StatusCounts)
 }
 
 const waitText = (run: Engine.RunDetail["run"], graph: WorkflowGraph.Graph | undefined): string | undefined => {
-  if (run.status === "sleeping") return `sleeping at ${run.waitingFor ?? "?"} until ${formatTime(run.wakeAt)}`
+  if (run.status === "sleeping") {
+    return `sleeping at ${run.waitingFor.length === 0 ? "?" : run.waitingFor.join(", ")} until ${
+      formatTime(run.wakeAt)
+    }`
+  }
   if (run.status !== "waiting") return undefined
   const kinds = new Map(graph === undefined ? [] : WorkflowGraph.flatten(graph).map((node) => [node.path, node.kind]))
-  const awaited = (run.waitingFor ?? "?").split(", ").map((path) => {
+  const awaited = (run.waitingFor.length === 0 ? ["?"] : run.waitingFor).map((path) => {
     const kind = kinds.get(WorkflowGraph.nodePath(path))
     return kind === "signal" ? `signal ${path}` : kind === "child" ? `child run at ${path}` : path
   })

@@ -115,7 +115,7 @@ export const runsSections = (
               runLink(base, run.runId)
             }">${run.runId}</a></td><td>${run.workflow}</td><td><span class="badge status-${run.status}">${run.status}</span></td><td>${
               formatTime(run.createdAt)
-            }</td><td>${formatTime(run.updatedAt)}</td><td>${run.waitingFor ?? ""}</td></tr>`
+            }</td><td>${formatTime(run.updatedAt)}</td><td>${run.waitingFor.join(", ")}</td></tr>`
           )
       }</tbody>
 </table>
@@ -303,9 +303,9 @@ const summary = ({ base, children, detail, now }: RunView): Html => {
     executor === undefined ? "" : ` (${executor})`
   }</dd>
     ${
-    run.waitingFor === undefined || !live ?
+    run.waitingFor.length === 0 || !live ?
       "" :
-      html`<dt>waits for</dt><dd class="waiting-for">${run.waitingFor}${
+      html`<dt>waits for</dt><dd class="waiting-for">${run.waitingFor.join(", ")}${
         run.wakeAt === undefined ? "" : html` until ${formatTime(run.wakeAt)}`
       }</dd>`
   }
@@ -364,8 +364,7 @@ const childrenTable = (base: string, children: Children): Html =>
         : ""
     }`
 
-const signalGuess = (run: Journal.RunInfo) =>
-  run.status === "waiting" ? (run.waitingFor ?? "").split(", ")[0] ?? "" : ""
+const signalGuess = (run: Journal.RunInfo) => run.status === "waiting" ? run.waitingFor[0] ?? "" : ""
 
 const pretty = (json: string): string => {
   try {

@@ -61,46 +61,62 @@ export const withBounds = ({ journal, store }: Backend, bounds: StoreBounds): Ba
         } (waiting for a free connection or for the store)`
       }))
 
+  // Every operation is bounded, a new one included; those that store values are sized first.
+  const boundedAll = <S extends object>(service: S): S => {
+    const out: Record<string | symbol, unknown> = {}
+    for (const key of Reflect.ownKeys(service)) {
+      const member = (service as Record<string | symbol, unknown>)[key]
+      out[key] = typeof member === "function" && typeof key === "string"
+        ? (...args: ReadonlyArray<unknown>) =>
+          bounded(subjectOf(key, args), key, member(...args) as Effect.Effect<unknown, unknown>)
+        : member
+    }
+    return out as S
+  }
+  const journalBounded = boundedAll(journal)
+  const storeBounded = boundedAll(store)
+
   return {
     journal: (hasInstantAppends(journal) ? markInstantAppends : identity)({
+      ...journalBounded,
       maxPayloadBytes,
       acquire: (run, options) =>
         bounded(run.runId, "acquire", sized(run.runId, [{ value: run.input }], journal.acquire(run, options))),
-      load: (runId) => bounded(runId, "load", journal.load(runId)),
       append: (lease, entries) =>
         bounded(lease.runId, "append", sized(lease.runId, entries, journal.append(lease, entries))),
-      heartbeat: (owner, leases, leaseMs) => bounded(owner, "heartbeat", journal.heartbeat(owner, leases, leaseMs)),
-      release: (lease, release) => bounded(lease.runId, "release", journal.release(lease, release)),
       startChild: (lease, child) =>
         bounded(
           child.runId,
           "startChild",
           sized(child.runId, [{ value: child.input }], journal.startChild(lease, child))
-        ),
-      acquireSlot: (lease, request) => bounded(lease.runId, "acquireSlot", journal.acquireSlot(lease, request)),
-      releaseSlot: (lease, request) => bounded(lease.runId, "releaseSlot", journal.releaseSlot(lease, request))
+        )
     }),
     store: {
-      ...store,
+      ...storeBounded,
       create: (run) => bounded(run.runId, "create", sized(run.runId, [{ value: run.input }], store.create(run))),
-      get: (runId) => bounded(runId, "get", store.get(runId)),
-      claim: (request) => bounded(request.owner, "claim", store.claim(request)),
       deliver: (runId, entry) => bounded(runId, "deliver", sized(runId, [entry], store.deliver(runId, entry))),
-      cancel: (runId, reason) => bounded(runId, "cancel", store.cancel(runId, reason)),
-      resume: (runId) => bounded(runId, "resume", store.resume(runId)),
-      list: (filter) => bounded("(list)", "list", store.list(filter)),
-      counts: (filter) => bounded("(counts)", "counts", store.counts(filter)),
-      nextDue: (workflows) => bounded("(nextDue)", "nextDue", store.nextDue(workflows)),
       saveSchedule: (schedule) =>
         bounded(
           schedule.id,
           "saveSchedule",
           sized(schedule.id, [{ value: schedule.input }], store.saveSchedule(schedule))
-        ),
-      removeSchedule: (id) => bounded(id, "removeSchedule", store.removeSchedule(id)),
-      listSchedules: (filter) => bounded("(schedules)", "listSchedules", store.listSchedules(filter)),
-      dueSchedules: (workflows) => bounded("(schedules)", "dueSchedules", store.dueSchedules(workflows)),
-      fireSchedule: (firing) => bounded(firing.id, "fireSchedule", store.fireSchedule(firing))
+        )
     }
   }
+}
+
+/**
+ * What an operation's errors name, from its arguments: the run (a run id, a record's or a
+ * lease's `runId`), a schedule's `id`, an executor's `owner`, or else the operation itself.
+ */
+export const subjectOf = (operation: string, args: ReadonlyArray<unknown>): string => {
+  const first = args[0]
+  if (typeof first === "string") return first
+  if (typeof first === "object" && first !== null && !Array.isArray(first)) {
+    for (const key of ["runId", "id", "owner"] as const) {
+      const value = (first as Record<string, unknown>)[key]
+      if (typeof value === "string") return value
+    }
+  }
+  return `(${operation})`
 }

@@ -8,6 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import * as SchemaTransformation from "effect/SchemaTransformation"
 import { Journal, type JournalEntry, type LoadedRun, type RunInfo } from "../Journal.ts"
 import * as RunStatus from "../RunStatus.ts"
 import { JournalError, RunNotFound } from "../WorkflowError.ts"
@@ -23,6 +24,23 @@ const Entry = Schema.Struct({
   finishedAt: Schema.optional(Schema.Number)
 })
 
+/**
+ * The paths a run waits on: a list, or (in exports written when the store joined them) the paths
+ * joined with ", "; none when absent. Written as a list.
+ */
+const WaitingFor = Schema.Union([
+  Schema.Array(Schema.String),
+  Schema.String.pipe(
+    Schema.decodeTo(
+      Schema.Array(Schema.String),
+      SchemaTransformation.transform<ReadonlyArray<string>, string>({
+        decode: (joined) => (joined === "" ? [] : joined.split(", ")),
+        encode: (paths) => paths.join(", ")
+      })
+    )
+  )
+]).pipe(Schema.optionalKey, Schema.withDecodingDefaultTypeKey(Effect.succeed([])))
+
 const Run = Schema.Struct({
   runId: Schema.String,
   workflow: Schema.String,
@@ -36,7 +54,7 @@ const Run = Schema.Struct({
   leaseExpiresAt: Schema.optional(Schema.Number),
   wakeAt: Schema.optional(Schema.Number),
   dueAt: Schema.optional(Schema.Number),
-  waitingFor: Schema.optional(Schema.String),
+  waitingFor: WaitingFor,
   executions: Schema.Number,
   wakeups: Schema.Number,
   cancelRequested: Schema.Boolean,

@@ -38,7 +38,7 @@ export const nodeStatuses = (
     else list.push(entry)
   }
   const finished = RunStatus.isDone(detail.run.status)
-  const waiting = new Set(finished ? [] : (detail.run.waitingFor ?? "").split(", ").map(WorkflowGraph.nodePath))
+  const waiting = new Set(finished ? [] : detail.run.waitingFor.map(WorkflowGraph.nodePath))
   const out = new Map<string, NodeProgress>()
 
   const leaf = (node: WorkflowGraph.Node): NodeStatus | undefined => {

@@ -61,3 +61,16 @@ describe("run store", () => {
     expect<RunStore.Claimed["run"]>().type.toBe<Journal.RunInfo>()
   })
 })
+
+describe("the paths a run waits on", () => {
+  test("are a list, stored and returned", () => {
+    expect<Journal.RunInfo["waitingFor"]>().type.toBe<ReadonlyArray<string>>()
+    expect<Journal.Release>().type.toBeAssignableFrom<{ status: "waiting"; waitingFor: ["approval", "reminder/1"] }>()
+    expect<Journal.Release>().type.toBeAssignableFrom<{ status: "queued" }>()
+  })
+
+  test("are not text joined with commas", () => {
+    expect<Journal.Release>().type.not.toBeAssignableFrom<{ status: "waiting"; waitingFor: "approval, reminder/1" }>()
+    expect<Journal.RunInfo["waitingFor"]>().type.not.toBeAssignableTo<string | undefined>()
+  })
+})
