@@ -8,10 +8,12 @@
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import { fingerprintOf, prepareInput, replayFinished } from "./internal/executor.ts"
+import * as Formats from "./internal/formats.ts"
 import { decodeCursor } from "./internal/listing.ts"
 import { childRunId as pathChildRunId, compensatedStepOf, laneOf as pathLaneOf } from "./internal/path.ts"
 import { nextTick, parseCron } from "./internal/schedule.ts"
@@ -509,23 +511,14 @@ const entryDetail = (compensable: ReadonlySet<string>) => (entry: JournalEntry):
   const lane = laneOf(compensates ?? entry.path)
   const common = compensates === undefined ? { ...entry, lane } : { ...entry, lane, compensates }
   if (entry.kind !== "attempt") return common
-  const record = parseAttempt(entry.value)
-  return { ...common, attempt: record.attempt ?? entry.seq, error: record.error }
+  // Shown as it is stored when it does not decode: the run's own replay reports it as corrupt.
+  const record = Formats.attempt.decode("", entry.path, entry.value)
+  return Exit.isSuccess(record)
+    ? { ...common, attempt: record.value.attempt, error: record.value.error }
+    : { ...common, attempt: entry.seq, error: undefined }
 }
 
 const entryDetails = (entries: ReadonlyArray<JournalEntry>): ReadonlyArray<EntryDetail> => {
   const compensable = new Set(entries.filter((entry) => entry.kind === "compensable").map((entry) => entry.path))
   return entries.map(entryDetail(compensable))
-}
-
-const parseAttempt = (value: string): { readonly attempt?: number; readonly error?: string } => {
-  try {
-    const parsed = JSON.parse(value) as { attempt?: unknown; error?: unknown }
-    return {
-      ...(typeof parsed.attempt === "number" ? { attempt: parsed.attempt } : {}),
-      ...(typeof parsed.error === "string" ? { error: parsed.error } : {})
-    }
-  } catch {
-    return {}
-  }
 }
