@@ -102,7 +102,8 @@ export const runStep = (
  */
 export const runCompensation = (path: string, reached: Reached, state: RunState) => {
   const at = compensationPath(path)
-  if (state.stored("compensated", at) !== undefined) return replayed(state, at, Effect.void)
+  const done = state.stored("compensated", at)
+  if (done !== undefined) return replayed(state, at, Formats.compensated.decode(state.runId, at, done.value))
   return inStepSpan(state, at, (span) =>
     execute(
       compensationNodeOf(reached.node),
