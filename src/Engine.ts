@@ -18,7 +18,7 @@ import { decodeCursor } from "./internal/listing.ts"
 import { childRunId as pathChildRunId, compensatedStepOf, laneOf as pathLaneOf } from "./internal/path.ts"
 import { nextTick, parseCron } from "./internal/schedule.ts"
 import { deliverSignal, isSignalPath } from "./internal/signal.ts"
-import { Journal, type JournalEntry, type RunInfo } from "./Journal.ts"
+import { Journal, type JournalEntry, type LoadedRun, type RunInfo } from "./Journal.ts"
 import {
   type ListFilter,
   type MissedTicks,
@@ -155,6 +155,13 @@ export interface EntryDetail extends JournalEntry {
   /** For an `attempt` entry: which attempt failed, and with what. */
   readonly attempt?: number | undefined
   readonly error?: string | undefined
+  /** For an `attempt` entry: it spent the retry budget, so the step failed for good. */
+  readonly exhausted?: boolean | undefined
+  /**
+   * For the `compensating` entry: why the run compensates, it `failed` (with `error`, the
+   * failure as text) or was `cancelled` (with the reason given).
+   */
+  readonly ending?: { readonly reason: "failed" | "cancelled"; readonly error: string } | undefined
 }
 
 /**
@@ -406,7 +413,7 @@ export const make: Effect.Effect<Engine["Service"], never, Journal | RunStore> =
     Effect.flatMap(journal.load(runId), (loaded) =>
       Option.isNone(loaded)
         ? Effect.fail(new RunNotFound({ runId }))
-        : Effect.succeed({ run: loaded.value.run, entries: entryDetails(loaded.value.entries) }))
+        : Effect.succeed({ run: loaded.value.run, entries: entryDetails(loaded.value) }))
 
   const schedule: Engine["Service"]["schedule"] = (workflow, options) =>
     Effect.gen(function*() {
@@ -505,20 +512,26 @@ export const childRunId = (parentRunId: string, path: string): string => pathChi
 // internal
 
 /** An entry with its lane; a compensation's lane is its step's, and it names the step it undoes. */
-const entryDetail = (compensable: ReadonlySet<string>) => (entry: JournalEntry): EntryDetail => {
+const entryDetail = (runId: string, compensable: ReadonlySet<string>) => (entry: JournalEntry): EntryDetail => {
   const step = compensatedStepOf(entry.path)
   const compensates = step !== undefined && compensable.has(step) ? step : undefined
   const lane = laneOf(compensates ?? entry.path)
   const common = compensates === undefined ? { ...entry, lane } : { ...entry, lane, compensates }
+  // A value that does not decode is shown as it is stored: the run's own replay reports it.
+  if (entry.kind === "compensating") {
+    const ending = Formats.ending.decode(runId, entry.path, entry.value)
+    return Exit.isSuccess(ending)
+      ? { ...common, ending: { reason: ending.value.reason, error: ending.value.error } }
+      : common
+  }
   if (entry.kind !== "attempt") return common
-  // Shown as it is stored when it does not decode: the run's own replay reports it as corrupt.
-  const record = Formats.attempt.decode("", entry.path, entry.value)
+  const record = Formats.attempt.decode(runId, entry.path, entry.value)
   return Exit.isSuccess(record)
-    ? { ...common, attempt: record.value.attempt, error: record.value.error }
-    : { ...common, attempt: entry.seq, error: undefined }
+    ? { ...common, attempt: record.value.attempt, error: record.value.error, exhausted: record.value.exhausted }
+    : { ...common, attempt: entry.seq }
 }
 
-const entryDetails = (entries: ReadonlyArray<JournalEntry>): ReadonlyArray<EntryDetail> => {
+const entryDetails = ({ entries, run }: LoadedRun): ReadonlyArray<EntryDetail> => {
   const compensable = new Set(entries.filter((entry) => entry.kind === "compensable").map((entry) => entry.path))
-  return entries.map(entryDetail(compensable))
+  return entries.map(entryDetail(run.runId, compensable))
 }

@@ -1,6 +1,8 @@
 /**
- * What a run knows while it executes: its journal as loaded once at the start, indexed for
- * O(1) lookups by the interpreter, and the batching writer for new entries.
+ * What a run knows while its definition is walked: how it is walked (its `Mode`: executing under
+ * a lease, replaying a finished run, or rebuilding what compensations need), its journal as
+ * loaded once at the start, indexed for O(1) lookups by the interpreter, and the writer for new
+ * entries.
  */
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"

@@ -82,7 +82,7 @@ describe("journal value formats", () => {
       assert.deepStrictEqual(replayed.first, { n: 1, tags: ["a", "b"] })
       assert.deepStrictEqual(replayed.route, ctx.route)
       assert.deepStrictEqual(replayed.fastest, { _tag: "quick", value: { quick: "quick" } })
-      assert.deepStrictEqual(replayed.merged, ctx.merged)
+      assert.strictEqual(replayed.v, ctx.v, "the lastWins order is the journaled one")
       assert.deepStrictEqual(replayed.reviews, [{ verdict: true }, { verdict: false }])
       assert.strictEqual(replayed.charge, "ch_1")
       const bad = replayed.settled.bad
@@ -128,6 +128,30 @@ describe("journal value formats", () => {
       assert.deepStrictEqual(counts.snapshot(), { refund: 1, unreserve: 1 })
       assert.deepStrictEqual(third, second)
     }).pipe(Effect.provide(Journal.layerMemory)))
+
+  it.effect("inspect reads an attempt's record and the compensating entry's ending through their formats", () =>
+    Effect.gen(function*() {
+      const engine = yield* Engine.Engine
+      const Flow = Workflow.make("inspected", { input: Schema.Number }).pipe(
+        Workflow.step("charge", { success: Schema.String, compensate: () => Effect.void }, () => Effect.succeed("c")),
+        Workflow.step(
+          "ship",
+          { success: Schema.Number, error: Boom, retry: { times: 1 } },
+          () => Effect.fail(new Boom({ code: 7 }))
+        )
+      )
+      assert.instanceOf(failure(yield* runFor(Workflow.run(Flow, { input: 0, runId: "i" }))), Boom)
+      const { entries } = yield* engine.inspect("i")
+      const attempts = entries.filter((entry) => entry.kind === "attempt")
+      assert.deepStrictEqual(attempts.map(({ attempt, exhausted }) => ({ attempt, exhausted })), [
+        { attempt: 1, exhausted: false },
+        { attempt: 2, exhausted: true }
+      ])
+      assert.include(attempts[1]!.error, "Boom")
+      const ending = entries.find((entry) => entry.kind === "compensating")?.ending
+      assert.strictEqual(ending?.reason, "failed")
+      assert.include(ending?.error, "Boom")
+    }).pipe(Effect.provide(backend())))
 
   describe("a stored value that does not decode is JournalError Corrupt naming the run and the path", () => {
     const cases: ReadonlyArray<{
