@@ -25,6 +25,20 @@ const gated = () => {
   return { state, gate }
 }
 
+type Gate = ReturnType<typeof gated>["gate"]
+
+const numberStep = (name: string, n: number) => Workflow.step(name, { success: Schema.Number }, () => Effect.succeed(n))
+
+/** Two one-step branches, `a` and `b`, each its own step name unless `same` names both. */
+const twoBranches = (same?: string) => ({ a: numberStep(same ?? "a", 1), b: numberStep(same ?? "b", 2) })
+
+/** A workflow that, past its gate, runs one compensable step, `charge`. */
+const charging = (name: string) => (gate: Gate) =>
+  Workflow.make(name, { input: Schema.Number }).pipe(
+    gate,
+    Workflow.step("charge", { success: Schema.String, compensate: () => Effect.void }, () => Effect.succeed("c"))
+  )
+
 describe("journal value formats", () => {
   it.effect("a finished run replays from its journal alone: outputs, choices, an order, a wake time, items, signals, a settle record with its typed failure, a completion order", () =>
     Effect.gen(function*() {
@@ -157,7 +171,7 @@ describe("journal value formats", () => {
     const cases: ReadonlyArray<{
       readonly kind: Journal.EntryKind
       readonly label: string
-      readonly flow: (gate: ReturnType<typeof gated>["gate"]) => Workflow.Workflow<any, any, any, any>
+      readonly flow: (gate: Gate) => Workflow.Workflow<any, any, any, any>
       readonly entries: ReadonlyArray<Journal.JournalEntry>
       readonly path: string
       readonly input?: unknown
@@ -165,11 +179,7 @@ describe("journal value formats", () => {
       {
         kind: "step",
         label: "a step's output",
-        flow: (gate) =>
-          Workflow.make("c_step", { input: Schema.Number }).pipe(
-            gate,
-            Workflow.step("s", { success: Schema.Number }, () => Effect.succeed(1))
-          ),
+        flow: (gate) => Workflow.make("c_step", { input: Schema.Number }).pipe(gate, numberStep("s", 1)),
         entries: [{ path: "s", kind: "step", seq: 0, value: "\"one\"" }],
         path: "s"
       },
@@ -190,10 +200,7 @@ describe("journal value formats", () => {
         flow: (gate) =>
           Workflow.make("c_branch", { input: Schema.Number }).pipe(
             gate,
-            Workflow.branch("route", () => "a", {
-              a: Workflow.step("viaA", { success: Schema.Number }, () => Effect.succeed(1)),
-              b: Workflow.step("viaB", { success: Schema.Number }, () => Effect.succeed(2))
-            })
+            Workflow.branch("route", () => "a", twoBranches())
           ),
         entries: [{ path: "route", kind: "choice", seq: 0, value: "\"c\"" }],
         path: "route"
@@ -204,10 +211,7 @@ describe("journal value formats", () => {
         flow: (gate) =>
           Workflow.make("c_race", { input: Schema.Number }).pipe(
             gate,
-            Workflow.race("fastest", {
-              a: Workflow.step("a", { success: Schema.Number }, () => Effect.succeed(1)),
-              b: Workflow.step("b", { success: Schema.Number }, () => Effect.succeed(2))
-            })
+            Workflow.race("fastest", twoBranches())
           ),
         entries: [{ path: "fastest", kind: "choice", seq: 0, value: "42" }],
         path: "fastest"
@@ -218,10 +222,7 @@ describe("journal value formats", () => {
         flow: (gate) =>
           Workflow.make("c_settle", { input: Schema.Number }).pipe(
             gate,
-            Workflow.parallel("settled", {
-              a: Workflow.step("a", { success: Schema.Number }, () => Effect.succeed(1)),
-              b: Workflow.step("b", { success: Schema.Number }, () => Effect.succeed(2))
-            }, { onError: "settle" })
+            Workflow.parallel("settled", twoBranches(), { onError: "settle" })
           ),
         entries: [{ path: "settled", kind: "choice", seq: 0, value: "{\"failed\":\"b\"}" }],
         path: "settled"
@@ -232,10 +233,7 @@ describe("journal value formats", () => {
         flow: (gate) =>
           Workflow.make("c_order", { input: Schema.Number }).pipe(
             gate,
-            Workflow.parallel("merged", {
-              a: Workflow.step("v", { success: Schema.Number }, () => Effect.succeed(1)),
-              b: Workflow.step("v", { success: Schema.Number }, () => Effect.succeed(2))
-            }, { merge: "lastWins" })
+            Workflow.parallel("merged", twoBranches("v"), { merge: "lastWins" })
           ),
         entries: [{ path: "merged", kind: "order", seq: 0, value: "{\"a\":0}" }],
         path: "merged"
@@ -275,15 +273,7 @@ describe("journal value formats", () => {
       {
         kind: "compensable",
         label: "a place in the completion order",
-        flow: (gate) =>
-          Workflow.make("c_compensable", { input: Schema.Number }).pipe(
-            gate,
-            Workflow.step(
-              "charge",
-              { success: Schema.String, compensate: () => Effect.void },
-              () => Effect.succeed("c")
-            )
-          ),
+        flow: charging("c_compensable"),
         entries: [
           { path: "charge", kind: "step", seq: 0, value: "\"c\"" },
           { path: "charge", kind: "compensable", seq: 0, value: "\"first\"" }
@@ -293,30 +283,14 @@ describe("journal value formats", () => {
       {
         kind: "compensating",
         label: "why the run compensates",
-        flow: (gate) =>
-          Workflow.make("c_compensating", { input: Schema.Number }).pipe(
-            gate,
-            Workflow.step(
-              "charge",
-              { success: Schema.String, compensate: () => Effect.void },
-              () => Effect.succeed("c")
-            )
-          ),
+        flow: charging("c_compensating"),
         entries: [{ path: "", kind: "compensating", seq: 0, value: "{\"reason\":\"bored\",\"error\":\"x\"}" }],
         path: ""
       },
       {
         kind: "compensated",
         label: "a compensation done",
-        flow: (gate) =>
-          Workflow.make("c_compensated", { input: Schema.Number }).pipe(
-            gate,
-            Workflow.step(
-              "charge",
-              { success: Schema.String, compensate: () => Effect.void },
-              () => Effect.succeed("c")
-            )
-          ),
+        flow: charging("c_compensated"),
         entries: [
           { path: "gate", kind: "step", seq: 0, value: "true" },
           { path: "charge", kind: "step", seq: 0, value: "\"c\"" },
