@@ -131,6 +131,9 @@ export const wake: FixedFormat<number> = fixed("wake time", Schema.Int.check(Sch
 /** An `items` entry: the item paths of a `forEach` whose body waits for signals. */
 export const items: FixedFormat<ReadonlyArray<string>> = fixed("item list", Schema.Array(Schema.String))
 
+/** A `resumed` entry: when `Engine.resume` cut a sleeping run's sleeps short, in epoch milliseconds. */
+export const resumed: FixedFormat<number> = fixed("resume time", Schema.Int)
+
 /** A `signal` entry: the value delivered, through the signal's schema. */
 export interface SignalFormat extends Format<unknown> {
   /**

@@ -485,7 +485,8 @@ const runCase = (
  * its slot; run by its caller, the remaining time is slept in process. A replay sleeps not at all.
  */
 const runSleep = (node: SleepNode, path: string, state: RunState): Run =>
-  Effect.flatMap(deadline(path, state, node.duration), ({ at, now }) => {
+  Effect.flatMap(deadline(path, state, node.duration), ({ at: planned, now, since }) => {
+    const at = resumedWithin(state, since, planned) ?? planned
     const woke = Effect.as(notify(state, { _tag: "Woke", runId: state.runId, path }), {})
     const mode = state.mode
     if (at <= now || mode._tag !== "Executing") return woke
@@ -539,9 +540,18 @@ const deadline = (path: string, state: RunState, duration: Duration.Input) =>
   Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
     const stored = state.stored("wake", path)
-    if (stored !== undefined) return { at: yield* Formats.wake.decode(state.runId, path, stored.value), now }
+    if (stored !== undefined) {
+      return { at: yield* Formats.wake.decode(state.runId, path, stored.value), now, since: stored.startedAt }
+    }
     const at = now + Duration.toMillis(Duration.fromInputUnsafe(duration))
     // When the wait began, so a timeline can draw it.
     yield* state.writer.write({ path, kind: "wake", seq: 0, value: Formats.wake.text(at), startedAt: now })
-    return { at, now }
+    return { at, now, since: now }
   })
+
+/**
+ * The first time `Engine.resume` cut the run's sleeps short while a sleep begun at `since`
+ * (unknown for wake entries written without it) and planned to end at `at` was not over.
+ */
+const resumedWithin = (state: RunState, since: number | undefined, at: number): number | undefined =>
+  state.resumedAt.find((resumed) => resumed < at && (since === undefined || resumed >= since))

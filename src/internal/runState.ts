@@ -14,6 +14,7 @@ import * as Formats from "./formats.ts"
 import type { Journal, JournalEntry, Lease, LoadedRun } from "../Journal.ts"
 import type { JournalError } from "../WorkflowError.ts"
 import type { Definition } from "./definition.ts"
+import type { LeaseDeadline } from "./leaseDeadline.ts"
 import type { Ctx, StepNode } from "./node.ts"
 import type { PipelineItem } from "./pipeline.ts"
 import type { Writer } from "./writer.ts"
@@ -129,6 +130,8 @@ export type Mode =
     /** The executor's journal (fenced by the lease), for what a run does beyond writing entries (children, slots). */
     readonly journal: Journal["Service"]
     readonly lease: Lease
+    /** The lease's local deadline: no step or attempt starts past it. */
+    readonly deadline: LeaseDeadline
     readonly driver: Driver
   }
   /** A finished run: nothing runs and nothing is written; a step the journal lacks is a corrupt journal. */
@@ -145,6 +148,8 @@ export interface RunState {
   readonly mode: Mode
   readonly writer: Writer
   readonly children: ChildRuns
+  /** When `Engine.resume` cut the run's sleeps short (its `resumed` entries), earliest first. */
+  readonly resumedAt: ReadonlyArray<number>
   /** The place the next compensable completion takes in the run's completion order. */
   readonly compensation: { next: number }
   readonly observer: Observer | undefined
@@ -187,7 +192,17 @@ export const makeRunState = (options: {
   const byKind = new Map<JournalEntry["kind"], Map<string, JournalEntry>>()
   const attemptsByPath = new Map<string, Array<JournalEntry>>()
   let nextCompensable = 0
+  const resumedAt: Array<number> = []
   for (const entry of options.entries) {
+    if (entry.kind === "resumed") {
+      if (!(Number.isSafeInteger(entry.seq) && entry.seq >= 0)) {
+        return corruptEntry(options.runId, entry, `a resume numbered ${entry.seq}`)
+      }
+      const at = Formats.resumed.decode(options.runId, entry.path, entry.value)
+      if (Exit.isFailure(at)) return Exit.failCause(at.cause)
+      resumedAt.push(at.value)
+      continue
+    }
     if (entry.kind === "attempt") {
       if (!(Number.isSafeInteger(entry.seq) && entry.seq >= 1)) {
         return corruptEntry(options.runId, entry, `an attempt numbered ${entry.seq}`)
@@ -224,6 +239,7 @@ export const makeRunState = (options: {
     mode: options.mode,
     writer: options.writer,
     children: options.children,
+    resumedAt: resumedAt.sort((a, b) => a - b),
     compensation: { next: nextCompensable },
     observer: options.observer,
     stored: (kind, path) => byKind.get(kind)?.get(path),

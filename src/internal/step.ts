@@ -323,6 +323,9 @@ const timedAttempt = (unit: Unit, number: number, clock: Clock.Clock) => {
   unit.stepSpan.attribute("plait.attempt", number)
   const run = Effect.suspend(() => {
     const startedAt = clock.currentTimeMillisUnsafe()
+    // Past the lease's local deadline another executor may own the run: start nothing.
+    const mode = state.mode
+    if (mode._tag === "Executing" && startedAt >= mode.deadline.at) return mode.deadline.lapsed
     return Effect.map(Effect.exit(inAttemptSpan(unit, number)), (exit) => [exit, startedAt] as const)
   })
   return state.observer === undefined
