@@ -175,8 +175,7 @@ export const make = <const W extends ReadonlyArray<Workflow<any, any, any, any>>
     const settings: ExecutorSettings = {
       owner: workerId,
       leaseMs,
-      heartbeat: false,
-      suspendSleeps: true,
+      driver: "worker",
       batching: options.batching ?? true,
       observer: options.observe
     }

@@ -6,7 +6,7 @@ import type { Engine, RunStore } from "../index.ts"
 import { WorkflowGraph } from "../index.ts"
 import type { Children } from "../view/children.ts"
 import { executorText } from "../view/execution.ts"
-import { formatDuration, formatTime } from "../view/format.ts"
+import { endingText, formatDuration, formatTime } from "../view/format.ts"
 import type { NodeProgress } from "../view/nodeStatus.ts"
 import { axisOf, nameIn, type Timeline } from "../view/timeline.ts"
 
@@ -158,7 +158,7 @@ const compensationLines = (detail: Engine.RunDetail): ReadonlyArray<string> => {
     !ran.some((compensation) => compensation.compensates === entry.path && compensation.kind === "compensated")
   )
   if (ending === undefined && ran.length === 0) return []
-  const lines = ["", `compensating because ${endingText(ending?.value)}`]
+  const lines = ["", `compensating because ${endingText(ending)}`]
   const rows = [...ran].sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0)).map((entry) => [
     entry.compensates!,
     entry.kind === "compensated" ? "compensated" : `failed (attempt ${entry.attempt ?? entry.seq + 1})`,
@@ -169,17 +169,6 @@ const compensationLines = (detail: Engine.RunDetail): ReadonlyArray<string> => {
   for (const entry of pending) rows.push([entry.path, "not compensated", "-", "-", ""])
   if (rows.length > 0) lines.push(table([["COMPENSATION OF", "RESULT", "FINISHED", "TOOK", "ERROR"], ...rows]))
   return lines
-}
-
-/** The `compensating` entry's reason: `the run failed: …`, `it was cancelled: …`. */
-export const endingText = (value: string | undefined): string => {
-  try {
-    const ending = JSON.parse(value ?? "") as { reason?: unknown; error?: unknown }
-    const error = typeof ending.error === "string" ? `: ${ending.error}` : ""
-    return ending.reason === "cancelled" ? `the run was cancelled${error}` : `the run failed${error}`
-  } catch {
-    return "the run failed or was cancelled"
-  }
 }
 
 /**

@@ -8,7 +8,7 @@ import type { Engine, Journal, RunStore } from "../index.ts"
 import { RunStatus, WorkflowGraph } from "../index.ts"
 import type { Children } from "../view/children.ts"
 import { executorText, leaseExpired } from "../view/execution.ts"
-import { formatTime } from "../view/format.ts"
+import { endingText, formatTime } from "../view/format.ts"
 import type { NodeProgress } from "../view/nodeStatus.ts"
 import type { Timeline } from "../view/timeline.ts"
 import { assets } from "./assets.ts"
@@ -310,19 +310,8 @@ const summary = ({ base, children, detail, now }: RunView): Html => {
       }</dd>`
   }
     ${run.error === undefined ? "" : html`<dt>error</dt><dd class="error">${run.error}</dd>`}
-    ${ending === undefined ? "" : html`<dt>compensating</dt><dd class="compensating">${endingText(ending.value)}</dd>`}
+    ${ending === undefined ? "" : html`<dt>compensating</dt><dd class="compensating">${endingText(ending)}</dd>`}
   </dl>`
-}
-
-/** The `compensating` entry's reason, in words. */
-const endingText = (value: string): string => {
-  try {
-    const ending = JSON.parse(value) as { reason?: unknown; error?: unknown }
-    const error = typeof ending.error === "string" ? `: ${ending.error}` : ""
-    return ending.reason === "cancelled" ? `the run was cancelled${error}` : `the run failed${error}`
-  } catch {
-    return "the run failed or was cancelled"
-  }
 }
 
 const actions = ({ canSignal, detail }: RunView): Html => {

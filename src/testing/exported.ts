@@ -13,6 +13,7 @@ import { Journal, type JournalEntry, type LoadedRun, type RunInfo } from "../Jou
 import * as RunStatus from "../RunStatus.ts"
 import { JournalError, RunNotFound } from "../WorkflowError.ts"
 import { isEntryKind } from "../internal/entry.ts"
+import * as Formats from "../internal/formats.ts"
 import { childRunId, itemOf, itemsKey, templatePath } from "../internal/path.ts"
 
 const Entry = Schema.Struct({
@@ -200,11 +201,9 @@ const childRunIds = ({ entries, run }: LoadedRun): ReadonlyArray<string> => {
   for (const entry of entries) {
     addPrefixes(entry.path)
     if (entry.kind === "items") {
-      try {
-        for (const item of JSON.parse(entry.value) as ReadonlyArray<string>) addPrefixes(item)
-      } catch {
-        // A corrupt items entry names no item; the run's own replay reports it.
-      }
+      // A corrupt items entry names no item; the run's own replay reports it.
+      const items = Formats.items.decode(run.runId, entry.path, entry.value)
+      if (Exit.isSuccess(items)) { for (const item of items.value) addPrefixes(item) }
     }
   }
   const ids: Array<string> = []
