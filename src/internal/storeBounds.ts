@@ -69,7 +69,7 @@ export const withBounds = ({ journal, store }: Backend, bounds: StoreBounds): Ba
   // A write under `lease`, retried while the lease surely holds; a lost lease is forgotten.
   const underLease = <A, E>(lease: Lease, operation: string, effect: Effect.Effect<A, E>) =>
     Effect.tapError(
-      retryTransient(effect, { operation, runId: lease.runId }, () => leases.deadline(lease)),
+      retryTransient(effect, { operation, subject: `run ${lease.runId}` }, () => leases.deadline(lease)),
       (error) => Effect.sync(() => error instanceof LeaseLost && leases.forget(lease))
     )
   // Past it, none of `held` surely holds.
@@ -110,7 +110,10 @@ export const withBounds = ({ journal, store }: Backend, bounds: StoreBounds): Ba
           Effect.map(
             retryTransient(
               bounded(owner, "heartbeat", journal.heartbeat(owner, held, leaseMs)),
-              { operation: "heartbeat", runId: held.length === 1 ? held[0]!.runId : `${held.length} runs of ${owner}` },
+              {
+                operation: "heartbeat",
+                subject: held.length === 1 ? `run ${held[0]!.runId}` : `${held.length} runs of ${owner}`
+              },
               () => latestDeadline(held)
             ),
             // One state per lease, in the leases' order.
@@ -155,7 +158,7 @@ export const withBounds = ({ journal, store }: Backend, bounds: StoreBounds): Ba
           Effect.map(
             retryTransient(
               bounded(request.owner, "claim", store.claim(request)),
-              { operation: "claim", runId: `(claim by ${request.owner})` },
+              { operation: "claim", subject: `worker ${request.owner}` },
               () => at + request.leaseMs
             ),
             (claimed) => {

@@ -105,10 +105,10 @@ export const makeLeaseDeadlines = (): LeaseDeadlines => {
   }
 }
 
-/** What a retried operation is, for its log lines. */
+/** What a retried operation is, for its log lines: `subject` names the run or the worker. */
 export interface Attempted {
   readonly operation: string
-  readonly runId: string
+  readonly subject: string
 }
 
 /**
@@ -124,8 +124,7 @@ export const retryTransient = <A, E>(
   Effect.catchIf(attempt, isTransient, (first) =>
     Effect.gen(function*() {
       const until = deadline()
-      const { operation, runId } = attempted
-      const what = `plait: ${operation} for run ${runId}`
+      const what = `plait: ${attempted.operation} of ${attempted.subject}`
       const now = yield* Clock.currentTimeMillis
       if (until === undefined || now + Duration.toMillis(maxRetryDelay) >= until) {
         const why = until === undefined ? "no lease of this journal's bounds it" : "its lease may have expired"
@@ -133,7 +132,7 @@ export const retryTransient = <A, E>(
         return yield* Effect.fail(first as E)
       }
       yield* Effect.logWarning(
-        `${what} failed; retrying until ${new Date(until).toISOString()} (the lease's local deadline)`,
+        `${what} failed; retrying until ${new Date(until).toISOString()} (bounded by the lease)`,
         first
       )
       let failures = 1
