@@ -113,8 +113,9 @@ export interface Attempted {
 
 /**
  * Runs `attempt`; on a transient failure, runs it again with backoff while the next attempt can
- * start before `deadline()` (epoch milliseconds; `undefined`: not retried). The first failure and
- * the give-up are logged as warnings with the cause, the recovery as info.
+ * start before `deadline()` (epoch milliseconds, read at every failure; `undefined`: not
+ * retried). The first failure and the give-up are logged as warnings with the cause, the
+ * recovery as info.
  */
 export const retryTransient = <A, E>(
   attempt: Effect.Effect<A, E>,
@@ -127,21 +128,24 @@ export const retryTransient = <A, E>(
       const what = `plait: ${attempted.operation} of ${attempted.subject}`
       const now = yield* Clock.currentTimeMillis
       if (until === undefined || now + Duration.toMillis(maxRetryDelay) >= until) {
-        const why = until === undefined ? "no lease of this journal's bounds it" : "its lease may have expired"
+        const why = until === undefined ? "this journal granted no lease it knows of" : "its lease may have expired"
         yield* Effect.logWarning(`${what} failed and is not retried: ${why}`, first)
         return yield* Effect.fail(first as E)
       }
       yield* Effect.logWarning(
-        `${what} failed; retrying until ${new Date(until).toISOString()} (bounded by the lease)`,
+        `${what} failed; retrying while its lease holds (until ${new Date(until).toISOString()} unless renewed)`,
         first
       )
       let failures = 1
       const exit = yield* Effect.exit(Effect.retry(attempt, {
         schedule: backoff,
+        // Read again at every failure: a heartbeat may have renewed the lease meanwhile, or
+        // learnt that it is lost.
         while: (error) =>
           Effect.map(Clock.currentTimeMillis, (now) => {
             failures++
-            return isTransient(error) && now + Duration.toMillis(maxRetryDelay) < until
+            const current = deadline()
+            return isTransient(error) && current !== undefined && now + Duration.toMillis(maxRetryDelay) < current
           })
       }))
       if (exit._tag === "Success") {
