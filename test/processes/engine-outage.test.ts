@@ -4,7 +4,7 @@
  * new ones refused) and restores; the test's own engine talks to the server directly. The
  * shared server is never stopped.
  *
- * The workers' leases (60 s) outlast the outage, so their failed writes are retried (with
+ * The workers' leases (90 s) outlast the outage, so their failed writes are retried (with
  * backoff, at least once a second) and land once the proxy is back. The test checks that:
  * - every run completes;
  * - no step ran twice (every process logs each step execution, fsync'd, before the step goes
@@ -12,7 +12,7 @@
  *   than its run given up and re-executed;
  * - every run that was in flight at the cut and had steps left went on soon after the restore:
  *   its next step started within `resumeBoundMs`, far above the ~1-2 s it takes (the figures
- *   are printed; without the retries a run waits for its lease to expire, 40 s or more here).
+ *   are printed; without the retries a run waits for its lease to expire, 50 s or more here).
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
@@ -25,13 +25,16 @@ import { makeProxy } from "../support/proxy.ts"
 
 const runCount = 100
 const outageMs = 10_000
-const leaseMs = 60_000
+const leaseMs = 90_000
 
-/** Far above the 1-2 s a run takes to go on, far below the 40 s it waits without retries. */
-const resumeBoundMs = 20_000
+/**
+ * Far above the 1-2 s a run takes to go on (8 s median, 16 s for the last, seen during a full
+ * `npm test` on a saturated machine), below the 50 s and more it waits without retries.
+ */
+const resumeBoundMs = 30_000
 
 /** Far beyond what the runs need even on a loaded machine: reaching it means runs are stuck. */
-const completionBoundMs = 120_000
+const completionBoundMs = 180_000
 
 const runIds = Array.from({ length: runCount }, (_, n) => `outage-${n}`)
 
@@ -107,5 +110,5 @@ describe.skipIf(pgUrl === undefined)("worker processes when Postgres is out of r
       )
       assert.isAbove(delays.length, runCount / 2, "most runs should have had steps left at the cut")
       for (const delay of delays) assert.isBelow(delay, resumeBoundMs, `a run went on ${delay} ms after the restore`)
-    }).pipe(Effect.scoped), 240_000)
+    }).pipe(Effect.scoped), 300_000)
 })
