@@ -235,7 +235,8 @@ export interface EngineService {
   ) => Effect.Effect<RunInfo, RunNotFound | JournalError>
   /**
    * Makes a failed, sleeping or waiting run due now, and its failed children queued again; no
-   * input is needed, it is stored.
+   * input is needed, it is stored. A sleeping run's sleeps are cut short: journaled (a `resumed`
+   * entry), so no later replay sleeps again.
    */
   readonly resume: (runId: string) => Effect.Effect<RunInfo, RunNotFound | RunCancelled | JournalError>
   /** A page of runs, newest first; a cursor no page returned fails with `InvalidCursor`. */
@@ -402,6 +403,20 @@ export const make: Effect.Effect<EngineService, never, Journal | RunStore> = Eff
 
   const resume: EngineService["resume"] = (runId) =>
     Effect.gen(function*() {
+      // A sleeping run's sleeps end now: journaled first, so whoever executes it, now or in any
+      // later replay, does not go back to sleep.
+      const before = yield* store.get(runId)
+      if (Option.isSome(before) && before.value.status === "sleeping") {
+        const now = yield* Clock.currentTimeMillis
+        const resumed: JournalEntry = {
+          path: "",
+          kind: "resumed",
+          seq: before.value.wakeups,
+          value: String(now),
+          finishedAt: now
+        }
+        yield* store.deliver(runId, resumed)
+      }
       const run = yield* Effect.flatMap(store.resume(runId), (run) =>
         Option.isSome(run) ? Effect.succeed(run.value) : Effect.fail(new RunNotFound({ runId })))
       if (run.status === "cancelled") {

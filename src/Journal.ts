@@ -128,6 +128,8 @@ export interface RunInfo extends RunRecord {
  *   parent or a later reader can match on it.
  * - `items`: the item keys of a `forEach` whose body waits on a signal, journaled when it
  *   starts, so a signal for an item it does not have is refused.
+ * - `resumed`: `Engine.resume` of a sleeping run (path `""`, `seq` the run's wake-ups then): the
+ *   time it was resumed. Every durable sleep begun before it and not over then ends then.
  *
  * @example
  * ```ts
@@ -152,6 +154,7 @@ export type EntryKind =
   | "compensating"
   | "compensated"
   | "failed"
+  | "resumed"
 
 /**
  * One journal entry. `(runId, path, kind, seq)` identifies it; writing the same identity twice

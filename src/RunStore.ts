@@ -307,8 +307,8 @@ export class RunStore extends Context.Service<RunStore, {
    */
   readonly claim: (request: ClaimRequest) => Effect.Effect<ReadonlyArray<Claimed>, JournalError>
   /**
-   * Stores a signal entry unless one is stored for its path, and in the same transaction makes a
-   * waiting run due.
+   * Stores an entry from outside the run (a signal, a resume) unless one is stored with its
+   * identity, and in the same transaction makes a waiting run due.
    */
   readonly deliver: (runId: string, entry: JournalEntry) => Effect.Effect<Delivery, JournalError>
   /**

@@ -196,11 +196,11 @@ export const make = <const W extends ReadonlyArray<Workflow<any, any, any, any>>
     const poke = () => void Queue.offerUnsafe(wake, undefined)
     const notifications = yield* Effect.orDie(store.subscribe)
 
-    const startRun = (claimed: Claimed) => {
+    const startRun = (claimed: Claimed, takenAt: number) => {
       const { lease, run } = claimed
       leases.set(run.runId, lease)
       return FiberSet.run(runs)(
-        executeClaimed(definitions.get(run.workflow)!, claimed, settings, (execution) =>
+        executeClaimed(definitions.get(run.workflow)!, claimed, takenAt, settings, (execution) =>
           void executions.set(run.runId, execution)).pipe(
             Effect.catchCause((cause) =>
               Cause.hasInterruptsOnly(cause)
@@ -225,6 +225,8 @@ export const make = <const W extends ReadonlyArray<Workflow<any, any, any, any>>
         const free = concurrency - leases.size
         let claimedAny = false
         if (free > 0) {
+          // The claimed leases' local deadlines count from before the claim's statement.
+          const takenAt = yield* Clock.currentTimeMillis
           const claimed = yield* store.claim({ owner: workerId, leaseMs, limit: free, workflows: claimable }).pipe(
             Effect.tapError((error) =>
               Effect.logWarning(`plait worker ${workerId}: claim failed`, error)
@@ -233,7 +235,7 @@ export const make = <const W extends ReadonlyArray<Workflow<any, any, any, any>>
               [] as ReadonlyArray<Claimed>
             )
           )
-          for (const claimed1 of claimed) yield* startRun(claimed1)
+          for (const claimed1 of claimed) yield* startRun(claimed1, takenAt)
           claimedAny = claimed.length > 0
           // A full batch may have left more behind: claim again before waiting.
           if (claimed.length === free) continue
@@ -273,13 +275,18 @@ export const make = <const W extends ReadonlyArray<Workflow<any, any, any, any>>
     const heartbeat = Effect.forever(Effect.gen(function*() {
       yield* Effect.sleep(Math.max(1, Math.floor(leaseMs / 3)))
       if (leases.size === 0) return
+      const sentAt = yield* Clock.currentTimeMillis
       const states = yield* journal.heartbeat(workerId, Array.from(leases.values()), leaseMs).pipe(
         Effect.tapError((error) => Effect.logWarning(`plait worker ${workerId}: heartbeat failed`, error)),
         Effect.orElseSucceed(() => [])
       )
       for (const state of states) {
-        if (!state.held) yield* stop(state.runId, { _tag: "LeaseLost" })
-        else if (state.cancelRequested) yield* stop(state.runId, { _tag: "Cancel", reason: state.cancelReason })
+        if (!state.held) {
+          yield* stop(state.runId, { _tag: "LeaseLost" })
+          continue
+        }
+        executions.get(state.runId)?.renewed(sentAt)
+        if (state.cancelRequested) yield* stop(state.runId, { _tag: "Cancel", reason: state.cancelReason })
       }
     }))
 

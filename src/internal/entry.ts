@@ -19,7 +19,8 @@ const kinds: Record<EntryKind, true> = {
   compensable: true,
   compensating: true,
   compensated: true,
-  failed: true
+  failed: true,
+  resumed: true
 }
 
 export const isEntryKind = (kind: unknown): kind is EntryKind => typeof kind === "string" && Object.hasOwn(kinds, kind)

@@ -8,6 +8,7 @@
  * suspended until a wake time or a signal, or queued again when the executor was interrupted.
  */
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -22,6 +23,7 @@ import type { Definition } from "./definition.ts"
 import { checkOneEffectCopy } from "./effectCopy.ts"
 import { fingerprintOf, inputCodecOf, prepareInput, storedInput } from "./identity.ts"
 import { runWorkflow } from "./interpreter.ts"
+import { makeLeaseDeadline, watchDeadline } from "./leaseDeadline.ts"
 import { type ChildRuns, makeRunState, type Observer, type RunState } from "./runState.ts"
 import { describeError, plainFailure } from "./step.ts"
 import { isSuspend, releaseOf } from "./suspend.ts"
@@ -63,6 +65,8 @@ export type StopReason =
 export interface Execution {
   readonly lease: Lease
   readonly stop: (reason: StopReason) => Effect.Effect<void>
+  /** A heartbeat sent at `sentAt` renewed the lease: its local deadline moves on. */
+  readonly renewed: (sentAt: number) => void
 }
 
 export const defaultLeaseMs = 30_000
@@ -127,6 +131,8 @@ const executeDirectly = (
       batching: options.batching ?? true,
       observer: options.observe
     }
+    // The lease's local deadline counts from before the statement that takes it.
+    const takenAt = yield* Clock.currentTimeMillis
     const acquired = yield* journal.acquire(
       {
         runId,
@@ -169,7 +175,7 @@ const executeDirectly = (
       })
     }
     const entries = acquired.created ? [] : yield* loadEntries(runId)
-    return yield* execute(definition, input.decoded, acquired.lease, stored, entries, settings)
+    return yield* execute(definition, input.decoded, acquired.lease, takenAt, stored, entries, settings)
   })
 
 const loadEntries = (runId: string) =>
@@ -191,6 +197,8 @@ const loadEntries = (runId: string) =>
 export const executeClaimed = (
   definition: Definition,
   { entries: claimed, lease, run }: Claimed,
+  /** When the claim's statement was sent: the lease's local deadline counts from then. */
+  takenAt: number,
   settings: ExecutorSettings,
   register: (execution: Execution) => void
 ) =>
@@ -206,7 +214,7 @@ export const executeClaimed = (
       return yield* input
     }
     const entries = claimed ?? (yield* loadEntries(run.runId))
-    return yield* execute(definition, input.value, lease, run, entries, settings, register)
+    return yield* execute(definition, input.value, lease, takenAt, run, entries, settings, register)
   }).pipe(runSpan(definition, run.runId))
 
 /** The root of a run's trace: its blocks, steps and attempts nest inside. */
@@ -265,6 +273,7 @@ const execute = (
   definition: Definition,
   input: unknown,
   lease: Lease,
+  takenAt: number,
   run: RunInfo,
   entries: ReadonlyArray<JournalEntry>,
   settings: ExecutorSettings,
@@ -275,7 +284,8 @@ const execute = (
       const journal = yield* Journal
       const runId = run.runId
       const stops = yield* makeStops
-      register?.({ lease, stop: stops.stop })
+      const deadline = makeLeaseDeadline(takenAt, settings.leaseMs, stops.stop({ _tag: "LeaseLost" }))
+      register?.({ lease, stop: stops.stop, renewed: deadline.renewed })
       const fenced: Journal["Service"] = {
         ...journal,
         append: (lease, batch) =>
@@ -295,6 +305,7 @@ const execute = (
           suspendSleeps: settings.suspendSleeps,
           journal: fenced,
           lease,
+          deadline,
           children
         })
       const made = stateOf(entries)
@@ -304,8 +315,9 @@ const execute = (
       }
       const state = made.value
       const executing: Executing = { definition, input, lease, run, state, stateOf, stops, restore }
+      yield* Effect.forkChild(watchDeadline(deadline), { startImmediately: true })
       if (settings.heartbeat) {
-        yield* Effect.forkChild(heartbeat(lease, settings, stops.stop), { startImmediately: true })
+        yield* Effect.forkChild(heartbeat(lease, settings, stops.stop, deadline.renewed), { startImmediately: true })
       }
 
       // A run that started compensating goes on compensating, whoever executes it next.
@@ -488,18 +500,25 @@ const childRuns = (journal: Journal["Service"], settings: ExecutorSettings | und
 /**
  * Renews the lease every third of its length, and stops the run when the lease was taken over or
  * the run was cancelled. A failed heartbeat is retried at the next beat; if the store stays
- * unreachable past the lease, the next write is refused and the run stops there.
+ * unreachable until the lease's local deadline, the run stops there (see `leaseDeadline.ts`).
  */
-const heartbeat = (lease: Lease, settings: ExecutorSettings, stop: (reason: StopReason) => Effect.Effect<void>) =>
+const heartbeat = (
+  lease: Lease,
+  settings: ExecutorSettings,
+  stop: (reason: StopReason) => Effect.Effect<void>,
+  renewed: (sentAt: number) => void
+) =>
   Effect.gen(function*() {
     const journal = yield* Journal
     const interval = Math.max(1, Math.floor(settings.leaseMs / 3))
     while (true) {
       yield* Effect.sleep(interval)
+      const sentAt = yield* Clock.currentTimeMillis
       const states = yield* Effect.option(journal.heartbeat(lease.owner, [lease], settings.leaseMs))
       if (Option.isNone(states)) continue
       const state = states.value[0]
       if (state === undefined || !state.held) return yield* stop({ _tag: "LeaseLost" })
+      renewed(sentAt)
       if (state.cancelRequested) return yield* stop({ _tag: "Cancel", reason: state.cancelReason })
     }
   })

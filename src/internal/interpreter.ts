@@ -479,7 +479,8 @@ const runCase = (
  * instead of holding its slot; run directly, the remaining time is slept in process.
  */
 const runSleep = (node: SleepNode, path: string, state: RunState): Run =>
-  Effect.flatMap(deadline(path, state, node.duration), ({ at, now }) => {
+  Effect.flatMap(deadline(path, state, node.duration), ({ at: planned, now, since }) => {
+    const at = resumedWithin(state, since, planned) ?? planned
     const woke = Effect.as(notify(state, { _tag: "Woke", runId: state.runId, path }), {})
     if (at <= now || state.readOnly || state.reached !== undefined) return woke
     const sleeping = notify(state, { _tag: "Sleeping", runId: state.runId, path, wakeAt: DateTime.makeUnsafe(at) })
@@ -532,12 +533,22 @@ const deadline = (path: string, state: RunState, duration: Duration.Input) =>
   Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
     const stored = state.stored("wake", path)
-    if (stored !== undefined) return { at: (yield* decodeStored(state, path, wakeCodec, stored.value)) as number, now }
+    if (stored !== undefined) {
+      const at = (yield* decodeStored(state, path, wakeCodec, stored.value)) as number
+      return { at, now, since: stored.startedAt }
+    }
     const at = now + Duration.toMillis(Duration.fromInputUnsafe(duration))
     // When the wait began, so a timeline can draw it.
     yield* state.writer.write({ path, kind: "wake", seq: 0, value: JSON.stringify(at), startedAt: now })
-    return { at, now }
+    return { at, now, since: now }
   })
+
+/**
+ * The first time `Engine.resume` cut the run's sleeps short while a sleep begun at `since`
+ * (unknown for wake entries written without it) and planned to end at `at` was not over.
+ */
+const resumedWithin = (state: RunState, since: number | undefined, at: number): number | undefined =>
+  state.resumedAt.find((resumed) => resumed < at && (since === undefined || resumed >= since))
 
 // --- codecs for journaled decisions ---------------------------------------------------------
 

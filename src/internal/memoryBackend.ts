@@ -100,6 +100,10 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
       : undefined
   }
 
+  /** Waiters first by priority, then oldest first, as claims take runs. */
+  const claimOrder = (a: StoredRun | undefined, b: StoredRun | undefined) =>
+    (b?.info.priority ?? 0) - (a?.info.priority ?? 0) || (a?.info.createdAt ?? 0) - (b?.info.createdAt ?? 0)
+
   const lost = (lease: Lease) => new LeaseLost({ runId: lease.runId, owner: lease.owner, token: lease.token })
 
   const snapshot = (stored: StoredRun) => ({ run: stored.info, entries: Array.from(stored.entries.values()) })
@@ -136,6 +140,16 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
       }
     }
     return found
+  }
+
+  /**
+   * A slot holder whose lease expired loses the slot, and the lease with it: its token moves
+   * on, so nothing the stalled holder does later (a completion, a heartbeat) is accepted.
+   */
+  const fenceExpiredHolder = (runId: string, token: number, now: number) => {
+    const stored = runs.get(runId)
+    if (stored === undefined || stored.info.leaseToken !== token || stored.info.status !== "running") return
+    stored.info = { ...stored.info, leaseToken: token + 1, updatedAt: now }
   }
 
   const holdsLease = (runId: string, token: number, now: number) => {
@@ -191,7 +205,9 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
       withNow((now) =>
         leases.map((lease): LeaseState => {
           const stored = holding(lease)
-          if (stored === undefined || stored.info.status !== "running") {
+          // An expired lease is not renewed: another executor may already have taken over the
+          // run's work (a slot it held), even if nobody claimed the run yet.
+          if (stored === undefined || stored.info.status !== "running" || !leaseIsLive(stored, now)) {
             return { runId: lease.runId, held: false, cancelRequested: false, cancelReason: undefined }
           }
           stored.info = { ...stored.info, leaseExpiresAt: now + leaseMs, dueAt: now + leaseMs, updatedAt: now }
@@ -249,6 +265,7 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
           if (holder === self) continue
           if (!holdsLease(runId, token, now)) {
             holders.delete(holder)
+            fenceExpiredHolder(runId, token, now)
             continue
           }
           live++
@@ -269,8 +286,15 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
         const self = `${lease.runId} ${request.path}`
         if (holders?.get(self)?.token === lease.token) holders.delete(self)
         const waiters = slotWaiters.get(request.key)
-        slotWaiters.delete(request.key)
-        for (const runId of waiters ?? []) {
+        if (waiters === undefined) return Effect.void
+        // One waiter per free slot, in claim order: the others would only find the key full.
+        let live = 0
+        for (const { runId, token } of holders?.values() ?? []) if (holdsLease(runId, token, now)) live++
+        const next = Array.from(waiters)
+          .sort((a, b) => claimOrder(runs.get(a), runs.get(b)))
+          .slice(0, Math.max(0, request.max - live))
+        for (const runId of next) {
+          waiters.delete(runId)
           const stored = runs.get(runId)
           if (stored !== undefined) wake(stored, now)
         }

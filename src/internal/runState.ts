@@ -13,6 +13,7 @@ import { jsonCodec } from "./codec.ts"
 import { isEntryKind } from "./entry.ts"
 import type { Journal, JournalEntry, Lease, LoadedRun } from "../Journal.ts"
 import type { Definition } from "./definition.ts"
+import type { LeaseDeadline } from "./leaseDeadline.ts"
 import type { Ctx, StepNode } from "./node.ts"
 import type { Writer } from "./writer.ts"
 
@@ -130,7 +131,11 @@ export interface RunState {
   /** The executor's journal and lease, for what a run does beyond writing entries (children, slots). */
   readonly journal: Journal["Service"] | undefined
   readonly lease: Lease | undefined
+  /** The lease's local deadline: no step or attempt starts past it. */
+  readonly deadline: LeaseDeadline | undefined
   readonly children: ChildRuns | undefined
+  /** When `Engine.resume` cut the run's sleeps short (its `resumed` entries), earliest first. */
+  readonly resumedAt: ReadonlyArray<number>
   /** The place the next compensable completion takes in the run's completion order. */
   readonly compensation: { next: number }
   /**
@@ -173,6 +178,7 @@ export const makeRunState = (options: {
   readonly readOnly?: boolean | undefined
   readonly journal?: Journal["Service"] | undefined
   readonly lease?: Lease | undefined
+  readonly deadline?: LeaseDeadline | undefined
   readonly children?: ChildRuns | undefined
   readonly reached?: Map<string, Reached> | undefined
 }): Exit.Exit<RunState, JournalError> => {
@@ -181,7 +187,16 @@ export const makeRunState = (options: {
   const byKind = new Map<JournalEntry["kind"], Map<string, JournalEntry>>()
   const attemptsByPath = new Map<string, Array<JournalEntry>>()
   let nextCompensable = 0
+  const resumedAt: Array<number> = []
   for (const entry of options.entries) {
+    if (entry.kind === "resumed") {
+      const at = Number(entry.value)
+      if (!(Number.isSafeInteger(entry.seq) && entry.seq >= 0 && entry.value !== "" && Number.isSafeInteger(at))) {
+        return corruptEntry(options.runId, entry, `a resume numbered ${entry.seq} at ${JSON.stringify(entry.value)}`)
+      }
+      resumedAt.push(at)
+      continue
+    }
     if (entry.kind === "attempt") {
       if (!(Number.isSafeInteger(entry.seq) && entry.seq >= 1)) {
         return corruptEntry(options.runId, entry, `an attempt numbered ${entry.seq}`)
@@ -220,7 +235,9 @@ export const makeRunState = (options: {
     writer: options.writer,
     journal: options.journal,
     lease: options.lease,
+    deadline: options.deadline,
     children: options.children,
+    resumedAt: resumedAt.sort((a, b) => a - b),
     compensation: { next: nextCompensable },
     reached: options.reached,
     observer: options.observer,

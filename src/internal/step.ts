@@ -327,6 +327,8 @@ const timedAttempt = (unit: Unit, number: number, clock: Clock.Clock) => {
   unit.stepSpan.attribute("plait.attempt", number)
   const run = Effect.suspend(() => {
     const startedAt = clock.currentTimeMillisUnsafe()
+    // Past the lease's local deadline another executor may own the run: start nothing.
+    if (state.deadline !== undefined && startedAt >= state.deadline.at) return state.deadline.lapsed
     return Effect.map(Effect.exit(inAttemptSpan(unit, number)), (exit) => [exit, startedAt] as const)
   })
   return state.observer === undefined

@@ -11,9 +11,9 @@
  * - every run completed with the context an uncrashed run of the same input and signal has
  *   (computed in this process, on the memory backend);
  * - no step whose completion was journaled ran again: no execution of a step started after the
- *   journaled one finished (the journal records when that was). Workers here are killed, never
- *   stalled: an executor stalled past its lease could, by design, still start a step before its
- *   next write is refused, and the 2 s leases outlast a loaded machine's scheduling hiccups;
+ *   journaled one finished (the journal records when that was). An executor whose heartbeats
+ *   come late on a loaded machine starts no step past its lease's local deadline, so this holds
+ *   with CPU burners beside the workers too;
  * - every step execution the logs show belongs to a journaled step, and the journaled execution
  *   is among them; the others were cut short by a kill, and some were (the kills did land
  *   mid-step, and runs were taken over);

@@ -104,6 +104,31 @@ describe("compensation", () => {
       assert.deepStrictEqual(order.map((e) => e.path), ["all/c/c", "all/b/b", "all/a/a"])
     }).pipe(Effect.provide(memoryLayer())))
 
+  it.effect("a failFast parallel whose failing branch is declared first fails with its error and compensates the other's step once", () =>
+    Effect.gen(function*() {
+      const log = makeUndoLog()
+      const Split = Workflow.make("split", { input: Schema.Number }).pipe(
+        Workflow.parallel("both", {
+          bad: Workflow.step(
+            "broken",
+            { success: Schema.String, error: Declined },
+            () => Effect.andThen(Effect.sleep(100), Effect.fail(new Declined({ reason: "no" })))
+          ),
+          good: Workflow.step(
+            "held",
+            { success: Schema.String, compensate: log.undo("held") },
+            () => Effect.succeed("h")
+          )
+        })
+      )
+      const exit = yield* runFor(Workflow.run(Split, { input: 1, runId: "split" }), "1 second", "50 millis")
+      const error = failure(exit)
+      assert.instanceOf(error, Declined)
+      assert.deepStrictEqual(log.paths(), ["held"])
+      const compensated = (yield* entriesOf("split")).filter((e) => e.kind === "compensated").map((e) => e.path)
+      assert.deepStrictEqual(compensated, ["both/good/held/compensate"])
+    }).pipe(Effect.provide(memoryLayer())))
+
   it.effect("a race loser's and a settled branch's completed steps are undone too", () =>
     Effect.gen(function*() {
       const log = makeUndoLog()

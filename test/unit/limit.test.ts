@@ -110,6 +110,50 @@ describe("limit", () => {
       assert.strictEqual(completed(yield* runFor(Workflow.run(Settled, { input: 0, runId: "s1" }))).after, 2)
     }).pipe(Effect.provide(memoryLayer())))
 
+  it.effect("an interrupted limited step frees its slot at once: a race loser, a failFast sibling, an interrupted run", () =>
+    Effect.gen(function*() {
+      const single = { key: "single-api", max: 1 } as const
+      const counts = makeCounts()
+      const holds = Workflow.step("holds", { success: Schema.String, limit: single }, () => Effect.never)
+      const next = Workflow.step(
+        "next",
+        { success: Schema.String, limit: single },
+        () => counts.run("next", Effect.succeed("took the slot"))
+      )
+      // The race's winner is decided while the loser holds the key's only slot; the next step needs it.
+      const Raced = Workflow.make("raced", { input: Schema.Number }).pipe(
+        Workflow.race("quote", {
+          fast: Workflow.step("fast", { success: Schema.String }, () => Effect.as(Effect.sleep(100), "fast")),
+          slow: holds
+        }),
+        next
+      )
+      completed(yield* runFor(Workflow.run(Raced, { input: 1, runId: "raced" }), "1 second", "50 millis"))
+      assert.strictEqual(counts.of("next"), 1)
+
+      const Failing = Workflow.make("failing", { input: Schema.Number }).pipe(
+        Workflow.parallel("both", {
+          bad: Workflow.step(
+            "bad",
+            { success: Schema.String },
+            () => Effect.andThen(Effect.sleep(100), Effect.fail("no"))
+          ),
+          slow: holds
+        })
+      )
+      yield* runFor(Workflow.run(Failing, { input: 1, runId: "failing" }), "1 second", "50 millis")
+      const Next = Workflow.make("next_run", { input: Schema.Number }).pipe(next)
+      completed(yield* runFor(Workflow.run(Next, { input: 1, runId: "after-failing" }), "1 second", "50 millis"))
+      assert.strictEqual(counts.of("next"), 2)
+
+      const Held = Workflow.make("held", { input: Schema.Number }).pipe(holds)
+      const holder = yield* Effect.forkChild(Workflow.run(Held, { input: 1, runId: "held" }))
+      yield* settle
+      yield* Fiber.interrupt(holder)
+      completed(yield* runFor(Workflow.run(Next, { input: 2, runId: "after-cancel" }), "1 second", "50 millis"))
+      assert.strictEqual(counts.of("next"), 3)
+    }).pipe(Effect.provide(memoryLayer())))
+
   it.effect("a holder whose lease ran out holds its slot no more", () =>
     Effect.gen(function*() {
       const memory = Journal.makeMemory()

@@ -128,12 +128,21 @@ const family = (t: Tables, rootParam: string) =>
   UNION SELECT c.run_id FROM ${t.runs} AS c JOIN tree ON c.parent_run_id = tree.run_id
 )`
 
-/** Slot requests of one key are serialized by an advisory lock, held until the transaction ends. */
+/**
+ * Slot requests of one key are serialized by an advisory lock, held until the transaction ends.
+ * A process stopped inside the transaction (SIGSTOP, a stalled machine) would hold it for ever:
+ * its session is ended after 5 s idle in the transaction, which frees the lock.
+ */
 const lockSlots = (exec: Exec, t: Tables, operation: "acquireSlot" | "releaseSlot", key: string) =>
-  exec.query(operation, `SELECT 1 FROM pg_advisory_xact_lock($1::integer, hashtext($2::text)) AS l`, [
-    slotLockNamespace,
-    `${t.prefix}${key}`
-  ])
+  exec.query(
+    operation,
+    `SELECT set_config('idle_in_transaction_session_timeout', '5000', true)
+FROM pg_advisory_xact_lock($1::integer, hashtext($2::text)) AS l`,
+    [
+      slotLockNamespace,
+      `${t.prefix}${key}`
+    ]
+  )
 
 const liveHolder = (slot: string, run: string) =>
   `${run}.run_id = ${slot}.run_id AND ${run}.lease_token = ${slot}.lease_token AND ${run}.status = 'running'
@@ -305,6 +314,7 @@ RETURNING ${runJson("r.")}, (r.xmax = 0)`,
       `UPDATE ${t.runs} AS r SET lease_expires_at = ${now} + $2::bigint, due_at = ${now} + $2::bigint, updated_ms = ${now}
 FROM unnest($3::text[], $4::bigint[]) AS l (run_id, token)
 WHERE r.run_id = l.run_id AND r.lease_token = l.token AND r.owner = $1 AND r.status = 'running'
+  AND r.lease_expires_at > ${now}
 RETURNING r.run_id, r.cancel_requested, r.error`,
       [owner, leaseMs, leases.map((lease) => lease.runId), leases.map((lease) => lease.token)]
     ),
@@ -417,6 +427,12 @@ live AS (
   SELECT s.run_id, s.path, r.lease_expires_at FROM ${t.slots} AS s JOIN ${t.runs} AS r ON ${liveHolder("s", "r")}
   WHERE s.key = $1 AND NOT (s.run_id = $2 AND s.path = $4)
 ),
+fenced AS (
+  UPDATE ${t.runs} AS r SET lease_token = r.lease_token + 1, updated_ms = ${now}
+  FROM ${t.slots} AS s
+  WHERE s.key = $1 AND NOT (s.run_id = $2 AND s.path = $4) AND r.run_id = s.run_id AND r.lease_token = s.lease_token
+    AND r.status = 'running' AND r.lease_expires_at <= ${now}
+),
 purged AS (
   DELETE FROM ${t.slots} AS s WHERE s.key = $1 AND NOT (s.run_id = $2 AND s.path = $4)
     AND NOT EXISTS (SELECT 1 FROM ${t.runs} AS r WHERE ${liveHolder("s", "r")})
@@ -455,10 +471,21 @@ SELECT (SELECT count(*) FROM lease)::integer, (SELECT count(*) FROM taken)::inte
             `WITH freed AS (
   DELETE FROM ${t.slots} WHERE key = $1 AND run_id = $2 AND path = $3 AND lease_token = $4
 ),
-waiters AS (DELETE FROM ${t.slotWaiters} WHERE key = $1 RETURNING run_id),
+waiters AS (
+  -- One waiter per free slot, in claim order: the others would only find the key full.
+  DELETE FROM ${t.slotWaiters} WHERE key = $1 AND run_id IN (
+    SELECT w.run_id FROM ${t.slotWaiters} AS w LEFT JOIN ${t.runs} AS r ON r.run_id = w.run_id WHERE w.key = $1
+    ORDER BY r.priority DESC NULLS LAST, r.created_ms, w.run_id
+    LIMIT greatest(0, $6::integer - (
+      SELECT count(*) FROM ${t.slots} AS s JOIN ${t.runs} AS r ON ${liveHolder("s", "r")}
+      WHERE s.key = $1 AND NOT (s.run_id = $2 AND s.path = $3)
+    ))
+  )
+  RETURNING run_id
+),
 woken AS (${wakeRuns(t, "SELECT run_id FROM waiters", "$5")})
 SELECT * FROM woken`,
-            [request.key, lease.runId, request.path, lease.token, t.channel]
+            [request.key, lease.runId, request.path, lease.token, t.channel, request.max]
           )
         )
       })
@@ -533,7 +560,7 @@ FROM ${t.entries} AS e JOIN claimed AS c ON e.run_id = c.run_id WHERE c.fresh`,
         `WITH run AS (SELECT run_id FROM ${t.runs} WHERE run_id = $1 FOR UPDATE),
 stored AS (
   INSERT INTO ${t.entries} (run_id, path, kind, seq, value, finished_at)
-  SELECT $1, $2, 'signal', 0, $3, $4::bigint FROM run
+  SELECT $1, $2, $6::text, $7::integer, $3, $4::bigint FROM run
   ON CONFLICT DO NOTHING
   RETURNING 1
 ),
@@ -547,7 +574,7 @@ SELECT (SELECT count(*) FROM run)::integer, (SELECT count(*) FROM stored)::integ
   (SELECT count(*) FROM woken WHERE status = 'waiting' AND ${
           notify("$5", `'k', 'r', 'r', $1::text, 'w', workflow`)
         })::integer`,
-        [runId, entry.path, entry.value, entry.finishedAt ?? null, t.channel]
+        [runId, entry.path, entry.value, entry.finishedAt ?? null, t.channel, entry.kind, entry.seq]
       ),
       (rows) => {
         const [found, stored] = rows[0] ?? [0, 0]

@@ -269,7 +269,7 @@ RETURNING ${runJson()}`,
     exec.query(
       "heartbeat",
       `UPDATE ${t.runs} SET lease_expires_at = ${now} + ?2, due_at = ${now} + ?2, updated_ms = ${now}
-WHERE owner = ?1 AND status = 'running'
+WHERE owner = ?1 AND status = 'running' AND lease_expires_at > ${now}
   AND (run_id, lease_token) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?3))
 RETURNING run_id, cancel_requested, error`,
       [owner, leaseMs, JSON.stringify(leases.map((lease) => [lease.runId, lease.token]))]
@@ -362,6 +362,15 @@ RETURNING ${runJson()}`,
       Effect.gen(function*() {
         if (!(yield* leaseHeld(exec, t, "acquireSlot", lease.runId, lease.token))) return undefined
         const others = `s.key = ?1 AND NOT (s.run_id = ?2 AND s.path = ?3)`
+        // A holder whose lease expired loses the lease with the slot: its token moves on, so
+        // nothing the stalled holder does later (a completion, a heartbeat) is accepted.
+        yield* exec.query(
+          "acquireSlot",
+          `UPDATE ${t.runs} AS r SET lease_token = r.lease_token + 1, updated_ms = ${now}
+WHERE r.status = 'running' AND r.lease_expires_at <= ${now}
+  AND EXISTS (SELECT 1 FROM ${t.slots} AS s WHERE ${others} AND s.run_id = r.run_id AND s.lease_token = r.lease_token)`,
+          [request.key, lease.runId, request.path]
+        )
         yield* exec.query(
           "acquireSlot",
           `DELETE FROM ${t.slots} AS s WHERE ${others} AND NOT EXISTS (SELECT 1 FROM ${t.runs} AS r WHERE ${liveHolder})`,
@@ -398,10 +407,16 @@ ON CONFLICT (key, run_id, path) DO UPDATE SET lease_token = excluded.lease_token
           `DELETE FROM ${t.slots} WHERE key = ?1 AND run_id = ?2 AND path = ?3 AND lease_token = ?4`,
           [request.key, lease.runId, request.path, lease.token]
         )
+        // One waiter per free slot, in claim order: the others would only find the key full.
         const waiters = yield* exec.query(
           "releaseSlot",
-          `DELETE FROM ${t.slotWaiters} WHERE key = ?1 RETURNING run_id`,
-          [request.key]
+          `DELETE FROM ${t.slotWaiters} WHERE key = ?1 AND run_id IN (
+  SELECT w.run_id FROM ${t.slotWaiters} AS w LEFT JOIN ${t.runs} AS r ON r.run_id = w.run_id WHERE w.key = ?1
+  ORDER BY r.priority DESC, r.created_ms, w.run_id
+  LIMIT max(0, ?2 - (SELECT count(*) FROM ${t.slots} AS s JOIN ${t.runs} AS r ON ${liveHolder} WHERE s.key = ?1))
+)
+RETURNING run_id`,
+          [request.key, request.max]
         )
         return wokenRows(yield* wakeRuns(exec, t, "releaseSlot", waiters.map((row) => String(row[0]))))
       })
@@ -466,9 +481,9 @@ RETURNING ${runJson()}, (
         if (found.length === 0) return "missing" as const
         const stored = yield* exec.query(
           "deliver",
-          `INSERT INTO ${t.entries} (run_id, path, kind, seq, value, finished_at) VALUES (?1, ?2, 'signal', 0, ?3, ?4)
+          `INSERT INTO ${t.entries} (run_id, path, kind, seq, value, finished_at) VALUES (?1, ?2, ?5, ?6, ?3, ?4)
 ON CONFLICT DO NOTHING RETURNING 1`,
-          [runId, entry.path, entry.value, entry.finishedAt ?? null]
+          [runId, entry.path, entry.value, entry.finishedAt ?? null, entry.kind, entry.seq]
         )
         if (stored.length === 0) return "duplicate" as const
         yield* exec.query(

@@ -3,9 +3,9 @@
  * cascades and schedules need; registered by `journalConformance` for every backend.
  */
 import { assert, type Vitest } from "@effect/vitest"
-import { Effect, Option } from "effect"
+import { Deferred, Effect, Exit, Option, Schema, Scope } from "effect"
 import { randomUUID } from "node:crypto"
-import { Journal, RunStore } from "plait"
+import { Engine, Journal, RunStore, Worker, Workflow } from "plait"
 import { expectLeaseLost, leased, loadSome, newRun } from "./helpers.ts"
 
 const runOf = (runId: string) => Effect.map(loadSome(runId), (loaded) => loaded.run)
@@ -261,6 +261,59 @@ export const engineConformance = (it: Vitest.MethodsNonLive<Journal.Journal | Ru
       yield* expectLeaseLost(stale, journal.acquireSlot(stale, { key: `${key}-x`, max: 5, path: "call" }))
     }))
 
+  it.effect("slots: reclaiming an expired holder's slot fences the holder: its writes, heartbeat and release are refused", () =>
+    Effect.gen(function*() {
+      const journal = yield* Journal.Journal
+      const store = yield* RunStore.RunStore
+      const key = `key-${randomUUID()}`
+      const request = { key, max: 1, path: "call" }
+      const workflow = `fenced_${randomUUID().slice(0, 8)}`
+      const stalledRun = newRun({ workflow })
+      // Its lease expired while it held the slot, and nobody claimed the run yet.
+      const stalled = yield* leased(stalledRun, "stalled-worker", -1)
+      assert.deepStrictEqual(yield* journal.acquireSlot(stalled, request), { acquired: true })
+      const next = yield* leased(newRun())
+      assert.deepStrictEqual(yield* journal.acquireSlot(next, request), { acquired: true })
+      yield* expectLeaseLost(stalled, journal.append(stalled, [{ path: "call", kind: "step", seq: 0, value: "1" }]))
+      const [state] = yield* journal.heartbeat("stalled-worker", [stalled], 60_000)
+      assert.isFalse(state!.held, "the stalled holder's lease was renewed")
+      yield* expectLeaseLost(stalled, journal.release(stalled, { status: "completed" }))
+      assert.deepStrictEqual((yield* loadSome(stalledRun.runId)).entries, [])
+      // The run itself is anybody's to claim.
+      const claimed = yield* store.claim({
+        owner: "worker-2",
+        leaseMs: 60_000,
+        limit: 10,
+        workflows: [{ name: workflow, fingerprint: stalledRun.fingerprint }]
+      })
+      assert.deepStrictEqual(claimed.map((c) => c.run.runId), [stalledRun.runId])
+    }))
+
+  it.effect("slots: a freed slot wakes one waiter, the first in claim order (priority, then age)", () =>
+    Effect.gen(function*() {
+      const journal = yield* Journal.Journal
+      const key = `key-${randomUUID()}`
+      const request = { key, max: 1, path: "call" }
+      const holder = yield* leased(newRun())
+      assert.deepStrictEqual(yield* journal.acquireSlot(holder, request), { acquired: true })
+      const waiters = [newRun(), newRun(), newRun({ priority: 5 })]
+      for (const waiter of waiters) {
+        const lease = yield* leased(waiter)
+        assert.isFalse((yield* journal.acquireSlot(lease, request)).acquired)
+        yield* journal.release(lease, { status: "waiting", waitingFor: "call", wakeupsSeen: 0 })
+      }
+      const dueOnes = Effect.map(
+        Effect.forEach(waiters, (waiter) => runOf(waiter.runId)),
+        (runs) => runs.filter((run) => run.dueAt !== undefined).map((run) => run.runId)
+      )
+      yield* journal.releaseSlot(holder, request)
+      assert.deepStrictEqual(yield* dueOnes, [waiters[2]!.runId], "not exactly the first waiter was woken")
+      const second = yield* leased(waiters[2]!)
+      assert.deepStrictEqual(yield* journal.acquireSlot(second, request), { acquired: true })
+      yield* journal.releaseSlot(second, request)
+      assert.deepStrictEqual(yield* dueOnes, [waiters[0]!.runId, waiters[2]!.runId])
+    }))
+
   it.effect("slots: many requests at once take exactly max slots", () =>
     Effect.gen(function*() {
       const journal = yield* Journal.Journal
@@ -275,6 +328,51 @@ export const engineConformance = (it: Vitest.MethodsNonLive<Journal.Journal | Ru
       )
       assert.strictEqual(claims.filter((claim) => claim.acquired).length, 3)
     }))
+
+  // --- resume --------------------------------------------------------------------------------
+
+  it.effect("resume cuts a sleeping run's sleep short, journaled: an executor that takes it over later does not sleep again", () =>
+    Effect.gen(function*() {
+      const engine = yield* Engine.Engine
+      const store = yield* RunStore.RunStore
+      const held = yield* Deferred.make<void>()
+      const letGo = yield* Deferred.make<void>()
+      let ran = 0
+      const Nap = Workflow.make(`nap_${randomUUID().slice(0, 8)}`, { input: Schema.Number }).pipe(
+        Workflow.sleep("nap", "1 day"),
+        Workflow.step("after", { success: Schema.Number }, (ctx) =>
+          Effect.gen(function*() {
+            ran++
+            yield* Deferred.succeed(held, undefined)
+            yield* Deferred.await(letGo)
+            return ctx.input
+          }))
+      )
+      const runId = `nap-${randomUUID()}`
+      const worker = (scope: Scope.Scope) =>
+        Worker.make({ workflows: [Nap], pollInterval: "20 millis", maxPollInterval: "100 millis" }).pipe(
+          Scope.provide(scope)
+        )
+      const first = yield* Scope.make()
+      yield* Effect.addFinalizer(() => Scope.close(first, Exit.void))
+      yield* worker(first)
+      yield* engine.start(Nap, { input: 5, runId })
+      while (Option.getOrThrow(yield* store.get(runId)).status !== "sleeping") yield* Effect.sleep("10 millis")
+
+      yield* engine.resume(runId)
+      yield* Deferred.await(held).pipe(Effect.timeout("20 seconds"))
+      const entries = Option.getOrThrow(yield* Journal.Journal.use((journal) => journal.load(runId))).entries
+      assert.isTrue(entries.some((entry) => entry.kind === "resumed" && entry.path === ""), "no resumed entry")
+      // The run is taken over before its next step is journaled: it replays the sleep.
+      yield* Scope.close(first, Exit.void)
+      yield* Deferred.succeed(letGo, undefined)
+      const second = yield* Scope.make()
+      yield* Effect.addFinalizer(() => Scope.close(second, Exit.void))
+      yield* worker(second)
+      const outcome = yield* engine.await(Nap, runId).pipe(Effect.timeout("20 seconds"))
+      assert.strictEqual(outcome._tag, "Completed")
+      assert.strictEqual(ran, 2)
+    }).pipe(Effect.scoped, Effect.provide(Engine.layer)))
 
   // --- schedules -----------------------------------------------------------------------------
 

@@ -189,26 +189,61 @@ export const journalConformance = <R = never, E = never>(
         assert.isUndefined(failed.dueAt)
       }))
 
-    it.effect("heartbeat renews held leases and reports lost ones and cancellation", () =>
+    it.effect("heartbeat renews held leases and reports lost, expired and cancelled ones", () =>
       Effect.gen(function*() {
         const journal = yield* Journal.Journal
         const store = yield* RunStore.RunStore
         const kept = newRun()
         const lost = newRun()
+        const expired = newRun()
         const cancelled = newRun()
-        const keptLease = yield* leased(kept, "worker-1", 10)
+        const keptLease = yield* leased(kept, "worker-1", 5_000)
         const lostLease = yield* leased(lost, "worker-1", -1)
+        // Expired and taken by nobody yet: still not renewed, since another executor may have
+        // taken over what it held (a concurrency slot) already.
+        const expiredLease = yield* leased(expired, "worker-1", -1)
         const cancelledLease = yield* leased(cancelled, "worker-1")
         yield* leased(lost, "worker-2") // takes over the expired lease
         yield* store.cancel(cancelled.runId, "duplicate order")
-        const states = yield* journal.heartbeat("worker-1", [keptLease, lostLease, cancelledLease], leaseMs)
+        const states = yield* journal.heartbeat(
+          "worker-1",
+          [keptLease, lostLease, expiredLease, cancelledLease],
+          leaseMs
+        )
         assert.deepStrictEqual(states.map((state) => ({ ...state })), [
           { runId: kept.runId, held: true, cancelRequested: false, cancelReason: undefined },
           { runId: lost.runId, held: false, cancelRequested: false, cancelReason: undefined },
+          { runId: expired.runId, held: false, cancelRequested: false, cancelReason: undefined },
           { runId: cancelled.runId, held: true, cancelRequested: true, cancelReason: "duplicate order" }
         ])
         const renewed = (yield* loadSome(kept.runId)).run
         assert.isAbove(renewed.leaseExpiresAt!, Date.now() + leaseMs / 2)
+        assert.isAbove(renewed.dueAt!, Date.now() + leaseMs / 2)
+        assert.isBelow((yield* loadSome(expired.runId)).run.leaseExpiresAt!, Date.now())
+      }))
+
+    it.effect("a renewed lease keeps the run out of other workers' claims past its first expiry", () =>
+      Effect.gen(function*() {
+        const journal = yield* Journal.Journal
+        const store = yield* RunStore.RunStore
+        const workflow = `renewed_${randomUUID().slice(0, 8)}`
+        const run = newRun({ workflow })
+        const lease = yield* leased(run, "worker-1", 300)
+        const [state] = yield* journal.heartbeat("worker-1", [lease], leaseMs)
+        assert.isTrue(state!.held)
+        yield* Effect.sleep("500 millis")
+        const claimed = yield* store.claim({
+          owner: "worker-2",
+          leaseMs,
+          limit: 10,
+          workflows: [{ name: workflow, fingerprint: run.fingerprint }]
+        })
+        assert.deepStrictEqual(claimed.map((c) => c.run.runId), [], "a renewed lease was claimed")
+        // Due again only when the renewed lease would run out: an idle worker does not wake for it.
+        const due = yield* store.nextDue([workflow])
+        assert.isTrue(Option.isSome(due) && due.value > Date.now() + leaseMs / 2, "the renewal left the run due")
+        assert.isAbove((yield* loadSome(run.runId)).run.leaseExpiresAt!, Date.now() + leaseMs / 2)
+        yield* journal.append(lease, [{ path: "still-mine", kind: "step", seq: 0, value: "1" }])
       }))
 
     // --- entries ------------------------------------------------------------------------------
@@ -561,6 +596,31 @@ export const journalConformance = <R = never, E = never>(
         assert.isTrue(Option.isSome(next), "the sleeping run and the leases are due later")
       }))
 
+    it.effect("claim takes, among runs due at the same time, the higher priority first", () =>
+      Effect.gen(function*() {
+        const store = yield* RunStore.RunStore
+        const journal = yield* Journal.Journal
+        const workflow = `ranked_${randomUUID().slice(0, 8)}`
+        const low = newRun({ workflow, priority: 0 })
+        const high = newRun({ workflow, priority: 5 })
+        const middle = newRun({ workflow, priority: 2 })
+        const dueAt = Date.now() - 1_000
+        for (const run of [low, high, middle]) {
+          yield* journal.release(yield* leased(run), { status: "sleeping", wakeAt: dueAt, wakeupsSeen: 0 })
+        }
+        const order: Array<string> = []
+        for (let i = 0; i < 3; i++) {
+          const claimed = yield* store.claim({
+            owner: "worker-1",
+            leaseMs,
+            limit: 1,
+            workflows: [{ name: workflow, fingerprint: low.fingerprint }]
+          })
+          order.push(...claimed.map((c) => c.run.runId))
+        }
+        assert.deepStrictEqual(order, [high.runId, middle.runId, low.runId])
+      }))
+
     it.effect("claim takes runs whose lease expired and sleeping runs whose time came", () =>
       Effect.gen(function*() {
         const store = yield* RunStore.RunStore
@@ -773,22 +833,26 @@ export const journalConformance = <R = never, E = never>(
           ])
         }))
 
-      it.effect("a row with an unknown kind is Corrupt, naming the run and the path", () =>
-        Effect.gen(function*() {
-          const journal = yield* Journal.Journal
-          const run = newRun()
-          const lease = yield* leased(run)
-          yield* journal.append(lease, [{ path: "user", kind: "step", seq: 0, value: "1" }])
-          yield* raw.insertEntry(run.runId, { path: "route/physical", kind: "teleport", seq: 0, value: "1" })
-          const error = yield* failure(journal.load(run.runId))
-          assert.instanceOf(error, Journal.JournalError)
-          const corrupt = error as Journal.JournalError
-          assert.strictEqual(corrupt.reason, "Corrupt")
-          assert.strictEqual(corrupt.runId, run.runId)
-          assert.strictEqual(corrupt.path, "route/physical")
-          assert.include(corrupt.message, run.runId)
-          assert.include(corrupt.message, "route/physical")
-        }))
+      // `constructor` is a property of every object, not a kind: a lookup by `in` would take it for one.
+      it.effect.each(["teleport", "constructor"])(
+        "a row with an unknown kind (%s) is Corrupt, naming the run and the path",
+        (kind) =>
+          Effect.gen(function*() {
+            const journal = yield* Journal.Journal
+            const run = newRun()
+            const lease = yield* leased(run)
+            yield* journal.append(lease, [{ path: "user", kind: "step", seq: 0, value: "1" }])
+            yield* raw.insertEntry(run.runId, { path: "route/physical", kind, seq: 0, value: "1" })
+            const error = yield* failure(journal.load(run.runId))
+            assert.instanceOf(error, Journal.JournalError)
+            const corrupt = error as Journal.JournalError
+            assert.strictEqual(corrupt.reason, "Corrupt")
+            assert.strictEqual(corrupt.runId, run.runId)
+            assert.strictEqual(corrupt.path, "route/physical")
+            assert.include(corrupt.message, run.runId)
+            assert.include(corrupt.message, "route/physical")
+          })
+      )
 
       it.effect("a run with an unknown status is Corrupt, naming the run", () =>
         Effect.gen(function*() {

@@ -224,7 +224,39 @@ export const VersionedV2 = VersionedV1.pipe(
 )
 
 // -------------------------------------------------------------------------------------------
-// (h): steps slow enough that runs are in flight when the database goes away
+// (h): a limited step long enough for a holder to be stopped in it
+// -------------------------------------------------------------------------------------------
+
+/** The limit of `LimitedFlow`'s step. */
+export const limitMax = 3
+
+/** How long `LimitedFlow`'s step holds its slot when nothing stops it. */
+export const limitedHoldMs = 12_000
+
+/**
+ * One limited step: it records `call` when it starts, then, after holding its slot, `call:end`;
+ * interrupted instead (its lease lost), it records `call:stopped`. The records' times say when
+ * each execution ran. Two workflows share the limit's key, so a test can give one of them to a
+ * worker of its own: nobody else can take that worker's runs over.
+ */
+const limitedFlow = (name: string) =>
+  Workflow.make(name, { input: ById }).pipe(
+    Workflow.step(
+      "call",
+      { success: Schema.String, limit: { key: "partner", max: limitMax } },
+      (ctx) =>
+        Effect.andThen(record(ctx.input.id, "call"), Effect.sleep(limitedHoldMs)).pipe(
+          Effect.onInterrupt(() => record(ctx.input.id, "call:stopped")),
+          Effect.andThen(record(ctx.input.id, "call:end"))
+        )
+    )
+  )
+
+export const LimitedFlow = limitedFlow("engine_limited")
+export const LimitedAloneFlow = limitedFlow("engine_limited_alone")
+
+// -------------------------------------------------------------------------------------------
+// (i): steps slow enough that runs are in flight when the database goes away
 // -------------------------------------------------------------------------------------------
 
 /** The steps of `OutageFlow`, in order. */
@@ -250,13 +282,15 @@ export const OutageFlow = Workflow.make("engine_outage", { input: ById }).pipe(
 )
 
 /**
- * What a worker process executes: every workflow above, one version of `engine_versioned`, or
- * the outage test's workflow.
+ * What a worker process executes: every workflow above, one version of `engine_versioned`, the
+ * limited ones, or the outage test's workflow.
  */
 export const workflowSets = {
   current: [ChaosFlow, HoldFlow, SignalRaceFlow, GateFlow, CancelFlow],
   v1: [VersionedV1],
   v2: [VersionedV2],
+  limited: [LimitedFlow],
+  limitedAlone: [LimitedAloneFlow],
   outage: [OutageFlow]
 } as const
 
