@@ -22,6 +22,14 @@ describe("journal options", () => {
     >()
   })
 
+  test("the default pool size is a number, and not one to assign", () => {
+    expect(PgJournal.defaultMaxConnections).type.toBe<number>()
+    // @ts-expect-error Cannot assign to 'defaultMaxConnections' because it is a read-only property
+    PgJournal.defaultMaxConnections = 10
+    // @ts-expect-error Type 'string' is not assignable to type 'number'
+    PgJournal.layer({ maxConnections: "4" })
+  })
+
   test("an InvalidOption names the option and the issue", () => {
     expect<Journal.InvalidOption["option"]>().type.toBe<string>()
     expect<Journal.InvalidOption["issue"]>().type.toBe<string>()
