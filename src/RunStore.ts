@@ -94,7 +94,7 @@ export interface ListFilter {
   readonly createdAfter?: number | undefined
   /** Only runs created before this time (epoch milliseconds). */
   readonly createdBefore?: number | undefined
-  /** At most this many runs (default 50, at most 1000). */
+  /** At most this many runs: a whole number from 1 to 1000 (default 50); `Engine.list` refuses any other. */
   readonly limit?: number | undefined
   readonly cursor?: string | undefined
 }

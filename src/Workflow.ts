@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import * as Duration from "effect/Duration"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import type { Pipeable } from "effect/Pipeable"
 import type * as Result from "effect/Result"
 import type * as Schema from "effect/Schema"
@@ -17,6 +17,7 @@ import { graphOfNodes } from "./internal/graph.ts"
 import { renderMermaid } from "./internal/mermaid.ts"
 import { deliverSignal } from "./internal/signal.ts"
 import { StepInfo } from "./internal/stepInfo.ts"
+import { validate as validRunId } from "./RunId.ts"
 import type { DeepMerge, DeepMergeable, LastWins } from "./internal/DeepMerge.ts"
 import type {
   ConcurrencyLimit,
@@ -44,6 +45,7 @@ import type { RunStore } from "./RunStore.ts"
 import type {
   CompensationFailedOf,
   DuplicateEffect,
+  InvalidRunId,
   InvalidSignal,
   JournalError,
   ParallelFailureOf,
@@ -2043,7 +2045,11 @@ export const signal = nestable<2>()(<
 export interface RunOptions<I> {
   /** The input, in the encoded form the input schema decodes. Decoded before anything is written. */
   readonly input: I
-  /** Names the run. The same id again resumes it. Default: a random UUID. */
+  /**
+   * Names the run. The same id again resumes it. Default: a random UUID. At most 512 UTF-8
+   * bytes, not empty, no NUL, well-formed Unicode (`RunId.RunId`); any other fails with
+   * `InvalidRunId` before anything is written.
+   */
   readonly runId?: string | undefined
   /** Resume even though the workflow's structure changed since the run started. */
   readonly allowDefinitionChange?: boolean | undefined
@@ -2085,13 +2091,15 @@ export interface RunOptions<I> {
 export const run = <I, Ctx, E, R, S>(
   workflow: Workflow<I, Ctx, E, R, S>,
   options: RunOptions<I>
-): Effect.Effect<Outcome<Simplify<Ctx>, WaitPaths<S>>, E | RunError, R | Journal> =>
-  runDefinition(workflow as unknown as Definition, {
+): Effect.Effect<Outcome<Simplify<Ctx>, WaitPaths<S>>, E | RunError, R | Journal> => {
+  const execute = runDefinition(workflow as unknown as Definition, {
     ...options,
     leaseDuration: options.leaseDuration === undefined
       ? undefined
       : Duration.toMillis(Duration.fromInputUnsafe(options.leaseDuration))
-  }) as any
+  })
+  return (options.runId === undefined ? execute : Effect.andThen(validRunId(options.runId), execute)) as any
+}
 
 /**
  * Delivers the signal named by `path` (its journal path: `"approval"` at the top level,
@@ -2131,9 +2139,19 @@ export const sendSignal = <W extends Workflow<any, any, any, any, any>, const P 
   options: { readonly runId: string; readonly path: P; readonly value: SignalValue<W, P> }
 ): Effect.Effect<
   void,
-  InvalidSignal | UnknownSignal | DuplicateEffect | SignalAlreadyDelivered | RunNotFound | JournalError,
+  | InvalidSignal
+  | UnknownSignal
+  | DuplicateEffect
+  | SignalAlreadyDelivered
+  | RunNotFound
+  | InvalidRunId
+  | JournalError,
   RunStore | Journal
-> => deliverSignal(workflow as unknown as Definition, options.runId, options.path, options.value)
+> =>
+  Effect.andThen(
+    validRunId(options.runId),
+    deliverSignal(workflow as unknown as Definition, options.runId, options.path, options.value)
+  )
 
 // -------------------------------------------------------------------------------------------
 // pictures
