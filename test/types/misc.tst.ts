@@ -90,7 +90,7 @@ describe("signal", () => {
     >()
   })
 
-  test("sendSignal needs the RunStore and the Journal; fails with InvalidSignal, UnknownSignal, DuplicateEffect, SignalAlreadyDelivered, RunNotFound or JournalError", () => {
+  test("sendSignal needs the RunStore and the Journal; fails with InvalidSignal, UnknownSignal, DuplicateEffect, SignalAlreadyDelivered, RunNotFound, InvalidRunId or JournalError", () => {
     const Approved = start.pipe(Workflow.signal("approval", { schema: Approval }))
     expect(Workflow.sendSignal(Approved, { runId: "r1", path: "approval", value: { approved: true, by: "ada" } }))
       .type.toBe<
@@ -101,6 +101,7 @@ describe("signal", () => {
         | WorkflowError.DuplicateEffect
         | WorkflowError.SignalAlreadyDelivered
         | WorkflowError.RunNotFound
+        | WorkflowError.InvalidRunId
         | WorkflowError.JournalError,
         RunStore.RunStore | Journal.Journal
       >
