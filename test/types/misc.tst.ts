@@ -37,7 +37,7 @@ describe("sleep", () => {
 
   test("a duration that is not one does not compile", () => {
     start.pipe(
-      // @ts-expect-error is not assignable to parameter of type 'Input' -- not a duration
+      // @ts-expect-error is not assignable to parameter of type 'Input | ((ctx: { readonly input: number; }) => Duration)' -- not a duration
       Workflow.sleep("wait", "soon")
     )
   })
