@@ -2075,7 +2075,8 @@ export const signal = nestable<2>()(<
     name,
     schema: options.schema,
     timeout: options.timeout === undefined ? undefined : waitEndOf(options.timeout)
-  }) as any)
+  }) as any
+)
 
 // -------------------------------------------------------------------------------------------
 // running

@@ -509,7 +509,9 @@ const runSignal = (node: SignalNode, ctx: Ctx, path: string, state: RunState): R
           runId: state.runId,
           path,
           timeout: Duration.format(
-            timeout._tag === "Fixed" ? Duration.fromInputUnsafe(timeout.duration) : Duration.millis(Math.max(0, at - from))
+            timeout._tag === "Fixed"
+              ? Duration.fromInputUnsafe(timeout.duration)
+              : Duration.millis(Math.max(0, at - from))
           )
         })
       ))
@@ -570,7 +572,9 @@ const wakeTime = (end: WaitEnd, ctx: Ctx, now: number, path: string, state: RunS
     (at) =>
       Number.isFinite(at)
         ? Effect.succeed(Math.max(0, Math.round(at)))
-        : Effect.die(new Error(`plait: the wait at ${path} of run ${state.runId} computed a wake time that never comes`))
+        : Effect.die(
+          new Error(`plait: the wait at ${path} of run ${state.runId} computed a wake time that never comes`)
+        )
   )
 
 // --- codecs for journaled decisions ---------------------------------------------------------

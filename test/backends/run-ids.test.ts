@@ -12,7 +12,7 @@ import { Effect, Exit, Layer, Redacted, Schema } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Engine, Journal, RunId, RunStore, SqliteJournal, Worker, Workflow, WorkflowError } from "plait"
+import { Engine, Journal, RunId, type RunStore, SqliteJournal, Worker, Workflow, WorkflowError } from "plait"
 import * as PgJournal from "plait/PgJournal"
 import { afterAll } from "vitest"
 import { pgUrl, uniquePrefix, withDroppedTables } from "../support/postgres.ts"
@@ -102,7 +102,9 @@ for (const backend of backends) {
       Effect.gen(function*() {
         const engine = yield* Engine.Engine
         for (const [label, id, rule] of refused) {
-          const calls: ReadonlyArray<readonly [string, Effect.Effect<unknown, unknown, Journal.Journal | RunStore.RunStore>]> = [
+          const calls: ReadonlyArray<
+            readonly [string, Effect.Effect<unknown, unknown, Journal.Journal | RunStore.RunStore>]
+          > = [
             ["start", engine.start(Ping, { input: "x", runId: id })],
             ["await", engine.await(Ping, id)],
             ["signal", engine.signal(Approval, id, "approved", true)],

@@ -27,7 +27,9 @@ describe("sleep with a computed length", () => {
 
   test("on its own, the callback's annotation is the segment's context", () => {
     const coolOff = Workflow.sleep("coolOff", (ctx: { readonly input: Input }) => Duration.days(ctx.input.days))
-    expect(coolOff).type.toBe<Workflow.Segment<{ readonly input: Input }, {}, never, never, Workflow.Reserved<"coolOff">>>()
+    expect(coolOff).type.toBe<
+      Workflow.Segment<{ readonly input: Input }, {}, never, never, Workflow.Reserved<"coolOff">>
+    >()
     start.pipe(coolOff)
   })
 

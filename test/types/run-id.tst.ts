@@ -1,5 +1,5 @@
 import { Effect, Schema } from "effect"
-import { Engine, RunId, Workflow, WorkflowError } from "plait"
+import { type Engine, RunId, Workflow, WorkflowError } from "plait"
 import { describe, expect, test } from "tstyche"
 
 const Ping = Workflow.make("ping", { input: Schema.String }).pipe(

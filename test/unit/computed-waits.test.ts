@@ -32,8 +32,11 @@ describe("computed waits", () => {
   it.effect("sleepUntil wakes at the instant the context names, and at once for one already past", () =>
     Effect.gen(function*() {
       const Trial = Workflow.make("trial", { input: Schema.Struct({ days: Schema.Number }) }).pipe(
-        Workflow.step("endsAt", { success: Schema.Number }, (ctx) =>
-          Effect.map(Clock.currentTimeMillis, (now) => now + ctx.input.days * 86_400_000)),
+        Workflow.step(
+          "endsAt",
+          { success: Schema.Number },
+          (ctx) => Effect.map(Clock.currentTimeMillis, (now) => now + ctx.input.days * 86_400_000)
+        ),
         Workflow.sleepUntil("trialEnds", (ctx) => DateTime.makeUnsafe(ctx.endsAt)),
         Workflow.step("downgraded", { success: Schema.Boolean }, () => Effect.succeed(true))
       )
