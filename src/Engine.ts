@@ -19,6 +19,7 @@ import { deliverSignal, isSignalPath } from "./internal/signal.ts"
 import { Journal, type JournalEntry, type RunInfo } from "./Journal.ts"
 import { validate as validRunId } from "./RunId.ts"
 import {
+  isAbout,
   type ListFilter,
   type MissedTicks,
   type RunPage,
@@ -380,7 +381,7 @@ export const make: Effect.Effect<Engine["Service"], never, Journal | RunStore> =
           }
         }
         yield* Effect.timeoutOption(
-          Effect.repeat(Queue.take(notifications), { until: (notification) => notification.runId === runId }),
+          Effect.repeat(Queue.take(notifications), { until: (notification) => isAbout(notification, runId) }),
           pollMs
         )
         pollMs = Math.min(1000, pollMs * 2)

@@ -35,6 +35,7 @@ import type { SqlError } from "effect/sql/SqlError"
 import { makeDeadline } from "./internal/deadline.ts"
 import { isEntryKind } from "./internal/entry.ts"
 import * as JournalOptions from "./internal/journalOptions.ts"
+import { receivedRunId } from "./internal/notifiedRunId.ts"
 import { decodeCursor, pageLimit } from "./internal/listing.ts"
 import { cursorOf } from "./internal/listing.ts"
 import { dueOf } from "./internal/schedule.ts"
@@ -722,18 +723,19 @@ const makeHub = (sql: SqlClient.SqlClient, listens: boolean, t: Tables) =>
 const fromWire = (payload: string): ReadonlyArray<Notification> => {
   try {
     const wire = JSON.parse(payload) as NotificationWire & { readonly due?: boolean }
+    const runId = receivedRunId(wire.r, wire.h)
     switch (wire.k) {
       case "r":
-        return [{ _tag: "Runnable", runId: wire.r, workflow: wire.w ?? "" }]
+        return [{ _tag: "Runnable", runId, workflow: wire.w ?? "" }]
       case "c":
-        return [{ _tag: "CancelRequested", runId: wire.r }]
+        return [{ _tag: "CancelRequested", runId }]
       case "d": {
         const released: Notification = {
           _tag: "Released",
-          runId: wire.r,
+          runId,
           status: (wire.s ?? "queued") as RunStatus.RunStatus
         }
-        return wire.due === true ? [released, { _tag: "Runnable", runId: wire.r, workflow: wire.w ?? "" }] : [released]
+        return wire.due === true ? [released, { _tag: "Runnable", runId, workflow: wire.w ?? "" }] : [released]
       }
     }
   } catch {

@@ -311,7 +311,9 @@ export const wokenRows = (rows: Rows): ReadonlyArray<Woken> =>
 export interface NotificationWire {
   /** `r` runnable, `c` cancel requested, `d` released. */
   readonly k: "r" | "c" | "d"
-  readonly r: string
+  /** The run id when it is short enough to travel, else null and `h` its digest (`notifiedRunId.ts`). */
+  readonly r: string | null
+  readonly h?: string | null
   readonly w?: string
   readonly s?: string
 }

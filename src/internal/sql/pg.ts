@@ -10,6 +10,7 @@
  */
 import * as Effect from "effect/Effect"
 import type { SqlError } from "effect/sql/SqlError"
+import { runFields } from "../notifiedRunId.ts"
 import { memoizeByIdentity } from "../memo.ts"
 import type { AcquireResult, ClaimedRow, Dialect, Exec, Rows, RunJson, Tables } from "./dialect.ts"
 import { acquirable, runJsonArguments, scheduleJsonArguments, splitLoad, wokenRows } from "./dialect.ts"
@@ -119,7 +120,7 @@ const wakeRuns = (t: Tables, ids: string, channelParam: string) =>
     due_at = CASE WHEN w.status = 'waiting' THEN ${now} ELSE w.due_at END
   FROM (${ids}) AS ids WHERE w.run_id = ids.run_id
   RETURNING w.run_id, w.workflow,
-    (w.status = 'waiting' AND ${notify(channelParam, `'k', 'r', 'r', w.run_id, 'w', w.workflow`)}) AS due`
+    (w.status = 'waiting' AND ${notify(channelParam, `'k', 'r', ${runFields("w.run_id")}, 'w', w.workflow`)}) AS due`
 
 /** The run and every run it started, transitively, as `tree (run_id)`. */
 const family = (t: Tables, rootParam: string) =>
@@ -339,7 +340,12 @@ parent AS (
         }
 )
 SELECT 0, workflow, status, COALESCE(due_at <= ${now}, false) AS due,
-  ${notify("$8", `'k', 'd', 'r', $1::text, 'w', workflow, 's', status, 'due', COALESCE(due_at <= ${now}, false)`)}
+  ${
+          notify(
+            "$8",
+            `'k', 'd', ${runFields("$1::text")}, 'w', workflow, 's', status, 'due', COALESCE(due_at <= ${now}, false)`
+          )
+        }
 FROM released
 UNION ALL
 SELECT 1, run_id, workflow, due, NULL::boolean FROM parent`,
@@ -380,7 +386,7 @@ inserted AS (
   ON CONFLICT (run_id) DO NOTHING
   RETURNING ${runJson("r.")} AS json
 )
-SELECT json, true, ${notify("$8", `'k', 'r', 'r', $1::text, 'w', $2::text`)} FROM inserted
+SELECT json, true, ${notify("$8", `'k', 'r', ${runFields("$1::text")}, 'w', $2::text`)} FROM inserted
 UNION ALL
 SELECT ${runJson("r.")}, false, false FROM ${t.runs} AS r
 WHERE r.run_id = $1 AND NOT EXISTS (SELECT 1 FROM inserted) AND EXISTS (SELECT 1 FROM lease)
@@ -474,7 +480,7 @@ SELECT * FROM woken`,
   ON CONFLICT (run_id) DO NOTHING
   RETURNING ${runJson("r.")} AS json
 )
-SELECT json, true, ${notify("$6", `'k', 'r', 'r', $1::text, 'w', $2::text`)} FROM inserted
+SELECT json, true, ${notify("$6", `'k', 'r', ${runFields("$1::text")}, 'w', $2::text`)} FROM inserted
 UNION ALL
 SELECT ${runJson("r.")}, false, false FROM ${t.runs} AS r WHERE r.run_id = $1 AND NOT EXISTS (SELECT 1 FROM inserted)`,
         [run.runId, run.workflow, run.fingerprint, run.input, run.priority ?? 0, t.channel]
@@ -545,7 +551,7 @@ woken AS (
 )
 SELECT (SELECT count(*) FROM run)::integer, (SELECT count(*) FROM stored)::integer,
   (SELECT count(*) FROM woken WHERE status = 'waiting' AND ${
-          notify("$5", `'k', 'r', 'r', $1::text, 'w', workflow`)
+          notify("$5", `'k', 'r', ${runFields("$1::text")}, 'w', workflow`)
         })::integer`,
         [runId, entry.path, entry.value, entry.finishedAt ?? null, t.channel]
       ),
@@ -582,9 +588,11 @@ parent AS (
   ${wakeRuns(t, `SELECT parent_run_id AS run_id FROM changed WHERE run_id = $1 AND status = 'cancelled'`, "$3")}
 )
 SELECT 0, json, NULL::text, (pg_notify($3, CASE
-  WHEN status = 'cancelled' THEN json_build_object('k', 'd', 'r', run_id, 'w', workflow, 's', 'cancelled', 'due', false)::text
-  WHEN unowned THEN json_build_object('k', 'r', 'r', run_id, 'w', workflow)::text
-  ELSE json_build_object('k', 'c', 'r', run_id)::text END) IS NULL) FROM changed
+  WHEN status = 'cancelled' THEN json_build_object('k', 'd', ${
+          runFields("run_id")
+        }, 'w', workflow, 's', 'cancelled', 'due', false)::text
+  WHEN unowned THEN json_build_object('k', 'r', ${runFields("run_id")}, 'w', workflow)::text
+  ELSE json_build_object('k', 'c', ${runFields("run_id")})::text END) IS NULL) FROM changed
 UNION ALL
 SELECT 1, run_id, workflow, due FROM parent`,
         [runId, reason, t.channel]
@@ -612,7 +620,7 @@ resumed AS (
     AND (r.status = 'failed' OR (r.run_id = $1 AND r.status IN ('sleeping', 'waiting')))
   RETURNING ${runJson("r.")} AS json, r.run_id, r.workflow
 )
-SELECT json, ${notify("$2", `'k', 'r', 'r', run_id, 'w', workflow`)} FROM resumed`,
+SELECT json, ${notify("$2", `'k', 'r', ${runFields("run_id")}, 'w', workflow`)} FROM resumed`,
         [runId, t.channel]
       ),
       (rows) => Effect.map(get(exec, t, runId, "resume"), (run) => ({ run, resumed: rows.map((row) => row[0]) }))
@@ -739,7 +747,7 @@ created AS (
   RETURNING run_id, workflow
 )
 SELECT (SELECT count(*) FROM fired)::integer,
-  (SELECT count(*) FROM created WHERE ${notify("$9", `'k', 'r', 'r', run_id, 'w', workflow`)})::integer`,
+  (SELECT count(*) FROM created WHERE ${notify("$9", `'k', 'r', ${runFields("run_id")}, 'w', workflow`)})::integer`,
         [
           firing.id,
           firing.expectedNextAt,
