@@ -184,30 +184,13 @@ export interface RunDetail {
 }
 
 /**
- * The engine service.
- *
- * @example
- * ```ts
- * import { Effect, Schema } from "effect"
- * import { Engine, Workflow } from "plait"
- *
- * const Expense = Workflow.make("expense", { input: Schema.Number }).pipe(
- *   Workflow.signal("approval", { schema: Schema.Struct({ approved: Schema.Boolean }) }),
- *   Workflow.step("booked", { success: Schema.Boolean }, (ctx) => Effect.succeed(ctx.approval.approved))
- * )
- *
- * const program = Effect.gen(function*() {
- *   const engine = yield* Engine.Engine
- *   yield* engine.start(Expense, { input: 120, runId: "expense-7" })
- *   yield* engine.signal(Expense, "expense-7", "approval", { approved: true })
- *   return yield* engine.await(Expense, "expense-7")
- * })
- * ```
+ * What the {@link Engine} service offers: each operation on runs and schedules, from any process
+ * that reaches the journal. Workers execute the runs it starts (see `Worker`).
  *
  * @since 0.1.0
- * @category services
+ * @category models
  */
-export class Engine extends Context.Service<Engine, {
+export interface EngineService {
   /**
    * Stores a new queued run (its input decoded and validated first) for a worker to execute.
    * Idempotent per run id: a second start returns the existing run; a different workflow or
@@ -276,6 +259,7 @@ export class Engine extends Context.Service<Engine, {
    * that is not a whole number from 1 to 1,000 with `InvalidOption`.
    */
   readonly list: (filter?: ListFilter) => Effect.Effect<RunPage, InvalidCursor | InvalidOption | JournalError>
+  /** How many runs are in each status, of every workflow or of one. */
   readonly counts: (filter?: { readonly workflow?: string | undefined }) => Effect.Effect<StatusCounts, JournalError>
   /** The run and its journal entries with their times, attempts and lanes. */
   readonly inspect: (runId: string) => Effect.Effect<RunDetail, RunNotFound | InvalidRunId | JournalError>
@@ -293,7 +277,33 @@ export class Engine extends Context.Service<Engine, {
   ) => Effect.Effect<ReadonlyArray<ScheduleInfo>, JournalError>
   /** Removes a schedule; false when none had the id. The runs it started go on. */
   readonly unschedule: (id: string) => Effect.Effect<boolean, JournalError>
-}>()("plait/Engine") {}
+}
+
+/**
+ * The engine service.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Engine, Workflow } from "plait"
+ *
+ * const Expense = Workflow.make("expense", { input: Schema.Number }).pipe(
+ *   Workflow.signal("approval", { schema: Schema.Struct({ approved: Schema.Boolean }) }),
+ *   Workflow.step("booked", { success: Schema.Boolean }, (ctx) => Effect.succeed(ctx.approval.approved))
+ * )
+ *
+ * const program = Effect.gen(function*() {
+ *   const engine = yield* Engine.Engine
+ *   yield* engine.start(Expense, { input: 120, runId: "expense-7" })
+ *   yield* engine.signal(Expense, "expense-7", "approval", { approved: true })
+ *   return yield* engine.await(Expense, "expense-7")
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export class Engine extends Context.Service<Engine, EngineService>()("plait/Engine") {}
 
 /**
  * Builds the engine over the journal and run store in context.
@@ -312,7 +322,7 @@ export class Engine extends Context.Service<Engine, {
  * @since 0.1.0
  * @category constructors
  */
-export const make: Effect.Effect<Engine["Service"], never, Journal | RunStore> = Effect.gen(function*() {
+export const make: Effect.Effect<EngineService, never, Journal | RunStore> = Effect.gen(function*() {
   const store = yield* RunStore
   const journal = yield* Journal
 
@@ -327,7 +337,7 @@ export const make: Effect.Effect<Engine["Service"], never, Journal | RunStore> =
       ? Effect.succeed(run)
       : Effect.fail(new RunConflict({ runId: run.runId, stored: run.workflow, requested: workflow }))
 
-  const start: Engine["Service"]["start"] = (workflow, options) =>
+  const start: EngineService["start"] = (workflow, options) =>
     Effect.gen(function*() {
       const definition = workflow as unknown as Definition
       const runId = options.runId === undefined ? crypto.randomUUID() : yield* validRunId(options.runId)
@@ -355,7 +365,7 @@ export const make: Effect.Effect<Engine["Service"], never, Journal | RunStore> =
 
   // A notification (same process, or any process on Postgres) wakes the wait at once; polling,
   // backing off to a second, covers processes that cannot notify.
-  const awaitRun: Engine["Service"]["await"] = (workflow, runId) =>
+  const awaitRun: EngineService["await"] = (workflow, runId) =>
     Effect.scoped(Effect.gen(function*() {
       const definition = workflow as unknown as Definition
       yield* validRunId(runId)
@@ -391,7 +401,7 @@ export const make: Effect.Effect<Engine["Service"], never, Journal | RunStore> =
       Effect.withSpan("plait.engine.await", { attributes: { "plait.run_id": runId } })
     )
 
-  const signal: Engine["Service"]["signal"] = (workflow, runId, path, value) =>
+  const signal: EngineService["signal"] = (workflow, runId, path, value) =>
     Effect.gen(function*() {
       yield* validRunId(runId)
       const run = yield* Effect.flatMap(runOf(runId), (run) => ofWorkflow(run, workflow.name))
@@ -404,7 +414,7 @@ export const make: Effect.Effect<Engine["Service"], never, Journal | RunStore> =
       Effect.withSpan("plait.engine.signal", { attributes: { "plait.run_id": runId, "plait.path": path } })
     )
 
-  const cancel: Engine["Service"]["cancel"] = (runId, options) =>
+  const cancel: EngineService["cancel"] = (runId, options) =>
     Effect.flatMap(
       Effect.andThen(validRunId(runId), store.cancel(runId, options?.reason ?? "cancelled")),
       (run) => Option.isSome(run) ? Effect.succeed(run.value) : Effect.fail(new RunNotFound({ runId }))
@@ -412,7 +422,7 @@ export const make: Effect.Effect<Engine["Service"], never, Journal | RunStore> =
       Effect.withSpan("plait.engine.cancel", { attributes: { "plait.run_id": runId } })
     )
 
-  const resume: Engine["Service"]["resume"] = (runId) =>
+  const resume: EngineService["resume"] = (runId) =>
     Effect.gen(function*() {
       yield* validRunId(runId)
       const run = yield* Effect.flatMap(store.resume(runId), (run) =>
@@ -423,13 +433,13 @@ export const make: Effect.Effect<Engine["Service"], never, Journal | RunStore> =
       return run
     }).pipe(Effect.withSpan("plait.engine.resume", { attributes: { "plait.run_id": runId } }))
 
-  const inspect: Engine["Service"]["inspect"] = (runId) =>
+  const inspect: EngineService["inspect"] = (runId) =>
     Effect.flatMap(Effect.andThen(validRunId(runId), journal.load(runId)), (loaded) =>
       Option.isNone(loaded)
         ? Effect.fail(new RunNotFound({ runId }))
         : Effect.succeed({ run: loaded.value.run, entries: entryDetails(loaded.value.entries) }))
 
-  const schedule: Engine["Service"]["schedule"] = (workflow, options) =>
+  const schedule: EngineService["schedule"] = (workflow, options) =>
     Effect.gen(function*() {
       const definition = workflow as unknown as Definition
       const cron = yield* Effect.fromResult(parseCron(options.id, options.cron, options.timezone))

@@ -219,7 +219,7 @@ export interface Lease {
 }
 
 /**
- * The result of {@link Journal.acquire}: the run as stored after the call, and the lease when it
+ * The result of `acquire` of the {@link Journal} service: the run as stored after the call, and the lease when it
  * was taken. No lease means the run is finished (`completed` or `cancelled`) or another
  * executor holds a live lease on it (`run.owner`).
  *

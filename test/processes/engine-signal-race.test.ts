@@ -2,7 +2,7 @@
  * A signal raced against the suspension it must end, 1,000 times, across processes: two worker
  * processes execute runs of `SignalRaceFlow`, whose first step announces itself on stdout and
  * holds; the test relays each announcement to a separate signal-sending process, which lets the
- * run go on and, a random 0 to 20 ms later, sends it its signal. Meanwhile the run finishes the
+ * run go on and, a random 0 to 20 ms later (every fourth run 50 to 500 ms), sends it its signal. Meanwhile the run finishes the
  * step and suspends to wait for `approval`. So each signal lands around the suspension: before
  * the run is released as waiting (the release must see that a signal arrived since the run was
  * claimed, and leave it due) or after (the delivery must wake it).
@@ -27,8 +27,13 @@ const runCount = 1_000
 
 const completionBoundMs = 240_000
 
-/** How long at most the signal sender waits between letting a run go on and sending its signal. */
-const sendDelayMs = 20
+/**
+ * How long the signal sender waits between letting a run go on and sending its signal: most runs
+ * up to 20 ms, so the signal lands while the run finishes its step and suspends; every fourth run
+ * 50 to 500 ms, so that on a slow or loaded machine too some signals land after the run is released
+ * as waiting and must wake it.
+ */
+const sendDelayMs = (n: number) => n % 4 === 3 ? 50 + Math.floor(Math.random() * 450) : Math.floor(Math.random() * 20)
 
 const signalRace = (kind: BackendKind) =>
   Effect.gen(function*() {
@@ -41,7 +46,7 @@ const signalRace = (kind: BackendKind) =>
       worker.onLine((line) => {
         const [event, runId, path] = line.split(" ")
         if (event === "SideEffect" && path === "armed") {
-          signaller.write(`${SignalRaceFlow.name} ${runId} ${Math.floor(Math.random() * sendDelayMs)}`)
+          signaller.write(`${SignalRaceFlow.name} ${runId} ${sendDelayMs(Number(runId!.slice("race-".length)))}`)
         }
       })
     }
