@@ -187,6 +187,14 @@ export interface RunDetail {
  * What the {@link Engine} service offers: each operation on runs and schedules, from any process
  * that reaches the journal. Workers execute the runs it starts (see `Worker`).
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import type { Engine } from "plait"
+ *
+ * const failedCount = (engine: Engine.EngineService) => Effect.map(engine.counts(), (counts) => counts.failed)
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */

@@ -130,6 +130,7 @@ export type {
   CompensationFailedOf,
   DuplicateEffect,
   InvalidOutput,
+  InvalidRunId,
   InvalidSignal,
   ParallelFailure,
   ParallelFailureOf,
@@ -165,6 +166,7 @@ export type {
  *   | Workflow.DuplicateEffect
  *   | Workflow.SignalAlreadyDelivered
  *   | Workflow.RunNotFound
+ *   | Workflow.InvalidRunId
  *   | Workflow.JournalError,
  *   Workflow.RunStore | Workflow.Journal
  * > = Workflow.sendSignal(Expense, { runId: "expense-7", path: "approval", value: true })
