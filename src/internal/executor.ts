@@ -13,6 +13,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import { hostname } from "node:os"
 import { Journal, type JournalEntry, type Lease, type Release, type RunInfo } from "../Journal.ts"
 import type { Claimed } from "../RunStore.ts"
@@ -59,10 +60,19 @@ export interface ExecutorSettings {
   readonly observer: Observer | undefined
 }
 
+/** The last failure of the executor's own heartbeat since its last renewal. */
+interface Renewal {
+  failure: JournalError | undefined
+}
+
 /** Why an executor was told to stop a run it holds. */
 export type StopReason =
   | { readonly _tag: "Cancel"; readonly reason: string | undefined }
-  | { readonly _tag: "LeaseLost" }
+  | {
+    readonly _tag: "LeaseLost"
+    /** The lease's local deadline passed without a renewal: nobody is known to have taken the run. */
+    readonly lapsed?: true
+  }
 
 /** A run being executed, as its controller (a heartbeat, a worker) sees it. */
 export interface Execution {
@@ -241,13 +251,13 @@ class Stopped {
  */
 const makeStops = Effect.gen(function*() {
   const cancelled = yield* Deferred.make<string | undefined>()
-  const leaseLost = yield* Deferred.make<void>()
-  const onLeaseLost = Effect.flatMap(Deferred.await(leaseLost), () => Effect.fail(new Stopped({ _tag: "LeaseLost" })))
+  const leaseLost = yield* Deferred.make<Extract<StopReason, { readonly _tag: "LeaseLost" }>>()
+  const onLeaseLost = Effect.flatMap(Deferred.await(leaseLost), (reason) => Effect.fail(new Stopped(reason)))
   return {
     stop: (reason: StopReason): Effect.Effect<void> =>
       Effect.asVoid(
         reason._tag === "LeaseLost"
-          ? Deferred.succeed(leaseLost, undefined)
+          ? Deferred.succeed(leaseLost, reason)
           : Deferred.succeed(cancelled, reason.reason)
       ),
     work: Effect.raceFirst(
@@ -268,6 +278,12 @@ interface Executing {
   /** A state over other entries (reloaded ones), writing through the same writer and lease. */
   readonly stateOf: (entries: ReadonlyArray<JournalEntry>) => Exit.Exit<RunState, JournalError>
   readonly stops: Effect.Success<typeof makeStops>
+  /**
+   * The store failure that kept the lease from being renewed since its last renewal, if any: a
+   * run whose local deadline passed because the store was unreachable fails with it, not with
+   * `LeaseLost`, since nobody took the run over.
+   */
+  readonly unrenewed: () => JournalError | undefined
   readonly restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 }
 
@@ -286,8 +302,9 @@ const execute = (
       const journal = yield* Journal
       const runId = run.runId
       const stops = yield* makeStops
-      const deadline = makeLeaseDeadline(takenAt, settings.leaseMs, stops.stop({ _tag: "LeaseLost" }))
+      const deadline = makeLeaseDeadline(takenAt, settings.leaseMs, stops.stop({ _tag: "LeaseLost", lapsed: true }))
       register?.({ lease, stop: stops.stop, renewed: deadline.renewed })
+      const renewal: Renewal = { failure: undefined }
       const fenced: Journal["Service"] = {
         ...journal,
         append: (lease, batch) =>
@@ -307,10 +324,22 @@ const execute = (
         return yield* (made as Exit.Exit<never, JournalError>)
       }
       const state = made.value
-      const executing: Executing = { definition, input, lease, run, state, stateOf, stops, restore }
+      const executing: Executing = {
+        definition,
+        input,
+        lease,
+        run,
+        state,
+        stateOf,
+        stops,
+        unrenewed: () => renewal.failure,
+        restore
+      }
       yield* Effect.forkChild(watchDeadline(deadline), { startImmediately: true })
       if (settings.driver === "caller") {
-        yield* Effect.forkChild(heartbeat(lease, settings, stops.stop, deadline.renewed), { startImmediately: true })
+        yield* Effect.forkChild(heartbeat(lease, settings, stops.stop, deadline.renewed, renewal), {
+          startImmediately: true
+        })
       }
 
       // A run that started compensating goes on compensating, whoever executes it next.
@@ -324,6 +353,33 @@ const execute = (
       return yield* settle(executing, exit)
     })
   )
+
+/**
+ * What a run stopped for its lease fails with: `LeaseLost` when the store said the lease is gone
+ * (another executor may hold the run now); when the lease's local deadline passed without a
+ * renewal, the store did not answer in time (or this process stalled): an `Unavailable`
+ * `JournalError`, with the heartbeat's last failure as its cause, so the run is resumed later.
+ */
+const leaseEnded = (
+  executing: Executing,
+  reason: Extract<StopReason, { readonly _tag: "LeaseLost" }>
+): Effect.Effect<never, JournalError | LeaseLost> => {
+  const { lease } = executing
+  if (reason.lapsed !== true) {
+    return Effect.fail(new LeaseLost({ runId: lease.runId, owner: lease.owner, token: lease.token }))
+  }
+  const cause = executing.unrenewed()
+  return Effect.fail(
+    new JournalError({
+      reason: "Unavailable",
+      runId: lease.runId,
+      detail: `the lease could not be renewed before its local deadline${
+        cause === undefined ? " (the store did not answer in time, or this process stalled)" : `: ${cause.detail}`
+      }; nothing more was written, and the run resumes from its journal`,
+      ...(cause === undefined ? {} : { cause })
+    })
+  )
+}
 
 /** Records where the run stands once its work ended, and what the caller gets. */
 const settle = (executing: Executing, exit: Exit.Exit<Record<string, unknown>, unknown>) =>
@@ -348,9 +404,7 @@ const settle = (executing: Executing, exit: Exit.Exit<Record<string, unknown>, u
     }
     const failure = error.value
     if (failure instanceof Stopped) {
-      if (failure.reason._tag === "LeaseLost") {
-        return yield* new LeaseLost({ runId, owner: lease.owner, token: lease.token })
-      }
+      if (failure.reason._tag === "LeaseLost") return yield* leaseEnded(executing, failure.reason)
       // Without a reason at hand (a notification carries none) the one given to `cancel` is kept.
       return yield* cancel(executing, failure.reason.reason ?? run.error ?? "cancelled", failure.reason.reason)
     }
@@ -447,6 +501,9 @@ const compensateAndEnd = (executing: Executing, ending: Ending, original: Exit.E
     }
     const error = Cause.findErrorOption(exit.cause)
     const failure = error._tag === "Some" ? error.value : undefined
+    if (failure instanceof Stopped && failure.reason._tag === "LeaseLost") {
+      return yield* leaseEnded(executing, failure.reason)
+    }
     if (failure instanceof Stopped || failure instanceof LeaseLost) {
       return yield* new LeaseLost({ runId, owner: lease.owner, token: lease.token })
     }
@@ -503,7 +560,8 @@ const heartbeat = (
   lease: Lease,
   settings: ExecutorSettings,
   stop: (reason: StopReason) => Effect.Effect<void>,
-  renewed: (sentAt: number) => void
+  renewed: (sentAt: number) => void,
+  renewal: Renewal
 ) =>
   Effect.gen(function*() {
     const journal = yield* Journal
@@ -511,10 +569,14 @@ const heartbeat = (
     while (true) {
       yield* Effect.sleep(interval)
       const sentAt = yield* Clock.currentTimeMillis
-      const states = yield* Effect.option(journal.heartbeat(lease.owner, [lease], settings.leaseMs))
-      if (Option.isNone(states)) continue
-      const state = states.value[0]
+      const states = yield* Effect.result(journal.heartbeat(lease.owner, [lease], settings.leaseMs))
+      if (Result.isFailure(states)) {
+        renewal.failure = states.failure
+        continue
+      }
+      const state = states.success[0]
       if (state === undefined || !state.held) return yield* stop({ _tag: "LeaseLost" })
+      renewal.failure = undefined
       renewed(sentAt)
       if (state.cancelRequested) return yield* stop({ _tag: "Cancel", reason: state.cancelReason })
     }
