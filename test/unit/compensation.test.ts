@@ -347,7 +347,7 @@ describe("compensation under a worker", () => {
       return Effect.gen(function*() {
         const engine = yield* Engine.Engine
         const log = makeUndoLog()
-        const Trip = Workflow.make("trip", { input: Schema.Number }).pipe(
+        const Booked = Workflow.make("trip", { input: Schema.Number }).pipe(
           Workflow.step(
             "flight",
             { success: Schema.Number, compensate: log.undo("flight") },
@@ -357,11 +357,11 @@ describe("compensation under a worker", () => {
             "hotel",
             { success: Schema.String, compensate: log.undo("hotel") },
             (ctx) => Effect.succeed(`room ${ctx.flight}`)
-          ),
-          status === "sleeping"
-            ? Workflow.sleep("rest", "1 day")
-            : Workflow.signal("approval", { schema: Schema.Boolean })
+          )
         )
+        const Trip = status === "sleeping"
+          ? Booked.pipe(Workflow.sleep("rest", "1 day"))
+          : Booked.pipe(Workflow.signal("approval", { schema: Schema.Boolean }))
         yield* startWorker({ workflows: [Trip] })
         yield* engine.start(Trip, { input: 4, runId: "trip" })
         yield* until(Effect.sync(() => Deferred.isDoneUnsafe(suspending)))
