@@ -8,15 +8,17 @@
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import { fingerprintOf, prepareInput, replayFinished } from "./internal/executor.ts"
+import * as Formats from "./internal/formats.ts"
 import { decodeCursor } from "./internal/listing.ts"
 import { childRunId as pathChildRunId, compensatedStepOf, laneOf as pathLaneOf } from "./internal/path.ts"
 import { nextTick, parseCron } from "./internal/schedule.ts"
 import { deliverSignal, isSignalPath } from "./internal/signal.ts"
-import { Journal, type JournalEntry, type RunInfo } from "./Journal.ts"
+import { Journal, type JournalEntry, type LoadedRun, type RunInfo } from "./Journal.ts"
 import {
   type ListFilter,
   type MissedTicks,
@@ -153,6 +155,13 @@ export interface EntryDetail extends JournalEntry {
   /** For an `attempt` entry: which attempt failed, and with what. */
   readonly attempt?: number | undefined
   readonly error?: string | undefined
+  /** For an `attempt` entry: it spent the retry budget, so the step failed for good. */
+  readonly exhausted?: boolean | undefined
+  /**
+   * For the `compensating` entry: why the run compensates, it `failed` (with `error`, the
+   * failure as text) or was `cancelled` (with the reason given).
+   */
+  readonly ending?: { readonly reason: "failed" | "cancelled"; readonly error: string } | undefined
 }
 
 /**
@@ -176,6 +185,16 @@ export interface RunDetail {
 /**
  * What the {@link Engine} service offers: each operation on runs and schedules, from any process
  * that reaches the journal. Workers execute the runs it starts (see `Worker`).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Engine } from "plait"
+ *
+ * // A function that needs only the engine's operations, not the service tag.
+ * const queuedRuns = (engine: Engine.EngineService) =>
+ *   Effect.map(engine.counts(), (counts) => counts.queued)
+ * ```
  *
  * @since 0.1.0
  * @category models
@@ -364,7 +383,7 @@ export const make: Effect.Effect<EngineService, never, Journal | RunStore> = Eff
             return yield* new RunCancelled({ runId, reason: run.error ?? "cancelled" })
           case "waiting": {
             // Only a signal needs someone outside; a child run or a concurrency slot comes by itself.
-            const signal = (run.waitingFor ?? "").split(", ").find((path) => isSignalPath(definition.nodes, path))
+            const signal = run.waitingFor.find((path) => isSignalPath(definition.nodes, path))
             if (signal !== undefined && (run.dueAt === undefined || run.dueAt > now)) {
               return { _tag: "Suspended", runId, waitingFor: signal } as never
             }
@@ -412,7 +431,7 @@ export const make: Effect.Effect<EngineService, never, Journal | RunStore> = Eff
           path: "",
           kind: "resumed",
           seq: before.value.wakeups,
-          value: String(now),
+          value: Formats.resumed.text(now),
           finishedAt: now
         }
         yield* store.deliver(runId, resumed)
@@ -429,7 +448,7 @@ export const make: Effect.Effect<EngineService, never, Journal | RunStore> = Eff
     Effect.flatMap(journal.load(runId), (loaded) =>
       Option.isNone(loaded)
         ? Effect.fail(new RunNotFound({ runId }))
-        : Effect.succeed({ run: loaded.value.run, entries: entryDetails(loaded.value.entries) }))
+        : Effect.succeed({ run: loaded.value.run, entries: entryDetails(loaded.value) }))
 
   const schedule: EngineService["schedule"] = (workflow, options) =>
     Effect.gen(function*() {
@@ -528,29 +547,26 @@ export const childRunId = (parentRunId: string, path: string): string => pathChi
 // internal
 
 /** An entry with its lane; a compensation's lane is its step's, and it names the step it undoes. */
-const entryDetail = (compensable: ReadonlySet<string>) => (entry: JournalEntry): EntryDetail => {
+const entryDetail = (runId: string, compensable: ReadonlySet<string>) => (entry: JournalEntry): EntryDetail => {
   const step = compensatedStepOf(entry.path)
   const compensates = step !== undefined && compensable.has(step) ? step : undefined
   const lane = laneOf(compensates ?? entry.path)
   const common = compensates === undefined ? { ...entry, lane } : { ...entry, lane, compensates }
-  if (entry.kind !== "attempt") return common
-  const record = parseAttempt(entry.value)
-  return { ...common, attempt: record.attempt ?? entry.seq, error: record.error }
-}
-
-const entryDetails = (entries: ReadonlyArray<JournalEntry>): ReadonlyArray<EntryDetail> => {
-  const compensable = new Set(entries.filter((entry) => entry.kind === "compensable").map((entry) => entry.path))
-  return entries.map(entryDetail(compensable))
-}
-
-const parseAttempt = (value: string): { readonly attempt?: number; readonly error?: string } => {
-  try {
-    const parsed = JSON.parse(value) as { attempt?: unknown; error?: unknown }
-    return {
-      ...(typeof parsed.attempt === "number" ? { attempt: parsed.attempt } : {}),
-      ...(typeof parsed.error === "string" ? { error: parsed.error } : {})
-    }
-  } catch {
-    return {}
+  // A value that does not decode is shown as it is stored: the run's own replay reports it.
+  if (entry.kind === "compensating") {
+    const ending = Formats.ending.decode(runId, entry.path, entry.value)
+    return Exit.isSuccess(ending)
+      ? { ...common, ending: { reason: ending.value.reason, error: ending.value.error } }
+      : common
   }
+  if (entry.kind !== "attempt") return common
+  const record = Formats.attempt.decode(runId, entry.path, entry.value)
+  return Exit.isSuccess(record)
+    ? { ...common, attempt: record.value.attempt, error: record.value.error, exhausted: record.value.exhausted }
+    : { ...common, attempt: entry.seq }
+}
+
+const entryDetails = ({ entries, run }: LoadedRun): ReadonlyArray<EntryDetail> => {
+  const compensable = new Set(entries.filter((entry) => entry.kind === "compensable").map((entry) => entry.path))
+  return entries.map(entryDetail(run.runId, compensable))
 }

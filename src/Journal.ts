@@ -95,8 +95,8 @@ export interface RunInfo extends RunRecord {
    * can wake it, and once it is finished.
    */
   readonly dueAt: number | undefined
-  /** The path (or paths, comma-separated) the run waits on while sleeping or waiting. */
-  readonly waitingFor: string | undefined
+  /** The paths the run waits on while sleeping or waiting (a sleep, signals, children); empty otherwise. */
+  readonly waitingFor: ReadonlyArray<string>
   /** How many times an executor acquired the run. */
   readonly executions: number
   /** How many wake-ups (delivered signals) the run has had; an executor compares it on suspension. */
@@ -269,7 +269,7 @@ export interface Acquired {
  * import { Journal } from "plait"
  *
  * const sleepUntil = (wakeAt: number, wakeupsSeen: number): Journal.Release =>
- *   ({ status: "sleeping", wakeAt, waitingFor: "cooldown", wakeupsSeen })
+ *   ({ status: "sleeping", wakeAt, waitingFor: ["cooldown"], wakeupsSeen })
  * ```
  *
  * @since 0.1.0
@@ -278,7 +278,8 @@ export interface Acquired {
 export interface Release {
   readonly status: Exclude<RunStatus, "running">
   readonly wakeAt?: number | undefined
-  readonly waitingFor?: string | undefined
+  /** The paths the run waits on. */
+  readonly waitingFor?: ReadonlyArray<string> | undefined
   readonly wakeupsSeen?: number | undefined
   readonly error?: string | undefined
   readonly ifCancelRequested?: "cancelled" | "queued" | undefined

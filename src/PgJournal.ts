@@ -6,6 +6,10 @@
  * server's default `synchronous_commit = on`) means it is in the write-ahead log on disk. See
  * `docs/journals.md`.
  *
+ * Each layer opens a pool of at most 4 connections (`maxConnections`), plus one for `LISTEN`
+ * unless `listen: false`: size a fleet so that processes × (pool + 1) stays below the server's
+ * `max_connections` with room to spare (see `docs/operations.md`).
+ *
  * Import it from `plait/PgJournal`, not from `plait`: it is the one module that loads the
  * Postgres driver, `@effect/sql-pg`, an optional peer dependency that an app using only the
  * SQLite or in-memory journal does not install.
@@ -24,7 +28,8 @@ import * as SqlJournal from "./SqlJournal.ts"
 
 /**
  * The pool's connection settings (`url`, or `host`, `port`, `database`, `username`,
- * `password`, pool sizes, timeouts) and the journal's own options.
+ * `password`, pool sizes, timeouts) and the journal's own options. `maxConnections` defaults
+ * to 4 (`defaultMaxConnections`).
  *
  * @example
  * ```ts
@@ -47,6 +52,25 @@ import * as SqlJournal from "./SqlJournal.ts"
  * @category models
  */
 export interface Options extends PgClient.PgPoolConfig, SqlJournal.Options {}
+
+/**
+ * The largest pool a Postgres journal opens unless `maxConnections` says otherwise. Four
+ * connections carry a worker at 16 concurrent runs as fast as ten did in the engine benchmark
+ * (two were 25-50% slower), and let a default server (`max_connections = 100`) take about 17
+ * processes instead of 9. See `docs/operations.md`.
+ *
+ * @example
+ * ```ts
+ * import * as PgJournal from "plait/PgJournal"
+ *
+ * // Connections a fleet of 6 processes opens at most: each pool, and one LISTEN connection each.
+ * const fleet = 6 * (PgJournal.defaultMaxConnections + 1)
+ * ```
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultMaxConnections: number = 4
 
 /**
  * The Postgres journal as a layer, with a connection pool of its own.
@@ -115,7 +139,7 @@ const checkOptions = (pool: PgClient.PgPoolConfig, journal: SqlJournal.Options) 
     const maxConnections = yield* JournalOptions.wholeNumber("maxConnections", pool.maxConnections, {
       min: 1,
       max: 10_000,
-      default: 10
+      default: defaultMaxConnections
     })
     yield* JournalOptions.wholeNumber("minConnections", pool.minConnections, {
       min: 0,

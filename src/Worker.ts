@@ -38,6 +38,7 @@ import { type Node, nodesWithPaths } from "./internal/node.ts"
 import { parseCron, planTick, tickRunId } from "./internal/schedule.ts"
 import { Journal, type Lease } from "./Journal.ts"
 import { type Claimed, RunStore, type ScheduleInfo } from "./RunStore.ts"
+import { JournalError } from "./WorkflowError.ts"
 import type { Definition } from "./internal/definition.ts"
 import type { Observer } from "./internal/runState.ts"
 import type { Workflow } from "./Workflow.ts"
@@ -175,8 +176,7 @@ export const make = <const W extends ReadonlyArray<Workflow<any, any, any, any>>
     const settings: ExecutorSettings = {
       owner: workerId,
       leaseMs,
-      heartbeat: false,
-      suspendSleeps: true,
+      driver: "worker",
       batching: options.batching ?? true,
       observer: options.observe
     }
@@ -204,6 +204,9 @@ export const make = <const W extends ReadonlyArray<Workflow<any, any, any, any>>
             Effect.catchCause((cause) =>
               Cause.hasInterruptsOnly(cause)
                 ? Effect.failCause(cause)
+                // The store failed the run's execution (its retries gave up): an operator's matter.
+                : storeFailed(cause)
+                ? Effect.logWarning(`plait worker ${workerId}: run ${run.runId} stopped: the store failed`, cause)
                 : Effect.logDebug(`plait worker ${workerId}: run ${run.runId} ended`, cause)
             ),
             Effect.ensuring(Effect.sync(() => {
@@ -371,6 +374,11 @@ export const layer = <const W extends ReadonlyArray<Workflow<any, any, any, any>
 ): Layer.Layer<never, never, Journal | RunStore | ServicesOf<W>> => Layer.effectDiscard(make(options))
 
 // internal
+
+const storeFailed = (cause: Cause.Cause<unknown>): boolean => {
+  const error = Cause.findErrorOption(cause)
+  return error._tag === "Some" && error.value instanceof JournalError
+}
 
 const millis = (input: Duration.Input | undefined, fallback: number): number =>
   input === undefined ? fallback : Duration.toMillis(Duration.fromInputUnsafe(input))

@@ -6,7 +6,7 @@ import type { Engine, RunStore } from "../index.ts"
 import { WorkflowGraph } from "../index.ts"
 import type { Children } from "../view/children.ts"
 import { executorText } from "../view/execution.ts"
-import { formatDuration, formatTime } from "../view/format.ts"
+import { endingText, formatDuration, formatTime } from "../view/format.ts"
 import type { NodeProgress } from "../view/nodeStatus.ts"
 import { axisOf, nameIn, type Timeline } from "../view/timeline.ts"
 
@@ -15,7 +15,7 @@ export { formatDuration, formatTime }
 /** Columns padded to their widest cell. */
 export const table = (cells: ReadonlyArray<ReadonlyArray<string>>): string => {
   const rows = cells.map((row) => row.map(printable))
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? "").length))) ?? []
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((line) => (line[i] ?? "").length))) ?? []
   return rows.map((row) =>
     row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd()
   ).join("\n")
@@ -37,7 +37,7 @@ export const runsTable = (page: RunStore.RunPage, counts: RunStore.StatusCounts)
       run.status,
       formatTime(run.createdAt),
       formatTime(run.updatedAt),
-      run.waitingFor ?? ""
+      run.waitingFor.join(", ")
     ])
   ]
   const lines = [page.runs.length === 0 ? "no runs match" : table(rows), "", `all runs: ${countsLine(counts)}`]
@@ -46,10 +46,14 @@ export const runsTable = (page: RunStore.RunPage, counts: RunStore.StatusCounts)
 }
 
 const waitText = (run: Engine.RunDetail["run"], graph: WorkflowGraph.Graph | undefined): string | undefined => {
-  if (run.status === "sleeping") return `sleeping at ${run.waitingFor ?? "?"} until ${formatTime(run.wakeAt)}`
+  if (run.status === "sleeping") {
+    return `sleeping at ${run.waitingFor.length === 0 ? "?" : run.waitingFor.join(", ")} until ${
+      formatTime(run.wakeAt)
+    }`
+  }
   if (run.status !== "waiting") return undefined
   const kinds = new Map(graph === undefined ? [] : WorkflowGraph.flatten(graph).map((node) => [node.path, node.kind]))
-  const awaited = (run.waitingFor ?? "?").split(", ").map((path) => {
+  const awaited = (run.waitingFor.length === 0 ? ["?"] : run.waitingFor).map((path) => {
     const kind = kinds.get(WorkflowGraph.nodePath(path))
     return kind === "signal" ? `signal ${path}` : kind === "child" ? `child run at ${path}` : path
   })
@@ -154,7 +158,7 @@ const compensationLines = (detail: Engine.RunDetail): ReadonlyArray<string> => {
     !ran.some((compensation) => compensation.compensates === entry.path && compensation.kind === "compensated")
   )
   if (ending === undefined && ran.length === 0) return []
-  const lines = ["", `compensating because ${endingText(ending?.value)}`]
+  const lines = ["", `compensating because ${endingText(ending)}`]
   const rows = [...ran].sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0)).map((entry) => [
     entry.compensates!,
     entry.kind === "compensated" ? "compensated" : `failed (attempt ${entry.attempt ?? entry.seq + 1})`,
@@ -165,17 +169,6 @@ const compensationLines = (detail: Engine.RunDetail): ReadonlyArray<string> => {
   for (const entry of pending) rows.push([entry.path, "not compensated", "-", "-", ""])
   if (rows.length > 0) lines.push(table([["COMPENSATION OF", "RESULT", "FINISHED", "TOOK", "ERROR"], ...rows]))
   return lines
-}
-
-/** The `compensating` entry's reason: `the run failed: …`, `it was cancelled: …`. */
-export const endingText = (value: string | undefined): string => {
-  try {
-    const ending = JSON.parse(value ?? "") as { reason?: unknown; error?: unknown }
-    const error = typeof ending.error === "string" ? `: ${ending.error}` : ""
-    return ending.reason === "cancelled" ? `the run was cancelled${error}` : `the run failed${error}`
-  } catch {
-    return "the run failed or was cancelled"
-  }
 }
 
 /**

@@ -8,7 +8,7 @@ import type { Engine, Journal, RunStore } from "../index.ts"
 import { RunStatus, WorkflowGraph } from "../index.ts"
 import type { Children } from "../view/children.ts"
 import { executorText, leaseExpired } from "../view/execution.ts"
-import { formatTime } from "../view/format.ts"
+import { endingText, formatTime } from "../view/format.ts"
 import type { NodeProgress } from "../view/nodeStatus.ts"
 import type { Timeline } from "../view/timeline.ts"
 import { assets } from "./assets.ts"
@@ -115,7 +115,7 @@ export const runsSections = (
               runLink(base, run.runId)
             }">${run.runId}</a></td><td>${run.workflow}</td><td><span class="badge status-${run.status}">${run.status}</span></td><td>${
               formatTime(run.createdAt)
-            }</td><td>${formatTime(run.updatedAt)}</td><td>${run.waitingFor ?? ""}</td></tr>`
+            }</td><td>${formatTime(run.updatedAt)}</td><td>${run.waitingFor.join(", ")}</td></tr>`
           )
       }</tbody>
 </table>
@@ -303,26 +303,15 @@ const summary = ({ base, children, detail, now }: RunView): Html => {
     executor === undefined ? "" : ` (${executor})`
   }</dd>
     ${
-    run.waitingFor === undefined || !live ?
+    run.waitingFor.length === 0 || !live ?
       "" :
-      html`<dt>waits for</dt><dd class="waiting-for">${run.waitingFor}${
+      html`<dt>waits for</dt><dd class="waiting-for">${run.waitingFor.join(", ")}${
         run.wakeAt === undefined ? "" : html` until ${formatTime(run.wakeAt)}`
       }</dd>`
   }
     ${run.error === undefined ? "" : html`<dt>error</dt><dd class="error">${run.error}</dd>`}
-    ${ending === undefined ? "" : html`<dt>compensating</dt><dd class="compensating">${endingText(ending.value)}</dd>`}
+    ${ending === undefined ? "" : html`<dt>compensating</dt><dd class="compensating">${endingText(ending)}</dd>`}
   </dl>`
-}
-
-/** The `compensating` entry's reason, in words. */
-const endingText = (value: string): string => {
-  try {
-    const ending = JSON.parse(value) as { reason?: unknown; error?: unknown }
-    const error = typeof ending.error === "string" ? `: ${ending.error}` : ""
-    return ending.reason === "cancelled" ? `the run was cancelled${error}` : `the run failed${error}`
-  } catch {
-    return "the run failed or was cancelled"
-  }
 }
 
 const actions = ({ canSignal, detail }: RunView): Html => {
@@ -364,8 +353,7 @@ const childrenTable = (base: string, children: Children): Html =>
         : ""
     }`
 
-const signalGuess = (run: Journal.RunInfo) =>
-  run.status === "waiting" ? (run.waitingFor ?? "").split(", ")[0] ?? "" : ""
+const signalGuess = (run: Journal.RunInfo) => run.status === "waiting" ? run.waitingFor[0] ?? "" : ""
 
 const pretty = (json: string): string => {
   try {

@@ -11,7 +11,8 @@
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as RunStatus from "../RunStatus.ts"
-import { InvalidInput, JournalError, RunCancelled, RunConflict } from "../WorkflowError.ts"
+import { InvalidInput, RunCancelled, RunConflict } from "../WorkflowError.ts"
+import * as Formats from "./formats.ts"
 import { fingerprintOf, prepareInput } from "./identity.ts"
 import { childRunId } from "./path.ts"
 import { suspendOn } from "./suspend.ts"
@@ -23,26 +24,22 @@ import type { RunState } from "./runState.ts"
 export const runChild = (node: ChildNode, ctx: Ctx, path: string, state: RunState) =>
   Effect.gen(function*() {
     const runId = childRunId(state.runId, path)
-    const children = state.children!
+    const children = state.children
     const delta = (context: Ctx): Ctx => ({ [node.name]: context })
+    const mode = state.mode
     // A replay starts nothing: the child ended, or the journal ends here.
-    if (state.readOnly || state.reached !== undefined || state.journal === undefined || state.lease === undefined) {
+    if (mode._tag !== "Executing") {
       const loaded = yield* children.load(runId)
       if (Option.isSome(loaded) && RunStatus.isDone(loaded.value.run.status)) {
         return delta(yield* ended(node, loaded.value, state))
       }
-      if (state.reached !== undefined) return yield* Effect.fail(suspendOn({ path, kind: "replay", until: undefined }))
-      return yield* new JournalError({
-        reason: "Corrupt",
-        runId: state.runId,
-        path,
-        detail: `the run is finished but its child ${runId} is not`
-      })
+      if (mode._tag === "Rebuilding") return yield* Effect.fail(suspendOn({ path, kind: "replay", until: undefined }))
+      return yield* Formats.corrupt(state.runId, path, `the run is finished but its child ${runId} is not`)
     }
     const definition = node.workflow
     const input = node.input(ctx)
     const encoded = yield* prepareInput(definition, runId, input)
-    const { run } = yield* state.journal.startChild(state.lease, {
+    const { run } = yield* mode.journal.startChild(mode.lease, {
       runId,
       workflow: definition.name,
       fingerprint: fingerprintOf(definition),
@@ -60,7 +57,7 @@ export const runChild = (node: ChildNode, ctx: Ctx, path: string, state: RunStat
         issue: `the child was started with a different input (${run.input}) than the parent gives it now`
       })
     }
-    const execute = children.execute
+    const execute = mode.driver._tag === "Caller" ? mode.driver.executeChild : undefined
     // A failed child is driven again by a parent that runs it in process, as `Workflow.run`
     // drives a failed run again; under a worker, resuming the parent re-queues it.
     if (
@@ -81,33 +78,31 @@ const ended = (node: ChildNode, loaded: LoadedRun, state: RunState) => {
   const run = loaded.run
   switch (run.status) {
     case "completed":
-      return state.children!.replay(node.workflow, loaded)
+      return state.children.replay(node.workflow, loaded)
     case "cancelled":
       return Effect.fail(new RunCancelled({ runId: run.runId, reason: run.error ?? "cancelled" }))
     default: {
       const failure = lastFailure(loaded.entries)
-      return failure === undefined
-        ? Effect.die(new Error(`plait: child run ${run.runId} failed: ${run.error ?? "unknown error"}`))
-        : Effect.fail(failure.value)
+      if (failure === undefined) {
+        return Effect.die(new Error(`plait: child run ${run.runId} failed: ${run.error ?? "unknown error"}`))
+      }
+      return Effect.flatMap(
+        Formats.runFailure.decode(run.runId, failure.path, failure.value),
+        (ending) => Effect.fail(ending.failure)
+      )
     }
   }
 }
 
 /**
- * The failure the child's latest execution ended with, as its executor journaled it: the error's
+ * The `failed` entry of the child's latest execution, as its executor journaled it: the error's
  * JSON (through the failing step's error schema when it had one), so the parent can match on its
  * `_tag` and fields.
  */
-const lastFailure = (entries: ReadonlyArray<JournalEntry>): { readonly value: unknown } | undefined => {
+const lastFailure = (entries: ReadonlyArray<JournalEntry>): JournalEntry | undefined => {
   let latest: JournalEntry | undefined
   for (const entry of entries) {
     if (entry.kind === "failed" && (latest === undefined || entry.seq > latest.seq)) latest = entry
   }
-  if (latest === undefined) return undefined
-  try {
-    const parsed = JSON.parse(latest.value) as { readonly failure?: unknown }
-    return { value: parsed.failure }
-  } catch {
-    return undefined
-  }
+  return latest
 }

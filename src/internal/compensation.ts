@@ -12,10 +12,9 @@
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Schema from "effect/Schema"
 import { CompensationFailed, JournalError } from "../WorkflowError.ts"
-import { jsonCodec } from "./codec.ts"
 import { isRunFault } from "./faults.ts"
+import * as Formats from "./formats.ts"
 import { compensationPath } from "./path.ts"
 import { replayJournal } from "./replay.ts"
 import { completionOrderOf, type Reached, type RunState } from "./runState.ts"
@@ -23,20 +22,12 @@ import { describeError, plainFailure, runCompensation } from "./step.ts"
 import type { JournalEntry } from "../Journal.ts"
 import type { Definition } from "./definition.ts"
 
-/** Why a run compensates, as journaled in its `compensating` entry. */
-export interface Ending {
-  readonly reason: "failed" | "cancelled"
-  /** The failure or the cancellation reason, as text. */
-  readonly error: string
-  /** The failure as JSON, for a run that failed: what a resumed compensation fails with. */
-  readonly failure?: unknown
-}
-
-const endingCodec = jsonCodec(Schema.Struct({
-  reason: Schema.Literals(["failed", "cancelled"]),
-  error: Schema.String,
-  failure: Schema.optional(Schema.Unknown)
-}))
+/**
+ * Why a run compensates, as journaled in its `compensating` entry: the failure or the
+ * cancellation reason as text, and for a run that failed the failure as JSON, what a resumed
+ * compensation fails with.
+ */
+export type Ending = Formats.Ending
 
 export const hasCompensable = (entries: ReadonlyArray<JournalEntry>): boolean =>
   entries.some((entry) => entry.kind === "compensable")
@@ -51,24 +42,13 @@ export const endingEntry = (ending: Ending): JournalEntry => ({
   path: "",
   kind: "compensating",
   seq: 0,
-  value: JSON.stringify(ending)
+  value: Formats.ending.text(ending)
 })
 
 /** The ending a run journaled when it started compensating, if it did. */
 export const storedEnding = (state: RunState): Exit.Exit<Ending | undefined, JournalError> => {
   const stored = state.stored("compensating", "")
-  if (stored === undefined) return Exit.succeed(undefined)
-  const decoded = endingCodec.decode(stored.value)
-  return Exit.isSuccess(decoded)
-    ? Exit.succeed(decoded.value as Ending)
-    : Exit.fail(
-      new JournalError({
-        reason: "Corrupt",
-        runId: state.runId,
-        path: "",
-        detail: Cause.squash(decoded.cause) as string
-      })
-    )
+  return stored === undefined ? Exit.succeed(undefined) : Formats.ending.decode(state.runId, "", stored.value)
 }
 
 /**
@@ -84,11 +64,13 @@ export const compensate = (
   ending: Ending
 ) =>
   Effect.gen(function*() {
+    const runId = state.runId
     const reached = yield* rebuild(definition, input, entries, state)
-    const order = entries
-      .filter((entry) => entry.kind === "compensable")
-      .sort((a, b) => completionOrderOf(b)! - completionOrderOf(a)!)
-      .map((entry) => entry.path)
+    const places: Array<{ readonly path: string; readonly place: number }> = []
+    for (const entry of entries) {
+      if (entry.kind === "compensable") places.push({ path: entry.path, place: yield* completionOrderOf(runId, entry) })
+    }
+    const order = places.sort((a, b) => b.place - a.place).map(({ path }) => path)
     const compensated: Array<string> = []
     for (let i = 0; i < order.length; i++) {
       const path = order[i]!

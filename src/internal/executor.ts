@@ -24,10 +24,12 @@ import { checkOneEffectCopy } from "./effectCopy.ts"
 import { fingerprintOf, inputCodecOf, prepareInput, storedInput } from "./identity.ts"
 import { runWorkflow } from "./interpreter.ts"
 import { makeLeaseDeadline, watchDeadline } from "./leaseDeadline.ts"
-import { type ChildRuns, makeRunState, type Observer, type RunState } from "./runState.ts"
+import { makeRunState } from "./runState.ts"
 import { describeError, plainFailure } from "./step.ts"
+import * as Formats from "./formats.ts"
 import { isSuspend, releaseOf } from "./suspend.ts"
 import { makeWriter, readOnlyWriter } from "./writer.ts"
+import type { ChildRuns, Driver, Mode, Observer, RunState } from "./runState.ts"
 
 export { fingerprintOf, prepareInput } from "./identity.ts"
 
@@ -44,14 +46,15 @@ export type RawOutcome =
   | { readonly _tag: "Completed"; readonly runId: string; readonly context: Record<string, unknown> }
   | { readonly _tag: "Suspended"; readonly runId: string; readonly waitingFor: string }
 
-/** How an executor runs: who it is, how long its lease lasts, and how it waits. */
+/** How an executor runs: who it is, how long its lease lasts, and who drives it. */
 export interface ExecutorSettings {
   readonly owner: string
   readonly leaseMs: number
-  /** Renew the lease itself; a worker renews the leases of all its runs in one statement instead. */
-  readonly heartbeat: boolean
-  /** Release the run for the length of a durable sleep instead of sleeping in process. */
-  readonly suspendSleeps: boolean
+  /**
+   * A worker renews the leases of all its runs in one statement, and releases a run for a
+   * durable wait; a caller (`Workflow.run`) renews its lease itself and waits in process.
+   */
+  readonly driver: "worker" | "caller"
   readonly batching: boolean
   readonly observer: Observer | undefined
 }
@@ -126,8 +129,7 @@ const executeDirectly = (
     const settings: ExecutorSettings = {
       owner,
       leaseMs: options.leaseDuration ?? defaultLeaseMs,
-      heartbeat: true,
-      suspendSleeps: false,
+      driver: "caller",
       batching: options.batching ?? true,
       observer: options.observe
     }
@@ -295,19 +297,10 @@ const execute = (
           )
       }
       const writer = makeWriter(fenced, lease, settings.batching)
-      const children = childRuns(journal, settings)
+      const children = childRuns(journal)
+      const mode: Mode = { _tag: "Executing", journal: fenced, lease, deadline, driver: driverOf(settings) }
       const stateOf = (entries: ReadonlyArray<JournalEntry>) =>
-        makeRunState({
-          runId,
-          entries,
-          writer,
-          observer: settings.observer,
-          suspendSleeps: settings.suspendSleeps,
-          journal: fenced,
-          lease,
-          deadline,
-          children
-        })
+        makeRunState({ runId, entries, mode, writer, children, observer: settings.observer })
       const made = stateOf(entries)
       if (Exit.isFailure(made)) {
         yield* Effect.ignore(journal.release(lease, { status: "failed", error: describeCause(made.cause) }))
@@ -316,7 +309,7 @@ const execute = (
       const state = made.value
       const executing: Executing = { definition, input, lease, run, state, stateOf, stops, restore }
       yield* Effect.forkChild(watchDeadline(deadline), { startImmediately: true })
-      if (settings.heartbeat) {
+      if (settings.driver === "caller") {
         yield* Effect.forkChild(heartbeat(lease, settings, stops.stop, deadline.renewed), { startImmediately: true })
       }
 
@@ -411,7 +404,7 @@ const endFailed = (executing: Executing, failure: unknown, exit: Exit.Exit<never
       path: "",
       kind: "failed",
       seq: run.executions,
-      value: JSON.stringify({ error: describeError(failure), failure: plainFailure(failure) })
+      value: Formats.runFailure.text({ error: describeError(failure), failure: plainFailure(failure) })
     }))
     yield* Effect.ignore(Journal.use((journal) =>
       journal.release(lease, {
@@ -469,17 +462,21 @@ const compensateAndEnd = (executing: Executing, ending: Ending, original: Exit.E
     return yield* failed
   })
 
-/** Children of a run: loaded and replayed from the journal, and executed in process by `Workflow.run`. */
-const childRuns = (journal: Journal["Service"], settings: ExecutorSettings | undefined): ChildRuns => ({
+/** Children of a run: loaded and replayed from the journal. */
+const childRuns = (journal: Journal["Service"]): ChildRuns => ({
   load: (runId) => journal.load(runId),
   replay: (definition, loaded) =>
     Effect.map(
       replayFinished(definition, loaded.run, loaded.entries),
       (outcome) => (outcome as RawOutcome & { _tag: "Completed" }).context
-    ),
-  execute: settings === undefined || settings.suspendSleeps
-    ? undefined
-    : (definition, runId, input) =>
+    )
+})
+
+/** Who drives a run these settings execute; a caller executes the run's children in its own fiber. */
+const driverOf = (settings: ExecutorSettings): Driver =>
+  settings.driver === "worker" ? { _tag: "Worker" } : {
+    _tag: "Caller",
+    executeChild: (definition, runId, input) =>
       Effect.map(
         // `runDefinition` succeeds with an outcome only: its other result types come from exits
         // it yields when they are failures.
@@ -495,7 +492,7 @@ const childRuns = (journal: Journal["Service"], settings: ExecutorSettings | und
             ? { _tag: "Completed" as const, context: outcome.context }
             : { _tag: "Suspended" as const, waitingFor: outcome.waitingFor }
       )
-})
+  }
 
 /**
  * Renews the lease every third of its length, and stops the run when the lease was taken over or
@@ -538,10 +535,10 @@ export const replayFinished = (definition: Definition, run: RunInfo, loaded?: Re
     const state = yield* makeRunState({
       runId: run.runId,
       entries,
+      mode: { _tag: "Replaying" },
       writer: readOnlyWriter(run.runId),
-      observer: undefined,
-      readOnly: true,
-      children: childRuns(yield* Journal, undefined)
+      children: childRuns(yield* Journal),
+      observer: undefined
     })
     const exit = yield* Effect.exit(runWorkflow(definition.nodes, input, state))
     if (Exit.isSuccess(exit)) {

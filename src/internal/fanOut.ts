@@ -6,15 +6,15 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Result from "effect/Result"
-import * as Schema from "effect/Schema"
-import { JournalError, ParallelFailure } from "../WorkflowError.ts"
-import { jsonCodec } from "./codec.ts"
+import { type JournalError, ParallelFailure } from "../WorkflowError.ts"
 import { isRunFault } from "./faults.ts"
-import type { ErrorStrategy, Tolerance } from "./node.ts"
+import * as Formats from "./formats.ts"
 import { inFlightFor, pipelined } from "./pipeline.ts"
-import type { RunState } from "./runState.ts"
-import { decodeStored } from "./step.ts"
+import { inOwnFiber } from "./runState.ts"
 import { isSuspend, mergeSuspends, type Suspend } from "./suspend.ts"
+import type { ErrorStrategy, Tolerance } from "./node.ts"
+import type { PipelineItem } from "./pipeline.ts"
+import type { RunState } from "./runState.ts"
 
 /**
  * The tasks of a block: one element each (a forEach's items, a block's branches), the key of
@@ -56,7 +56,7 @@ export const fanOut = (
   if (options.onError === "settle") return settleDurably(tasks, state, options)
   // A rebuild runs every task to its end: a failure it replays in one task must not interrupt a
   // sibling before that sibling reached the steps it journaled.
-  if (options.onError === "failFast" && state.reached !== undefined) {
+  if (options.onError === "failFast" && state.mode._tag === "Rebuilding") {
     return Effect.flatMap(runAll(tasks, state, { ...options, onError: "completeAll" }), (exits) => {
       const failed = (exits as ReadonlyArray<Exit.Exit<unknown, unknown>>).find(Exit.isFailure)
       return failed === undefined
@@ -84,15 +84,23 @@ const runAll = (
   stateAt: (index: number) => RunState = () => state
 ) => {
   const bound = options.concurrency
-  const task = options.onSuccess === undefined
-    ? (index: number) => tasks.runAt(index, stateAt(index))
-    : (index: number) =>
-      Effect.tap(tasks.runAt(index, stateAt(index)), () => Effect.sync(() => options.onSuccess!(tasks.keyAt(index))))
   // Under a bound of more than one, fewer than the tasks, the bound is on running tasks: one
-  // waiting for its write to commit lets the next start (see pipeline.ts).
+  // waiting for its write to commit lets the next start (see pipeline.ts). Each task then runs
+  // as its own pipelined item; tasks run one at a time stay in this fiber, and in its item.
   const isPipelined = state.writer.pipelines && bound !== undefined && bound > 1 && bound < tasks.items.length
+  const itemOf = (index: number, item: PipelineItem | undefined): RunState => {
+    const at = stateAt(index)
+    return at.item === item ? at : { ...at, item }
+  }
+  const inItem = bound === 1 ? stateAt : (index: number) => inOwnFiber(stateAt(index))
+  const task = options.onSuccess === undefined
+    ? (index: number, state: RunState) => tasks.runAt(index, state)
+    : (index: number, state: RunState) =>
+      Effect.tap(tasks.runAt(index, state), () => Effect.sync(() => options.onSuccess!(tasks.keyAt(index))))
   const concurrency = isPipelined ? inFlightFor(bound) : bound ?? "unbounded"
-  const inSlot = isPipelined ? pipelined(bound, task, tasks.isOneStep) : task
+  const inSlot = isPipelined
+    ? pipelined(bound, (index, item) => task(index, itemOf(index, item)), tasks.isOneStep)
+    : (index: number) => task(index, inItem(index))
   const run = (_item: unknown, index: number) => inSlot(index)
   if (options.onError !== "failFast") {
     return Effect.forEach(tasks.items, (item, index) => Effect.exit(run(item, index)), { concurrency })
@@ -144,18 +152,13 @@ const settleDurably = (tasks: Tasks, state: RunState, options: FanOutOptions) =>
           succeeded: keys.filter((_, i) => !failed(i))
         }
         return Effect.as(
-          state.writer.write({ path: options.path, kind: "choice", seq: 0, value: JSON.stringify(outcome) }),
+          state.writer.write({ path: options.path, kind: "choice", seq: 0, value: Formats.settleRecord.text(outcome) }),
           results
         )
       })
     )
   })
 }
-
-const settledCodec = jsonCodec(Schema.Struct({
-  failed: Schema.Array(Schema.String),
-  succeeded: Schema.Array(Schema.String)
-}))
 
 /** A settled block's record, checked: each branch's outcome (`true` for failed), by key. */
 const settledRecord = (
@@ -164,12 +167,9 @@ const settledRecord = (
   options: FanOutOptions,
   text: string
 ): Exit.Exit<ReadonlyMap<string, boolean>, JournalError> => {
-  const decoded = decodeStored(state, options.path, settledCodec, text)
+  const decoded = Formats.settleRecord.decode(state.runId, options.path, text)
   if (Exit.isFailure(decoded)) return Exit.failCause(decoded.cause)
-  const { failed, succeeded } = decoded.value as {
-    readonly failed: ReadonlyArray<string>
-    readonly succeeded: ReadonlyArray<string>
-  }
+  const { failed, succeeded } = decoded.value
   const outcomes = new Map<string, boolean>()
   const known = new Set(keys)
   for (const [list, isFailure] of [[failed, true], [succeeded, false]] as const) {
@@ -192,8 +192,7 @@ const settledRecord = (
   return Exit.succeed(outcomes)
 }
 
-const corrupt = (state: RunState, path: string, detail: string) =>
-  Exit.fail(new JournalError({ reason: "Corrupt", runId: state.runId, path, detail }))
+const corrupt = (state: RunState, path: string, detail: string) => Exit.fail(Formats.corrupt(state.runId, path, detail))
 
 const settleExits = (
   tasks: Tasks,

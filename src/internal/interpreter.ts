@@ -12,12 +12,11 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as Schema from "effect/Schema"
 import { JournalError, RaceFailure, SignalTimeout } from "../WorkflowError.ts"
 import { runChild } from "./child.ts"
-import { type JsonCodec, jsonCodec } from "./codec.ts"
 import { fanOut, type Tasks } from "./fanOut.ts"
 import { isRunFault } from "./faults.ts"
+import * as Formats from "./formats.ts"
 import { memoizeByIdentity } from "./memo.ts"
 import { deepMerge, mergeAll, shallowMerge } from "./merge.ts"
 import type {
@@ -33,9 +32,9 @@ import type {
   StepNode
 } from "./node.ts"
 import { childPath, itemPath } from "./path.ts"
-import { notify, type RunState, type StepEvent } from "./runState.ts"
-import { awaitsSignal, journalItems, signalCodecOf } from "./signal.ts"
-import { decodeStored, runStep } from "./step.ts"
+import { inOwnFiber, notify, type RunState, type StepEvent } from "./runState.ts"
+import { awaitsSignal, journalItems } from "./signal.ts"
+import { runStep } from "./step.ts"
 import { isSuspend, mergeSuspends, type Suspend, suspendOn } from "./suspend.ts"
 
 type Run<A = Ctx> = Effect.Effect<A, unknown, unknown>
@@ -236,7 +235,7 @@ const journaledOrder = (
   const order = stored !== undefined
     ? storedOrder(path, state, keys, stored.value)
     : Effect.as(
-      state.writer.write({ path, kind: "order", seq: 0, value: JSON.stringify(completionOrder) }),
+      state.writer.write({ path, kind: "order", seq: 0, value: Formats.order.text(completionOrder) }),
       completionOrder
     )
   return reported(state, order, (order) => ({
@@ -255,9 +254,9 @@ const storedOrder = (
   keys: ReadonlyArray<string>,
   text: string
 ): Exit.Exit<ReadonlyArray<string>, JournalError> => {
-  const decoded = decodeStored(state, path, orderCodec, text)
-  if (Exit.isFailure(decoded)) return Exit.failCause(decoded.cause)
-  const order = decoded.value as ReadonlyArray<string>
+  const decoded = Formats.order.decode(state.runId, path, text)
+  if (Exit.isFailure(decoded)) return decoded
+  const order = decoded.value
   const expected = new Set(keys)
   return order.length === keys.length && new Set(order).size === order.length && order.every((key) => expected.has(key))
     ? Exit.succeed(order)
@@ -292,9 +291,10 @@ const runRace = (node: RaceNode, ctx: Ctx, path: string, state: RunState): Run =
     winner,
     replayed
   })
-  if (state.reached !== undefined) return rebuildRace(node, ctx, path, state, tagged)
+  const choice = Formats.choice(node.branches)
+  if (state.mode._tag === "Rebuilding") return rebuildRace(node, ctx, path, state, tagged)
   if (stored !== undefined) {
-    const winner = decodeStored(state, path, keyCodecOf(node.branches), stored.value) as Exit.Exit<string, JournalError>
+    const winner = choice.decode(state.runId, path, stored.value)
     return Effect.flatMap(
       reported(state, winner, won(true)),
       (key) => Effect.map(runCase(node.branches, key, ctx, path, state), (delta) => tagged(key, delta))
@@ -302,7 +302,7 @@ const runRace = (node: RaceNode, ctx: Ctx, path: string, state: RunState): Run =
   }
   const raced = concurrently(state, node.branches.length, undefined, firstSuccess(node, ctx, path, state))
   return Effect.flatMap(raced, ([key, delta]) => {
-    const journaled = Effect.as(state.writer.write({ path, kind: "choice", seq: 0, value: JSON.stringify(key) }), key)
+    const journaled = Effect.as(state.writer.write({ path, kind: "choice", seq: 0, value: choice.text(key) }), key)
     return Effect.as(reported(state, journaled, won(false)), tagged(key, delta))
   })
 }
@@ -317,20 +317,24 @@ const rebuildRace = (
   path: string,
   state: RunState,
   tagged: (key: string, delta: Ctx) => Ctx
-): Run =>
-  Effect.flatMap(
-    Effect.forEach(node.branches, ([key, nodes]) => Effect.exit(runSegment(nodes, ctx, childPath(path, key), state)), {
-      concurrency: "unbounded"
-    }),
+): Run => {
+  const branchState = inOwnFiber(state)
+  return Effect.flatMap(
+    Effect.forEach(
+      node.branches,
+      ([key, nodes]) => Effect.exit(runSegment(nodes, ctx, childPath(path, key), branchState)),
+      { concurrency: "unbounded" }
+    ),
     (exits) => {
       const stored = state.stored("choice", path)
       if (stored === undefined) return Effect.fail(suspendOn({ path, kind: "replay", until: undefined }))
-      return Effect.flatMap(decodeStored(state, path, keyCodecOf(node.branches), stored.value), (key) => {
+      return Effect.flatMap(Formats.choice(node.branches).decode(state.runId, path, stored.value), (key) => {
         const exit = exits[node.branches.findIndex(([candidate]) => candidate === key)]!
-        return Effect.map(exit, (delta) => tagged(key as string, delta))
+        return Effect.map(exit, (delta) => tagged(key, delta))
       })
     }
   )
+}
 
 /**
  * Runs every branch; the first to succeed wins and the rest are interrupted. A branch waiting
@@ -345,9 +349,10 @@ const firstSuccess = (node: RaceNode, ctx: Ctx, path: string, state: RunState) =
     const failures: Record<string, unknown> = {}
     const waiting: Array<Suspend> = []
     let pending = node.branches.length
+    const branchState = inOwnFiber(state)
     const fibers = yield* Effect.forEach(node.branches, ([key, nodes]) =>
       Effect.forkChild(
-        Effect.exit(runSegment(nodes, ctx, childPath(path, key), state)).pipe(
+        Effect.exit(runSegment(nodes, ctx, childPath(path, key), branchState)).pipe(
           Effect.flatMap((exit) => {
             if (Exit.isSuccess(exit)) return Deferred.succeed(winner, [key, exit.value] as const)
             const error = Cause.findErrorOption(exit.cause)
@@ -435,8 +440,9 @@ const keysOf = (
 
 const runBranch = (node: BranchNode, ctx: Ctx, path: string, state: RunState): Run => {
   const stored = state.stored("choice", path)
+  const choice = Formats.choice(node.cases)
   const chosen = stored !== undefined
-    ? decodeStored(state, path, keyCodecOf(node.cases), stored.value) as Exit.Exit<string, JournalError>
+    ? choice.decode(state.runId, path, stored.value)
     : Effect.suspend(() => {
       const key = node.select(ctx)
       // Checked before it is journaled: a stored choice the definition lacks reads back as corrupt.
@@ -447,7 +453,7 @@ const runBranch = (node: BranchNode, ctx: Ctx, path: string, state: RunState): R
           )
         )
       }
-      return Effect.as(state.writer.write({ path, kind: "choice", seq: 0, value: JSON.stringify(key) }), key)
+      return Effect.as(state.writer.write({ path, kind: "choice", seq: 0, value: choice.text(key) }), key)
     })
   const reportedChoice = reported(state, chosen, (choice): StepEvent => ({
     _tag: "BranchChosen",
@@ -475,18 +481,19 @@ const runCase = (
 // --- sleep and signal ----------------------------------------------------------------------
 
 /**
- * A durable sleep. Under a worker (`suspendSleeps`) the run is released until the wake time
- * instead of holding its slot; run directly, the remaining time is slept in process.
+ * A durable sleep. Under a worker the run is released until the wake time instead of holding
+ * its slot; run by its caller, the remaining time is slept in process. A replay sleeps not at all.
  */
 const runSleep = (node: SleepNode, path: string, state: RunState): Run =>
   Effect.flatMap(deadline(path, state, node.duration), ({ at: planned, now, since }) => {
     const at = resumedWithin(state, since, planned) ?? planned
     const woke = Effect.as(notify(state, { _tag: "Woke", runId: state.runId, path }), {})
-    if (at <= now || state.readOnly || state.reached !== undefined) return woke
+    const mode = state.mode
+    if (at <= now || mode._tag !== "Executing") return woke
     const sleeping = notify(state, { _tag: "Sleeping", runId: state.runId, path, wakeAt: DateTime.makeUnsafe(at) })
     return Effect.andThen(
       sleeping,
-      state.suspendSleeps
+      mode.driver._tag === "Worker"
         ? Effect.fail(suspendOn({ path, kind: "sleep", until: at }))
         : Effect.andThen(Effect.sleep(at - now), woke)
     )
@@ -495,7 +502,7 @@ const runSleep = (node: SleepNode, path: string, state: RunState): Run =>
 const runSignal = (node: SignalNode, path: string, state: RunState): Run => {
   const stored = state.stored("signal", path)
   if (stored !== undefined) {
-    const value = decodeStored(state, path, signalCodecOf(node), stored.value)
+    const value = Formats.signal(node).decode(state.runId, path, stored.value)
     const received = reported(state, value, (): StepEvent => ({ _tag: "SignalReceived", runId: state.runId, path }))
     return Effect.map(received, (value) => ({ [node.name]: value }))
   }
@@ -534,12 +541,11 @@ const deadline = (path: string, state: RunState, duration: Duration.Input) =>
     const now = yield* Clock.currentTimeMillis
     const stored = state.stored("wake", path)
     if (stored !== undefined) {
-      const at = (yield* decodeStored(state, path, wakeCodec, stored.value)) as number
-      return { at, now, since: stored.startedAt }
+      return { at: yield* Formats.wake.decode(state.runId, path, stored.value), now, since: stored.startedAt }
     }
     const at = now + Duration.toMillis(Duration.fromInputUnsafe(duration))
     // When the wait began, so a timeline can draw it.
-    yield* state.writer.write({ path, kind: "wake", seq: 0, value: JSON.stringify(at), startedAt: now })
+    yield* state.writer.write({ path, kind: "wake", seq: 0, value: Formats.wake.text(at), startedAt: now })
     return { at, now, since: now }
   })
 
@@ -549,14 +555,3 @@ const deadline = (path: string, state: RunState, duration: Duration.Input) =>
  */
 const resumedWithin = (state: RunState, since: number | undefined, at: number): number | undefined =>
   state.resumedAt.find((resumed) => resumed < at && (since === undefined || resumed >= since))
-
-// --- codecs for journaled decisions ---------------------------------------------------------
-
-const orderCodec = jsonCodec(Schema.Array(Schema.String))
-/** Epoch milliseconds. */
-const wakeCodec = jsonCodec(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)))
-
-/** A stored choice must name one of the keys the definition has now. */
-const keyCodecOf = memoizeByIdentity((keyed: ReadonlyArray<readonly [string, unknown]>): JsonCodec =>
-  jsonCodec(Schema.Literals(keyed.map(([key]) => key)))
-)

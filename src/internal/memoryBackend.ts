@@ -64,7 +64,7 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
       leaseExpiresAt: lease === undefined ? undefined : now + leaseMs,
       wakeAt: undefined,
       dueAt: lease === undefined ? now : now + leaseMs,
-      waitingFor: undefined,
+      waitingFor: [],
       executions: lease === undefined ? 0 : 1,
       wakeups: 0,
       cancelRequested: false,
@@ -231,7 +231,7 @@ export const makeMemoryBackend = (): { readonly journal: Journal["Service"]; rea
           leaseExpiresAt: undefined,
           wakeAt: due.wakeAt,
           dueAt: due.dueAt,
-          waitingFor: release.waitingFor,
+          waitingFor: release.waitingFor ?? [],
           // The reason given to `cancel` is kept while the cancellation is pending or done.
           error: due.status === "cancelled" || overridden ? release.error ?? stored.info.error : release.error,
           updatedAt: now

@@ -30,16 +30,18 @@ import type * as Fiber from "effect/Fiber"
  */
 export const inFlightFor = (concurrency: number): number => Math.max(128, 8 * concurrency)
 
-/** One item of a pipelined fan-out: whether it holds a slot, and whether it is one step. */
-interface Item {
+/**
+ * One item of a pipelined fan-out: whether it holds a slot, and whether it is one step. The
+ * item's task is handed it, and passes it down to the steps it runs in its own fiber.
+ */
+export interface PipelineItem {
   readonly slots: Slots
   held: boolean
   /** The item is one step, so the commit of its completion is the last thing it waits for. */
   readonly oneStep: boolean
 }
 
-/** The item each fiber of a pipelined fan-out runs, while it runs it. */
-const items = new Map<Fiber.Fiber<unknown, unknown>, Item>()
+type Item = PipelineItem
 
 /** An item waiting for a slot: it holds one as soon as it is handed one, before `resume` runs. */
 interface Waiter {
@@ -48,7 +50,7 @@ interface Waiter {
 }
 
 /** The `n` slots of one fan-out, handed out to the items going on after a commit first. */
-class Slots {
+export class Slots {
   private free: number
   private readonly goingOn: Array<Waiter> = []
   private readonly starting: Array<Waiter> = []
@@ -98,41 +100,40 @@ class Slots {
 }
 
 /**
- * Runs each item of a fan-out under `concurrency` slots, pipelined. `run(index)` is the item's
- * task; `oneStep(index)` says whether it is one step. Call it inside an `Effect.forEach` bounded
- * by {@link inFlightFor}, one fiber per item.
+ * Runs each item of a fan-out under `concurrency` slots, pipelined. `run(index, item)` is the
+ * item's task, which hands `item` to the steps it runs; `oneStep(index)` says whether it is one
+ * step. Call it inside an `Effect.forEach` bounded by {@link inFlightFor}, one fiber per item.
  */
 export const pipelined = (
   concurrency: number,
-  run: (index: number) => Effect.Effect<unknown, unknown, unknown>,
+  run: (index: number, item: PipelineItem) => Effect.Effect<unknown, unknown, unknown>,
   oneStep: (index: number) => boolean
 ) => {
   const slots = new Slots(concurrency)
   return (index: number): Effect.Effect<unknown, unknown, unknown> =>
-    Effect.withFiber((fiber) => {
+    Effect.suspend(() => {
       const item: Item = { slots, held: false, oneStep: oneStep(index) }
-      items.set(fiber, item)
-      return Effect.onExit(Effect.andThen(slots.take(item, "starting"), () => run(index)), () =>
-        Effect.sync(() => {
-          items.delete(fiber)
-          if (item.held) slots.give(item, fiber)
-        }))
+      return Effect.onExit(
+        Effect.andThen(slots.take(item, "starting"), () => run(index, item)),
+        () => item.held ? Effect.withFiber((fiber) => Effect.sync(() => slots.give(item, fiber))) : Effect.void
+      )
     })
 }
 
 /**
- * Waits for `commit`, the commit of a step's completion just queued, as the pipelined item of
- * this fiber if it is one: its slot goes to the next item meanwhile, and is taken back after the
- * commit (interruptibly: `restore`) unless the item is that one step. A failed commit ends the
- * item: it takes no slot back for that.
+ * Waits for `commit`, the commit of a step's completion just queued by `item`, if it runs as a
+ * pipelined item: its slot goes to the next item meanwhile, and is taken back after the commit
+ * (interruptibly: `restore`) unless the item is that one step. A failed commit ends the item: it
+ * takes no slot back for that.
  */
 export const awaitCommit = <E>(
+  item: PipelineItem | undefined,
   commit: Effect.Effect<void, E>,
   restore: (effect: Effect.Effect<void>) => Effect.Effect<void>
-): Effect.Effect<void, E> =>
-  Effect.withFiber((fiber) => {
-    const item = items.get(fiber)
-    if (item === undefined || !item.held) return commit
+): Effect.Effect<void, E> => {
+  if (item === undefined || !item.held) return commit
+  return Effect.withFiber((fiber) => {
     item.slots.give(item, fiber)
     return item.oneStep ? commit : Effect.andThen(commit, restore(item.slots.take(item, "goingOn")))
   })
+}

@@ -24,7 +24,7 @@ export const replayJournal = (
     readonly reached: Map<string, Reached>
     readonly observer: Observer | undefined
     /** Finished children are replayed from their journals; none is started. */
-    readonly children: ChildRuns | undefined
+    readonly children: ChildRuns
   }
 ): Effect.Effect<Exit.Exit<Ctx, unknown>, JournalError, unknown> =>
   Effect.flatMap(
@@ -33,8 +33,8 @@ export const replayJournal = (
       entries: run.entries,
       writer: refusingWriter((entry) => suspendOn({ path: entry.path, kind: "replay", until: undefined })),
       observer: options.observer,
-      children: options.children === undefined ? undefined : { ...options.children, execute: undefined },
-      reached: options.reached
+      children: options.children,
+      mode: { _tag: "Rebuilding", reached: options.reached }
     }),
     (state) => Effect.exit(runWorkflow(definition.nodes, run.input, state))
   )

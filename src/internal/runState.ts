@@ -1,20 +1,22 @@
 /**
- * What a run knows while it executes: its journal as loaded once at the start, indexed for
- * O(1) lookups by the interpreter, and the batching writer for new entries.
+ * What a run knows while its definition is walked: how it is walked (its `Mode`: executing under
+ * a lease, replaying a finished run, or rebuilding what compensations need), its journal as
+ * loaded once at the start, indexed for O(1) lookups by the interpreter, and the writer for new
+ * entries.
  */
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Schema from "effect/Schema"
 import type * as DateTime from "effect/DateTime"
 import type * as Option from "effect/Option"
-import { JournalError } from "../WorkflowError.ts"
-import { jsonCodec } from "./codec.ts"
 import { isEntryKind } from "./entry.ts"
+import * as Formats from "./formats.ts"
 import type { Journal, JournalEntry, Lease, LoadedRun } from "../Journal.ts"
+import type { JournalError } from "../WorkflowError.ts"
 import type { Definition } from "./definition.ts"
 import type { LeaseDeadline } from "./leaseDeadline.ts"
 import type { Ctx, StepNode } from "./node.ts"
+import type { PipelineItem } from "./pipeline.ts"
 import type { Writer } from "./writer.ts"
 
 /**
@@ -79,32 +81,15 @@ interface AttemptHistory {
 }
 
 export interface ExhaustedFailure {
-  /** JSON text: through the step's `error` schema when `typed`, else the error's plain fields. */
-  readonly failure: string
+  /** As the attempt record holds it: through the step's `error` schema when `typed`, else the error's plain fields. */
+  readonly failure: unknown
   readonly typed: boolean
 }
-
-/**
- * A failed attempt as journaled. `attempt` counts from 1 after each exhaustion, so the
- * records of a step must number themselves consistently; the last of a budget carries the
- * failure, replayed when a settled block recorded the step's branch as failed.
- */
-export const AttemptRecord = Schema.Union([
-  Schema.Struct({ attempt: Schema.Int, exhausted: Schema.Literal(false), error: Schema.String }),
-  Schema.Struct({
-    attempt: Schema.Int,
-    exhausted: Schema.Literal(true),
-    error: Schema.String,
-    failure: Schema.Unknown,
-    typed: Schema.Boolean
-  })
-])
-
-const attemptCodec = jsonCodec(AttemptRecord)
 
 /** A compensable step a rebuild reached: what its compensation is given. */
 export interface Reached {
   readonly node: StepNode
+  readonly compensate: NonNullable<StepNode["compensate"]>
   readonly output: unknown
   readonly ctx: Ctx
 }
@@ -114,54 +99,79 @@ export type ChildOutcome =
   | { readonly _tag: "Completed"; readonly context: Ctx }
   | { readonly _tag: "Suspended"; readonly waitingFor: string }
 
-/** What a run needs to start, await and replay its children. */
+/** What a run needs to read its children back: load them, and replay a completed one. */
 export interface ChildRuns {
   readonly load: (runId: string) => Effect.Effect<Option.Option<LoadedRun>, JournalError>
   /** The final context of a completed child, rebuilt from its journal. */
   readonly replay: (definition: Definition, loaded: LoadedRun) => Effect.Effect<Ctx, unknown, unknown>
-  /** Executes a child in this fiber (`Workflow.run`); absent under a worker, where the parent waits instead. */
-  readonly execute:
-    | ((definition: Definition, runId: string, input: unknown) => Effect.Effect<ChildOutcome, unknown, unknown>)
-    | undefined
 }
+
+/**
+ * Who drives an executing run. A worker releases the run for a durable wait (a sleep, a full
+ * limit, a child) and is woken by the store; a caller (`Workflow.run`) has nobody to wake it, so
+ * it sleeps and polls in process and executes a child in its own fiber.
+ */
+export type Driver =
+  | { readonly _tag: "Worker" }
+  | {
+    readonly _tag: "Caller"
+    readonly executeChild: (
+      definition: Definition,
+      runId: string,
+      input: unknown
+    ) => Effect.Effect<ChildOutcome, unknown, unknown>
+  }
+
+/** How a run's journal is being walked. */
+export type Mode =
+  /** Steps run, and what they do is journaled under the run's lease. */
+  | {
+    readonly _tag: "Executing"
+    /** The executor's journal (fenced by the lease), for what a run does beyond writing entries (children, slots). */
+    readonly journal: Journal["Service"]
+    readonly lease: Lease
+    /** The lease's local deadline: no step or attempt starts past it. */
+    readonly deadline: LeaseDeadline
+    readonly driver: Driver
+  }
+  /** A finished run: nothing runs and nothing is written; a step the journal lacks is a corrupt journal. */
+  | { readonly _tag: "Replaying" }
+  /**
+   * The journal is replayed to learn what each completed compensable step saw, recorded in
+   * `reached` by path. Nothing runs, nothing is written, and a step with no output stops its
+   * branch (a `replay` suspension) unless it failed for good, which it replays.
+   */
+  | { readonly _tag: "Rebuilding"; readonly reached: Map<string, Reached> }
 
 export interface RunState {
   readonly runId: string
+  readonly mode: Mode
   readonly writer: Writer
-  /** The executor's journal and lease, for what a run does beyond writing entries (children, slots). */
-  readonly journal: Journal["Service"] | undefined
-  readonly lease: Lease | undefined
-  /** The lease's local deadline: no step or attempt starts past it. */
-  readonly deadline: LeaseDeadline | undefined
-  readonly children: ChildRuns | undefined
+  readonly children: ChildRuns
   /** When `Engine.resume` cut the run's sleeps short (its `resumed` entries), earliest first. */
   readonly resumedAt: ReadonlyArray<number>
   /** The place the next compensable completion takes in the run's completion order. */
   readonly compensation: { next: number }
-  /**
-   * Set in a rebuild: the journal is replayed to learn what each completed compensable step saw,
-   * recorded here by path. Nothing runs, nothing is written, and a step with no output stops its
-   * branch (a `replay` suspension) unless it failed for good, which it replays.
-   */
-  readonly reached: Map<string, Reached> | undefined
   readonly observer: Observer | undefined
   readonly stored: (kind: JournalEntry["kind"], path: string) => JournalEntry | undefined
   readonly attempts: (path: string) => Exit.Exit<AttemptHistory, JournalError>
-  /** Under a worker: a durable sleep releases the run until its wake time instead of sleeping. */
-  readonly suspendSleeps: boolean
   /**
-   * Replaying a finished run: nothing runs and nothing is written; a step the journal lacks is a
-   * corrupt journal.
+   * Inside a branch of a settled block, the outcome the block recorded for it. In a branch
+   * recorded as failed, steps replay the failure that exhausted them instead of running again;
+   * in one recorded as succeeded, every step must replay its journaled output. Either way the
+   * block settles as it did before. `open` everywhere else.
    */
-  readonly readOnly: boolean
+  readonly recorded: "open" | "failed" | "succeeded"
   /**
-   * Set inside a branch of a settled block, to the outcome the block recorded for it. In a
-   * branch recorded as failed, steps replay the failure that exhausted them instead of running
-   * again; in one recorded as succeeded, every step must replay its journaled output. Either
-   * way the block settles as it did before.
+   * The item of a pipelined fan-out these steps run as, holding one of its block's slots:
+   * passed down to the item's own steps, never to the fibers of a block nested in it.
    */
-  readonly recorded: "failed" | "succeeded" | undefined
+  readonly item: PipelineItem | undefined
 }
+
+/** The run state of the task a fan-out or a race runs in a fiber of its own: in no pipelined item. */
+export const inOwnFiber = (state: RunState): RunState =>
+  state.item === undefined ? state : { ...state, item: undefined }
 
 /**
  * Indexes a run's entries. Each must have a kind this version knows and the number its kind
@@ -172,15 +182,10 @@ export interface RunState {
 export const makeRunState = (options: {
   readonly runId: string
   readonly entries: ReadonlyArray<JournalEntry>
+  readonly mode: Mode
   readonly writer: Writer
+  readonly children: ChildRuns
   readonly observer: Observer | undefined
-  readonly suspendSleeps?: boolean | undefined
-  readonly readOnly?: boolean | undefined
-  readonly journal?: Journal["Service"] | undefined
-  readonly lease?: Lease | undefined
-  readonly deadline?: LeaseDeadline | undefined
-  readonly children?: ChildRuns | undefined
-  readonly reached?: Map<string, Reached> | undefined
 }): Exit.Exit<RunState, JournalError> => {
   // Decisions and outputs (the entries at seq 0) are looked up by kind then path: no key string
   // is built per lookup, nor per loaded entry (a resume of 10,000 steps did both 10,000 times).
@@ -190,11 +195,12 @@ export const makeRunState = (options: {
   const resumedAt: Array<number> = []
   for (const entry of options.entries) {
     if (entry.kind === "resumed") {
-      const at = Number(entry.value)
-      if (!(Number.isSafeInteger(entry.seq) && entry.seq >= 0 && entry.value !== "" && Number.isSafeInteger(at))) {
-        return corruptEntry(options.runId, entry, `a resume numbered ${entry.seq} at ${JSON.stringify(entry.value)}`)
+      if (!(Number.isSafeInteger(entry.seq) && entry.seq >= 0)) {
+        return corruptEntry(options.runId, entry, `a resume numbered ${entry.seq}`)
       }
-      resumedAt.push(at)
+      const at = Formats.resumed.decode(options.runId, entry.path, entry.value)
+      if (Exit.isFailure(at)) return Exit.failCause(at.cause)
+      resumedAt.push(at.value)
       continue
     }
     if (entry.kind === "attempt") {
@@ -218,11 +224,9 @@ export const makeRunState = (options: {
       )
     }
     if (entry.kind === "compensable") {
-      const order = completionOrderOf(entry)
-      if (order === undefined) {
-        return corruptEntry(options.runId, entry, `a completion order ${JSON.stringify(entry.value)}`)
-      }
-      nextCompensable = Math.max(nextCompensable, order + 1)
+      const order = completionOrderOf(options.runId, entry)
+      if (Exit.isFailure(order)) return Exit.failCause(order.cause)
+      nextCompensable = Math.max(nextCompensable, order.value + 1)
     }
     if (entry.seq === 0) {
       const paths = byKind.get(entry.kind)
@@ -232,31 +236,25 @@ export const makeRunState = (options: {
   }
   return Exit.succeed({
     runId: options.runId,
+    mode: options.mode,
     writer: options.writer,
-    journal: options.journal,
-    lease: options.lease,
-    deadline: options.deadline,
     children: options.children,
     resumedAt: resumedAt.sort((a, b) => a - b),
     compensation: { next: nextCompensable },
-    reached: options.reached,
     observer: options.observer,
     stored: (kind, path) => byKind.get(kind)?.get(path),
     attempts: (path) => historyOf(options.runId, path, attemptsByPath.get(path)),
-    suspendSleeps: options.suspendSleeps ?? false,
-    readOnly: options.readOnly ?? false,
-    recorded: undefined
+    recorded: "open",
+    item: undefined
   })
 }
 
 /** A compensable step's place in the run's completion order, as its entry holds it. */
-export const completionOrderOf = (entry: JournalEntry): number | undefined => {
-  const order = Number(entry.value)
-  return entry.value !== "" && Number.isSafeInteger(order) && order >= 0 ? order : undefined
-}
+export const completionOrderOf = (runId: string, entry: JournalEntry): Exit.Exit<number, JournalError> =>
+  Formats.completionOrder.decode(runId, entry.path, entry.value)
 
 const corruptEntry = (runId: string, entry: JournalEntry, detail: string) =>
-  Exit.fail(new JournalError({ reason: "Corrupt", runId, path: entry.path, detail }))
+  Exit.fail(Formats.corrupt(runId, entry.path, detail))
 
 const noHistory: Exit.Exit<AttemptHistory, JournalError> = Exit.succeed({
   failures: 0,
@@ -272,16 +270,15 @@ const historyOf = (
   if (entries === undefined) return noHistory
   const sorted = [...entries].sort((a, b) => a.seq - b.seq)
   let failures = 0
-  let last: typeof AttemptRecord.Type | undefined
+  let last: Formats.AttemptRecord | undefined
   for (let i = 0; i < sorted.length; i++) {
     const entry = sorted[i]!
-    const corrupt = (detail: string) =>
-      Exit.fail(new JournalError({ reason: "Corrupt", runId, path, detail: `attempt ${entry.seq}: ${detail}` }))
+    const corrupt = (detail: string) => Exit.fail(Formats.corrupt(runId, path, `attempt ${entry.seq}: ${detail}`))
     // Attempts are written one after another, each numbered after the last: a gap is a lost row.
     if (entry.seq !== i + 1) return corrupt(`expected attempt ${i + 1}; attempts are numbered from 1 without gaps`)
-    const decoded = attemptCodec.decode(entry.value)
-    if (Exit.isFailure(decoded)) return corrupt(Cause.squash(decoded.cause) as string)
-    last = decoded.value as typeof AttemptRecord.Type
+    const decoded = Formats.attempt.decode(runId, path, entry.value)
+    if (Exit.isFailure(decoded)) return corrupt((Cause.squash(decoded.cause) as JournalError).detail)
+    last = decoded.value
     if (last.attempt !== failures + 1) {
       return corrupt(`it says attempt ${last.attempt} where the records before it make it ${failures + 1}`)
     }
@@ -290,8 +287,6 @@ const historyOf = (
   return Exit.succeed({
     failures,
     nextSeq: sorted.length + 1,
-    exhaustedWith: last?.exhausted === true
-      ? { failure: JSON.stringify(last.failure) ?? "null", typed: last.typed }
-      : undefined
+    exhaustedWith: last?.exhausted === true ? { failure: last.failure, typed: last.typed } : undefined
   })
 }

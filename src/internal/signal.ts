@@ -14,30 +14,19 @@ import { Journal, type LoadedRun } from "../Journal.ts"
 import { RunStore } from "../RunStore.ts"
 import {
   InvalidSignal,
-  JournalError,
+  type JournalError,
   type LeaseLost,
   RunNotFound,
   SignalAlreadyDelivered,
   UnknownSignal
 } from "../WorkflowError.ts"
-import { type JsonCodec, jsonCodec } from "./codec.ts"
 import type { Definition } from "./definition.ts"
 import { checkOneEffectCopy } from "./effectCopy.ts"
+import * as Formats from "./formats.ts"
 import { memoizeByIdentity } from "./memo.ts"
 import { keyedChildren, type Node, type SignalNode } from "./node.ts"
 import { childPath, isItemPathOf, itemPrefixes } from "./path.ts"
 import type { RunState } from "./runState.ts"
-import { decodeStored } from "./step.ts"
-
-export const signalCodecOf = memoizeByIdentity((node: SignalNode): JsonCodec => jsonCodec(node.schema))
-
-/**
- * Encodes a value sent to a signal, finding every problem with it rather than the first, each
- * with the value it found (the sender's own payload).
- */
-const signalEncoderOf = memoizeByIdentity((node: SignalNode) =>
-  Schema.encodeUnknownExit(Schema.toCodecJson(node.schema), { errors: "all", reportInput: true })
-)
 
 const issueFormatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
@@ -64,8 +53,6 @@ export const awaitsSignal: (nodes: ReadonlyArray<Node>) => boolean = memoizeById
   )
 )
 
-const itemsCodec = jsonCodec(Schema.Array(Schema.String))
-
 /**
  * A `forEach` whose body may wait on a signal journals its item paths when it first starts, so
  * that `sendSignal` can refuse a signal for an item it does not have. On every later run the
@@ -77,31 +64,30 @@ export const journalItems = (
   itemPaths: ReadonlyArray<string>
 ): Effect.Effect<void, JournalError | LeaseLost> => {
   const stored = state.stored("items", path)
-  if (stored === undefined) return state.writer.write({ path, kind: "items", seq: 0, value: JSON.stringify(itemPaths) })
+  if (stored === undefined) {
+    return state.writer.write({ path, kind: "items", seq: 0, value: Formats.items.text(itemPaths) })
+  }
   const journaled = storedItems(state.runId, path, stored.value)
   if (Exit.isFailure(journaled)) return journaled
   const same = journaled.value.size === itemPaths.length && itemPaths.every((item) => journaled.value.has(item))
   return same ? Exit.void : Exit.fail(
-    new JournalError({
-      reason: "Corrupt",
-      runId: state.runId,
+    Formats.corrupt(
+      state.runId,
       path,
-      detail: `the items journaled when the forEach started (${stored.value}) are not the items it has now`
-    })
+      `the items journaled when the forEach started (${stored.value}) are not the items it has now`
+    )
   )
 }
 
 /** A journaled item list, checked: item paths, each once. */
 const storedItems = (runId: string, path: string, text: string): Exit.Exit<ReadonlySet<string>, JournalError> => {
-  const decoded = decodeStored({ runId }, path, itemsCodec, text)
+  const decoded = Formats.items.decode(runId, path, text)
   if (Exit.isFailure(decoded)) return Exit.failCause(decoded.cause)
-  const items = decoded.value as ReadonlyArray<string>
+  const items = decoded.value
   const set = new Set(items)
   return set.size === items.length && items.every((item) => isItemPathOf(item, path))
     ? Exit.succeed(set)
-    : Exit.fail(
-      new JournalError({ reason: "Corrupt", runId, path, detail: "the journaled items are not distinct item paths" })
-    )
+    : Exit.fail(Formats.corrupt(runId, path, "the journaled items are not distinct item paths"))
 }
 
 /**
@@ -123,7 +109,7 @@ export const deliverSignal = (
     if (target === undefined) {
       return yield* new UnknownSignal({ runId, path, issue: "the workflow has no signal at this path" })
     }
-    const encoded = signalEncoderOf(target.node)(value)
+    const encoded = Formats.signal(target.node).encodeSent(value)
     if (Exit.isFailure(encoded)) {
       return yield* new InvalidSignal({ runId, path, issues: issuesOf(Cause.squash(encoded.cause)) })
     }
@@ -138,8 +124,7 @@ export const deliverSignal = (
       path,
       kind: "signal",
       seq: 0,
-      // `undefined` (a void signal) is stored as JSON null, as a step's output is.
-      value: JSON.stringify(encoded.value) ?? "null",
+      value: encoded.value,
       finishedAt: now
     })
     if (delivery === "missing") return yield* new RunNotFound({ runId })

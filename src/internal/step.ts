@@ -12,7 +12,7 @@ import * as Exit from "effect/Exit"
 import * as Result from "effect/Result"
 import * as Tracer from "effect/Tracer"
 import { InvalidOutput, JournalError, StepDefect, StepTimeout } from "../WorkflowError.ts"
-import { type JsonCodec, jsonCodec } from "./codec.ts"
+import * as Formats from "./formats.ts"
 import { memoizeByIdentity } from "./memo.ts"
 import { compensationPath } from "./path.ts"
 import { type ExhaustedFailure, notify, type Reached, type RunState } from "./runState.ts"
@@ -21,28 +21,6 @@ import { withSlot } from "./stepLimit.ts"
 import { suspendOn } from "./suspend.ts"
 import type { JournalEntry } from "../Journal.ts"
 import type { Ctx, RetryPolicy, StepNode } from "./node.ts"
-
-/** Codecs are derived once per step definition, not once per execution. */
-export const codecOf = memoizeByIdentity((node: StepNode): JsonCodec => jsonCodec(node.success))
-
-const errorCodecOf = memoizeByIdentity((node: StepNode): JsonCodec | undefined =>
-  node.error === undefined ? undefined : jsonCodec(node.error)
-)
-
-/** Decodes a stored value, or reports the row as corrupt, naming the run and the path. */
-export const decodeStored = (
-  state: { readonly runId: string },
-  path: string,
-  codec: JsonCodec,
-  text: string
-): Exit.Exit<unknown, JournalError> => {
-  const decoded = codec.decode(text)
-  return Exit.isSuccess(decoded)
-    ? decoded as Exit.Exit<unknown, never>
-    : Exit.fail(
-      new JournalError({ reason: "Corrupt", runId: state.runId, path, detail: Cause.squash(decoded.cause) as string })
-    )
-}
 
 /**
  * Runs the step `node` at `path` on the context `ctx`, or returns its journaled output.
@@ -53,13 +31,15 @@ export const runStep = (
   state: RunState,
   ctx: Ctx
 ): Effect.Effect<unknown, unknown, unknown> => {
-  const codec = codecOf(node)
+  const format = Formats.stepOutput(node)
+  const mode = state.mode
   const stored = state.stored("step", path)
   if (stored !== undefined) {
-    const output = decodeStored(state, path, codec, stored.value)
-    if (state.reached !== undefined && node.compensate !== undefined && Exit.isSuccess(output)) {
+    const output = format.decode(state.runId, path, stored.value)
+    const compensate = node.compensate
+    if (mode._tag === "Rebuilding" && compensate !== undefined && Exit.isSuccess(output)) {
       // A segment adds outputs to its context object as it goes: keep what the step saw.
-      state.reached.set(path, { node, output: output.value, ctx: { ...ctx } })
+      mode.reached.set(path, { node, compensate, output: output.value, ctx: { ...ctx } })
     }
     return replayed(state, path, output)
   }
@@ -75,7 +55,7 @@ export const runStep = (
   }
   // A rebuild replays failures too: a settled block then settles as it did, and what came after
   // it is reached.
-  if (state.recorded === "failed" || state.reached !== undefined) {
+  if (state.recorded === "failed" || mode._tag === "Rebuilding") {
     const history = state.attempts(path)
     if (Exit.isFailure(history)) return history
     const exhausted = history.value.exhaustedWith
@@ -83,8 +63,8 @@ export const runStep = (
       return replayed(state, path, Effect.flatMap(decodeFailure(node, path, state, exhausted), Effect.fail))
     }
   }
-  if (state.reached !== undefined) return Effect.fail(suspendOn({ path, kind: "replay", until: undefined }))
-  if (state.readOnly) {
+  if (mode._tag === "Rebuilding") return Effect.fail(suspendOn({ path, kind: "replay", until: undefined }))
+  if (mode._tag === "Replaying") {
     return Effect.fail(
       new JournalError({
         reason: "Corrupt",
@@ -94,7 +74,7 @@ export const runStep = (
       })
     )
   }
-  const encode = codec.encode
+  const encode = format.encode
   return inStepSpan(state, path, (span) =>
     execute(node, path, state, span, (value, startedAt, finishedAt) => {
       const encoded = encode(value)
@@ -105,7 +85,13 @@ export const runStep = (
       return Exit.succeed(
         node.compensate === undefined
           ? [output]
-          : [output, { path, kind: "compensable", seq: 0, value: String(state.compensation.next++), finishedAt }]
+          : [output, {
+            path,
+            kind: "compensable",
+            seq: 0,
+            value: Formats.completionOrder.text(state.compensation.next++),
+            finishedAt
+          }]
       )
     }, Effect.suspend(() => node.run(ctx))))
 }
@@ -116,7 +102,8 @@ export const runStep = (
  */
 export const runCompensation = (path: string, reached: Reached, state: RunState) => {
   const at = compensationPath(path)
-  if (state.stored("compensated", at) !== undefined) return replayed(state, at, Effect.void)
+  const done = state.stored("compensated", at)
+  if (done !== undefined) return replayed(state, at, Formats.compensated.decode(state.runId, at, done.value))
   return inStepSpan(state, at, (span) =>
     execute(
       compensationNodeOf(reached.node),
@@ -124,8 +111,15 @@ export const runCompensation = (path: string, reached: Reached, state: RunState)
       state,
       span,
       (_, startedAt, finishedAt) =>
-        Exit.succeed([{ path: at, kind: "compensated", seq: 0, value: "null", startedAt, finishedAt }]),
-      Effect.suspend(() => reached.node.compensate!(reached.output, reached.ctx))
+        Exit.succeed([{
+          path: at,
+          kind: "compensated",
+          seq: 0,
+          value: Formats.compensated.text(null),
+          startedAt,
+          finishedAt
+        }]),
+      Effect.suspend(() => reached.compensate(reached.output, reached.ctx))
     ))
 }
 
@@ -181,10 +175,10 @@ const replayed = <A, E>(state: RunState, path: string, outcome: Effect.Effect<A,
  * JSON with its own fields, `_tag`, `name` and `message`: enough to match on, though no longer an
  * instance of its class.
  */
-const encodeFailure = (node: StepNode, error: unknown): { readonly failure: unknown; readonly typed: boolean } => {
-  const codec = errorCodecOf(node)
-  if (codec !== undefined) {
-    const encoded = codec.encode(error)
+const encodeFailure = (node: StepNode, error: unknown): ExhaustedFailure => {
+  const format = Formats.stepError(node)
+  if (format !== undefined) {
+    const encoded = format.encode(error)
     if (Exit.isSuccess(encoded)) return { failure: JSON.parse(encoded.value), typed: true }
   }
   return { failure: plainFailure(error), typed: false }
@@ -207,16 +201,18 @@ export const plainFailure = (error: unknown): unknown => {
 }
 
 const decodeFailure = (node: StepNode, path: string, state: RunState, exhausted: ExhaustedFailure) => {
-  const codec = errorCodecOf(node)
-  if (exhausted.typed && codec !== undefined) return decodeStored(state, path, codec, exhausted.failure)
-  const failure = JSON.parse(exhausted.failure) as unknown
+  const format = Formats.stepError(node)
+  const failure = exhausted.failure
+  if (exhausted.typed && format !== undefined) return format.decode(state.runId, path, jsonText(failure))
   // A defect the policy retried ended as a `StepDefect`: it replays as one, not as its fields.
   return node.retry?.defects === true && isTagged(failure, "StepDefect")
-    ? decodeStored(state, path, stepDefectCodec, exhausted.failure)
+    ? stepDefect.decode(state.runId, path, jsonText(failure))
     : Exit.succeed(failure)
 }
 
-const stepDefectCodec = jsonCodec(StepDefect)
+const jsonText = (value: unknown): string => JSON.stringify(value) ?? "null"
+
+const stepDefect = Formats.formatOf(StepDefect)
 
 const isTagged = (u: unknown, tag: string): boolean =>
   typeof u === "object" && u !== null && "_tag" in u && u._tag === tag
@@ -235,7 +231,7 @@ const failedAttempt = (
   kind: "attempt",
   seq,
   ...times,
-  value: JSON.stringify(
+  value: Formats.attempt.text(
     exhausted
       ? { attempt, exhausted, error: describeError(error), ...encodeFailure(node, error) }
       : { attempt, exhausted, error: describeError(error) }
@@ -328,7 +324,8 @@ const timedAttempt = (unit: Unit, number: number, clock: Clock.Clock) => {
   const run = Effect.suspend(() => {
     const startedAt = clock.currentTimeMillisUnsafe()
     // Past the lease's local deadline another executor may own the run: start nothing.
-    if (state.deadline !== undefined && startedAt >= state.deadline.at) return state.deadline.lapsed
+    const mode = state.mode
+    if (mode._tag === "Executing" && startedAt >= mode.deadline.at) return mode.deadline.lapsed
     return Effect.map(Effect.exit(inAttemptSpan(unit, number)), (exit) => [exit, startedAt] as const)
   })
   return state.observer === undefined
@@ -371,7 +368,7 @@ const succeeded = (unit: Unit, number: number, seq: number, value: unknown, time
       Effect.fail(invalid)
     )
   }
-  const written = Effect.as(state.writer.writeAll(entries.value), value)
+  const written = Effect.as(state.writer.writeAll(entries.value, state.item), value)
   return state.observer === undefined
     ? written
     : Effect.tap(written, () => notify(state, { _tag: "Completed", runId: state.runId, path, attempt: number }))

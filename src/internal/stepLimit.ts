@@ -29,9 +29,10 @@ export const withSlot = <A, E, R>(
   state: RunState,
   effect: Effect.Effect<A, E, R>
 ): Effect.Effect<A, unknown, R> => {
-  const journal = state.journal
-  const lease = state.lease
-  if (limit === undefined || journal === undefined || lease === undefined) return effect
+  const mode = state.mode
+  // Only an executing run takes slots: a replay runs no step.
+  if (limit === undefined || mode._tag !== "Executing") return effect
+  const { driver, journal, lease } = mode
   const request = { key: limit.key, max: limit.max, path }
   // Taking the slot and arranging its return are one uninterruptible move, so an interruption
   // in between cannot leave a slot held by a run that no longer runs the step.
@@ -49,7 +50,7 @@ export const withSlot = <A, E, R>(
       const held = yield* holding
       if (held._tag === "Ran") return held.value
       const retryAt = held.claim.retryAt
-      if (state.suspendSleeps) return yield* Effect.fail(suspendOn({ path, kind: "limit", until: retryAt }))
+      if (driver._tag === "Worker") return yield* Effect.fail(suspendOn({ path, kind: "limit", until: retryAt }))
       const now = yield* Clock.currentTimeMillis
       const untilExpiry = retryAt === undefined ? pollMs : Math.max(1, retryAt - now)
       yield* Effect.sleep(Math.min(pollMs, untilExpiry))

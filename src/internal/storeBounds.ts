@@ -1,15 +1,18 @@
 /**
  * The bounds every backend keeps around its journal and run store: no value over the payload
- * bound is stored, and no operation waits past the operation timeout (a connection pool has no
- * limit of its own on the wait for a free connection).
+ * bound is stored, no operation waits past the operation timeout (a connection pool has no
+ * limit of its own on the wait for a free connection), and a claim or a write under a lease that
+ * failed on a transient error is sent again while its lease surely holds (`transient.ts`).
  */
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { identity } from "effect/Function"
-import { JournalError } from "../WorkflowError.ts"
+import { JournalError, LeaseLost } from "../WorkflowError.ts"
 import { payloadIssue } from "./entry.ts"
 import { hasInstantAppends, markInstantAppends } from "./instantAppends.ts"
-import type { Journal } from "../Journal.ts"
+import { makeLeaseDeadlines, OperationTimedOut, retryTransient } from "./transient.ts"
+import type { Journal, Lease } from "../Journal.ts"
 import type { RunStore } from "../RunStore.ts"
 import type { Deadline } from "./deadline.ts"
 
@@ -58,49 +61,148 @@ export const withBounds = ({ journal, store }: Backend, bounds: StoreBounds): Ba
         runId,
         detail: `${operation} did not finish within ${
           Duration.format(deadline.timeout)
-        } (waiting for a free connection or for the store)`
+        } (waiting for a free connection or for the store)`,
+        cause: new OperationTimedOut(`${operation} timed out`)
       }))
+
+  // Every operation is bounded, a new one included; those that store values are sized first.
+  const boundedAll = <S extends object>(service: S): S => {
+    const out: Record<string | symbol, unknown> = {}
+    for (const key of Reflect.ownKeys(service)) {
+      const member = (service as Record<string | symbol, unknown>)[key]
+      out[key] = typeof member === "function" && typeof key === "string"
+        ? (...args: ReadonlyArray<unknown>) =>
+          bounded(subjectOf(key, args), key, member(...args) as Effect.Effect<unknown, unknown>)
+        : member
+    }
+    return out as S
+  }
+  const journalBounded = boundedAll(journal)
+  const storeBounded = boundedAll(store)
+  const leases = makeLeaseDeadlines()
+  // A write under `lease`, retried while the lease surely holds; a lost lease is forgotten.
+  const underLease = <A, E>(lease: Lease, operation: string, effect: Effect.Effect<A, E>) =>
+    Effect.tapError(
+      retryTransient(effect, { operation, subject: `run ${lease.runId}` }, () => leases.deadline(lease)),
+      (error) => Effect.sync(() => error instanceof LeaseLost && leases.forget(lease))
+    )
+  // Past it, none of `held` surely holds.
+  const latestDeadline = (held: ReadonlyArray<Lease>) => {
+    let latest: number | undefined
+    for (const lease of held) {
+      const deadline = leases.deadline(lease)
+      if (deadline !== undefined && (latest === undefined || deadline > latest)) latest = deadline
+    }
+    return latest
+  }
+  // Runs `effect`, a request that grants or renews leases, with the time it was sent.
+  const sentAt = <A, E>(effect: (sentAt: number) => Effect.Effect<A, E>) =>
+    Effect.flatMap(Clock.currentTimeMillis, effect)
 
   return {
     journal: (hasInstantAppends(journal) ? markInstantAppends : identity)({
+      ...journalBounded,
       maxPayloadBytes,
       acquire: (run, options) =>
-        bounded(run.runId, "acquire", sized(run.runId, [{ value: run.input }], journal.acquire(run, options))),
-      load: (runId) => bounded(runId, "load", journal.load(runId)),
-      append: (lease, entries) =>
-        bounded(lease.runId, "append", sized(lease.runId, entries, journal.append(lease, entries))),
-      heartbeat: (owner, leases, leaseMs) => bounded(owner, "heartbeat", journal.heartbeat(owner, leases, leaseMs)),
-      release: (lease, release) => bounded(lease.runId, "release", journal.release(lease, release)),
-      startChild: (lease, child) =>
-        bounded(
-          child.runId,
-          "startChild",
-          sized(child.runId, [{ value: child.input }], journal.startChild(lease, child))
+        sentAt((at) =>
+          Effect.map(
+            bounded(run.runId, "acquire", sized(run.runId, [{ value: run.input }], journal.acquire(run, options))),
+            (acquired) => {
+              if (acquired.lease !== undefined) leases.renewed(acquired.lease, at, options.leaseMs)
+              return acquired
+            }
+          )
         ),
-      acquireSlot: (lease, request) => bounded(lease.runId, "acquireSlot", journal.acquireSlot(lease, request)),
-      releaseSlot: (lease, request) => bounded(lease.runId, "releaseSlot", journal.releaseSlot(lease, request))
+      append: (lease, entries) =>
+        underLease(
+          lease,
+          "append",
+          bounded(lease.runId, "append", sized(lease.runId, entries, journal.append(lease, entries)))
+        ),
+      heartbeat: (owner, held, leaseMs) =>
+        sentAt((at) =>
+          Effect.map(
+            retryTransient(
+              bounded(held[0]?.runId ?? owner, "heartbeat", journal.heartbeat(owner, held, leaseMs)),
+              {
+                operation: "heartbeat",
+                subject: held.length === 1 ? `run ${held[0]!.runId}` : `${held.length} runs of ${owner}`
+              },
+              () => latestDeadline(held)
+            ),
+            // One state per lease, in the leases' order.
+            (states) => {
+              for (let i = 0; i < states.length; i++) {
+                const lease = held[i]
+                if (lease === undefined || lease.runId !== states[i]!.runId) continue
+                if (states[i]!.held) leases.renewed(lease, at, leaseMs)
+                else leases.forget(lease)
+              }
+              return states
+            }
+          )
+        ),
+      release: (lease, release) =>
+        Effect.map(
+          underLease(lease, "release", bounded(lease.runId, "release", journal.release(lease, release))),
+          () => leases.forget(lease)
+        ),
+      startChild: (lease, child) =>
+        underLease(
+          lease,
+          "startChild",
+          bounded(
+            child.runId,
+            "startChild",
+            sized(child.runId, [{ value: child.input }], journal.startChild(lease, child))
+          )
+        ),
+      acquireSlot: (lease, request) =>
+        underLease(lease, "acquireSlot", bounded(lease.runId, "acquireSlot", journal.acquireSlot(lease, request))),
+      releaseSlot: (lease, request) =>
+        underLease(lease, "releaseSlot", bounded(lease.runId, "releaseSlot", journal.releaseSlot(lease, request)))
     }),
     store: {
-      ...store,
+      ...storeBounded,
       create: (run) => bounded(run.runId, "create", sized(run.runId, [{ value: run.input }], store.create(run))),
-      get: (runId) => bounded(runId, "get", store.get(runId)),
-      claim: (request) => bounded(request.owner, "claim", store.claim(request)),
+      // Nothing is leased before a claim succeeds: it is retried for as long as it would lease.
+      claim: (request) =>
+        sentAt((at) =>
+          Effect.map(
+            retryTransient(
+              bounded(request.owner, "claim", store.claim(request)),
+              { operation: "claim", subject: `worker ${request.owner}` },
+              () => at + request.leaseMs
+            ),
+            (claimed) => {
+              for (const run of claimed) leases.renewed(run.lease, at, request.leaseMs)
+              return claimed
+            }
+          )
+        ),
       deliver: (runId, entry) => bounded(runId, "deliver", sized(runId, [entry], store.deliver(runId, entry))),
-      cancel: (runId, reason) => bounded(runId, "cancel", store.cancel(runId, reason)),
-      resume: (runId) => bounded(runId, "resume", store.resume(runId)),
-      list: (filter) => bounded("(list)", "list", store.list(filter)),
-      counts: (filter) => bounded("(counts)", "counts", store.counts(filter)),
-      nextDue: (workflows) => bounded("(nextDue)", "nextDue", store.nextDue(workflows)),
       saveSchedule: (schedule) =>
         bounded(
           schedule.id,
           "saveSchedule",
           sized(schedule.id, [{ value: schedule.input }], store.saveSchedule(schedule))
-        ),
-      removeSchedule: (id) => bounded(id, "removeSchedule", store.removeSchedule(id)),
-      listSchedules: (filter) => bounded("(schedules)", "listSchedules", store.listSchedules(filter)),
-      dueSchedules: (workflows) => bounded("(schedules)", "dueSchedules", store.dueSchedules(workflows)),
-      fireSchedule: (firing) => bounded(firing.id, "fireSchedule", store.fireSchedule(firing))
+        )
     }
   }
+}
+
+/**
+ * What an operation's errors name, from its arguments: the run (a run id, a record's or a
+ * lease's `runId`), a schedule's `id`, an executor's `owner`, or else the operation itself.
+ */
+export const subjectOf = (operation: string, args: ReadonlyArray<unknown>): string => {
+  const first = args[0]
+  if (typeof first === "string") return first
+  if (typeof first === "object" && first !== null && !Array.isArray(first)) {
+    for (const key of ["runId", "id", "owner"] as const) {
+      const value = (first as Record<string, unknown>)[key]
+      if (typeof value === "string") return value
+    }
+  }
+  return `(${operation})`
 }

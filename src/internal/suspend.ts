@@ -48,7 +48,7 @@ export const releaseOf = (suspend: Suspend, wakeupsSeen: number) => {
   return {
     status: suspend.waits.every((wait) => wait.kind === "sleep") ? "sleeping" as const : "waiting" as const,
     wakeAt,
-    waitingFor: suspend.waits.map((wait) => wait.path).join(", "),
+    waitingFor: suspend.waits.map((wait) => wait.path),
     wakeupsSeen
   }
 }

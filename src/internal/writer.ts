@@ -13,6 +13,7 @@ import { defaultMaxPayloadBytes, payloadIssue } from "./entry.ts"
 import { hasInstantAppends } from "./instantAppends.ts"
 import { awaitCommit } from "./pipeline.ts"
 import type { Journal, JournalEntry, Lease } from "../Journal.ts"
+import type { PipelineItem } from "./pipeline.ts"
 
 interface Batch {
   readonly entries: Array<JournalEntry>
@@ -23,8 +24,14 @@ type WriteError = JournalError | LeaseLost
 
 export interface Writer {
   readonly write: (entry: JournalEntry) => Effect.Effect<void, WriteError>
-  /** Writes entries that must commit together (a step's output and its place in the completion order). */
-  readonly writeAll: (entries: ReadonlyArray<JournalEntry>) => Effect.Effect<void, WriteError>
+  /**
+   * Writes entries that must commit together (a step's output and its place in the completion
+   * order), for a step that runs as `item` of a pipelined fan-out when it does (see `pipeline.ts`).
+   */
+  readonly writeAll: (
+    entries: ReadonlyArray<JournalEntry>,
+    item?: PipelineItem | undefined
+  ) => Effect.Effect<void, WriteError>
   /**
    * Runs `effect`, which runs several fibers of this run at once (a parallel block, a race, a
    * concurrent forEach). Only while one is running can completions arrive together.
@@ -48,7 +55,7 @@ export const makeWriter = (journal: Journal["Service"], lease: Lease, batching: 
     ? batchingWriter(append, !hasInstantAppends(journal))
     : { write: (entry) => append([entry]), writeAll: append, concurrently: (effect) => effect, pipelines: false }
   const limit = journal.maxPayloadBytes ?? defaultMaxPayloadBytes
-  const writeAll = (entries: ReadonlyArray<JournalEntry>) => {
+  const writeAll = (entries: ReadonlyArray<JournalEntry>, item?: PipelineItem | undefined) => {
     for (const entry of entries) {
       const issue = payloadIssue(entry.value, limit)
       if (issue !== undefined) {
@@ -57,7 +64,7 @@ export const makeWriter = (journal: Journal["Service"], lease: Lease, batching: 
         )
       }
     }
-    return writer.writeAll(entries)
+    return writer.writeAll(entries, item)
   }
   return {
     concurrently: writer.concurrently,
@@ -99,7 +106,7 @@ const batchingWriter = (
   // Entries pushed together land in one batch, in order: they commit together or not at all.
   // An item of a pipelined fan-out lets the next item start once its step's completion (an
   // output, written first) is queued; it still goes on only once the batch has committed.
-  const writeAll = (entries: ReadonlyArray<JournalEntry>) =>
+  const writeAll = (entries: ReadonlyArray<JournalEntry>, item?: PipelineItem | undefined) =>
     Effect.uninterruptibleMask((restore) =>
       Effect.suspend(() => {
         // One fiber and no write in flight: nobody can join, and there is nothing to wait for.
@@ -107,7 +114,7 @@ const batchingWriter = (
           return append(entries)
         }
         const committed = queue(entries, restore)
-        return pipelines && entries[0]!.kind === "step" ? awaitCommit(committed, restore) : committed
+        return pipelines && entries[0]!.kind === "step" ? awaitCommit(item, committed, restore) : committed
       })
     )
 

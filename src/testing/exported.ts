@@ -8,10 +8,12 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import * as SchemaTransformation from "effect/SchemaTransformation"
 import { Journal, type JournalEntry, type LoadedRun, type RunInfo } from "../Journal.ts"
 import * as RunStatus from "../RunStatus.ts"
 import { JournalError, RunNotFound } from "../WorkflowError.ts"
 import { isEntryKind } from "../internal/entry.ts"
+import * as Formats from "../internal/formats.ts"
 import { childRunId, itemOf, itemsKey, templatePath } from "../internal/path.ts"
 
 const Entry = Schema.Struct({
@@ -22,6 +24,23 @@ const Entry = Schema.Struct({
   startedAt: Schema.optional(Schema.Number),
   finishedAt: Schema.optional(Schema.Number)
 })
+
+/**
+ * The paths a run waits on: a list, or (in exports written when the store joined them) the paths
+ * joined with ", "; none when absent. Written as a list.
+ */
+const WaitingFor = Schema.Union([
+  Schema.Array(Schema.String),
+  Schema.String.pipe(
+    Schema.decodeTo(
+      Schema.Array(Schema.String),
+      SchemaTransformation.transform<ReadonlyArray<string>, string>({
+        decode: (joined) => (joined === "" ? [] : joined.split(", ")),
+        encode: (paths) => paths.join(", ")
+      })
+    )
+  )
+]).pipe(Schema.optionalKey, Schema.withDecodingDefaultTypeKey(Effect.succeed([])))
 
 const Run = Schema.Struct({
   runId: Schema.String,
@@ -36,7 +55,7 @@ const Run = Schema.Struct({
   leaseExpiresAt: Schema.optional(Schema.Number),
   wakeAt: Schema.optional(Schema.Number),
   dueAt: Schema.optional(Schema.Number),
-  waitingFor: Schema.optional(Schema.String),
+  waitingFor: WaitingFor,
   executions: Schema.Number,
   wakeups: Schema.Number,
   cancelRequested: Schema.Boolean,
@@ -182,11 +201,9 @@ const childRunIds = ({ entries, run }: LoadedRun): ReadonlyArray<string> => {
   for (const entry of entries) {
     addPrefixes(entry.path)
     if (entry.kind === "items") {
-      try {
-        for (const item of JSON.parse(entry.value) as ReadonlyArray<string>) addPrefixes(item)
-      } catch {
-        // A corrupt items entry names no item; the run's own replay reports it.
-      }
+      // A corrupt items entry names no item; the run's own replay reports it.
+      const items = Formats.items.decode(run.runId, entry.path, entry.value)
+      if (Exit.isSuccess(items)) { for (const item of items.value) addPrefixes(item) }
     }
   }
   const ids: Array<string> = []

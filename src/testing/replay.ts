@@ -70,8 +70,7 @@ export const replay = (
           Effect.map(
             replayFinished(child, loaded.run, loaded.entries).pipe(Effect.provideContext(services)),
             (outcome) => (outcome as { readonly context: Record<string, unknown> }).context
-          ),
-        execute: undefined
+          )
       }
     })
     const reached = yield* reachedBy(run.runId, exit)

@@ -1,4 +1,5 @@
-/** Times and durations as the CLI and the dashboard write them. */
+/** Times, durations and a run's ending as the CLI and the dashboard write them. */
+import type { Engine } from "../index.ts"
 
 /** `2026-11-30 01:51:01.922` (UTC), or `-` when there is none. */
 export const formatTime = (ms: number | undefined): string =>
@@ -14,4 +15,11 @@ export const formatDuration = (ms: number): string => {
   }
   const minutes = Math.round(ms / 60_000)
   return `${Math.floor(minutes / 60)}h${minutes % 60}m`
+}
+
+/** Why a run compensates (its `compensating` entry): `the run failed: …`, `the run was cancelled: …`. */
+export const endingText = (entry: Engine.EntryDetail | undefined): string => {
+  const ending = entry?.ending
+  if (ending === undefined) return "the run failed or was cancelled"
+  return `${ending.reason === "cancelled" ? "the run was cancelled" : "the run failed"}: ${ending.error}`
 }

@@ -38,7 +38,7 @@ export const nodeStatuses = (
     else list.push(entry)
   }
   const finished = RunStatus.isDone(detail.run.status)
-  const waiting = new Set(finished ? [] : (detail.run.waitingFor ?? "").split(", ").map(WorkflowGraph.nodePath))
+  const waiting = new Set(finished ? [] : detail.run.waitingFor.map(WorkflowGraph.nodePath))
   const out = new Map<string, NodeProgress>()
 
   const leaf = (node: WorkflowGraph.Node): NodeStatus | undefined => {
@@ -48,7 +48,7 @@ export const nodeStatuses = (
       if (has("step")) return "completed"
       const attempts = entries.filter((entry) => entry.kind === "attempt")
       if (attempts.length === 0) return undefined
-      return attempts.some((entry) => /"exhausted":true/.test(entry.value)) ? "failed" : "retried"
+      return attempts.some((entry) => entry.exhausted === true) ? "failed" : "retried"
     }
     if (node.kind === "child") return childStatus(children.filter((child) => child.node === node.path), waiting, node)
     if (node.kind === "signal" && has("signal")) return "completed"
@@ -198,7 +198,7 @@ const itemCounts = (
     const item = itemIn(entry.path, node.path, nodePaths)
     if (item === undefined) continue
     if (entry.kind === "step") done.set(item, (done.get(item) ?? 0) + 1)
-    if (entry.kind === "attempt" && /"exhausted":true/.test(entry.value)) failed.add(item)
+    if (entry.kind === "attempt" && entry.exhausted === true) failed.add(item)
   }
   let completed = 0
   for (const [item, steps] of done) if (!failed.has(item) && steps >= Math.max(1, stepsPerItem)) completed++

@@ -81,7 +81,7 @@ export const timelineOf = (detail: Engine.RunDetail, now: number, graph?: Workfl
     if (entry.kind === "attempt") failedAttempts.set(entry.path, (failedAttempts.get(entry.path) ?? 0) + 1)
   }
   const signals = new Map(entries.filter((entry) => entry.kind === "signal").map((entry) => [entry.path, entry]))
-  const waitingFor = new Set(live ? (run.waitingFor ?? "").split(", ").filter((path) => path !== "") : [])
+  const waitingFor = new Set(live ? run.waitingFor : [])
   const decided = raceDecisions(entries, kinds)
   // The run's times, from its record and its entries (their clocks may differ from the store's).
   let start = run.createdAt

@@ -1,8 +1,9 @@
 /**
  * A database written by an earlier version (schema version 1: no leases, `suspended` and
- * `running` statuses; version 2: leases, no children, slots or schedules) upgrades in place when
- * this version opens it, and its runs go on: a completed run replays, a suspended one takes its
- * signal, one that was running when its process died resumes without re-running what it journaled.
+ * `running` statuses; version 2: leases, no children, slots or schedules; version 3: the paths a
+ * run waits on joined with ", ") upgrades in place when this version opens it, and its runs go on:
+ * a completed run replays, a suspended one takes its signal, one that was running when its process
+ * died resumes without re-running what it journaled; the paths a run waits on read back as a list.
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
@@ -71,11 +72,24 @@ const writeVersion = (dialect: Dialect, prefix: string, version: number) =>
       for (const statement of dialect.migrations[migration.version]!(t)) yield* sql.unsafe(statement).unprepared
       yield* sql.unsafe(dialect.recordMigration(t), [migration.version, migration.name]).unprepared
     }
+    // Versions 2 and 3 stored the paths a run waits on joined with ", " (and "" for none).
+    if (version >= 2) {
+      yield* sql.unsafe(`UPDATE ${t.runs} SET waiting_for = ${p(1)} WHERE run_id = ${p(2)}`, [
+        joinedWaitingFor,
+        "asking"
+      ]).unprepared
+      yield* sql.unsafe(`UPDATE ${t.runs} SET waiting_for = '' WHERE run_id = ${p(1)}`, ["done"]).unprepared
+    }
   })
 
-const upgradesInPlace = (journal: Layer.Layer<Journal.Journal | Engine.Engine, unknown>) =>
+const joinedWaitingFor = "approval, reminder/1, child/2"
+
+const upgradesInPlace = (version: number, journal: Layer.Layer<Journal.Journal | Engine.Engine, unknown>) =>
   Effect.gen(function*() {
     const engine = yield* Engine.Engine
+    const waitingFor = (yield* engine.inspect("asking")).run.waitingFor
+    assert.deepStrictEqual(waitingFor, version >= 2 ? joinedWaitingFor.split(", ") : [])
+    assert.deepStrictEqual((yield* engine.inspect("done")).run.waitingFor, [])
     const statuses = Object.fromEntries(
       (yield* engine.list({ workflow: "expense" })).runs.map((run) => [run.runId, run.status])
     )
@@ -103,12 +117,12 @@ const upgradesInPlace = (journal: Layer.Layer<Journal.Journal | Engine.Engine, u
 const root = Fs.mkdtempSync(Path.join(Os.tmpdir(), "plait-migration-"))
 afterAll(() => Fs.rmSync(root, { recursive: true, force: true }))
 
-describe.each([1, 2])("a version %i database upgrades in place", (version) => {
+describe.each([1, 2, 3])("a version %i database upgrades in place", (version) => {
   it.live("SQLite", () => {
     const filename = Path.join(root, `v${version}.sqlite`)
     return Effect.gen(function*() {
       yield* Effect.provide(writeVersion(sqlite, "plait_", version), SqliteClient.layer({ filename }))
-      yield* upgradesInPlace(Layer.provideMerge(Engine.layer, SqliteJournal.layer({ filename })))
+      yield* upgradesInPlace(version, Layer.provideMerge(Engine.layer, SqliteJournal.layer({ filename })))
       const applied = yield* Effect.provide(SqlJournal.migrate(), SqliteClient.layer({ filename }))
       assert.deepStrictEqual(applied, [], "already current")
     })
@@ -120,6 +134,7 @@ describe.each([1, 2])("a version %i database upgrades in place", (version) => {
     return Effect.gen(function*() {
       yield* writeVersion(pg, tablePrefix, version)
       yield* upgradesInPlace(
+        version,
         Layer.provideMerge(Engine.layer, SqlJournal.layer({ tablePrefix })).pipe(Layer.provide(client))
       )
       assert.deepStrictEqual(yield* SqlJournal.migrate({ tablePrefix }), [])

@@ -3,8 +3,9 @@
  * through a local TCP proxy that the test cuts (every connection dropped, new ones refused) at
  * a point chosen from the run's own progress, then restores. The shared server is never stopped.
  *
- * The run must fail with a typed `JournalError` (reason `Unavailable`) naming the run, lose
- * nothing it journaled before the cut, and, run again with the same run id once the proxy is
+ * Its writes are retried while its lease surely holds (4 s here), so the run must then fail with
+ * a typed `JournalError` (reason `Unavailable`) naming the run, lose nothing it journaled before
+ * the cut, and, run again with the same run id once the proxy is
  * back, resume without re-running a journaled step and complete with an uncrashed run's context.
  */
 import { PgClient } from "@effect/sql-pg"
@@ -91,7 +92,7 @@ describe.skipIf(pgUrl === undefined)("a workflow run when Postgres becomes unrea
           completedBeforeCut.push(event.path)
           if (cutWhen(completedBeforeCut)) proxy.cut()
         })
-      const exit = yield* Workflow.run(pipeline, { input: { items }, runId, observe }).pipe(
+      const exit = yield* Workflow.run(pipeline, { input: { items }, runId, observe, leaseDuration: "4 seconds" }).pipe(
         Effect.provide(context),
         Effect.timeoutOrElse({
           duration: "30 seconds",

@@ -1,6 +1,6 @@
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
-import { Config, ConfigProvider, Effect, Layer, Option, Redacted } from "effect"
+import { Config, ConfigProvider, Deferred, Effect, Fiber, Layer, Option, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
 import { Journal, RunStore, SqlJournal } from "plait"
 import * as PgJournal from "plait/PgJournal"
@@ -131,6 +131,58 @@ describe.skipIf(pgUrl === undefined)("PgJournal", () => {
       )
     )
   })
+
+  it.live("opens at most PgJournal.defaultMaxConnections (4) pooled connections by default", () => {
+    const tablePrefix = uniquePrefix()
+    const applicationName = `plait-pool-${tablePrefix}`
+    return Effect.gen(function*() {
+      const journal = yield* Journal.Journal
+      const sql = yield* SqlClient.SqlClient
+      const run = newRun()
+      yield* leaseNew(journal, run)
+      // Every load waits behind this lock, each on a connection of its own, until the pool has
+      // none left to give.
+      const locked = yield* Deferred.make<void>()
+      const unlock = yield* Deferred.make<void>()
+      const holder = yield* Effect.forkChild(sql.withTransaction(Effect.gen(function*() {
+        yield* sql.unsafe(`LOCK TABLE "${tablePrefix}runs" IN ACCESS EXCLUSIVE MODE`)
+        yield* Deferred.succeed(locked, undefined)
+        yield* Deferred.await(unlock)
+      })))
+      yield* Deferred.await(locked)
+      // Released whatever the checks find, so the tables can be dropped.
+      yield* Effect.addFinalizer(() => Deferred.succeed(unlock, undefined))
+      const loads = yield* Effect.forkChild(
+        Effect.forEach(Array.from({ length: 12 }), () => journal.load(run.runId), { concurrency: "unbounded" })
+      )
+      const sessions = Effect.map(
+        sql<{ waiting: number; open: number }>`SELECT
+          count(*) FILTER (WHERE wait_event_type = 'Lock')::integer AS waiting, count(*)::integer AS open
+          FROM pg_stat_activity WHERE application_name = ${applicationName}`,
+        (rows) => rows[0]!
+      )
+      const deadline = Date.now() + 20_000
+      while ((yield* sessions).waiting < PgJournal.defaultMaxConnections && Date.now() < deadline) {
+        yield* Effect.sleep("100 millis")
+      }
+      // A moment more: a pool of more connections would have opened them by now.
+      yield* Effect.sleep("1 second")
+      assert.deepStrictEqual(yield* sessions, { waiting: 4, open: 4 })
+      assert.strictEqual(PgJournal.defaultMaxConnections, 4)
+      yield* Deferred.succeed(unlock, undefined)
+      yield* Fiber.join(holder)
+      const loaded = yield* Fiber.join(loads)
+      assert.strictEqual(loaded.length, 12)
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(
+        Layer.merge(
+          PgJournal.layer({ url, tablePrefix, listen: false, applicationName }),
+          withDroppedTables([tablePrefix])
+        ).pipe(Layer.provideMerge(direct))
+      )
+    )
+  }, 60_000)
 
   it.live("concurrent migrations apply each version once", () => {
     const tablePrefix = uniquePrefix()

@@ -14,6 +14,11 @@ export interface Proxy {
   readonly restore: () => void
   /** Cuts once this many more bytes have gone from the client to the server. */
   readonly cutAfter: (bytes: number) => void
+  /**
+   * Cuts, instead of forwarding it, the server's first reply to the next statement a client
+   * sends: the statement runs (and commits) while its client sees the connection drop.
+   */
+  readonly cutAtNextReply: () => void
   readonly cuts: () => number
 }
 
@@ -28,9 +33,11 @@ export const makeProxy = (target: { readonly host: string; readonly port: number
       let up = true
       let cutCount = 0
       let budget: number | undefined
+      let replyCut: "armed" | Net.Socket | undefined
       const cut = () => {
         up = false
         budget = undefined
+        replyCut = undefined
         cutCount++
         for (const socket of sockets) socket.destroy()
         sockets.clear()
@@ -54,9 +61,10 @@ export const makeProxy = (target: { readonly host: string; readonly port: number
             budget -= chunk.length
             if (budget <= 0) return cut()
           }
+          if (replyCut === "armed") replyCut = upstream
           upstream.write(chunk)
         })
-        upstream.on("data", (chunk: Buffer) => client.write(chunk))
+        upstream.on("data", (chunk: Buffer) => (replyCut === upstream ? cut() : client.write(chunk)))
         for (const socket of [client, upstream]) {
           socket.on("error", drop)
           socket.on("close", drop)
@@ -73,6 +81,9 @@ export const makeProxy = (target: { readonly host: string; readonly port: number
             },
             cutAfter: (bytes) => {
               budget = bytes
+            },
+            cutAtNextReply: () => {
+              replyCut = "armed"
             },
             cuts: () => cutCount
           },

@@ -65,10 +65,10 @@ export const newRun = (): Journal.RunRecord => ({
   input: "{}"
 })
 
-/** Creates a run leased to a test executor and returns the lease. */
-export const leaseNew = (journal: Journal.Journal["Service"], run: Journal.RunRecord = newRun()) =>
+/** Creates a run leased to a test executor (for a minute by default) and returns the lease. */
+export const leaseNew = (journal: Journal.Journal["Service"], run: Journal.RunRecord = newRun(), leaseMs = 60_000) =>
   Effect.flatMap(
-    journal.acquire(run, { owner: "test", leaseMs: 60_000 }),
+    journal.acquire(run, { owner: "test", leaseMs }),
     (acquired) =>
       acquired.lease === undefined ? Effect.die(new Error(`no lease on ${run.runId}`)) : Effect.succeed(acquired.lease)
   )

@@ -22,6 +22,14 @@ describe("journal options", () => {
     >()
   })
 
+  test("the default pool size is a number, and not one to assign", () => {
+    expect(PgJournal.defaultMaxConnections).type.toBe<number>()
+    // @ts-expect-error Cannot assign to 'defaultMaxConnections' because it is a read-only property
+    PgJournal.defaultMaxConnections = 10
+    // @ts-expect-error Type 'string' is not assignable to type 'number'
+    PgJournal.layer({ maxConnections: "4" })
+  })
+
   test("an InvalidOption names the option and the issue", () => {
     expect<Journal.InvalidOption["option"]>().type.toBe<string>()
     expect<Journal.InvalidOption["issue"]>().type.toBe<string>()
@@ -59,5 +67,18 @@ describe("run store", () => {
     expect<RunStore.Claimed["entries"]>().type.toBe<ReadonlyArray<Journal.JournalEntry> | undefined>()
     expect<RunStore.Claimed>().type.toBeAssignableFrom<{ run: Journal.RunInfo; lease: Journal.Lease }>()
     expect<RunStore.Claimed["run"]>().type.toBe<Journal.RunInfo>()
+  })
+})
+
+describe("the paths a run waits on", () => {
+  test("are a list, stored and returned", () => {
+    expect<Journal.RunInfo["waitingFor"]>().type.toBe<ReadonlyArray<string>>()
+    expect<Journal.Release>().type.toBeAssignableFrom<{ status: "waiting"; waitingFor: ["approval", "reminder/1"] }>()
+    expect<Journal.Release>().type.toBeAssignableFrom<{ status: "queued" }>()
+  })
+
+  test("are not text joined with commas", () => {
+    expect<Journal.Release>().type.not.toBeAssignableFrom<{ status: "waiting"; waitingFor: "approval, reminder/1" }>()
+    expect<Journal.RunInfo["waitingFor"]>().type.not.toBeAssignableTo<string | undefined>()
   })
 })

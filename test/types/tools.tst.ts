@@ -58,3 +58,14 @@ describe("Dashboard.layer", () => {
     Dashboard.layer({ prefix: "admin", authenticate: "none" })
   })
 })
+
+describe("inspect", () => {
+  test("an entry's decoded fields are typed: an attempt's exhausted, the compensating entry's ending", () => {
+    const entry = {} as Engine.EntryDetail
+    expect(entry.exhausted).type.toBe<boolean | undefined>()
+    expect(entry.ending).type.toBe<{ readonly reason: "failed" | "cancelled"; readonly error: string } | undefined>()
+    // @ts-expect-error Type '"crashed"' is not assignable
+    const crashed: NonNullable<Engine.EntryDetail["ending"]> = { reason: "crashed", error: "x" }
+    expect(crashed).type.not.toBeAssignableTo<never>()
+  })
+})

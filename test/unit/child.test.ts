@@ -159,7 +159,7 @@ describe("child workflows under a worker", () => {
       yield* until(Effect.map(Effect.all([statusOf("h0"), statusOf("h0/held")]), (s) => s.join() === "waiting,running"))
       const waiting = (yield* engine.inspect("h0")).run
       assert.isUndefined(waiting.owner)
-      assert.strictEqual(waiting.waitingFor, "held")
+      assert.deepStrictEqual(waiting.waitingFor, ["held"])
       yield* Deferred.succeed(gate, undefined)
       yield* until(hasStatus("h0", "completed"))
 

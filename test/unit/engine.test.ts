@@ -87,7 +87,7 @@ describe("Engine", () => {
       yield* until(hasStatus("nap", "sleeping"))
       const sleeping = (yield* engine.inspect("nap")).run
       assert.isUndefined(sleeping.owner)
-      assert.strictEqual(sleeping.waitingFor, "rest")
+      assert.deepStrictEqual(sleeping.waitingFor, ["rest"])
       assert.strictEqual(sleeping.wakeAt, sleeping.dueAt)
 
       // The one slot is free: another run completes while the first sleeps.

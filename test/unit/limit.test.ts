@@ -31,7 +31,7 @@ describe("limit", () => {
         counts.waiting > 0))
       const waiting = (yield* engine.list({ workflow: "call", status: "waiting" })).runs[0]!
       assert.isUndefined(waiting.owner, "a run waiting for a slot holds no worker slot")
-      assert.strictEqual(waiting.waitingFor, "called")
+      assert.deepStrictEqual(waiting.waitingFor, ["called"])
       yield* until(
         Effect.map(engine.counts({ workflow: "call" }), (counts) =>
           counts.completed === 8),

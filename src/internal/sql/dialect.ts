@@ -1,17 +1,24 @@
 /**
- * What a SQL dialect provides to `SqlJournal`: its migrations and, for every journal and run
- * store operation, the statements that perform it. Each dialect keeps all of its SQL in one file
- * (`pg.ts`, `sqlite.ts`); `SqlJournal` runs them, decodes rows and maps errors.
+ * What a SQL dialect provides to `SqlJournal`: its migrations and, bound to one set of tables,
+ * one statement per journal and run store operation (`Statements`). Each dialect keeps all of its
+ * SQL in one file (`pg.ts`, `sqlite.ts`).
  *
- * Every statement that returns runs returns each as one JSON text column built by the dialect
- * (`runJson`), so one decoder reads runs from every statement of every dialect.
+ * `Statements` is derived from the contract (`Journal`, `RunStore`): an operation added there is
+ * a compile error in each dialect until it has its statement, which takes the operation's own
+ * arguments and returns the operation's own result, decoded from named columns (`wire.ts`).
+ * `SqlJournal` sends every statement the same way (storage failures become `JournalError`
+ * `Unavailable` naming the run, the operation timeout bounds it); only the few operations
+ * listed in `Outcomes` return more than the contract's result, for what `SqlJournal` must do
+ * after them (tell this process's subscribers, retry a race).
  */
 import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
 import type { SqlError } from "effect/sql/SqlError"
-import type { JournalEntry, Lease, Release, RunRecord, SlotRequest } from "../../Journal.ts"
 import * as RunStatus from "../../RunStatus.ts"
-import type { ClaimRequest, Delivery, Firing, ListFilter, ScheduleRecord } from "../../RunStore.ts"
-import type { Cursor } from "../listing.ts"
+import type { Acquired, Journal, RunInfo, SlotClaim } from "../../Journal.ts"
+import type { RunStore } from "../../RunStore.ts"
+import type { Exec, Operation } from "./statement.ts"
+import type { Woken } from "./wire.ts"
 
 /** The journal's tables, quoted, for one prefix. */
 export interface Tables {
@@ -43,289 +50,86 @@ export const tables = (prefix: string): Tables => ({
   channel: `${prefix}events`.toLowerCase()
 })
 
-/** A journal or run store operation, as counted in round trips. */
-export type Operation =
-  | "acquire"
-  | "load"
-  | "append"
-  | "heartbeat"
-  | "release"
-  | "create"
-  | "get"
-  | "claim"
-  | "deliver"
-  | "cancel"
-  | "resume"
-  | "list"
-  | "counts"
-  | "nextDue"
-  | "startChild"
-  | "acquireSlot"
-  | "releaseSlot"
-  | "saveSchedule"
-  | "removeSchedule"
-  | "listSchedules"
-  | "dueSchedules"
-  | "fireSchedule"
+type Contract = Journal["Service"] & RunStore["Service"]
 
-export type Rows = ReadonlyArray<ReadonlyArray<unknown>>
+type Success<F> = F extends (...args: ReadonlyArray<any>) => Effect.Effect<infer A, infer _E, infer _R> ? A : never
+type Failure<F> = F extends (...args: ReadonlyArray<any>) => Effect.Effect<infer _A, infer E, infer _R> ? E : never
 
-/** Runs statements for a dialect, counting round trips. */
-export interface Exec {
-  readonly query: (operation: Operation, text: string, params: ReadonlyArray<unknown>) => Effect.Effect<Rows, SqlError>
-  /** Runs `effect` in one transaction; `BEGIN` and `COMMIT` count as round trips of `operation`. */
-  readonly transaction: <A>(operation: Operation, effect: Effect.Effect<A, SqlError>) => Effect.Effect<A, SqlError>
-}
+/** A run as a statement that may create it returns it; undefined when it raced with another creating it: try again. */
+export type Created = { readonly run: RunInfo; readonly created: boolean } | undefined
 
-/** A run as a dialect returns it: the JSON text of its row (see `decodeRunJson`). */
-export type RunJson = unknown
-
-/** A schedule as a dialect returns it: the JSON text of its row. */
-export type ScheduleJson = unknown
-
-export interface AcquireResult {
-  readonly run: RunJson
-  readonly acquired: boolean
-  readonly created: boolean
-  /** When not acquired: the run's entry rows, as `load` returns them. */
-  readonly entries?: Rows | undefined
-}
-
-/** A run a claim took, and its entry rows as `load` returns them, or undefined when unread. */
-export interface ClaimedRow {
-  readonly run: RunJson
-  readonly entries: Rows | undefined
-}
-
-export interface LoadResult {
-  readonly run: RunJson | undefined
-  /** `[path, kind, value, seq, startedAt, finishedAt]` per entry. */
-  readonly entries: Rows
-}
-
-/** A run a statement woke (a parent, a slot waiter): due now if it was waiting. */
-export interface Woken {
-  readonly runId: string
+/** What a release did: the run's workflow and status, whether it is due now, the parent it woke. */
+export interface Released {
   readonly workflow: string
+  readonly status: RunStatus.RunStatus
   readonly due: boolean
+  readonly parent: Woken | undefined
+}
+
+/**
+ * The operations whose statement returns more than the contract's result, and what it returns.
+ * Every other operation's statement returns exactly the contract's result.
+ */
+export interface Outcomes {
+  /** Undefined when the statement raced with another creating the run: try again. */
+  readonly acquire: Acquired | undefined
+  readonly create: Created
+  /** `leaseLost` when the parent's lease is not current. */
+  readonly startChild: Created | "leaseLost"
+  /** False when the lease is no longer the run's: nothing was written. */
+  readonly append: boolean
+  /** Undefined when the lease was lost. */
+  readonly release: Released | undefined
+  /** Undefined when the lease was lost. */
+  readonly acquireSlot: SlotClaim | undefined
+  /** The waiters it woke. */
+  readonly releaseSlot: ReadonlyArray<Woken>
+  /** The run after the change, every run the cascade changed, and the parent the run's cancellation woke. */
+  readonly cancel: {
+    readonly run: Option.Option<RunInfo>
+    readonly changed: ReadonlyArray<RunInfo>
+    readonly parent: Woken | undefined
+  }
+  /** The run after the change, and every run the cascade made due. */
+  readonly resume: { readonly run: Option.Option<RunInfo>; readonly resumed: ReadonlyArray<RunInfo> }
+  /** Whether this call fired the tick, and whether it created the tick's run. */
+  readonly fireSchedule: { readonly fired: boolean; readonly created: boolean }
+}
+
+/** What the statement of `operation` returns. */
+export type Outcome<K extends Operation> = K extends keyof Outcomes ? Outcomes[K] : Success<Contract[K]>
+
+/** One statement per operation, bound to a set of tables: the operation's arguments in, its outcome out. */
+export type Statements = {
+  readonly [K in Operation]: (
+    exec: Exec,
+    ...args: Parameters<Contract[K]>
+  ) => Effect.Effect<Outcome<K>, SqlError | Failure<Contract[K]>>
 }
 
 export interface Dialect {
   readonly name: "pg" | "sqlite"
+  /** How a transaction begins: every journal transaction writes. */
+  readonly begin: string
+  /** Postgres delivers notifications across processes; the others only within this process. */
+  readonly notifiesAcrossProcesses: boolean
   /** Creates the migrations table; the migrations transaction then runs under `lockMigrations`. */
   readonly createMigrationsTable: (t: Tables) => string
   /** Statements run first in the migrations transaction (an advisory lock on Postgres). */
   readonly lockMigrations: (t: Tables) => ReadonlyArray<readonly [text: string, params: ReadonlyArray<unknown>]>
+  /** Records a migration as applied: `(version, name)`. */
   readonly recordMigration: (t: Tables) => string
   /** The DDL of each migration, by version. */
   readonly migrations: Readonly<Record<number, (t: Tables) => ReadonlyArray<string>>>
-
-  /** Undefined when the statement raced with another creating the run: try again. */
-  readonly acquire: (
-    exec: Exec,
-    t: Tables,
-    run: RunRecord,
-    options: {
-      readonly owner: string
-      readonly leaseMs: number
-      readonly anyFingerprint: boolean
-      readonly reclaim: boolean
-    }
-  ) => Effect.Effect<AcquireResult | undefined, SqlError>
-  readonly load: (exec: Exec, t: Tables, runId: string) => Effect.Effect<LoadResult, SqlError>
-  /** False when the lease is no longer the run's: nothing was written. */
-  readonly append: (
-    exec: Exec,
-    t: Tables,
-    lease: Lease,
-    entries: ReadonlyArray<JournalEntry>
-  ) => Effect.Effect<boolean, SqlError>
-  /** `[runId, cancelRequested, error]` for every lease still held. */
-  readonly heartbeat: (
-    exec: Exec,
-    t: Tables,
-    owner: string,
-    leases: ReadonlyArray<Lease>,
-    leaseMs: number
-  ) => Effect.Effect<Rows, SqlError>
-  /**
-   * The released run's workflow, status, whether it is due now, and its parent if the release
-   * (as finished) woke it; undefined when the lease was lost.
-   */
-  readonly release: (
-    exec: Exec,
-    t: Tables,
-    lease: Lease,
-    release: Release
-  ) => Effect.Effect<
-    {
-      readonly workflow: string
-      readonly status: string
-      readonly due: boolean
-      readonly parent: Woken | undefined
-    } | undefined,
-    SqlError
-  >
-  /**
-   * The child as stored and whether this call created it; `leaseLost` when the parent's lease
-   * is not current; undefined when the statement raced with another creating the child.
-   */
-  readonly startChild: (
-    exec: Exec,
-    t: Tables,
-    lease: Lease,
-    child: RunRecord
-  ) => Effect.Effect<{ readonly run: RunJson; readonly created: boolean } | "leaseLost" | undefined, SqlError>
-  /** Undefined when the lease was lost; else whether a slot was taken, and the earliest live holder's lease expiry. */
-  readonly acquireSlot: (
-    exec: Exec,
-    t: Tables,
-    lease: Lease,
-    request: SlotRequest
-  ) => Effect.Effect<{ readonly acquired: boolean; readonly retryAt: number | undefined } | undefined, SqlError>
-  /** The waiters it woke. */
-  readonly releaseSlot: (
-    exec: Exec,
-    t: Tables,
-    lease: Lease,
-    request: SlotRequest
-  ) => Effect.Effect<ReadonlyArray<Woken>, SqlError>
-  readonly saveSchedule: (exec: Exec, t: Tables, schedule: ScheduleRecord) => Effect.Effect<ScheduleJson, SqlError>
-  readonly removeSchedule: (exec: Exec, t: Tables, id: string) => Effect.Effect<boolean, SqlError>
-  readonly listSchedules: (
-    exec: Exec,
-    t: Tables,
-    workflow: string | undefined
-  ) => Effect.Effect<ReadonlyArray<ScheduleJson>, SqlError>
-  /** The store's time, and every schedule of these workflows. */
-  readonly schedulesOf: (
-    exec: Exec,
-    t: Tables,
-    workflows: ReadonlyArray<string>
-  ) => Effect.Effect<{ readonly now: number; readonly schedules: ReadonlyArray<ScheduleJson> }, SqlError>
-  /** Whether this call fired the tick, and the run it created (when it created one). */
-  readonly fireSchedule: (
-    exec: Exec,
-    t: Tables,
-    firing: Firing
-  ) => Effect.Effect<{ readonly fired: boolean; readonly created: boolean }, SqlError>
-
-  /** Undefined when the statement raced with another creating the run: try again. */
-  readonly create: (
-    exec: Exec,
-    t: Tables,
-    run: RunRecord
-  ) => Effect.Effect<{ readonly run: RunJson; readonly created: boolean } | undefined, SqlError>
-  readonly get: (exec: Exec, t: Tables, runId: string) => Effect.Effect<RunJson | undefined, SqlError>
-  /** Claimed runs, each with its entry rows when the statement read them consistently with the claim. */
-  readonly claim: (exec: Exec, t: Tables, request: ClaimRequest) => Effect.Effect<ReadonlyArray<ClaimedRow>, SqlError>
-  readonly deliver: (exec: Exec, t: Tables, runId: string, entry: JournalEntry) => Effect.Effect<Delivery, SqlError>
-  /**
-   * The run after the change (undefined when missing), every run the cascade changed, and the
-   * parent the run's cancellation woke.
-   */
-  readonly cancel: (
-    exec: Exec,
-    t: Tables,
-    runId: string,
-    reason: string
-  ) => Effect.Effect<
-    { readonly run: RunJson | undefined; readonly changed: ReadonlyArray<RunJson>; readonly parent: Woken | undefined },
-    SqlError
-  >
-  /** The run after the change (undefined when missing), and every run the cascade made due. */
-  readonly resume: (
-    exec: Exec,
-    t: Tables,
-    runId: string
-  ) => Effect.Effect<{ readonly run: RunJson | undefined; readonly resumed: ReadonlyArray<RunJson> }, SqlError>
-  readonly list: (
-    exec: Exec,
-    t: Tables,
-    filter: ListFilter,
-    after: Cursor | undefined,
-    limit: number
-  ) => Effect.Effect<ReadonlyArray<RunJson>, SqlError>
-  /** `[status, count]` rows. */
-  readonly counts: (exec: Exec, t: Tables, workflow: string | undefined) => Effect.Effect<Rows, SqlError>
-  readonly nextDue: (
-    exec: Exec,
-    t: Tables,
-    workflows: ReadonlyArray<string>
-  ) => Effect.Effect<number | undefined, SqlError>
-  /** Postgres delivers notifications across processes; the others only within this process. */
-  readonly notifiesAcrossProcesses: boolean
+  /** The statements, bound once to a set of tables. */
+  readonly statements: (t: Tables) => Statements
 }
-
-/** The fields of a run's JSON, in the order both dialects build them. */
-export const runJsonFields: ReadonlyArray<readonly [key: string, column: string]> = [
-  ["runId", "run_id"],
-  ["workflow", "workflow"],
-  ["fingerprint", "fingerprint"],
-  ["input", "input"],
-  ["status", "status"],
-  ["priority", "priority"],
-  ["parentRunId", "parent_run_id"],
-  ["owner", "owner"],
-  ["leaseToken", "lease_token"],
-  ["leaseExpiresAt", "lease_expires_at"],
-  ["wakeAt", "wake_at"],
-  ["dueAt", "due_at"],
-  ["waitingFor", "waiting_for"],
-  ["executions", "executions"],
-  ["wakeups", "wakeups"],
-  ["cancelRequested", "cancel_requested"],
-  ["error", "error"],
-  ["createdAt", "created_ms"],
-  ["updatedAt", "updated_ms"]
-]
 
 /** `'runId', r.run_id, 'workflow', r.workflow, ...`: the arguments of a JSON object builder. */
-export const runJsonArguments = (qualifier: string): string => jsonArguments(runJsonFields, qualifier)
-
-/** The fields of a schedule's JSON, in the order both dialects build them. */
-export const scheduleJsonFields: ReadonlyArray<readonly [key: string, column: string]> = [
-  ["id", "id"],
-  ["workflow", "workflow"],
-  ["input", "input"],
-  ["cron", "cron"],
-  ["timezone", "timezone"],
-  ["missed", "missed"],
-  ["nextAt", "next_at"],
-  ["lastTickAt", "last_tick_at"],
-  ["lastRunId", "last_run_id"],
-  ["createdAt", "created_ms"],
-  ["updatedAt", "updated_ms"]
-]
-
-export const scheduleJsonArguments = (qualifier: string): string => jsonArguments(scheduleJsonFields, qualifier)
-
-const jsonArguments = (fields: ReadonlyArray<readonly [key: string, column: string]>, qualifier: string) =>
-  fields.map(([key, column]) => `'${key}', ${qualifier}${column}`).join(", ")
-
-/** Reads the rows `[run_id, workflow, due]` of runs a statement woke. */
-export const wokenRows = (rows: Rows): ReadonlyArray<Woken> =>
-  rows.map((row) => ({ runId: String(row[0]), workflow: String(row[1]), due: row[2] === true || Number(row[2]) === 1 }))
-
-/** The notification payload a dialect sends with `pg_notify`, read back by `SqlJournal`. */
-export interface NotificationWire {
-  /** `r` runnable, `c` cancel requested, `d` released. */
-  readonly k: "r" | "c" | "d"
-  readonly r: string
-  readonly w?: string
-  readonly s?: string
-}
-
-/** Splits the rows of a load (`0` then the run's JSON; `1` then an entry's columns) into the run and its entries. */
-export const splitLoad = (rows: Rows): LoadResult => {
-  const entries: Array<ReadonlyArray<unknown>> = []
-  let run: unknown
-  for (const row of rows) {
-    if (Number(row[0]) === 0) run = row[7]
-    else entries.push(row.slice(1, 7))
-  }
-  return { run, entries }
-}
+export const jsonArguments = (
+  fields: ReadonlyArray<readonly [key: string, column: string]>,
+  column: (name: string) => string
+): string => fields.map(([key, name]) => `'${key}', ${column(name)}`).join(", ")
 
 /**
  * The statuses `acquire` takes a run in, as a SQL list: every status this version knows that is
@@ -334,6 +138,4 @@ export const splitLoad = (rows: Rows): LoadResult => {
  */
 export const acquirable: string = RunStatus.all.filter((status) => !RunStatus.isFinal(status)).map((status) =>
   `'${status}'`
-).join(
-  ", "
-)
+).join(", ")

@@ -1,5 +1,6 @@
 /**
- * Every statement the journal and run store send to SQLite.
+ * Every statement the journal and run store send to SQLite, one per operation, bound to a set
+ * of tables once (`statements`).
  *
  * SQLite has one writer at a time per database file, across every process that opens it, so a
  * statement (or a `BEGIN IMMEDIATE` transaction) sees no concurrent write: checking a lease
@@ -8,15 +9,42 @@
  * rely on polling, and notifications reach subscribers of the same process only.
  */
 import * as Effect from "effect/Effect"
-import { acquirable, runJsonArguments, scheduleJsonArguments, splitLoad, wokenRows } from "./dialect.ts"
-import type { JournalEntry } from "../../Journal.ts"
-import type { Dialect, Exec, Rows, Tables } from "./dialect.ts"
+import * as Option from "effect/Option"
+import { dueOf } from "../schedule.ts"
+import { acquirable, jsonArguments } from "./dialect.ts"
+import {
+  entriesOf,
+  flag,
+  leaseStatesOf,
+  loadedOf,
+  maybeRunOf,
+  optionalNumber,
+  pageOf,
+  runOf,
+  runsOf,
+  schedulesOf,
+  statusCountsOf
+} from "./results.ts"
+import { compiler } from "./statement.ts"
+import { decodeWoken, runJsonFields, scheduleJsonFields } from "./wire.ts"
+import type { JournalEntry, RunInfo } from "../../Journal.ts"
+import type { Dialect, Released, Statements, Tables } from "./dialect.ts"
+import type { Exec, Row } from "./statement.ts"
 
 const now = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
 
-const runJson = (qualifier = "") => `json_object(${runJsonArguments(qualifier)})`
+const sql = compiler((position) => `?${position}`)
 
-const unowned = `(owner IS NULL OR lease_expires_at <= ${now})`
+/** A run's row as one JSON text column; `waiting_for` holds JSON text, embedded as the array it is. */
+const runJson = (row?: string) =>
+  `json_object(${
+    jsonArguments(runJsonFields, (column) => column === "waiting_for" ? `json(${of(row, column)})` : of(row, column))
+  })`
+
+const scheduleJson = (row?: string) => `json_object(${jsonArguments(scheduleJsonFields, (column) => of(row, column))})`
+
+/** A column, qualified by its row's name when given (`RETURNING` reads the updated table unqualified). */
+const of = (row: string | undefined, column: string) => (row === undefined ? column : `${row}.${column}`)
 
 const sqliteNowText = `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`
 
@@ -103,46 +131,28 @@ const migration3 = (t: Tables) => [
   `CREATE INDEX "${t.prefix}schedules_workflow" ON ${t.schedules} (workflow)`
 ]
 
-const scheduleJson = (qualifier = "") => `json_object(${scheduleJsonArguments(qualifier)})`
+// `waiting_for` holds the list of paths a run waits on as a JSON array, where it held them
+// joined with ", ": each joined text is split into its parts.
+const migration4 = (t: Tables) => [
+  `UPDATE ${t.runs} SET waiting_for = CASE WHEN waiting_for = '' THEN NULL ELSE (
+  WITH RECURSIVE parts (part, rest) AS (
+    SELECT NULL, waiting_for || ', '
+    UNION ALL
+    SELECT substr(rest, 1, instr(rest, ', ') - 1), substr(rest, instr(rest, ', ') + 2) FROM parts WHERE rest <> ''
+  )
+  SELECT json_group_array(part) FROM parts WHERE part IS NOT NULL
+) END
+WHERE waiting_for IS NOT NULL`
+]
 
-/** The run and every run it started, transitively, as `tree (run_id)`. */
+/** The run `?1` and every run it started, transitively, as `tree (run_id)`. */
 const family = (t: Tables) =>
   `WITH RECURSIVE tree (run_id) AS (
-  SELECT ?1 UNION SELECT c.run_id FROM ${t.runs} AS c JOIN tree ON c.parent_run_id = tree.run_id
+  SELECT :runId UNION SELECT c.run_id FROM ${t.runs} AS c JOIN tree ON c.parent_run_id = tree.run_id
 )`
-
-/** A wake-up of the runs whose ids are in the JSON array `?1`: `run_id, workflow, due` of each. */
-const wakeRuns = (exec: Exec, t: Tables, operation: "cancel" | "releaseSlot", runIds: ReadonlyArray<string>) =>
-  runIds.length === 0
-    ? Effect.succeed([] as Rows)
-    : exec.query(
-      operation,
-      `UPDATE ${t.runs} SET wakeups = wakeups + 1, updated_ms = ${now},
-  due_at = CASE WHEN status = 'waiting' THEN ${now} ELSE due_at END
-WHERE run_id IN (SELECT value FROM json_each(?1))
-RETURNING run_id, workflow, status = 'waiting'`,
-      [JSON.stringify(runIds)]
-    )
 
 const liveHolder = `r.run_id = s.run_id AND r.lease_token = s.lease_token AND r.status = 'running'
   AND r.lease_expires_at > ${now}`
-
-const leaseHeld = (exec: Exec, t: Tables, operation: "startChild" | "acquireSlot", runId: string, token: number) =>
-  Effect.map(
-    exec.query(operation, `SELECT 1 FROM ${t.runs} WHERE run_id = ?1 AND lease_token = ?2`, [runId, token]),
-    (rows) => rows.length > 0
-  )
-
-const selectRun = (t: Tables) => `SELECT ${runJson()} FROM ${t.runs} WHERE run_id = ?1`
-
-const get = (
-  exec: Exec,
-  t: Tables,
-  runId: string,
-  operation: "get" | "acquire" | "cancel" | "resume" | "create" | "startChild" = "get"
-) => Effect.map(exec.query(operation, selectRun(t), [runId]), (rows) => rows[0]?.[0])
-
-const first = (rows: ReadonlyArray<ReadonlyArray<unknown>>) => rows[0]?.[0]
 
 // SQLite binds at most 32766 parameters per statement; an entry row takes seven. Anonymous `?`
 // parameters only: node:sqlite binds numbered ones (`?7`) in time quadratic in their count.
@@ -150,525 +160,534 @@ const rowsPerStatement = Math.floor((32766 - 2) / 7)
 
 const entryRow = "(?,?,?,?,?,?,?)"
 
-const insertEntries = (t: Tables, runId: string, token: number, entries: ReadonlyArray<JournalEntry>) => {
-  const params = new Array<unknown>(entries.length * 7 + 2)
-  for (let i = 0, j = 0; i < entries.length; i++, j += 7) {
-    const entry = entries[i]!
-    params[j] = runId
-    params[j + 1] = entry.path
-    params[j + 2] = entry.kind
-    params[j + 3] = entry.seq
-    params[j + 4] = entry.value
-    params[j + 5] = entry.startedAt ?? null
-    params[j + 6] = entry.finishedAt ?? null
-  }
-  params[entries.length * 7] = runId
-  params[entries.length * 7 + 1] = token
-  return [
-    `INSERT INTO ${t.entries} (run_id, path, kind, seq, value, started_at, finished_at)
+/** The statements, bound to one set of tables. */
+const statements = (t: Tables): Statements => {
+  const unowned = `(r.owner IS NULL OR r.lease_expires_at <= ${now})`
+
+  const get = sql(`SELECT ${runJson("r")} AS run FROM ${t.runs} AS r WHERE r.run_id = :runId`)
+
+  const load = sql(`SELECT ${runJson("r")} AS run, NULL AS path, NULL AS kind, NULL AS value, NULL AS seq,
+  NULL AS started_at, NULL AS finished_at
+FROM ${t.runs} AS r WHERE r.run_id = :runId
+UNION ALL
+SELECT NULL, path, kind, value, seq, started_at, finished_at FROM ${t.entries} WHERE run_id = :runId`)
+
+  const leaseHeld = sql(`SELECT 1 AS held FROM ${t.runs} WHERE run_id = :runId AND lease_token = :token`)
+
+  const insertRun = sql(
+    `INSERT INTO ${t.runs} (run_id, workflow, fingerprint, input, priority, status, owner, lease_token,
+  lease_expires_at, due_at, executions, created_ms, updated_ms)
+VALUES (:runId, :workflow, :fingerprint, :input, :priority, 'running', :owner, 1, ${now} + :leaseMs,
+  ${now} + :leaseMs, 1, ${now}, ${now})
+ON CONFLICT (run_id) DO NOTHING
+RETURNING ${runJson()} AS run`
+  )
+
+  const takeLease = sql(`UPDATE ${t.runs} SET status = 'running', owner = :owner, lease_token = lease_token + 1,
+  lease_expires_at = ${now} + :leaseMs, due_at = ${now} + :leaseMs, executions = executions + 1, updated_ms = ${now},
+  fingerprint = :fingerprint
+WHERE run_id = :runId AND workflow = :workflow AND input = :input AND (:anyFingerprint OR fingerprint = :fingerprint)
+  AND status IN (${acquirable}) AND (owner IS NULL OR lease_expires_at <= ${now} OR (:reclaim AND owner = :owner))
+RETURNING ${runJson()} AS run`)
+
+  // One statement writes the batch only if the token is current (the text depends on the batch's
+  // size: see `insertEntries`).
+  const insertEntries = (runId: string, token: number, entries: ReadonlyArray<JournalEntry>) => {
+    const params = new Array<unknown>(entries.length * 7 + 2)
+    for (let i = 0, j = 0; i < entries.length; i++, j += 7) {
+      const entry = entries[i]!
+      params[j] = runId
+      params[j + 1] = entry.path
+      params[j + 2] = entry.kind
+      params[j + 3] = entry.seq
+      params[j + 4] = entry.value
+      params[j + 5] = entry.startedAt ?? null
+      params[j + 6] = entry.finishedAt ?? null
+    }
+    params[entries.length * 7] = runId
+    params[entries.length * 7 + 1] = token
+    return [
+      `INSERT INTO ${t.entries} (run_id, path, kind, seq, value, started_at, finished_at)
 SELECT * FROM (VALUES ${entryRow}${`,${entryRow}`.repeat(entries.length - 1)})
 WHERE EXISTS (SELECT 1 FROM ${t.runs} WHERE run_id = ? AND lease_token = ?)
 ON CONFLICT DO NOTHING
-RETURNING 1`,
-    params
-  ] as const
-}
+RETURNING 1 AS written`,
+      params
+    ] as const
+  }
 
-const load = (exec: Exec, t: Tables, runId: string, operation: "load" | "acquire") =>
-  Effect.map(
-    exec.query(
-      operation,
-      `SELECT 0, NULL, NULL, NULL, NULL, NULL, NULL, ${runJson()} FROM ${t.runs} WHERE run_id = ?1
-UNION ALL
-SELECT 1, path, kind, value, seq, started_at, finished_at, NULL FROM ${t.entries} WHERE run_id = ?1`,
-      [runId]
-    ),
-    splitLoad
+  const heartbeat = sql(`UPDATE ${t.runs} SET lease_expires_at = ${now} + :leaseMs, due_at = ${now} + :leaseMs,
+  updated_ms = ${now}
+WHERE owner = :owner AND status = 'running' AND lease_expires_at > ${now}
+  AND (run_id, lease_token) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(:leases))
+RETURNING run_id, cancel_requested, error`)
+
+  // One statement releases the run and, when it ends, wakes its parent: both rows are updated by
+  // the same UPDATE, each by its own branch of every CASE. The parent's row is found through the
+  // run's, whose lease token and cancellation flag the release does not change.
+  const releasedStatus = (row: string) =>
+    `(CASE WHEN :ifCancelRequested IS NOT NULL AND ${row}cancel_requested
+    AND :status IN ('queued', 'sleeping', 'waiting') THEN :ifCancelRequested ELSE :status END)`
+  const own = releasedStatus("")
+  const release = sql(`UPDATE ${t.runs} SET
+  status = CASE WHEN run_id = :runId THEN ${own} ELSE status END,
+  owner = CASE WHEN run_id = :runId THEN NULL ELSE owner END,
+  lease_expires_at = CASE WHEN run_id = :runId THEN NULL ELSE lease_expires_at END,
+  wake_at = CASE WHEN run_id = :runId THEN :wakeAt ELSE wake_at END,
+  waiting_for = CASE WHEN run_id = :runId THEN :waitingFor ELSE waiting_for END,
+  error = CASE WHEN run_id <> :runId THEN error
+    WHEN ${own} = 'cancelled' OR ${own} <> :status THEN COALESCE(:error, error) ELSE :error END,
+  due_at = CASE
+    WHEN run_id <> :runId THEN CASE WHEN status = 'waiting' THEN ${now} ELSE due_at END
+    WHEN ${own} = 'queued' THEN ${now}
+    WHEN ${own} IN ('sleeping', 'waiting') THEN
+      CASE WHEN :wakeupsSeen IS NOT NULL AND wakeups <> :wakeupsSeen THEN ${now} ELSE :wakeAt END
+    ELSE NULL END,
+  wakeups = CASE WHEN run_id = :runId THEN wakeups ELSE wakeups + 1 END,
+  updated_ms = ${now}
+WHERE (run_id = :runId AND lease_token = :token)
+  OR run_id = (
+    SELECT c.parent_run_id FROM ${t.runs} AS c WHERE c.run_id = :runId AND c.lease_token = :token
+      AND ${releasedStatus("c.")} IN ('completed', 'failed', 'cancelled')
   )
+RETURNING run_id, workflow, status, COALESCE(due_at <= ${now}, 0) AS due`)
+
+  const insertChild = sql(`INSERT INTO ${t.runs} (run_id, workflow, fingerprint, input, priority, status, due_at,
+  created_ms, updated_ms, parent_run_id)
+VALUES (:runId, :workflow, :fingerprint, :input, :priority, 'queued', ${now}, ${now}, ${now}, :parentRunId)
+ON CONFLICT (run_id) DO NOTHING
+RETURNING ${runJson()} AS run`)
+
+  const otherSlots = `s.key = :key AND NOT (s.run_id = :runId AND s.path = :path)`
+  // A holder whose lease expired loses the lease with the slot: its token moves on, so nothing
+  // the stalled holder does later (a completion, a heartbeat) is accepted.
+  const fenceExpiredHolders = sql(`UPDATE ${t.runs} AS r SET lease_token = r.lease_token + 1, updated_ms = ${now}
+WHERE r.status = 'running' AND r.lease_expires_at <= ${now}
+  AND EXISTS (SELECT 1 FROM ${t.slots} AS s WHERE ${otherSlots} AND s.run_id = r.run_id AND s.lease_token = r.lease_token)`)
+  const purgeSlots = sql(
+    `DELETE FROM ${t.slots} AS s WHERE ${otherSlots} AND NOT EXISTS (SELECT 1 FROM ${t.runs} AS r WHERE ${liveHolder})`
+  )
+  const liveSlots = sql(`SELECT count(*) AS live, min(r.lease_expires_at) AS retry_at
+FROM ${t.slots} AS s JOIN ${t.runs} AS r ON ${liveHolder} WHERE ${otherSlots}`)
+  const takeSlot = sql(`INSERT INTO ${t.slots} (key, run_id, path, lease_token, acquired_ms)
+VALUES (:key, :runId, :path, :token, ${now})
+ON CONFLICT (key, run_id, path) DO UPDATE SET lease_token = excluded.lease_token, acquired_ms = excluded.acquired_ms`)
+  const waitForSlot = sql(`INSERT INTO ${t.slotWaiters} (key, run_id) VALUES (:key, :runId) ON CONFLICT DO NOTHING`)
+  const freeSlot = sql(
+    `DELETE FROM ${t.slots} WHERE key = :key AND run_id = :runId AND path = :path AND lease_token = :token`
+  )
+  // One waiter per free slot, in claim order: the others would only find the key full.
+  const takeWaiters = sql(`DELETE FROM ${t.slotWaiters} WHERE key = :key AND run_id IN (
+  SELECT w.run_id FROM ${t.slotWaiters} AS w LEFT JOIN ${t.runs} AS r ON r.run_id = w.run_id WHERE w.key = :key
+  ORDER BY r.priority DESC, r.created_ms, w.run_id
+  LIMIT max(0, :max - (SELECT count(*) FROM ${t.slots} AS s JOIN ${t.runs} AS r ON ${liveHolder} WHERE s.key = :key))
+)
+RETURNING run_id`)
+
+  /** A wake-up of the runs whose ids are in the JSON array `:runIds`: each counts it, a waiting one is due now. */
+  const wakeRuns = sql(`UPDATE ${t.runs} SET wakeups = wakeups + 1, updated_ms = ${now},
+  due_at = CASE WHEN status = 'waiting' THEN ${now} ELSE due_at END
+WHERE run_id IN (SELECT value FROM json_each(:runIds))
+RETURNING run_id, workflow, status = 'waiting' AS due`)
+  const wake = (exec: Exec, operation: "cancel" | "releaseSlot", runIds: ReadonlyArray<string>) =>
+    runIds.length === 0
+      ? Effect.succeed([])
+      : Effect.map(exec.rows(operation, wakeRuns, { runIds: JSON.stringify(runIds) }), decodeWoken)
+
+  const create = sql(`INSERT INTO ${t.runs} (run_id, workflow, fingerprint, input, priority, status, due_at, created_ms,
+  updated_ms)
+VALUES (:runId, :workflow, :fingerprint, :input, :priority, 'queued', ${now}, ${now}, ${now})
+ON CONFLICT (run_id) DO NOTHING
+RETURNING ${runJson()} AS run`)
+
+  // One statement claims the runs and reads their entries (SQLite has one writer at a time, so
+  // no append can come between): as a JSON array of entry objects per run, a subquery of `RETURNING`.
+  const claim = sql(`UPDATE ${t.runs} SET status = 'running', owner = :owner, lease_token = lease_token + 1,
+  lease_expires_at = ${now} + :leaseMs, due_at = ${now} + :leaseMs, executions = executions + 1, updated_ms = ${now}
+WHERE run_id IN (
+  SELECT run_id FROM ${t.runs}
+  WHERE due_at <= ${now}
+    AND (workflow, fingerprint) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(:workflows))
+  ORDER BY due_at, priority DESC
+  LIMIT :limit
+)
+RETURNING ${runJson()} AS run, (
+  SELECT json_group_array(json_object('path', e.path, 'kind', e.kind, 'value', e.value, 'seq', e.seq,
+    'started_at', e.started_at, 'finished_at', e.finished_at))
+  FROM ${t.entries} AS e WHERE e.run_id = ${t.runs}.run_id
+) AS entries`)
+
+  const runExists = sql(`SELECT 1 AS found FROM ${t.runs} WHERE run_id = :runId`)
+  const storeSignal = sql(`INSERT INTO ${t.entries} (run_id, path, kind, seq, value, finished_at)
+VALUES (:runId, :path, :kind, :seq, :value, :finishedAt)
+ON CONFLICT DO NOTHING RETURNING 1 AS stored`)
+  const wakeSignalled = sql(`UPDATE ${t.runs} SET wakeups = wakeups + 1, updated_ms = ${now},
+  due_at = CASE WHEN status = 'waiting' THEN ${now} ELSE due_at END
+WHERE run_id = :runId`)
+
+  // As on Postgres: unowned runs are cancelled at once (or queued to compensate), owned ones
+  // flagged, children with their parent; the run's parent is woken when it ended now.
+  const compensable = `EXISTS (SELECT 1 FROM ${t.entries} AS e WHERE e.run_id = r.run_id AND e.kind = 'compensable')`
+  const cancelNow = `(${unowned} AND NOT ${compensable})`
+  const queueNow = `(${unowned} AND ${compensable})`
+  const cancel = sql(`${family(t)}
+UPDATE ${t.runs} AS r SET cancel_requested = 1, error = :reason, updated_ms = ${now},
+  status = CASE WHEN ${cancelNow} THEN 'cancelled' WHEN ${queueNow} THEN 'queued' ELSE status END,
+  lease_token = CASE WHEN ${unowned} THEN lease_token + 1 ELSE lease_token END,
+  lease_expires_at = CASE WHEN ${unowned} THEN NULL ELSE lease_expires_at END,
+  wake_at = CASE WHEN ${unowned} THEN NULL ELSE wake_at END,
+  due_at = CASE WHEN ${cancelNow} THEN NULL WHEN ${queueNow} THEN ${now} ELSE due_at END,
+  owner = CASE WHEN ${unowned} THEN NULL ELSE owner END
+WHERE r.run_id IN (SELECT run_id FROM tree) AND r.status NOT IN ('completed', 'failed', 'cancelled')
+RETURNING ${runJson()} AS run, run_id, status, parent_run_id`)
+
+  // A failed run is queued again, with its failed children; a suspended one is made due.
+  const resume = sql(`${family(t)}
+UPDATE ${t.runs} SET due_at = ${now}, updated_ms = ${now},
+  error = CASE WHEN status = 'failed' THEN NULL ELSE error END,
+  status = CASE WHEN status = 'failed' THEN 'queued' ELSE status END
+WHERE run_id IN (SELECT run_id FROM tree)
+  AND (status = 'failed' OR (run_id = :runId AND status IN ('sleeping', 'waiting')))
+RETURNING ${runJson()} AS run`)
+
+  const list = sql(`SELECT ${runJson("r")} AS run FROM ${t.runs} AS r
+WHERE (:workflow IS NULL OR r.workflow = :workflow)
+  AND (:parentRunId IS NULL OR r.parent_run_id = :parentRunId)
+  AND (:statuses IS NULL OR r.status IN (SELECT value FROM json_each(:statuses)))
+  AND (:createdAfter IS NULL OR r.created_ms >= :createdAfter)
+  AND (:createdBefore IS NULL OR r.created_ms < :createdBefore)
+  AND (:afterCreatedAt IS NULL OR (r.created_ms, r.run_id) < (:afterCreatedAt, :afterRunId))
+ORDER BY r.created_ms DESC, r.run_id DESC LIMIT :limit`)
+
+  const counts = sql(`SELECT status, count(*) AS count FROM ${t.runs}
+WHERE :workflow IS NULL OR workflow = :workflow GROUP BY status`)
+
+  const nextDue = sql(`SELECT min(due_at) AS due_at FROM ${t.runs}
+WHERE due_at > ${now} AND workflow IN (SELECT value FROM json_each(:workflows))`)
+
+  const saveSchedule = sql(
+    `INSERT INTO ${t.schedules} (id, workflow, input, cron, timezone, missed, next_at, created_ms,
+  updated_ms)
+VALUES (:id, :workflow, :input, :cron, :timezone, :missed, :nextAt, ${now}, ${now})
+ON CONFLICT (id) DO UPDATE SET workflow = excluded.workflow, input = excluded.input, cron = excluded.cron,
+  timezone = excluded.timezone, missed = excluded.missed, next_at = excluded.next_at, updated_ms = excluded.updated_ms
+RETURNING ${scheduleJson()} AS schedule`
+  )
+
+  const removeSchedule = sql(`DELETE FROM ${t.schedules} WHERE id = :id RETURNING id`)
+
+  const listSchedules = sql(`SELECT ${scheduleJson("s")} AS schedule FROM ${t.schedules} AS s
+WHERE :workflow IS NULL OR s.workflow = :workflow ORDER BY s.id`)
+
+  const dueSchedules = sql(`SELECT ${now} AS now, NULL AS schedule UNION ALL
+SELECT NULL, ${
+    scheduleJson("s")
+  } FROM ${t.schedules} AS s WHERE s.workflow IN (SELECT value FROM json_each(:workflows))`)
+
+  const moveSchedule = sql(`UPDATE ${t.schedules} SET next_at = :nextAt, updated_ms = ${now},
+  last_tick_at = COALESCE(:tickAt, last_tick_at), last_run_id = COALESCE(:runId, last_run_id)
+WHERE id = :id AND next_at = :expectedNextAt
+RETURNING id`)
+  const insertTickRun = sql(`INSERT INTO ${t.runs} (run_id, workflow, fingerprint, input, priority, status, due_at,
+  created_ms, updated_ms)
+VALUES (:runId, :workflow, :fingerprint, :input, 0, 'queued', ${now}, ${now}, ${now})
+ON CONFLICT (run_id) DO NOTHING
+RETURNING run_id`)
+
+  const getRun = (
+    exec: Exec,
+    runId: string,
+    operation: "get" | "acquire" | "cancel" | "resume" | "create" | "startChild"
+  ) => Effect.flatMap(exec.rows(operation, get, { runId }), (rows) => maybeRunOf(runId, rows))
+
+  const loadRun = (exec: Exec, runId: string, operation: "load" | "acquire") =>
+    Effect.flatMap(exec.rows(operation, load, { runId }), (rows) => loadedOf(runId, rows))
+
+  const holds = (exec: Exec, operation: "startChild" | "acquireSlot" | "append", runId: string, token: number) =>
+    Effect.map(exec.rows(operation, leaseHeld, { runId, token }), (rows) => rows.length > 0)
+
+  /** Creates the run, or reads it as stored when it exists. */
+  const created = (exec: Exec, operation: "create" | "startChild", runId: string, rows: ReadonlyArray<Row>) =>
+    rows.length > 0
+      ? Effect.map(runOf(runId, rows[0]!.run), (run) => ({ run, created: true }))
+      : Effect.map(
+        getRun(exec, runId, operation),
+        Option.match({ onNone: () => undefined, onSome: (run) => ({ run, created: false }) })
+      )
+
+  return {
+    acquire: (exec, record, { anyFingerprint, leaseMs, owner, reclaim }) =>
+      exec.transaction(
+        "acquire",
+        Effect.gen(function*() {
+          const lease = (run: RunInfo) => ({ runId: run.runId, owner, token: run.leaseToken })
+          const params = {
+            ...record,
+            priority: record.priority ?? 0,
+            owner,
+            leaseMs,
+            anyFingerprint: anyFingerprint === true ? 1 : 0,
+            reclaim: reclaim === true ? 1 : 0
+          }
+          const inserted = yield* exec.rows("acquire", insertRun, params)
+          if (inserted.length > 0) {
+            const run = yield* runOf(record.runId, inserted[0]!.run)
+            return { run, lease: lease(run), created: true }
+          }
+          const taken = yield* exec.rows("acquire", takeLease, params)
+          if (taken.length > 0) {
+            const run = yield* runOf(record.runId, taken[0]!.run)
+            return { run, lease: lease(run), created: false }
+          }
+          const stored = yield* loadRun(exec, record.runId, "acquire")
+          return Option.isNone(stored)
+            ? undefined
+            : { run: stored.value.run, lease: undefined, created: false, entries: stored.value.entries }
+        })
+      ),
+
+    load: (exec, runId) => loadRun(exec, runId, "load"),
+
+    // Fewer rows back than entries means duplicates or a lost lease; the token, re-read, tells
+    // which (tokens only grow, so a token current now was current then).
+    append: (exec, lease, entries) => {
+      const parts: Array<ReadonlyArray<JournalEntry>> = []
+      for (let i = 0; i < entries.length; i += rowsPerStatement) parts.push(entries.slice(i, i + rowsPerStatement))
+      const write = Effect.map(
+        Effect.forEach(parts, (part) => exec.rowsOf("append", ...insertEntries(lease.runId, lease.token, part))),
+        (results) => results.reduce((sum, rows) => sum + rows.length, 0)
+      )
+      const written = parts.length > 1 ? exec.transaction("append", write) : write
+      return Effect.flatMap(
+        written,
+        (count) => count === entries.length ? Effect.succeed(true) : holds(exec, "append", lease.runId, lease.token)
+      )
+    },
+
+    heartbeat: (exec, owner, leases, leaseMs) =>
+      leases.length === 0 ? Effect.succeed([]) : Effect.map(
+        exec.rows("heartbeat", heartbeat, {
+          owner,
+          leaseMs,
+          leases: JSON.stringify(leases.map((lease) => [lease.runId, lease.token]))
+        }),
+        (rows) => leaseStatesOf(leases, rows)
+      ),
+
+    release: (exec, lease, { error, ifCancelRequested, status, waitingFor, wakeAt, wakeupsSeen }) =>
+      Effect.map(
+        exec.rows("release", release, {
+          runId: lease.runId,
+          token: lease.token,
+          status,
+          wakeAt,
+          waitingFor: waitingFor === undefined || waitingFor.length === 0 ? null : JSON.stringify(waitingFor),
+          error,
+          wakeupsSeen,
+          ifCancelRequested
+        }),
+        (rows) => {
+          const released = rows.find((row) => row.run_id === lease.runId)
+          const parent = rows.find((row) => row.run_id !== lease.runId)
+          return released === undefined ? undefined : {
+            workflow: String(released.workflow),
+            status: released.status as Released["status"],
+            due: flag(released.due),
+            parent: parent === undefined
+              ? undefined
+              : { runId: String(parent.run_id), workflow: String(parent.workflow), due: parent.status === "waiting" }
+          }
+        }
+      ),
+
+    startChild: (exec, lease, child) =>
+      exec.transaction(
+        "startChild",
+        Effect.gen(function*() {
+          if (!(yield* holds(exec, "startChild", lease.runId, lease.token))) return "leaseLost" as const
+          const inserted = yield* exec.rows("startChild", insertChild, {
+            ...child,
+            priority: child.priority ?? 0,
+            parentRunId: lease.runId
+          })
+          return yield* created(exec, "startChild", child.runId, inserted)
+        })
+      ),
+
+    // SQLite's single writer serializes the whole transaction: counting the live holders and taking
+    // a slot cannot interleave with another request.
+    acquireSlot: (exec, lease, request) =>
+      exec.transaction(
+        "acquireSlot",
+        Effect.gen(function*() {
+          if (!(yield* holds(exec, "acquireSlot", lease.runId, lease.token))) return undefined
+          const params = { key: request.key, runId: lease.runId, path: request.path, token: lease.token }
+          yield* exec.rows("acquireSlot", fenceExpiredHolders, params)
+          yield* exec.rows("acquireSlot", purgeSlots, params)
+          const [live] = yield* exec.rows("acquireSlot", liveSlots, params)
+          if (Number(live?.live ?? 0) < request.max) {
+            yield* exec.rows("acquireSlot", takeSlot, params)
+            return { acquired: true as const }
+          }
+          yield* exec.rows("acquireSlot", waitForSlot, params)
+          return { acquired: false as const, retryAt: optionalNumber(live?.retry_at) }
+        })
+      ),
+
+    releaseSlot: (exec, lease, request) =>
+      exec.transaction(
+        "releaseSlot",
+        Effect.gen(function*() {
+          yield* exec.rows("releaseSlot", freeSlot, { ...request, runId: lease.runId, token: lease.token })
+          const waiters = yield* exec.rows("releaseSlot", takeWaiters, request)
+          return yield* wake(exec, "releaseSlot", waiters.map((row) => String(row.run_id)))
+        })
+      ),
+
+    create: (exec, record) =>
+      exec.transaction(
+        "create",
+        Effect.flatMap(
+          exec.rows("create", create, { ...record, priority: record.priority ?? 0 }),
+          (rows) => created(exec, "create", record.runId, rows)
+        )
+      ),
+
+    get: (exec, runId) => getRun(exec, runId, "get"),
+
+    claim: (exec, request) =>
+      Effect.flatMap(
+        exec.rows("claim", claim, {
+          owner: request.owner,
+          leaseMs: request.leaseMs,
+          limit: request.limit,
+          workflows: JSON.stringify(request.workflows.map((workflow) => [workflow.name, workflow.fingerprint]))
+        }),
+        (rows) =>
+          Effect.forEach(rows, (row) =>
+            Effect.flatMap(runOf(request.owner, row.run), (run) =>
+              Effect.map(
+                entriesOf(run.runId, JSON.parse(String(row.entries)) as ReadonlyArray<Row>),
+                (entries) => ({
+                  run,
+                  lease: { runId: run.runId, owner: request.owner, token: run.leaseToken },
+                  entries
+                })
+              )))
+      ),
+
+    deliver: (exec, runId, entry) =>
+      exec.transaction(
+        "deliver",
+        Effect.gen(function*() {
+          if ((yield* exec.rows("deliver", runExists, { runId })).length === 0) return "missing" as const
+          const stored = yield* exec.rows("deliver", storeSignal, { ...entry, runId })
+          if (stored.length === 0) return "duplicate" as const
+          yield* exec.rows("deliver", wakeSignalled, { runId })
+          return "delivered" as const
+        })
+      ),
+
+    cancel: (exec, runId, reason) =>
+      exec.transaction(
+        "cancel",
+        Effect.gen(function*() {
+          const changed = yield* exec.rows("cancel", cancel, { runId, reason })
+          const root = changed.find((row) => row.run_id === runId)
+          const parentId = root !== undefined && root.status === "cancelled" && typeof root.parent_run_id === "string"
+            ? root.parent_run_id
+            : undefined
+          const woken = yield* wake(exec, "cancel", parentId === undefined ? [] : [parentId])
+          return {
+            run: yield* getRun(exec, runId, "cancel"),
+            changed: yield* runsOf(runId, changed),
+            parent: woken[0]
+          }
+        })
+      ),
+
+    resume: (exec, runId) =>
+      Effect.flatMap(
+        exec.rows("resume", resume, { runId }),
+        (rows) => Effect.all({ run: getRun(exec, runId, "resume"), resumed: runsOf(runId, rows) })
+      ),
+
+    list: (exec, filter) =>
+      pageOf(filter, (after, limit) =>
+        exec.rows("list", list, {
+          workflow: filter.workflow,
+          parentRunId: filter.parentRunId,
+          statuses: filter.status === undefined
+            ? null
+            : JSON.stringify(typeof filter.status === "string" ? [filter.status] : filter.status),
+          createdAfter: filter.createdAfter,
+          createdBefore: filter.createdBefore,
+          afterCreatedAt: after?.createdAt,
+          afterRunId: after?.runId,
+          limit
+        })),
+
+    counts: (exec, filter) => Effect.map(exec.rows("counts", counts, { workflow: filter?.workflow }), statusCountsOf),
+
+    nextDue: (exec, workflows) =>
+      Effect.map(
+        exec.rows("nextDue", nextDue, { workflows: JSON.stringify(workflows) }),
+        ([row]) => Option.fromNullishOr(optionalNumber(row?.due_at))
+      ),
+
+    saveSchedule: (exec, schedule) =>
+      Effect.flatMap(
+        exec.rows("saveSchedule", saveSchedule, schedule),
+        (rows) => Effect.map(schedulesOf(schedule.id, rows), (saved) => saved[0]!)
+      ),
+
+    removeSchedule: (exec, id) =>
+      Effect.map(exec.rows("removeSchedule", removeSchedule, { id }), (rows) => rows.length > 0),
+
+    listSchedules: (exec, filter) =>
+      Effect.flatMap(
+        exec.rows("listSchedules", listSchedules, { workflow: filter?.workflow }),
+        (rows) => schedulesOf("(schedules)", rows)
+      ),
+
+    dueSchedules: (exec, workflows) =>
+      Effect.flatMap(
+        exec.rows("dueSchedules", dueSchedules, { workflows: JSON.stringify(workflows) }),
+        (rows) =>
+          Effect.map(
+            schedulesOf("(schedules)", rows.filter((row) => row.schedule !== null)),
+            (schedules) => dueOf(Number(rows.find((row) => row.schedule === null)?.now), schedules)
+          )
+      ),
+
+    fireSchedule: (exec, firing) =>
+      exec.transaction(
+        "fireSchedule",
+        Effect.gen(function*() {
+          const fired = yield* exec.rows("fireSchedule", moveSchedule, {
+            id: firing.id,
+            expectedNextAt: firing.expectedNextAt,
+            nextAt: firing.nextAt,
+            tickAt: firing.tickAt,
+            runId: firing.run?.runId
+          })
+          if (fired.length === 0) return { fired: false, created: false }
+          if (firing.run === undefined) return { fired: true, created: false }
+          const inserted = yield* exec.rows("fireSchedule", insertTickRun, firing.run)
+          return { fired: true, created: inserted.length > 0 }
+        })
+      )
+  }
+}
 
 export const sqlite: Dialect = {
   name: "sqlite",
+  begin: "BEGIN IMMEDIATE",
   notifiesAcrossProcesses: false,
   createMigrationsTable: (t) =>
     `CREATE TABLE IF NOT EXISTS ${t.migrations} (version INTEGER PRIMARY KEY NOT NULL, name TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT (${sqliteNowText}))`,
   lockMigrations: () => [],
   recordMigration: (t) => `INSERT INTO ${t.migrations} (version, name) VALUES (?1, ?2)`,
-  migrations: { 1: migration1, 2: migration2, 3: migration3 },
-
-  acquire: (exec, t, run, { anyFingerprint, leaseMs, owner, reclaim }) =>
-    exec.transaction(
-      "acquire",
-      Effect.gen(function*() {
-        const created = first(
-          yield* exec.query(
-            "acquire",
-            `INSERT INTO ${t.runs} (run_id, workflow, fingerprint, input, priority, status, owner, lease_token,
-  lease_expires_at, due_at, executions, created_ms, updated_ms)
-VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, 1, ${now} + ?7, ${now} + ?7, 1, ${now}, ${now})
-ON CONFLICT (run_id) DO NOTHING
-RETURNING ${runJson()}`,
-            [run.runId, run.workflow, run.fingerprint, run.input, run.priority ?? 0, owner, leaseMs]
-          )
-        )
-        if (created !== undefined) return { run: created, acquired: true, created: true }
-        const taken = first(
-          yield* exec.query(
-            "acquire",
-            `UPDATE ${t.runs} SET status = 'running', owner = ?2, lease_token = lease_token + 1,
-  lease_expires_at = ${now} + ?3, due_at = ${now} + ?3, executions = executions + 1, updated_ms = ${now},
-  fingerprint = ?7
-WHERE run_id = ?1 AND workflow = ?4 AND input = ?5 AND (?6 OR fingerprint = ?7)
-  AND status IN (${acquirable}) AND (${unowned} OR (?8 AND owner = ?2))
-RETURNING ${runJson()}`,
-            [
-              run.runId,
-              owner,
-              leaseMs,
-              run.workflow,
-              run.input,
-              anyFingerprint ? 1 : 0,
-              run.fingerprint,
-              reclaim ? 1 : 0
-            ]
-          )
-        )
-        if (taken !== undefined) return { run: taken, acquired: true, created: false }
-        const stored = yield* load(exec, t, run.runId, "acquire")
-        return stored.run === undefined
-          ? undefined
-          : { run: stored.run, acquired: false, created: false, entries: stored.entries }
-      })
-    ),
-
-  load: (exec, t, runId) => load(exec, t, runId, "load"),
-
-  // One statement writes the batch only if the token is current. Fewer rows back than entries
-  // means duplicates or a lost lease; the token, re-read, tells which (tokens only grow, so a
-  // token current now was current then).
-  append: (exec, t, lease, entries) => {
-    const parts: Array<ReadonlyArray<JournalEntry>> = []
-    for (let i = 0; i < entries.length; i += rowsPerStatement) parts.push(entries.slice(i, i + rowsPerStatement))
-    const write = Effect.map(
-      Effect.forEach(parts, (part) => exec.query("append", ...insertEntries(t, lease.runId, lease.token, part))),
-      (results) => results.reduce((sum, rows) => sum + rows.length, 0)
-    )
-    const written = parts.length > 1 ? exec.transaction("append", write) : write
-    return Effect.flatMap(written, (count) =>
-      count === entries.length
-        ? Effect.succeed(true)
-        : Effect.map(
-          exec.query("append", `SELECT 1 FROM ${t.runs} WHERE run_id = ?1 AND lease_token = ?2`, [
-            lease.runId,
-            lease.token
-          ]),
-          (rows) => rows.length > 0
-        ))
-  },
-
-  heartbeat: (exec, t, owner, leases, leaseMs) =>
-    exec.query(
-      "heartbeat",
-      `UPDATE ${t.runs} SET lease_expires_at = ${now} + ?2, due_at = ${now} + ?2, updated_ms = ${now}
-WHERE owner = ?1 AND status = 'running' AND lease_expires_at > ${now}
-  AND (run_id, lease_token) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?3))
-RETURNING run_id, cancel_requested, error`,
-      [owner, leaseMs, JSON.stringify(leases.map((lease) => [lease.runId, lease.token]))]
-    ),
-
-  // One statement releases the run and, when it ends, wakes its parent: both rows are updated by
-  // the same UPDATE, each by its own branch of every CASE. The parent's row is found through the
-  // run's, whose lease token and cancellation flag the release does not change.
-  release: (exec, t, lease, release) => {
-    const status = (row: string) =>
-      `(CASE WHEN ?8 IS NOT NULL AND ${row}cancel_requested AND ?3 IN ('queued', 'sleeping', 'waiting') THEN ?8 ELSE ?3 END)`
-    const own = status("")
-    return Effect.map(
-      exec.query(
-        "release",
-        `UPDATE ${t.runs} SET
-  status = CASE WHEN run_id = ?1 THEN ${own} ELSE status END,
-  owner = CASE WHEN run_id = ?1 THEN NULL ELSE owner END,
-  lease_expires_at = CASE WHEN run_id = ?1 THEN NULL ELSE lease_expires_at END,
-  wake_at = CASE WHEN run_id = ?1 THEN ?4 ELSE wake_at END,
-  waiting_for = CASE WHEN run_id = ?1 THEN ?5 ELSE waiting_for END,
-  error = CASE WHEN run_id <> ?1 THEN error
-    WHEN ${own} = 'cancelled' OR ${own} <> ?3 THEN COALESCE(?6, error) ELSE ?6 END,
-  due_at = CASE
-    WHEN run_id <> ?1 THEN CASE WHEN status = 'waiting' THEN ${now} ELSE due_at END
-    WHEN ${own} = 'queued' THEN ${now}
-    WHEN ${own} IN ('sleeping', 'waiting') THEN CASE WHEN ?7 IS NOT NULL AND wakeups <> ?7 THEN ${now} ELSE ?4 END
-    ELSE NULL END,
-  wakeups = CASE WHEN run_id = ?1 THEN wakeups ELSE wakeups + 1 END,
-  updated_ms = ${now}
-WHERE (run_id = ?1 AND lease_token = ?2)
-  OR run_id = (
-    SELECT c.parent_run_id FROM ${t.runs} AS c WHERE c.run_id = ?1 AND c.lease_token = ?2
-      AND ${status("c.")} IN ('completed', 'failed', 'cancelled')
-  )
-RETURNING run_id, workflow, status, COALESCE(due_at <= ${now}, 0)`,
-        [
-          lease.runId,
-          lease.token,
-          release.status,
-          release.wakeAt ?? null,
-          release.waitingFor ?? null,
-          release.error ?? null,
-          release.wakeupsSeen ?? null,
-          release.ifCancelRequested ?? null
-        ]
-      ),
-      (rows) => {
-        const row = rows.find((row) => row[0] === lease.runId)
-        const parent = rows.find((row) => row[0] !== lease.runId)
-        return row === undefined ? undefined : {
-          workflow: String(row[1]),
-          status: String(row[2]),
-          due: Number(row[3]) === 1,
-          parent: parent === undefined
-            ? undefined
-            : { runId: String(parent[0]), workflow: String(parent[1]), due: parent[2] === "waiting" }
-        }
-      }
-    )
-  },
-
-  startChild: (exec, t, lease, child) =>
-    exec.transaction(
-      "startChild",
-      Effect.gen(function*() {
-        if (!(yield* leaseHeld(exec, t, "startChild", lease.runId, lease.token))) return "leaseLost" as const
-        const created = first(
-          yield* exec.query(
-            "startChild",
-            `INSERT INTO ${t.runs} (run_id, workflow, fingerprint, input, priority, status, due_at, created_ms, updated_ms,
-  parent_run_id)
-VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ${now}, ${now}, ${now}, ?6)
-ON CONFLICT (run_id) DO NOTHING
-RETURNING ${runJson()}`,
-            [child.runId, child.workflow, child.fingerprint, child.input, child.priority ?? 0, lease.runId]
-          )
-        )
-        if (created !== undefined) return { run: created, created: true }
-        const stored = yield* get(exec, t, child.runId, "startChild")
-        return stored === undefined ? undefined : { run: stored, created: false }
-      })
-    ),
-
-  // SQLite's single writer serializes the whole transaction: counting the live holders and taking
-  // a slot cannot interleave with another request.
-  acquireSlot: (exec, t, lease, request) =>
-    exec.transaction(
-      "acquireSlot",
-      Effect.gen(function*() {
-        if (!(yield* leaseHeld(exec, t, "acquireSlot", lease.runId, lease.token))) return undefined
-        const others = `s.key = ?1 AND NOT (s.run_id = ?2 AND s.path = ?3)`
-        // A holder whose lease expired loses the lease with the slot: its token moves on, so
-        // nothing the stalled holder does later (a completion, a heartbeat) is accepted.
-        yield* exec.query(
-          "acquireSlot",
-          `UPDATE ${t.runs} AS r SET lease_token = r.lease_token + 1, updated_ms = ${now}
-WHERE r.status = 'running' AND r.lease_expires_at <= ${now}
-  AND EXISTS (SELECT 1 FROM ${t.slots} AS s WHERE ${others} AND s.run_id = r.run_id AND s.lease_token = r.lease_token)`,
-          [request.key, lease.runId, request.path]
-        )
-        yield* exec.query(
-          "acquireSlot",
-          `DELETE FROM ${t.slots} AS s WHERE ${others} AND NOT EXISTS (SELECT 1 FROM ${t.runs} AS r WHERE ${liveHolder})`,
-          [request.key, lease.runId, request.path]
-        )
-        const [live, retryAt] = (yield* exec.query(
-          "acquireSlot",
-          `SELECT count(*), min(r.lease_expires_at) FROM ${t.slots} AS s JOIN ${t.runs} AS r ON ${liveHolder} WHERE ${others}`,
-          [request.key, lease.runId, request.path]
-        ))[0] ?? [0, null]
-        const acquired = Number(live) < request.max
-        yield* acquired
-          ? exec.query(
-            "acquireSlot",
-            `INSERT INTO ${t.slots} (key, run_id, path, lease_token, acquired_ms) VALUES (?1, ?2, ?3, ?4, ${now})
-ON CONFLICT (key, run_id, path) DO UPDATE SET lease_token = excluded.lease_token, acquired_ms = excluded.acquired_ms`,
-            [request.key, lease.runId, request.path, lease.token]
-          )
-          : exec.query(
-            "acquireSlot",
-            `INSERT INTO ${t.slotWaiters} (key, run_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING`,
-            [request.key, lease.runId]
-          )
-        return { acquired, retryAt: retryAt === null || retryAt === undefined ? undefined : Number(retryAt) }
-      })
-    ),
-
-  releaseSlot: (exec, t, lease, request) =>
-    exec.transaction(
-      "releaseSlot",
-      Effect.gen(function*() {
-        yield* exec.query(
-          "releaseSlot",
-          `DELETE FROM ${t.slots} WHERE key = ?1 AND run_id = ?2 AND path = ?3 AND lease_token = ?4`,
-          [request.key, lease.runId, request.path, lease.token]
-        )
-        // One waiter per free slot, in claim order: the others would only find the key full.
-        const waiters = yield* exec.query(
-          "releaseSlot",
-          `DELETE FROM ${t.slotWaiters} WHERE key = ?1 AND run_id IN (
-  SELECT w.run_id FROM ${t.slotWaiters} AS w LEFT JOIN ${t.runs} AS r ON r.run_id = w.run_id WHERE w.key = ?1
-  ORDER BY r.priority DESC, r.created_ms, w.run_id
-  LIMIT max(0, ?2 - (SELECT count(*) FROM ${t.slots} AS s JOIN ${t.runs} AS r ON ${liveHolder} WHERE s.key = ?1))
-)
-RETURNING run_id`,
-          [request.key, request.max]
-        )
-        return wokenRows(yield* wakeRuns(exec, t, "releaseSlot", waiters.map((row) => String(row[0]))))
-      })
-    ),
-
-  create: (exec, t, run) =>
-    exec.transaction(
-      "create",
-      Effect.gen(function*() {
-        const created = first(
-          yield* exec.query(
-            "create",
-            `INSERT INTO ${t.runs} (run_id, workflow, fingerprint, input, priority, status, due_at, created_ms, updated_ms)
-VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ${now}, ${now}, ${now})
-ON CONFLICT (run_id) DO NOTHING
-RETURNING ${runJson()}`,
-            [run.runId, run.workflow, run.fingerprint, run.input, run.priority ?? 0]
-          )
-        )
-        if (created !== undefined) return { run: created, created: true }
-        const stored = yield* get(exec, t, run.runId, "create")
-        return stored === undefined ? undefined : { run: stored, created: false }
-      })
-    ),
-
-  get: (exec, t, runId) => get(exec, t, runId),
-
-  // One statement claims the runs and reads their entries (SQLite has one writer at a time, so
-  // no append can come between): as a JSON array per run, a subquery of \`RETURNING\`.
-  claim: (exec, t, request) =>
-    Effect.map(
-      exec.query(
-        "claim",
-        `UPDATE ${t.runs} SET status = 'running', owner = ?1, lease_token = lease_token + 1,
-  lease_expires_at = ${now} + ?2, due_at = ${now} + ?2, executions = executions + 1, updated_ms = ${now}
-WHERE run_id IN (
-  SELECT run_id FROM ${t.runs}
-  WHERE due_at <= ${now}
-    AND (workflow, fingerprint) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?4))
-  ORDER BY due_at, priority DESC
-  LIMIT ?3
-)
-RETURNING ${runJson()}, (
-  SELECT json_group_array(json_array(e.path, e.kind, e.value, e.seq, e.started_at, e.finished_at))
-  FROM ${t.entries} AS e WHERE e.run_id = ${t.runs}.run_id
-)`,
-        [
-          request.owner,
-          request.leaseMs,
-          request.limit,
-          JSON.stringify(request.workflows.map((workflow) => [workflow.name, workflow.fingerprint]))
-        ]
-      ),
-      (rows) => rows.map((row) => ({ run: row[0], entries: JSON.parse(String(row[1])) as Rows }))
-    ),
-
-  deliver: (exec, t, runId, entry) =>
-    exec.transaction(
-      "deliver",
-      Effect.gen(function*() {
-        const found = yield* exec.query("deliver", `SELECT 1 FROM ${t.runs} WHERE run_id = ?1`, [runId])
-        if (found.length === 0) return "missing" as const
-        const stored = yield* exec.query(
-          "deliver",
-          `INSERT INTO ${t.entries} (run_id, path, kind, seq, value, finished_at) VALUES (?1, ?2, ?5, ?6, ?3, ?4)
-ON CONFLICT DO NOTHING RETURNING 1`,
-          [runId, entry.path, entry.value, entry.finishedAt ?? null, entry.kind, entry.seq]
-        )
-        if (stored.length === 0) return "duplicate" as const
-        yield* exec.query(
-          "deliver",
-          `UPDATE ${t.runs} SET wakeups = wakeups + 1, updated_ms = ${now},
-  due_at = CASE WHEN status = 'waiting' THEN ${now} ELSE due_at END
-WHERE run_id = ?1`,
-          [runId]
-        )
-        return "delivered" as const
-      })
-    ),
-
-  // As on Postgres: unowned runs are cancelled at once (or queued to compensate), owned ones
-  // flagged, children with their parent; the run's parent is woken when it ended now.
-  cancel: (exec, t, runId, reason) =>
-    exec.transaction(
-      "cancel",
-      Effect.gen(function*() {
-        const compensable =
-          `EXISTS (SELECT 1 FROM ${t.entries} AS e WHERE e.run_id = r.run_id AND e.kind = 'compensable')`
-        const unownedRow = `(r.owner IS NULL OR r.lease_expires_at <= ${now})`
-        const cancelNow = `(${unownedRow} AND NOT ${compensable})`
-        const queueNow = `(${unownedRow} AND ${compensable})`
-        const changed = yield* exec.query(
-          "cancel",
-          `${family(t)}
-UPDATE ${t.runs} AS r SET cancel_requested = 1, error = ?2, updated_ms = ${now},
-  status = CASE WHEN ${cancelNow} THEN 'cancelled' WHEN ${queueNow} THEN 'queued' ELSE status END,
-  lease_token = CASE WHEN ${unownedRow} THEN lease_token + 1 ELSE lease_token END,
-  lease_expires_at = CASE WHEN ${unownedRow} THEN NULL ELSE lease_expires_at END,
-  wake_at = CASE WHEN ${unownedRow} THEN NULL ELSE wake_at END,
-  due_at = CASE WHEN ${cancelNow} THEN NULL WHEN ${queueNow} THEN ${now} ELSE due_at END,
-  owner = CASE WHEN ${unownedRow} THEN NULL ELSE owner END
-WHERE r.run_id IN (SELECT run_id FROM tree) AND r.status NOT IN ('completed', 'failed', 'cancelled')
-RETURNING ${runJson()}, run_id, status, parent_run_id`,
-          [runId, reason]
-        )
-        const root = changed.find((row) => row[1] === runId)
-        const parentId = root !== undefined && root[2] === "cancelled" && typeof root[3] === "string"
-          ? root[3]
-          : undefined
-        const woken = wokenRows(yield* wakeRuns(exec, t, "cancel", parentId === undefined ? [] : [parentId]))
-        return { run: yield* get(exec, t, runId, "cancel"), changed: changed.map((row) => row[0]), parent: woken[0] }
-      })
-    ),
-
-  // A failed run is queued again, with its failed children; a suspended one is made due.
-  resume: (exec, t, runId) =>
-    Effect.flatMap(
-      exec.query(
-        "resume",
-        `${family(t)}
-UPDATE ${t.runs} SET due_at = ${now}, updated_ms = ${now},
-  error = CASE WHEN status = 'failed' THEN NULL ELSE error END,
-  status = CASE WHEN status = 'failed' THEN 'queued' ELSE status END
-WHERE run_id IN (SELECT run_id FROM tree)
-  AND (status = 'failed' OR (run_id = ?1 AND status IN ('sleeping', 'waiting')))
-RETURNING ${runJson()}`,
-        [runId]
-      ),
-      (rows) => Effect.map(get(exec, t, runId, "resume"), (run) => ({ run, resumed: rows.map((row) => row[0]) }))
-    ),
-
-  list: (exec, t, filter, after, limit) => {
-    const params: Array<unknown> = []
-    const where: Array<string> = []
-    const param = (value: unknown) => {
-      params.push(value)
-      return `?${params.length}`
-    }
-    if (filter.workflow !== undefined) where.push(`workflow = ${param(filter.workflow)}`)
-    if (filter.parentRunId !== undefined) where.push(`parent_run_id = ${param(filter.parentRunId)}`)
-    if (filter.status !== undefined) {
-      const statuses = typeof filter.status === "string" ? [filter.status] : filter.status
-      where.push(`status IN (SELECT value FROM json_each(${param(JSON.stringify(statuses))}))`)
-    }
-    if (filter.createdAfter !== undefined) where.push(`created_ms >= ${param(filter.createdAfter)}`)
-    if (filter.createdBefore !== undefined) where.push(`created_ms < ${param(filter.createdBefore)}`)
-    if (after !== undefined) where.push(`(created_ms, run_id) < (${param(after.createdAt)}, ${param(after.runId)})`)
-    return Effect.map(
-      exec.query(
-        "list",
-        `SELECT ${runJson()} FROM ${t.runs}${where.length === 0 ? "" : ` WHERE ${where.join(" AND ")}`}
-ORDER BY created_ms DESC, run_id DESC LIMIT ${param(limit)}`,
-        params
-      ),
-      (rows) => rows.map((row) => row[0])
-    )
-  },
-
-  counts: (exec, t, workflow) =>
-    workflow === undefined
-      ? exec.query("counts", `SELECT status, count(*) FROM ${t.runs} GROUP BY status`, [])
-      : exec.query("counts", `SELECT status, count(*) FROM ${t.runs} WHERE workflow = ?1 GROUP BY status`, [workflow]),
-
-  nextDue: (exec, t, workflows) =>
-    Effect.map(
-      exec.query(
-        "nextDue",
-        `SELECT min(due_at) FROM ${t.runs} WHERE due_at > ${now} AND workflow IN (SELECT value FROM json_each(?1))`,
-        [JSON.stringify(workflows)]
-      ),
-      (rows) => {
-        const value = rows[0]?.[0]
-        return value === null || value === undefined ? undefined : Number(value)
-      }
-    ),
-
-  saveSchedule: (exec, t, schedule) =>
-    Effect.map(
-      exec.query(
-        "saveSchedule",
-        `INSERT INTO ${t.schedules} (id, workflow, input, cron, timezone, missed, next_at, created_ms, updated_ms)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ${now}, ${now})
-ON CONFLICT (id) DO UPDATE SET workflow = excluded.workflow, input = excluded.input, cron = excluded.cron,
-  timezone = excluded.timezone, missed = excluded.missed, next_at = excluded.next_at, updated_ms = excluded.updated_ms
-RETURNING ${scheduleJson()}`,
-        [
-          schedule.id,
-          schedule.workflow,
-          schedule.input,
-          schedule.cron,
-          schedule.timezone ?? null,
-          schedule.missed,
-          schedule.nextAt
-        ]
-      ),
-      first
-    ),
-
-  removeSchedule: (exec, t, id) =>
-    Effect.map(
-      exec.query("removeSchedule", `DELETE FROM ${t.schedules} WHERE id = ?1 RETURNING 1`, [id]),
-      (rows) => rows.length > 0
-    ),
-
-  listSchedules: (exec, t, workflow) =>
-    Effect.map(
-      exec.query(
-        "listSchedules",
-        `SELECT ${scheduleJson()} FROM ${t.schedules} WHERE ?1 IS NULL OR workflow = ?1 ORDER BY id`,
-        [workflow ?? null]
-      ),
-      (rows) => rows.map((row) => row[0])
-    ),
-
-  schedulesOf: (exec, t, workflows) =>
-    Effect.map(
-      exec.query(
-        "dueSchedules",
-        `SELECT 0, ${now}, NULL UNION ALL
-SELECT 1, next_at, ${scheduleJson()} FROM ${t.schedules} WHERE workflow IN (SELECT value FROM json_each(?1))`,
-        [JSON.stringify(workflows)]
-      ),
-      (rows) => ({
-        now: Number(rows.find((row) => Number(row[0]) === 0)?.[1]),
-        schedules: rows.filter((row) => Number(row[0]) === 1).map((row) => row[2])
-      })
-    ),
-
-  fireSchedule: (exec, t, firing) =>
-    exec.transaction(
-      "fireSchedule",
-      Effect.gen(function*() {
-        const fired = yield* exec.query(
-          "fireSchedule",
-          `UPDATE ${t.schedules} SET next_at = ?3, updated_ms = ${now},
-  last_tick_at = COALESCE(?4, last_tick_at), last_run_id = COALESCE(?5, last_run_id)
-WHERE id = ?1 AND next_at = ?2
-RETURNING id`,
-          [firing.id, firing.expectedNextAt, firing.nextAt, firing.tickAt ?? null, firing.run?.runId ?? null]
-        )
-        if (fired.length === 0) return { fired: false, created: false }
-        const run = firing.run
-        if (run === undefined) return { fired: true, created: false }
-        const created = yield* exec.query(
-          "fireSchedule",
-          `INSERT INTO ${t.runs} (run_id, workflow, fingerprint, input, priority, status, due_at, created_ms, updated_ms)
-VALUES (?1, ?2, ?3, ?4, 0, 'queued', ${now}, ${now}, ${now})
-ON CONFLICT (run_id) DO NOTHING
-RETURNING 1`,
-          [run.runId, run.workflow, run.fingerprint, run.input]
-        )
-        return { fired: true, created: created.length > 0 }
-      })
-    )
+  migrations: { 1: migration1, 2: migration2, 3: migration3, 4: migration4 },
+  statements
 }

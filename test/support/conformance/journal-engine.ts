@@ -68,7 +68,7 @@ export const engineConformance = (it: Vitest.MethodsNonLive<Journal.Journal | Ru
     Effect.gen(function*() {
       const journal = yield* Journal.Journal
       const { child, parent, parentLease } = yield* parentWithChild("region")
-      yield* journal.release(parentLease, { status: "waiting", waitingFor: "region", wakeupsSeen: 0 })
+      yield* journal.release(parentLease, { status: "waiting", waitingFor: ["region"], wakeupsSeen: 0 })
       assert.isUndefined((yield* runOf(parent.runId)).dueAt)
 
       const childLease = yield* leased(child)
@@ -87,7 +87,7 @@ export const engineConformance = (it: Vitest.MethodsNonLive<Journal.Journal | Ru
       const { child, parent, parentLease } = yield* parentWithChild("region")
       const seen = (yield* runOf(parent.runId)).wakeups
       yield* journal.release(yield* leased(child), { status: "failed", error: "boom" })
-      yield* journal.release(parentLease, { status: "waiting", waitingFor: "region", wakeupsSeen: seen })
+      yield* journal.release(parentLease, { status: "waiting", waitingFor: ["region"], wakeupsSeen: seen })
       assert.isDefined((yield* runOf(parent.runId)).dueAt, "the child's end between load and suspension is not lost")
     }))
 
@@ -102,7 +102,7 @@ export const engineConformance = (it: Vitest.MethodsNonLive<Journal.Journal | Ru
       const done = childOf(parent, "done")
       yield* journal.startChild(parentLease, done)
       yield* journal.release(yield* leased(done), { status: "completed" })
-      yield* journal.release(parentLease, { status: "waiting", waitingFor: "a", wakeupsSeen: 0 })
+      yield* journal.release(parentLease, { status: "waiting", waitingFor: ["a"], wakeupsSeen: 0 })
 
       const cancelled = Option.getOrThrow(yield* store.cancel(parent.runId, "rollback"))
       assert.strictEqual(cancelled.status, "cancelled")
@@ -120,7 +120,7 @@ export const engineConformance = (it: Vitest.MethodsNonLive<Journal.Journal | Ru
       const journal = yield* Journal.Journal
       const store = yield* RunStore.RunStore
       const { child, parent, parentLease } = yield* parentWithChild()
-      yield* journal.release(parentLease, { status: "waiting", waitingFor: "a", wakeupsSeen: 0 })
+      yield* journal.release(parentLease, { status: "waiting", waitingFor: ["a"], wakeupsSeen: 0 })
       yield* store.cancel(child.runId, "not needed")
       const woken = yield* runOf(parent.runId)
       assert.strictEqual(woken.wakeups, 1)
@@ -164,7 +164,7 @@ export const engineConformance = (it: Vitest.MethodsNonLive<Journal.Journal | Ru
       yield* store.cancel(saga.runId, "undo")
       yield* journal.release(sagaLease, {
         status: "waiting",
-        waitingFor: "x",
+        waitingFor: ["x"],
         wakeupsSeen: 0,
         ifCancelRequested: "queued"
       })
@@ -224,7 +224,7 @@ export const engineConformance = (it: Vitest.MethodsNonLive<Journal.Journal | Ru
         acquired: true
       })
 
-      yield* journal.release(c!, { status: "waiting", waitingFor: "call", wakeupsSeen: 0 })
+      yield* journal.release(c!, { status: "waiting", waitingFor: ["call"], wakeupsSeen: 0 })
       assert.isUndefined((yield* runOf(c!.runId)).dueAt)
       yield* journal.releaseSlot(a!, request("call"))
       const woken = yield* runOf(c!.runId)
@@ -300,7 +300,7 @@ export const engineConformance = (it: Vitest.MethodsNonLive<Journal.Journal | Ru
       for (const waiter of waiters) {
         const lease = yield* leased(waiter)
         assert.isFalse((yield* journal.acquireSlot(lease, request)).acquired)
-        yield* journal.release(lease, { status: "waiting", waitingFor: "call", wakeupsSeen: 0 })
+        yield* journal.release(lease, { status: "waiting", waitingFor: ["call"], wakeupsSeen: 0 })
       }
       const dueOnes = Effect.map(
         Effect.forEach(waiters, (waiter) => runOf(waiter.runId)),

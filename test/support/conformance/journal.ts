@@ -167,18 +167,21 @@ export const journalConformance = <R = never, E = never>(
         const run = newRun()
         const wakeAt = Date.now() + 3_600_000
         const lease = yield* leased(run)
-        yield* journal.release(lease, { status: "sleeping", wakeAt, waitingFor: "nap", wakeupsSeen: 0 })
+        yield* journal.release(lease, { status: "sleeping", wakeAt, waitingFor: ["nap"], wakeupsSeen: 0 })
         const sleeping = (yield* loadSome(run.runId)).run
         assert.strictEqual(sleeping.status, "sleeping")
         assert.strictEqual(sleeping.wakeAt, wakeAt)
         assert.strictEqual(sleeping.dueAt, wakeAt)
-        assert.strictEqual(sleeping.waitingFor, "nap")
+        assert.deepStrictEqual(sleeping.waitingFor, ["nap"])
         assert.isUndefined(sleeping.owner)
 
         const again = yield* leased(run)
-        yield* journal.release(again, { status: "waiting", waitingFor: "approval", wakeupsSeen: 0 })
+        // Paths with the characters a joined list would split on come back whole, in order.
+        const paths = ["approval", "items/a, b/review", "reminder/1"]
+        yield* journal.release(again, { status: "waiting", waitingFor: paths, wakeupsSeen: 0 })
         const waiting = (yield* loadSome(run.runId)).run
         assert.strictEqual(waiting.status, "waiting")
+        assert.deepStrictEqual(waiting.waitingFor, paths)
         assert.isUndefined(waiting.dueAt, "a run waiting only for a signal is not due")
 
         const last = yield* leased(run)
@@ -187,6 +190,7 @@ export const journalConformance = <R = never, E = never>(
         assert.strictEqual(failed.status, "failed")
         assert.strictEqual(failed.error, "Boom: it broke")
         assert.isUndefined(failed.dueAt)
+        assert.deepStrictEqual(failed.waitingFor, [], "a run that waits for nothing has no paths")
       }))
 
     it.effect("heartbeat renews held leases and reports lost, expired and cancelled ones", () =>
@@ -656,7 +660,7 @@ export const journalConformance = <R = never, E = never>(
           { path: "b", kind: "step", seq: 0, value: "\"two\"" }
         ]
         yield* journal.append(lease, steps)
-        yield* journal.release(lease, { status: "waiting", waitingFor: "go", wakeupsSeen: 0 })
+        yield* journal.release(lease, { status: "waiting", waitingFor: ["go"], wakeupsSeen: 0 })
         const signal: Journal.JournalEntry = { path: "go", kind: "signal", seq: 0, value: "true" }
         assert.strictEqual(yield* store.deliver(woken.runId, signal), "delivered")
         const takenOver = newRun({ workflow })
@@ -689,7 +693,7 @@ export const journalConformance = <R = never, E = never>(
         const journal = yield* Journal.Journal
         const run = newRun()
         const lease = yield* leased(run)
-        yield* journal.release(lease, { status: "waiting", waitingFor: "approval", wakeupsSeen: 0 })
+        yield* journal.release(lease, { status: "waiting", waitingFor: ["approval"], wakeupsSeen: 0 })
         assert.isUndefined((yield* loadSome(run.runId)).run.dueAt)
         const signal: Journal.JournalEntry = { path: "approval", kind: "signal", seq: 0, value: "true" }
         assert.strictEqual(yield* store.deliver(run.runId, signal), "delivered")
@@ -709,7 +713,7 @@ export const journalConformance = <R = never, E = never>(
         const lease = yield* leased(run)
         const seen = (yield* loadSome(run.runId)).run.wakeups
         yield* store.deliver(run.runId, { path: "approval", kind: "signal", seq: 0, value: "true" })
-        yield* journal.release(lease, { status: "waiting", waitingFor: "approval", wakeupsSeen: seen })
+        yield* journal.release(lease, { status: "waiting", waitingFor: ["approval"], wakeupsSeen: seen })
         const loaded = (yield* loadSome(run.runId)).run
         assert.strictEqual(loaded.status, "waiting")
         assert.isDefined(loaded.dueAt, "a wake-up between load and suspension is not lost")
@@ -754,7 +758,7 @@ export const journalConformance = <R = never, E = never>(
         assert.strictEqual(resumed.status, "queued")
         assert.isDefined(resumed.dueAt)
         const waiting = newRun()
-        yield* journal.release(yield* leased(waiting), { status: "waiting", waitingFor: "approval", wakeupsSeen: 0 })
+        yield* journal.release(yield* leased(waiting), { status: "waiting", waitingFor: ["approval"], wakeupsSeen: 0 })
         const due = Option.getOrThrow(yield* store.resume(waiting.runId))
         assert.strictEqual(due.status, "waiting")
         assert.isDefined(due.dueAt)

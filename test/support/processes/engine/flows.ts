@@ -255,13 +255,43 @@ const limitedFlow = (name: string) =>
 export const LimitedFlow = limitedFlow("engine_limited")
 export const LimitedAloneFlow = limitedFlow("engine_limited_alone")
 
-/** What a worker process executes: every workflow above, one version of `engine_versioned`, or the limited one. */
+// -------------------------------------------------------------------------------------------
+// (i): steps slow enough that runs are in flight when the database goes away
+// -------------------------------------------------------------------------------------------
+
+/** The steps of `OutageFlow`, in order. */
+export const outageSteps = ["s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8"] as const
+
+/** A step's work here: the recorded execution, then 200 to 600 ms, then the value. */
+const slowWork = (runId: string, path: string) =>
+  Effect.andThen(
+    record(runId, path),
+    Effect.as(Effect.sleep(200 + (hash(`${runId}/${path}`) % 400)), `${runId}/${path}`)
+  )
+
+/** Eight sequential steps, each waiting for its predecessor's write to commit. */
+export const OutageFlow = Workflow.make("engine_outage", { input: ById }).pipe(
+  Workflow.step("s1", { success: Schema.String }, (ctx) => slowWork(ctx.input.id, "s1")),
+  Workflow.step("s2", { success: Schema.String }, (ctx) => slowWork(ctx.input.id, "s2")),
+  Workflow.step("s3", { success: Schema.String }, (ctx) => slowWork(ctx.input.id, "s3")),
+  Workflow.step("s4", { success: Schema.String }, (ctx) => slowWork(ctx.input.id, "s4")),
+  Workflow.step("s5", { success: Schema.String }, (ctx) => slowWork(ctx.input.id, "s5")),
+  Workflow.step("s6", { success: Schema.String }, (ctx) => slowWork(ctx.input.id, "s6")),
+  Workflow.step("s7", { success: Schema.String }, (ctx) => slowWork(ctx.input.id, "s7")),
+  Workflow.step("s8", { success: Schema.String }, (ctx) => slowWork(ctx.input.id, "s8"))
+)
+
+/**
+ * What a worker process executes: every workflow above, one version of `engine_versioned`, the
+ * limited ones, or the outage test's workflow.
+ */
 export const workflowSets = {
   current: [ChaosFlow, HoldFlow, SignalRaceFlow, GateFlow, CancelFlow],
   v1: [VersionedV1],
   v2: [VersionedV2],
   limited: [LimitedFlow],
-  limitedAlone: [LimitedAloneFlow]
+  limitedAlone: [LimitedAloneFlow],
+  outage: [OutageFlow]
 } as const
 
 export type WorkflowSet = keyof typeof workflowSets
