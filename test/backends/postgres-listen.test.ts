@@ -63,7 +63,7 @@ describe.skipIf(pgUrl === undefined)("PgJournal listen", () => {
         const heard = yield* listening.subscribe
         const run = newRun()
         const lease = yield* leaseNew(journal, run)
-        yield* journal.release(lease, { status: "waiting", waitingFor: "approval", wakeupsSeen: 0 })
+        yield* journal.release(lease, { status: "waiting", waitingFor: ["approval"], wakeupsSeen: 0 })
         // Everything the setup sent has been heard once its last change, the release, is.
         yield* Queue.take(heard).pipe(
           Effect.repeat({ until: (n) => n._tag === "Released" && n.runId === run.runId && n.status === "waiting" })
