@@ -14,12 +14,14 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import { fingerprintOf, prepareInput, replayFinished } from "./internal/executor.ts"
 import * as Formats from "./internal/formats.ts"
-import { decodeCursor } from "./internal/listing.ts"
+import { decodeCursor, maxPageSize } from "./internal/listing.ts"
 import { childRunId as pathChildRunId, compensatedStepOf, laneOf as pathLaneOf } from "./internal/path.ts"
 import { nextTick, parseCron } from "./internal/schedule.ts"
 import { deliverSignal, isSignalPath } from "./internal/signal.ts"
 import { Journal, type JournalEntry, type LoadedRun, type RunInfo } from "./Journal.ts"
+import { validate as validRunId } from "./RunId.ts"
 import {
+  isAbout,
   type ListFilter,
   type MissedTicks,
   type RunPage,
@@ -31,6 +33,8 @@ import {
   type DuplicateEffect,
   InvalidCursor,
   InvalidInput,
+  InvalidOption,
+  type InvalidRunId,
   type InvalidSchedule,
   type InvalidSignal,
   type JournalError,
@@ -85,9 +89,15 @@ export interface StartedRun extends RunInfo {
 export interface StartOptions<I> {
   /** The input in its encoded form; decoded (and refused if invalid) before anything is stored. */
   readonly input: I
-  /** Names the run; starting the same id again returns the existing run. Default: a random UUID. */
+  /**
+   * Names the run; starting the same id again returns the existing run. Default: a random UUID.
+   * At most 512 UTF-8 bytes, not empty, no NUL, well-formed Unicode (`RunId.RunId`).
+   */
   readonly runId?: string | undefined
-  /** Among runs due at the same time, higher runs first. Default 0. */
+  /**
+   * Among runs due at the same time, higher runs first. A whole number from -2,147,483,648 to
+   * 2,147,483,647 (else `InvalidOption`). Default 0.
+   */
   readonly priority?: number | undefined
 }
 
@@ -208,7 +218,10 @@ export interface EngineService {
   readonly start: <I, Ctx, E, R>(
     workflow: Workflow<I, Ctx, E, R>,
     options: StartOptions<I>
-  ) => Effect.Effect<StartedRun, InvalidInput | DuplicateEffect | RunConflict | JournalError>
+  ) => Effect.Effect<
+    StartedRun,
+    InvalidInput | InvalidRunId | InvalidOption | DuplicateEffect | RunConflict | JournalError
+  >
   /**
    * Waits until the run is completed (its final context, rebuilt from the journal), failed,
    * cancelled, or waiting for a signal (`Suspended`).
@@ -218,7 +231,7 @@ export interface EngineService {
     runId: string
   ) => Effect.Effect<
     Outcome<Simplify<Ctx>, WaitPaths<S>>,
-    RunFailed | RunCancelled | RunNotFound | RunConflict | JournalError
+    RunFailed | RunCancelled | RunNotFound | RunConflict | InvalidRunId | JournalError
   >
   /**
    * Delivers a signal: validated by its schema, stored, and in the same transaction the run is
@@ -240,6 +253,7 @@ export interface EngineService {
     | RunNotFound
     | RunConflict
     | RunCancelled
+    | InvalidRunId
     | JournalError
   >
   /**
@@ -251,19 +265,24 @@ export interface EngineService {
   readonly cancel: (
     runId: string,
     options?: { readonly reason?: string | undefined }
-  ) => Effect.Effect<RunInfo, RunNotFound | JournalError>
+  ) => Effect.Effect<RunInfo, RunNotFound | InvalidRunId | JournalError>
   /**
    * Makes a failed, sleeping or waiting run due now, and its failed children queued again; no
    * input is needed, it is stored. A sleeping run's sleeps are cut short: journaled (a `resumed`
    * entry), so no later replay sleeps again.
    */
-  readonly resume: (runId: string) => Effect.Effect<RunInfo, RunNotFound | RunCancelled | JournalError>
-  /** A page of runs, newest first; a cursor no page returned fails with `InvalidCursor`. */
-  readonly list: (filter?: ListFilter) => Effect.Effect<RunPage, InvalidCursor | JournalError>
+  readonly resume: (
+    runId: string
+  ) => Effect.Effect<RunInfo, RunNotFound | RunCancelled | InvalidRunId | JournalError>
+  /**
+   * A page of runs, newest first; a cursor no page returned fails with `InvalidCursor`, a `limit`
+   * that is not a whole number from 1 to 1,000 with `InvalidOption`.
+   */
+  readonly list: (filter?: ListFilter) => Effect.Effect<RunPage, InvalidCursor | InvalidOption | JournalError>
   /** How many runs are in each status, of every workflow or of one. */
   readonly counts: (filter?: { readonly workflow?: string | undefined }) => Effect.Effect<StatusCounts, JournalError>
   /** The run and its journal entries with their times, attempts and lanes. */
-  readonly inspect: (runId: string) => Effect.Effect<RunDetail, RunNotFound | JournalError>
+  readonly inspect: (runId: string) => Effect.Effect<RunDetail, RunNotFound | InvalidRunId | JournalError>
   /**
    * Stores a schedule (replacing the one with its id): from its next tick on, workers holding
    * the workflow start one run per tick.
@@ -341,7 +360,8 @@ export const make: Effect.Effect<EngineService, never, Journal | RunStore> = Eff
   const start: EngineService["start"] = (workflow, options) =>
     Effect.gen(function*() {
       const definition = workflow as unknown as Definition
-      const runId = options.runId ?? crypto.randomUUID()
+      const runId = options.runId === undefined ? crypto.randomUUID() : yield* validRunId(options.runId)
+      yield* validPriority(options.priority)
       const input = yield* prepareInput(definition, runId, options.input)
       const { created, run } = yield* store.create({
         runId,
@@ -368,6 +388,7 @@ export const make: Effect.Effect<EngineService, never, Journal | RunStore> = Eff
   const awaitRun: EngineService["await"] = (workflow, runId) =>
     Effect.scoped(Effect.gen(function*() {
       const definition = workflow as unknown as Definition
+      yield* validRunId(runId)
       const notifications = yield* store.subscribe
       let pollMs = 25
       while (true) {
@@ -390,7 +411,7 @@ export const make: Effect.Effect<EngineService, never, Journal | RunStore> = Eff
           }
         }
         yield* Effect.timeoutOption(
-          Effect.repeat(Queue.take(notifications), { until: (notification) => notification.runId === runId }),
+          Effect.repeat(Queue.take(notifications), { until: (notification) => isAbout(notification, runId) }),
           pollMs
         )
         pollMs = Math.min(1000, pollMs * 2)
@@ -402,6 +423,7 @@ export const make: Effect.Effect<EngineService, never, Journal | RunStore> = Eff
 
   const signal: EngineService["signal"] = (workflow, runId, path, value) =>
     Effect.gen(function*() {
+      yield* validRunId(runId)
       const run = yield* Effect.flatMap(runOf(runId), (run) => ofWorkflow(run, workflow.name))
       // A cancelled run will never read it: storing it would report a delivery that means nothing.
       if (run.status === "cancelled") return yield* new RunCancelled({ runId, reason: run.error ?? "cancelled" })
@@ -414,7 +436,7 @@ export const make: Effect.Effect<EngineService, never, Journal | RunStore> = Eff
 
   const cancel: EngineService["cancel"] = (runId, options) =>
     Effect.flatMap(
-      store.cancel(runId, options?.reason ?? "cancelled"),
+      Effect.andThen(validRunId(runId), store.cancel(runId, options?.reason ?? "cancelled")),
       (run) => Option.isSome(run) ? Effect.succeed(run.value) : Effect.fail(new RunNotFound({ runId }))
     ).pipe(
       Effect.withSpan("plait.engine.cancel", { attributes: { "plait.run_id": runId } })
@@ -422,6 +444,7 @@ export const make: Effect.Effect<EngineService, never, Journal | RunStore> = Eff
 
   const resume: EngineService["resume"] = (runId) =>
     Effect.gen(function*() {
+      yield* validRunId(runId)
       // A sleeping run's sleeps end now: journaled first, so whoever executes it, now or in any
       // later replay, does not go back to sleep.
       const before = yield* store.get(runId)
@@ -445,7 +468,7 @@ export const make: Effect.Effect<EngineService, never, Journal | RunStore> = Eff
     }).pipe(Effect.withSpan("plait.engine.resume", { attributes: { "plait.run_id": runId } }))
 
   const inspect: EngineService["inspect"] = (runId) =>
-    Effect.flatMap(journal.load(runId), (loaded) =>
+    Effect.flatMap(Effect.andThen(validRunId(runId), journal.load(runId)), (loaded) =>
       Option.isNone(loaded)
         ? Effect.fail(new RunNotFound({ runId }))
         : Effect.succeed({ run: loaded.value.run, entries: entryDetails(loaded.value) }))
@@ -477,10 +500,17 @@ export const make: Effect.Effect<EngineService, never, Journal | RunStore> = Eff
     resume,
     list: (filter) => {
       const cursor = filter?.cursor
+      const limit = filter?.limit
       // Checked here, so every backend refuses a cursor alike instead of guessing where it pointed.
-      return cursor !== undefined && cursor !== "" && decodeCursor(cursor) === undefined
-        ? Effect.fail(new InvalidCursor({ cursor }))
-        : store.list(filter ?? {})
+      if (cursor !== undefined && cursor !== "" && decodeCursor(cursor) === undefined) {
+        return Effect.fail(new InvalidCursor({ cursor }))
+      }
+      if (limit !== undefined && !(Number.isSafeInteger(limit) && limit >= 1 && limit <= maxPageSize)) {
+        return Effect.fail(
+          new InvalidOption({ option: "limit", issue: `${limit} is not a whole number from 1 to ${maxPageSize}` })
+        )
+      }
+      return store.list(filter ?? {})
     },
     counts: (filter) => store.counts(filter),
     inspect
@@ -529,7 +559,11 @@ export const laneOf = (path: string): string => pathLaneOf(path)
 
 /**
  * The run id of the child run a `Workflow.child` node at `path` starts for the run
- * `parentRunId`: the same on every replay, so the child is created once.
+ * `parentRunId`: the same on every replay, so the child is created once. It is
+ * `<parent>/<path>` when that is a valid run id (`RunId.RunId`); when it is not (a parent id near
+ * the 512-byte bound, a long path, an item key holding a NUL or a lone surrogate), it is as much
+ * of that as fits in 479 bytes, with NUL and lone surrogates replaced by U+FFFD, then `#` and 32
+ * hex digits of a SHA-256 digest of the whole: still valid, still the same on every replay.
  *
  * @example
  * ```ts
@@ -545,6 +579,20 @@ export const laneOf = (path: string): string => pathLaneOf(path)
 export const childRunId = (parentRunId: string, path: string): string => pathChildRunId(parentRunId, path)
 
 // internal
+
+/** What the `priority` column holds: a 32-bit signed integer on Postgres. */
+const priorityRange = { min: -2147483648, max: 2147483647 } as const
+
+const validPriority = (priority: number | undefined): Effect.Effect<void, InvalidOption> =>
+  priority === undefined ||
+    (Number.isSafeInteger(priority) && priority >= priorityRange.min && priority <= priorityRange.max)
+    ? Effect.void
+    : Effect.fail(
+      new InvalidOption({
+        option: "priority",
+        issue: `${priority} is not a whole number from ${priorityRange.min} to ${priorityRange.max}`
+      })
+    )
 
 /** An entry with its lane; a compensation's lane is its step's, and it names the step it undoes. */
 const entryDetail = (runId: string, compensable: ReadonlySet<string>) => (entry: JournalEntry): EntryDetail => {

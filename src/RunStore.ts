@@ -7,6 +7,7 @@
  *
  * @since 0.1.0
  */
+import { namesRun } from "./internal/notifiedRunId.ts"
 import type { JournalEntry, Lease, RunInfo, RunRecord } from "./Journal.ts"
 import type { RunStatus } from "./RunStatus.ts"
 import type { JournalError } from "./WorkflowError.ts"
@@ -94,7 +95,7 @@ export interface ListFilter {
   readonly createdAfter?: number | undefined
   /** Only runs created before this time (epoch milliseconds). */
   readonly createdBefore?: number | undefined
-  /** At most this many runs (default 50, at most 1000). */
+  /** At most this many runs: a whole number from 1 to 1000 (default 50); `Engine.list` refuses any other. */
   readonly limit?: number | undefined
   readonly cursor?: string | undefined
 }
@@ -159,11 +160,15 @@ export type Delivery = "delivered" | "duplicate" | "missing"
  * - `CancelRequested`: stop the run if you execute it.
  * - `Released`: the run's executor let it go with `status`.
  *
+ * No notification grows with the run id: across processes on Postgres, a run whose id is over 64
+ * UTF-8 bytes is named by a digest of its id instead. Match a notification to a run with
+ * {@link isAbout}, which knows both forms.
+ *
  * @example
  * ```ts
  * import { RunStore } from "plait"
  *
- * const concerns = (runId: string) => (notification: RunStore.Notification) => notification.runId === runId
+ * const concerns = (runId: string) => (notification: RunStore.Notification) => RunStore.isAbout(notification, runId)
  * ```
  *
  * @since 0.1.0
@@ -173,6 +178,23 @@ export type Notification =
   | { readonly _tag: "Runnable"; readonly runId: string; readonly workflow: string }
   | { readonly _tag: "CancelRequested"; readonly runId: string }
   | { readonly _tag: "Released"; readonly runId: string; readonly status: RunStatus }
+
+/**
+ * Whether `notification` is about the run `runId`: it names the run by its id, or (a Postgres
+ * notification of a run whose id is over 64 UTF-8 bytes) by the digest of its id.
+ *
+ * @example
+ * ```ts
+ * import { RunStore } from "plait"
+ *
+ * const wakesMe = (notification: RunStore.Notification) =>
+ *   notification._tag === "Released" && RunStore.isAbout(notification, "order-7")
+ * ```
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const isAbout = (notification: Notification, runId: string): boolean => namesRun(notification.runId, runId)
 
 /**
  * What to do with ticks of a schedule that no worker fired in time (everything was down):

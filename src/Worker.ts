@@ -35,6 +35,7 @@ import {
   fingerprintOf
 } from "./internal/executor.ts"
 import { type Node, nodesWithPaths } from "./internal/node.ts"
+import { namesRun } from "./internal/notifiedRunId.ts"
 import { parseCron, planTick, tickRunId } from "./internal/schedule.ts"
 import { Journal, type Lease } from "./Journal.ts"
 import { type Claimed, RunStore, type ScheduleInfo } from "./RunStore.ts"
@@ -185,8 +186,14 @@ export const make = <const W extends ReadonlyArray<Workflow<any, any, any, any>>
     const leases = new Map<string, Lease>()
     const executions = new Map<string, Execution>()
     const stop = (runId: string, reason: Parameters<Execution["stop"]>[0]) => {
-      const execution = executions.get(runId)
+      const execution = executions.get(runId) ?? executionNamed(runId)
       return execution === undefined ? Effect.void : execution.stop(reason)
+    }
+    /** The execution a notification names by digest (a long run id, on Postgres), if any. */
+    const executionNamed = (notified: string) => {
+      if (notified.charCodeAt(0) !== 0) return undefined
+      for (const [runId, execution] of executions) if (namesRun(notified, runId)) return execution
+      return undefined
     }
 
     // Created first, so closing the scope interrupts the runs last: after the claim loop stopped.

@@ -7,7 +7,8 @@
  * @since 0.1.0
  */
 import * as Duration from "effect/Duration"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
+import type * as DateTime from "effect/DateTime"
 import type { Pipeable } from "effect/Pipeable"
 import type * as Result from "effect/Result"
 import type * as Schema from "effect/Schema"
@@ -17,6 +18,7 @@ import { graphOfNodes } from "./internal/graph.ts"
 import { renderMermaid } from "./internal/mermaid.ts"
 import { deliverSignal } from "./internal/signal.ts"
 import { StepInfo } from "./internal/stepInfo.ts"
+import { validate as validRunId } from "./RunId.ts"
 import type { DeepMerge, DeepMergeable, LastWins } from "./internal/DeepMerge.ts"
 import type {
   ConcurrencyLimit,
@@ -25,7 +27,8 @@ import type {
   Node,
   RetryPolicy,
   StepNode,
-  Tolerance
+  Tolerance,
+  WaitEnd
 } from "./internal/node.ts"
 import type { StepEvent as InternalStepEvent } from "./internal/runState.ts"
 import type {
@@ -44,6 +47,7 @@ import type { RunStore } from "./RunStore.ts"
 import type {
   CompensationFailedOf,
   DuplicateEffect,
+  InvalidRunId,
   InvalidSignal,
   JournalError,
   ParallelFailureOf,
@@ -126,6 +130,7 @@ export type {
   CompensationFailedOf,
   DuplicateEffect,
   InvalidOutput,
+  InvalidRunId,
   InvalidSignal,
   ParallelFailure,
   ParallelFailureOf,
@@ -161,6 +166,7 @@ export type {
  *   | Workflow.DuplicateEffect
  *   | Workflow.SignalAlreadyDelivered
  *   | Workflow.RunNotFound
+ *   | Workflow.InvalidRunId
  *   | Workflow.JournalError,
  *   Workflow.RunStore | Workflow.Journal
  * > = Workflow.sendSignal(Expense, { runId: "expense-7", path: "approval", value: true })
@@ -1934,14 +1940,22 @@ export const branch = nestable<3>()(<
 /**
  * A durable sleep: the wake-up time is journaled, so a restarted run sleeps only what is left.
  *
+ * The length is a fixed `Duration` input, or a function of the context returning a `Duration`
+ * (a cool-off read from the input, a backoff grown from a counter). A computed length is worked
+ * out once, when the run first reaches the sleep: the wake time is journaled then, and a resumed
+ * run wakes at that same instant even if the function would now say otherwise.
+ *
  * @example
  * ```ts
- * import { Effect, Schema } from "effect"
+ * import { Duration, Effect, Schema } from "effect"
  * import { Workflow } from "plait"
  *
- * const Reminder = Workflow.make("reminder", { input: Schema.String }).pipe(
+ * const Reminder = Workflow.make("reminder", {
+ *   input: Schema.Struct({ email: Schema.String, coolOffMinutes: Schema.Number })
+ * }).pipe(
  *   Workflow.sleep("wait", "1 day"),
- *   Workflow.step("remind", { success: Schema.Void }, (ctx) => Effect.log(`reminding ${ctx.input}`))
+ *   Workflow.sleep("coolOff", (ctx) => Duration.minutes(ctx.input.coolOffMinutes)),
+ *   Workflow.step("remind", { success: Schema.Void }, (ctx) => Effect.log(`reminding ${ctx.input.email}`))
  * )
  * ```
  *
@@ -1954,30 +1968,75 @@ export const sleep = nestable<2>()(<
   C0 = unknown,
   E0 = never,
   R0 = never,
-  S0 = never
+  S0 = never,
+  Ctx = C0
 >(
-  name: Name & FreshName<Name, C0, S0>,
-  duration: Duration.Input
-): SegmentFor<I0, C0, E0, R0, S0, C0, {}, never, never, Reserved<Name>> =>
-  segment({ _tag: "Sleep", name, duration }) as any
+  name: Name & FreshName<Name, ContextFor<I0, C0, Ctx>, S0>,
+  duration: Duration.Input | ((ctx: CallbackContext<I0, C0, Ctx>) => Duration.Duration)
+): SegmentFor<I0, C0, E0, R0, S0, Ctx, {}, never, never, Reserved<Name>> =>
+  segment({ _tag: "Sleep", name, wake: waitEndOf(duration) }) as any
 )
+
+/**
+ * A durable sleep until an instant computed from the context (a trial's end stored in the
+ * input, a time an earlier step returned). The instant is worked out once, when the run first
+ * reaches the sleep, and journaled: a resumed run wakes at that same instant. An instant already
+ * past wakes at once.
+ *
+ * @example
+ * ```ts
+ * import { DateTime, Effect, Schema } from "effect"
+ * import { Workflow } from "plait"
+ *
+ * const Trial = Workflow.make("trial", { input: Schema.Struct({ account: Schema.String, endsAt: Schema.Number }) }).pipe(
+ *   Workflow.sleepUntil("trialEnds", (ctx) => DateTime.makeUnsafe(ctx.input.endsAt)),
+ *   Workflow.step("downgraded", { success: Schema.Boolean }, () => Effect.succeed(true))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const sleepUntil = nestable<2>()(<
+  const Name extends string,
+  I0 = Unbound,
+  C0 = unknown,
+  E0 = never,
+  R0 = never,
+  S0 = never,
+  Ctx = C0
+>(
+  name: Name & FreshName<Name, ContextFor<I0, C0, Ctx>, S0>,
+  at: (ctx: CallbackContext<I0, C0, Ctx>) => DateTime.Utc
+): SegmentFor<I0, C0, E0, R0, S0, Ctx, {}, never, never, Reserved<Name>> =>
+  segment({ _tag: "Sleep", name, wake: { _tag: "Until", at: at as (ctx: unknown) => DateTime.Utc } }) as any
+)
+
+/** A fixed length, or one computed from the context. */
+const waitEndOf = (duration: Duration.Input | ((ctx: any) => Duration.Duration)): WaitEnd =>
+  typeof duration === "function" ? { _tag: "Computed", duration } : { _tag: "Fixed", duration }
 
 /**
  * Waits for a value from outside (a human approval, a webhook). While it has not been
  * delivered, `run` returns `Suspended`; `sendSignal` delivers it (validated by `schema`) and the
  * next `run` of the same run id continues with `{ [name]: value }`.
  *
- * With `timeout`, the deadline is journaled when the run first waits; a run of the same id after
- * the deadline, with nothing delivered, fails with `SignalTimeout`. A signal delivered before the
- * run next runs wins, however late that run is.
+ * With `timeout` (a fixed `Duration` input, or a function of the context returning a
+ * `Duration`), the deadline is worked out and journaled when the run first waits, never computed
+ * again; a run of the same id after the deadline, with nothing delivered, fails with
+ * `SignalTimeout`. A signal delivered before the run next runs wins, however late that run is.
  *
  * @example
  * ```ts
- * import { Effect, Schema } from "effect"
+ * import { Duration, Effect, Schema } from "effect"
  * import { Workflow } from "plait"
  *
- * const Expense = Workflow.make("expense", { input: Schema.Number }).pipe(
- *   Workflow.signal("approval", { schema: Schema.Struct({ approved: Schema.Boolean }) }),
+ * const Expense = Workflow.make("expense", { input: Schema.Struct({ amount: Schema.Number }) }).pipe(
+ *   Workflow.signal("approval", {
+ *     schema: Schema.Struct({ approved: Schema.Boolean }),
+ *     // Large expenses get longer to be looked at.
+ *     timeout: (ctx) => Duration.days(ctx.input.amount > 1000 ? 7 : 2)
+ *   }),
  *   Workflow.step("book", { success: Schema.Boolean }, (ctx) => Effect.succeed(ctx.approval.approved))
  * )
  * ```
@@ -1990,13 +2049,14 @@ export const signal = nestable<2>()(<
   A,
   const O extends {
     readonly schema: Schema.Codec<A, any, never, never>
-    readonly timeout?: Duration.Input | undefined
+    readonly timeout?: Duration.Input | ((ctx: CallbackContext<I0, C0, Ctx>) => Duration.Duration) | undefined
   },
   I0 = Unbound,
   C0 = unknown,
   E0 = never,
   R0 = never,
-  S0 = never
+  S0 = never,
+  Ctx = C0
 >(
   name: Name & FreshName<Name, C0, S0>,
   options: O & { readonly schema: Schema.Codec<A, any, never, never> }
@@ -2008,10 +2068,17 @@ export const signal = nestable<2>()(<
   S0,
   C0,
   { readonly [N in Name]: A },
-  O extends { readonly timeout: Duration.Input } ? SignalTimeout : never,
+  O extends { readonly timeout: Duration.Input | ((ctx: never) => Duration.Duration) } ? SignalTimeout : never,
   never,
   SignalAt<Name, A>
-> => segment({ _tag: "Signal", name, schema: options.schema, timeout: options.timeout }) as any)
+> =>
+  segment({
+    _tag: "Signal",
+    name,
+    schema: options.schema,
+    timeout: options.timeout === undefined ? undefined : waitEndOf(options.timeout)
+  }) as any
+)
 
 // -------------------------------------------------------------------------------------------
 // running
@@ -2043,7 +2110,11 @@ export const signal = nestable<2>()(<
 export interface RunOptions<I> {
   /** The input, in the encoded form the input schema decodes. Decoded before anything is written. */
   readonly input: I
-  /** Names the run. The same id again resumes it. Default: a random UUID. */
+  /**
+   * Names the run. The same id again resumes it. Default: a random UUID. At most 512 UTF-8
+   * bytes, not empty, no NUL, well-formed Unicode (`RunId.RunId`); any other fails with
+   * `InvalidRunId` before anything is written.
+   */
   readonly runId?: string | undefined
   /** Resume even though the workflow's structure changed since the run started. */
   readonly allowDefinitionChange?: boolean | undefined
@@ -2085,13 +2156,15 @@ export interface RunOptions<I> {
 export const run = <I, Ctx, E, R, S>(
   workflow: Workflow<I, Ctx, E, R, S>,
   options: RunOptions<I>
-): Effect.Effect<Outcome<Simplify<Ctx>, WaitPaths<S>>, E | RunError, R | Journal> =>
-  runDefinition(workflow as unknown as Definition, {
+): Effect.Effect<Outcome<Simplify<Ctx>, WaitPaths<S>>, E | RunError, R | Journal> => {
+  const execute = runDefinition(workflow as unknown as Definition, {
     ...options,
     leaseDuration: options.leaseDuration === undefined
       ? undefined
       : Duration.toMillis(Duration.fromInputUnsafe(options.leaseDuration))
-  }) as any
+  })
+  return (options.runId === undefined ? execute : Effect.andThen(validRunId(options.runId), execute)) as any
+}
 
 /**
  * Delivers the signal named by `path` (its journal path: `"approval"` at the top level,
@@ -2131,9 +2204,19 @@ export const sendSignal = <W extends Workflow<any, any, any, any, any>, const P 
   options: { readonly runId: string; readonly path: P; readonly value: SignalValue<W, P> }
 ): Effect.Effect<
   void,
-  InvalidSignal | UnknownSignal | DuplicateEffect | SignalAlreadyDelivered | RunNotFound | JournalError,
+  | InvalidSignal
+  | UnknownSignal
+  | DuplicateEffect
+  | SignalAlreadyDelivered
+  | RunNotFound
+  | InvalidRunId
+  | JournalError,
   RunStore | Journal
-> => deliverSignal(workflow as unknown as Definition, options.runId, options.path, options.value)
+> =>
+  Effect.andThen(
+    validRunId(options.runId),
+    deliverSignal(workflow as unknown as Definition, options.runId, options.path, options.value)
+  )
 
 // -------------------------------------------------------------------------------------------
 // pictures

@@ -39,6 +39,49 @@ export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInp
 }
 
 /**
+ * A run id breaks the rule every backend holds run ids to (`RunId.RunId`): it is empty, longer
+ * than 512 UTF-8 bytes, holds a NUL character, or is not well-formed Unicode (a lone
+ * surrogate). Refused before anything is read or written. `runId` shows the id's start, escaped
+ * so that a NUL or a lone surrogate can be seen; `rule` names what it broke.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Journal, Workflow } from "plait"
+ *
+ * const Ping = Workflow.make("ping", { input: Schema.String }).pipe(
+ *   Workflow.step("pong", { success: Schema.String }, (ctx) => Effect.succeed(ctx.input))
+ * )
+ *
+ * const program = Workflow.run(Ping, { input: "hi", runId: "" }).pipe(
+ *   Effect.catchTag("InvalidRunId", (error) => Effect.succeed(`refused (${error.rule}): ${error.message}`)),
+ *   Effect.provide(Journal.layerMemory)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidRunId extends Schema.TaggedError<InvalidRunId>()("InvalidRunId", {
+  /** The id's start (at most 64 characters), JSON-escaped. */
+  runId: Schema.String,
+  rule: Schema.Literals(["Empty", "TooLong", "Nul", "MalformedUnicode"]),
+  /** The id's length in UTF-8 bytes (a lone surrogate counted as the 3 bytes of its replacement). */
+  bytes: Schema.Number
+}) {
+  override get message(): string {
+    return `invalid run id ${this.runId} (${this.bytes} bytes): ${runIdRules[this.rule]}`
+  }
+}
+
+const runIdRules = {
+  Empty: "a run id must not be empty",
+  TooLong: "a run id must be at most 512 UTF-8 bytes",
+  Nul: "a run id must not contain a NUL character",
+  MalformedUnicode: "a run id must be well-formed Unicode (it holds a lone surrogate)"
+} as const
+
+/**
  * A step returned a value its `success` schema cannot encode. The value is not journaled.
  *
  * @example
@@ -831,6 +874,7 @@ export type WorkflowError =
  */
 export type RunError =
   | InvalidInput
+  | InvalidRunId
   | InvalidOutput
   | DuplicateEffect
   | DefinitionChanged
@@ -891,8 +935,10 @@ export class JournalError extends Schema.TaggedError<JournalError>()("JournalErr
 
 /**
  * A journal was configured with an option it cannot work with (a table prefix that is not a
- * plain identifier, a size that is not a positive whole number). Building the journal fails
- * with this before it touches the store.
+ * plain identifier, a size that is not a positive whole number): building the journal fails
+ * with this before it touches the store. An engine call given an option out of its range (a
+ * `priority` that is not a whole number within ±2,147,483,647, a `list` limit that is not a
+ * whole number from 1 to 1,000) fails with it too, before the store sees the call.
  *
  * @example
  * ```ts
@@ -913,7 +959,7 @@ export class InvalidOption extends Schema.TaggedError<InvalidOption>()("InvalidO
   issue: Schema.String
 }) {
   override get message(): string {
-    return `invalid journal option ${this.option}: ${this.issue}`
+    return `invalid option ${this.option}: ${this.issue}`
   }
 }
 

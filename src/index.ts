@@ -41,6 +41,11 @@ export * as RunStatus from "./RunStatus.ts"
 /**
  * @since 0.1.0
  */
+export * as RunId from "./RunId.ts"
+
+/**
+ * @since 0.1.0
+ */
 export * as RunStore from "./RunStore.ts"
 
 /**

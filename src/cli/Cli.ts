@@ -21,7 +21,7 @@ import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import { createServer } from "node:http"
 import { Dashboard } from "../dashboard/index.ts"
-import { Engine, RunStore, WorkflowGraph } from "../index.ts"
+import { Engine, RunId, RunStore, WorkflowGraph } from "../index.ts"
 import { Testing } from "../testing/index.ts"
 import { childrenOf } from "../view/children.ts"
 import { nodeStatuses } from "../view/nodeStatus.ts"
@@ -73,7 +73,11 @@ const withEngine = <A, E, R>(
 const messageOf = (error: unknown): string =>
   error instanceof Error ? error.message : typeof error === "string" ? error : JSON.stringify(error)
 
-const runId = Argument.String("run-id").pipe(Argument.withDescription("the run's id"))
+/** Refused before any database is opened, with the rule it breaks. */
+const runId = Argument.String("run-id").pipe(
+  Argument.withDescription("the run's id"),
+  Argument.mapEffect((id) => Effect.catch(RunId.validate(id), (error) => userError(error.message)))
+)
 const json = Flag.Boolean("json").pipe(Flag.withDescription("print JSON instead of text"), Flag.withDefault(false))
 
 const list = Command.make(

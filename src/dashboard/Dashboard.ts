@@ -533,6 +533,8 @@ const statusOf = (error: unknown): number => {
       return 404
     case "BadRequest":
     case "InvalidCursor":
+    case "InvalidRunId":
+    case "InvalidOption":
     case "InvalidSignal":
     case "UnknownSignal":
     case "SignalAlreadyDelivered":

@@ -4,7 +4,7 @@
  * only has the database).
  */
 import * as Duration from "effect/Duration"
-import { keyedChildren, type Node } from "./node.ts"
+import { keyedChildren, type Node, type WaitEnd } from "./node.ts"
 import { bodyPath, childPath, itemsKey } from "./path.ts"
 
 export type GraphKind = "step" | "parallel" | "chord" | "race" | "forEach" | "branch" | "sleep" | "signal" | "child"
@@ -65,6 +65,18 @@ export const graphOfNodes = (nodes: ReadonlyArray<Node>, prefix: string = ""): R
 
 const durationText = (input: Duration.Input): string => Duration.format(Duration.fromInputUnsafe(input))
 
+/** A fixed length as such; a computed one says it is read from the context when the run gets there. */
+const waitEndText = (end: WaitEnd): string => {
+  switch (end._tag) {
+    case "Fixed":
+      return durationText(end.duration)
+    case "Computed":
+      return "computed length"
+    case "Until":
+      return "until a computed time"
+  }
+}
+
 const stepDetail = (
   node: { readonly retry: { readonly times: number } | undefined; readonly timeout: Duration.Input | undefined }
 ) => {
@@ -86,9 +98,9 @@ const detailOf = (node: Node): string | undefined => {
     case "ForEach":
       return node.concurrency === undefined || node.concurrency === 1 ? undefined : `concurrency ${node.concurrency}`
     case "Sleep":
-      return durationText(node.duration)
+      return waitEndText(node.wake)
     case "Signal":
-      return node.timeout === undefined ? undefined : `timeout ${durationText(node.timeout)}`
+      return node.timeout === undefined ? undefined : `timeout ${waitEndText(node.timeout)}`
     case "Child":
       return node.workflow.name
     default:

@@ -29,7 +29,8 @@ import type {
   RaceNode,
   SignalNode,
   SleepNode,
-  StepNode
+  StepNode,
+  WaitEnd
 } from "./node.ts"
 import { childPath, itemPath } from "./path.ts"
 import { inOwnFiber, notify, type RunState, type StepEvent } from "./runState.ts"
@@ -109,9 +110,9 @@ const runNode = (node: Node, ctx: Ctx, prefix: string, state: RunState): Run<unk
     case "Branch":
       return inSpan("plait.branch", path, state, runBranch(node, ctx, path, state))
     case "Sleep":
-      return inSpan("plait.sleep", path, state, runSleep(node, path, state))
+      return inSpan("plait.sleep", path, state, runSleep(node, ctx, path, state))
     case "Signal":
-      return inSpan("plait.signal", path, state, runSignal(node, path, state))
+      return inSpan("plait.signal", path, state, runSignal(node, ctx, path, state))
     case "Child":
       return inSpan("plait.child", path, state, runChild(node, ctx, path, state))
   }
@@ -484,8 +485,8 @@ const runCase = (
  * A durable sleep. Under a worker the run is released until the wake time instead of holding
  * its slot; run by its caller, the remaining time is slept in process. A replay sleeps not at all.
  */
-const runSleep = (node: SleepNode, path: string, state: RunState): Run =>
-  Effect.flatMap(deadline(path, state, node.duration), ({ at: planned, now, since }) => {
+const runSleep = (node: SleepNode, ctx: Ctx, path: string, state: RunState): Run =>
+  Effect.flatMap(deadline(path, state, node.wake, ctx), ({ at: planned, now, since }) => {
     const at = resumedWithin(state, since, planned) ?? planned
     const woke = Effect.as(notify(state, { _tag: "Woke", runId: state.runId, path }), {})
     const mode = state.mode
@@ -499,7 +500,7 @@ const runSleep = (node: SleepNode, path: string, state: RunState): Run =>
     )
   })
 
-const runSignal = (node: SignalNode, path: string, state: RunState): Run => {
+const runSignal = (node: SignalNode, ctx: Ctx, path: string, state: RunState): Run => {
   const stored = state.stored("signal", path)
   if (stored !== undefined) {
     const value = Formats.signal(node).decode(state.runId, path, stored.value)
@@ -508,11 +509,19 @@ const runSignal = (node: SignalNode, path: string, state: RunState): Run => {
   }
   const timeout = node.timeout
   if (timeout === undefined) return awaitSignal(path, state, undefined)
-  return Effect.flatMap(deadline(path, state, timeout), ({ at, now }): Run =>
+  return Effect.flatMap(deadline(path, state, timeout, ctx), ({ at, from, now }): Run =>
     now < at
       ? awaitSignal(path, state, at)
       : Effect.fail(
-        new SignalTimeout({ runId: state.runId, path, timeout: Duration.format(Duration.fromInputUnsafe(timeout)) })
+        new SignalTimeout({
+          runId: state.runId,
+          path,
+          timeout: Duration.format(
+            timeout._tag === "Fixed"
+              ? Duration.fromInputUnsafe(timeout.duration)
+              : Duration.millis(Math.max(0, at - from))
+          )
+        })
       ))
 }
 
@@ -533,20 +542,23 @@ const reported = <A, E, R>(state: RunState, decision: Effect.Effect<A, E, R>, ev
   Effect.tap(decision, (value) => notify(state, event(value)))
 
 /**
- * A deadline `duration` after the first time the run reached `path`: journaled then, read back
- * on every later run, so a restart neither extends nor shortens it.
+ * When the wait at `path` ends, worked out the first time the run reached it (a fixed length, or
+ * a length or an instant computed from the context then): journaled at once, read back on every
+ * later run and never computed again, so a restart neither extends nor shortens it, whatever the
+ * context's function would say now. `from` is when the wait began.
  */
-const deadline = (path: string, state: RunState, duration: Duration.Input) =>
+const deadline = (path: string, state: RunState, end: WaitEnd, ctx: Ctx) =>
   Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
     const stored = state.stored("wake", path)
     if (stored !== undefined) {
-      return { at: yield* Formats.wake.decode(state.runId, path, stored.value), now, since: stored.startedAt }
+      const at = yield* Formats.wake.decode(state.runId, path, stored.value)
+      return { at, from: stored.startedAt ?? at, since: stored.startedAt, now }
     }
-    const at = now + Duration.toMillis(Duration.fromInputUnsafe(duration))
+    const at = yield* wakeTime(end, ctx, now, path, state)
     // When the wait began, so a timeline can draw it.
     yield* state.writer.write({ path, kind: "wake", seq: 0, value: Formats.wake.text(at), startedAt: now })
-    return { at, now, since: now }
+    return { at, from: now, since: now as number | undefined, now }
   })
 
 /**
@@ -555,3 +567,27 @@ const deadline = (path: string, state: RunState, duration: Duration.Input) =>
  */
 const resumedWithin = (state: RunState, since: number | undefined, at: number): number | undefined =>
   state.resumedAt.find((resumed) => resumed < at && (since === undefined || resumed >= since))
+
+/**
+ * The wake time, epoch milliseconds, as the journal holds it: a whole number, not before 1970.
+ * A computed wait that never ends is a defect of the definition, reported at its path.
+ */
+const wakeTime = (end: WaitEnd, ctx: Ctx, now: number, path: string, state: RunState) =>
+  Effect.flatMap(
+    Effect.sync(() => {
+      switch (end._tag) {
+        case "Fixed":
+          return now + Duration.toMillis(Duration.fromInputUnsafe(end.duration))
+        case "Computed":
+          return now + Duration.toMillis(end.duration(ctx))
+        case "Until":
+          return DateTime.toEpochMillis(end.at(ctx))
+      }
+    }),
+    (at) =>
+      Number.isFinite(at)
+        ? Effect.succeed(Math.max(0, Math.round(at)))
+        : Effect.die(
+          new Error(`plait: the wait at ${path} of run ${state.runId} computed a wake time that never comes`)
+        )
+  )

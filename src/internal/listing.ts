@@ -24,8 +24,11 @@ export const decodeCursor = (cursor: string | undefined): Cursor | undefined => 
   }
 }
 
+/** The most runs one page holds; `Engine.list` refuses a larger `limit`. */
+export const maxPageSize = 1000
+
 export const pageLimit = (limit: number | undefined): number =>
-  limit === undefined ? 50 : Math.max(1, Math.min(1000, Math.floor(limit)))
+  limit === undefined ? 50 : Math.max(1, Math.min(maxPageSize, Math.floor(limit)))
 
 export const statusesOf = (
   status: RunStatus | ReadonlyArray<RunStatus> | undefined

@@ -2,6 +2,7 @@
  * The structure of a workflow: a tree of nodes, known without running anything. The
  * interpreter walks it; the outline (fingerprint) is derived from it.
  */
+import type * as DateTime from "effect/DateTime"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Schema from "effect/Schema"
@@ -93,17 +94,27 @@ export interface BranchNode {
   readonly cases: ReadonlyArray<readonly [key: string, nodes: ReadonlyArray<Node>]>
 }
 
+/**
+ * When a wait (a sleep, a signal's timeout) ends: a length the definition fixes, a length or an
+ * instant computed from the context when the run first reaches the wait. Either way the wake
+ * time is journaled then, and read back on every later run, never computed again.
+ */
+export type WaitEnd =
+  | { readonly _tag: "Fixed"; readonly duration: Duration.Input }
+  | { readonly _tag: "Computed"; readonly duration: (ctx: Ctx) => Duration.Duration }
+  | { readonly _tag: "Until"; readonly at: (ctx: Ctx) => DateTime.Utc }
+
 export interface SleepNode {
   readonly _tag: "Sleep"
   readonly name: string
-  readonly duration: Duration.Input
+  readonly wake: WaitEnd
 }
 
 export interface SignalNode {
   readonly _tag: "Signal"
   readonly name: string
   readonly schema: AnyCodec
-  readonly timeout: Duration.Input | undefined
+  readonly timeout: WaitEnd | undefined
 }
 
 /** A run of another workflow, started by this one; its final context is this node's output. */

@@ -8,12 +8,15 @@
  *   item path itself; a segment body's nodes below it (`name[key]/step`).
  * - `step/compensate`: the compensation of the step at `step`.
  * - `name[]`: in a graph, any item of the forEach `name` (a template path).
- * - `<parent run id>/<path>`: the run id of the child started at `path`.
+ * - `<parent run id>/<path>`: the run id of the child started at `path` (a bounded form when
+ *   that would not be a valid run id, see `childRunId`).
  *
  * Item keys are data: they may hold `/` and brackets, so a path is split on `/` and `[` only
  * outside brackets, matching them. A key with unbalanced brackets, or a node name holding `[` or
  * `/`, reads ambiguously; names are the definition's, keys come from `key` functions.
  */
+import { createHash } from "node:crypto"
+import { brokenRule, maxBytes } from "../RunId.ts"
 
 /** `prefix/name`: a node inside a block's branch, or at the top level when `prefix` is `""`. */
 export const childPath = (prefix: string, name: string): string => (prefix === "" ? name : `${prefix}/${name}`)
@@ -43,8 +46,36 @@ export const compensatedStepOf = (path: string): string | undefined => {
   return parent !== "" && path === compensationPath(parent) ? parent : undefined
 }
 
-/** The run id of the child started at `path` of the run `parentRunId`. */
-export const childRunId = (parentRunId: string, path: string): string => `${parentRunId}/${path}`
+/**
+ * The run id of the child started at `path` of the run `parentRunId`: `<parent>/<path>` when that
+ * is a valid run id, else (a parent id near the bound, a long path, an item key holding a NUL or
+ * a lone surrogate) a valid id that is still the same on every replay: as much of it as fits, the
+ * characters no id may hold replaced, then `#` and a digest of the whole.
+ */
+export const childRunId = (parentRunId: string, path: string): string => {
+  const id = `${parentRunId}/${path}`
+  return brokenRule(id) === undefined ? id : boundedRunId(id)
+}
+
+/** Hex digits of the digest a bounded child id ends with (128 bits). */
+const digestLength = 32
+
+const boundedRunId = (id: string): string => {
+  // The UTF-16 code units themselves, so ids differing only in a lone surrogate differ here.
+  const digest = createHash("sha256").update(Buffer.from(id, "utf16le")).digest("hex").slice(0, digestLength)
+  const budget = maxBytes - 1 - digestLength
+  let head = ""
+  let bytes = 0
+  for (const character of id) {
+    const code = character.codePointAt(0)!
+    const valid = code !== 0 && !(code >= 0xd800 && code <= 0xdfff) ? character : "\uFFFD"
+    const size = Buffer.byteLength(valid, "utf8")
+    if (bytes + size > budget) break
+    head += valid
+    bytes += size
+  }
+  return `${head}#${digest}`
+}
 
 /**
  * Where the last `/` outside brackets is, or -1. Read from the start, since a key's brackets are

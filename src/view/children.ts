@@ -32,8 +32,11 @@ export const childrenOf = (
   parent: Journal.RunInfo
 ): Effect.Effect<Children, WorkflowError.JournalError> =>
   Effect.map(
-    // No cursor is given, so none can be refused.
-    Effect.catchTag(engine.list({ parentRunId: parent.runId, limit: childrenRead }), "InvalidCursor", Effect.die),
+    // No cursor is given and the limit is in range, so neither can be refused.
+    Effect.catchTags(engine.list({ parentRunId: parent.runId, limit: childrenRead }), {
+      InvalidCursor: Effect.die,
+      InvalidOption: Effect.die
+    }),
     (page) => ({
       more: page.next !== undefined,
       runs: page.runs.map((run) => {

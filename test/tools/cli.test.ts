@@ -92,6 +92,27 @@ for (const backend of backends()) {
         assert.include(badCursor.output, "the cursor \"not-a-cursor\" is not one a page of runs returned")
       }))
 
+    it.live("a run id no backend may hold, or a limit out of range, is refused with the rule it breaks", () =>
+      Effect.gen(function*() {
+        for (const command of ["show", "timeline", "cancel", "resume", "export"]) {
+          const empty = yield* cli(...flags, "runs", command, "")
+          assert.isFalse(empty.ok, `${command} ""`)
+          assert.include(empty.output, "a run id must not be empty")
+        }
+        const long = yield* cli(...flags, "runs", "show", "x".repeat(513))
+        assert.isFalse(long.ok)
+        assert.include(long.output, "a run id must be at most 512 UTF-8 bytes")
+        const surrogate = yield* cli(...flags, "runs", "signal", "order-\ud800", "approval", "true")
+        assert.isFalse(surrogate.ok)
+        assert.include(surrogate.output, "well-formed Unicode")
+        const limit = yield* cli(...flags, "runs", "list", "--limit", "0")
+        assert.isFalse(limit.ok)
+        assert.include(limit.output, "invalid option limit: 0 is not a whole number from 1 to 1000")
+        const real = bin(...flags, "runs", "show", "")
+        assert.notStrictEqual(real.status, 0, real.output)
+        assert.include(real.output, "a run id must not be empty")
+      }))
+
     it.live("runs show: status, steps with times and attempts, what it waits for", () =>
       Effect.gen(function*() {
         const onboard = yield* cli(...flags, "runs", "show", "onboard-ada")

@@ -163,14 +163,14 @@ describe("pictures true to the journal", () => {
       assert.include(html, "whose lease ran out")
     }))
 
-  it.live("every valid run id opens: longer than 100 characters, and the empty one", () =>
+  it.live("every valid run id opens, longer than 100 characters too; the empty one is refused with its rule", () =>
     Effect.gen(function*() {
       const long = yield* Effect.promise(() => page(`/plait/runs/${encodeURIComponent(Pictures.longId)}`))
       assert.strictEqual(long.status, 200, long.html)
       assert.include(long.html, `<span class="run-id">${Pictures.longId}</span>`)
       const empty = yield* Effect.promise(() => page("/plait/runs/"))
-      assert.strictEqual(empty.status, 200, empty.html)
-      assert.include(empty.html, `<span class="run-id"></span>`)
+      assert.strictEqual(empty.status, 400, empty.html)
+      assert.include(empty.html, "a run id must not be empty")
       const shown = yield* cli(...flags, "runs", "show", Pictures.longId)
       assert.isTrue(shown.ok, shown.output)
     }))

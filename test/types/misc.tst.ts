@@ -37,7 +37,7 @@ describe("sleep", () => {
 
   test("a duration that is not one does not compile", () => {
     start.pipe(
-      // @ts-expect-error is not assignable to parameter of type 'Input' -- not a duration
+      // @ts-expect-error is not assignable to parameter of type 'Input | ((ctx: { readonly input: number; }) => Duration)' -- not a duration
       Workflow.sleep("wait", "soon")
     )
   })
@@ -90,7 +90,7 @@ describe("signal", () => {
     >()
   })
 
-  test("sendSignal needs the RunStore and the Journal; fails with InvalidSignal, UnknownSignal, DuplicateEffect, SignalAlreadyDelivered, RunNotFound or JournalError", () => {
+  test("sendSignal needs the RunStore and the Journal; fails with InvalidSignal, UnknownSignal, DuplicateEffect, SignalAlreadyDelivered, RunNotFound, InvalidRunId or JournalError", () => {
     const Approved = start.pipe(Workflow.signal("approval", { schema: Approval }))
     expect(Workflow.sendSignal(Approved, { runId: "r1", path: "approval", value: { approved: true, by: "ada" } }))
       .type.toBe<
@@ -101,6 +101,7 @@ describe("signal", () => {
         | WorkflowError.DuplicateEffect
         | WorkflowError.SignalAlreadyDelivered
         | WorkflowError.RunNotFound
+        | WorkflowError.InvalidRunId
         | WorkflowError.JournalError,
         RunStore.RunStore | Journal.Journal
       >

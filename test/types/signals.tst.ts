@@ -200,6 +200,7 @@ describe("Engine calls", () => {
         | WorkflowError.RunCancelled
         | WorkflowError.RunNotFound
         | WorkflowError.RunConflict
+        | WorkflowError.InvalidRunId
         | WorkflowError.JournalError
       >
     >()

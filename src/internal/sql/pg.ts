@@ -12,6 +12,7 @@
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { dueOf } from "../schedule.ts"
+import { runFields } from "../notifiedRunId.ts"
 import { acquirable, jsonArguments } from "./dialect.ts"
 import {
   entriesOf,
@@ -151,7 +152,7 @@ const wakeRuns = (t: Tables, ids: string) =>
     due_at = CASE WHEN w.status = 'waiting' THEN ${now} ELSE w.due_at END
   FROM (${ids}) AS ids WHERE w.run_id = ids.run_id
   RETURNING w.run_id, w.workflow,
-    (w.status = 'waiting' AND ${notify(`'k', 'r', 'r', w.run_id, 'w', w.workflow`)}) AS due`
+    (w.status = 'waiting' AND ${notify(`'k', 'r', ${runFields("w.run_id")}, 'w', w.workflow`)}) AS due`
 
 /** The run `:runId` and every run it started, transitively, as `tree (run_id)`. */
 const family = (t: Tables) =>
@@ -238,7 +239,7 @@ parent AS (
   ${wakeRuns(t, `SELECT parent_run_id AS run_id FROM released WHERE status IN ('completed', 'failed', 'cancelled')`)}
 )
 SELECT 'released' AS part, NULL::text AS run_id, workflow, status, COALESCE(due_at <= ${now}, false) AS due,
-  ${notify(`'k', 'd', 'r', :runId::text, 'w', workflow, 's', status, 'due', COALESCE(due_at <= ${now}, false)`)}
+  ${notify(`'k', 'd', ${runFields(":runId::text")}, 'w', workflow, 's', status, 'due', COALESCE(due_at <= ${now}, false)`)}
     AS notified
 FROM released
 UNION ALL
@@ -254,7 +255,7 @@ inserted AS (
   ON CONFLICT (run_id) DO NOTHING
   RETURNING ${runJson("r")} AS run
 )
-SELECT run, true AS created, ${notify(`'k', 'r', 'r', :runId::text, 'w', :workflow::text`)} AS notified FROM inserted
+SELECT run, true AS created, ${notify(`'k', 'r', ${runFields(":runId::text")}, 'w', :workflow::text`)} AS notified FROM inserted
 UNION ALL
 SELECT ${runJson("r")}, false, false FROM ${t.runs} AS r
 WHERE r.run_id = :runId AND NOT EXISTS (SELECT 1 FROM inserted) AND EXISTS (SELECT 1 FROM lease)
@@ -321,7 +322,7 @@ SELECT run_id, workflow, due FROM woken`)
   ON CONFLICT (run_id) DO NOTHING
   RETURNING ${runJson("r")} AS run
 )
-SELECT run, true AS created, ${notify(`'k', 'r', 'r', :runId::text, 'w', :workflow::text`)} AS notified FROM inserted
+SELECT run, true AS created, ${notify(`'k', 'r', ${runFields(":runId::text")}, 'w', :workflow::text`)} AS notified FROM inserted
 UNION ALL
 SELECT ${runJson("r")}, false, false FROM ${t.runs} AS r
 WHERE r.run_id = :runId AND NOT EXISTS (SELECT 1 FROM inserted)`)
@@ -371,7 +372,7 @@ woken AS (
 )
 SELECT (SELECT count(*) FROM run)::integer AS found, (SELECT count(*) FROM stored)::integer AS stored,
   (SELECT count(*) FROM woken WHERE status = 'waiting' AND ${
-    notify(`'k', 'r', 'r', :runId::text, 'w', workflow`)
+    notify(`'k', 'r', ${runFields(":runId::text")}, 'w', workflow`)
   })::integer AS woken`)
 
   // Unowned runs are cancelled at once, and their token moves on so an executor whose lease had
@@ -397,9 +398,9 @@ parent AS (
   ${wakeRuns(t, `SELECT parent_run_id AS run_id FROM changed WHERE run_id = :runId AND status = 'cancelled'`)}
 )
 SELECT run, NULL::text AS run_id, NULL::text AS workflow, (pg_notify(:channel, CASE
-  WHEN status = 'cancelled' THEN json_build_object('k', 'd', 'r', run_id, 'w', workflow, 's', 'cancelled', 'due', false)::text
-  WHEN unowned THEN json_build_object('k', 'r', 'r', run_id, 'w', workflow)::text
-  ELSE json_build_object('k', 'c', 'r', run_id)::text END) IS NULL) AS due FROM changed
+  WHEN status = 'cancelled' THEN json_build_object('k', 'd', ${runFields("run_id")}, 'w', workflow, 's', 'cancelled', 'due', false)::text
+  WHEN unowned THEN json_build_object('k', 'r', ${runFields("run_id")}, 'w', workflow)::text
+  ELSE json_build_object('k', 'c', ${runFields("run_id")})::text END) IS NULL) AS due FROM changed
 UNION ALL
 SELECT NULL, run_id, workflow, due FROM parent`)
 
@@ -413,7 +414,7 @@ resumed AS (
     AND (r.status = 'failed' OR (r.run_id = :runId AND r.status IN ('sleeping', 'waiting')))
   RETURNING ${runJson("r")} AS run, r.run_id, r.workflow
 )
-SELECT run, ${notify(`'k', 'r', 'r', run_id, 'w', workflow`)} AS notified FROM resumed`)
+SELECT run, ${notify(`'k', 'r', ${runFields("run_id")}, 'w', workflow`)} AS notified FROM resumed`)
 
   const list = sql(`SELECT ${runJson("r")} AS run FROM ${t.runs} AS r
 WHERE (:workflow::text IS NULL OR r.workflow = :workflow)
@@ -461,7 +462,7 @@ created AS (
   RETURNING run_id, workflow
 )
 SELECT (SELECT count(*) FROM fired)::integer AS fired,
-  (SELECT count(*) FROM created WHERE ${notify(`'k', 'r', 'r', run_id, 'w', workflow`)})::integer AS created`)
+  (SELECT count(*) FROM created WHERE ${notify(`'k', 'r', ${runFields("run_id")}, 'w', workflow`)})::integer AS created`)
 
   const channel = t.channel
   const getRun = (exec: Exec, runId: string, operation: "get" | "acquire" | "cancel" | "resume") =>

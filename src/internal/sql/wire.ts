@@ -13,6 +13,7 @@ import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import * as SchemaTransformation from "effect/SchemaTransformation"
 import { isEntryKind } from "../entry.ts"
+import { receivedRunId } from "../notifiedRunId.ts"
 import * as RunStatus from "../../RunStatus.ts"
 import { JournalError } from "../../WorkflowError.ts"
 import type { JournalEntry, RunInfo } from "../../Journal.ts"
@@ -285,7 +286,9 @@ export const decodeWoken = (rows: ReadonlyArray<unknown>): ReadonlyArray<Woken> 
 /** The notification payload a statement sends with `pg_notify` (`k`: `r` runnable, `c` cancel requested, `d` released). */
 const NotificationWire = Schema.Struct({
   k: Schema.Literals(["r", "c", "d"]),
-  r: Schema.String,
+  // The run id when it is short enough to travel, else null and `h` its digest (`notifiedRunId.ts`).
+  r: Schema.NullOr(Schema.String),
+  h: Schema.optional(Schema.NullOr(Schema.String)),
   w: Schema.optional(Schema.NullOr(Schema.String)),
   s: Schema.optional(Schema.NullOr(Schema.String)),
   due: Schema.optional(Schema.NullOr(Schema.Boolean))
@@ -298,15 +301,16 @@ export const notificationsOf = (payload: string): ReadonlyArray<Notification> =>
   const decoded = decodeNotificationWire(payload)
   if (Result.isFailure(decoded)) return []
   const wire = decoded.success
+  const runId = receivedRunId(wire.r, wire.h)
   switch (wire.k) {
     case "r":
-      return [{ _tag: "Runnable", runId: wire.r, workflow: wire.w ?? "" }]
+      return [{ _tag: "Runnable", runId, workflow: wire.w ?? "" }]
     case "c":
-      return [{ _tag: "CancelRequested", runId: wire.r }]
+      return [{ _tag: "CancelRequested", runId }]
     case "d": {
       const status = RunStatus.is(wire.s) ? wire.s : "queued"
-      const released: Notification = { _tag: "Released", runId: wire.r, status }
-      return wire.due === true ? [released, { _tag: "Runnable", runId: wire.r, workflow: wire.w ?? "" }] : [released]
+      const released: Notification = { _tag: "Released", runId, status }
+      return wire.due === true ? [released, { _tag: "Runnable", runId, workflow: wire.w ?? "" }] : [released]
     }
   }
 }
