@@ -239,7 +239,11 @@ parent AS (
   ${wakeRuns(t, `SELECT parent_run_id AS run_id FROM released WHERE status IN ('completed', 'failed', 'cancelled')`)}
 )
 SELECT 'released' AS part, NULL::text AS run_id, workflow, status, COALESCE(due_at <= ${now}, false) AS due,
-  ${notify(`'k', 'd', ${runFields(":runId::text")}, 'w', workflow, 's', status, 'due', COALESCE(due_at <= ${now}, false)`)}
+  ${
+    notify(
+      `'k', 'd', ${runFields(":runId::text")}, 'w', workflow, 's', status, 'due', COALESCE(due_at <= ${now}, false)`
+    )
+  }
     AS notified
 FROM released
 UNION ALL
@@ -255,7 +259,9 @@ inserted AS (
   ON CONFLICT (run_id) DO NOTHING
   RETURNING ${runJson("r")} AS run
 )
-SELECT run, true AS created, ${notify(`'k', 'r', ${runFields(":runId::text")}, 'w', :workflow::text`)} AS notified FROM inserted
+SELECT run, true AS created, ${
+      notify(`'k', 'r', ${runFields(":runId::text")}, 'w', :workflow::text`)
+    } AS notified FROM inserted
 UNION ALL
 SELECT ${runJson("r")}, false, false FROM ${t.runs} AS r
 WHERE r.run_id = :runId AND NOT EXISTS (SELECT 1 FROM inserted) AND EXISTS (SELECT 1 FROM lease)
@@ -322,7 +328,9 @@ SELECT run_id, workflow, due FROM woken`)
   ON CONFLICT (run_id) DO NOTHING
   RETURNING ${runJson("r")} AS run
 )
-SELECT run, true AS created, ${notify(`'k', 'r', ${runFields(":runId::text")}, 'w', :workflow::text`)} AS notified FROM inserted
+SELECT run, true AS created, ${
+    notify(`'k', 'r', ${runFields(":runId::text")}, 'w', :workflow::text`)
+  } AS notified FROM inserted
 UNION ALL
 SELECT ${runJson("r")}, false, false FROM ${t.runs} AS r
 WHERE r.run_id = :runId AND NOT EXISTS (SELECT 1 FROM inserted)`)
@@ -398,7 +406,9 @@ parent AS (
   ${wakeRuns(t, `SELECT parent_run_id AS run_id FROM changed WHERE run_id = :runId AND status = 'cancelled'`)}
 )
 SELECT run, NULL::text AS run_id, NULL::text AS workflow, (pg_notify(:channel, CASE
-  WHEN status = 'cancelled' THEN json_build_object('k', 'd', ${runFields("run_id")}, 'w', workflow, 's', 'cancelled', 'due', false)::text
+  WHEN status = 'cancelled' THEN json_build_object('k', 'd', ${
+    runFields("run_id")
+  }, 'w', workflow, 's', 'cancelled', 'due', false)::text
   WHEN unowned THEN json_build_object('k', 'r', ${runFields("run_id")}, 'w', workflow)::text
   ELSE json_build_object('k', 'c', ${runFields("run_id")})::text END) IS NULL) AS due FROM changed
 UNION ALL
@@ -462,7 +472,9 @@ created AS (
   RETURNING run_id, workflow
 )
 SELECT (SELECT count(*) FROM fired)::integer AS fired,
-  (SELECT count(*) FROM created WHERE ${notify(`'k', 'r', ${runFields("run_id")}, 'w', workflow`)})::integer AS created`)
+  (SELECT count(*) FROM created WHERE ${
+    notify(`'k', 'r', ${runFields("run_id")}, 'w', workflow`)
+  })::integer AS created`)
 
   const channel = t.channel
   const getRun = (exec: Exec, runId: string, operation: "get" | "acquire" | "cancel" | "resume") =>
