@@ -3,14 +3,15 @@
  * only this process's own changes and other processes' changes reach it by polling alone (the
  * configuration the polling-only wake-latency benchmark runs). And no notification grows with the
  * run id: a long id travels as a digest that `RunStore.isAbout` matches, and a worker in another
- * process is still woken, and stopped by a cancel, by notification.
+ * process is still woken, and stopped by a cancel, by notification. A signal delivered by a journal that does not listen still sends its
+ * `NOTIFY`, which a listening process hears.
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Fiber, Layer, Queue, Redacted, Schedule, Schema } from "effect"
-import { Engine, RunId, RunStore, Worker, Workflow } from "plait"
+import { Engine, Journal, RunId, RunStore, Worker, Workflow } from "plait"
 import * as PgJournal from "plait/PgJournal"
-import { newRun } from "../support/sql-journal.ts"
+import { leaseNew, newRun } from "../support/sql-journal.ts"
 import { pgUrl, uniquePrefix, withDroppedTables } from "../support/postgres.ts"
 
 describe.skipIf(pgUrl === undefined)("PgJournal listen", () => {
@@ -45,6 +46,42 @@ describe.skipIf(pgUrl === undefined)("PgJournal listen", () => {
         // The poller's own change went out by NOTIFY too, for processes that listen.
         const second = yield* Queue.take(heardByListener)
         assert.strictEqual(second.runId, here.runId)
+      }).pipe(
+        Effect.provide(withDroppedTables([tablePrefix]).pipe(Layer.provide(PgClient.layer({ url })))),
+        Effect.timeout("20 seconds")
+      )
+    )
+  })
+
+  it.live("deliver sends its notification: a listening process hears the signalled run become runnable", () => {
+    const tablePrefix = uniquePrefix()
+    return Effect.scoped(
+      Effect.gen(function*() {
+        const { listening, polling } = yield* twoProcesses(tablePrefix)
+        const journal = Context.get(
+          yield* Layer.build(PgJournal.layer({ url, tablePrefix, listen: false })),
+          Journal.Journal
+        )
+        const heard = yield* listening.subscribe
+        const run = newRun()
+        const lease = yield* leaseNew(journal, run)
+        yield* journal.release(lease, { status: "waiting", waitingFor: ["approval"], wakeupsSeen: 0 })
+        // Everything the setup sent has been heard once its last change, the release, is.
+        yield* Queue.take(heard).pipe(
+          Effect.repeat({ until: (n) => n._tag === "Released" && n.runId === run.runId && n.status === "waiting" })
+        )
+
+        // Delivered by the other process (which listens to nothing): only its NOTIFY can reach here.
+        const delivery = yield* polling.deliver(run.runId, {
+          path: "approval",
+          kind: "signal",
+          seq: 0,
+          value: "true",
+          finishedAt: Date.now()
+        })
+        assert.strictEqual(delivery, "delivered")
+        const next = yield* Queue.take(heard)
+        assert.deepStrictEqual(next, { _tag: "Runnable", runId: run.runId, workflow: run.workflow })
       }).pipe(
         Effect.provide(withDroppedTables([tablePrefix]).pipe(Layer.provide(PgClient.layer({ url })))),
         Effect.timeout("20 seconds")

@@ -5,7 +5,8 @@
  * again; a compensation that still fails ends the run with `CompensationFailed`.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Schema } from "effect"
+import { Deferred, Effect, Exit, Fiber, Layer, Schema } from "effect"
+import { TestClock } from "effect/testing"
 import { Engine, Journal, Workflow, WorkflowError, WorkflowGraph } from "plait"
 import { backend, settle, startWorker, statusOf, until } from "../support/engine.ts"
 import { entriesOf, failure, makeCounts, memoryLayer, runFor } from "../support/runs.ts"
@@ -325,4 +326,63 @@ describe("compensation under a worker", () => {
       yield* until(Effect.map(statusOf("nap"), (status) => status === "cancelled"))
       assert.deepStrictEqual(log.paths(), ["held"])
     }).pipe(Effect.provide(backend())))
+
+  // The window between a run's last step completion and its release as sleeping or waiting: a
+  // cancel landing there is not seen by the executor, which is already suspending. The journal
+  // holds the release until the test has cancelled, so the cancel lands in that window every time.
+  for (const [status, waitOn] of [["sleeping", "a sleep"], ["waiting", "a signal"]] as const) {
+    it.effect(`a cancel that lands while a run is suspending on ${waitOn} still compensates each completed step once`, () => {
+      const suspending = Deferred.makeUnsafe<void>()
+      const proceed = Deferred.makeUnsafe<void>()
+      const holdFirstSuspend = (journal: Journal.Journal["Service"]): Journal.Journal["Service"] => ({
+        ...journal,
+        release: (lease, release) =>
+          release.status === status && !Deferred.isDoneUnsafe(suspending)
+            ? Effect.andThen(
+              Effect.andThen(Deferred.succeed(suspending, undefined), Deferred.await(proceed)),
+              journal.release(lease, release)
+            )
+            : journal.release(lease, release)
+      })
+      return Effect.gen(function*() {
+        const engine = yield* Engine.Engine
+        const log = makeUndoLog()
+        const Booked = Workflow.make("trip", { input: Schema.Number }).pipe(
+          Workflow.step(
+            "flight",
+            { success: Schema.Number, compensate: log.undo("flight") },
+            (ctx) => Effect.succeed(ctx.input)
+          ),
+          Workflow.step(
+            "hotel",
+            { success: Schema.String, compensate: log.undo("hotel") },
+            (ctx) => Effect.succeed(`room ${ctx.flight}`)
+          )
+        )
+        const Trip = status === "sleeping"
+          ? Booked.pipe(Workflow.sleep("rest", "1 day"))
+          : Booked.pipe(Workflow.signal("approval", { schema: Schema.Boolean }))
+        yield* startWorker({ workflows: [Trip] })
+        yield* engine.start(Trip, { input: 4, runId: "trip" })
+        yield* until(Effect.sync(() => Deferred.isDoneUnsafe(suspending)))
+        const flagged = yield* engine.cancel("trip", { reason: "plans changed" })
+        assert.strictEqual(flagged.status, "running", "the executor still holds the run: the cancel is a request")
+        assert.isTrue(flagged.cancelRequested)
+        yield* Deferred.succeed(proceed, undefined)
+        yield* until(Effect.map(statusOf("trip"), (s) => s === "cancelled"))
+        assert.deepStrictEqual(log.paths(), ["hotel", "flight"], "each completed step undone once, in reverse")
+        assert.deepStrictEqual(log.undone.map((entry) => entry.output), ["room 4", 4])
+        const detail = yield* engine.inspect("trip")
+        assert.strictEqual(detail.run.error, "plans changed")
+        const ending = JSON.parse(detail.entries.find((e) => e.kind === "compensating")!.value)
+        assert.strictEqual(ending.reason, "cancelled")
+        // Nothing brings it back: a day later it is still cancelled and nothing was undone again.
+        yield* until(Effect.succeed(true))
+        yield* TestClock.adjust("2 days")
+        yield* settle
+        assert.strictEqual(yield* statusOf("trip"), "cancelled")
+        assert.lengthOf(log.undone, 2)
+      }).pipe(Effect.provide(Layer.provideMerge(Engine.layer, memoryLayer(holdFirstSuspend))))
+    })
+  }
 })

@@ -7,7 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { Engine, Workflow, WorkflowError } from "plait"
-import { backend, startWorker, until } from "../support/engine.ts"
+import { backend, settle, startWorker, until } from "../support/engine.ts"
 import { failure } from "../support/runs.ts"
 
 const Report = Workflow.make("report", { input: Schema.Struct({ kind: Schema.String }) }).pipe(
@@ -116,5 +116,25 @@ describe("schedules", () => {
       const [stored] = yield* engine.schedules({ workflow: "report" })
       assert.strictEqual(stored!.input, JSON.stringify({ kind: "b" }))
       assert.strictEqual(stored!.timezone, "Europe/Paris")
+    }).pipe(Effect.provide(backend())))
+
+  it.effect("a schedule's run exists at its tick, not one poll later", () =>
+    Effect.gen(function*() {
+      const engine = yield* Engine.Engine
+      yield* engine.schedule(Report, { id: "nightly", cron: "*/10 * * * *", input: { kind: "daily" } })
+      // The worker polls once an hour: only a wait timed to the tick finds it at 00:10.
+      yield* startWorker({ workflows: [Report], pollInterval: "1 hour", maxPollInterval: "1 hour" })
+      yield* settle
+      yield* TestClock.adjust(10 * minute - 1)
+      yield* settle
+      assert.deepStrictEqual(yield* runIds, [], "no run before its tick")
+      yield* TestClock.adjust(1)
+      yield* settle
+      assert.deepStrictEqual(yield* runIds, [tick(10)], "the run exists at its tick")
+      const [schedule] = yield* engine.schedules()
+      assert.strictEqual(schedule!.nextAt, 20 * minute)
+      yield* TestClock.adjust(10 * minute)
+      yield* settle
+      assert.deepStrictEqual(yield* runIds, [tick(10), tick(20)], "and the next at the next tick")
     }).pipe(Effect.provide(backend())))
 })
